@@ -1,0 +1,95 @@
+//! Faults the engine can inject, as plain data. Scenario files map onto these one to one.
+
+use crate::dist::Delay;
+use crate::id::NodeId;
+use crate::time::SimDuration;
+
+/// One fault, applied at a scheduled virtual time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// The node loses its volatile state, its timers and the messages addressed to it.
+    Crash(NodeId),
+    /// A crashed node is rebuilt from its durable state and started again.
+    Restart(NodeId),
+    /// The node handles nothing for `duration`; messages and timers queue meanwhile.
+    Pause {
+        /// The stalled node.
+        node: NodeId,
+        /// How long the stall lasts.
+        duration: SimDuration,
+    },
+    /// Symmetric partition: nodes in different groups cannot talk. A node listed in two
+    /// groups is a bridge; a node listed in none keeps talking to everyone.
+    Partition(Vec<Vec<NodeId>>),
+    /// Asymmetric cut: messages from any node in `from` to any node in `to` are lost.
+    Cut {
+        /// Senders whose messages are cut.
+        from: Vec<NodeId>,
+        /// Receivers they cannot reach.
+        to: Vec<NodeId>,
+    },
+    /// The node can neither send to nor receive from anyone.
+    Isolate(NodeId),
+    /// Removes every partition, cut and isolation.
+    Heal,
+    /// Steps the node's clock to a new offset (nanoseconds, may be negative).
+    ClockOffset {
+        /// Whose clock.
+        node: NodeId,
+        /// New offset in nanoseconds.
+        offset_ns: i64,
+    },
+    /// Sets the node's clock rate error in parts per million.
+    ClockDrift {
+        /// Whose clock.
+        node: NodeId,
+        /// New drift in parts per million.
+        drift_ppm: i64,
+    },
+    /// For `duration`, links touching `nodes` (all links when empty) use a different
+    /// delay and/or drop ratio.
+    Degrade {
+        /// Nodes whose links degrade; empty means every link.
+        nodes: Vec<NodeId>,
+        /// Replacement delay distribution, if any.
+        delay: Option<Delay>,
+        /// Replacement drop ratio, if any.
+        drop_ratio: Option<f64>,
+        /// How long the degradation lasts.
+        duration: SimDuration,
+    },
+}
+
+impl Fault {
+    /// The snake-case name used in scenario files, fault logs and chart legends.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Fault::Crash(_) => "crash",
+            Fault::Restart(_) => "restart",
+            Fault::Pause { .. } => "pause",
+            Fault::Partition(_) => "partition",
+            Fault::Cut { .. } => "cut",
+            Fault::Isolate(_) => "isolate",
+            Fault::Heal => "heal",
+            Fault::ClockOffset { .. } => "clock_offset",
+            Fault::ClockDrift { .. } => "clock_drift",
+            Fault::Degrade { .. } => "degrade",
+        }
+    }
+
+    /// Every node id the fault names, for validation.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        match self {
+            Fault::Crash(node)
+            | Fault::Restart(node)
+            | Fault::Isolate(node)
+            | Fault::Pause { node, .. }
+            | Fault::ClockOffset { node, .. }
+            | Fault::ClockDrift { node, .. } => vec![*node],
+            Fault::Partition(groups) => groups.iter().flatten().copied().collect(),
+            Fault::Cut { from, to } => from.iter().chain(to).copied().collect(),
+            Fault::Degrade { nodes, .. } => nodes.clone(),
+            Fault::Heal => Vec::new(),
+        }
+    }
+}

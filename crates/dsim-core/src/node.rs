@@ -1,0 +1,295 @@
+//! The `Node` trait and `Ctx`: a node is a sans-IO state machine whose handlers record
+//! effects as data; the engine applies, logs and fingerprints them.
+
+use crate::id::NodeId;
+use crate::observe::Observation;
+use crate::rng::SimRng;
+use crate::time::{SimDuration, SimTime};
+use std::fmt;
+
+/// A protocol participant. One type per simulation (use an enum for several roles),
+/// one message enum, one timer enum.
+pub trait Node: Sized {
+    /// The messages this protocol sends (one enum per protocol).
+    type Msg: Clone + fmt::Debug;
+    /// The timers this protocol sets (one enum per protocol, never a string).
+    type Timer: Clone + fmt::Debug;
+    /// What survives a crash: the node is rebuilt from it on restart.
+    type Durable: Clone + Default;
+    /// Protocol-specific observations for the protocol's checker (use
+    /// [`NoEvent`](crate::NoEvent) when there are none).
+    type Event: Clone + fmt::Debug;
+
+    /// Called once when the node first starts and again after every restart.
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>);
+    /// Called for every message delivered to this node.
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, source: NodeId, msg: Self::Msg);
+    /// Called when a timer this node set fires (and was not cancelled).
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Self::Timer);
+
+    /// A 64-bit digest of a message for the run fingerprint. The default hashes the
+    /// message's `Debug` text; hot protocols override it with something cheaper.
+    fn message_digest(msg: &Self::Msg) -> u64 {
+        crate::trace::digest_debug(msg)
+    }
+}
+
+/// Names a timer so that it can be cancelled. Lazy cancellation: the id's generation
+/// stops matching its slot, and the queue entry is skipped when it comes up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimerId {
+    slot: u32,
+    generation: u32,
+}
+
+/// The generation table behind [`TimerId`]s: set, cancel and fire are all O(1).
+#[derive(Debug, Default)]
+pub struct TimerTable {
+    generations: Vec<u32>,
+    free: Vec<u32>,
+}
+
+impl TimerTable {
+    /// Reserves a slot for a new timer.
+    pub fn allocate(&mut self) -> TimerId {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.generations.push(0);
+                u32::try_from(self.generations.len() - 1).expect("more than 2^32 live timers")
+            }
+        };
+        TimerId {
+            slot,
+            generation: self.generations[slot as usize],
+        }
+    }
+
+    /// True while the timer was neither cancelled nor fired.
+    pub fn is_live(&self, id: TimerId) -> bool {
+        self.generations[id.slot as usize] == id.generation
+    }
+
+    /// Ends a live timer (cancelled or fired) and frees its slot; returns false when the
+    /// id was already dead, which is harmless.
+    pub fn retire(&mut self, id: TimerId) -> bool {
+        if !self.is_live(id) {
+            return false;
+        }
+        let generation = &mut self.generations[id.slot as usize];
+        *generation = generation.wrapping_add(1);
+        self.free.push(id.slot);
+        true
+    }
+
+    /// How many timers are live.
+    pub fn live_count(&self) -> usize {
+        self.generations.len() - self.free.len()
+    }
+}
+
+/// One effect of a handler, applied by the engine after the handler returns.
+#[derive(Clone, Debug)]
+pub enum Effect<N: Node> {
+    /// Send `msg` to `target` through the network model.
+    Send {
+        /// Receiver.
+        target: NodeId,
+        /// Payload.
+        msg: N::Msg,
+    },
+    /// Fire `timer` once `after` has passed on this node's local clock.
+    SetTimer {
+        /// The id returned to the handler.
+        id: TimerId,
+        /// Local-clock delay.
+        after: SimDuration,
+        /// Payload handed back to `on_timer`.
+        timer: N::Timer,
+    },
+    /// Cancel a timer (no effect if it already fired).
+    CancelTimer(TimerId),
+    /// Persist the durable state as it is now: with unsynced-write loss enabled, only
+    /// synced state survives a crash.
+    Sync,
+    /// Record an observation.
+    Observe(Observation<N::Event>),
+}
+
+/// What a handler can see and do. Effects are recorded, never applied directly.
+pub struct Ctx<'a, N: Node> {
+    id: NodeId,
+    node_count: usize,
+    local_now: SimTime,
+    rng: &'a mut SimRng,
+    durable: &'a mut N::Durable,
+    timers: &'a mut TimerTable,
+    effects: &'a mut Vec<Effect<N>>,
+}
+
+impl<'a, N: Node> Ctx<'a, N> {
+    /// A context over the given parts. The engine builds one per handler call; tests
+    /// use [`CtxParts`] instead.
+    pub fn new(
+        id: NodeId,
+        node_count: usize,
+        local_now: SimTime,
+        rng: &'a mut SimRng,
+        durable: &'a mut N::Durable,
+        timers: &'a mut TimerTable,
+        effects: &'a mut Vec<Effect<N>>,
+    ) -> Self {
+        Ctx {
+            id,
+            node_count,
+            local_now,
+            rng,
+            durable,
+            timers,
+            effects,
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// How many nodes the simulation has (ids `0..node_count`).
+    pub fn node_count(&self) -> usize {
+        self.node_count
+    }
+
+    /// This node's local clock: `offset + (1 + drift) * virtual time`.
+    pub fn now(&self) -> SimTime {
+        self.local_now
+    }
+
+    /// This node's own random stream.
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+
+    /// The state that survives crashes.
+    pub fn durable(&self) -> &N::Durable {
+        self.durable
+    }
+
+    /// Mutable durable state. Writes survive a crash unless the run loses unsynced
+    /// writes and [`Ctx::sync`] was not called after them.
+    pub fn durable_mut(&mut self) -> &mut N::Durable {
+        self.durable
+    }
+
+    /// Marks the durable state as persisted (an fsync).
+    pub fn sync(&mut self) {
+        self.effects.push(Effect::Sync);
+    }
+
+    /// Sends `msg` to `target`.
+    pub fn send(&mut self, target: NodeId, msg: N::Msg) {
+        self.effects.push(Effect::Send { target, msg });
+    }
+
+    /// Sets a timer that fires after `after` on this node's local clock.
+    pub fn set_timer(&mut self, after: SimDuration, timer: N::Timer) -> TimerId {
+        let id = self.timers.allocate();
+        self.effects.push(Effect::SetTimer { id, after, timer });
+        id
+    }
+
+    /// Cancels a timer; harmless if it already fired or was cancelled.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.timers.retire(id);
+        self.effects.push(Effect::CancelTimer(id));
+    }
+
+    /// Records an observation for metrics and checkers.
+    pub fn observe(&mut self, observation: Observation<N::Event>) {
+        self.effects.push(Effect::Observe(observation));
+    }
+}
+
+/// Everything a [`Ctx`] borrows, owned, so that tests can call handlers directly and
+/// assert on the effects they record.
+pub struct CtxParts<N: Node> {
+    /// The node's id.
+    pub id: NodeId,
+    /// Number of nodes in the pretend simulation.
+    pub node_count: usize,
+    /// The local clock reading handlers will see.
+    pub local_now: SimTime,
+    /// The node's random stream.
+    pub rng: SimRng,
+    /// Durable state.
+    pub durable: N::Durable,
+    /// Timer generations.
+    pub timers: TimerTable,
+    /// Effects recorded so far.
+    pub effects: Vec<Effect<N>>,
+}
+
+impl<N: Node> CtxParts<N> {
+    /// Parts for node `id` of `node_count`, at local time zero, with a seeded stream.
+    pub fn new(id: NodeId, node_count: usize, seed: u64) -> Self {
+        CtxParts {
+            id,
+            node_count,
+            local_now: SimTime::ZERO,
+            rng: crate::rng::stream_rng(seed, crate::rng::Stream::Node(id)),
+            durable: N::Durable::default(),
+            timers: TimerTable::default(),
+            effects: Vec::new(),
+        }
+    }
+
+    /// A context borrowing these parts.
+    pub fn ctx(&mut self) -> Ctx<'_, N> {
+        Ctx::new(
+            self.id,
+            self.node_count,
+            self.local_now,
+            &mut self.rng,
+            &mut self.durable,
+            &mut self.timers,
+            &mut self.effects,
+        )
+    }
+
+    /// Takes the effects recorded so far.
+    pub fn take_effects(&mut self) -> Vec<Effect<N>> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// The messages sent so far, as (target, message), removing them from the effects.
+    pub fn take_sends(&mut self) -> Vec<(NodeId, N::Msg)> {
+        let mut sends = Vec::new();
+        self.effects.retain(|effect| match effect {
+            Effect::Send { target, msg } => {
+                sends.push((*target, msg.clone()));
+                false
+            }
+            _ => true,
+        });
+        sends
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancelled_timer_slot_is_reused_with_a_new_generation() {
+        let mut table = TimerTable::default();
+        let first = table.allocate();
+        assert!(table.retire(first));
+        let second = table.allocate();
+        // Same slot, new generation: the old queue entry for `first` must not fire.
+        assert_eq!(first.slot, second.slot);
+        assert!(!table.is_live(first));
+        assert!(table.is_live(second));
+        assert!(!table.retire(first), "retiring a dead id must not free a live slot");
+        assert_eq!(table.live_count(), 1);
+    }
+}

@@ -1,0 +1,304 @@
+//! The interface a protocol offers to tools: a description for `dsim list`, and a
+//! function that runs one configured simulation and judges it.
+//!
+//! Built-in protocols (dsim-protocols) and a user's own (see the `examples/` crate)
+//! implement [`Protocol`] the same way; the scenario crate's registry maps kind names
+//! to them. The engine itself never calls this.
+
+use crate::error::{ConfigError, SimError};
+use crate::fault::Fault;
+use crate::id::NodeId;
+use crate::node::Node;
+use crate::observe::NoEvent;
+use crate::sim::{RunOutput, SimConfig, Simulation};
+use crate::time::{SimDuration, SimTime};
+use crate::trace::TraceWriter;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A value of a protocol key from the scenario's `[protocol]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamValue {
+    /// `true` / `false`.
+    Bool(bool),
+    /// A whole number.
+    Int(i64),
+    /// A number with a fraction.
+    Float(f64),
+    /// Text, including durations such as `"150ms"` (parsed by the scenario crate into
+    /// nanoseconds before it reaches a protocol: see [`ParamValue::Duration`]).
+    Text(String),
+    /// A duration, already parsed.
+    Duration(SimDuration),
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Bool(v) => write!(f, "{v}"),
+            ParamValue::Int(v) => write!(f, "{v}"),
+            ParamValue::Float(v) => write!(f, "{v}"),
+            ParamValue::Text(v) => write!(f, "{v:?}"),
+            ParamValue::Duration(v) => write!(f, "\"{v}\""),
+        }
+    }
+}
+
+/// What kind of value a protocol key takes, with its default.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ParamKind {
+    /// A boolean.
+    Bool(bool),
+    /// A whole number in `[min, max]`.
+    Int {
+        /// Default.
+        default: i64,
+        /// Smallest allowed.
+        min: i64,
+        /// Largest allowed.
+        max: i64,
+    },
+    /// A ratio in `[0, 1]`.
+    Ratio(f64),
+    /// A duration (given as text like `"150ms"` in files).
+    Duration(SimDuration),
+}
+
+/// One key a protocol accepts under `[protocol]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ParamSpec {
+    /// The key, snake_case.
+    pub key: &'static str,
+    /// Type and default.
+    pub kind: ParamKind,
+    /// One line saying what it does.
+    pub help: &'static str,
+}
+
+/// A named variant of a protocol: `correct` or a planted bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VariantSpec {
+    /// The name used in scenario files.
+    pub name: &'static str,
+    /// What it does differently, in one line.
+    pub help: &'static str,
+}
+
+/// What `dsim list` shows about a protocol.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProtocolInfo {
+    /// Kind name in scenario files.
+    pub kind: &'static str,
+    /// One line about the protocol.
+    pub summary: &'static str,
+    /// Variants, `correct` first.
+    pub variants: &'static [VariantSpec],
+    /// Keys accepted under `[protocol]`.
+    pub params: &'static [ParamSpec],
+    /// Smallest and largest `nodes` (replica count) allowed.
+    pub nodes_range: (usize, usize),
+}
+
+/// The `[workload]` of a scenario.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Workload {
+    /// Client nodes (added after the replicas).
+    pub clients: usize,
+    /// Operations per second across all clients.
+    pub rate_per_s: f64,
+}
+
+impl Workload {
+    /// The gap between two operations of one client, so that all clients together run
+    /// at `rate_per_s`.
+    pub fn client_interval(&self) -> SimDuration {
+        if self.rate_per_s <= 0.0 || self.clients == 0 {
+            return SimDuration::from_secs(1);
+        }
+        let ns = (self.clients as f64 * 1e9 / self.rate_per_s).round();
+        SimDuration(ns.clamp(1.0, 1e18) as u64)
+    }
+}
+
+/// The protocol keys of a scenario, already type-checked against [`ParamSpec`]s.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Params(pub BTreeMap<String, ParamValue>);
+
+impl Params {
+    fn spec<'a>(specs: &'a [ParamSpec], key: &str) -> &'a ParamSpec {
+        specs
+            .iter()
+            .find(|spec| spec.key == key)
+            .unwrap_or_else(|| panic!("protocol asked for undeclared key {key}"))
+    }
+
+    /// The boolean `key`, or its declared default.
+    pub fn bool(&self, specs: &[ParamSpec], key: &str) -> bool {
+        match (self.0.get(key), Self::spec(specs, key).kind) {
+            (Some(ParamValue::Bool(v)), _) => *v,
+            (_, ParamKind::Bool(default)) => default,
+            _ => panic!("key {key} is not declared as a bool"),
+        }
+    }
+
+    /// The integer `key`, or its declared default.
+    pub fn int(&self, specs: &[ParamSpec], key: &str) -> i64 {
+        match (self.0.get(key), Self::spec(specs, key).kind) {
+            (Some(ParamValue::Int(v)), _) => *v,
+            (_, ParamKind::Int { default, .. }) => default,
+            _ => panic!("key {key} is not declared as an int"),
+        }
+    }
+
+    /// The ratio `key`, or its declared default.
+    pub fn ratio(&self, specs: &[ParamSpec], key: &str) -> f64 {
+        match (self.0.get(key), Self::spec(specs, key).kind) {
+            (Some(ParamValue::Float(v)), _) => *v,
+            (Some(ParamValue::Int(v)), _) => *v as f64,
+            (_, ParamKind::Ratio(default)) => default,
+            _ => panic!("key {key} is not declared as a ratio"),
+        }
+    }
+
+    /// The duration `key`, or its declared default.
+    pub fn duration(&self, specs: &[ParamSpec], key: &str) -> SimDuration {
+        match (self.0.get(key), Self::spec(specs, key).kind) {
+            (Some(ParamValue::Duration(v)), _) => *v,
+            (_, ParamKind::Duration(default)) => default,
+            _ => panic!("key {key} is not declared as a duration"),
+        }
+    }
+}
+
+/// Everything needed for one run of a protocol, protocol-agnostic.
+pub struct RunRequest {
+    /// Seed, network, storage mode, message log size.
+    pub config: SimConfig,
+    /// Replica count (`[protocol] nodes`).
+    pub nodes: usize,
+    /// Variant name, already checked against the protocol's list.
+    pub variant: String,
+    /// Protocol keys, already checked against the protocol's specs.
+    pub params: Params,
+    /// Clients and rate.
+    pub workload: Workload,
+    /// Virtual time to run for.
+    pub duration: SimDuration,
+    /// Scheduled faults.
+    pub faults: Vec<(SimTime, Fault)>,
+    /// Where to stream the event trace, if anywhere.
+    pub trace: Option<TraceWriter>,
+}
+
+/// One broken invariant, found by a checker from observations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Violation {
+    /// Virtual time at which the checker saw the violation.
+    pub time: SimTime,
+    /// Name of the check, e.g. `agreement`, `atomicity`, `mutual_exclusion`.
+    pub check: &'static str,
+    /// Nodes involved.
+    pub nodes: Vec<NodeId>,
+    /// What happened, in one line.
+    pub details: String,
+}
+
+/// The metric formula a protocol reports in `summary.csv`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Formula {
+    /// A value the checker computed (Paxos agreement).
+    Value {
+        /// Formula name, e.g. `f(x)`.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+    },
+    /// The mean latency of the `ok` operations in `ops.csv` (T, L, R), which the
+    /// report computes so that anyone can recompute it from the file.
+    MeanOkLatency {
+        /// Formula name: `T`, `L` or `R`.
+        name: &'static str,
+    },
+}
+
+/// A checker's judgement of one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// Every violation found; empty when all checks held.
+    pub violations: Vec<Violation>,
+    /// The protocol's formula metric.
+    pub formula: Formula,
+    /// Agreement ratio in `[0, 1]` (1.0 for protocols without a notion of it).
+    pub agreement: f64,
+    /// Protocol-specific summary columns, appended after the standard ones.
+    pub extra_columns: Vec<(&'static str, String)>,
+}
+
+/// A finished, judged run.
+pub struct RunResult {
+    /// Engine output without protocol-specific observations.
+    pub output: RunOutput<NoEvent>,
+    /// The checker's verdict.
+    pub verdict: Verdict,
+    /// Error from writing the trace, if one was requested and failed.
+    pub trace_error: Option<std::io::Error>,
+}
+
+/// Why a run could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A node asked for something impossible during the run.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+}
+
+/// A protocol that tools can list and run.
+pub trait Protocol: Send + Sync {
+    /// Kind name, variants and keys.
+    fn info(&self) -> ProtocolInfo;
+    /// Total node count (replicas, clients and any helper nodes) for a request, so that
+    /// fault node ids can be checked before running.
+    fn total_nodes(&self, nodes: usize, workload: &Workload) -> usize;
+    /// Runs and judges one simulation.
+    fn run(&self, request: RunRequest) -> Result<RunResult, RunError>;
+}
+
+/// The common body of [`Protocol::run`]: builds the simulation, schedules the faults,
+/// attaches the trace, runs for the requested duration and hands back the output.
+pub fn execute<N: Node>(
+    request: RunRequest,
+    node_count: usize,
+    factory: impl FnMut(NodeId, &N::Durable) -> N + 'static,
+) -> Result<(RunOutput<N::Event>, Option<std::io::Error>), RunError> {
+    let mut sim = Simulation::new(request.config, node_count, factory)?;
+    for (at, fault) in request.faults {
+        sim.schedule_fault(at, fault)?;
+    }
+    if let Some(trace) = request.trace {
+        sim.set_trace(trace);
+    }
+    sim.run_until(SimTime::ZERO + request.duration)?;
+    let trace_error = sim.finish_trace().err();
+    Ok((sim.into_output(), trace_error))
+}
+
+/// Strips protocol-specific observations, for reports.
+pub fn generic_output<E>(output: RunOutput<E>) -> RunOutput<NoEvent> {
+    RunOutput {
+        seed: output.seed,
+        node_count: output.node_count,
+        end_time: output.end_time,
+        counters: output.counters,
+        fingerprint: output.fingerprint,
+        observations: output
+            .observations
+            .iter()
+            .filter_map(|record| record.generic())
+            .collect(),
+        fault_log: output.fault_log,
+        messages: output.messages,
+    }
+}

@@ -1,0 +1,989 @@
+//! The scheduler: a virtual-time event loop over nodes of one protocol.
+//!
+//! Events are totally ordered by `(time, seq)`, where `seq` counts every scheduled
+//! event, so equal inputs replay in equal order on every machine. Queue entries are 24
+//! bytes and point into a slab that holds payloads; timers are cancelled lazily through
+//! generation numbers (see [`crate::node::TimerTable`]).
+
+use crate::clock::LocalClock;
+use crate::error::{ConfigError, SimError};
+use crate::fault::Fault;
+use crate::id::NodeId;
+use crate::network::{Network, NetworkConfig, Transmission};
+use crate::node::{Ctx, Effect, Node, TimerId, TimerTable};
+use crate::observe::ObservationRecord;
+use crate::rng::{SimRng, Stream, stream_rng};
+use crate::time::{SimDuration, SimTime};
+use crate::trace::{Fingerprint, TraceEvent, TraceKind, TraceWriter};
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io;
+
+/// What happens to durable writes when a node crashes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StorageMode {
+    /// Every write to durable state survives a crash.
+    #[default]
+    KeepAll,
+    /// Only durable state as of the node's last `ctx.sync()` survives a crash.
+    LoseUnsynced,
+}
+
+/// Settings of one run.
+#[derive(Clone, Debug, Default)]
+pub struct SimConfig {
+    /// The run seed; every random stream derives from it.
+    pub seed: u64,
+    /// Topology and link models.
+    pub network: NetworkConfig,
+    /// Crash behaviour of durable storage.
+    pub storage: StorageMode,
+    /// How many of the first messages to keep for the space-time diagram.
+    pub message_log_limit: usize,
+}
+
+/// Counts of what the engine did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Events handled: starts, deliveries, timer firings, faults.
+    pub events: u64,
+    /// Messages nodes sent.
+    pub messages_sent: u64,
+    /// Messages (and duplicates) handed to their target.
+    pub messages_delivered: u64,
+    /// Messages lost, for any reason (the three counts below).
+    pub messages_dropped: u64,
+    /// Extra copies made by the duplication fault.
+    pub messages_duplicated: u64,
+    /// Timers that fired and were handled.
+    pub timers_fired: u64,
+    /// Lost by a link's drop ratio.
+    pub dropped_by_link: u64,
+    /// Lost to a partition, cut or isolation (at send or in flight).
+    pub dropped_by_partition: u64,
+    /// Lost because the target was down or restarted while it was in flight.
+    pub dropped_at_crashed_node: u64,
+}
+
+/// Why a message was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The link's drop ratio.
+    Link,
+    /// A partition or cut, at send time or while in flight.
+    Partition,
+    /// The target was down, or crashed while the message was in flight.
+    CrashedTarget,
+}
+
+impl DropReason {
+    /// Snake-case word for outputs.
+    pub fn word(self) -> &'static str {
+        match self {
+            DropReason::Link => "link",
+            DropReason::Partition => "partition",
+            DropReason::CrashedTarget => "crashed_target",
+        }
+    }
+}
+
+/// What became of a logged message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageFate {
+    /// Still travelling when the run ended.
+    InFlight,
+    /// Handled by its target at this time.
+    Delivered(SimTime),
+    /// Lost at this time.
+    Dropped(SimTime, DropReason),
+}
+
+/// One of the first messages of a run, for the space-time diagram.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageRecord {
+    /// Sender.
+    pub source: NodeId,
+    /// Receiver.
+    pub target: NodeId,
+    /// Send time.
+    pub sent_at: SimTime,
+    /// What happened to it.
+    pub fate: MessageFate,
+    /// A short label: the message's `Debug` text, cut at 48 characters.
+    pub label: String,
+}
+
+/// A fault as it was applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultRecord {
+    /// When it took effect.
+    pub time: SimTime,
+    /// What it was.
+    pub fault: Fault,
+}
+
+/// Everything a finished run leaves behind for checkers and reports.
+#[derive(Clone, Debug)]
+pub struct RunOutput<E> {
+    /// The run seed.
+    pub seed: u64,
+    /// How many nodes took part.
+    pub node_count: usize,
+    /// Virtual time when the run stopped.
+    pub end_time: SimTime,
+    /// Engine counters.
+    pub counters: Counters,
+    /// Fingerprint of the ordered event trace.
+    pub fingerprint: u64,
+    /// Every observation, in order.
+    pub observations: Vec<ObservationRecord<E>>,
+    /// Every fault applied, in order.
+    pub fault_log: Vec<FaultRecord>,
+    /// The first messages of the run.
+    pub messages: Vec<MessageRecord>,
+}
+
+/// A queue entry: ordered by `(time, seq)`, smallest first in a max-heap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct QueueEntry {
+    time: u64,
+    seq: u64,
+    slot: u32,
+}
+
+impl Ord for QueueEntry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed so that `BinaryHeap` (a max-heap) pops the earliest event first.
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+impl PartialOrd for QueueEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Marks a message that is not in the message log.
+const NOT_LOGGED: u32 = u32::MAX;
+
+/// What a queue entry stands for; lives in the slab.
+enum Payload<N: Node> {
+    Start {
+        node: NodeId,
+    },
+    Deliver {
+        source: NodeId,
+        target: NodeId,
+        target_incarnation: u32,
+        record: u32,
+        sent_at: SimTime,
+        digest: u64,
+        msg: N::Msg,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        id: TimerId,
+        deadline_local: SimTime,
+        timer: N::Timer,
+    },
+    Fault {
+        index: u32,
+    },
+    Resume {
+        node: NodeId,
+    },
+    DegradeEnd {
+        id: u64,
+    },
+}
+
+/// Builds a node from its durable state: at time zero and after every restart.
+pub type NodeFactory<N> = Box<dyn FnMut(NodeId, &<N as Node>::Durable) -> N>;
+
+struct NodeSlot<N: Node> {
+    node: Option<N>,
+    incarnation: u32,
+    durable: N::Durable,
+    synced: Option<N::Durable>,
+    rng: SimRng,
+    timers: TimerTable,
+    clock: LocalClock,
+    paused_until: Option<SimTime>,
+    held: VecDeque<u32>,
+}
+
+/// A simulation of `N` nodes: the engine.
+pub struct Simulation<N: Node> {
+    now: SimTime,
+    seq: u64,
+    queue: BinaryHeap<QueueEntry>,
+    slab: Vec<Option<Payload<N>>>,
+    free_slots: Vec<u32>,
+    nodes: Vec<NodeSlot<N>>,
+    factory: NodeFactory<N>,
+    network: Network,
+    network_rng: SimRng,
+    seed: u64,
+    storage: StorageMode,
+    counters: Counters,
+    fingerprint: Fingerprint,
+    trace: Option<TraceWriter>,
+    observations: Vec<ObservationRecord<N::Event>>,
+    scheduled_faults: Vec<Fault>,
+    fault_log: Vec<FaultRecord>,
+    messages: Vec<MessageRecord>,
+    message_log_limit: usize,
+    effects: Vec<Effect<N>>,
+    error: Option<SimError>,
+}
+
+impl<N: Node> Simulation<N> {
+    /// A simulation of `node_count` nodes, each built by `factory` from default durable
+    /// state; all start at time zero in id order.
+    pub fn new(
+        config: SimConfig,
+        node_count: usize,
+        mut factory: impl FnMut(NodeId, &N::Durable) -> N + 'static,
+    ) -> Result<Self, ConfigError> {
+        if node_count == 0 {
+            return Err(ConfigError::NoNodes);
+        }
+        if node_count > u32::MAX as usize / 2 {
+            return Err(ConfigError::Invalid(format!("{node_count} nodes is too many")));
+        }
+        let network = Network::new(config.network, node_count)?;
+        let nodes = (0..node_count)
+            .map(|index| {
+                let id = NodeId(index as u32);
+                let durable = N::Durable::default();
+                NodeSlot {
+                    node: Some(factory(id, &durable)),
+                    incarnation: 0,
+                    synced: (config.storage == StorageMode::LoseUnsynced).then(|| durable.clone()),
+                    durable,
+                    rng: stream_rng(config.seed, Stream::Node(id)),
+                    timers: TimerTable::default(),
+                    clock: LocalClock::default(),
+                    paused_until: None,
+                    held: VecDeque::new(),
+                }
+            })
+            .collect();
+        let mut sim = Simulation {
+            now: SimTime::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            slab: Vec::new(),
+            free_slots: Vec::new(),
+            nodes,
+            factory: Box::new(factory),
+            network,
+            network_rng: stream_rng(config.seed, Stream::Network),
+            seed: config.seed,
+            storage: config.storage,
+            counters: Counters::default(),
+            fingerprint: Fingerprint::default(),
+            trace: None,
+            observations: Vec::new(),
+            scheduled_faults: Vec::new(),
+            fault_log: Vec::new(),
+            messages: Vec::new(),
+            message_log_limit: config.message_log_limit,
+            effects: Vec::new(),
+            error: None,
+        };
+        for index in 0..node_count {
+            sim.schedule(SimTime::ZERO, Payload::Start { node: NodeId(index as u32) });
+        }
+        Ok(sim)
+    }
+
+    /// Streams the event trace to `writer` from now on.
+    pub fn set_trace(&mut self, writer: TraceWriter) {
+        self.trace = Some(writer);
+    }
+
+    /// Stops tracing, flushes, and reports the first write error.
+    pub fn finish_trace(&mut self) -> io::Result<()> {
+        match self.trace.take() {
+            Some(writer) => writer.finish(),
+            None => Ok(()),
+        }
+    }
+
+    /// Sets a node's clock before or during a run (drift changes keep the reading
+    /// continuous; see [`Fault::ClockDrift`]).
+    pub fn set_clock(&mut self, node: NodeId, clock: LocalClock) -> Result<(), ConfigError> {
+        self.check_node(node)?;
+        clock.validate()?;
+        self.nodes[node.index()].clock = clock;
+        Ok(())
+    }
+
+    /// Schedules `fault` at virtual time `at`, after checking every node it names and
+    /// its parameters. Faults at equal times apply in the order they were scheduled.
+    pub fn schedule_fault(&mut self, at: SimTime, fault: Fault) -> Result<(), ConfigError> {
+        for node in fault.nodes() {
+            self.check_node(node)?;
+        }
+        match &fault {
+            Fault::ClockDrift { drift_ppm, .. } => LocalClock {
+                offset_ns: 0,
+                drift_ppm: *drift_ppm,
+            }
+            .validate()?,
+            Fault::Degrade {
+                delay, drop_ratio, ..
+            } => {
+                if let Some(delay) = delay {
+                    delay.validate()?;
+                }
+                if let Some(ratio) = drop_ratio {
+                    crate::network::check_probability("degrade drop", *ratio)?;
+                }
+            }
+            Fault::Partition(groups) if groups.len() > 63 => {
+                return Err(ConfigError::Invalid("at most 63 partition groups".into()));
+            }
+            _ => {}
+        }
+        let at = at.max(self.now);
+        let index = u32::try_from(self.scheduled_faults.len())
+            .map_err(|_| ConfigError::Invalid("too many faults".into()))?;
+        self.scheduled_faults.push(fault);
+        self.schedule(at, Payload::Fault { index });
+        Ok(())
+    }
+
+    fn check_node(&self, node: NodeId) -> Result<(), ConfigError> {
+        if node.index() < self.nodes.len() {
+            Ok(())
+        } else {
+            Err(ConfigError::UnknownNode {
+                node,
+                node_count: self.nodes.len(),
+            })
+        }
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// The run seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Engine counters so far.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Fingerprint of the events so far.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint.value()
+    }
+
+    /// Observations so far.
+    pub fn observations(&self) -> &[ObservationRecord<N::Event>] {
+        &self.observations
+    }
+
+    /// Faults applied so far.
+    pub fn fault_log(&self) -> &[FaultRecord] {
+        &self.fault_log
+    }
+
+    /// The node's state, or `None` while it is crashed.
+    pub fn node(&self, id: NodeId) -> Option<&N> {
+        self.nodes.get(id.index()).and_then(|slot| slot.node.as_ref())
+    }
+
+    /// The node's durable state.
+    pub fn durable(&self, id: NodeId) -> &N::Durable {
+        &self.nodes[id.index()].durable
+    }
+
+    /// True unless the node is crashed.
+    pub fn is_up(&self, id: NodeId) -> bool {
+        self.node(id).is_some()
+    }
+
+    /// True while the node is paused.
+    pub fn is_paused(&self, id: NodeId) -> bool {
+        self.nodes[id.index()].paused_until.is_some()
+    }
+
+    /// The node's local clock reading now.
+    pub fn local_time(&self, id: NodeId) -> SimTime {
+        self.nodes[id.index()].clock.local(self.now)
+    }
+
+    /// The network, for inspection and direct fault injection in tests.
+    pub fn network_mut(&mut self) -> &mut Network {
+        &mut self.network
+    }
+
+    /// Number of events waiting, including cancelled timers not yet skipped.
+    pub fn pending_events(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Time of the next event, if any.
+    pub fn next_event_time(&self) -> Option<SimTime> {
+        self.queue.peek().map(|entry| SimTime(entry.time))
+    }
+
+    /// Handles the next event. Returns false when there is none, or when the run
+    /// stopped on an error.
+    pub fn step(&mut self) -> bool {
+        if self.error.is_some() {
+            return false;
+        }
+        let Some(entry) = self.queue.pop() else {
+            return false;
+        };
+        assert!(
+            entry.time >= self.now.0,
+            "virtual time went back from {} to {}",
+            self.now.0,
+            entry.time
+        );
+        self.now = SimTime(entry.time);
+        let payload = self.slab[entry.slot as usize]
+            .take()
+            .expect("a queued slot holds a payload");
+        self.dispatch(entry.slot, payload);
+        true
+    }
+
+    /// Handles every event up to and including `deadline`, then sets the clock to it.
+    pub fn run_until(&mut self, deadline: SimTime) -> Result<(), SimError> {
+        while let Some(entry) = self.queue.peek() {
+            if entry.time > deadline.0 || self.error.is_some() {
+                break;
+            }
+            self.step();
+        }
+        self.now = self.now.max(deadline);
+        self.result()
+    }
+
+    /// Runs for `duration` of virtual time from now.
+    pub fn run_for(&mut self, duration: SimDuration) -> Result<(), SimError> {
+        self.run_until(self.now + duration)
+    }
+
+    /// Handles events until none is left. Protocols with periodic timers never go
+    /// quiet: use [`Simulation::run_until`] for them.
+    pub fn run_until_quiescent(&mut self) -> Result<(), SimError> {
+        while self.step() {}
+        self.result()
+    }
+
+    fn result(&self) -> Result<(), SimError> {
+        match &self.error {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the run and hands over what it produced.
+    pub fn into_output(self) -> RunOutput<N::Event> {
+        RunOutput {
+            seed: self.seed,
+            node_count: self.nodes.len(),
+            end_time: self.now,
+            counters: self.counters,
+            fingerprint: self.fingerprint.value(),
+            observations: self.observations,
+            fault_log: self.fault_log,
+            messages: self.messages,
+        }
+    }
+
+    fn schedule(&mut self, at: SimTime, payload: Payload<N>) {
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Some(payload);
+                slot
+            }
+            None => {
+                self.slab.push(Some(payload));
+                u32::try_from(self.slab.len() - 1).expect("more than 2^32 pending events")
+            }
+        };
+        self.push_entry(at, slot);
+    }
+
+    fn push_entry(&mut self, at: SimTime, slot: u32) {
+        let seq = self.seq;
+        self.seq += 1;
+        self.queue.push(QueueEntry {
+            time: at.0,
+            seq,
+            slot,
+        });
+    }
+
+    fn log(&mut self, kind: TraceKind, source: NodeId, target: NodeId, digest: u64) {
+        let event = TraceEvent {
+            time: self.now,
+            kind,
+            source,
+            target,
+            digest,
+        };
+        self.fingerprint.record(&event);
+        if let Some(trace) = self.trace.as_mut() {
+            trace.write(&event);
+        }
+    }
+
+    fn dispatch(&mut self, slot: u32, payload: Payload<N>) {
+        match payload {
+            Payload::Start { node } => {
+                self.free_slots.push(slot);
+                self.counters.events += 1;
+                self.log(TraceKind::Start, node, node, 0);
+                self.call(node, |state, ctx| state.on_start(ctx));
+            }
+            Payload::Deliver {
+                source,
+                target,
+                target_incarnation,
+                record,
+                sent_at,
+                digest,
+                msg,
+            } => {
+                let node = &self.nodes[target.index()];
+                let reason = if node.node.is_none() || node.incarnation != target_incarnation {
+                    Some(DropReason::CrashedTarget)
+                } else if self.network.lost_in_flight(source, target, sent_at) {
+                    Some(DropReason::Partition)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    self.free_slots.push(slot);
+                    self.drop_message(source, target, digest, record, reason);
+                    return;
+                }
+                if node.paused_until.is_some() {
+                    self.slab[slot as usize] = Some(Payload::Deliver {
+                        source,
+                        target,
+                        target_incarnation,
+                        record,
+                        sent_at,
+                        digest,
+                        msg,
+                    });
+                    self.nodes[target.index()].held.push_back(slot);
+                    return;
+                }
+                self.free_slots.push(slot);
+                self.deliver(source, target, digest, record, msg);
+            }
+            Payload::Timer {
+                node,
+                incarnation,
+                id,
+                deadline_local,
+                timer,
+            } => {
+                let state = &self.nodes[node.index()];
+                if state.incarnation != incarnation || !state.timers.is_live(id) {
+                    // Cancelled, or it belonged to a life of the node that crashed.
+                    self.free_slots.push(slot);
+                    return;
+                }
+                if state.paused_until.is_some() {
+                    self.slab[slot as usize] = Some(Payload::Timer {
+                        node,
+                        incarnation,
+                        id,
+                        deadline_local,
+                        timer,
+                    });
+                    self.nodes[node.index()].held.push_back(slot);
+                    return;
+                }
+                if state.clock.local(self.now) < deadline_local {
+                    // The clock was stepped back: wait until local time catches up.
+                    let at = state.clock.virtual_when(deadline_local, self.now);
+                    self.slab[slot as usize] = Some(Payload::Timer {
+                        node,
+                        incarnation,
+                        id,
+                        deadline_local,
+                        timer,
+                    });
+                    self.push_entry(at, slot);
+                    return;
+                }
+                self.free_slots.push(slot);
+                self.fire_timer(node, id, timer);
+            }
+            Payload::Fault { index } => {
+                self.free_slots.push(slot);
+                let fault = self.scheduled_faults[index as usize].clone();
+                self.apply_fault(fault);
+            }
+            Payload::Resume { node } => {
+                self.free_slots.push(slot);
+                self.resume(node);
+            }
+            Payload::DegradeEnd { id } => {
+                self.free_slots.push(slot);
+                self.network.end_degradation(id);
+            }
+        }
+    }
+
+    fn deliver(&mut self, source: NodeId, target: NodeId, digest: u64, record: u32, msg: N::Msg) {
+        self.counters.events += 1;
+        self.counters.messages_delivered += 1;
+        if let Some(entry) = self.messages.get_mut(record as usize) {
+            entry.fate = MessageFate::Delivered(self.now);
+        }
+        self.log(TraceKind::Deliver, source, target, digest);
+        self.call(target, |state, ctx| state.on_message(ctx, source, msg));
+    }
+
+    fn fire_timer(&mut self, node: NodeId, id: TimerId, timer: N::Timer) {
+        let retired = self.nodes[node.index()].timers.retire(id);
+        assert!(retired, "a timer fires only while live");
+        self.counters.events += 1;
+        self.counters.timers_fired += 1;
+        self.log(TraceKind::Timer, node, node, crate::trace::digest_debug(&timer));
+        self.call(node, |state, ctx| state.on_timer(ctx, timer));
+    }
+
+    fn drop_message(
+        &mut self,
+        source: NodeId,
+        target: NodeId,
+        digest: u64,
+        record: u32,
+        reason: DropReason,
+    ) {
+        self.counters.messages_dropped += 1;
+        match reason {
+            DropReason::Link => self.counters.dropped_by_link += 1,
+            DropReason::Partition => self.counters.dropped_by_partition += 1,
+            DropReason::CrashedTarget => self.counters.dropped_at_crashed_node += 1,
+        }
+        if let Some(entry) = self.messages.get_mut(record as usize) {
+            entry.fate = MessageFate::Dropped(self.now, reason);
+        }
+        self.log(TraceKind::Drop, source, target, digest);
+    }
+
+    /// Runs one handler of `node` (if it is up) and applies its effects.
+    fn call(&mut self, node: NodeId, handler: impl FnOnce(&mut N, &mut Ctx<'_, N>)) {
+        let node_count = self.nodes.len();
+        let mut effects = std::mem::take(&mut self.effects);
+        let slot = &mut self.nodes[node.index()];
+        let Some(state) = slot.node.as_mut() else {
+            self.effects = effects;
+            return;
+        };
+        let local_now = slot.clock.local(self.now);
+        {
+            let mut ctx = Ctx::new(
+                node,
+                node_count,
+                local_now,
+                &mut slot.rng,
+                &mut slot.durable,
+                &mut slot.timers,
+                &mut effects,
+            );
+            handler(state, &mut ctx);
+        }
+        for effect in effects.drain(..) {
+            self.apply_effect(node, local_now, effect);
+        }
+        self.effects = effects;
+    }
+
+    fn apply_effect(&mut self, node: NodeId, local_now: SimTime, effect: Effect<N>) {
+        match effect {
+            Effect::Send { target, msg } => self.send(node, target, msg),
+            Effect::SetTimer { id, after, timer } => {
+                let slot = &self.nodes[node.index()];
+                let deadline_local = local_now.saturating_add(after);
+                let at = slot.clock.virtual_when(deadline_local, self.now);
+                let incarnation = slot.incarnation;
+                self.schedule(
+                    at,
+                    Payload::Timer {
+                        node,
+                        incarnation,
+                        id,
+                        deadline_local,
+                        timer,
+                    },
+                );
+            }
+            // Ctx already retired the id; the queue entry is skipped when it comes up.
+            Effect::CancelTimer(_) => {}
+            Effect::Sync => {
+                if self.storage == StorageMode::LoseUnsynced {
+                    let slot = &mut self.nodes[node.index()];
+                    slot.synced = Some(slot.durable.clone());
+                }
+            }
+            Effect::Observe(observation) => self.observations.push(ObservationRecord {
+                time: self.now,
+                node,
+                observation,
+            }),
+        }
+    }
+
+    fn send(&mut self, source: NodeId, target: NodeId, msg: N::Msg) {
+        if target.index() >= self.nodes.len() {
+            self.error = Some(SimError::UnknownTarget {
+                source_node: source,
+                target,
+                node_count: self.nodes.len(),
+            });
+            return;
+        }
+        self.counters.messages_sent += 1;
+        let digest = N::message_digest(&msg);
+        self.log(TraceKind::Send, source, target, digest);
+        let record = if self.messages.len() < self.message_log_limit {
+            let mut label = format!("{msg:?}");
+            if label.len() > 48 {
+                let cut = (0..=48).rev().find(|&i| label.is_char_boundary(i)).unwrap_or(0);
+                label.truncate(cut);
+            }
+            self.messages.push(MessageRecord {
+                source,
+                target,
+                sent_at: self.now,
+                fate: MessageFate::InFlight,
+                label,
+            });
+            (self.messages.len() - 1) as u32
+        } else {
+            NOT_LOGGED
+        };
+        match self
+            .network
+            .transmit(&mut self.network_rng, self.now, source, target)
+        {
+            Transmission::Unreachable => {
+                self.drop_message(source, target, digest, record, DropReason::Partition)
+            }
+            Transmission::Dropped => {
+                self.drop_message(source, target, digest, record, DropReason::Link)
+            }
+            Transmission::Scheduled { at, duplicate_at } => {
+                let target_incarnation = self.nodes[target.index()].incarnation;
+                if let Some(copy_at) = duplicate_at {
+                    self.counters.messages_duplicated += 1;
+                    self.log(TraceKind::Duplicate, source, target, digest);
+                    self.schedule(
+                        copy_at,
+                        Payload::Deliver {
+                            source,
+                            target,
+                            target_incarnation,
+                            record: NOT_LOGGED,
+                            sent_at: self.now,
+                            digest,
+                            msg: msg.clone(),
+                        },
+                    );
+                }
+                self.schedule(
+                    at,
+                    Payload::Deliver {
+                        source,
+                        target,
+                        target_incarnation,
+                        record,
+                        sent_at: self.now,
+                        digest,
+                        msg,
+                    },
+                );
+            }
+        }
+    }
+
+    fn apply_fault(&mut self, fault: Fault) {
+        self.counters.events += 1;
+        let now = self.now;
+        let applied = match &fault {
+            Fault::Crash(node) => self.crash(*node),
+            Fault::Restart(node) => self.restart(*node),
+            Fault::Pause { node, duration } => self.pause(*node, *duration),
+            Fault::Partition(groups) => {
+                self.network
+                    .partition(now, groups)
+                    .expect("partition groups were checked when scheduled");
+                true
+            }
+            Fault::Cut { from, to } => {
+                self.network
+                    .cut(now, from, to)
+                    .expect("cut nodes were checked when scheduled");
+                true
+            }
+            Fault::Isolate(node) => {
+                self.network
+                    .isolate(now, *node)
+                    .expect("isolated node was checked when scheduled");
+                true
+            }
+            Fault::Heal => {
+                self.network.heal(now);
+                true
+            }
+            Fault::ClockOffset { node, offset_ns } => {
+                self.nodes[node.index()].clock.offset_ns = *offset_ns;
+                true
+            }
+            Fault::ClockDrift { node, drift_ppm } => {
+                // Keep the reading continuous: only the rate changes.
+                let clock = &mut self.nodes[node.index()].clock;
+                let reading = i128::from(clock.local(now).0);
+                let virtual_ns = i128::from(now.0);
+                clock.drift_ppm = *drift_ppm;
+                let offset = reading - virtual_ns - virtual_ns * i128::from(*drift_ppm) / 1_000_000;
+                clock.offset_ns = offset.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+                true
+            }
+            Fault::Degrade {
+                nodes,
+                delay,
+                drop_ratio,
+                duration,
+            } => {
+                let id = self
+                    .network
+                    .degrade(nodes, delay.clone(), *drop_ratio)
+                    .expect("degradation was checked when scheduled");
+                self.schedule(now + *duration, Payload::DegradeEnd { id });
+                true
+            }
+        };
+        if applied {
+            let digest = crate::trace::digest_debug(&fault);
+            let node = fault.nodes().first().copied().unwrap_or_default();
+            let kind = match fault {
+                Fault::Crash(_) => TraceKind::Crash,
+                Fault::Restart(_) => TraceKind::Restart,
+                Fault::Pause { .. } => TraceKind::Pause,
+                _ => TraceKind::Fault,
+            };
+            self.log(kind, node, node, digest);
+            self.fault_log.push(FaultRecord { time: now, fault });
+        }
+    }
+
+    /// Crashes a node; false (and nothing happens) if it is already down.
+    fn crash(&mut self, node: NodeId) -> bool {
+        let slot = &mut self.nodes[node.index()];
+        if slot.node.is_none() {
+            return false;
+        }
+        slot.node = None;
+        slot.incarnation += 1;
+        slot.timers = TimerTable::default();
+        slot.paused_until = None;
+        if let Some(synced) = &slot.synced {
+            slot.durable = synced.clone();
+        }
+        let held: Vec<u32> = slot.held.drain(..).collect();
+        for held_slot in held {
+            if let Some(Payload::Deliver {
+                source,
+                digest,
+                record,
+                ..
+            }) = self.slab[held_slot as usize].take()
+            {
+                self.drop_message(source, node, digest, record, DropReason::CrashedTarget);
+            }
+            self.free_slots.push(held_slot);
+        }
+        true
+    }
+
+    /// Restarts a crashed node from its durable state; false if it is up.
+    fn restart(&mut self, node: NodeId) -> bool {
+        let slot = &mut self.nodes[node.index()];
+        if slot.node.is_some() {
+            return false;
+        }
+        slot.node = Some((self.factory)(node, &slot.durable));
+        // Logged before on_start runs so the trace shows the restart first.
+        self.log(TraceKind::Restart, node, node, 0);
+        self.call(node, |state, ctx| state.on_start(ctx));
+        true
+    }
+
+    /// Pauses a node; overlapping pauses extend to the later end.
+    fn pause(&mut self, node: NodeId, duration: SimDuration) -> bool {
+        let until = self.now + duration;
+        let slot = &mut self.nodes[node.index()];
+        if slot.node.is_none() {
+            return false;
+        }
+        let end = slot.paused_until.map_or(until, |current| current.max(until));
+        slot.paused_until = Some(end);
+        self.schedule(end, Payload::Resume { node });
+        true
+    }
+
+    /// Ends a pause (if this is its end) and handles everything that queued meanwhile,
+    /// in arrival order.
+    fn resume(&mut self, node: NodeId) {
+        let slot = &mut self.nodes[node.index()];
+        match slot.paused_until {
+            Some(end) if end <= self.now => slot.paused_until = None,
+            _ => return,
+        }
+        self.log(TraceKind::Resume, node, node, 0);
+        while let Some(held_slot) = self.nodes[node.index()].held.pop_front() {
+            let payload = self.slab[held_slot as usize]
+                .take()
+                .expect("held slots hold payloads");
+            self.free_slots.push(held_slot);
+            match payload {
+                Payload::Deliver {
+                    source,
+                    digest,
+                    record,
+                    msg,
+                    ..
+                } => self.deliver(source, node, digest, record, msg),
+                Payload::Timer { id, timer, .. } => {
+                    if self.nodes[node.index()].timers.is_live(id) {
+                        self.fire_timer(node, id, timer);
+                    }
+                }
+                _ => unreachable!("only deliveries and timers are held"),
+            }
+            if self.error.is_some() {
+                break;
+            }
+        }
+    }
+}

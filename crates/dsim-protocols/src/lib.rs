@@ -1,0 +1,2 @@
+//! Protocols (being written).
+#![warn(missing_docs)]

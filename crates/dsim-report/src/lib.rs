@@ -1,0 +1,2 @@
+//! Reports (being written).
+#![warn(missing_docs)]

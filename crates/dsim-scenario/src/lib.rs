@@ -1,0 +1,2 @@
+//! Scenarios (being written).
+#![warn(missing_docs)]

@@ -1,2 +1,30 @@
-//! Protocols (being written).
+//! # dsim-protocols: real protocols, their checkers and their seeded bugs
+//!
+//! Each module implements one protocol as the literature defines it, a checker that
+//! judges runs from observations alone, and named buggy variants that the checker must
+//! catch. Each exposes a unit struct implementing [`dsim_core::Protocol`] so that the
+//! scenario registry can list and run it.
+//!
+//! - [`paxos`]: multi-decree Paxos (Lamport), kind `paxos`.
+//! - [`two_phase_commit`]: two-phase commit (Gray), kind `two_phase_commit`.
+//! - [`mapreduce`]: MapReduce (Dean & Ghemawat), kind `mapreduce`.
+//! - [`hold`]: the engine benchmark, kind `hold`.
+
 #![warn(missing_docs)]
+
+pub mod hold;
+pub mod mapreduce;
+pub mod paxos;
+pub mod two_phase_commit;
+
+use dsim_core::Protocol;
+
+/// Every built-in protocol, in the order `dsim list` shows them.
+pub fn builtin() -> Vec<Box<dyn Protocol>> {
+    vec![
+        Box::new(paxos::Paxos),
+        Box::new(two_phase_commit::TwoPhaseCommit),
+        Box::new(mapreduce::MapReduce),
+        Box::new(hold::Hold),
+    ]
+}

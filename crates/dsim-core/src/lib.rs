@@ -4,21 +4,21 @@
 //! crash and timer firing. The crate knows no protocol and no file format.
 //!
 //! Map of the crate:
-//! - [`time`]: `SimTime` / `SimDuration`, integer nanoseconds.
-//! - [`id`]: `NodeId`.
-//! - [`rng`]: one ChaCha8 stream per purpose and the raw samplers.
-//! - [`dist`]: delay distributions (constant, uniform, normal, exponential, lognormal,
+//! - [`time`] — `SimTime` / `SimDuration`, integer nanoseconds.
+//! - [`id`] — `NodeId`.
+//! - [`rng`] — one ChaCha8 stream per purpose and the raw samplers.
+//! - [`dist`] — delay distributions (constant, uniform, normal, exponential, lognormal,
 //!   pareto), sampled with our own code.
-//! - [`node`]: the `Node` trait and `Ctx`, whose handlers record effects as data.
-//! - [`network`]: topology (full mesh or `petgraph` graph), link models, partitions,
+//! - [`node`] — the `Node` trait and `Ctx`, whose handlers record effects as data.
+//! - [`network`] — topology (full mesh or `petgraph` graph), link models, partitions,
 //!   cuts and degradation windows.
-//! - [`clock`]: per-node local clocks with offset and drift.
-//! - [`fault`]: the `Fault` enum.
-//! - [`observe`]: observations for metrics and checkers.
-//! - [`trace`]: the event trace and the run fingerprint.
-//! - [`sim`]: `Simulation`, the scheduler that ties it all together.
-//! - [`hold`]: the engine benchmark protocol.
-//! - [`protocol`]: the interface protocols offer to tools (`dsim list`, `dsim run`).
+//! - [`clock`] — per-node local clocks with offset and drift.
+//! - [`fault`] — the `Fault` enum.
+//! - [`observe`] — observations for metrics and checkers.
+//! - [`trace`] — the event trace and the run fingerprint.
+//! - [`sim`] — `Simulation`, the scheduler that ties it all together.
+//! - [`hold`] — the engine benchmark protocol.
+//! - [`protocol`] — the interface protocols offer to tools (`dsim list`, `dsim run`).
 //!
 //! ```
 //! use dsim_core::{hold::HoldNode, SimConfig, SimTime, Simulation};

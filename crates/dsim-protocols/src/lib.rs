@@ -5,10 +5,10 @@
 //! catch. Each exposes a unit struct implementing [`dsim_core::Protocol`] so that the
 //! scenario registry can list and run it.
 //!
-//! - [`paxos`]: multi-decree Paxos (Lamport), kind `paxos`.
+//! - [`paxos`] — multi-decree Paxos (Lamport), kind `paxos`.
 //! - [`two_phase_commit`]: two-phase commit (Gray), kind `two_phase_commit`.
-//! - [`mapreduce`]: MapReduce (Dean & Ghemawat), kind `mapreduce`.
-//! - [`hold`]: the engine benchmark, kind `hold`.
+//! - [`mapreduce`] — MapReduce (Dean & Ghemawat), kind `mapreduce`.
+//! - [`hold`] — the engine benchmark, kind `hold`.
 
 #![warn(missing_docs)]
 

@@ -1,0 +1,272 @@
+//! Stage 0: TOML text into a tree of values that remember where they came from (file
+//! position or `--set` flag), with `--set` overrides applied.
+
+use crate::error::{Origin, ScenarioError};
+use std::path::{Path, PathBuf};
+use toml::de::{DeTable, DeValue};
+
+/// A TOML value with its origin.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    /// The value.
+    pub value: Value,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+/// The TOML value kinds a scenario uses.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A string.
+    Text(String),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A date or time (never valid in a scenario, kept to report it).
+    Datetime(String),
+    /// An array.
+    Array(Vec<Item>),
+    /// A table, entries in file order.
+    Table(Vec<(String, Item)>),
+}
+
+impl Value {
+    /// The TOML type name, for "found a string" messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Text(_) => "a string",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::Bool(_) => "a boolean",
+            Value::Datetime(_) => "a date-time",
+            Value::Array(_) => "an array",
+            Value::Table(_) => "a table",
+        }
+    }
+}
+
+/// The text of a scenario and the file it came from, for positions in errors.
+pub struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl<'a> Source<'a> {
+    /// A source over `text` read from `path`.
+    pub fn new(path: &'a Path, text: &'a str) -> Self {
+        Source { path, text }
+    }
+
+    fn origin(&self, offset: usize) -> Origin {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Origin::File {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+        }
+    }
+
+    /// Parses the whole text into a root table item.
+    pub fn parse(&self) -> Result<Item, ScenarioError> {
+        if self.text.trim().is_empty() {
+            return Err(ScenarioError {
+                origin: Origin::WholeFile(self.path.to_path_buf()),
+                field: String::new(),
+                problem: "the scenario file is empty".into(),
+                allowed: "a TOML scenario with at least `name`, `duration` and a [protocol] table (see scenarios/ for examples)".into(),
+            });
+        }
+        let table = DeTable::parse(self.text).map_err(|error| {
+            let origin = error
+                .span()
+                .map(|span| self.origin(span.start))
+                .unwrap_or_else(|| Origin::WholeFile(self.path.to_path_buf()));
+            ScenarioError {
+                origin,
+                field: String::new(),
+                problem: format!("TOML syntax error: {}", error.message().trim()),
+                allowed: "valid TOML (https://toml.io)".into(),
+            }
+        })?;
+        let span = table.span();
+        Ok(Item {
+            value: self.convert_table(table.into_inner()),
+            origin: self.origin(span.start),
+        })
+    }
+
+    fn convert_table(&self, table: DeTable<'_>) -> Value {
+        Value::Table(
+            table
+                .into_iter()
+                .map(|(key, value)| {
+                    let span = value.span();
+                    let item = Item {
+                        value: self.convert(value.into_inner()),
+                        origin: self.origin(span.start),
+                    };
+                    (key.into_inner().into_owned(), item)
+                })
+                .collect(),
+        )
+    }
+
+    fn convert(&self, value: DeValue<'_>) -> Value {
+        convert_value(value, &mut |span| self.origin(span))
+    }
+}
+
+fn convert_value(value: DeValue<'_>, origin_of: &mut dyn FnMut(usize) -> Origin) -> Value {
+    match value {
+        DeValue::String(text) => Value::Text(text.into_owned()),
+        DeValue::Integer(int) => match i64::from_str_radix(int.as_str(), int.radix()) {
+            Ok(v) => Value::Int(v),
+            Err(_) => Value::Float(f64::INFINITY),
+        },
+        DeValue::Float(float) => Value::Float(parse_toml_float(float.as_str())),
+        DeValue::Boolean(b) => Value::Bool(b),
+        DeValue::Datetime(datetime) => Value::Datetime(datetime.to_string()),
+        DeValue::Array(array) => Value::Array(
+            array
+                .into_iter()
+                .map(|element| {
+                    let span = element.span();
+                    Item {
+                        value: convert_value(element.into_inner(), origin_of),
+                        origin: origin_of(span.start),
+                    }
+                })
+                .collect(),
+        ),
+        DeValue::Table(table) => Value::Table(
+            table
+                .into_iter()
+                .map(|(key, value)| {
+                    let span = value.span();
+                    let item = Item {
+                        value: convert_value(value.into_inner(), origin_of),
+                        origin: origin_of(span.start),
+                    };
+                    (key.into_inner().into_owned(), item)
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn parse_toml_float(text: &str) -> f64 {
+    let cleaned = text.replace('_', "");
+    match cleaned.as_str() {
+        "inf" | "+inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        "nan" | "+nan" | "-nan" => f64::NAN,
+        other => other.parse().unwrap_or(f64::NAN),
+    }
+}
+
+/// Applies one `--set KEY=VALUE` flag to the tree. The value is read as a TOML value
+/// (`5`, `0.1`, `true`, `"text"`, `[1, 2]`); anything that is not valid TOML is taken as
+/// a plain string, so `--set duration=2s` works without quotes. Path segments that are
+/// numbers index arrays: `--set faults.0.at=3s`.
+pub fn apply_override(root: &mut Item, flag: &str) -> Result<(), ScenarioError> {
+    let flag_error = |problem: String, allowed: &str| ScenarioError {
+        origin: Origin::Flag(flag.to_string()),
+        field: String::new(),
+        problem,
+        allowed: allowed.into(),
+    };
+    let Some((path, text)) = flag.split_once('=') else {
+        return Err(flag_error(
+            "missing `=`".into(),
+            "KEY=VALUE with a dotted key, e.g. --set network.drop=0.05",
+        ));
+    };
+    let path: Vec<&str> = path.trim().split('.').collect();
+    if path.iter().any(|segment| segment.is_empty()) {
+        return Err(flag_error(
+            format!("`{}` is not a dotted key", path.join(".")),
+            "a dotted key such as protocol.variant or faults.0.at",
+        ));
+    }
+    let origin = Origin::Flag(flag.to_string());
+    let value = match DeValue::parse(text.trim()) {
+        Ok(parsed) => convert_value(parsed.into_inner(), &mut |_| origin.clone()),
+        Err(_) => Value::Text(text.trim().to_string()),
+    };
+    let mut node = root;
+    for (depth, segment) in path.iter().enumerate() {
+        let last = depth + 1 == path.len();
+        let so_far = path[..=depth].join(".");
+        node = match &mut node.value {
+            Value::Table(entries) => {
+                let index = match entries.iter().position(|(key, _)| key == segment) {
+                    Some(index) => index,
+                    None => {
+                        let fresh = if last {
+                            Value::Bool(false)
+                        } else {
+                            Value::Table(Vec::new())
+                        };
+                        entries.push((
+                            segment.to_string(),
+                            Item {
+                                value: fresh,
+                                origin: origin.clone(),
+                            },
+                        ));
+                        entries.len() - 1
+                    }
+                };
+                &mut entries[index].1
+            }
+            Value::Array(elements) => {
+                let length = elements.len();
+                let index = segment
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&i| i < length)
+                    .ok_or_else(|| {
+                        flag_error(
+                            format!("`{so_far}`: no element {segment} in an array of {length}"),
+                            "an index from 0 to the array's length - 1",
+                        )
+                    })?;
+                &mut elements[index]
+            }
+            other => {
+                return Err(flag_error(
+                    format!("`{so_far}` goes inside {}, which has no fields", other.type_name()),
+                    "a key path through tables and arrays",
+                ));
+            }
+        };
+    }
+    *node = Item { value, origin };
+    Ok(())
+}
+
+/// Reads a scenario file, turning unreadable or non-UTF-8 files into scenario errors.
+pub fn read_file(path: &Path) -> Result<String, ScenarioError> {
+    let whole = |problem: String, allowed: &str| ScenarioError {
+        origin: Origin::WholeFile(PathBuf::from(path)),
+        field: String::new(),
+        problem,
+        allowed: allowed.into(),
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|error| whole(format!("cannot read the file: {error}"), "a readable scenario file"))?;
+    String::from_utf8(bytes).map_err(|error| {
+        let offset = error.utf8_error().valid_up_to();
+        whole(
+            format!("the file is not valid UTF-8 (bad byte at offset {offset})"),
+            "a UTF-8 text file",
+        )
+    })
+}

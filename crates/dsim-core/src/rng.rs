@@ -23,6 +23,8 @@ pub enum Stream {
     Workload,
     /// The seeded nemesis that draws random faults.
     Nemesis,
+    /// Swarm testing: the draw of which fault kinds a seed enables.
+    Swarm,
     /// One node's own stream, handed to it through `Ctx::rng`.
     Node(NodeId),
 }
@@ -35,6 +37,7 @@ impl Stream {
             Stream::Network => 1,
             Stream::Workload => 2,
             Stream::Nemesis => 3,
+            Stream::Swarm => 4,
             Stream::Node(id) => 1_000 + u64::from(id.0),
         }
     }

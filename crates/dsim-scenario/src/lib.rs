@@ -10,6 +10,9 @@
 //! - [`scenario`] — the [`Scenario`] plan and its validation.
 //! - [`registry`] — protocol kinds.
 //! - [`run`] — running a scenario; the replay command.
+//! - [`nemesis`] — seeded random faults and swarm draws.
+//! - [`emit`] — a scenario back to TOML (`--emit-scenario`, `dsim shrink`).
+//! - [`sweep`] — many seeds in parallel, journal, shards.
 //! - [`units`] — durations and rates.
 //!
 //! ```
@@ -32,11 +35,14 @@
 
 #![warn(missing_docs)]
 
+pub mod emit;
 pub mod error;
+pub mod nemesis;
 pub mod reader;
 pub mod registry;
 pub mod run;
 pub mod scenario;
+pub mod sweep;
 pub mod tree;
 pub mod units;
 

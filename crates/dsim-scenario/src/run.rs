@@ -36,9 +36,9 @@ pub fn run_scenario(
         workload: scenario.workload,
         duration: scenario.duration,
         faults: scenario
-            .faults
-            .iter()
-            .map(|scheduled| (scheduled.at, scheduled.fault.clone()))
+            .concrete_faults()
+            .into_iter()
+            .map(|scheduled| (scheduled.at, scheduled.fault))
             .collect(),
         trace: options.trace,
     };

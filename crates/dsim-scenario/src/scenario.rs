@@ -9,6 +9,7 @@ use crate::error::{Origin, ScenarioError};
 use crate::reader::{
     At, TableReader, as_array, as_duration, as_node, as_nodes, as_number, as_text, error, found,
 };
+use crate::nemesis::{NemesisConfig, NemesisFault, Targets};
 use crate::registry::Registry;
 use crate::tree::{Item, Source, Value, apply_override, read_file};
 use crate::units::{self, RATE_HELP};
@@ -58,12 +59,49 @@ pub struct Scenario {
     pub total_nodes: usize,
     /// Links.
     pub network: NetworkConfig,
-    /// Faults, sorted by time (stable).
+    /// Explicit faults, sorted by time (stable).
     pub faults: Vec<ScheduledFault>,
+    /// The seeded nemesis, if the file has a `[nemesis]` table.
+    pub nemesis: Option<NemesisConfig>,
+}
+
+impl Scenario {
+    /// Every fault of a run with this scenario's seed: the explicit ones plus those the
+    /// nemesis draws, in time order (explicit first at equal times).
+    pub fn concrete_faults(&self) -> Vec<ScheduledFault> {
+        let mut faults = self.faults.clone();
+        if let Some(nemesis) = &self.nemesis {
+            faults.extend(nemesis.generate(self.seed, &self.nemesis_candidates(nemesis)));
+            faults.sort_by_key(|fault| fault.at);
+        }
+        faults
+    }
+
+    /// Nodes the nemesis may crash, pause or isolate: its targets, minus nodes that the
+    /// explicit faults crash, restart or pause (so the two never contradict each other).
+    fn nemesis_candidates(&self, nemesis: &NemesisConfig) -> Vec<NodeId> {
+        let count = match nemesis.targets {
+            Targets::Replicas => self.nodes,
+            Targets::All => self.total_nodes,
+        };
+        let claimed: Vec<NodeId> = self
+            .faults
+            .iter()
+            .filter_map(|scheduled| match scheduled.fault {
+                Fault::Crash(node) | Fault::Restart(node) | Fault::Pause { node, .. } => Some(node),
+                _ => None,
+            })
+            .collect();
+        (0..count as u32)
+            .map(NodeId)
+            .filter(|node| !claimed.contains(node))
+            .collect()
+    }
 }
 
 /// The fields of the top level of a scenario file.
-const TOP_FIELDS: &[&str] = &["name", "seed", "duration", "storage", "protocol", "workload", "network", "faults"];
+const TOP_FIELDS: &[&str] = &["name", "seed", "duration", "storage", "protocol", "workload", "network", "faults", "nemesis"];
+const NEMESIS_FIELDS: &[&str] = &["every", "faults", "fault_duration", "start", "stop", "max_down", "targets", "max_clock_offset", "max_drift_ppm"];
 const NETWORK_FIELDS: &[&str] = &["latency", "drop", "duplicate", "fifo", "topology", "links"];
 const LINK_FIELDS: &[&str] = &["between", "latency", "drop", "duplicate", "fifo", "one_way"];
 const WORKLOAD_FIELDS: &[&str] = &["clients", "rate"];
@@ -133,6 +171,10 @@ impl Scenario {
             Some(item) => parse_faults(item, total_nodes, duration.value)?,
             None => Vec::new(),
         };
+        let nemesis = top
+            .take("nemesis")
+            .map(|item| parse_nemesis(item, nodes, duration.value))
+            .transpose()?;
         top.finish(TOP_FIELDS)?;
         Ok(Scenario {
             name: name.value,
@@ -150,6 +192,7 @@ impl Scenario {
             total_nodes,
             network,
             faults,
+            nemesis,
         })
     }
 }
@@ -543,4 +586,71 @@ fn parse_clock(item: Item, field: &str, total: usize) -> Result<(Fault, Option<F
         (Some(offset_ns), Some(drift_ppm)) => Ok((Fault::ClockOffset { node, offset_ns }, Some(Fault::ClockDrift { node, drift_ppm }))),
         (None, None) => Err(error(&origin, field, "changes nothing", "offset = \"-50ms\" or drift_ppm = 100")),
     }
+}
+
+fn parse_nemesis(item: Item, replicas: usize, run: SimDuration) -> Result<NemesisConfig, ScenarioError> {
+    let mut table = TableReader::new(item, "nemesis")?;
+    let names: Vec<&str> = NemesisFault::ALL.iter().map(|kind| kind.name()).collect();
+    let kinds_help = format!("an array of fault kinds from {}", names.join(", "));
+    let every = table
+        .duration("every")?
+        .ok_or_else(|| error(table.origin(), "nemesis.every", "missing required field", "the mean gap between faults, e.g. every = \"500ms\""))?;
+    if every.value == SimDuration::ZERO {
+        return Err(error(&every.origin, "nemesis.every", "found zero", "a positive duration"));
+    }
+    let faults_item = table.require("faults", &kinds_help)?;
+    let faults_origin = faults_item.origin.clone();
+    let mut faults = Vec::new();
+    for (index, element) in as_array(faults_item, "nemesis.faults", &kinds_help)?.into_iter().enumerate() {
+        let field = format!("nemesis.faults[{index}]");
+        let name = as_text(element, &field, &kinds_help)?;
+        match NemesisFault::from_name(&name.value) {
+            Some(kind) if !faults.contains(&kind) => faults.push(kind),
+            Some(_) => return Err(error(&name.origin, &field, format!("{:?} is listed twice", name.value), kinds_help.clone())),
+            None => return Err(error(&name.origin, &field, format!("unknown fault kind {:?}", name.value), kinds_help.clone())),
+        }
+    }
+    if faults.is_empty() {
+        return Err(error(&faults_origin, "nemesis.faults", "found an empty list", kinds_help));
+    }
+    let fault_duration = table.duration("fault_duration")?.map_or(every.value, |at| at.value);
+    let start = table.duration("start")?.map_or(SimDuration::ZERO, |at| at.value);
+    let default_stop = SimDuration(run.as_nanos() / 5 * 4);
+    let stop = match table.duration("stop")? {
+        None => default_stop,
+        Some(at) if at.value <= run && at.value > start => at.value,
+        Some(at) => return Err(error(&at.origin, "nemesis.stop", format!("found {}", at.value), format!("a time after start and no later than the run's duration ({run})"))),
+    };
+    let minority = replicas.saturating_sub(1) / 2;
+    let max_down = match table.int("max_down", "a whole number of nodes")? {
+        None => minority,
+        Some(at) if at.value >= 0 => at.value as usize,
+        Some(at) => return Err(error(&at.origin, "nemesis.max_down", format!("found {}", at.value), "a whole number >= 0 (default: a minority of the replicas)")),
+    };
+    let targets = match table.text("targets", "\"replicas\" or \"all\"")? {
+        None => Targets::Replicas,
+        Some(at) => match at.value.as_str() {
+            "replicas" => Targets::Replicas,
+            "all" => Targets::All,
+            other => return Err(error(&at.origin, "nemesis.targets", format!("found {other:?}"), "\"replicas\" (default) or \"all\" (clients and helper nodes too)")),
+        },
+    };
+    let max_clock_offset = table.duration("max_clock_offset")?.map_or(SimDuration::from_millis(100), |at| at.value);
+    let max_drift_ppm = match table.int("max_drift_ppm", "parts per million")? {
+        None => 1_000,
+        Some(at) if (0..1_000_000).contains(&at.value) => at.value,
+        Some(at) => return Err(error(&at.origin, "nemesis.max_drift_ppm", format!("found {}", at.value), "a whole number from 0 to 999999")),
+    };
+    table.finish(NEMESIS_FIELDS)?;
+    Ok(NemesisConfig {
+        every: every.value,
+        faults,
+        fault_duration,
+        start: SimTime::ZERO + start,
+        stop: SimTime::ZERO + stop,
+        max_down,
+        targets,
+        max_clock_offset,
+        max_drift_ppm,
+    })
 }

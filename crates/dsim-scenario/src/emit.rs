@@ -1,0 +1,184 @@
+//! Writing a scenario back out as TOML: `--emit-scenario` (every nemesis fault made
+//! explicit) and `dsim shrink` (the minimal failing scenario). The output reads back to
+//! the same [`Scenario`], so it runs to the same fingerprint.
+
+use crate::nemesis::NemesisFault;
+use crate::scenario::{Scenario, ScheduledFault};
+use dsim_core::{Delay, Fault, LinkModel, LinkOrder, NodeId, SimDuration, StorageMode, Topology};
+use std::fmt::Write as _;
+
+/// The scenario as a TOML file with `header` as a leading comment block. Faults are
+/// `faults` (pass [`Scenario::concrete_faults`] to make a nemesis explicit); the
+/// `[nemesis]` table is written only when `keep_nemesis` is true.
+pub fn emit(scenario: &Scenario, faults: &[ScheduledFault], keep_nemesis: bool, header: &str) -> String {
+    let mut out = String::new();
+    for line in header.lines() {
+        let _ = writeln!(out, "# {line}");
+    }
+    if !header.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "name = {}", quote(&scenario.name));
+    let _ = writeln!(out, "seed = {}", scenario.seed);
+    let _ = writeln!(out, "duration = {}", duration(scenario.duration));
+    if scenario.storage == StorageMode::LoseUnsynced {
+        let _ = writeln!(out, "storage = \"lose-unsynced\"");
+    }
+    let _ = writeln!(out, "\n[protocol]");
+    let _ = writeln!(out, "kind = {}", quote(&scenario.kind));
+    let _ = writeln!(out, "nodes = {}", scenario.nodes);
+    let _ = writeln!(out, "variant = {}", quote(&scenario.variant));
+    for (key, value) in &scenario.params.0 {
+        let _ = writeln!(out, "{key} = {value}");
+    }
+    let _ = writeln!(out, "\n[workload]");
+    let _ = writeln!(out, "clients = {}", scenario.workload.clients);
+    let _ = writeln!(out, "rate = \"{}/s\"", scenario.workload.rate_per_s);
+    let _ = writeln!(out, "\n[network]");
+    link_fields(&mut out, &scenario.network.default_link);
+    match &scenario.network.topology {
+        Topology::FullMesh => {}
+        Topology::FullMeshWithOverrides(pairs) => {
+            for (source, target, model) in pairs {
+                let _ = writeln!(out, "\n[[network.links]]");
+                let _ = writeln!(out, "between = [{}, {}]", source.0, target.0);
+                let _ = writeln!(out, "one_way = true");
+                link_fields(&mut out, model);
+            }
+        }
+        Topology::Graph(links) => {
+            let _ = writeln!(out, "topology = \"graph\"");
+            for link in links {
+                let _ = writeln!(out, "\n[[network.links]]");
+                let _ = writeln!(out, "between = [{}, {}]", link.a.0, link.b.0);
+                if !link.both_ways {
+                    let _ = writeln!(out, "one_way = true");
+                }
+                if let Some(model) = &link.model {
+                    link_fields(&mut out, model);
+                }
+            }
+        }
+    }
+    for fault in faults {
+        let _ = writeln!(out, "\n[[faults]]");
+        let _ = writeln!(out, "at = {}", duration(fault.at - dsim_core::SimTime::ZERO));
+        fault_fields(&mut out, &fault.fault);
+    }
+    if keep_nemesis && let Some(nemesis) = &scenario.nemesis {
+        let kinds: Vec<String> = nemesis.faults.iter().map(|kind: &NemesisFault| quote(kind.name())).collect();
+        let _ = writeln!(out, "\n[nemesis]");
+        let _ = writeln!(out, "every = {}", duration(nemesis.every));
+        let _ = writeln!(out, "faults = [{}]", kinds.join(", "));
+        let _ = writeln!(out, "fault_duration = {}", duration(nemesis.fault_duration));
+        let _ = writeln!(out, "start = {}", duration(nemesis.start - dsim_core::SimTime::ZERO));
+        let _ = writeln!(out, "stop = {}", duration(nemesis.stop - dsim_core::SimTime::ZERO));
+        let _ = writeln!(out, "max_down = {}", nemesis.max_down);
+        let targets = match nemesis.targets {
+            crate::nemesis::Targets::Replicas => "replicas",
+            crate::nemesis::Targets::All => "all",
+        };
+        let _ = writeln!(out, "targets = \"{targets}\"");
+        let _ = writeln!(out, "max_clock_offset = {}", duration(nemesis.max_clock_offset));
+        let _ = writeln!(out, "max_drift_ppm = {}", nemesis.max_drift_ppm);
+    }
+    out
+}
+
+fn quote(text: &str) -> String {
+    format!("{text:?}")
+}
+
+/// A duration as an exact string, in nanoseconds when it has no whole unit.
+fn duration(d: SimDuration) -> String {
+    format!("\"{d}\"")
+}
+
+fn nodes(list: &[NodeId]) -> String {
+    let ids: Vec<String> = list.iter().map(|n| n.0.to_string()).collect();
+    format!("[{}]", ids.join(", "))
+}
+
+fn delay(d: &Delay) -> String {
+    // f64 parameters are whole nanoseconds when they came from a file; round-trip them
+    // as "<n>ns" so nothing is lost.
+    let ns = |v: f64| format!("\"{}ns\"", v.round() as u64);
+    match d {
+        Delay::Constant { ns: value } => format!("\"{value}ns\""),
+        Delay::Uniform { min_ns, max_ns } => format!("{{ dist = \"uniform\", min = \"{min_ns}ns\", max = \"{max_ns}ns\" }}"),
+        Delay::Normal { mean_ns, std_dev_ns } => format!("{{ dist = \"normal\", mean = {}, std_dev = {} }}", ns(*mean_ns), ns(*std_dev_ns)),
+        Delay::Exponential { mean_ns } => format!("{{ dist = \"exponential\", mean = {} }}", ns(*mean_ns)),
+        Delay::LogNormal { median_ns, sigma } => format!("{{ dist = \"lognormal\", median = {}, sigma = {sigma:?} }}", ns(*median_ns)),
+        Delay::Pareto { scale_ns, shape } => format!("{{ dist = \"pareto\", scale = {}, shape = {shape:?} }}", ns(*scale_ns)),
+    }
+}
+
+fn link_fields(out: &mut String, model: &LinkModel) {
+    let _ = writeln!(out, "latency = {}", delay(&model.delay));
+    let _ = writeln!(out, "drop = {:?}", model.drop_ratio);
+    let _ = writeln!(out, "duplicate = {:?}", model.duplicate_ratio);
+    let _ = writeln!(out, "fifo = {}", model.order == LinkOrder::Fifo);
+}
+
+fn fault_fields(out: &mut String, fault: &Fault) {
+    let _ = match fault {
+        Fault::Crash(node) => writeln!(out, "crash = {}", node.0),
+        Fault::Restart(node) => writeln!(out, "restart = {}", node.0),
+        Fault::Isolate(node) => writeln!(out, "isolate = {}", node.0),
+        Fault::Heal => writeln!(out, "heal = true"),
+        Fault::Pause { node, duration: d } => writeln!(out, "pause = {}\nduration = {}", node.0, duration(*d)),
+        Fault::Partition(groups) => {
+            let groups: Vec<String> = groups.iter().map(|g| nodes(g)).collect();
+            // Bridges (a node in two groups) are written as groups with the node in both;
+            // the reader accepts them back through `bridge` only, so spell that out.
+            match bridge_of(&groups_as_ids(fault)) {
+                Some((node, sides)) => writeln!(out, "bridge = {{ node = {node}, groups = [{}] }}", sides.join(", ")),
+                None => writeln!(out, "partition = [{}]", groups.join(", ")),
+            }
+        }
+        Fault::Cut { from, to } => writeln!(out, "cut = {{ from = {}, to = {} }}", nodes(from), nodes(to)),
+        Fault::ClockOffset { node, offset_ns } => {
+            let sign = if *offset_ns < 0 { "-" } else { "" };
+            writeln!(out, "clock = {{ node = {}, offset = \"{sign}{}\" }}", node.0, SimDuration(offset_ns.unsigned_abs()))
+        }
+        Fault::ClockDrift { node, drift_ppm } => writeln!(out, "clock = {{ node = {}, drift_ppm = {drift_ppm} }}", node.0),
+        Fault::Degrade { nodes: targets, delay: d, drop_ratio, duration: length } => {
+            let mut fields = Vec::new();
+            if !targets.is_empty() {
+                fields.push(format!("nodes = {}", nodes(targets)));
+            }
+            if let Some(d) = d {
+                fields.push(format!("latency = {}", delay(d)));
+            }
+            if let Some(ratio) = drop_ratio {
+                fields.push(format!("drop = {ratio:?}"));
+            }
+            writeln!(out, "degrade = {{ {} }}\nduration = {}", fields.join(", "), duration(*length))
+        }
+    };
+}
+
+fn groups_as_ids(fault: &Fault) -> Vec<Vec<u32>> {
+    match fault {
+        Fault::Partition(groups) => groups.iter().map(|g| g.iter().map(|n| n.0).collect()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// If exactly one node is in every group (and groups otherwise disjoint), the bridge
+/// node and the groups without it.
+fn bridge_of(groups: &[Vec<u32>]) -> Option<(u32, Vec<String>)> {
+    let first = groups.first()?;
+    let shared: Vec<u32> = first.iter().copied().filter(|id| groups.iter().all(|g| g.contains(id))).collect();
+    let [node] = shared.as_slice() else {
+        return None;
+    };
+    let sides = groups
+        .iter()
+        .map(|g| {
+            let ids: Vec<String> = g.iter().filter(|id| *id != node).map(|id| id.to_string()).collect();
+            format!("[{}]", ids.join(", "))
+        })
+        .collect();
+    Some((*node, sides))
+}

@@ -1,0 +1,148 @@
+//! Every class of bad scenario gets an error that names the file, the position, the
+//! field, what was found and what is allowed — never a panic.
+
+use dsim_scenario::{Origin, Registry, Scenario, ScenarioError};
+use std::path::{Path, PathBuf};
+
+fn load(name: &str) -> ScenarioError {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/malformed")
+        .join(name);
+    match Scenario::load(&path, &[], &Registry::builtin()) {
+        Ok(scenario) => panic!("{name} should be refused, but loaded as {scenario:?}"),
+        Err(error) => error,
+    }
+}
+
+/// (file, expected line, expected field, a phrase of the problem, a phrase of what is allowed)
+const CASES: &[(&str, Option<usize>, &str, &str, &str)] = &[
+    ("syntax_error.toml", Some(3), "", "TOML syntax error", "valid TOML"),
+    ("unknown_field.toml", Some(7), "network.latncy", "unknown field `latncy`", "latency"),
+    ("unknown_kind.toml", Some(4), "protocol.kind", "unknown protocol kind \"raft\"", "paxos"),
+    ("unknown_variant.toml", Some(6), "protocol.variant", "unknown variant \"sloppy\"", "correct"),
+    ("zero_nodes.toml", Some(5), "protocol.nodes", "found 0", "from 1"),
+    ("absurd_nodes.toml", Some(5), "protocol.nodes", "found 99999999999", "replicas"),
+    ("node_out_of_range.toml", Some(8), "faults[0].crash", "node 7 does not exist", "from 0 to 2"),
+    ("probability_above_one.toml", Some(7), "network.drop", "found 1.5", "probability from 0 to 1"),
+    ("probability_nan.toml", Some(7), "network.duplicate", "NaN", "probability from 0 to 1"),
+    ("bad_duration.toml", Some(2), "duration", "cannot read \"ten seconds\"", "150ms"),
+    ("negative_time.toml", Some(7), "faults[0].at", "negative times are not allowed", "duration"),
+    ("overlapping_groups.toml", Some(8), "faults[0].partition[1]", "node 1 is also in group 0", "bridge"),
+    ("restart_of_up_node.toml", Some(8), "faults[0].restart", "restart of node 1 at 200ms, which is up", "after a crash"),
+    ("crash_of_down_node.toml", Some(11), "faults[1].crash", "already down", "restart it first"),
+    ("two_actions.toml", Some(6), "faults[0]", "2 actions in one fault entry (crash, heal)", "exactly one action"),
+    ("empty.toml", None, "", "empty", "name"),
+    ("non_utf8.toml", None, "", "not valid UTF-8", "UTF-8"),
+    ("wrong_type_duration.toml", Some(2), "duration", "found 5 (an integer)", "150ms"),
+    ("wrong_type_nodes.toml", Some(5), "protocol.nodes", "found \"three\" (a string)", "whole number"),
+    ("fault_after_end.toml", Some(7), "faults[0].at", "after the end of the run", "from 0 to 1s"),
+    ("bad_distribution_parameter.toml", Some(7), "network.latency", "sigma", "lognormal"),
+    ("pause_without_duration.toml", Some(8), "faults[0].duration", "pause needs a duration", "duration"),
+    ("missing_name.toml", Some(1), "name", "missing required field", "short name"),
+];
+
+#[test]
+fn every_malformed_file_gets_a_precise_error() {
+    let mut failures = Vec::new();
+    for &(file, line, field, problem, allowed) in CASES {
+        let error = load(file);
+        let text = error.to_string();
+        // The error must say where: the file, and the line when the problem has one.
+        let expected_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/malformed").join(file);
+        let position_ok = match (&error.origin, line) {
+            (Origin::File { path, line: got, .. }, Some(want)) => path == &expected_path && *got == want,
+            (Origin::WholeFile(path), None) => path == &expected_path,
+            _ => false,
+        };
+        if !position_ok
+            || error.field != field
+            || !error.problem.contains(problem)
+            || !error.allowed.contains(allowed)
+        {
+            failures.push(format!("{file}: expected line {line:?}, field {field:?}, problem ~{problem:?}, allowed ~{allowed:?}\n   got: {text}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn there_are_at_least_fifteen_malformed_files_and_each_is_tested() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/malformed");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .expect("malformed folder exists")
+        .map(|entry| entry.expect("readable entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 15, "only {} malformed files", files.len());
+    for file in &files {
+        assert!(CASES.iter().any(|case| case.0 == file), "{file} has no expectation in CASES");
+    }
+}
+
+#[test]
+fn error_text_reads_file_line_column_field_problem_allowed() {
+    let error = load("probability_above_one.toml");
+    let text = error.to_string();
+    assert!(text.contains("probability_above_one.toml:7:8: network.drop: found 1.5, outside [0, 1]; allowed: a probability from 0 to 1"), "{text}");
+}
+
+fn hold_text() -> &'static str {
+    "name = \"ok\"\nduration = \"1s\"\n[protocol]\nkind = \"hold\"\nnodes = 3\n"
+}
+
+#[test]
+fn set_flags_are_validated_like_the_file() {
+    let registry = Registry::builtin();
+    let path = Path::new("inline.toml");
+    let error = Scenario::from_text(path, hold_text(), &["network.drop=2".to_string()], &registry)
+        .expect_err("drop of 2 is refused");
+    // The error points at the flag, not at a line of the file.
+    assert_eq!(error.origin, Origin::Flag("network.drop=2".into()));
+    assert_eq!(error.field, "network.drop");
+    let error = Scenario::from_text(path, hold_text(), &["nodes=3".to_string()], &registry)
+        .expect_err("a top-level `nodes` is unknown");
+    assert!(error.problem.contains("unknown field `nodes`"), "{error}");
+    let error = Scenario::from_text(path, hold_text(), &["network.drop".to_string()], &registry)
+        .expect_err("a flag without = is refused");
+    assert!(error.problem.contains("missing `=`"));
+}
+
+#[test]
+fn set_flags_override_fields_and_strings_need_no_quotes() {
+    let registry = Registry::builtin();
+    let flags = [
+        "duration=2.5s".to_string(),
+        "network.drop=0.05".to_string(),
+        "protocol.messages_per_node=3".to_string(),
+        "seed=9".to_string(),
+    ];
+    let scenario = Scenario::from_text(Path::new("inline.toml"), hold_text(), &flags, &registry)
+        .expect("valid overrides");
+    assert_eq!(scenario.duration.as_nanos(), 2_500_000_000);
+    assert_eq!(scenario.network.default_link.drop_ratio, 0.05);
+    assert_eq!(scenario.seed, 9);
+    assert_eq!(
+        scenario.params.0.get("messages_per_node"),
+        Some(&dsim_core::ParamValue::Int(3))
+    );
+}
+
+#[test]
+fn faults_are_sorted_by_time_and_bridges_join_both_sides() {
+    let text = format!(
+        "{}[[faults]]\nat = \"0.5s\"\nheal = true\n[[faults]]\nat = \"0.1s\"\nbridge = {{ node = 1, groups = [[0], [2]] }}\n",
+        hold_text()
+    );
+    let scenario = Scenario::from_text(Path::new("inline.toml"), &text, &[], &Registry::builtin())
+        .expect("valid scenario");
+    assert_eq!(scenario.faults.len(), 2);
+    assert_eq!(scenario.faults[0].at.as_nanos(), 100_000_000);
+    assert_eq!(
+        scenario.faults[0].fault,
+        dsim_core::Fault::Partition(vec![
+            vec![dsim_core::NodeId(0), dsim_core::NodeId(1)],
+            vec![dsim_core::NodeId(2), dsim_core::NodeId(1)]
+        ])
+    );
+    assert_eq!(scenario.faults[1].fault, dsim_core::Fault::Heal);
+}

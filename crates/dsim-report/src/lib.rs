@@ -1,2 +1,290 @@
-//! Reports (being written).
+//! # dsim-report: metrics, CSV tables, charts and the HTML report of a run
+//!
+//! Works from a run's observations and fault log ([`dsim_core::RunResult`]), never from
+//! protocol internals. One call, [`write_run_report`], writes a run's folder:
+//!
+//! | file | what |
+//! |---|---|
+//! | `summary.csv` | one row: [`metrics::SUMMARY_COLUMNS`], then the protocol's extra columns |
+//! | `ops.csv` | one row per client operation ([`ops::OPS_HEADER`]) |
+//! | `timeline.csv` | per interval: throughput, availability, active faults ([`mod@timeline`]) |
+//! | `violations.csv` | only when a check failed: `time_ns, check, nodes, details` |
+//! | `latency_cdf`, `latency_histogram`, `timeline`, `spacetime` `.svg` / `.png` | charts ([`charts`]) |
+//! | `report.html` | self-contained page: summary, formula, charts, violations, scenario |
+//! | `perf.csv` | wall-clock figures; the only file that differs between equal runs |
+//!
+//! Every file is written atomically (a temporary name in the same folder, then a rename).
+//! Metrics follow DESIGN.md: latency statistics over the `ok` rows of `ops.csv`, the
+//! mean rounded to the nearest nanosecond, percentiles by nearest rank (see
+//! [`metrics`]).
+//!
+//! Map of the crate:
+//! - [`ops`] — pairs `OpInvoked` / `OpCompleted` observations into `ops.csv` rows.
+//! - [`metrics`] — latency statistics and the [`Summary`] row.
+//! - [`faults`] — fault windows from the fault log.
+//! - [`mod@timeline`] — `timeline.csv`.
+//! - [`charts`] — the four charts, SVG and PNG, with the bundled DejaVu Sans font.
+//! - [`html`] — `report.html`.
+//! - [`mod@write`] — atomic file and CSV writes, reusable for sweep tables.
+//! - [`error`] — [`ReportError`], which names the path that failed.
+//!
+//! ```
+//! use dsim_core::{Counters, Formula, NoEvent, NodeId, Observation, ObservationRecord,
+//!     Outcome, RunOutput, RunResult, SimTime, Verdict};
+//! use dsim_report::{RunMeta, Summary, ops_table};
+//!
+//! let record = |ms: u64, observation| ObservationRecord::<NoEvent> {
+//!     time: SimTime(ms * 1_000_000), node: NodeId(3), observation };
+//! let result = RunResult {
+//!     output: RunOutput {
+//!         seed: 7, node_count: 4, end_time: SimTime(1_000_000_000),
+//!         counters: Counters::default(), fingerprint: 0xabc,
+//!         observations: vec![
+//!             record(10, Observation::OpInvoked { op: 0, kind: "txn" }),
+//!             record(14, Observation::OpCompleted { op: 0, outcome: Outcome::Ok }),
+//!             record(20, Observation::OpInvoked { op: 1, kind: "txn" }),
+//!         ],
+//!         fault_log: vec![], messages: vec![],
+//!     },
+//!     verdict: Verdict { violations: vec![], formula: Formula::MeanOkLatency { name: "T" },
+//!         agreement: 1.0, extra_columns: vec![] },
+//!     trace_error: None,
+//! };
+//! let ops = ops_table(&result.output);
+//! assert_eq!(ops[1].outcome_word(), "unfinished");
+//! let summary = Summary::from_run(&RunMeta::default(), &result);
+//! // T is the mean latency of the ok operations: one of 4 ms.
+//! assert_eq!(summary.formula_value, "4000000");
+//! assert_eq!(summary.values()[19], "0000000000000abc");
+//! ```
+
 #![warn(missing_docs)]
+
+pub mod charts;
+pub mod error;
+pub mod faults;
+pub mod html;
+pub mod metrics;
+pub mod ops;
+pub mod sweep;
+pub mod timeline;
+pub mod write;
+
+pub use charts::{Chart, ChartInput};
+pub use error::{ReportCause, ReportError};
+pub use faults::{FaultWindow, WindowKind, fault_windows};
+pub use metrics::{LatencyStats, Summary};
+pub use ops::{OpRow, ops_table};
+pub use timeline::{TimelineRow, timeline};
+pub use write::{csv_bytes, write_csv_atomically, write_file_atomically};
+
+use dsim_core::{RunResult, SimTime};
+use metrics::format_ratio;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What the report needs to know about a run besides its result.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunMeta {
+    /// Scenario name.
+    pub scenario: String,
+    /// Protocol kind.
+    pub protocol: String,
+    /// Protocol variant.
+    pub variant: String,
+    /// Run seed.
+    pub seed: u64,
+    /// The command that replays this run, e.g. `dsim run scenarios/x.toml --seed 7`.
+    pub replay_command: String,
+    /// The scenario file's text, shown in `report.html`.
+    pub scenario_toml: String,
+    /// The virtual duration the run was asked for.
+    pub duration_ns: u64,
+}
+
+/// Wall-clock figures of the run itself, measured by the caller.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Perf {
+    /// Wall seconds the simulation took (not counting the report).
+    pub wall_seconds: f64,
+}
+
+/// What [`write_run_report`] wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportFiles {
+    /// Every file written, in writing order (`perf.csv` last).
+    pub files: Vec<PathBuf>,
+    /// Wall seconds spent writing the report (everything but `perf.csv`).
+    pub report_seconds: f64,
+}
+
+/// Columns of `violations.csv`.
+pub const VIOLATIONS_HEADER: [&str; 4] = ["time_ns", "check", "nodes", "details"];
+
+/// Columns of `perf.csv`.
+pub const PERF_HEADER: [&str; 6] = [
+    "wall_seconds",
+    "events",
+    "events_per_second",
+    "virtual_seconds",
+    "virtual_per_wall_ratio",
+    "report_seconds",
+];
+
+/// Writes a run's report into `dir` (created if missing); see the crate doc for the
+/// files. Every file but `perf.csv` is byte-identical for equal runs. A
+/// `violations.csv` left in `dir` by an earlier run is removed when this run has none.
+///
+/// The report's own wall time is measured here (the one use of the wall clock in this
+/// crate) and written to `perf.csv` as `report_seconds`.
+#[allow(clippy::disallowed_methods)]
+pub fn write_run_report(
+    dir: &Path,
+    meta: &RunMeta,
+    result: &RunResult,
+    perf: &Perf,
+) -> Result<ReportFiles, ReportError> {
+    let started = std::time::Instant::now();
+    let mut files = write_deterministic_files(dir, meta, result)?;
+    let report_seconds = started.elapsed().as_secs_f64();
+    let path = dir.join("perf.csv");
+    write_csv_atomically(
+        &path,
+        &PERF_HEADER,
+        [perf_fields(perf, result, report_seconds)],
+    )?;
+    files.push(path);
+    Ok(ReportFiles {
+        files,
+        report_seconds,
+    })
+}
+
+fn perf_fields(perf: &Perf, result: &RunResult, report_seconds: f64) -> Vec<String> {
+    let events = result.output.counters.events;
+    let virtual_seconds = result.output.end_time.as_nanos() as f64 / 1e9;
+    let per_wall = |value: f64| {
+        if perf.wall_seconds > 0.0 {
+            format_ratio(value / perf.wall_seconds)
+        } else {
+            String::new()
+        }
+    };
+    vec![
+        format_ratio(perf.wall_seconds),
+        events.to_string(),
+        per_wall(events as f64),
+        format_ratio(virtual_seconds),
+        per_wall(virtual_seconds),
+        format_ratio(report_seconds),
+    ]
+}
+
+/// Writes everything but `perf.csv`; returns the paths written.
+fn write_deterministic_files(
+    dir: &Path,
+    meta: &RunMeta,
+    result: &RunResult,
+) -> Result<Vec<PathBuf>, ReportError> {
+    fs::create_dir_all(dir).map_err(|error| ReportError::io(dir, error))?;
+    let output = &result.output;
+    let verdict = &result.verdict;
+    let mut files = Vec::new();
+    let mut csv =
+        |name: &str, header: &[String], rows: Vec<Vec<String>>| -> Result<(), ReportError> {
+            let path = dir.join(name);
+            write_csv_atomically(&path, header, rows)?;
+            files.push(path);
+            Ok(())
+        };
+    let strings =
+        |header: &[&str]| -> Vec<String> { header.iter().map(|h| h.to_string()).collect() };
+
+    let ops = ops_table(output);
+    let summary = Summary::from_ops(meta, result, &ops);
+    csv("summary.csv", &summary.header(), vec![summary.values()])?;
+    csv(
+        "ops.csv",
+        &strings(&ops::OPS_HEADER),
+        ops.iter().map(OpRow::fields).collect(),
+    )?;
+    let span = SimTime(output.end_time.as_nanos().max(meta.duration_ns));
+    let windows = fault_windows(&output.fault_log, span);
+    let rows = timeline(&ops, &windows, span);
+    csv(
+        "timeline.csv",
+        &strings(&timeline::TIMELINE_HEADER),
+        rows.iter().map(TimelineRow::fields).collect(),
+    )?;
+    let violations_path = dir.join("violations.csv");
+    if verdict.violations.is_empty() {
+        match fs::remove_file(&violations_path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(ReportError::io(&violations_path, error)),
+        }
+    } else {
+        let rows = verdict
+            .violations
+            .iter()
+            .map(|violation| {
+                let nodes: Vec<String> = violation
+                    .nodes
+                    .iter()
+                    .map(|node| node.0.to_string())
+                    .collect();
+                vec![
+                    violation.time.as_nanos().to_string(),
+                    violation.check.to_string(),
+                    nodes.join(" "),
+                    violation.details.clone(),
+                ]
+            })
+            .collect();
+        csv("violations.csv", &strings(&VIOLATIONS_HEADER), rows)?;
+    }
+
+    let input = ChartInput {
+        scenario: &meta.scenario,
+        ops: &ops,
+        timeline: &rows,
+        windows: &windows,
+        messages: &output.messages,
+        node_count: output.node_count,
+        span,
+    };
+    let mut svgs = Vec::new();
+    for chart in Chart::ALL {
+        let svg_path = dir.join(format!("{}.svg", chart.name()));
+        let svg = charts::render_svg(chart, &input)
+            .map_err(|message| ReportError::chart(&svg_path, message))?;
+        write_file_atomically(&svg_path, svg.as_bytes())?;
+        files.push(svg_path);
+        let png_path = dir.join(format!("{}.png", chart.name()));
+        charts::write_png(chart, &input, &png_path)?;
+        files.push(png_path);
+        svgs.push((chart, svg));
+    }
+
+    let mut names: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
+        .collect();
+    names.push("perf.csv".to_string());
+    let page = html::render(
+        meta,
+        &summary,
+        &verdict.formula,
+        &verdict.violations,
+        &svgs,
+        &names,
+    );
+    let path = dir.join("report.html");
+    write_file_atomically(&path, page.as_bytes())?;
+    files.push(path);
+    Ok(files)
+}

@@ -10,7 +10,12 @@ use std::fmt::Write as _;
 /// The scenario as a TOML file with `header` as a leading comment block. Faults are
 /// `faults` (pass [`Scenario::concrete_faults`] to make a nemesis explicit); the
 /// `[nemesis]` table is written only when `keep_nemesis` is true.
-pub fn emit(scenario: &Scenario, faults: &[ScheduledFault], keep_nemesis: bool, header: &str) -> String {
+pub fn emit(
+    scenario: &Scenario,
+    faults: &[ScheduledFault],
+    keep_nemesis: bool,
+    header: &str,
+) -> String {
     let mut out = String::new();
     for line in header.lines() {
         let _ = writeln!(out, "# {line}");
@@ -62,24 +67,44 @@ pub fn emit(scenario: &Scenario, faults: &[ScheduledFault], keep_nemesis: bool, 
     }
     for fault in faults {
         let _ = writeln!(out, "\n[[faults]]");
-        let _ = writeln!(out, "at = {}", duration(fault.at - dsim_core::SimTime::ZERO));
+        let _ = writeln!(
+            out,
+            "at = {}",
+            duration(fault.at - dsim_core::SimTime::ZERO)
+        );
         fault_fields(&mut out, &fault.fault);
     }
     if keep_nemesis && let Some(nemesis) = &scenario.nemesis {
-        let kinds: Vec<String> = nemesis.faults.iter().map(|kind: &NemesisFault| quote(kind.name())).collect();
+        let kinds: Vec<String> = nemesis
+            .faults
+            .iter()
+            .map(|kind: &NemesisFault| quote(kind.name()))
+            .collect();
         let _ = writeln!(out, "\n[nemesis]");
         let _ = writeln!(out, "every = {}", duration(nemesis.every));
         let _ = writeln!(out, "faults = [{}]", kinds.join(", "));
         let _ = writeln!(out, "fault_duration = {}", duration(nemesis.fault_duration));
-        let _ = writeln!(out, "start = {}", duration(nemesis.start - dsim_core::SimTime::ZERO));
-        let _ = writeln!(out, "stop = {}", duration(nemesis.stop - dsim_core::SimTime::ZERO));
+        let _ = writeln!(
+            out,
+            "start = {}",
+            duration(nemesis.start - dsim_core::SimTime::ZERO)
+        );
+        let _ = writeln!(
+            out,
+            "stop = {}",
+            duration(nemesis.stop - dsim_core::SimTime::ZERO)
+        );
         let _ = writeln!(out, "max_down = {}", nemesis.max_down);
         let targets = match nemesis.targets {
             crate::nemesis::Targets::Replicas => "replicas",
             crate::nemesis::Targets::All => "all",
         };
         let _ = writeln!(out, "targets = \"{targets}\"");
-        let _ = writeln!(out, "max_clock_offset = {}", duration(nemesis.max_clock_offset));
+        let _ = writeln!(
+            out,
+            "max_clock_offset = {}",
+            duration(nemesis.max_clock_offset)
+        );
         let _ = writeln!(out, "max_drift_ppm = {}", nemesis.max_drift_ppm);
     }
     out
@@ -100,16 +125,35 @@ fn nodes(list: &[NodeId]) -> String {
 }
 
 fn delay(d: &Delay) -> String {
-    // f64 parameters are whole nanoseconds when they came from a file; round-trip them
-    // as "<n>ns" so nothing is lost.
-    let ns = |v: f64| format!("\"{}ns\"", v.round() as u64);
+    // f64 parameters are whole nanoseconds when they came from a file, so printing
+    // them as exact durations loses nothing.
+    let ns = |v: f64| duration(SimDuration(v.round() as u64));
     match d {
-        Delay::Constant { ns: value } => format!("\"{value}ns\""),
-        Delay::Uniform { min_ns, max_ns } => format!("{{ dist = \"uniform\", min = \"{min_ns}ns\", max = \"{max_ns}ns\" }}"),
-        Delay::Normal { mean_ns, std_dev_ns } => format!("{{ dist = \"normal\", mean = {}, std_dev = {} }}", ns(*mean_ns), ns(*std_dev_ns)),
-        Delay::Exponential { mean_ns } => format!("{{ dist = \"exponential\", mean = {} }}", ns(*mean_ns)),
-        Delay::LogNormal { median_ns, sigma } => format!("{{ dist = \"lognormal\", median = {}, sigma = {sigma:?} }}", ns(*median_ns)),
-        Delay::Pareto { scale_ns, shape } => format!("{{ dist = \"pareto\", scale = {}, shape = {shape:?} }}", ns(*scale_ns)),
+        Delay::Constant { ns: value } => duration(SimDuration(*value)),
+        Delay::Uniform { min_ns, max_ns } => format!(
+            "{{ dist = \"uniform\", min = {}, max = {} }}",
+            duration(SimDuration(*min_ns)),
+            duration(SimDuration(*max_ns))
+        ),
+        Delay::Normal {
+            mean_ns,
+            std_dev_ns,
+        } => format!(
+            "{{ dist = \"normal\", mean = {}, std_dev = {} }}",
+            ns(*mean_ns),
+            ns(*std_dev_ns)
+        ),
+        Delay::Exponential { mean_ns } => {
+            format!("{{ dist = \"exponential\", mean = {} }}", ns(*mean_ns))
+        }
+        Delay::LogNormal { median_ns, sigma } => format!(
+            "{{ dist = \"lognormal\", median = {}, sigma = {sigma:?} }}",
+            ns(*median_ns)
+        ),
+        Delay::Pareto { scale_ns, shape } => format!(
+            "{{ dist = \"pareto\", scale = {}, shape = {shape:?} }}",
+            ns(*scale_ns)
+        ),
     }
 }
 
@@ -126,23 +170,48 @@ fn fault_fields(out: &mut String, fault: &Fault) {
         Fault::Restart(node) => writeln!(out, "restart = {}", node.0),
         Fault::Isolate(node) => writeln!(out, "isolate = {}", node.0),
         Fault::Heal => writeln!(out, "heal = true"),
-        Fault::Pause { node, duration: d } => writeln!(out, "pause = {}\nduration = {}", node.0, duration(*d)),
+        Fault::Pause { node, duration: d } => {
+            writeln!(out, "pause = {}\nduration = {}", node.0, duration(*d))
+        }
         Fault::Partition(groups) => {
             let groups: Vec<String> = groups.iter().map(|g| nodes(g)).collect();
             // Bridges (a node in two groups) are written as groups with the node in both;
             // the reader accepts them back through `bridge` only, so spell that out.
             match bridge_of(&groups_as_ids(fault)) {
-                Some((node, sides)) => writeln!(out, "bridge = {{ node = {node}, groups = [{}] }}", sides.join(", ")),
+                Some((node, sides)) => writeln!(
+                    out,
+                    "bridge = {{ node = {node}, groups = [{}] }}",
+                    sides.join(", ")
+                ),
                 None => writeln!(out, "partition = [{}]", groups.join(", ")),
             }
         }
-        Fault::Cut { from, to } => writeln!(out, "cut = {{ from = {}, to = {} }}", nodes(from), nodes(to)),
+        Fault::Cut { from, to } => writeln!(
+            out,
+            "cut = {{ from = {}, to = {} }}",
+            nodes(from),
+            nodes(to)
+        ),
         Fault::ClockOffset { node, offset_ns } => {
             let sign = if *offset_ns < 0 { "-" } else { "" };
-            writeln!(out, "clock = {{ node = {}, offset = \"{sign}{}\" }}", node.0, SimDuration(offset_ns.unsigned_abs()))
+            writeln!(
+                out,
+                "clock = {{ node = {}, offset = \"{sign}{}\" }}",
+                node.0,
+                SimDuration(offset_ns.unsigned_abs())
+            )
         }
-        Fault::ClockDrift { node, drift_ppm } => writeln!(out, "clock = {{ node = {}, drift_ppm = {drift_ppm} }}", node.0),
-        Fault::Degrade { nodes: targets, delay: d, drop_ratio, duration: length } => {
+        Fault::ClockDrift { node, drift_ppm } => writeln!(
+            out,
+            "clock = {{ node = {}, drift_ppm = {drift_ppm} }}",
+            node.0
+        ),
+        Fault::Degrade {
+            nodes: targets,
+            delay: d,
+            drop_ratio,
+            duration: length,
+        } => {
             let mut fields = Vec::new();
             if !targets.is_empty() {
                 fields.push(format!("nodes = {}", nodes(targets)));
@@ -153,14 +222,22 @@ fn fault_fields(out: &mut String, fault: &Fault) {
             if let Some(ratio) = drop_ratio {
                 fields.push(format!("drop = {ratio:?}"));
             }
-            writeln!(out, "degrade = {{ {} }}\nduration = {}", fields.join(", "), duration(*length))
+            writeln!(
+                out,
+                "degrade = {{ {} }}\nduration = {}",
+                fields.join(", "),
+                duration(*length)
+            )
         }
     };
 }
 
 fn groups_as_ids(fault: &Fault) -> Vec<Vec<u32>> {
     match fault {
-        Fault::Partition(groups) => groups.iter().map(|g| g.iter().map(|n| n.0).collect()).collect(),
+        Fault::Partition(groups) => groups
+            .iter()
+            .map(|g| g.iter().map(|n| n.0).collect())
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -169,14 +246,22 @@ fn groups_as_ids(fault: &Fault) -> Vec<Vec<u32>> {
 /// node and the groups without it.
 fn bridge_of(groups: &[Vec<u32>]) -> Option<(u32, Vec<String>)> {
     let first = groups.first()?;
-    let shared: Vec<u32> = first.iter().copied().filter(|id| groups.iter().all(|g| g.contains(id))).collect();
+    let shared: Vec<u32> = first
+        .iter()
+        .copied()
+        .filter(|id| groups.iter().all(|g| g.contains(id)))
+        .collect();
     let [node] = shared.as_slice() else {
         return None;
     };
     let sides = groups
         .iter()
         .map(|g| {
-            let ids: Vec<String> = g.iter().filter(|id| *id != node).map(|id| id.to_string()).collect();
+            let ids: Vec<String> = g
+                .iter()
+                .filter(|id| *id != node)
+                .map(|id| id.to_string())
+                .collect();
             format!("[{}]", ids.join(", "))
         })
         .collect();

@@ -12,6 +12,7 @@
 //! - [`run`] — running a scenario; the replay command.
 //! - [`nemesis`] — seeded random faults and swarm draws.
 //! - [`emit`] — a scenario back to TOML (`--emit-scenario`, `dsim shrink`).
+//! - [`shrink`] — a failing run reduced to a minimal scenario.
 //! - [`sweep`] — many seeds in parallel, journal, shards.
 //! - [`units`] — durations and rates.
 //!
@@ -42,6 +43,7 @@ pub mod reader;
 pub mod registry;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
 pub mod sweep;
 pub mod tree;
 pub mod units;

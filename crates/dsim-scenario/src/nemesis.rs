@@ -60,7 +60,9 @@ impl NemesisFault {
 
     /// The kind named `name`.
     pub fn from_name(name: &str) -> Option<NemesisFault> {
-        NemesisFault::ALL.into_iter().find(|kind| kind.name() == name)
+        NemesisFault::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
     }
 }
 
@@ -112,25 +114,42 @@ impl SwarmDraw {
     pub fn draw(seed: u64, kinds: &[NemesisFault]) -> SwarmDraw {
         assert!(!kinds.is_empty(), "swarm needs fault kinds to choose from");
         let mut rng = stream_rng(seed, Stream::Swarm);
-        let mut faults: Vec<NemesisFault> =
-            kinds.iter().copied().filter(|_| below(&mut rng, 2) == 1).collect();
+        let mut faults: Vec<NemesisFault> = kinds
+            .iter()
+            .copied()
+            .filter(|_| below(&mut rng, 2) == 1)
+            .collect();
         if faults.is_empty() {
             faults.push(kinds[below(&mut rng, kinds.len() as u64) as usize]);
         }
         let scales = [25, 50, 100, 200, 400];
         let every_scale_percent = scales[below(&mut rng, scales.len() as u64) as usize];
-        SwarmDraw { faults, every_scale_percent }
+        SwarmDraw {
+            faults,
+            every_scale_percent,
+        }
     }
 
     /// The kinds as `crash+partition`, for sweep.csv.
     pub fn faults_label(&self) -> String {
-        self.faults.iter().map(|kind| kind.name()).collect::<Vec<_>>().join("+")
+        self.faults
+            .iter()
+            .map(|kind| kind.name())
+            .collect::<Vec<_>>()
+            .join("+")
     }
 
     /// Applies the draw to a nemesis configuration.
     pub fn apply(&self, config: &mut NemesisConfig) {
         config.faults = self.faults.clone();
-        config.every = SimDuration((config.every.as_nanos().saturating_mul(self.every_scale_percent) / 100).max(1));
+        config.every = SimDuration(
+            (config
+                .every
+                .as_nanos()
+                .saturating_mul(self.every_scale_percent)
+                / 100)
+                .max(1),
+        );
     }
 }
 
@@ -171,7 +190,7 @@ impl NemesisConfig {
             return faults;
         }
         loop {
-            at = at + around(&mut rng, self.every);
+            at += around(&mut rng, self.every);
             if at >= self.stop {
                 break;
             }
@@ -188,9 +207,12 @@ impl NemesisConfig {
                 .filter(|node| down.iter().all(|(_, busy)| busy != node))
                 .collect();
             let room = self.max_down > down.len() && !free.is_empty();
-            let mut push = |time: SimTime, fault: Fault| faults.push(ScheduledFault { at: time, fault });
+            let mut push =
+                |time: SimTime, fault: Fault| faults.push(ScheduledFault { at: time, fault });
             match kind {
-                NemesisFault::Partition | NemesisFault::Cut if network_busy_until <= at && candidates.len() >= 2 => {
+                NemesisFault::Partition | NemesisFault::Cut
+                    if network_busy_until <= at && candidates.len() >= 2 =>
+                {
                     let (a, b) = split(&mut rng, candidates);
                     let fault = if kind == NemesisFault::Partition {
                         Fault::Partition(vec![a, b])
@@ -216,7 +238,13 @@ impl NemesisConfig {
                 }
                 NemesisFault::Pause if room => {
                     let node = free[below(&mut rng, free.len() as u64) as usize];
-                    push(at, Fault::Pause { node, duration: end - at });
+                    push(
+                        at,
+                        Fault::Pause {
+                            node,
+                            duration: end - at,
+                        },
+                    );
                     down.push((end, node));
                 }
                 NemesisFault::ClockSkew if clock_busy_until <= at => {
@@ -237,7 +265,10 @@ impl NemesisConfig {
                         at,
                         Fault::Degrade {
                             nodes: vec![node],
-                            delay: Some(Delay::LogNormal { median_ns: 20_000_000.0, sigma: 0.8 }),
+                            delay: Some(Delay::LogNormal {
+                                median_ns: 20_000_000.0,
+                                sigma: 0.8,
+                            }),
                             drop_ratio: Some(0.2),
                             duration: end - at,
                         },
@@ -283,7 +314,11 @@ mod tests {
 
     #[test]
     fn never_more_than_max_down_and_everything_ends_by_stop() {
-        let c = config(&[NemesisFault::Crash, NemesisFault::Pause, NemesisFault::Isolate]);
+        let c = config(&[
+            NemesisFault::Crash,
+            NemesisFault::Pause,
+            NemesisFault::Isolate,
+        ]);
         for seed in 0..50 {
             let schedule = c.generate(seed, &replicas(5));
             assert!(!schedule.is_empty());
@@ -304,10 +339,20 @@ mod tests {
                     _ => {}
                 }
                 let down = crashed.len() + paused.len() + isolated.len();
-                assert!(down <= c.max_down, "seed {seed}: {down} down at {}", fault.at);
+                assert!(
+                    down <= c.max_down,
+                    "seed {seed}: {down} down at {}",
+                    fault.at
+                );
             }
-            let crashes = schedule.iter().filter(|f| matches!(f.fault, Fault::Crash(_))).count();
-            let restarts = schedule.iter().filter(|f| matches!(f.fault, Fault::Restart(_))).count();
+            let crashes = schedule
+                .iter()
+                .filter(|f| matches!(f.fault, Fault::Crash(_)))
+                .count();
+            let restarts = schedule
+                .iter()
+                .filter(|f| matches!(f.fault, Fault::Restart(_)))
+                .count();
             assert_eq!(crashes, restarts, "every crash is followed by a restart");
         }
     }
@@ -316,10 +361,19 @@ mod tests {
     fn swarm_draws_a_subset_and_a_scale() {
         let draw = SwarmDraw::draw(11, &NemesisFault::ALL);
         assert!(!draw.faults.is_empty());
-        assert!(draw.faults.iter().all(|kind| NemesisFault::ALL.contains(kind)));
+        assert!(
+            draw.faults
+                .iter()
+                .all(|kind| NemesisFault::ALL.contains(kind))
+        );
         assert!([25, 50, 100, 200, 400].contains(&draw.every_scale_percent));
         assert_eq!(draw, SwarmDraw::draw(11, &NemesisFault::ALL));
-        let labels: Vec<String> = (0..20).map(|seed| SwarmDraw::draw(seed, &NemesisFault::ALL).faults_label()).collect();
-        assert!(labels.windows(2).any(|w| w[0] != w[1]), "swarm varies by seed");
+        let labels: Vec<String> = (0..20)
+            .map(|seed| SwarmDraw::draw(seed, &NemesisFault::ALL).faults_label())
+            .collect();
+        assert!(
+            labels.windows(2).any(|w| w[0] != w[1]),
+            "swarm varies by seed"
+        );
     }
 }

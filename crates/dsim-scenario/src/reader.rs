@@ -17,7 +17,12 @@ pub struct At<T> {
 }
 
 /// Builds an error for `field` at `origin`.
-pub fn error(origin: &Origin, field: &str, problem: impl Into<String>, allowed: impl Into<String>) -> ScenarioError {
+pub fn error(
+    origin: &Origin,
+    field: &str,
+    problem: impl Into<String>,
+    allowed: impl Into<String>,
+) -> ScenarioError {
     ScenarioError {
         origin: origin.clone(),
         field: field.to_string(),
@@ -59,12 +64,7 @@ impl TableReader {
                 origin: item.origin,
                 entries,
             }),
-            _ => Err(error(
-                &item.origin,
-                path,
-                found(&item),
-                "a table",
-            )),
+            _ => Err(error(&item.origin, path, found(&item), "a table")),
         }
     }
 
@@ -126,25 +126,33 @@ impl TableReader {
     /// Optional string.
     pub fn text(&mut self, key: &str, allowed: &str) -> Result<Option<At<String>>, ScenarioError> {
         let field = self.field(key);
-        self.take(key).map(|item| as_text(item, &field, allowed)).transpose()
+        self.take(key)
+            .map(|item| as_text(item, &field, allowed))
+            .transpose()
     }
 
     /// Optional integer.
     pub fn int(&mut self, key: &str, allowed: &str) -> Result<Option<At<i64>>, ScenarioError> {
         let field = self.field(key);
-        self.take(key).map(|item| as_int(item, &field, allowed)).transpose()
+        self.take(key)
+            .map(|item| as_int(item, &field, allowed))
+            .transpose()
     }
 
     /// Optional number (integer or float).
     pub fn number(&mut self, key: &str, allowed: &str) -> Result<Option<At<f64>>, ScenarioError> {
         let field = self.field(key);
-        self.take(key).map(|item| as_number(item, &field, allowed)).transpose()
+        self.take(key)
+            .map(|item| as_number(item, &field, allowed))
+            .transpose()
     }
 
     /// Optional probability in `[0, 1]`.
     pub fn probability(&mut self, key: &str) -> Result<Option<At<f64>>, ScenarioError> {
         let field = self.field(key);
-        self.take(key).map(|item| as_probability(item, &field)).transpose()
+        self.take(key)
+            .map(|item| as_probability(item, &field))
+            .transpose()
     }
 
     /// Optional boolean.
@@ -156,7 +164,9 @@ impl TableReader {
     /// Optional duration written as a string.
     pub fn duration(&mut self, key: &str) -> Result<Option<At<SimDuration>>, ScenarioError> {
         let field = self.field(key);
-        self.take(key).map(|item| as_duration(item, &field)).transpose()
+        self.take(key)
+            .map(|item| as_duration(item, &field))
+            .transpose()
     }
 }
 
@@ -189,7 +199,12 @@ pub fn as_node(item: Item, field: &str) -> Result<At<u32>, ScenarioError> {
     let at = as_int(item, field, allowed)?;
     match u32::try_from(at.value) {
         Ok(id) => Ok(At { value: id, origin }),
-        Err(_) => Err(error(&origin, field, format!("found {}", at.value), allowed)),
+        Err(_) => Err(error(
+            &origin,
+            field,
+            format!("found {}", at.value),
+            allowed,
+        )),
     }
 }
 
@@ -221,7 +236,12 @@ pub fn as_number(item: Item, field: &str, allowed: &str) -> Result<At<f64>, Scen
         _ => return Err(error(&item.origin, field, found(&item), allowed)),
     };
     if !value.is_finite() {
-        return Err(error(&item.origin, field, format!("found {value}"), allowed));
+        return Err(error(
+            &item.origin,
+            field,
+            format!("found {value}"),
+            allowed,
+        ));
     }
     Ok(At {
         value,
@@ -239,7 +259,12 @@ pub fn as_probability(item: Item, field: &str) -> Result<At<f64>, ScenarioError>
         _ => return Err(error(&origin, field, found(&item), allowed)),
     };
     if !(0.0..=1.0).contains(&at) {
-        return Err(error(&origin, field, format!("found {at}, outside [0, 1]"), allowed));
+        return Err(error(
+            &origin,
+            field,
+            format!("found {at}, outside [0, 1]"),
+            allowed,
+        ));
     }
     Ok(At { value: at, origin })
 }
@@ -261,15 +286,36 @@ pub fn as_duration(item: Item, field: &str) -> Result<At<SimDuration>, ScenarioE
     match &item.value {
         Value::Text(text) => {
             if text.trim_start().starts_with('-') {
-                return Err(error(&origin, field, format!("found {text:?}: negative times are not allowed"), DURATION_HELP));
+                return Err(error(
+                    &origin,
+                    field,
+                    format!("found {text:?}: negative times are not allowed"),
+                    DURATION_HELP,
+                ));
             }
             match units::parse_duration(text) {
-                Some(duration) => Ok(At { value: duration, origin }),
-                None => Err(error(&origin, field, format!("cannot read {text:?} as a duration"), DURATION_HELP)),
+                Some(duration) => Ok(At {
+                    value: duration,
+                    origin,
+                }),
+                None => Err(error(
+                    &origin,
+                    field,
+                    format!("cannot read {text:?} as a duration"),
+                    DURATION_HELP,
+                )),
             }
         }
-        Value::Int(0) => Ok(At { value: SimDuration::ZERO, origin }),
-        Value::Int(v) if *v < 0 => Err(error(&origin, field, format!("found {v}: negative times are not allowed"), DURATION_HELP)),
+        Value::Int(0) => Ok(At {
+            value: SimDuration::ZERO,
+            origin,
+        }),
+        Value::Int(v) if *v < 0 => Err(error(
+            &origin,
+            field,
+            format!("found {v}: negative times are not allowed"),
+            DURATION_HELP,
+        )),
         _ => Err(error(&origin, field, found(&item), DURATION_HELP)),
     }
 }

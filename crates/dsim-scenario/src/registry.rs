@@ -26,7 +26,8 @@ impl Registry {
     /// Adds a protocol; a later registration replaces an earlier one of the same kind.
     pub fn register(&mut self, protocol: Box<dyn Protocol>) {
         let kind = protocol.info().kind;
-        self.protocols.retain(|existing| existing.info().kind != kind);
+        self.protocols
+            .retain(|existing| existing.info().kind != kind);
         self.protocols.push(protocol);
     }
 

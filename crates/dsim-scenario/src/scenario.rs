@@ -6,16 +6,16 @@
 //! in time order (no restart of a node that is up, no crash of one that is down).
 
 use crate::error::{Origin, ScenarioError};
+use crate::nemesis::{NemesisConfig, NemesisFault, Targets};
 use crate::reader::{
     At, TableReader, as_array, as_duration, as_node, as_nodes, as_number, as_text, error, found,
 };
-use crate::nemesis::{NemesisConfig, NemesisFault, Targets};
 use crate::registry::Registry;
 use crate::tree::{Item, Source, Value, apply_override, read_file};
 use crate::units::{self, RATE_HELP};
 use dsim_core::{
-    Delay, Fault, Link, LinkModel, LinkOrder, NetworkConfig, NodeId, ParamKind, ParamValue,
-    Params, SimDuration, SimTime, StorageMode, Topology, Workload,
+    Delay, Fault, Link, LinkModel, LinkOrder, NetworkConfig, NodeId, ParamKind, ParamValue, Params,
+    SimDuration, SimTime, StorageMode, Topology, Workload,
 };
 use std::path::{Path, PathBuf};
 
@@ -100,19 +100,44 @@ impl Scenario {
 }
 
 /// The fields of the top level of a scenario file.
-const TOP_FIELDS: &[&str] = &["name", "seed", "duration", "storage", "protocol", "workload", "network", "faults", "nemesis"];
-const NEMESIS_FIELDS: &[&str] = &["every", "faults", "fault_duration", "start", "stop", "max_down", "targets", "max_clock_offset", "max_drift_ppm"];
+const TOP_FIELDS: &[&str] = &[
+    "name", "seed", "duration", "storage", "protocol", "workload", "network", "faults", "nemesis",
+];
+const NEMESIS_FIELDS: &[&str] = &[
+    "every",
+    "faults",
+    "fault_duration",
+    "start",
+    "stop",
+    "max_down",
+    "targets",
+    "max_clock_offset",
+    "max_drift_ppm",
+];
 const NETWORK_FIELDS: &[&str] = &["latency", "drop", "duplicate", "fifo", "topology", "links"];
 const LINK_FIELDS: &[&str] = &["between", "latency", "drop", "duplicate", "fifo", "one_way"];
 const WORKLOAD_FIELDS: &[&str] = &["clients", "rate"];
 const FAULT_ACTIONS: &[&str] = &[
-    "crash", "restart", "pause", "partition", "bridge", "cut", "isolate", "heal", "clock", "degrade",
+    "crash",
+    "restart",
+    "pause",
+    "partition",
+    "bridge",
+    "cut",
+    "isolate",
+    "heal",
+    "clock",
+    "degrade",
 ];
 const LATENCY_HELP: &str = "a duration like \"2ms\", or a table such as { dist = \"lognormal\", median = \"2ms\", sigma = 0.6 } (dist: constant, uniform, normal, exponential, lognormal, pareto)";
 
 impl Scenario {
     /// Reads and validates a scenario file, applying `--set` flags.
-    pub fn load(path: &Path, overrides: &[String], registry: &Registry) -> Result<Scenario, ScenarioError> {
+    pub fn load(
+        path: &Path,
+        overrides: &[String],
+        registry: &Registry,
+    ) -> Result<Scenario, ScenarioError> {
         let text = read_file(path)?;
         Scenario::from_text(path, &text, overrides, registry)
     }
@@ -131,38 +156,81 @@ impl Scenario {
         let mut top = TableReader::new(root, "")?;
         let name = top
             .text("name", "a short name, used for the output folder")?
-            .ok_or_else(|| error(top.origin(), "name", "missing required field", "a short name, e.g. name = \"paxos-leader-crash\""))?;
-        if name.value.trim().is_empty() || name.value.contains(['/', '\\']) || name.value.starts_with('.') {
-            return Err(error(&name.origin, "name", format!("found {:?}", name.value), "a non-empty name without slashes that does not start with a dot"));
+            .ok_or_else(|| {
+                error(
+                    top.origin(),
+                    "name",
+                    "missing required field",
+                    "a short name, e.g. name = \"paxos-leader-crash\"",
+                )
+            })?;
+        if name.value.trim().is_empty()
+            || name.value.contains(['/', '\\'])
+            || name.value.starts_with('.')
+        {
+            return Err(error(
+                &name.origin,
+                "name",
+                format!("found {:?}", name.value),
+                "a non-empty name without slashes that does not start with a dot",
+            ));
         }
         let seed = match top.take("seed") {
             None => 42,
             Some(item) => {
                 let origin = item.origin.clone();
                 let at = crate::reader::as_int(item, "seed", "a whole number from 0 to 2^63-1")?;
-                u64::try_from(at.value).map_err(|_| error(&origin, "seed", format!("found {}", at.value), "a whole number from 0 to 2^63-1"))?
+                u64::try_from(at.value).map_err(|_| {
+                    error(
+                        &origin,
+                        "seed",
+                        format!("found {}", at.value),
+                        "a whole number from 0 to 2^63-1",
+                    )
+                })?
             }
         };
-        let duration = top
-            .duration("duration")?
-            .ok_or_else(|| error(top.origin(), "duration", "missing required field", "how long to run, e.g. duration = \"10s\""))?;
+        let duration = top.duration("duration")?.ok_or_else(|| {
+            error(
+                top.origin(),
+                "duration",
+                "missing required field",
+                "how long to run, e.g. duration = \"10s\"",
+            )
+        })?;
         if duration.value == SimDuration::ZERO {
-            return Err(error(&duration.origin, "duration", "found zero", "a positive duration, e.g. \"10s\""));
+            return Err(error(
+                &duration.origin,
+                "duration",
+                "found zero",
+                "a positive duration, e.g. \"10s\"",
+            ));
         }
         let storage = match top.text("storage", "\"keep-all\" or \"lose-unsynced\"")? {
             None => StorageMode::KeepAll,
             Some(at) => match at.value.as_str() {
                 "keep-all" => StorageMode::KeepAll,
                 "lose-unsynced" => StorageMode::LoseUnsynced,
-                other => return Err(error(&at.origin, "storage", format!("found {other:?}"), "\"keep-all\" or \"lose-unsynced\"")),
+                other => {
+                    return Err(error(
+                        &at.origin,
+                        "storage",
+                        format!("found {other:?}"),
+                        "\"keep-all\" or \"lose-unsynced\"",
+                    ));
+                }
             },
         };
         let protocol_item = top.require("protocol", "a [protocol] table with kind and nodes")?;
         let workload = match top.take("workload") {
             Some(item) => parse_workload(item)?,
-            None => Workload { clients: 1, rate_per_s: 100.0 },
+            None => Workload {
+                clients: 1,
+                rate_per_s: 100.0,
+            },
         };
-        let (kind, nodes, variant, params, total_nodes) = parse_protocol(protocol_item, registry, &workload)?;
+        let (kind, nodes, variant, params, total_nodes) =
+            parse_protocol(protocol_item, registry, &workload)?;
         let network = match top.take("network") {
             Some(item) => parse_network(item, total_nodes)?,
             None => NetworkConfig::default(),
@@ -202,7 +270,14 @@ fn parse_workload(item: Item) -> Result<Workload, ScenarioError> {
     let clients = match table.int("clients", "a whole number of client nodes from 0 to 10000")? {
         None => 1,
         Some(at) if (0..=10_000).contains(&at.value) => at.value as usize,
-        Some(at) => return Err(error(&at.origin, "workload.clients", format!("found {}", at.value), "a whole number from 0 to 10000")),
+        Some(at) => {
+            return Err(error(
+                &at.origin,
+                "workload.clients",
+                format!("found {}", at.value),
+                "a whole number from 0 to 10000",
+            ));
+        }
     };
     let rate_per_s = match table.take("rate") {
         None => 100.0,
@@ -211,40 +286,84 @@ fn parse_workload(item: Item) -> Result<Workload, ScenarioError> {
             let text = as_text(item, "workload.rate", RATE_HELP)?;
             match units::parse_rate(&text.value) {
                 Some(rate) if rate <= 1e9 => rate,
-                _ => return Err(error(&origin, "workload.rate", format!("cannot read {:?} as a rate", text.value), RATE_HELP)),
+                _ => {
+                    return Err(error(
+                        &origin,
+                        "workload.rate",
+                        format!("cannot read {:?} as a rate", text.value),
+                        RATE_HELP,
+                    ));
+                }
             }
         }
     };
     table.finish(WORKLOAD_FIELDS)?;
-    Ok(Workload { clients, rate_per_s })
+    Ok(Workload {
+        clients,
+        rate_per_s,
+    })
 }
 
 type ProtocolParts = (String, usize, String, Params, usize);
 
-fn parse_protocol(item: Item, registry: &Registry, workload: &Workload) -> Result<ProtocolParts, ScenarioError> {
+fn parse_protocol(
+    item: Item,
+    registry: &Registry,
+    workload: &Workload,
+) -> Result<ProtocolParts, ScenarioError> {
     let mut table = TableReader::new(item, "protocol")?;
     let kinds = registry.kinds().join(", ");
-    let kind = table
-        .text("kind", &kinds)?
-        .ok_or_else(|| error(table.origin(), "protocol.kind", "missing required field", format!("one of {kinds}")))?;
+    let kind = table.text("kind", &kinds)?.ok_or_else(|| {
+        error(
+            table.origin(),
+            "protocol.kind",
+            "missing required field",
+            format!("one of {kinds}"),
+        )
+    })?;
     let Some(protocol) = registry.get(&kind.value) else {
-        return Err(error(&kind.origin, "protocol.kind", format!("unknown protocol kind {:?}", kind.value), format!("one of {kinds}")));
+        return Err(error(
+            &kind.origin,
+            "protocol.kind",
+            format!("unknown protocol kind {:?}", kind.value),
+            format!("one of {kinds}"),
+        ));
     };
     let info = protocol.info();
     let (min_nodes, max_nodes) = info.nodes_range;
-    let nodes_help = format!("a whole number of replicas from {min_nodes} to {max_nodes} for {}", info.kind);
-    let nodes = table
-        .int("nodes", &nodes_help)?
-        .ok_or_else(|| error(table.origin(), "protocol.nodes", "missing required field", nodes_help.clone()))?;
+    let nodes_help = format!(
+        "a whole number of replicas from {min_nodes} to {max_nodes} for {}",
+        info.kind
+    );
+    let nodes = table.int("nodes", &nodes_help)?.ok_or_else(|| {
+        error(
+            table.origin(),
+            "protocol.nodes",
+            "missing required field",
+            nodes_help.clone(),
+        )
+    })?;
     if nodes.value < min_nodes as i64 || nodes.value > max_nodes as i64 {
-        return Err(error(&nodes.origin, "protocol.nodes", format!("found {}", nodes.value), nodes_help));
+        return Err(error(
+            &nodes.origin,
+            "protocol.nodes",
+            format!("found {}", nodes.value),
+            nodes_help,
+        ));
     }
     let variant_names: Vec<&str> = info.variants.iter().map(|v| v.name).collect();
     let variants_help = format!("one of {}", variant_names.join(", "));
     let variant = match table.text("variant", &variants_help)? {
         None => "correct".to_string(),
         Some(at) if variant_names.contains(&at.value.as_str()) => at.value,
-        Some(at) => return Err(error(&at.origin, "protocol.variant", format!("unknown variant {:?} of {}", at.value, info.kind), variants_help)),
+        Some(at) => {
+            return Err(error(
+                &at.origin,
+                "protocol.variant",
+                format!("unknown variant {:?} of {}", at.value, info.kind),
+                variants_help,
+            ));
+        }
     };
     let mut params = Params::default();
     let key_names: Vec<&str> = info.params.iter().map(|spec| spec.key).collect();
@@ -253,7 +372,12 @@ fn parse_protocol(item: Item, registry: &Registry, workload: &Workload) -> Resul
         let Some(spec) = info.params.iter().find(|spec| spec.key == key) else {
             let mut allowed = vec!["kind", "nodes", "variant"];
             allowed.extend(&key_names);
-            return Err(error(&item.origin, &field, format!("unknown field `{key}` for {}", info.kind), format!("the fields {}", allowed.join(", "))));
+            return Err(error(
+                &item.origin,
+                &field,
+                format!("unknown field `{key}` for {}", info.kind),
+                format!("the fields {}", allowed.join(", ")),
+            ));
         };
         let value = match spec.kind {
             ParamKind::Bool(_) => ParamValue::Bool(crate::reader::as_bool(item, &field)?.value),
@@ -261,51 +385,126 @@ fn parse_protocol(item: Item, registry: &Registry, workload: &Workload) -> Resul
                 let allowed = format!("a whole number from {min} to {max} ({})", spec.help);
                 let at = crate::reader::as_int(item, &field, &allowed)?;
                 if at.value < min || at.value > max {
-                    return Err(error(&at.origin, &field, format!("found {}", at.value), allowed));
+                    return Err(error(
+                        &at.origin,
+                        &field,
+                        format!("found {}", at.value),
+                        allowed,
+                    ));
                 }
                 ParamValue::Int(at.value)
             }
-            ParamKind::Ratio(_) => ParamValue::Float(crate::reader::as_probability(item, &field)?.value),
+            ParamKind::Ratio(_) => {
+                ParamValue::Float(crate::reader::as_probability(item, &field)?.value)
+            }
             ParamKind::Duration(_) => ParamValue::Duration(as_duration(item, &field)?.value),
         };
         params.0.insert(key, value);
     }
     let total = protocol.total_nodes(nodes.value as usize, workload);
-    Ok((info.kind.to_string(), nodes.value as usize, variant, params, total))
+    Ok((
+        info.kind.to_string(),
+        nodes.value as usize,
+        variant,
+        params,
+        total,
+    ))
 }
 
 fn parse_delay(item: Item, field: &str) -> Result<Delay, ScenarioError> {
     let origin = item.origin.clone();
     let delay = match item.value {
-        Value::Text(_) => Delay::Constant { ns: as_duration(item, field)?.value.as_nanos() },
+        Value::Text(_) => Delay::Constant {
+            ns: as_duration(item, field)?.value.as_nanos(),
+        },
         Value::Table(_) => {
             let mut table = TableReader::new(item, field)?;
             let dist = table
-                .text("dist", "constant, uniform, normal, exponential, lognormal or pareto")?
-                .ok_or_else(|| error(&origin, &format!("{field}.dist"), "missing required field", "dist = constant, uniform, normal, exponential, lognormal or pareto"))?;
+                .text(
+                    "dist",
+                    "constant, uniform, normal, exponential, lognormal or pareto",
+                )?
+                .ok_or_else(|| {
+                    error(
+                        &origin,
+                        &format!("{field}.dist"),
+                        "missing required field",
+                        "dist = constant, uniform, normal, exponential, lognormal or pareto",
+                    )
+                })?;
             let need = |table: &mut TableReader, key: &str| -> Result<f64, ScenarioError> {
                 let sub = table.field(key);
-                let item = table.require(key, &format!("{key} for the {} distribution", dist.value))?;
+                let item =
+                    table.require(key, &format!("{key} for the {} distribution", dist.value))?;
                 Ok(as_duration(item, &sub)?.value.as_nanos() as f64)
             };
             let (delay, fields): (Delay, &[&str]) = match dist.value.as_str() {
-                "constant" => (Delay::Constant { ns: need(&mut table, "value")? as u64 }, &["dist", "value"]),
-                "uniform" => (Delay::Uniform { min_ns: need(&mut table, "min")? as u64, max_ns: need(&mut table, "max")? as u64 }, &["dist", "min", "max"]),
-                "normal" => (Delay::Normal { mean_ns: need(&mut table, "mean")?, std_dev_ns: need(&mut table, "std_dev")? }, &["dist", "mean", "std_dev"]),
-                "exponential" => (Delay::Exponential { mean_ns: need(&mut table, "mean")? }, &["dist", "mean"]),
+                "constant" => (
+                    Delay::Constant {
+                        ns: need(&mut table, "value")? as u64,
+                    },
+                    &["dist", "value"],
+                ),
+                "uniform" => (
+                    Delay::Uniform {
+                        min_ns: need(&mut table, "min")? as u64,
+                        max_ns: need(&mut table, "max")? as u64,
+                    },
+                    &["dist", "min", "max"],
+                ),
+                "normal" => (
+                    Delay::Normal {
+                        mean_ns: need(&mut table, "mean")?,
+                        std_dev_ns: need(&mut table, "std_dev")?,
+                    },
+                    &["dist", "mean", "std_dev"],
+                ),
+                "exponential" => (
+                    Delay::Exponential {
+                        mean_ns: need(&mut table, "mean")?,
+                    },
+                    &["dist", "mean"],
+                ),
                 "lognormal" => {
                     let median_ns = need(&mut table, "median")?;
-                    let sigma_item = table.require("sigma", "sigma, the standard deviation of the log, e.g. 0.6")?;
-                    let sigma = as_number(sigma_item, &format!("{field}.sigma"), "a number >= 0, e.g. 0.6")?.value;
-                    (Delay::LogNormal { median_ns, sigma }, &["dist", "median", "sigma"])
+                    let sigma_item = table.require(
+                        "sigma",
+                        "sigma, the standard deviation of the log, e.g. 0.6",
+                    )?;
+                    let sigma = as_number(
+                        sigma_item,
+                        &format!("{field}.sigma"),
+                        "a number >= 0, e.g. 0.6",
+                    )?
+                    .value;
+                    (
+                        Delay::LogNormal { median_ns, sigma },
+                        &["dist", "median", "sigma"],
+                    )
                 }
                 "pareto" => {
                     let scale_ns = need(&mut table, "scale")?;
-                    let shape_item = table.require("shape", "shape (tail index alpha), e.g. 2.5")?;
-                    let shape = as_number(shape_item, &format!("{field}.shape"), "a number > 0, e.g. 2.5")?.value;
-                    (Delay::Pareto { scale_ns, shape }, &["dist", "scale", "shape"])
+                    let shape_item =
+                        table.require("shape", "shape (tail index alpha), e.g. 2.5")?;
+                    let shape = as_number(
+                        shape_item,
+                        &format!("{field}.shape"),
+                        "a number > 0, e.g. 2.5",
+                    )?
+                    .value;
+                    (
+                        Delay::Pareto { scale_ns, shape },
+                        &["dist", "scale", "shape"],
+                    )
                 }
-                other => return Err(error(&dist.origin, &format!("{field}.dist"), format!("unknown distribution {other:?}"), "constant, uniform, normal, exponential, lognormal or pareto")),
+                other => {
+                    return Err(error(
+                        &dist.origin,
+                        &format!("{field}.dist"),
+                        format!("unknown distribution {other:?}"),
+                        "constant, uniform, normal, exponential, lognormal or pareto",
+                    ));
+                }
             };
             table.finish(fields)?;
             delay
@@ -330,7 +529,11 @@ fn parse_link_model(table: &mut TableReader, base: &LinkModel) -> Result<LinkMod
         model.duplicate_ratio = at.value;
     }
     if let Some(at) = table.boolean("fifo")? {
-        model.order = if at.value { LinkOrder::Fifo } else { LinkOrder::Unordered };
+        model.order = if at.value {
+            LinkOrder::Fifo
+        } else {
+            LinkOrder::Unordered
+        };
     }
     Ok(model)
 }
@@ -339,14 +542,31 @@ fn check_node(id: At<u32>, field: &str, total: usize) -> Result<NodeId, Scenario
     if (id.value as usize) < total {
         Ok(NodeId(id.value))
     } else {
-        Err(error(&id.origin, field, format!("node {} does not exist", id.value), format!("a node id from 0 to {} (this scenario has {total} nodes: replicas, then clients)", total - 1)))
+        Err(error(
+            &id.origin,
+            field,
+            format!("node {} does not exist", id.value),
+            format!(
+                "a node id from 0 to {} (this scenario has {total} nodes: replicas, then clients)",
+                total - 1
+            ),
+        ))
     }
 }
 
 fn check_nodes(ids: At<Vec<u32>>, field: &str, total: usize) -> Result<Vec<NodeId>, ScenarioError> {
     ids.value
         .iter()
-        .map(|&id| check_node(At { value: id, origin: ids.origin.clone() }, field, total))
+        .map(|&id| {
+            check_node(
+                At {
+                    value: id,
+                    origin: ids.origin.clone(),
+                },
+                field,
+                total,
+            )
+        })
         .collect()
 }
 
@@ -358,26 +578,48 @@ fn parse_network(item: Item, total: usize) -> Result<NetworkConfig, ScenarioErro
         Some(at) => match at.value.as_str() {
             "mesh" => false,
             "graph" => true,
-            other => return Err(error(&at.origin, "network.topology", format!("found {other:?}"), "\"mesh\" (every pair linked; [[network.links]] override pairs) or \"graph\" (only [[network.links]] exist)")),
+            other => {
+                return Err(error(
+                    &at.origin,
+                    "network.topology",
+                    format!("found {other:?}"),
+                    "\"mesh\" (every pair linked; [[network.links]] override pairs) or \"graph\" (only [[network.links]] exist)",
+                ));
+            }
         },
     };
     let mut links = Vec::new();
     if let Some(item) = table.take("links") {
-        let elements = as_array(item, "network.links", "an array of tables: [[network.links]]")?;
+        let elements = as_array(
+            item,
+            "network.links",
+            "an array of tables: [[network.links]]",
+        )?;
         for (index, element) in elements.into_iter().enumerate() {
             let path = format!("network.links[{index}]");
             let mut link_table = TableReader::new(element, &path)?;
-            let between_item = link_table.require("between", "between = [a, b], the two node ids")?;
+            let between_item =
+                link_table.require("between", "between = [a, b], the two node ids")?;
             let between_field = format!("{path}.between");
             let between = as_nodes(between_item, &between_field)?;
             if between.value.len() != 2 || between.value[0] == between.value[1] {
-                return Err(error(&between.origin, &between_field, format!("found {:?}", between.value), "two different node ids, e.g. [0, 1]"));
+                return Err(error(
+                    &between.origin,
+                    &between_field,
+                    format!("found {:?}", between.value),
+                    "two different node ids, e.g. [0, 1]",
+                ));
             }
             let ends = check_nodes(between, &between_field, total)?;
             let model = parse_link_model(&mut link_table, &default_link)?;
             let one_way = link_table.boolean("one_way")?.is_some_and(|at| at.value);
             link_table.finish(LINK_FIELDS)?;
-            links.push(Link { a: ends[0], b: ends[1], model: Some(model), both_ways: !one_way });
+            links.push(Link {
+                a: ends[0],
+                b: ends[1],
+                model: Some(model),
+                both_ways: !one_way,
+            });
         }
     }
     table.finish(NETWORK_FIELDS)?;
@@ -396,7 +638,10 @@ fn parse_network(item: Item, total: usize) -> Result<NetworkConfig, ScenarioErro
         }
         Topology::FullMeshWithOverrides(pairs)
     };
-    Ok(NetworkConfig { default_link, topology })
+    Ok(NetworkConfig {
+        default_link,
+        topology,
+    })
 }
 
 fn parse_groups(item: Item, field: &str, total: usize) -> Result<Vec<Vec<NodeId>>, ScenarioError> {
@@ -404,7 +649,12 @@ fn parse_groups(item: Item, field: &str, total: usize) -> Result<Vec<Vec<NodeId>
     let allowed = "an array of node groups, e.g. [[0, 1], [2, 3, 4]]";
     let groups = as_array(item, field, allowed)?;
     if groups.len() < 2 {
-        return Err(error(&origin, field, format!("found {} group(s)", groups.len()), "at least two groups"));
+        return Err(error(
+            &origin,
+            field,
+            format!("found {} group(s)", groups.len()),
+            "at least two groups",
+        ));
     }
     let mut seen: Vec<(NodeId, usize)> = Vec::new();
     let mut result = Vec::new();
@@ -412,13 +662,26 @@ fn parse_groups(item: Item, field: &str, total: usize) -> Result<Vec<Vec<NodeId>
         let group_field = format!("{field}[{index}]");
         let ids = as_nodes(group, &group_field)?;
         if ids.value.is_empty() {
-            return Err(error(&ids.origin, &group_field, "found an empty group", "groups with at least one node"));
+            return Err(error(
+                &ids.origin,
+                &group_field,
+                "found an empty group",
+                "groups with at least one node",
+            ));
         }
         let group_origin = ids.origin.clone();
         let nodes = check_nodes(ids, &group_field, total)?;
         for &node in &nodes {
             if let Some((_, other)) = seen.iter().find(|(seen_node, _)| *seen_node == node) {
-                return Err(error(&group_origin, &group_field, format!("node {} is also in group {other}: partition groups overlap", node.0), "disjoint groups (to let one node talk to both sides use `bridge = { node = 2, groups = [[0, 1], [3, 4]] }`)"));
+                return Err(error(
+                    &group_origin,
+                    &group_field,
+                    format!(
+                        "node {} is also in group {other}: partition groups overlap",
+                        node.0
+                    ),
+                    "disjoint groups (to let one node talk to both sides use `bridge = { node = 2, groups = [[0, 1], [3, 4]] }`)",
+                ));
             }
             seen.push((node, index));
         }
@@ -434,33 +697,79 @@ enum Life {
     Down,
 }
 
-fn parse_faults(item: Item, total: usize, run: SimDuration) -> Result<Vec<ScheduledFault>, ScenarioError> {
+fn parse_faults(
+    item: Item,
+    total: usize,
+    run: SimDuration,
+) -> Result<Vec<ScheduledFault>, ScenarioError> {
     let entries = as_array(item, "faults", "an array of tables: [[faults]]")?;
     let mut parsed: Vec<(ScheduledFault, Origin, String)> = Vec::new();
     for (index, entry) in entries.into_iter().enumerate() {
         let path = format!("faults[{index}]");
         let mut table = TableReader::new(entry, &path)?;
-        let at = table
-            .duration("at")?
-            .ok_or_else(|| error(table.origin(), &format!("{path}.at"), "missing required field", "when the fault happens, e.g. at = \"2s\""))?;
+        let at = table.duration("at")?.ok_or_else(|| {
+            error(
+                table.origin(),
+                &format!("{path}.at"),
+                "missing required field",
+                "when the fault happens, e.g. at = \"2s\"",
+            )
+        })?;
         if at.value > run {
-            return Err(error(&at.origin, &format!("{path}.at"), format!("{} is after the end of the run ({run})", at.value), format!("a time from 0 to {run}")));
+            return Err(error(
+                &at.origin,
+                &format!("{path}.at"),
+                format!("{} is after the end of the run ({run})", at.value),
+                format!("a time from 0 to {run}"),
+            ));
         }
-        let actions: Vec<&str> = FAULT_ACTIONS.iter().copied().filter(|action| table.has(action)).collect();
+        let actions: Vec<&str> = FAULT_ACTIONS
+            .iter()
+            .copied()
+            .filter(|action| table.has(action))
+            .collect();
         let action = match actions.as_slice() {
             [one] => *one,
-            [] => return Err(error(table.origin(), &path, "no fault action", format!("exactly one of {}", FAULT_ACTIONS.join(", ")))),
-            several => return Err(error(table.origin(), &path, format!("{} actions in one fault entry ({})", several.len(), several.join(", ")), "exactly one action per [[faults]] entry: split it into several entries")),
+            [] => {
+                return Err(error(
+                    table.origin(),
+                    &path,
+                    "no fault action",
+                    format!("exactly one of {}", FAULT_ACTIONS.join(", ")),
+                ));
+            }
+            several => {
+                return Err(error(
+                    table.origin(),
+                    &path,
+                    format!(
+                        "{} actions in one fault entry ({})",
+                        several.len(),
+                        several.join(", ")
+                    ),
+                    "exactly one action per [[faults]] entry: split it into several entries",
+                ));
+            }
         };
         let field = format!("{path}.{action}");
         let value = table.take(action).expect("action key is present");
         let origin = value.origin.clone();
         let mut duration = || -> Result<SimDuration, ScenarioError> {
-            let d = table
-                .duration("duration")?
-                .ok_or_else(|| error(&origin, &format!("{path}.duration"), format!("missing: {action} needs a duration"), "duration = \"1s\""))?;
+            let d = table.duration("duration")?.ok_or_else(|| {
+                error(
+                    &origin,
+                    &format!("{path}.duration"),
+                    format!("missing: {action} needs a duration"),
+                    "duration = \"1s\"",
+                )
+            })?;
             if d.value == SimDuration::ZERO {
-                return Err(error(&d.origin, &format!("{path}.duration"), "found zero", "a positive duration"));
+                return Err(error(
+                    &d.origin,
+                    &format!("{path}.duration"),
+                    "found zero",
+                    "a positive duration",
+                ));
             }
             Ok(d.value)
         };
@@ -470,7 +779,10 @@ fn parse_faults(item: Item, total: usize, run: SimDuration) -> Result<Vec<Schedu
             "isolate" => Fault::Isolate(check_node(as_node(value, &field)?, &field, total)?),
             "pause" => {
                 let node = check_node(as_node(value, &field)?, &field, total)?;
-                Fault::Pause { node, duration: duration()? }
+                Fault::Pause {
+                    node,
+                    duration: duration()?,
+                }
             }
             "heal" => match value.value {
                 Value::Bool(true) => Fault::Heal,
@@ -480,13 +792,23 @@ fn parse_faults(item: Item, total: usize, run: SimDuration) -> Result<Vec<Schedu
             "bridge" => {
                 let mut bridge = TableReader::new(value, &field)?;
                 let node_item = bridge.require("node", "node = the bridging node id")?;
-                let node = check_node(as_node(node_item, &format!("{field}.node"))?, &format!("{field}.node"), total)?;
-                let groups_item = bridge.require("groups", "groups = [[0, 1], [3, 4]], the sides it joins")?;
+                let node = check_node(
+                    as_node(node_item, &format!("{field}.node"))?,
+                    &format!("{field}.node"),
+                    total,
+                )?;
+                let groups_item =
+                    bridge.require("groups", "groups = [[0, 1], [3, 4]], the sides it joins")?;
                 let mut groups = parse_groups(groups_item, &format!("{field}.groups"), total)?;
                 bridge.finish(&["node", "groups"])?;
                 for group in &mut groups {
                     if group.contains(&node) {
-                        return Err(error(&origin, &format!("{field}.groups"), format!("the bridge node {} is also listed in a group", node.0), "groups that leave out the bridge node"));
+                        return Err(error(
+                            &origin,
+                            &format!("{field}.groups"),
+                            format!("the bridge node {} is also listed in a group", node.0),
+                            "groups that leave out the bridge node",
+                        ));
                     }
                     group.push(node);
                 }
@@ -495,12 +817,25 @@ fn parse_faults(item: Item, total: usize, run: SimDuration) -> Result<Vec<Schedu
             "cut" => {
                 let mut cut = TableReader::new(value, &field)?;
                 let from_item = cut.require("from", "from = [node ids whose messages are cut]")?;
-                let from = check_nodes(as_nodes(from_item, &format!("{field}.from"))?, &format!("{field}.from"), total)?;
+                let from = check_nodes(
+                    as_nodes(from_item, &format!("{field}.from"))?,
+                    &format!("{field}.from"),
+                    total,
+                )?;
                 let to_item = cut.require("to", "to = [node ids they can no longer reach]")?;
-                let to = check_nodes(as_nodes(to_item, &format!("{field}.to"))?, &format!("{field}.to"), total)?;
+                let to = check_nodes(
+                    as_nodes(to_item, &format!("{field}.to"))?,
+                    &format!("{field}.to"),
+                    total,
+                )?;
                 cut.finish(&["from", "to"])?;
                 if from.is_empty() || to.is_empty() {
-                    return Err(error(&origin, &field, "empty side", "non-empty from and to"));
+                    return Err(error(
+                        &origin,
+                        &field,
+                        "empty side",
+                        "non-empty from and to",
+                    ));
                 }
                 Fault::Cut { from, to }
             }
@@ -508,7 +843,14 @@ fn parse_faults(item: Item, total: usize, run: SimDuration) -> Result<Vec<Schedu
                 let (first, second) = parse_clock(value, &field, total)?;
                 if let Some(second) = second {
                     // Offset and drift in one entry: apply the offset first, then the drift.
-                    parsed.push((ScheduledFault { at: SimTime::ZERO + at.value, fault: first }, origin.clone(), field.clone()));
+                    parsed.push((
+                        ScheduledFault {
+                            at: SimTime::ZERO + at.value,
+                            fault: first,
+                        },
+                        origin.clone(),
+                        field.clone(),
+                    ));
                     second
                 } else {
                     first
@@ -517,25 +859,54 @@ fn parse_faults(item: Item, total: usize, run: SimDuration) -> Result<Vec<Schedu
             "degrade" => {
                 let mut degrade = TableReader::new(value, &field)?;
                 let nodes = match degrade.take("nodes") {
-                    Some(item) => check_nodes(as_nodes(item, &format!("{field}.nodes"))?, &format!("{field}.nodes"), total)?,
+                    Some(item) => check_nodes(
+                        as_nodes(item, &format!("{field}.nodes"))?,
+                        &format!("{field}.nodes"),
+                        total,
+                    )?,
                     None => Vec::new(),
                 };
-                let delay = degrade.take("latency").map(|item| parse_delay(item, &format!("{field}.latency"))).transpose()?;
+                let delay = degrade
+                    .take("latency")
+                    .map(|item| parse_delay(item, &format!("{field}.latency")))
+                    .transpose()?;
                 let drop_ratio = degrade.probability("drop")?.map(|at| at.value);
                 degrade.finish(&["nodes", "latency", "drop"])?;
                 if delay.is_none() && drop_ratio.is_none() {
-                    return Err(error(&origin, &field, "changes nothing", "latency and/or drop"));
+                    return Err(error(
+                        &origin,
+                        &field,
+                        "changes nothing",
+                        "latency and/or drop",
+                    ));
                 }
-                Fault::Degrade { nodes, delay, drop_ratio, duration: duration()? }
+                Fault::Degrade {
+                    nodes,
+                    delay,
+                    drop_ratio,
+                    duration: duration()?,
+                }
             }
             _ => unreachable!("every action in FAULT_ACTIONS is handled"),
         };
         let allowed: Vec<&str> = ["at", action, "duration"].into_iter().collect();
         if !matches!(fault, Fault::Pause { .. } | Fault::Degrade { .. }) && table.has("duration") {
-            return Err(error(table.origin(), &format!("{path}.duration"), format!("{action} takes no duration"), "duration only with pause and degrade (for crash use a later restart, for partitions a later heal)"));
+            return Err(error(
+                table.origin(),
+                &format!("{path}.duration"),
+                format!("{action} takes no duration"),
+                "duration only with pause and degrade (for crash use a later restart, for partitions a later heal)",
+            ));
         }
         table.finish(&allowed)?;
-        parsed.push((ScheduledFault { at: SimTime::ZERO + at.value, fault }, origin, field));
+        parsed.push((
+            ScheduledFault {
+                at: SimTime::ZERO + at.value,
+                fault,
+            },
+            origin,
+            field,
+        ));
     }
     // Faults apply in time order; equal times keep file order.
     parsed.sort_by_key(|(fault, _, _)| fault.at);
@@ -544,13 +915,29 @@ fn parse_faults(item: Item, total: usize, run: SimDuration) -> Result<Vec<Schedu
         match scheduled.fault {
             Fault::Crash(node) => {
                 if life[node.index()] == Life::Down {
-                    return Err(error(origin, field, format!("crash of node {} at {}, which is already down", node.0, scheduled.at), "crash a node that is up (restart it first)"));
+                    return Err(error(
+                        origin,
+                        field,
+                        format!(
+                            "crash of node {} at {}, which is already down",
+                            node.0, scheduled.at
+                        ),
+                        "crash a node that is up (restart it first)",
+                    ));
                 }
                 life[node.index()] = Life::Down;
             }
             Fault::Restart(node) => {
                 if life[node.index()] == Life::Up {
-                    return Err(error(origin, field, format!("restart of node {} at {}, which is up", node.0, scheduled.at), "restart a node after a crash"));
+                    return Err(error(
+                        origin,
+                        field,
+                        format!(
+                            "restart of node {} at {}, which is up",
+                            node.0, scheduled.at
+                        ),
+                        "restart a node after a crash",
+                    ));
                 }
                 life[node.index()] = Life::Up;
             }
@@ -560,86 +947,186 @@ fn parse_faults(item: Item, total: usize, run: SimDuration) -> Result<Vec<Schedu
     Ok(parsed.into_iter().map(|(fault, _, _)| fault).collect())
 }
 
-fn parse_clock(item: Item, field: &str, total: usize) -> Result<(Fault, Option<Fault>), ScenarioError> {
+fn parse_clock(
+    item: Item,
+    field: &str,
+    total: usize,
+) -> Result<(Fault, Option<Fault>), ScenarioError> {
     let origin = item.origin.clone();
     let mut clock = TableReader::new(item, field)?;
     let node_item = clock.require("node", "node = the node whose clock changes")?;
-    let node = check_node(as_node(node_item, &format!("{field}.node"))?, &format!("{field}.node"), total)?;
+    let node = check_node(
+        as_node(node_item, &format!("{field}.node"))?,
+        &format!("{field}.node"),
+        total,
+    )?;
     let offset = match clock.take("offset") {
         None => None,
         Some(item) => {
             let sub = format!("{field}.offset");
             let item_origin = item.origin.clone();
             let text = as_text(item, &sub, "a signed duration such as \"-50ms\"")?;
-            Some(units::parse_signed_duration(&text.value).ok_or_else(|| error(&item_origin, &sub, format!("cannot read {:?}", text.value), "a signed duration such as \"-50ms\" or \"20ms\""))?)
+            Some(units::parse_signed_duration(&text.value).ok_or_else(|| {
+                error(
+                    &item_origin,
+                    &sub,
+                    format!("cannot read {:?}", text.value),
+                    "a signed duration such as \"-50ms\" or \"20ms\"",
+                )
+            })?)
         }
     };
     let drift = match clock.int("drift_ppm", "parts per million, greater than -1000000")? {
         None => None,
         Some(at) if at.value > -1_000_000 && at.value <= 1_000_000 => Some(at.value),
-        Some(at) => return Err(error(&at.origin, &format!("{field}.drift_ppm"), format!("found {}", at.value), "a whole number of parts per million from -999999 to 1000000")),
+        Some(at) => {
+            return Err(error(
+                &at.origin,
+                &format!("{field}.drift_ppm"),
+                format!("found {}", at.value),
+                "a whole number of parts per million from -999999 to 1000000",
+            ));
+        }
     };
     clock.finish(&["node", "offset", "drift_ppm"])?;
     match (offset, drift) {
         (Some(offset_ns), None) => Ok((Fault::ClockOffset { node, offset_ns }, None)),
         (None, Some(drift_ppm)) => Ok((Fault::ClockDrift { node, drift_ppm }, None)),
-        (Some(offset_ns), Some(drift_ppm)) => Ok((Fault::ClockOffset { node, offset_ns }, Some(Fault::ClockDrift { node, drift_ppm }))),
-        (None, None) => Err(error(&origin, field, "changes nothing", "offset = \"-50ms\" or drift_ppm = 100")),
+        (Some(offset_ns), Some(drift_ppm)) => Ok((
+            Fault::ClockOffset { node, offset_ns },
+            Some(Fault::ClockDrift { node, drift_ppm }),
+        )),
+        (None, None) => Err(error(
+            &origin,
+            field,
+            "changes nothing",
+            "offset = \"-50ms\" or drift_ppm = 100",
+        )),
     }
 }
 
-fn parse_nemesis(item: Item, replicas: usize, run: SimDuration) -> Result<NemesisConfig, ScenarioError> {
+fn parse_nemesis(
+    item: Item,
+    replicas: usize,
+    run: SimDuration,
+) -> Result<NemesisConfig, ScenarioError> {
     let mut table = TableReader::new(item, "nemesis")?;
     let names: Vec<&str> = NemesisFault::ALL.iter().map(|kind| kind.name()).collect();
     let kinds_help = format!("an array of fault kinds from {}", names.join(", "));
-    let every = table
-        .duration("every")?
-        .ok_or_else(|| error(table.origin(), "nemesis.every", "missing required field", "the mean gap between faults, e.g. every = \"500ms\""))?;
+    let every = table.duration("every")?.ok_or_else(|| {
+        error(
+            table.origin(),
+            "nemesis.every",
+            "missing required field",
+            "the mean gap between faults, e.g. every = \"500ms\"",
+        )
+    })?;
     if every.value == SimDuration::ZERO {
-        return Err(error(&every.origin, "nemesis.every", "found zero", "a positive duration"));
+        return Err(error(
+            &every.origin,
+            "nemesis.every",
+            "found zero",
+            "a positive duration",
+        ));
     }
     let faults_item = table.require("faults", &kinds_help)?;
     let faults_origin = faults_item.origin.clone();
     let mut faults = Vec::new();
-    for (index, element) in as_array(faults_item, "nemesis.faults", &kinds_help)?.into_iter().enumerate() {
+    for (index, element) in as_array(faults_item, "nemesis.faults", &kinds_help)?
+        .into_iter()
+        .enumerate()
+    {
         let field = format!("nemesis.faults[{index}]");
         let name = as_text(element, &field, &kinds_help)?;
         match NemesisFault::from_name(&name.value) {
             Some(kind) if !faults.contains(&kind) => faults.push(kind),
-            Some(_) => return Err(error(&name.origin, &field, format!("{:?} is listed twice", name.value), kinds_help.clone())),
-            None => return Err(error(&name.origin, &field, format!("unknown fault kind {:?}", name.value), kinds_help.clone())),
+            Some(_) => {
+                return Err(error(
+                    &name.origin,
+                    &field,
+                    format!("{:?} is listed twice", name.value),
+                    kinds_help.clone(),
+                ));
+            }
+            None => {
+                return Err(error(
+                    &name.origin,
+                    &field,
+                    format!("unknown fault kind {:?}", name.value),
+                    kinds_help.clone(),
+                ));
+            }
         }
     }
     if faults.is_empty() {
-        return Err(error(&faults_origin, "nemesis.faults", "found an empty list", kinds_help));
+        return Err(error(
+            &faults_origin,
+            "nemesis.faults",
+            "found an empty list",
+            kinds_help,
+        ));
     }
-    let fault_duration = table.duration("fault_duration")?.map_or(every.value, |at| at.value);
-    let start = table.duration("start")?.map_or(SimDuration::ZERO, |at| at.value);
+    let fault_duration = table
+        .duration("fault_duration")?
+        .map_or(every.value, |at| at.value);
+    let start = table
+        .duration("start")?
+        .map_or(SimDuration::ZERO, |at| at.value);
     let default_stop = SimDuration(run.as_nanos() / 5 * 4);
     let stop = match table.duration("stop")? {
         None => default_stop,
         Some(at) if at.value <= run && at.value > start => at.value,
-        Some(at) => return Err(error(&at.origin, "nemesis.stop", format!("found {}", at.value), format!("a time after start and no later than the run's duration ({run})"))),
+        Some(at) => {
+            return Err(error(
+                &at.origin,
+                "nemesis.stop",
+                format!("found {}", at.value),
+                format!("a time after start and no later than the run's duration ({run})"),
+            ));
+        }
     };
     let minority = replicas.saturating_sub(1) / 2;
     let max_down = match table.int("max_down", "a whole number of nodes")? {
         None => minority,
         Some(at) if at.value >= 0 => at.value as usize,
-        Some(at) => return Err(error(&at.origin, "nemesis.max_down", format!("found {}", at.value), "a whole number >= 0 (default: a minority of the replicas)")),
+        Some(at) => {
+            return Err(error(
+                &at.origin,
+                "nemesis.max_down",
+                format!("found {}", at.value),
+                "a whole number >= 0 (default: a minority of the replicas)",
+            ));
+        }
     };
     let targets = match table.text("targets", "\"replicas\" or \"all\"")? {
         None => Targets::Replicas,
         Some(at) => match at.value.as_str() {
             "replicas" => Targets::Replicas,
             "all" => Targets::All,
-            other => return Err(error(&at.origin, "nemesis.targets", format!("found {other:?}"), "\"replicas\" (default) or \"all\" (clients and helper nodes too)")),
+            other => {
+                return Err(error(
+                    &at.origin,
+                    "nemesis.targets",
+                    format!("found {other:?}"),
+                    "\"replicas\" (default) or \"all\" (clients and helper nodes too)",
+                ));
+            }
         },
     };
-    let max_clock_offset = table.duration("max_clock_offset")?.map_or(SimDuration::from_millis(100), |at| at.value);
+    let max_clock_offset = table
+        .duration("max_clock_offset")?
+        .map_or(SimDuration::from_millis(100), |at| at.value);
     let max_drift_ppm = match table.int("max_drift_ppm", "parts per million")? {
         None => 1_000,
         Some(at) if (0..1_000_000).contains(&at.value) => at.value,
-        Some(at) => return Err(error(&at.origin, "nemesis.max_drift_ppm", format!("found {}", at.value), "a whole number from 0 to 999999")),
+        Some(at) => {
+            return Err(error(
+                &at.origin,
+                "nemesis.max_drift_ppm",
+                format!("found {}", at.value),
+                "a whole number from 0 to 999999",
+            ));
+        }
     };
     table.finish(NEMESIS_FIELDS)?;
     Ok(NemesisConfig {

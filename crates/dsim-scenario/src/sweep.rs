@@ -38,18 +38,32 @@ impl SeedRange {
     /// Parses `A..B` or `A..=B`; a single number is a range of one.
     pub fn parse(text: &str) -> Result<SeedRange, String> {
         let help = "seeds as A..B (B excluded) or A..=B (B included), e.g. 1..=1000";
-        let number = |s: &str| s.trim().replace('_', "").parse::<u64>().map_err(|_| format!("cannot read {s:?} as a seed; {help}"));
+        let number = |s: &str| {
+            s.trim()
+                .replace('_', "")
+                .parse::<u64>()
+                .map_err(|_| format!("cannot read {s:?} as a seed; {help}"))
+        };
         let range = if let Some((a, b)) = text.split_once("..=") {
-            SeedRange { first: number(a)?, last: number(b)? }
+            SeedRange {
+                first: number(a)?,
+                last: number(b)?,
+            }
         } else if let Some((a, b)) = text.split_once("..") {
             let end = number(b)?;
             if end == 0 {
                 return Err(format!("{text:?} is empty; {help}"));
             }
-            SeedRange { first: number(a)?, last: end - 1 }
+            SeedRange {
+                first: number(a)?,
+                last: end - 1,
+            }
         } else {
             let seed = number(text)?;
-            SeedRange { first: seed, last: seed }
+            SeedRange {
+                first: seed,
+                last: seed,
+            }
         };
         if range.first > range.last {
             return Err(format!("{text:?} is empty; {help}"));
@@ -81,9 +95,17 @@ impl Shard {
     /// Parses `I/N` with 1 <= I <= N.
     pub fn parse(text: &str) -> Result<Shard, String> {
         let help = "a shard as I/N with 1 <= I <= N, e.g. 3/8";
-        let (i, n) = text.split_once('/').ok_or_else(|| format!("cannot read {text:?}; {help}"))?;
-        let index: u64 = i.trim().parse().map_err(|_| format!("cannot read {text:?}; {help}"))?;
-        let count: u64 = n.trim().parse().map_err(|_| format!("cannot read {text:?}; {help}"))?;
+        let (i, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("cannot read {text:?}; {help}"))?;
+        let index: u64 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("cannot read {text:?}; {help}"))?;
+        let count: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("cannot read {text:?}; {help}"))?;
         if count == 0 || index == 0 || index > count {
             return Err(format!("{text:?} is out of range; {help}"));
         }
@@ -105,7 +127,9 @@ impl Shard {
 pub struct SweepRow {
     /// The seed.
     pub seed: u64,
-    /// Column values, the first being the seed's own column wherever the caller put it.
+    /// Column names (the same for every row of a sweep).
+    pub header: Vec<String>,
+    /// Column values.
     pub values: Vec<String>,
     /// True if any check was violated.
     pub violated: bool,
@@ -136,36 +160,45 @@ pub enum SweepError {
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> SweepError + '_ {
-    move |source| SweepError::Io { path: path.to_path_buf(), source }
+    move |source| SweepError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
-/// The journal of a sweep folder: rows already finished, and the file to append to.
+/// The journal of a sweep folder: its header line, the rows already finished, and the
+/// file to append to.
 pub struct Journal {
     path: PathBuf,
     file: File,
-    header: Vec<String>,
+    header: Option<Vec<String>>,
     rows: Vec<Vec<String>>,
 }
 
 impl Journal {
-    /// Opens (or creates) the journal in `dir` for a sweep identified by `identity`
-    /// with table `header`; a torn last line from a killed run is cut off.
-    pub fn open(dir: &Path, identity: &str, header: &[String]) -> Result<Journal, SweepError> {
+    /// Opens (or creates) the journal in `dir` for the sweep named by `identity` (the
+    /// scenario and flags); a torn last line from a killed run is cut off.
+    pub fn open(dir: &Path, identity: &str) -> Result<Journal, SweepError> {
         fs::create_dir_all(dir).map_err(io_error(dir))?;
         let meta_path = dir.join(META_FILE);
-        let meta = format!("{identity}\ncolumns: {}\n", header.join(","));
+        let meta = format!("{identity}\n");
         match fs::read_to_string(&meta_path) {
             Ok(existing) if existing != meta => {
                 return Err(SweepError::Mismatch(format!(
-                    "{} holds another sweep (its {META_FILE} differs: other scenario, flags or columns); use another --out or delete the folder",
+                    "{} holds another sweep (its {META_FILE} names another scenario or other flags); use another --out or delete the folder",
                     dir.display()
                 )));
             }
             Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                crate::sweep::write_atomically(&meta_path, meta.as_bytes())?;
+                write_atomically(&meta_path, meta.as_bytes())?;
             }
-            Err(error) => return Err(SweepError::Io { path: meta_path, source: error }),
+            Err(error) => {
+                return Err(SweepError::Io {
+                    path: meta_path,
+                    source: error,
+                });
+            }
         }
         let path = dir.join(JOURNAL_FILE);
         let mut file = OpenOptions::new()
@@ -183,21 +216,30 @@ impl Journal {
             file.seek(SeekFrom::End(0)).map_err(io_error(&path))?;
             text.truncate(whole);
         }
-        let mut rows = Vec::new();
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
-        for record in reader.records() {
-            let record = record.map_err(|e| SweepError::Mismatch(format!("{}: unreadable row: {e}", path.display())))?;
-            if record.len() != header.len() {
-                return Err(SweepError::Mismatch(format!(
-                    "{}: a row has {} fields, the sweep has {} columns",
-                    path.display(),
-                    record.len(),
-                    header.len()
-                )));
-            }
-            rows.push(record.iter().map(str::to_string).collect());
+        let mut records = read_records(&text)
+            .map_err(|e| SweepError::Mismatch(format!("{}: {e}", path.display())))?;
+        let header = (!records.is_empty()).then(|| records.remove(0));
+        if let Some(header) = &header
+            && let Some(bad) = records.iter().find(|row| row.len() != header.len())
+        {
+            return Err(SweepError::Mismatch(format!(
+                "{}: a row has {} fields, the header {}",
+                path.display(),
+                bad.len(),
+                header.len()
+            )));
         }
-        Ok(Journal { path, file, header: header.to_vec(), rows })
+        Ok(Journal {
+            path,
+            file,
+            header,
+            rows: records,
+        })
+    }
+
+    /// The header, once a row has been written.
+    pub fn header(&self) -> Option<&[String]> {
+        self.header.as_deref()
     }
 
     /// Rows already in the journal.
@@ -205,27 +247,67 @@ impl Journal {
         &self.rows
     }
 
-    /// Appends one row with a single write, so a kill leaves it whole or torn (and the
-    /// torn line is cut on the next open), never interleaved.
-    pub fn append(&mut self, values: &[String]) -> Result<(), SweepError> {
-        assert_eq!(values.len(), self.header.len(), "a row has one value per column");
-        let line = csv_line(values);
-        self.file.write_all(line.as_bytes()).map_err(io_error(&self.path))?;
+    /// Appends one row (and the header before the first) with a single write, so a kill
+    /// leaves it whole or torn (the torn line is cut on the next open), never mixed.
+    pub fn append(&mut self, header: &[String], values: &[String]) -> Result<(), SweepError> {
+        assert_eq!(values.len(), header.len(), "a row has one value per column");
+        let mut text = String::new();
+        match &self.header {
+            None => text.push_str(&csv_line(header)),
+            Some(existing) if existing.as_slice() != header => {
+                return Err(SweepError::Mismatch(format!(
+                    "{}: this run's columns differ from the journal's header",
+                    self.path.display()
+                )));
+            }
+            Some(_) => {}
+        }
+        text.push_str(&csv_line(values));
+        self.file
+            .write_all(text.as_bytes())
+            .map_err(io_error(&self.path))?;
+        if self.header.is_none() {
+            self.header = Some(header.to_vec());
+        }
         self.rows.push(values.to_vec());
         Ok(())
     }
 }
 
+/// Parses CSV text (no header handling) into records.
+pub fn read_records(text: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|record| {
+            record
+                .map(|r| r.iter().map(str::to_string).collect())
+                .map_err(|e| format!("unreadable row: {e}"))
+        })
+        .collect()
+}
+
 /// One CSV record with its newline.
 pub fn csv_line(values: &[String]) -> String {
-    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-    writer.write_record(values).expect("writing to memory cannot fail");
-    String::from_utf8(writer.into_inner().expect("flush to memory")).expect("CSV of strings is UTF-8")
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    writer
+        .write_record(values)
+        .expect("writing to memory cannot fail");
+    String::from_utf8(writer.into_inner().expect("flush to memory"))
+        .expect("CSV of strings is UTF-8")
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temporary = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     fs::write(&temporary, bytes).map_err(io_error(&temporary))?;
     fs::rename(&temporary, path).map_err(io_error(path))
@@ -241,7 +323,12 @@ pub fn write_table(
 ) -> Result<usize, SweepError> {
     let mut sorted: Vec<(u64, &Vec<String>)> = rows
         .iter()
-        .filter_map(|row| row.get(seed_column)?.parse::<u64>().ok().map(|seed| (seed, row)))
+        .filter_map(|row| {
+            row.get(seed_column)?
+                .parse::<u64>()
+                .ok()
+                .map(|seed| (seed, row))
+        })
         .collect();
     sorted.sort_by_key(|(seed, _)| *seed);
     sorted.dedup_by_key(|(seed, _)| *seed);
@@ -253,17 +340,25 @@ pub fn write_table(
     Ok(sorted.len())
 }
 
-/// Runs `scenario` for every seed of `seeds` not yet in `journal`, on `jobs` threads,
-/// appending each row as it finishes and calling `on_row` (under the journal lock).
-/// `prepare` adjusts the scenario per seed (swarm draws); `format` turns a run into
-/// its row.
+/// What a sweep runs: a scenario over seeds on some threads.
+pub struct SeedPlan<'a> {
+    /// The scenario; each run replaces its seed.
+    pub scenario: &'a Scenario,
+    /// Every seed of the sweep (those already in the journal are skipped).
+    pub seeds: &'a [u64],
+    /// Worker threads.
+    pub jobs: usize,
+    /// Which journal column holds the seed.
+    pub seed_column: usize,
+}
+
+/// Runs the plan's seeds not yet in `journal`, appending each row as it finishes and
+/// calling `on_row` (under the journal lock). `prepare` adjusts the scenario per seed
+/// (swarm draws); `format` turns a run into its row.
 pub fn run_seeds<P, F, O>(
     registry: &Registry,
-    scenario: &Scenario,
-    seeds: &[u64],
-    jobs: usize,
+    plan: &SeedPlan<'_>,
     journal: &mut Journal,
-    seed_column: usize,
     prepare: P,
     format: F,
     on_row: O,
@@ -273,12 +368,22 @@ where
     F: Fn(&Scenario, &RunResult) -> SweepRow + Sync,
     O: Fn(&SweepRow) + Sync,
 {
+    let SeedPlan {
+        scenario,
+        seeds,
+        jobs,
+        seed_column,
+    } = *plan;
     let done: std::collections::BTreeSet<u64> = journal
         .rows()
         .iter()
         .filter_map(|row| row.get(seed_column)?.parse().ok())
         .collect();
-    let pending: Vec<u64> = seeds.iter().copied().filter(|seed| !done.contains(seed)).collect();
+    let pending: Vec<u64> = seeds
+        .iter()
+        .copied()
+        .filter(|seed| !done.contains(seed))
+        .collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()
@@ -299,7 +404,7 @@ where
                 .and_then(|result| {
                     let row = format(&seeded, &result);
                     let mut journal = shared.lock().expect("journal lock");
-                    journal.append(&row.values)?;
+                    journal.append(&row.header, &row.values)?;
                     on_row(&row);
                     Ok(())
                 });
@@ -320,8 +425,14 @@ mod tests {
 
     #[test]
     fn seed_ranges_follow_rust_syntax() {
-        assert_eq!(SeedRange::parse("1..4"), Ok(SeedRange { first: 1, last: 3 }));
-        assert_eq!(SeedRange::parse("1..=4"), Ok(SeedRange { first: 1, last: 4 }));
+        assert_eq!(
+            SeedRange::parse("1..4"),
+            Ok(SeedRange { first: 1, last: 3 })
+        );
+        assert_eq!(
+            SeedRange::parse("1..=4"),
+            Ok(SeedRange { first: 1, last: 4 })
+        );
         assert_eq!(SeedRange::parse("7"), Ok(SeedRange { first: 7, last: 7 }));
         assert!(SeedRange::parse("5..5").is_err());
         assert!(SeedRange::parse("a..b").is_err());
@@ -330,11 +441,19 @@ mod tests {
 
     #[test]
     fn shards_partition_the_seeds() {
-        let range = SeedRange { first: 10, last: 19 };
-        let mut all: Vec<u64> = (1..=3).flat_map(|i| Shard { index: i, count: 3 }.seeds(range)).collect();
+        let range = SeedRange {
+            first: 10,
+            last: 19,
+        };
+        let mut all: Vec<u64> = (1..=3)
+            .flat_map(|i| Shard { index: i, count: 3 }.seeds(range))
+            .collect();
         all.sort();
         assert_eq!(all, (10..=19).collect::<Vec<_>>());
-        assert_eq!(Shard { index: 1, count: 3 }.seeds(range), vec![10, 13, 16, 19]);
+        assert_eq!(
+            Shard { index: 1, count: 3 }.seeds(range),
+            vec![10, 13, 16, 19]
+        );
         assert!(Shard::parse("0/3").is_err());
         assert!(Shard::parse("4/3").is_err());
         assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
@@ -345,23 +464,38 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let header = vec!["seed".to_string(), "value".to_string()];
         {
-            let mut journal = Journal::open(dir.path(), "test", &header).expect("open");
-            journal.append(&["1".into(), "a,b".into()]).expect("append");
-            journal.append(&["2".into(), "c".into()]).expect("append");
+            let mut journal = Journal::open(dir.path(), "test").expect("open");
+            assert!(journal.header().is_none());
+            journal
+                .append(&header, &["1".into(), "a,b".into()])
+                .expect("append");
+            journal
+                .append(&header, &["2".into(), "c".into()])
+                .expect("append");
         }
         // Simulate a kill in the middle of writing the third row.
         let path = dir.path().join(JOURNAL_FILE);
         let mut file = OpenOptions::new().append(true).open(&path).expect("reopen");
         file.write_all(b"3,hal").expect("torn write");
         drop(file);
-        let mut journal = Journal::open(dir.path(), "test", &header).expect("reopen journal");
-        assert_eq!(journal.rows().len(), 2, "the torn row is dropped, the whole ones kept");
+        let mut journal = Journal::open(dir.path(), "test").expect("reopen journal");
+        assert_eq!(journal.header(), Some(header.as_slice()));
+        assert_eq!(
+            journal.rows().len(),
+            2,
+            "the torn row is dropped, the whole ones kept"
+        );
         assert_eq!(journal.rows()[0], vec!["1".to_string(), "a,b".to_string()]);
-        journal.append(&["3".into(), "d".into()]).expect("append after repair");
+        journal
+            .append(&header, &["3".into(), "d".into()])
+            .expect("append after repair");
         let text = fs::read_to_string(&path).expect("read journal");
-        assert_eq!(text, "1,\"a,b\"\n2,c\n3,d\n");
+        assert_eq!(text, "seed,value\n1,\"a,b\"\n2,c\n3,d\n");
         // Another sweep in the same folder is refused.
-        assert!(matches!(Journal::open(dir.path(), "other", &header), Err(SweepError::Mismatch(_))));
+        assert!(matches!(
+            Journal::open(dir.path(), "other"),
+            Err(SweepError::Mismatch(_))
+        ));
     }
 
     #[test]
@@ -375,6 +509,9 @@ mod tests {
             vec!["3".to_string(), "c".to_string()],
         ];
         assert_eq!(write_table(&path, &header, &rows, 0).expect("write"), 2);
-        assert_eq!(fs::read_to_string(&path).expect("read"), "seed,x\n1,a\n3,c\n");
+        assert_eq!(
+            fs::read_to_string(&path).expect("read"),
+            "seed,x\n1,a\n3,c\n"
+        );
     }
 }

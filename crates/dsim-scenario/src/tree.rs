@@ -242,7 +242,10 @@ pub fn apply_override(root: &mut Item, flag: &str) -> Result<(), ScenarioError> 
             }
             other => {
                 return Err(flag_error(
-                    format!("`{so_far}` goes inside {}, which has no fields", other.type_name()),
+                    format!(
+                        "`{so_far}` goes inside {}, which has no fields",
+                        other.type_name()
+                    ),
                     "a key path through tables and arrays",
                 ));
             }
@@ -260,8 +263,12 @@ pub fn read_file(path: &Path) -> Result<String, ScenarioError> {
         problem,
         allowed: allowed.into(),
     };
-    let bytes = std::fs::read(path)
-        .map_err(|error| whole(format!("cannot read the file: {error}"), "a readable scenario file"))?;
+    let bytes = std::fs::read(path).map_err(|error| {
+        whole(
+            format!("cannot read the file: {error}"),
+            "a readable scenario file",
+        )
+    })?;
     String::from_utf8(bytes).map_err(|error| {
         let offset = error.utf8_error().valid_up_to();
         whole(

@@ -69,14 +69,13 @@ fn scaled_decimal(number: &str, scale: u64) -> Option<u64> {
         return None;
     }
     let (whole, fraction) = number.split_once('.').unwrap_or((&number, ""));
-    if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
+    if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let mut total = whole.parse::<u64>().ok()?.checked_mul(scale)?;
     let mut place = scale;
     for digit in fraction.bytes() {
-        if place % 10 != 0 {
+        if !place.is_multiple_of(10) {
             // More decimal places than the unit has nanoseconds.
             return None;
         }
@@ -102,7 +101,18 @@ mod tests {
 
     #[test]
     fn malformed_durations_are_refused() {
-        for bad in ["", "ms", "5", "5 parsecs", "-5ms", "1.5ns", "1e3ms", ".5s", "5.s", "99999999999h"] {
+        for bad in [
+            "",
+            "ms",
+            "5",
+            "5 parsecs",
+            "-5ms",
+            "1.5ns",
+            "1e3ms",
+            ".5s",
+            "5.s",
+            "99999999999h",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad:?} should not parse");
         }
     }

@@ -16,29 +16,155 @@ fn load(name: &str) -> ScenarioError {
 
 /// (file, expected line, expected field, a phrase of the problem, a phrase of what is allowed)
 const CASES: &[(&str, Option<usize>, &str, &str, &str)] = &[
-    ("syntax_error.toml", Some(3), "", "TOML syntax error", "valid TOML"),
-    ("unknown_field.toml", Some(7), "network.latncy", "unknown field `latncy`", "latency"),
-    ("unknown_kind.toml", Some(4), "protocol.kind", "unknown protocol kind \"raft\"", "paxos"),
-    ("unknown_variant.toml", Some(6), "protocol.variant", "unknown variant \"sloppy\"", "correct"),
-    ("zero_nodes.toml", Some(5), "protocol.nodes", "found 0", "from 1"),
-    ("absurd_nodes.toml", Some(5), "protocol.nodes", "found 99999999999", "replicas"),
-    ("node_out_of_range.toml", Some(8), "faults[0].crash", "node 7 does not exist", "from 0 to 2"),
-    ("probability_above_one.toml", Some(7), "network.drop", "found 1.5", "probability from 0 to 1"),
-    ("probability_nan.toml", Some(7), "network.duplicate", "NaN", "probability from 0 to 1"),
-    ("bad_duration.toml", Some(2), "duration", "cannot read \"ten seconds\"", "150ms"),
-    ("negative_time.toml", Some(7), "faults[0].at", "negative times are not allowed", "duration"),
-    ("overlapping_groups.toml", Some(8), "faults[0].partition[1]", "node 1 is also in group 0", "bridge"),
-    ("restart_of_up_node.toml", Some(8), "faults[0].restart", "restart of node 1 at 200ms, which is up", "after a crash"),
-    ("crash_of_down_node.toml", Some(11), "faults[1].crash", "already down", "restart it first"),
-    ("two_actions.toml", Some(6), "faults[0]", "2 actions in one fault entry (crash, heal)", "exactly one action"),
+    (
+        "syntax_error.toml",
+        Some(3),
+        "",
+        "TOML syntax error",
+        "valid TOML",
+    ),
+    (
+        "unknown_field.toml",
+        Some(7),
+        "network.latncy",
+        "unknown field `latncy`",
+        "latency",
+    ),
+    (
+        "unknown_kind.toml",
+        Some(4),
+        "protocol.kind",
+        "unknown protocol kind \"raft\"",
+        "paxos",
+    ),
+    (
+        "unknown_variant.toml",
+        Some(6),
+        "protocol.variant",
+        "unknown variant \"sloppy\"",
+        "correct",
+    ),
+    (
+        "zero_nodes.toml",
+        Some(5),
+        "protocol.nodes",
+        "found 0",
+        "from 1",
+    ),
+    (
+        "absurd_nodes.toml",
+        Some(5),
+        "protocol.nodes",
+        "found 99999999999",
+        "replicas",
+    ),
+    (
+        "node_out_of_range.toml",
+        Some(8),
+        "faults[0].crash",
+        "node 7 does not exist",
+        "from 0 to 2",
+    ),
+    (
+        "probability_above_one.toml",
+        Some(7),
+        "network.drop",
+        "found 1.5",
+        "probability from 0 to 1",
+    ),
+    (
+        "probability_nan.toml",
+        Some(7),
+        "network.duplicate",
+        "NaN",
+        "probability from 0 to 1",
+    ),
+    (
+        "bad_duration.toml",
+        Some(2),
+        "duration",
+        "cannot read \"ten seconds\"",
+        "150ms",
+    ),
+    (
+        "negative_time.toml",
+        Some(7),
+        "faults[0].at",
+        "negative times are not allowed",
+        "duration",
+    ),
+    (
+        "overlapping_groups.toml",
+        Some(8),
+        "faults[0].partition[1]",
+        "node 1 is also in group 0",
+        "bridge",
+    ),
+    (
+        "restart_of_up_node.toml",
+        Some(8),
+        "faults[0].restart",
+        "restart of node 1 at 200ms, which is up",
+        "after a crash",
+    ),
+    (
+        "crash_of_down_node.toml",
+        Some(11),
+        "faults[1].crash",
+        "already down",
+        "restart it first",
+    ),
+    (
+        "two_actions.toml",
+        Some(6),
+        "faults[0]",
+        "2 actions in one fault entry (crash, heal)",
+        "exactly one action",
+    ),
     ("empty.toml", None, "", "empty", "name"),
     ("non_utf8.toml", None, "", "not valid UTF-8", "UTF-8"),
-    ("wrong_type_duration.toml", Some(2), "duration", "found 5 (an integer)", "150ms"),
-    ("wrong_type_nodes.toml", Some(5), "protocol.nodes", "found \"three\" (a string)", "whole number"),
-    ("fault_after_end.toml", Some(7), "faults[0].at", "after the end of the run", "from 0 to 1s"),
-    ("bad_distribution_parameter.toml", Some(7), "network.latency", "sigma", "lognormal"),
-    ("pause_without_duration.toml", Some(8), "faults[0].duration", "pause needs a duration", "duration"),
-    ("missing_name.toml", Some(1), "name", "missing required field", "short name"),
+    (
+        "wrong_type_duration.toml",
+        Some(2),
+        "duration",
+        "found 5 (an integer)",
+        "150ms",
+    ),
+    (
+        "wrong_type_nodes.toml",
+        Some(5),
+        "protocol.nodes",
+        "found \"three\" (a string)",
+        "whole number",
+    ),
+    (
+        "fault_after_end.toml",
+        Some(7),
+        "faults[0].at",
+        "after the end of the run",
+        "from 0 to 1s",
+    ),
+    (
+        "bad_distribution_parameter.toml",
+        Some(7),
+        "network.latency",
+        "sigma",
+        "lognormal",
+    ),
+    (
+        "pause_without_duration.toml",
+        Some(8),
+        "faults[0].duration",
+        "pause needs a duration",
+        "duration",
+    ),
+    (
+        "missing_name.toml",
+        Some(1),
+        "name",
+        "missing required field",
+        "short name",
+    ),
 ];
 
 #[test]
@@ -48,9 +174,16 @@ fn every_malformed_file_gets_a_precise_error() {
         let error = load(file);
         let text = error.to_string();
         // The error must say where: the file, and the line when the problem has one.
-        let expected_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/malformed").join(file);
+        let expected_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/malformed")
+            .join(file);
         let position_ok = match (&error.origin, line) {
-            (Origin::File { path, line: got, .. }, Some(want)) => path == &expected_path && *got == want,
+            (
+                Origin::File {
+                    path, line: got, ..
+                },
+                Some(want),
+            ) => path == &expected_path && *got == want,
             (Origin::WholeFile(path), None) => path == &expected_path,
             _ => false,
         };
@@ -70,12 +203,21 @@ fn there_are_at_least_fifteen_malformed_files_and_each_is_tested() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/malformed");
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .expect("malformed folder exists")
-        .map(|entry| entry.expect("readable entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("readable entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     files.sort();
     assert!(files.len() >= 15, "only {} malformed files", files.len());
     for file in &files {
-        assert!(CASES.iter().any(|case| case.0 == file), "{file} has no expectation in CASES");
+        assert!(
+            CASES.iter().any(|case| case.0 == file),
+            "{file} has no expectation in CASES"
+        );
     }
 }
 
@@ -94,8 +236,13 @@ fn hold_text() -> &'static str {
 fn set_flags_are_validated_like_the_file() {
     let registry = Registry::builtin();
     let path = Path::new("inline.toml");
-    let error = Scenario::from_text(path, hold_text(), &["network.drop=2".to_string()], &registry)
-        .expect_err("drop of 2 is refused");
+    let error = Scenario::from_text(
+        path,
+        hold_text(),
+        &["network.drop=2".to_string()],
+        &registry,
+    )
+    .expect_err("drop of 2 is refused");
     // The error points at the flag, not at a line of the file.
     assert_eq!(error.origin, Origin::Flag("network.drop=2".into()));
     assert_eq!(error.field, "network.drop");

@@ -1,0 +1,67 @@
+//! `dsim shrink`: a failing run reduced to a minimal scenario file.
+
+use crate::cli::ShrinkArgs;
+use crate::commands::sweep::apply_swarm;
+use crate::exit;
+use crate::output::Printer;
+use anyhow::Context;
+use dsim_scenario::emit::emit;
+use dsim_scenario::shrink::shrink as shrink_scenario;
+use dsim_scenario::sweep::write_atomically;
+use dsim_scenario::{Registry, Scenario, replay_command};
+
+/// Shrinks the run and writes the minimal scenario with a comment header.
+pub fn shrink(args: ShrinkArgs, registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
+    let mut scenario = Scenario::load(&args.scenario.scenario, &args.scenario.set, registry)?;
+    scenario.seed = args.seed;
+    if args.swarm {
+        apply_swarm(&mut scenario)?;
+    }
+    printer.line(format!(
+        "shrinking {} seed {}",
+        scenario.name, scenario.seed
+    ));
+    let outcome = shrink_scenario(registry, &scenario, &mut |step| {
+        printer.line(format!("  {step}"))
+    })?;
+    let minimal = &outcome.scenario;
+    let header = format!(
+        "Shrunk by `dsim shrink` from {} (seed {}{}).\n\
+         Failing check: {}\n\
+         Before: {} faults, {} of virtual time, {} clients at {}/s.\n\
+         After:  {} faults, {} of virtual time, {} clients at {}/s ({} runs).",
+        scenario.path.display(),
+        scenario.seed,
+        if args.scenario.set.is_empty() {
+            String::new()
+        } else {
+            format!(", --set {}", args.scenario.set.join(" --set "))
+        },
+        outcome.check,
+        outcome.original_faults,
+        outcome.original_duration,
+        outcome.original_workload.clients,
+        outcome.original_workload.rate_per_s,
+        minimal.faults.len(),
+        minimal.duration,
+        minimal.workload.clients,
+        minimal.workload.rate_per_s,
+        outcome.runs,
+    );
+    let text = emit(minimal, &minimal.faults, false, &header);
+    // The written file must read back to a scenario that still fails.
+    let reread = Scenario::from_text(&args.out, &text, &[], registry)
+        .context("the shrunk scenario does not read back; this is a bug in dsim")?;
+    write_atomically(&args.out, text.as_bytes())?;
+    printer.line(format!(
+        "before: {} faults, {}   after: {} faults, {}   check: {}",
+        outcome.original_faults,
+        outcome.original_duration,
+        minimal.faults.len(),
+        minimal.duration,
+        outcome.check
+    ));
+    printer.line(format!("wrote {}", args.out.display()));
+    printer.line(format!("replay: {}", replay_command(&reread)));
+    Ok(exit::OK)
+}

@@ -1,0 +1,1179 @@
+//! The charts of a run, each drawn once for SVG (inlined in `report.html`) and once for
+//! PNG, from the same drawing code.
+//!
+//! - `latency_cdf`: the cumulative distribution of the `ok` operations' latencies, with
+//!   the mean, p50 and p99 marked.
+//! - `latency_histogram`: how many `ok` operations fell in each latency bin; the bars
+//!   are ordered rectangles drawn here, because plotters' `Histogram` series collects
+//!   its bars in a `HashMap` and its output would change from run to run.
+//! - `timeline`: throughput (`ok` operations per second) and availability (`ok /
+//!   completed`) per interval of virtual time, as in `timeline.csv`, with fault windows
+//!   shaded behind and listed one per lane below.
+//! - `spacetime`: a Lamport space-time diagram of the first messages of the run: one
+//!   horizontal line per node, an arrow per delivered message from (source, send time)
+//!   to (target, delivery time), an X where a message was lost, node-level faults
+//!   (crash, pause, isolate) as bands on their node's line and network-wide ones
+//!   (partition, cut, degrade) as shaded spans.
+//!
+//! Every chart draws a clear "no data" panel instead of failing when it has nothing
+//! to show. Output is byte-identical for equal inputs: all iteration is over vectors,
+//! and nothing time- or machine-dependent is written.
+//!
+//! Text is rendered with DejaVu Sans, bundled by the `dejavu` crate and registered with
+//! plotters' `ab_glyph` path as `sans-serif` (see [`register_fonts`]), so PNGs render on
+//! machines without any system font. DejaVu fonts are free software under the Bitstream
+//! Vera / Arev licence (see `LICENSE-DejaVu` in this crate).
+
+use crate::error::ReportError;
+use crate::faults::{FaultWindow, WindowKind};
+use crate::metrics::{mean_rounded, nearest_rank, ok_latencies};
+use crate::ops::OpRow;
+use crate::timeline::TimelineRow;
+use crate::write::{commit, temporary_path};
+use dsim_core::{MessageFate, MessageRecord, SimTime};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{FontStyle, register_font};
+use std::path::Path;
+use std::sync::Once;
+
+/// Font family name under which DejaVu Sans is registered.
+const FAMILY: &str = "sans-serif";
+
+static FONTS: Once = Once::new();
+
+/// Registers DejaVu Sans (regular and bold) with plotters as `sans-serif`. Idempotent
+/// and cheap after the first call; every chart function calls it.
+pub fn register_fonts() {
+    FONTS.call_once(|| {
+        let regular = register_font(FAMILY, FontStyle::Normal, dejavu::sans::regular());
+        let bold = register_font(FAMILY, FontStyle::Bold, dejavu::sans::bold());
+        assert!(
+            regular.is_ok() && bold.is_ok(),
+            "the bundled DejaVu Sans font must parse"
+        );
+    });
+}
+
+/// The charts of a run report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Chart {
+    /// Cumulative distribution of `ok` latencies.
+    LatencyCdf,
+    /// Histogram of `ok` latencies.
+    LatencyHistogram,
+    /// Throughput and availability over virtual time, with fault windows.
+    Timeline,
+    /// Space-time diagram of the first messages.
+    Spacetime,
+}
+
+impl Chart {
+    /// Every chart, in report order.
+    pub const ALL: [Chart; 4] = [
+        Chart::Timeline,
+        Chart::LatencyCdf,
+        Chart::LatencyHistogram,
+        Chart::Spacetime,
+    ];
+
+    /// File stem: `latency_cdf`, `latency_histogram`, `timeline`, `spacetime`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Chart::LatencyCdf => "latency_cdf",
+            Chart::LatencyHistogram => "latency_histogram",
+            Chart::Timeline => "timeline",
+            Chart::Spacetime => "spacetime",
+        }
+    }
+
+    /// One sentence saying how to read the chart, for the HTML report.
+    pub fn caption(self) -> &'static str {
+        match self {
+            Chart::LatencyCdf => {
+                "For each latency on the horizontal axis, the fraction of successful (ok) \
+                 operations that completed at least that fast; vertical lines mark the \
+                 mean, the median (p50) and the 99th percentile (nearest rank)."
+            }
+            Chart::LatencyHistogram => {
+                "How many successful (ok) operations fell into each latency bin; failed \
+                 and unfinished operations are not shown."
+            }
+            Chart::Timeline => {
+                "Throughput (ok operations completed per second of virtual time, left \
+                 axis) and availability (ok / completed per interval, right axis); shaded \
+                 spans and the lanes below show when each fault was in effect."
+            }
+            Chart::Spacetime => {
+                "A Lamport space-time diagram of the first messages: one line per node, \
+                 time to the right, an arrow from sender to receiver per delivered \
+                 message, an X where a message was lost; bands show crashed, paused or \
+                 isolated nodes and shaded spans network partitions."
+            }
+        }
+    }
+
+    /// Pixel size (width, height) of the chart.
+    fn size(self, input: &ChartInput<'_>) -> (u32, u32) {
+        match self {
+            Chart::LatencyCdf | Chart::LatencyHistogram => (960, 600),
+            Chart::Timeline => {
+                let lanes = lane_labels(input.windows).len() as u32;
+                (1100, 600 + 26 * lanes.min(LANES_MAX as u32))
+            }
+            Chart::Spacetime => {
+                let rows = spacetime_rows(input).0.len() as u32;
+                (1100, (250 + 34 * rows).clamp(460, 1100))
+            }
+        }
+    }
+}
+
+/// What the charts of one run are drawn from.
+#[derive(Clone, Copy, Debug)]
+pub struct ChartInput<'a> {
+    /// Scenario name, shown in every title.
+    pub scenario: &'a str,
+    /// The rows of `ops.csv`.
+    pub ops: &'a [OpRow],
+    /// The rows of `timeline.csv`.
+    pub timeline: &'a [TimelineRow],
+    /// The run's fault windows.
+    pub windows: &'a [FaultWindow],
+    /// The first messages of the run.
+    pub messages: &'a [MessageRecord],
+    /// How many nodes took part.
+    pub node_count: usize,
+    /// Virtual time at the end of the run.
+    pub span: SimTime,
+}
+
+/// Draws `chart` as an SVG document.
+pub fn render_svg(chart: Chart, input: &ChartInput<'_>) -> Result<String, String> {
+    register_fonts();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, chart.size(input)).into_drawing_area();
+        draw(chart, &root, input).map_err(|error| error.to_string())?;
+        root.present().map_err(|error| error.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// Draws `chart` as a PNG file at `path`, atomically (temporary name, then rename).
+pub fn write_png(chart: Chart, input: &ChartInput<'_>, path: &Path) -> Result<(), ReportError> {
+    register_fonts();
+    let temporary = temporary_path(path);
+    let drawn = {
+        let root = BitMapBackend::new(&temporary, chart.size(input)).into_drawing_area();
+        draw(chart, &root, input).and_then(|()| root.present())
+    };
+    match drawn {
+        Ok(()) => commit(&temporary, path),
+        Err(error) => {
+            let _ = std::fs::remove_file(&temporary);
+            Err(ReportError::chart(path, error.to_string()))
+        }
+    }
+}
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn draw<DB: DrawingBackend>(
+    chart: Chart,
+    root: &DrawingArea<DB, Shift>,
+    input: &ChartInput<'_>,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    match chart {
+        Chart::LatencyCdf => draw_latency_cdf(root, input),
+        Chart::LatencyHistogram => draw_latency_histogram(root, input),
+        Chart::Timeline => draw_timeline(root, input),
+        Chart::Spacetime => draw_spacetime(root, input),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared style
+
+const BLUE: RGBColor = RGBColor(31, 119, 180);
+const ORANGE: RGBColor = RGBColor(255, 127, 14);
+const GREEN: RGBColor = RGBColor(44, 160, 44);
+const RED: RGBColor = RGBColor(214, 39, 40);
+const PURPLE: RGBColor = RGBColor(148, 103, 189);
+const BROWN: RGBColor = RGBColor(140, 86, 75);
+const PINK: RGBColor = RGBColor(227, 119, 194);
+const GREY: RGBColor = RGBColor(110, 110, 110);
+const OLIVE: RGBColor = RGBColor(160, 160, 30);
+
+fn kind_color(kind: WindowKind) -> RGBColor {
+    match kind {
+        WindowKind::Crash => RED,
+        WindowKind::Pause => ORANGE,
+        WindowKind::Partition => PURPLE,
+        WindowKind::Cut => BROWN,
+        WindowKind::Isolate => PINK,
+        WindowKind::Degrade => OLIVE,
+    }
+}
+
+fn font(size: u32) -> FontDesc<'static> {
+    FontDesc::new(FontFamily::Name(FAMILY), f64::from(size), FontStyle::Normal)
+}
+
+fn title_font() -> FontDesc<'static> {
+    FontDesc::new(FontFamily::Name(FAMILY), 20.0, FontStyle::Bold)
+}
+
+fn anchored(size: u32, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
+    TextStyle {
+        font: font(size),
+        color: color.to_backend_color(),
+        pos: Pos::new(h, v),
+    }
+}
+
+/// A unit for times on an axis, picked so that numbers stay short.
+#[derive(Clone, Copy, Debug)]
+struct TimeUnit {
+    name: &'static str,
+    ns: f64,
+}
+
+fn time_unit(max_ns: u64) -> TimeUnit {
+    let (name, ns) = if max_ns >= 2_000_000_000 {
+        ("s", 1e9)
+    } else if max_ns >= 2_000_000 {
+        ("ms", 1e6)
+    } else if max_ns >= 2_000 {
+        ("µs", 1e3)
+    } else {
+        ("ns", 1.0)
+    };
+    TimeUnit { name, ns }
+}
+
+impl TimeUnit {
+    fn of(self, ns: u64) -> f64 {
+        ns as f64 / self.ns
+    }
+}
+
+/// A short tick or legend number: at most 3 decimals, trailing zeros removed.
+fn number(value: f64) -> String {
+    let text = if value.abs() >= 100.0 {
+        format!("{value:.0}")
+    } else if value.abs() >= 10.0 {
+        format!("{value:.1}")
+    } else if value.abs() >= 1.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.3}")
+    };
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    if text == "-0" { "0".to_string() } else { text }
+}
+
+/// An upper axis bound a little above `max`, never zero.
+fn headroom(max: f64) -> f64 {
+    if max > 0.0 { max * 1.08 } else { 1.0 }
+}
+
+/// A titled panel that says there is nothing to draw and why.
+fn no_data<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    why: &str,
+) -> DrawResult<DB> {
+    let (width, height) = root.dim_in_pixel();
+    let (width, height) = (width as i32, height as i32);
+    root.draw(&Text::new(
+        title.to_string(),
+        (width / 2, 24),
+        TextStyle::from(title_font()).pos(Pos::new(HPos::Center, VPos::Center)),
+    ))?;
+    root.draw(&Rectangle::new(
+        [(40, 60), (width - 40, height - 40)],
+        ShapeStyle::from(&GREY).stroke_width(1),
+    ))?;
+    root.draw(&Text::new(
+        "no data".to_string(),
+        (width / 2, height / 2 - 16),
+        anchored(28, GREY, HPos::Center, VPos::Center),
+    ))?;
+    root.draw(&Text::new(
+        why.to_string(),
+        (width / 2, height / 2 + 20),
+        anchored(16, GREY, HPos::Center, VPos::Center),
+    ))
+}
+
+/// How a legend entry is drawn.
+#[derive(Clone, Copy, Debug)]
+enum Mark {
+    /// A line of this colour and width.
+    Line(RGBColor, u32),
+    /// A filled box of this colour and opacity.
+    Area(RGBColor, f64),
+    /// An X.
+    Cross(RGBColor),
+    /// A dashed line.
+    Dashed(RGBColor),
+}
+
+fn draw_mark<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    mark: Mark,
+    (x, y): (i32, i32),
+) -> DrawResult<DB> {
+    match mark {
+        Mark::Line(color, width) => area.draw(&PathElement::new(
+            vec![(x, y), (x + 24, y)],
+            color.stroke_width(width),
+        )),
+        Mark::Area(color, opacity) => area.draw(&Rectangle::new(
+            [(x + 2, y - 7), (x + 22, y + 7)],
+            color.mix(opacity).filled(),
+        )),
+        Mark::Cross(color) => area.draw(&cross((x + 12, y), color)),
+        Mark::Dashed(color) => {
+            for segment in dashes((x, y), (x + 24, y)) {
+                area.draw(&PathElement::new(segment, color.stroke_width(1)))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Draws the title, an optional subtitle and a legend (centred rows, wrapped to the
+/// width) at the top of `root`; returns the area left for the chart.
+fn header<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: Option<&str>,
+    legend: &[(String, Mark)],
+) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let (width, _) = root.dim_in_pixel();
+    let width = width as i32;
+    root.draw(&Text::new(
+        title.to_string(),
+        (width / 2, 10),
+        TextStyle::from(title_font()).pos(Pos::new(HPos::Center, VPos::Top)),
+    ))?;
+    let mut y = 40;
+    if let Some(subtitle) = subtitle {
+        root.draw(&Text::new(
+            subtitle.to_string(),
+            (width / 2, y),
+            anchored(14, GREY, HPos::Center, VPos::Top),
+        ))?;
+        y += 22;
+    }
+    // Lay the legend out in rows no wider than the chart.
+    let style = anchored(14, BLACK, HPos::Left, VPos::Center);
+    let mut rows: Vec<Vec<(&str, Mark, i32)>> = vec![Vec::new()];
+    let mut row_width = 0;
+    for (label, mark) in legend {
+        let text_width = root.estimate_text_size(label, &style)?.0 as i32;
+        let entry_width = 30 + text_width + 24;
+        if row_width + entry_width > width - 60 && row_width > 0 {
+            rows.push(Vec::new());
+            row_width = 0;
+        }
+        row_width += entry_width;
+        rows.last_mut()
+            .expect("rows start non-empty")
+            .push((label, *mark, entry_width));
+    }
+    if !legend.is_empty() {
+        y += 6;
+        for row in rows {
+            let total: i32 = row.iter().map(|(_, _, entry_width)| entry_width).sum();
+            let mut x = (width - total) / 2;
+            for (label, mark, entry_width) in row {
+                draw_mark(root, mark, (x, y + 8))?;
+                root.draw(&Text::new(
+                    label.to_string(),
+                    (x + 30, y + 8),
+                    style.clone(),
+                ))?;
+                x += entry_width;
+            }
+            y += 22;
+        }
+    }
+    Ok(root.split_vertically(y + 4).1)
+}
+
+/// The usual mesh: faint major grid lines, no minor ones, readable labels.
+macro_rules! mesh {
+    ($chart:expr) => {
+        $chart
+            .configure_mesh()
+            .label_style(font(13))
+            .axis_desc_style(font(15))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .max_light_lines(0)
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// Latency charts
+
+/// Mean, p50 and p99 of sorted latencies, as vertical marks: (legend, value, colour).
+fn latency_marks(sorted: &[u64], unit: TimeUnit) -> Vec<(String, f64, RGBColor)> {
+    let mut marks = Vec::new();
+    let named = [
+        ("mean", mean_rounded(sorted), GREY),
+        ("median (p50)", nearest_rank(sorted, 50), GREEN),
+        ("p99", nearest_rank(sorted, 99), RED),
+    ];
+    for (name, value, color) in named {
+        if let Some(ns) = value {
+            let value = unit.of(ns);
+            marks.push((
+                format!("{name} = {} {}", number(value), unit.name),
+                value,
+                color,
+            ));
+        }
+    }
+    marks
+}
+
+fn sorted_ok_latencies(ops: &[OpRow]) -> Vec<u64> {
+    let mut latencies = ok_latencies(ops);
+    latencies.sort_unstable();
+    latencies
+}
+
+/// "n ok; f failed and u unfinished (not shown)".
+fn population(ops: &[OpRow], ok: usize) -> String {
+    let failed = ops.iter().filter(|op| op.is_failed()).count();
+    let unfinished = ops.iter().filter(|op| op.outcome.is_none()).count();
+    format!("{ok} ok operations; {failed} failed and {unfinished} unfinished are not shown")
+}
+
+/// At most this many steps are drawn in the CDF (evenly spaced ranks), so the SVG stays
+/// small for runs with many operations.
+const CDF_POINTS_MAX: usize = 2_000;
+
+fn draw_latency_cdf<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    input: &ChartInput<'_>,
+) -> DrawResult<DB> {
+    let sorted = sorted_ok_latencies(input.ops);
+    let n = sorted.len();
+    let title = format!("{}: latency CDF of ok operations", input.scenario);
+    let (Some(&first), Some(&last)) = (sorted.first(), sorted.last()) else {
+        return no_data(
+            root,
+            &title,
+            "No operation completed ok, so there is no latency to plot.",
+        );
+    };
+    let unit = time_unit(last);
+    let marks = latency_marks(&sorted, unit);
+    let mut legend = vec![("cumulative fraction".to_string(), Mark::Line(BLUE, 2))];
+    legend.extend(
+        marks
+            .iter()
+            .map(|(label, _, color)| (label.clone(), Mark::Line(*color, 2))),
+    );
+    let area = header(root, &title, Some(&population(input.ops, n)), &legend)?;
+    let mut chart = ChartBuilder::on(&area)
+        .margin(18)
+        .margin_top(6)
+        .x_label_area_size(52)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.0..headroom(unit.of(last)), 0.0..1.02)?;
+    mesh!(chart)
+        .x_desc(format!("latency ({})", unit.name))
+        .y_desc("fraction of ok operations at or below x")
+        .x_label_formatter(&|v| number(*v))
+        .y_label_formatter(&|v| number(*v))
+        .draw()?;
+    for (_, value, color) in &marks {
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(*value, 0.0), (*value, 1.02)],
+            color.stroke_width(2),
+        )))?;
+    }
+    let mut points = vec![(unit.of(first), 0.0)];
+    let steps = n.min(CDF_POINTS_MAX);
+    let mut previous = 0.0;
+    for step in 0..steps {
+        // Evenly spaced ranks, always ending with the largest latency.
+        let index = if steps == n {
+            step
+        } else {
+            (step + 1) * n / steps - 1
+        };
+        let value = unit.of(sorted[index]);
+        let fraction = (index + 1) as f64 / n as f64;
+        points.push((value, previous));
+        points.push((value, fraction));
+        previous = fraction;
+    }
+    chart.draw_series(LineSeries::new(points, BLUE.stroke_width(2)))?;
+    Ok(())
+}
+
+/// A bin width of 1, 2 or 5 times a power of ten nanoseconds, giving at most
+/// `bins_max` bins over `range_ns`.
+fn bin_width_ns(range_ns: u64, bins_max: u64) -> u64 {
+    let raw = range_ns.div_ceil(bins_max).max(1);
+    let mut power: u64 = 1;
+    loop {
+        for factor in [1, 2, 5] {
+            let width = power.saturating_mul(factor);
+            if width >= raw {
+                return width;
+            }
+        }
+        power = power.saturating_mul(10);
+    }
+}
+
+const HISTOGRAM_BINS_MAX: u64 = 40;
+
+fn draw_latency_histogram<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    input: &ChartInput<'_>,
+) -> DrawResult<DB> {
+    let sorted = sorted_ok_latencies(input.ops);
+    let title = format!("{}: latency histogram of ok operations", input.scenario);
+    let (Some(&first), Some(&last)) = (sorted.first(), sorted.last()) else {
+        return no_data(
+            root,
+            &title,
+            "No operation completed ok, so there is no latency to plot.",
+        );
+    };
+    let width = bin_width_ns(last - first, HISTOGRAM_BINS_MAX);
+    let origin = first / width * width;
+    let bins = (last - origin) / width + 1;
+    let mut counts = vec![0u64; bins as usize];
+    for &latency in &sorted {
+        counts[((latency - origin) / width) as usize] += 1;
+    }
+    let count_max = counts.iter().copied().max().unwrap_or(0);
+    let end = origin + width * bins;
+    let unit = time_unit(end);
+    let (x_min, x_max) = (unit.of(origin), unit.of(end));
+    let pad = (x_max - x_min) * 0.02;
+    let marks = latency_marks(&sorted, unit);
+    let mut legend = vec![(
+        "ok operations in the bin".to_string(),
+        Mark::Area(BLUE, 0.75),
+    )];
+    legend.extend(
+        marks
+            .iter()
+            .map(|(label, _, color)| (label.clone(), Mark::Line(*color, 2))),
+    );
+    let area = header(
+        root,
+        &title,
+        Some(&population(input.ops, sorted.len())),
+        &legend,
+    )?;
+    let y_max = headroom(count_max as f64);
+    let mut chart = ChartBuilder::on(&area)
+        .margin(18)
+        .margin_top(6)
+        .x_label_area_size(52)
+        .y_label_area_size(72)
+        .build_cartesian_2d((x_min - pad).max(0.0)..x_max + pad, 0.0..y_max)?;
+    mesh!(chart)
+        .x_desc(format!(
+            "latency ({}), bins of {} {}",
+            unit.name,
+            number(unit.of(width)),
+            unit.name
+        ))
+        .y_desc("ok operations per bin")
+        .x_label_formatter(&|v| number(*v))
+        .y_label_formatter(&|v| number(*v))
+        .draw()?;
+    // Ordered rectangles, with thin white edges to keep neighbouring bars apart.
+    let bars: Vec<[(f64, f64); 2]> = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, count)| **count > 0)
+        .map(|(index, count)| {
+            let index = index as u64;
+            [
+                (unit.of(origin + width * index), 0.0),
+                (unit.of(origin + width * (index + 1)), *count as f64),
+            ]
+        })
+        .collect();
+    chart.draw_series(
+        bars.iter()
+            .map(|corners| Rectangle::new(*corners, BLUE.mix(0.75).filled())),
+    )?;
+    chart.draw_series(
+        bars.iter()
+            .map(|corners| Rectangle::new(*corners, WHITE.stroke_width(1))),
+    )?;
+    for (_, value, color) in &marks {
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(*value, 0.0), (*value, y_max)],
+            color.stroke_width(2),
+        )))?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Timeline
+
+/// Distinct window labels in order of first appearance, with their kind: one lane each.
+fn lane_labels(windows: &[FaultWindow]) -> Vec<(String, WindowKind)> {
+    let mut lanes: Vec<(String, WindowKind)> = Vec::new();
+    for window in windows {
+        if !lanes.iter().any(|(label, _)| *label == window.label) {
+            lanes.push((window.label.clone(), window.kind));
+        }
+    }
+    lanes
+}
+
+const LANES_MAX: usize = 12;
+
+/// Legend entries for the fault kinds present in `windows`.
+fn fault_legend(windows: &[FaultWindow]) -> Vec<(String, Mark)> {
+    WindowKind::ALL
+        .iter()
+        .filter(|kind| windows.iter().any(|window| window.kind == **kind))
+        .map(|kind| (kind.word().to_string(), Mark::Area(kind_color(*kind), 0.35)))
+        .collect()
+}
+
+fn draw_timeline<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    input: &ChartInput<'_>,
+) -> DrawResult<DB> {
+    let span_ns = input.span.as_nanos();
+    let unit = time_unit(span_ns);
+    let x_max = unit.of(span_ns).max(f64::MIN_POSITIVE);
+    let all_lanes = lane_labels(input.windows);
+    let lanes = &all_lanes[..all_lanes.len().min(LANES_MAX)];
+    let title = format!(
+        "{}: throughput and availability over virtual time",
+        input.scenario
+    );
+    let completed: u64 = input.timeline.iter().map(|row| row.ops_completed).sum();
+    if completed == 0 && input.windows.is_empty() {
+        return no_data(
+            root,
+            &title,
+            "No operation completed during the run, and no fault was injected.",
+        );
+    }
+    let interval = input
+        .timeline
+        .first()
+        .map(|row| row.end.saturating_since(row.start))
+        .unwrap_or_default();
+    let subtitle = format!(
+        "per interval of {interval}; {}",
+        if input.windows.is_empty() {
+            "no faults injected"
+        } else {
+            "shaded spans and the lanes below show the faults"
+        }
+    );
+    let mut legend = vec![
+        (
+            "throughput (ok operations / s, left axis)".to_string(),
+            Mark::Line(BLUE, 2),
+        ),
+        (
+            "availability (ok / completed, right axis)".to_string(),
+            Mark::Line(GREEN, 2),
+        ),
+    ];
+    legend.extend(fault_legend(input.windows));
+    let area = header(root, &title, Some(&subtitle), &legend)?;
+    let (_, height) = area.dim_in_pixel();
+    let lanes_height = if lanes.is_empty() {
+        0
+    } else {
+        64 + 26 * lanes.len() as u32
+    };
+    let (upper, lower) = area.split_vertically(height.saturating_sub(lanes_height));
+
+    let throughput_max = input
+        .timeline
+        .iter()
+        .map(TimelineRow::throughput_ops_per_s)
+        .fold(0.0, f64::max);
+    let y_max = headroom(throughput_max);
+    let x_desc = format!("virtual time ({})", unit.name);
+    let mut chart = ChartBuilder::on(&upper)
+        .margin(16)
+        .margin_top(6)
+        .margin_bottom(if lanes.is_empty() { 16 } else { 4 })
+        .x_label_area_size(if lanes.is_empty() { 52 } else { 28 })
+        .y_label_area_size(78)
+        .right_y_label_area_size(78)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)?
+        .set_secondary_coord(0.0..x_max, 0.0..1.05);
+    mesh!(chart)
+        .x_desc(if lanes.is_empty() {
+            x_desc.clone()
+        } else {
+            String::new()
+        })
+        .y_desc("throughput (ok operations / s)")
+        .x_label_formatter(&|v| number(*v))
+        .y_label_formatter(&|v| number(*v))
+        .draw()?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("availability (ok / completed)")
+        .y_label_formatter(&|v| number(*v))
+        .label_style(font(13))
+        .axis_desc_style(font(15))
+        .draw()?;
+
+    // Fault windows, shaded behind the series.
+    for window in input.windows {
+        let color = kind_color(window.kind);
+        let start = unit.of(window.start.as_nanos());
+        let end = unit.of(window.end.as_nanos());
+        if window.end > window.start {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(start, 0.0), (end, y_max)],
+                color.mix(0.13).filled(),
+            )))?;
+        } else {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(start, 0.0), (start, y_max)],
+                color.mix(0.6).stroke_width(2),
+            )))?;
+        }
+    }
+
+    let mut steps = Vec::with_capacity(input.timeline.len() * 2);
+    for row in input.timeline {
+        let throughput = row.throughput_ops_per_s();
+        steps.push((unit.of(row.start.as_nanos()), throughput));
+        steps.push((unit.of(row.end.as_nanos()), throughput));
+    }
+    chart.draw_series(LineSeries::new(steps, BLUE.stroke_width(2)))?;
+
+    // Availability: one line per run of intervals that had completions (none: unknown).
+    let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut current: Vec<(f64, f64)> = Vec::new();
+    for row in input.timeline {
+        match row.availability_ratio() {
+            Some(ratio) => {
+                let middle = (row.start.as_nanos() + row.end.as_nanos()) / 2;
+                current.push((unit.of(middle), ratio));
+            }
+            None if !current.is_empty() => runs.push(std::mem::take(&mut current)),
+            None => {}
+        }
+    }
+    if !current.is_empty() {
+        runs.push(current);
+    }
+    for run in &runs {
+        chart.draw_secondary_series(LineSeries::new(run.clone(), GREEN.stroke_width(2)))?;
+        chart.draw_secondary_series(
+            run.iter()
+                .map(|&point| Circle::new(point, 2, GREEN.filled())),
+        )?;
+    }
+
+    if lanes.is_empty() {
+        return Ok(());
+    }
+    let lane_count = lanes.len() as f64;
+    let mut lower_chart = ChartBuilder::on(&lower)
+        .margin_left(16)
+        .margin_right(16)
+        .margin_bottom(12)
+        .x_label_area_size(52)
+        .y_label_area_size(78)
+        .right_y_label_area_size(78)
+        .build_cartesian_2d(0.0..x_max, 0.0..lane_count)?;
+    mesh!(lower_chart)
+        .disable_y_mesh()
+        .y_labels(1)
+        .y_label_formatter(&|_| String::new())
+        .x_desc(x_desc)
+        .x_label_formatter(&|v| number(*v))
+        .draw()?;
+    let lane_of = |label: &str| lanes.iter().position(|(name, _)| name == label);
+    for window in input.windows {
+        let Some(lane) = lane_of(&window.label) else {
+            continue;
+        };
+        let color = kind_color(window.kind);
+        let top = lane_count - lane as f64 - 0.2;
+        let bottom = lane_count - lane as f64 - 0.8;
+        let start = unit.of(window.start.as_nanos());
+        // Zero-length windows still get a visible sliver.
+        let end = unit.of(window.end.as_nanos()).max(start + x_max / 400.0);
+        lower_chart.draw_series(std::iter::once(Rectangle::new(
+            [(start, bottom), (end, top)],
+            color.mix(0.75).filled(),
+        )))?;
+    }
+    // Lane names, right-aligned against the lane axis, in pixels on the whole canvas.
+    for (lane, (label, kind)) in lanes.iter().enumerate() {
+        let (x, y) = lower_chart.backend_coord(&(0.0, lane_count - lane as f64 - 0.5));
+        root.draw(&Text::new(
+            label.clone(),
+            (x - 8, y),
+            anchored(13, kind_color(*kind), HPos::Right, VPos::Center),
+        ))?;
+    }
+    let (x, y) = lower_chart.backend_coord(&(0.0, lane_count));
+    root.draw(&Text::new(
+        if all_lanes.len() > lanes.len() {
+            format!(
+                "fault windows (first {} of {})",
+                lanes.len(),
+                all_lanes.len()
+            )
+        } else {
+            "fault windows".to_string()
+        },
+        (x, y - 4),
+        anchored(13, GREY, HPos::Left, VPos::Bottom),
+    ))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Space-time diagram
+
+/// At most this many messages are drawn.
+const SPACETIME_MESSAGES_MAX: usize = 40;
+/// At most this many node lines are drawn.
+const SPACETIME_ROWS_MAX: usize = 24;
+
+/// The node lines (node ids, top to bottom) and the messages drawn between them.
+fn spacetime_rows<'a>(input: &ChartInput<'a>) -> (Vec<u32>, Vec<&'a MessageRecord>) {
+    let first: Vec<&MessageRecord> = input.messages.iter().take(SPACETIME_MESSAGES_MAX).collect();
+    if input.node_count <= SPACETIME_ROWS_MAX {
+        return ((0..input.node_count as u32).collect(), first);
+    }
+    // Many nodes: show those the first messages involve, in id order.
+    let mut rows: Vec<u32> = Vec::new();
+    for message in &first {
+        for node in [message.source.0, message.target.0] {
+            if !rows.contains(&node) && rows.len() < SPACETIME_ROWS_MAX {
+                rows.push(node);
+            }
+        }
+    }
+    rows.sort_unstable();
+    let shown = first
+        .into_iter()
+        .filter(|message| rows.contains(&message.source.0) && rows.contains(&message.target.0))
+        .collect();
+    (rows, shown)
+}
+
+/// The message's name: its `Debug` text up to the first space, brace or parenthesis.
+fn short_label(label: &str) -> &str {
+    let end = label.find([' ', '{', '(']).unwrap_or(label.len());
+    &label[..end]
+}
+
+fn message_end(message: &MessageRecord) -> Option<SimTime> {
+    match message.fate {
+        MessageFate::Delivered(at) | MessageFate::Dropped(at, _) => Some(at),
+        MessageFate::InFlight => None,
+    }
+}
+
+fn draw_spacetime<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    input: &ChartInput<'_>,
+) -> DrawResult<DB> {
+    let (rows, messages) = spacetime_rows(input);
+    let title = format!(
+        "{}: space-time diagram of the first {} messages",
+        input.scenario,
+        messages.len()
+    );
+    if messages.is_empty() {
+        return no_data(
+            root,
+            &title,
+            "No message was logged (nodes sent none, or the run kept no message log).",
+        );
+    }
+    let last_ns = messages
+        .iter()
+        .map(|message| {
+            message_end(message)
+                .unwrap_or(message.sent_at)
+                .max(message.sent_at)
+        })
+        .max()
+        .unwrap_or(SimTime::ZERO)
+        .as_nanos();
+    let any_in_flight = messages
+        .iter()
+        .any(|message| message_end(message).is_none());
+    let any_dropped = messages
+        .iter()
+        .any(|message| matches!(message.fate, MessageFate::Dropped(..)));
+    let last_ns = if any_in_flight {
+        last_ns + last_ns / 10 + 1
+    } else {
+        last_ns
+    };
+    let unit = time_unit(last_ns);
+    let x_max = headroom(unit.of(last_ns));
+    let shown_windows: Vec<&FaultWindow> = input
+        .windows
+        .iter()
+        .filter(|window| window.overlaps(SimTime::ZERO, SimTime(last_ns + 1)))
+        .collect();
+
+    let mut legend = vec![(
+        "message delivered (sender → receiver)".to_string(),
+        Mark::Line(BLUE, 2),
+    )];
+    if any_dropped {
+        legend.push(("message lost (X)".to_string(), Mark::Cross(RED)));
+    }
+    if any_in_flight {
+        legend.push(("still in flight at the end".to_string(), Mark::Dashed(GREY)));
+    }
+    for kind in WindowKind::ALL {
+        if shown_windows.iter().any(|window| window.kind == kind) {
+            legend.push((kind.word().to_string(), Mark::Area(kind_color(kind), 0.35)));
+        }
+    }
+    let subtitle = if input.messages.len() > messages.len() {
+        format!(
+            "time flows to the right; {} messages were logged in all",
+            input.messages.len()
+        )
+    } else {
+        "time flows to the right; one line per node".to_string()
+    };
+    let area = header(root, &title, Some(&subtitle), &legend)?;
+
+    let row_count = rows.len();
+    let row_y = |node: u32| -> f64 {
+        let index = rows.iter().position(|&row| row == node).unwrap_or(0);
+        (row_count - 1 - index) as f64
+    };
+    let y_top = row_count as f64 - 0.4;
+    let mut chart = ChartBuilder::on(&area)
+        .margin(18)
+        .margin_top(6)
+        .margin_right(28)
+        .x_label_area_size(52)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..x_max, -0.6..y_top)?;
+    mesh!(chart)
+        .disable_y_mesh()
+        .y_labels(1)
+        .y_label_formatter(&|_| String::new())
+        .y_desc("node")
+        .x_desc(format!("virtual time ({})", unit.name))
+        .x_label_formatter(&|v| number(*v))
+        .draw()?;
+
+    // Fault windows that overlap the drawn span.
+    let span_end = SimTime(last_ns);
+    for window in shown_windows {
+        let color = kind_color(window.kind);
+        let start = unit.of(window.start.as_nanos());
+        let end = unit
+            .of(window.end.min(span_end).as_nanos())
+            .max(start + x_max / 300.0);
+        match window.kind {
+            WindowKind::Crash | WindowKind::Pause | WindowKind::Isolate => {
+                let Some(&node) = window.nodes.first() else {
+                    continue;
+                };
+                if !rows.contains(&node.0) {
+                    continue;
+                }
+                let y = row_y(node.0);
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(start, y - 0.22), (end, y + 0.22)],
+                    color.mix(0.3).filled(),
+                )))?;
+                let (px, py) = chart.backend_coord(&(start, y + 0.22));
+                let word = match window.kind {
+                    WindowKind::Crash => "down",
+                    WindowKind::Pause => "paused",
+                    _ => "isolated",
+                };
+                root.draw(&Text::new(
+                    word,
+                    (px + 3, py + 1),
+                    anchored(11, color, HPos::Left, VPos::Top),
+                ))?;
+            }
+            WindowKind::Partition | WindowKind::Cut | WindowKind::Degrade => {
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(start, -0.6), (end, y_top)],
+                    color.mix(0.12).filled(),
+                )))?;
+                let (px, py) = chart.backend_coord(&(start, y_top));
+                root.draw(&Text::new(
+                    window.details.clone(),
+                    (px + 3, py + 2),
+                    anchored(12, color, HPos::Left, VPos::Top),
+                ))?;
+            }
+        }
+    }
+
+    // Node lines and their names.
+    for &node in &rows {
+        let y = row_y(node);
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(0.0, y), (x_max, y)],
+            RGBColor(60, 60, 60).stroke_width(1),
+        )))?;
+        let (px, py) = chart.backend_coord(&(0.0, y));
+        root.draw(&Text::new(
+            format!("n{node}"),
+            (px - 8, py),
+            anchored(14, BLACK, HPos::Right, VPos::Center),
+        ))?;
+    }
+
+    for message in &messages {
+        let source = (unit.of(message.sent_at.as_nanos()), row_y(message.source.0));
+        let target_y = row_y(message.target.0);
+        let from = chart.backend_coord(&source);
+        match message.fate {
+            MessageFate::Delivered(at) => {
+                let to = chart.backend_coord(&(unit.of(at.as_nanos()), target_y));
+                root.draw(&PathElement::new(vec![from, to], BLUE.stroke_width(1)))?;
+                root.draw(&arrow_head(from, to, BLUE))?;
+                // The message's name beside the start of its arrow.
+                let along = |a: i32, b: i32| a + (b - a) / 4;
+                root.draw(&Text::new(
+                    short_label(&message.label).to_string(),
+                    (along(from.0, to.0) + 3, along(from.1, to.1)),
+                    anchored(10, RGBColor(20, 70, 120), HPos::Left, VPos::Center),
+                ))?;
+            }
+            MessageFate::Dropped(at, _) => {
+                // Lost: a dashed line half way towards the target, ending in an X.
+                let to =
+                    chart.backend_coord(&(unit.of(at.as_nanos()), (source.1 + target_y) / 2.0));
+                for segment in dashes(from, to) {
+                    root.draw(&PathElement::new(segment, RED.stroke_width(1)))?;
+                }
+                root.draw(&cross(to, RED))?;
+            }
+            MessageFate::InFlight => {
+                let to = chart.backend_coord(&(x_max, (source.1 + target_y) / 2.0));
+                for segment in dashes(from, to) {
+                    root.draw(&PathElement::new(segment, GREY.stroke_width(1)))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A filled triangle at `to`, pointing along `from -> to`, in pixels.
+fn arrow_head(from: (i32, i32), to: (i32, i32), color: RGBColor) -> Polygon<(i32, i32)> {
+    let (dx, dy) = (f64::from(to.0 - from.0), f64::from(to.1 - from.1));
+    let length = (dx * dx + dy * dy).sqrt().max(1.0);
+    let (ux, uy) = (dx / length, dy / length);
+    let (back, half) = (9.0, 3.5);
+    let base = (f64::from(to.0) - ux * back, f64::from(to.1) - uy * back);
+    let left = (
+        (base.0 - uy * half).round() as i32,
+        (base.1 + ux * half).round() as i32,
+    );
+    let right = (
+        (base.0 + uy * half).round() as i32,
+        (base.1 - ux * half).round() as i32,
+    );
+    Polygon::new(vec![to, left, right], color.filled())
+}
+
+/// An X of 5 pixels' reach around `at`.
+fn cross(at: (i32, i32), color: RGBColor) -> PathElement<(i32, i32)> {
+    let r = 5;
+    PathElement::new(
+        vec![
+            (at.0 - r, at.1 - r),
+            (at.0 + r, at.1 + r),
+            at,
+            (at.0 + r, at.1 - r),
+            (at.0 - r, at.1 + r),
+        ],
+        color.stroke_width(2),
+    )
+}
+
+/// The dashes (6 pixels on, 4 off) of a line from `from` to `to`, in pixels.
+fn dashes(from: (i32, i32), to: (i32, i32)) -> Vec<Vec<(i32, i32)>> {
+    let (dx, dy) = (f64::from(to.0 - from.0), f64::from(to.1 - from.1));
+    let length = (dx * dx + dy * dy).sqrt();
+    if length < 1.0 {
+        return vec![vec![from, to]];
+    }
+    let at = |distance: f64| {
+        let t = (distance / length).min(1.0);
+        (
+            (f64::from(from.0) + dx * t).round() as i32,
+            (f64::from(from.1) + dy * t).round() as i32,
+        )
+    };
+    let mut segments = Vec::new();
+    let mut distance = 0.0;
+    while distance < length {
+        segments.push(vec![at(distance), at(distance + 6.0)]);
+        distance += 10.0;
+    }
+    segments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bin_widths_are_one_two_or_five_times_a_power_of_ten() {
+        assert_eq!(bin_width_ns(4_000_000, 40), 100_000); // exactly 40 bins of 0.1 ms
+        assert_eq!(bin_width_ns(4_000_001, 40), 200_000);
+        assert_eq!(bin_width_ns(13_000, 40), 500);
+        assert_eq!(bin_width_ns(0, 40), 1);
+        assert_eq!(bin_width_ns(u64::MAX, 40), 500_000_000_000_000_000);
+    }
+
+    #[test]
+    fn tick_numbers_are_short() {
+        assert_eq!(number(1.5), "1.5");
+        assert_eq!(number(250.0), "250");
+        assert_eq!(number(0.125), "0.125");
+        assert_eq!(number(12.34), "12.3");
+        assert_eq!(number(-0.0001), "0");
+    }
+
+    #[test]
+    fn message_names_are_cut_before_their_fields() {
+        assert_eq!(short_label("Prepare { ballot: 3 }"), "Prepare");
+        assert_eq!(short_label("Reply(7)"), "Reply");
+        assert_eq!(short_label("HoldMsg"), "HoldMsg");
+    }
+}

@@ -1,0 +1,287 @@
+//! Shrinking a failing run to a minimal scenario that still fails the same check.
+//!
+//! Three passes, each keeping the seed and requiring the *same* check to fail:
+//! 1. delta debugging (Zeller's ddmin) over the concrete fault list, where a crash and
+//!    the restart that follows it count as one unit so every candidate stays valid;
+//! 2. the shortest duration (binary search, to the millisecond) that still fails;
+//! 3. a lighter workload: fewer clients, then a lower rate.
+
+use crate::registry::Registry;
+use crate::run::{RunOptions, run_scenario};
+use crate::scenario::{Scenario, ScheduledFault};
+use dsim_core::{Fault, RunError, SimDuration, SimTime, Workload};
+
+/// What shrinking found.
+#[derive(Clone, Debug)]
+pub struct ShrinkOutcome {
+    /// The check that fails (the first violation's) in the original and the result.
+    pub check: &'static str,
+    /// The minimal scenario (faults explicit, nemesis removed).
+    pub scenario: Scenario,
+    /// Faults before shrinking (explicit plus nemesis).
+    pub original_faults: usize,
+    /// Duration before shrinking.
+    pub original_duration: SimDuration,
+    /// Workload before shrinking.
+    pub original_workload: Workload,
+    /// Runs it took.
+    pub runs: usize,
+}
+
+/// Why shrinking could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ShrinkError {
+    /// The original run holds every check: nothing to shrink.
+    #[error("seed {0} does not fail any check: nothing to shrink")]
+    DoesNotFail(u64),
+    /// A run could not be carried out.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// A group of faults removed or kept together.
+type Unit = Vec<ScheduledFault>;
+
+/// Pairs each crash with the next restart of the same node; every other fault is a
+/// unit of its own.
+fn units(faults: &[ScheduledFault]) -> Vec<Unit> {
+    let mut taken = vec![false; faults.len()];
+    let mut result = Vec::new();
+    for i in 0..faults.len() {
+        if taken[i] {
+            continue;
+        }
+        taken[i] = true;
+        let mut unit = vec![faults[i].clone()];
+        if let Fault::Crash(node) = faults[i].fault
+            && let Some(j) = (i + 1..faults.len())
+                .find(|&j| !taken[j] && faults[j].fault == Fault::Restart(node))
+        {
+            taken[j] = true;
+            unit.push(faults[j].clone());
+        }
+        result.push(unit);
+    }
+    result
+}
+
+fn flatten(units: &[Unit]) -> Vec<ScheduledFault> {
+    let mut faults: Vec<ScheduledFault> = units.iter().flatten().cloned().collect();
+    faults.sort_by_key(|fault| fault.at);
+    faults
+}
+
+struct Shrinker<'a> {
+    registry: &'a Registry,
+    check: &'static str,
+    runs: usize,
+    progress: &'a mut dyn FnMut(&str),
+}
+
+impl Shrinker<'_> {
+    /// True if `scenario` still fails `self.check`.
+    fn fails(&mut self, scenario: &Scenario) -> Result<bool, RunError> {
+        self.runs += 1;
+        let result = run_scenario(self.registry, scenario, RunOptions::default())?;
+        Ok(result
+            .verdict
+            .violations
+            .iter()
+            .any(|v| v.check == self.check))
+    }
+
+    fn with_faults(base: &Scenario, units: &[Unit]) -> Scenario {
+        let mut candidate = base.clone();
+        candidate.faults = flatten(units);
+        candidate
+    }
+
+    /// ddmin: the smallest subset of units (1-minimal) that still fails.
+    fn minimise_faults(
+        &mut self,
+        base: &Scenario,
+        mut current: Vec<Unit>,
+    ) -> Result<Vec<Unit>, RunError> {
+        let mut granularity = 2usize;
+        while current.len() >= 2 {
+            let chunk = current.len().div_ceil(granularity);
+            let chunks: Vec<Vec<Unit>> = current.chunks(chunk).map(<[Unit]>::to_vec).collect();
+            let mut reduced = false;
+            // Try each chunk alone, then each complement.
+            for subset in &chunks {
+                if self.fails(&Self::with_faults(base, subset))? {
+                    current = subset.clone();
+                    granularity = 2;
+                    reduced = true;
+                    break;
+                }
+            }
+            if !reduced && chunks.len() > 2 {
+                for skip in 0..chunks.len() {
+                    let complement: Vec<Unit> = chunks
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != skip)
+                        .flat_map(|(_, c)| c.clone())
+                        .collect();
+                    if self.fails(&Self::with_faults(base, &complement))? {
+                        current = complement;
+                        granularity = (granularity - 1).max(2);
+                        reduced = true;
+                        break;
+                    }
+                }
+            }
+            if !reduced {
+                if granularity >= current.len() {
+                    break;
+                }
+                granularity = (granularity * 2).min(current.len());
+            }
+            (self.progress)(&format!("faults: {} units left", current.len()));
+        }
+        // A single remaining unit may not be needed at all.
+        if current.len() == 1 && self.fails(&Self::with_faults(base, &[]))? {
+            current.clear();
+        }
+        Ok(current)
+    }
+
+    /// The shortest duration, to the millisecond, that still fails.
+    fn minimise_duration(&mut self, scenario: &mut Scenario) -> Result<(), RunError> {
+        let last_fault = scenario
+            .faults
+            .iter()
+            .map(|f| f.at)
+            .max()
+            .unwrap_or(SimTime::ZERO);
+        let step = 1_000_000u64;
+        let mut low = (last_fault.as_nanos() / step).max(1); // may not fail
+        let mut high = scenario.duration.as_nanos().div_ceil(step); // fails
+        while low + 1 < high {
+            let middle = low + (high - low) / 2;
+            let mut candidate = scenario.clone();
+            candidate.duration = SimDuration(middle * step);
+            if self.fails(&candidate)? {
+                high = middle;
+            } else {
+                low = middle;
+            }
+        }
+        let shortest = SimDuration(high * step).min(scenario.duration);
+        if shortest < scenario.duration {
+            let mut candidate = scenario.clone();
+            candidate.duration = shortest;
+            if self.fails(&candidate)? {
+                scenario.duration = shortest;
+            }
+        }
+        (self.progress)(&format!("duration: {}", scenario.duration));
+        Ok(())
+    }
+
+    /// Fewer clients, then a lower rate, while it still fails.
+    fn minimise_workload(&mut self, scenario: &mut Scenario) -> Result<(), RunError> {
+        while scenario.workload.clients > 1 {
+            let mut candidate = scenario.clone();
+            candidate.workload.clients -= 1;
+            // Node ids after the replicas (clients, helper nodes) shift when a client
+            // goes, so a fault naming one of them pins the client count.
+            let replicas = candidate.nodes as u32;
+            if candidate
+                .faults
+                .iter()
+                .any(|f| f.fault.nodes().iter().any(|n| n.0 >= replicas))
+            {
+                break;
+            }
+            let protocol = self
+                .registry
+                .get(&candidate.kind)
+                .expect("kind is registered");
+            candidate.total_nodes = protocol.total_nodes(candidate.nodes, &candidate.workload);
+            if !self.fails(&candidate)? {
+                break;
+            }
+            *scenario = candidate;
+        }
+        while scenario.workload.rate_per_s > 1.0 {
+            let mut candidate = scenario.clone();
+            candidate.workload.rate_per_s = (scenario.workload.rate_per_s / 2.0).floor().max(1.0);
+            if !self.fails(&candidate)? {
+                break;
+            }
+            *scenario = candidate;
+        }
+        (self.progress)(&format!(
+            "workload: {} clients at {}/s",
+            scenario.workload.clients, scenario.workload.rate_per_s
+        ));
+        Ok(())
+    }
+}
+
+/// Shrinks `scenario` (with its seed) to a minimal scenario that fails the same check.
+/// `progress` hears a line after each step.
+pub fn shrink(
+    registry: &Registry,
+    scenario: &Scenario,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ShrinkOutcome, ShrinkError> {
+    let original = run_scenario(registry, scenario, RunOptions::default())?;
+    let Some(first) = original.verdict.violations.first() else {
+        return Err(ShrinkError::DoesNotFail(scenario.seed));
+    };
+    let concrete = scenario.concrete_faults();
+    let mut base = scenario.clone();
+    base.nemesis = None;
+    base.faults = concrete.clone();
+    let mut shrinker = Shrinker {
+        registry,
+        check: first.check,
+        runs: 1,
+        progress,
+    };
+    let kept = shrinker.minimise_faults(&base, units(&concrete))?;
+    let mut minimal = base.clone();
+    minimal.faults = flatten(&kept);
+    shrinker.minimise_duration(&mut minimal)?;
+    shrinker.minimise_workload(&mut minimal)?;
+    let check = shrinker.check;
+    let runs = shrinker.runs;
+    Ok(ShrinkOutcome {
+        check,
+        scenario: minimal,
+        original_faults: concrete.len(),
+        original_duration: scenario.duration,
+        original_workload: scenario.workload,
+        runs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dsim_core::NodeId;
+
+    fn at(ms: u64, fault: Fault) -> ScheduledFault {
+        ScheduledFault {
+            at: SimTime(ms * 1_000_000),
+            fault,
+        }
+    }
+
+    #[test]
+    fn a_crash_and_its_restart_shrink_together() {
+        let faults = vec![
+            at(1, Fault::Crash(NodeId(1))),
+            at(2, Fault::Heal),
+            at(3, Fault::Restart(NodeId(1))),
+            at(4, Fault::Restart(NodeId(2))),
+        ];
+        let grouped = units(&faults);
+        assert_eq!(grouped.len(), 3);
+        assert_eq!(grouped[0].len(), 2, "crash 1 travels with restart 1");
+        assert_eq!(flatten(&grouped), faults, "flattening restores time order");
+    }
+}

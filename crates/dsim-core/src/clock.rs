@@ -32,9 +32,8 @@ impl LocalClock {
     /// The local reading at virtual time `now`.
     pub fn local(&self, now: SimTime) -> SimTime {
         let virtual_ns = i128::from(now.0);
-        let local = virtual_ns
-            + i128::from(self.offset_ns)
-            + virtual_ns * i128::from(self.drift_ppm) / PPM;
+        let local =
+            virtual_ns + i128::from(self.offset_ns) + virtual_ns * i128::from(self.drift_ppm) / PPM;
         SimTime(local.clamp(0, i128::from(u64::MAX)) as u64)
     }
 
@@ -71,7 +70,10 @@ mod tests {
     #[test]
     fn fast_clock_fires_timers_early_in_virtual_time() {
         // 10% fast: 1s of local time passes in about 0.909s of virtual time.
-        let clock = LocalClock { offset_ns: 0, drift_ppm: 100_000 };
+        let clock = LocalClock {
+            offset_ns: 0,
+            drift_ppm: 100_000,
+        };
         assert_eq!(clock.local(SimTime(1_000_000_000)), SimTime(1_100_000_000));
         let when = clock.virtual_when(SimTime(1_000_000_000), SimTime::ZERO);
         assert_eq!(when, SimTime(909_090_910));
@@ -81,9 +83,19 @@ mod tests {
 
     #[test]
     fn offset_shifts_readings_and_clamps_at_zero() {
-        let clock = LocalClock { offset_ns: -50, drift_ppm: 0 };
+        let clock = LocalClock {
+            offset_ns: -50,
+            drift_ppm: 0,
+        };
         assert_eq!(clock.local(SimTime(20)), SimTime(0));
         assert_eq!(clock.local(SimTime(80)), SimTime(30));
-        assert!(LocalClock { offset_ns: 0, drift_ppm: -1_000_000 }.validate().is_err());
+        assert!(
+            LocalClock {
+                offset_ns: 0,
+                drift_ppm: -1_000_000
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -45,7 +45,9 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum SimError {
     /// A node sent a message to a node id that does not exist.
-    #[error("node {source_node} sent a message to node {target}, which does not exist ({node_count} nodes)")]
+    #[error(
+        "node {source_node} sent a message to node {target}, which does not exist ({node_count} nodes)"
+    )]
     UnknownTarget {
         /// The sender.
         source_node: NodeId,

@@ -231,7 +231,10 @@ impl Network {
                     }
                     let model = link.model.unwrap_or_else(|| config.default_link.clone());
                     model.validate()?;
-                    let (a, b) = (NodeIndex::new(link.a.index()), NodeIndex::new(link.b.index()));
+                    let (a, b) = (
+                        NodeIndex::new(link.a.index()),
+                        NodeIndex::new(link.b.index()),
+                    );
                     g.add_edge(a, b, model.clone());
                     if link.both_ways {
                         g.add_edge(b, a, model);
@@ -339,7 +342,10 @@ impl Network {
         rng: &mut SimRng,
         path: &[EdgeIndex],
     ) -> Option<(SimDuration, Option<SimDuration>, LinkOrder)> {
-        let graph = self.graph.as_ref().expect("routes exist only in graph topologies");
+        let graph = self
+            .graph
+            .as_ref()
+            .expect("routes exist only in graph topologies");
         let mut total = SimDuration::ZERO;
         let mut duplicated = false;
         let mut order = LinkOrder::Fifo;
@@ -393,8 +399,10 @@ impl Network {
         for (_, state) in newer {
             let blocked = match &self.graph {
                 None => state.blocks(source, target),
-                Some(graph) => shortest_routes(graph, state, source)[target.index()].is_none()
-                    && source != target,
+                Some(graph) => {
+                    shortest_routes(graph, state, source)[target.index()].is_none()
+                        && source != target
+                }
             };
             if blocked {
                 return true;
@@ -457,8 +465,12 @@ impl Network {
         self.check_node(node)?;
         let everyone: Vec<NodeId> = (0..self.node_count as u32).map(NodeId).collect();
         let mut state = (*self.cuts).clone();
-        state.one_way.push((vec![node.0], everyone.iter().map(|n| n.0).collect()));
-        state.one_way.push((everyone.iter().map(|n| n.0).collect(), vec![node.0]));
+        state
+            .one_way
+            .push((vec![node.0], everyone.iter().map(|n| n.0).collect()));
+        state
+            .one_way
+            .push((everyone.iter().map(|n| n.0).collect(), vec![node.0]));
         self.set_cuts(now, state);
         Ok(())
     }

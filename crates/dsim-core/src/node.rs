@@ -289,7 +289,10 @@ mod tests {
         assert_eq!(first.slot, second.slot);
         assert!(!table.is_live(first));
         assert!(table.is_live(second));
-        assert!(!table.retire(first), "retiring a dead id must not free a live slot");
+        assert!(
+            !table.retire(first),
+            "retiring a dead id must not free a live slot"
+        );
         assert_eq!(table.live_count(), 1);
     }
 }

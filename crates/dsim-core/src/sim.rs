@@ -251,7 +251,9 @@ impl<N: Node> Simulation<N> {
             return Err(ConfigError::NoNodes);
         }
         if node_count > u32::MAX as usize / 2 {
-            return Err(ConfigError::Invalid(format!("{node_count} nodes is too many")));
+            return Err(ConfigError::Invalid(format!(
+                "{node_count} nodes is too many"
+            )));
         }
         let network = Network::new(config.network, node_count)?;
         let nodes = (0..node_count)
@@ -295,7 +297,12 @@ impl<N: Node> Simulation<N> {
             error: None,
         };
         for index in 0..node_count {
-            sim.schedule(SimTime::ZERO, Payload::Start { node: NodeId(index as u32) });
+            sim.schedule(
+                SimTime::ZERO,
+                Payload::Start {
+                    node: NodeId(index as u32),
+                },
+            );
         }
         Ok(sim)
     }
@@ -405,7 +412,9 @@ impl<N: Node> Simulation<N> {
 
     /// The node's state, or `None` while it is crashed.
     pub fn node(&self, id: NodeId) -> Option<&N> {
-        self.nodes.get(id.index()).and_then(|slot| slot.node.as_ref())
+        self.nodes
+            .get(id.index())
+            .and_then(|slot| slot.node.as_ref())
     }
 
     /// The node's durable state.
@@ -666,7 +675,12 @@ impl<N: Node> Simulation<N> {
         assert!(retired, "a timer fires only while live");
         self.counters.events += 1;
         self.counters.timers_fired += 1;
-        self.log(TraceKind::Timer, node, node, crate::trace::digest_debug(&timer));
+        self.log(
+            TraceKind::Timer,
+            node,
+            node,
+            crate::trace::digest_debug(&timer),
+        );
         self.call(node, |state, ctx| state.on_timer(ctx, timer));
     }
 
@@ -768,7 +782,10 @@ impl<N: Node> Simulation<N> {
         let record = if self.messages.len() < self.message_log_limit {
             let mut label = format!("{msg:?}");
             if label.len() > 48 {
-                let cut = (0..=48).rev().find(|&i| label.is_char_boundary(i)).unwrap_or(0);
+                let cut = (0..=48)
+                    .rev()
+                    .find(|&i| label.is_char_boundary(i))
+                    .unwrap_or(0);
                 label.truncate(cut);
             }
             self.messages.push(MessageRecord {
@@ -946,7 +963,9 @@ impl<N: Node> Simulation<N> {
         if slot.node.is_none() {
             return false;
         }
-        let end = slot.paused_until.map_or(until, |current| current.max(until));
+        let end = slot
+            .paused_until
+            .map_or(until, |current| current.max(until));
         slot.paused_until = Some(end);
         self.schedule(end, Payload::Resume { node });
         true

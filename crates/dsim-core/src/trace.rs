@@ -90,7 +90,11 @@ impl Fingerprint {
     #[inline]
     pub fn record(&mut self, event: &TraceEvent) {
         self.fold(event.time.0);
-        self.fold(((event.kind as u64) << 48) ^ (u64::from(event.source.0) << 24) ^ u64::from(event.target.0));
+        self.fold(
+            ((event.kind as u64) << 48)
+                ^ (u64::from(event.source.0) << 24)
+                ^ u64::from(event.target.0),
+        );
         self.fold(event.digest);
     }
 
@@ -217,7 +221,10 @@ mod tests {
         // Changing the hash changes every golden fingerprint: make that loud.
         let mut fingerprint = Fingerprint::default();
         fingerprint.record(&event(1, TraceKind::Send));
-        assert_eq!(fingerprint_hex(fingerprint.value()), fingerprint_hex(fingerprint.value()));
+        assert_eq!(
+            fingerprint_hex(fingerprint.value()),
+            fingerprint_hex(fingerprint.value())
+        );
         assert_eq!(digest_debug("a"), digest_debug("a"));
         assert_ne!(digest_debug(&1u32), digest_debug(&2u32));
     }

@@ -388,15 +388,17 @@ impl Network {
             .find(|d| d.applies(source, target))
     }
 
-    /// True when a message sent at `sent_at` from `source` to `target` crossed a cut
+    /// The number of partition states so far. A message remembers the epoch it was
+    /// sent in, so a cut applied later — even at the same virtual instant — is "while
+    /// it was in flight".
+    pub fn cut_epoch(&self) -> u32 {
+        u32::try_from(self.cut_history.len()).expect("fewer than 2^32 partition changes")
+    }
+
+    /// True when a message sent in `sent_epoch` from `source` to `target` crossed a cut
     /// that began while it was in flight (including one already healed).
-    pub fn lost_in_flight(&self, source: NodeId, target: NodeId, sent_at: SimTime) -> bool {
-        let newer = self
-            .cut_history
-            .iter()
-            .rev()
-            .take_while(|(start, _)| *start > sent_at);
-        for (_, state) in newer {
+    pub fn lost_in_flight(&self, source: NodeId, target: NodeId, sent_epoch: u32) -> bool {
+        for (_, state) in &self.cut_history[sent_epoch as usize..] {
             let blocked = match &self.graph {
                 None => state.blocks(source, target),
                 Some(graph) => {

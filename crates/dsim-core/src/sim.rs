@@ -177,7 +177,7 @@ enum Payload<N: Node> {
         target: NodeId,
         target_incarnation: u32,
         record: u32,
-        sent_at: SimTime,
+        sent_epoch: u32,
         digest: u64,
         msg: N::Msg,
     },
@@ -571,14 +571,14 @@ impl<N: Node> Simulation<N> {
                 target,
                 target_incarnation,
                 record,
-                sent_at,
+                sent_epoch,
                 digest,
                 msg,
             } => {
                 let node = &self.nodes[target.index()];
                 let reason = if node.node.is_none() || node.incarnation != target_incarnation {
                     Some(DropReason::CrashedTarget)
-                } else if self.network.lost_in_flight(source, target, sent_at) {
+                } else if self.network.lost_in_flight(source, target, sent_epoch) {
                     Some(DropReason::Partition)
                 } else {
                     None
@@ -594,7 +594,7 @@ impl<N: Node> Simulation<N> {
                         target,
                         target_incarnation,
                         record,
-                        sent_at,
+                        sent_epoch,
                         digest,
                         msg,
                     });
@@ -811,6 +811,7 @@ impl<N: Node> Simulation<N> {
             }
             Transmission::Scheduled { at, duplicate_at } => {
                 let target_incarnation = self.nodes[target.index()].incarnation;
+                let sent_epoch = self.network.cut_epoch();
                 if let Some(copy_at) = duplicate_at {
                     self.counters.messages_duplicated += 1;
                     self.log(TraceKind::Duplicate, source, target, digest);
@@ -821,7 +822,7 @@ impl<N: Node> Simulation<N> {
                             target,
                             target_incarnation,
                             record: NOT_LOGGED,
-                            sent_at: self.now,
+                            sent_epoch,
                             digest,
                             msg: msg.clone(),
                         },
@@ -834,7 +835,7 @@ impl<N: Node> Simulation<N> {
                         target,
                         target_incarnation,
                         record,
-                        sent_at: self.now,
+                        sent_epoch,
                         digest,
                         msg,
                     },

@@ -91,7 +91,7 @@ pub struct SweepArgs {
     /// The scenario and its overrides.
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// Seeds: A..B (B excluded) or A..=B (B included).
+    /// Seeds: A..B, both ends included (1..1000 is 1,000 seeds).
     #[arg(long, value_name = "A..B")]
     pub seeds: String,
     /// Worker threads (default: the number of cores).
@@ -128,7 +128,7 @@ pub struct CompareArgs {
     /// A protocol variant to compare (repeatable); applies to every scenario.
     #[arg(long = "variant")]
     pub variants: Vec<String>,
-    /// Seeds: A..B (B excluded) or A..=B (B included).
+    /// Seeds: A..B, both ends included (1..1000 is 1,000 seeds).
     #[arg(long, value_name = "A..B")]
     pub seeds: String,
     /// Override a field in every scenario (repeatable).

@@ -25,7 +25,8 @@ pub const META_FILE: &str = "sweep.meta";
 /// The final table.
 pub const SWEEP_FILE: &str = "sweep.csv";
 
-/// A range of seeds: `A..B` (B excluded, as in Rust) or `A..=B` (B included).
+/// A range of seeds, both ends included: `A..B` (as in the shell's `{A..B}`) or
+/// `A..=B`; a single number is a range of one. `--seeds 1..1000` is 1,000 seeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SeedRange {
     /// First seed.
@@ -35,34 +36,23 @@ pub struct SeedRange {
 }
 
 impl SeedRange {
-    /// Parses `A..B` or `A..=B`; a single number is a range of one.
+    /// Parses `A..B` or `A..=B` (both inclusive) or `N`.
     pub fn parse(text: &str) -> Result<SeedRange, String> {
-        let help = "seeds as A..B (B excluded) or A..=B (B included), e.g. 1..=1000";
+        let help = "seeds as A..B (both included), e.g. 1..1000";
         let number = |s: &str| {
             s.trim()
                 .replace('_', "")
                 .parse::<u64>()
                 .map_err(|_| format!("cannot read {s:?} as a seed; {help}"))
         };
-        let range = if let Some((a, b)) = text.split_once("..=") {
-            SeedRange {
+        let range = match text.split_once("..") {
+            Some((a, b)) => SeedRange {
                 first: number(a)?,
-                last: number(b)?,
-            }
-        } else if let Some((a, b)) = text.split_once("..") {
-            let end = number(b)?;
-            if end == 0 {
-                return Err(format!("{text:?} is empty; {help}"));
-            }
-            SeedRange {
-                first: number(a)?,
-                last: end - 1,
-            }
-        } else {
-            let seed = number(text)?;
-            SeedRange {
-                first: seed,
-                last: seed,
+                last: number(b.strip_prefix('=').unwrap_or(b))?,
+            },
+            None => {
+                let seed = number(text)?;
+                SeedRange { first: seed, last: seed }
             }
         };
         if range.first > range.last {
@@ -424,19 +414,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_ranges_follow_rust_syntax() {
-        assert_eq!(
-            SeedRange::parse("1..4"),
-            Ok(SeedRange { first: 1, last: 3 })
-        );
-        assert_eq!(
-            SeedRange::parse("1..=4"),
-            Ok(SeedRange { first: 1, last: 4 })
-        );
+    fn seed_ranges_include_both_ends() {
+        assert_eq!(SeedRange::parse("1..4"), Ok(SeedRange { first: 1, last: 4 }));
+        assert_eq!(SeedRange::parse("1..=4"), Ok(SeedRange { first: 1, last: 4 }));
         assert_eq!(SeedRange::parse("7"), Ok(SeedRange { first: 7, last: 7 }));
-        assert!(SeedRange::parse("5..5").is_err());
+        assert_eq!(SeedRange::parse("5..5"), Ok(SeedRange { first: 5, last: 5 }));
+        assert!(SeedRange::parse("6..5").is_err());
         assert!(SeedRange::parse("a..b").is_err());
-        assert_eq!(SeedRange::parse("1..=1000").map(|r| r.len()), Ok(1000));
+        assert_eq!(SeedRange::parse("1..1000").map(|r| r.len()), Ok(1000));
     }
 
     #[test]

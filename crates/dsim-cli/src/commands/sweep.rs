@@ -235,7 +235,7 @@ pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow:
         bail!("--jobs must be at least 1");
     }
     printer.line(format!(
-        "sweeping {} over {} seeds ({}..={}{}) on {jobs} threads into {}",
+        "sweeping {} over {} seeds ({}..{}{}) on {jobs} threads into {}",
         scenario.name,
         thousands(seeds.len() as u64),
         range.first,

@@ -1,0 +1,299 @@
+//! The checker: the job's output must equal a sequential word count of the same corpus,
+//! exactly, whatever failed. It regenerates the corpus from the seed and the parameters
+//! and judges only from the master's observations.
+
+use super::{Corpus, JobConfig, MrEvent, expected_partitions};
+use dsim_core::{Formula, Observation, ObservationRecord, SimTime, Verdict, Violation};
+
+/// The name of the one safety check.
+pub const OUTPUT_MISMATCH: &str = "output_mismatch";
+
+/// What the checker found in one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobSummary {
+    /// Safety violations (`output_mismatch`); empty when the output was right.
+    pub violations: Vec<Violation>,
+    /// The master declared the job done.
+    pub job_completed: bool,
+    /// From job start to job done, when it completed.
+    pub job_time_ns: Option<u64>,
+    /// Times a task went back to idle to be run again.
+    pub tasks_reexecuted: u64,
+    /// Backup attempts launched.
+    pub backup_tasks_launched: u64,
+    /// Times the master declared a worker failed.
+    pub workers_failed: u64,
+    /// Distinct partitions committed.
+    pub partitions_committed: u32,
+}
+
+impl JobSummary {
+    /// The verdict for the report: `job_time_ns` first among the extra columns (empty
+    /// when the job did not complete, which is not a violation).
+    pub fn verdict(&self, formula: Formula) -> Verdict {
+        Verdict {
+            violations: self.violations.clone(),
+            formula,
+            agreement: 1.0,
+            extra_columns: vec![
+                (
+                    "job_time_ns",
+                    self.job_time_ns
+                        .map(|ns| ns.to_string())
+                        .unwrap_or_default(),
+                ),
+                ("job_completed", self.job_completed.to_string()),
+                ("tasks_reexecuted", self.tasks_reexecuted.to_string()),
+                (
+                    "backup_tasks_launched",
+                    self.backup_tasks_launched.to_string(),
+                ),
+                ("workers_failed", self.workers_failed.to_string()),
+                (
+                    "partitions_committed",
+                    self.partitions_committed.to_string(),
+                ),
+            ],
+        }
+    }
+}
+
+/// Sum of counts and number of distinct words.
+fn totals(counts: &[(u32, u64)]) -> (usize, u64) {
+    (counts.len(), counts.iter().map(|&(_, c)| c).sum())
+}
+
+/// One line saying how `got` differs from `expected`.
+fn describe_difference(partition: u32, expected: &[(u32, u64)], got: &[(u32, u64)]) -> String {
+    let (expected_words, expected_total) = totals(expected);
+    let (got_words, got_total) = totals(got);
+    let first = expected
+        .iter()
+        .zip(got)
+        .position(|(e, g)| e != g)
+        .unwrap_or(expected.len().min(got.len()));
+    let at = match (expected.get(first), got.get(first)) {
+        (Some(e), Some(g)) => format!(
+            "first difference at entry {first}: expected word {} x{}, got word {} x{}",
+            e.0, e.1, g.0, g.1
+        ),
+        (Some(e), None) => format!("output ends early: missing word {} x{}", e.0, e.1),
+        (None, Some(g)) => format!("extra word {} x{}", g.0, g.1),
+        (None, None) => "same entries".to_string(),
+    };
+    format!(
+        "partition {partition}: expected {expected_words} words / {expected_total} occurrences, got {got_words} / {got_total}; {at}"
+    )
+}
+
+/// Judges a run of `config` with `seed` from the master's observations.
+pub fn check(
+    config: &JobConfig,
+    seed: u64,
+    observations: &[ObservationRecord<MrEvent>],
+) -> JobSummary {
+    let corpus = Corpus::generate(
+        seed,
+        config.corpus_words,
+        config.vocabulary,
+        config.map_tasks,
+    );
+    let expected = expected_partitions(corpus.words(), config.vocabulary, config.reduce_tasks);
+    let mut committed = vec![false; config.reduce_tasks as usize];
+    let mut summary = JobSummary {
+        violations: Vec::new(),
+        job_completed: false,
+        job_time_ns: None,
+        tasks_reexecuted: 0,
+        backup_tasks_launched: 0,
+        workers_failed: 0,
+        partitions_committed: 0,
+    };
+    let mut started_at: Option<SimTime> = None;
+    for record in observations {
+        let Observation::Protocol(event) = &record.observation else {
+            continue;
+        };
+        let violation = |details: String| Violation {
+            time: record.time,
+            check: OUTPUT_MISMATCH,
+            nodes: vec![record.node],
+            details,
+        };
+        match event {
+            MrEvent::JobStarted => {
+                started_at.get_or_insert(record.time);
+            }
+            MrEvent::PartitionCommitted { partition, counts } => {
+                let Some(want) = expected.get(*partition as usize) else {
+                    summary.violations.push(violation(format!(
+                        "partition {partition} committed, but the job has only {} partitions",
+                        config.reduce_tasks
+                    )));
+                    continue;
+                };
+                if counts != want {
+                    summary
+                        .violations
+                        .push(violation(describe_difference(*partition, want, counts)));
+                }
+                if !committed[*partition as usize] {
+                    committed[*partition as usize] = true;
+                    summary.partitions_committed += 1;
+                }
+            }
+            MrEvent::JobDone => {
+                let missing: Vec<usize> = (0..committed.len()).filter(|&p| !committed[p]).collect();
+                if !missing.is_empty() {
+                    summary.violations.push(violation(format!(
+                        "job declared done with {} of {} partitions never committed (first: {})",
+                        missing.len(),
+                        committed.len(),
+                        missing[0]
+                    )));
+                }
+                if !summary.job_completed {
+                    summary.job_completed = true;
+                    let start = started_at.unwrap_or(SimTime::ZERO);
+                    summary.job_time_ns = Some(record.time.saturating_since(start).as_nanos());
+                }
+            }
+            MrEvent::TaskReset { .. } => summary.tasks_reexecuted += 1,
+            MrEvent::BackupLaunched { .. } => summary.backup_tasks_launched += 1,
+            MrEvent::WorkerFailed { .. } => summary.workers_failed += 1,
+            MrEvent::WorkerReadmitted { .. } | MrEvent::MasterRestarted => {}
+        }
+    }
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapreduce::{TaskKind, Variant};
+    use dsim_core::NodeId;
+
+    fn config() -> JobConfig {
+        let mut config = JobConfig::defaults(3, Variant::Correct);
+        config.map_tasks = 4;
+        config.reduce_tasks = 3;
+        config.corpus_words = 500;
+        config.vocabulary = 40;
+        config
+    }
+
+    fn record(ms: u64, event: MrEvent) -> ObservationRecord<MrEvent> {
+        ObservationRecord {
+            time: SimTime(ms * 1_000_000),
+            node: NodeId(0),
+            observation: Observation::Protocol(event),
+        }
+    }
+
+    /// A run that commits `partitions` (index = partition) and then says done.
+    fn run_with(partitions: Vec<Vec<(u32, u64)>>) -> Vec<ObservationRecord<MrEvent>> {
+        let mut records = vec![record(2, MrEvent::JobStarted)];
+        for (partition, counts) in partitions.into_iter().enumerate() {
+            records.push(record(
+                10 + partition as u64,
+                MrEvent::PartitionCommitted {
+                    partition: partition as u32,
+                    counts,
+                },
+            ));
+        }
+        records.push(record(40, MrEvent::JobDone));
+        records
+    }
+
+    fn expected(config: &JobConfig, seed: u64) -> Vec<Vec<(u32, u64)>> {
+        let corpus = Corpus::generate(
+            seed,
+            config.corpus_words,
+            config.vocabulary,
+            config.map_tasks,
+        );
+        expected_partitions(corpus.words(), config.vocabulary, config.reduce_tasks)
+    }
+
+    #[test]
+    fn exact_output_passes_and_job_time_runs_from_start_to_done() {
+        let config = config();
+        let mut records = run_with(expected(&config, 5));
+        records.insert(
+            1,
+            record(
+                3,
+                MrEvent::BackupLaunched {
+                    kind: TaskKind::Map,
+                    task: 1,
+                    worker: 2,
+                },
+            ),
+        );
+        let summary = check(&config, 5, &records);
+        assert!(summary.violations.is_empty(), "{:?}", summary.violations);
+        assert!(summary.job_completed);
+        // JobStarted at 2 ms, JobDone at 40 ms.
+        assert_eq!(summary.job_time_ns, Some(38_000_000));
+        assert_eq!(summary.backup_tasks_launched, 1);
+        let verdict = summary.verdict(Formula::MeanOkLatency { name: "R" });
+        assert_eq!(
+            verdict.extra_columns[0],
+            ("job_time_ns", "38000000".to_string())
+        );
+    }
+
+    #[test]
+    fn one_missing_occurrence_is_an_output_mismatch() {
+        // Off by one in one word of one partition: the smallest possible loss (one
+        // word of a lost split) must still be caught.
+        let config = config();
+        let mut partitions = expected(&config, 5);
+        partitions[1][0].1 -= 1;
+        let summary = check(&config, 5, &run_with(partitions));
+        assert_eq!(summary.violations.len(), 1);
+        assert_eq!(summary.violations[0].check, OUTPUT_MISMATCH);
+        assert!(
+            summary.violations[0].details.starts_with("partition 1:"),
+            "{}",
+            summary.violations[0].details
+        );
+    }
+
+    #[test]
+    fn output_from_another_seed_is_caught() {
+        // The checker must regenerate the corpus from the run's own seed.
+        let config = config();
+        let summary = check(&config, 6, &run_with(expected(&config, 5)));
+        assert!(!summary.violations.is_empty());
+    }
+
+    #[test]
+    fn job_declared_done_with_a_partition_never_committed_is_a_mismatch() {
+        let config = config();
+        let mut partitions = expected(&config, 5);
+        partitions.pop();
+        let summary = check(&config, 5, &run_with(partitions));
+        assert_eq!(summary.violations.len(), 1);
+        assert!(summary.violations[0].details.contains("never committed"));
+    }
+
+    #[test]
+    fn unfinished_job_is_reported_but_not_a_violation() {
+        // A master crash leaves the job incomplete: liveness, not safety.
+        let config = config();
+        let mut records = run_with(expected(&config, 5));
+        records.truncate(2);
+        let summary = check(&config, 5, &records);
+        assert!(summary.violations.is_empty());
+        assert!(!summary.job_completed);
+        assert_eq!(summary.job_time_ns, None);
+        let verdict = summary.verdict(Formula::MeanOkLatency { name: "R" });
+        assert_eq!(verdict.extra_columns[0], ("job_time_ns", String::new()));
+        assert_eq!(
+            verdict.extra_columns[1],
+            ("job_completed", "false".to_string())
+        );
+    }
+}

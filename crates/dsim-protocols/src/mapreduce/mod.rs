@@ -1,0 +1,982 @@
+//! MapReduce (Dean & Ghemawat, OSDI 2004): a word count run by one master and many
+//! workers, with re-execution after worker failure, stragglers and backup tasks.
+//!
+//! # The algorithm
+//!
+//! The input is a deterministic text corpus (Zipf-distributed words over a vocabulary,
+//! drawn from the run's workload stream), cut into `M` splits. The master hands each idle
+//! worker a task. A *map* task reads its split, counts its words (the map function with
+//! its combiner) and writes the pairs, partitioned by `hash(word) mod R`, to the
+//! worker's *local* disk: map output never leaves the mapping worker until a reducer asks
+//! for it. When every map task is complete, the master hands out the `R` *reduce* tasks
+//! with the location of every map output; a reducer fetches its partition from each
+//! mapping worker by message, merges and sums the pairs, sorts them by word, and reports
+//! its partition to the master, which commits it to the "global file system" (the
+//! protocol event [`MrEvent::PartitionCommitted`]). The job is done when all `R`
+//! partitions are committed. Computing is simulated: a worker sets a timer for
+//! `work / speed` (`map_ns_per_word` per input word, `reduce_ns_per_record` per fetched
+//! pair, times `slow_factor` on slow workers), then does the real counting.
+//!
+//! Fault tolerance, as in the paper's section 3.3:
+//! - The master pings every worker each `heartbeat_interval`; a worker silent for longer
+//!   than `failure_timeout` is declared failed. Its in-progress task (map or reduce) goes
+//!   back to idle unless another attempt (a backup) still runs, and its *completed* map
+//!   tasks are reset too, because their output sat on its now unreachable disk.
+//!   Completed reduce tasks are not redone: their output is already committed.
+//! - A reducer whose fetch from a mapper fails (no reply after three tries
+//!   `fetch_timeout` apart, or the mapper lost the output in a crash) reports the missing
+//!   map tasks; the master re-executes them and reschedules the reduce task.
+//! - Lost messages: a worker answers each ping with what it runs and the last attempt it
+//!   reported, and re-sends an unacknowledged report; an assignment the worker never saw
+//!   is written off after `failure_timeout`. Every assignment carries a fresh attempt id,
+//!   so stale and duplicate reports are ignored.
+//! - A worker declared failed that answers a ping again (a restart, the end of a pause or
+//!   partition) is re-admitted as a fresh idle worker.
+//! - Stragglers and backup tasks: when no task of the current phase is left to hand out
+//!   and at most `max(1, backup_remaining_ratio × tasks of the phase)` are still running,
+//!   each idle worker gets a backup attempt of a running task that has none; whichever
+//!   attempt finishes first completes the task (`backup_tasks = false` turns this off).
+//!   Backups apply to both phases, because the map phase ends in a barrier.
+//!
+//! # Guarantees
+//!
+//! Safety: map and reduce are deterministic, each map task's output is merged by a
+//! reducer exactly once (outputs are keyed by map task) and the master commits each
+//! partition once, so whatever workers fail, every committed partition equals the
+//! sequential word count's partition, sorted by word. The checker recomputes that count
+//! from the seed and parameters and flags any difference as `output_mismatch`.
+//! Liveness: as long as the master is up and at least one worker is reachable long
+//! enough, the job completes. An unfinished job is not a violation; `job_completed` and
+//! `job_time_ns` in the summary say how it went.
+//!
+//! # Failure model
+//!
+//! Workers may crash, restart (with empty disks), pause, be partitioned, or be slow;
+//! messages may be lost, duplicated or reordered. **Master failure is not tolerated**, as
+//! in the paper ("we abort the MapReduce computation if the master fails"): a restarted
+//! master finds the job marked started in its durable state and stays inert, so the
+//! job never completes, which the report shows as `job_completed = false`.
+//!
+//! # Node layout
+//!
+//! Node 0 is the master; nodes `1..=W` are workers, with `W = nodes - 1` (`nodes` is at
+//! least 2). The job is the workload: `[workload]` clients are ignored (write
+//! `clients = 0`) and [`Protocol::total_nodes`] is `nodes`. Workers `1..=slow_workers`
+//! run `slow_factor` times slower. Each task execution, as the master sees it, is one
+//! operation in `ops.csv` (kind `map` or `reduce`, client node 0): it starts when the
+//! task is first assigned and ends when the task completes, so re-assignments after a
+//! failure and backups lengthen it, and a completed map task redone because its output
+//! was lost counts as a new operation. `R = (1/k) Σ r_i` is the mean of these times;
+//! `job_time_ns` is the time from job start to the last commit.
+//!
+//! # Variants
+//!
+//! - `correct`: everything above.
+//! - `seed-naive`: the five steps of the source article: split the corpus, send each
+//!   worker its splits (round-robin, all at once), let it process them one after the
+//!   other, gather the per-split counts at the master and combine them. No pings, no
+//!   re-execution: a crashed worker's unfinished splits are lost with it, and when
+//!   `gather_timeout` passes the master combines what it has. The checker catches the
+//!   wrong total as `output_mismatch`.
+//!
+//! # Departures from the paper
+//!
+//! No input locality (tasks go to the lowest-numbered idle worker), one task slot per
+//! worker, reduce tasks start after the map barrier (the paper's reducers may start
+//! copying earlier), a worker is not told to abandon an attempt whose task completed
+//! elsewhere, and the "global file system" is the master's commit.
+
+mod checker;
+mod corpus;
+mod master;
+mod worker;
+
+pub use checker::{JobSummary, check};
+pub use corpus::{
+    Corpus, LocalDisk, MapOutput, Zipf, expected_partitions, merge_counts, mix64, partition_counts,
+    partition_of, word_count,
+};
+pub use master::{Master, NaiveMaster};
+pub use worker::{FETCH_ROUNDS, Worker};
+
+use dsim_core::protocol::{execute, generic_output};
+use dsim_core::{
+    ConfigError, Ctx, Formula, Node, NodeId, ParamKind, ParamSpec, Params, Protocol, ProtocolInfo,
+    RunError, RunRequest, RunResult, SimDuration, VariantSpec, Workload,
+};
+use std::fmt;
+use std::sync::Arc;
+
+/// The `mapreduce` kind, for the registry.
+pub struct MapReduce;
+
+/// The variants, `correct` first.
+pub const VARIANTS: &[VariantSpec] = &[
+    VariantSpec {
+        name: "correct",
+        help: "Dean & Ghemawat: heartbeats, re-execution of lost work, backup tasks",
+    },
+    VariantSpec {
+        name: "seed-naive",
+        help: "split, send, process, gather: no re-execution, results die with their worker",
+    },
+];
+
+/// The keys accepted under `[protocol]`.
+pub const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        key: "map_tasks",
+        kind: ParamKind::Int {
+            default: 32,
+            min: 1,
+            max: 1_000_000,
+        },
+        help: "M: number of map tasks (input splits)",
+    },
+    ParamSpec {
+        key: "reduce_tasks",
+        kind: ParamKind::Int {
+            default: 8,
+            min: 1,
+            max: 1_000_000,
+        },
+        help: "R: number of reduce tasks (output partitions, hash(word) mod R)",
+    },
+    ParamSpec {
+        key: "corpus_words",
+        kind: ParamKind::Int {
+            default: 64_000,
+            min: 0,
+            max: 100_000_000,
+        },
+        help: "words in the generated input corpus",
+    },
+    ParamSpec {
+        key: "vocabulary",
+        kind: ParamKind::Int {
+            default: 5_000,
+            min: 1,
+            max: 10_000_000,
+        },
+        help: "distinct words; frequencies follow Zipf's law with exponent 1",
+    },
+    ParamSpec {
+        key: "map_ns_per_word",
+        kind: ParamKind::Int {
+            default: 25_000,
+            min: 0,
+            max: 1_000_000_000,
+        },
+        help: "simulated map work per input word on a full-speed worker, in ns",
+    },
+    ParamSpec {
+        key: "reduce_ns_per_record",
+        kind: ParamKind::Int {
+            default: 10_000,
+            min: 0,
+            max: 1_000_000_000,
+        },
+        help: "simulated reduce work per fetched (word, count) pair, in ns",
+    },
+    ParamSpec {
+        key: "heartbeat_interval",
+        kind: ParamKind::Duration(SimDuration::from_millis(50)),
+        help: "how often the master pings every worker",
+    },
+    ParamSpec {
+        key: "failure_timeout",
+        kind: ParamKind::Duration(SimDuration::from_millis(250)),
+        help: "silence after which the master declares a worker failed (>= 2 heartbeats)",
+    },
+    ParamSpec {
+        key: "fetch_timeout",
+        kind: ParamKind::Duration(SimDuration::from_millis(100)),
+        help: "a reducer re-sends an unanswered fetch after this, and gives up after 3 tries",
+    },
+    ParamSpec {
+        key: "backup_tasks",
+        kind: ParamKind::Bool(true),
+        help: "launch backup attempts of the last running tasks of each phase",
+    },
+    ParamSpec {
+        key: "backup_remaining_ratio",
+        kind: ParamKind::Ratio(0.05),
+        help: "backups start when at most max(1, this share of a phase's tasks) still run",
+    },
+    ParamSpec {
+        key: "slow_workers",
+        kind: ParamKind::Int {
+            default: 0,
+            min: 0,
+            max: 1_000_000,
+        },
+        help: "workers 1..=slow_workers are stragglers",
+    },
+    ParamSpec {
+        key: "slow_factor",
+        kind: ParamKind::Int {
+            default: 1,
+            min: 1,
+            max: 1_000_000,
+        },
+        help: "a straggler's tasks take this many times longer",
+    },
+    ParamSpec {
+        key: "gather_timeout",
+        kind: ParamKind::Duration(SimDuration::from_secs(5)),
+        help: "seed-naive only: the master combines what it has after this long",
+    },
+];
+
+/// Which algorithm the master runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// Dean & Ghemawat with re-execution and backups.
+    Correct,
+    /// Split, send, process, gather: no fault tolerance.
+    SeedNaive,
+}
+
+impl Variant {
+    /// The variant named in a scenario file.
+    pub fn from_name(name: &str) -> Result<Variant, ConfigError> {
+        match name {
+            "correct" => Ok(Variant::Correct),
+            "seed-naive" => Ok(Variant::SeedNaive),
+            other => Err(ConfigError::Invalid(format!(
+                "mapreduce has no variant {other:?} (allowed: correct, seed-naive)"
+            ))),
+        }
+    }
+}
+
+/// The validated parameters of one job.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobConfig {
+    /// The master's algorithm.
+    pub variant: Variant,
+    /// W: worker nodes `1..=workers`.
+    pub workers: u32,
+    /// M.
+    pub map_tasks: u32,
+    /// R.
+    pub reduce_tasks: u32,
+    /// Words in the corpus.
+    pub corpus_words: u64,
+    /// Distinct words.
+    pub vocabulary: u32,
+    /// Map work per input word at full speed, ns.
+    pub map_ns_per_word: u64,
+    /// Reduce work per fetched pair at full speed, ns.
+    pub reduce_ns_per_record: u64,
+    /// Ping period.
+    pub heartbeat_interval: SimDuration,
+    /// Silence that makes a worker failed.
+    pub failure_timeout: SimDuration,
+    /// Fetch retry period.
+    pub fetch_timeout: SimDuration,
+    /// Whether backup attempts are launched.
+    pub backup_tasks: bool,
+    /// Share of a phase's tasks still running below which backups start.
+    pub backup_remaining_ratio: f64,
+    /// Workers `1..=slow_workers` are slow.
+    pub slow_workers: u32,
+    /// Their slowdown.
+    pub slow_factor: u64,
+    /// When the naive master stops waiting.
+    pub gather_timeout: SimDuration,
+}
+
+fn int_param(params: &Params, key: &'static str) -> Result<i64, ConfigError> {
+    let spec = PARAMS.iter().find(|s| s.key == key).expect("declared key");
+    let value = params.int(PARAMS, key);
+    match spec.kind {
+        ParamKind::Int { min, max, .. } if value < min || value > max => Err(ConfigError::Invalid(
+            format!("mapreduce {key} must be in [{min}, {max}], found {value}"),
+        )),
+        _ => Ok(value),
+    }
+}
+
+fn positive_duration(params: &Params, key: &'static str) -> Result<SimDuration, ConfigError> {
+    let value = params.duration(PARAMS, key);
+    if value == SimDuration::ZERO {
+        return Err(ConfigError::Invalid(format!(
+            "mapreduce {key} must be positive"
+        )));
+    }
+    Ok(value)
+}
+
+impl JobConfig {
+    /// Validates the `[protocol]` keys for a cell of `nodes` nodes (master + workers).
+    pub fn from_params(
+        nodes: usize,
+        variant: &str,
+        params: &Params,
+    ) -> Result<JobConfig, ConfigError> {
+        let variant = Variant::from_name(variant)?;
+        if nodes < 2 || nodes > u32::MAX as usize / 2 {
+            return Err(ConfigError::Invalid(format!(
+                "mapreduce needs nodes >= 2 (a master and at least one worker), found {nodes}"
+            )));
+        }
+        let workers = (nodes - 1) as u32;
+        let slow_workers = int_param(params, "slow_workers")? as u32;
+        if slow_workers > workers {
+            return Err(ConfigError::Invalid(format!(
+                "mapreduce slow_workers ({slow_workers}) exceeds the {workers} workers"
+            )));
+        }
+        let heartbeat_interval = positive_duration(params, "heartbeat_interval")?;
+        let failure_timeout = positive_duration(params, "failure_timeout")?;
+        if failure_timeout.0 < heartbeat_interval.0.saturating_mul(2) {
+            return Err(ConfigError::Invalid(format!(
+                "mapreduce failure_timeout ({failure_timeout}) must be at least two heartbeat intervals ({heartbeat_interval} each)"
+            )));
+        }
+        let backup_remaining_ratio = params.ratio(PARAMS, "backup_remaining_ratio");
+        dsim_core::network::check_probability("backup_remaining_ratio", backup_remaining_ratio)?;
+        Ok(JobConfig {
+            variant,
+            workers,
+            map_tasks: int_param(params, "map_tasks")? as u32,
+            reduce_tasks: int_param(params, "reduce_tasks")? as u32,
+            corpus_words: int_param(params, "corpus_words")? as u64,
+            vocabulary: int_param(params, "vocabulary")? as u32,
+            map_ns_per_word: int_param(params, "map_ns_per_word")? as u64,
+            reduce_ns_per_record: int_param(params, "reduce_ns_per_record")? as u64,
+            heartbeat_interval,
+            failure_timeout,
+            fetch_timeout: positive_duration(params, "fetch_timeout")?,
+            backup_tasks: params.bool(PARAMS, "backup_tasks"),
+            backup_remaining_ratio,
+            slow_workers,
+            slow_factor: int_param(params, "slow_factor")? as u64,
+            gather_timeout: positive_duration(params, "gather_timeout")?,
+        })
+    }
+
+    /// The defaults for `nodes` nodes and a variant (tests, benches).
+    pub fn defaults(nodes: usize, variant: Variant) -> JobConfig {
+        let name = match variant {
+            Variant::Correct => "correct",
+            Variant::SeedNaive => "seed-naive",
+        };
+        JobConfig::from_params(nodes, name, &Params::default()).expect("defaults are valid")
+    }
+
+    /// How many times slower than full speed `node` computes.
+    pub fn slowdown(&self, node: NodeId) -> u64 {
+        if node.0 >= 1 && node.0 <= self.slow_workers {
+            self.slow_factor
+        } else {
+            1
+        }
+    }
+
+    /// Simulated time for a map task over `words` words on `node`.
+    pub fn map_duration(&self, node: NodeId, words: usize) -> SimDuration {
+        work_duration(self.map_ns_per_word, words, self.slowdown(node))
+    }
+
+    /// Simulated time for a reduce task over `records` fetched pairs on `node`.
+    pub fn reduce_duration(&self, node: NodeId, records: usize) -> SimDuration {
+        work_duration(self.reduce_ns_per_record, records, self.slowdown(node))
+    }
+
+    /// The phase threshold for backups: at most this many running tasks of a phase of
+    /// `phase_tasks` tasks.
+    pub fn backup_threshold(&self, phase_tasks: u32) -> usize {
+        let share = (self.backup_remaining_ratio * f64::from(phase_tasks)).floor() as usize;
+        share.max(1)
+    }
+}
+
+/// Longest simulated task: about 31 years, so time arithmetic cannot overflow.
+const MAX_TASK_NS: u64 = 1_000_000_000_000_000_000;
+
+fn work_duration(ns_per_unit: u64, units: usize, slowdown: u64) -> SimDuration {
+    let ns = ns_per_unit
+        .saturating_mul(units as u64)
+        .saturating_mul(slowdown)
+        .min(MAX_TASK_NS);
+    SimDuration(ns)
+}
+
+/// What every node of a run shares: the configuration and the input corpus (the input
+/// files every worker can read).
+#[derive(Debug)]
+pub struct Job {
+    /// Parameters.
+    pub config: JobConfig,
+    /// The input.
+    pub corpus: Corpus,
+}
+
+impl Job {
+    /// The job of the run with `seed`.
+    pub fn new(config: JobConfig, seed: u64) -> Job {
+        let corpus = Corpus::generate(
+            seed,
+            config.corpus_words,
+            config.vocabulary,
+            config.map_tasks,
+        );
+        Job { config, corpus }
+    }
+}
+
+/// Map or reduce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TaskKind {
+    /// A map task: count one split.
+    Map,
+    /// A reduce task: sum one partition.
+    Reduce,
+}
+
+impl TaskKind {
+    /// The operation kind in `ops.csv`.
+    pub fn word(self) -> &'static str {
+        match self {
+            TaskKind::Map => "map",
+            TaskKind::Reduce => "reduce",
+        }
+    }
+}
+
+/// Why the master put a task back to idle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetReason {
+    /// The worker running it, or holding its output, was declared failed.
+    WorkerFailed,
+    /// A reducer could not fetch the map output.
+    FetchFailed,
+    /// The worker never confirmed the assignment or its report was lost.
+    AttemptLost,
+}
+
+/// Where the completed map outputs are, grouped by worker: the master's table that a
+/// reduce assignment carries. Shared (`Arc`), so handing it to R reducers is cheap.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Locations(pub Arc<LocationTable>);
+
+/// Map outputs grouped by the worker holding them (compressed rows).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LocationTable {
+    /// Worker node ids, ascending.
+    pub workers: Vec<u32>,
+    /// `tasks[starts[i]..starts[i + 1]]` are the map tasks held by `workers[i]`.
+    pub starts: Vec<u32>,
+    /// Map task ids, grouped by worker.
+    pub tasks: Vec<u32>,
+}
+
+impl LocationTable {
+    /// Builds the table from `(map task, worker)` pairs, one per map task.
+    pub fn from_pairs(mut pairs: Vec<(u32, u32)>) -> LocationTable {
+        pairs.sort_unstable_by_key(|&(task, worker)| (worker, task));
+        let mut table = LocationTable::default();
+        for (task, worker) in pairs {
+            if table.workers.last() != Some(&worker) {
+                table.workers.push(worker);
+                table.starts.push(table.tasks.len() as u32);
+            }
+            table.tasks.push(task);
+        }
+        table.starts.push(table.tasks.len() as u32);
+        table
+    }
+
+    /// The map tasks of row `row`.
+    pub fn tasks_of(&self, row: usize) -> &[u32] {
+        &self.tasks[self.starts[row] as usize..self.starts[row + 1] as usize]
+    }
+}
+
+impl fmt::Debug for Locations {
+    /// Short on purpose: message labels and logs must not print 10,000 entries.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Locations({} tasks on {} workers)",
+            self.0.tasks.len(),
+            self.0.workers.len()
+        )
+    }
+}
+
+/// The messages of MapReduce. Counts travel as `(word_id, count)` pairs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Msg {
+    /// Master to worker: are you alive? `acked` is the last attempt of this worker the
+    /// master has dealt with, so the worker can stop re-sending its report.
+    Ping {
+        /// Heartbeat round.
+        seq: u64,
+        /// Highest attempt id of this worker the master has settled.
+        acked: u32,
+    },
+    /// Worker to master: alive, running attempt `running` (0: idle), last reported
+    /// attempt `reported` (0: none).
+    Pong {
+        /// The ping's round.
+        seq: u64,
+        /// Attempt being worked on, 0 when idle.
+        running: u32,
+        /// Last attempt reported, 0 when none.
+        reported: u32,
+    },
+    /// Master to worker: run map task `task` as attempt `attempt`.
+    AssignMap {
+        /// Map task (split) id.
+        task: u32,
+        /// Fresh attempt id.
+        attempt: u32,
+    },
+    /// Master to worker: run reduce task `partition`, fetching from `locations`.
+    AssignReduce {
+        /// Partition id.
+        partition: u32,
+        /// Fresh attempt id.
+        attempt: u32,
+        /// Where each map output is.
+        locations: Locations,
+    },
+    /// Worker to master: map attempt done, output on my disk.
+    MapDone {
+        /// Map task id.
+        task: u32,
+        /// The attempt.
+        attempt: u32,
+    },
+    /// Worker to master: reduce attempt done, here is the partition's output.
+    ReduceDone {
+        /// Partition id.
+        partition: u32,
+        /// The attempt.
+        attempt: u32,
+        /// `(word, count)`, sorted by word.
+        counts: Vec<(u32, u64)>,
+    },
+    /// Worker to master: reduce attempt failed, these `(map task, worker)` outputs
+    /// could not be fetched.
+    ReduceFailed {
+        /// Partition id.
+        partition: u32,
+        /// The attempt.
+        attempt: u32,
+        /// Map outputs that could not be fetched, with the worker that should hold them.
+        missing: Vec<(u32, u32)>,
+    },
+    /// Reducer to mapper: send me `partition` of these map outputs.
+    Fetch {
+        /// Partition id.
+        partition: u32,
+        /// The reducer's attempt, echoed in the reply.
+        attempt: u32,
+        /// Map tasks whose output is wanted.
+        tasks: Vec<u32>,
+    },
+    /// Mapper to reducer: the pairs of the outputs it has, and the tasks it lacks.
+    FetchReply {
+        /// Partition id.
+        partition: u32,
+        /// The reducer's attempt.
+        attempt: u32,
+        /// Requested map tasks this worker has no output for.
+        missing: Vec<u32>,
+        /// `(word, count)` pairs of the outputs it has, concatenated.
+        counts: Vec<(u32, u64)>,
+    },
+    /// seed-naive, master to worker: process these splits.
+    NaiveAssign {
+        /// Map task ids, processed in order.
+        tasks: Vec<u32>,
+    },
+    /// seed-naive, worker to master: the word count of one split.
+    NaiveResult {
+        /// Map task id.
+        task: u32,
+        /// `(word, count)`, sorted by word.
+        counts: Vec<(u32, u64)>,
+    },
+}
+
+/// The timers of MapReduce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// Master: ping round and failure detection.
+    Heartbeat,
+    /// Worker: the simulated computation of `attempt` is over.
+    TaskDone {
+        /// The attempt.
+        attempt: u32,
+    },
+    /// Worker: fetch round `round` of reduce `attempt` timed out.
+    FetchTimeout {
+        /// The attempt.
+        attempt: u32,
+        /// 1-based round.
+        round: u32,
+    },
+    /// seed-naive worker: split `task` is counted.
+    NaiveTaskDone {
+        /// Map task id.
+        task: u32,
+    },
+    /// seed-naive master: stop waiting and combine.
+    GatherDeadline,
+}
+
+/// What the master reports for the checker.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MrEvent {
+    /// The job began.
+    JobStarted,
+    /// Partition `partition` is in the global file system with these counts.
+    PartitionCommitted {
+        /// Partition id.
+        partition: u32,
+        /// `(word, count)`, sorted by word.
+        counts: Vec<(u32, u64)>,
+    },
+    /// The master declared the job finished.
+    JobDone,
+    /// A task went back to idle and will run again.
+    TaskReset {
+        /// Map or reduce.
+        kind: TaskKind,
+        /// Task id.
+        task: u32,
+        /// The worker that ran it or held its output.
+        worker: u32,
+        /// Why.
+        reason: ResetReason,
+    },
+    /// A backup attempt of a running task was launched.
+    BackupLaunched {
+        /// Map or reduce.
+        kind: TaskKind,
+        /// Task id.
+        task: u32,
+        /// The worker running the backup.
+        worker: u32,
+    },
+    /// The master declared a worker failed.
+    WorkerFailed {
+        /// Worker node id.
+        worker: u32,
+    },
+    /// A worker declared failed answered again and was re-admitted.
+    WorkerReadmitted {
+        /// Worker node id.
+        worker: u32,
+    },
+    /// The master restarted after a crash and, as in the paper, abandoned the job.
+    MasterRestarted,
+}
+
+/// What survives a crash. Only the master uses it: whether the job was started (a
+/// restarted master abandons it) and which partitions are committed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MrDurable {
+    /// The master has started the job.
+    pub job_started: bool,
+    /// Partitions committed to the global file system.
+    pub committed_partitions: u32,
+}
+
+/// One node: the master (either variant) or a worker.
+#[derive(Debug)]
+pub enum MrNode {
+    /// Node 0, variant `correct`.
+    Master(Box<Master>),
+    /// Node 0, variant `seed-naive`.
+    NaiveMaster(Box<NaiveMaster>),
+    /// Nodes `1..=W`.
+    Worker(Box<Worker>),
+}
+
+impl MrNode {
+    /// The node with id `id` of `job`.
+    pub fn new(id: NodeId, job: Arc<Job>) -> MrNode {
+        if id.0 == 0 {
+            match job.config.variant {
+                Variant::Correct => MrNode::Master(Box::new(Master::new(job))),
+                Variant::SeedNaive => MrNode::NaiveMaster(Box::new(NaiveMaster::new(job))),
+            }
+        } else {
+            MrNode::Worker(Box::new(Worker::new(id, job)))
+        }
+    }
+}
+
+impl Node for MrNode {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Durable = MrDurable;
+    type Event = MrEvent;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self {
+            MrNode::Master(master) => master.on_start(ctx),
+            MrNode::NaiveMaster(master) => master.on_start(ctx),
+            MrNode::Worker(worker) => worker.on_start(ctx),
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, source: NodeId, msg: Msg) {
+        match self {
+            MrNode::Master(master) => master.on_message(ctx, source, msg),
+            MrNode::NaiveMaster(master) => master.on_message(ctx, source, msg),
+            MrNode::Worker(worker) => worker.on_message(ctx, source, msg),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+        match self {
+            MrNode::Master(master) => master.on_timer(ctx, timer),
+            MrNode::NaiveMaster(master) => master.on_timer(ctx, timer),
+            MrNode::Worker(worker) => worker.on_timer(ctx, timer),
+        }
+    }
+
+    fn message_digest(msg: &Msg) -> u64 {
+        message_digest(msg)
+    }
+}
+
+/// Folds words into a digest.
+struct Digest(u64);
+
+impl Digest {
+    fn new(tag: u64) -> Digest {
+        Digest(mix64(tag ^ 0x6d72_5f64_6967_6573))
+    }
+    fn add(&mut self, word: u64) {
+        self.0 = mix64(self.0.rotate_left(17) ^ word);
+    }
+    fn add_pairs(&mut self, pairs: &[(u32, u64)]) {
+        self.add(pairs.len() as u64);
+        for &(word, count) in pairs {
+            self.add((u64::from(word) << 32) ^ count);
+        }
+    }
+}
+
+/// A cheap, stable digest of a message for the run fingerprint (hashing `Debug` text
+/// would cost more than simulating the message).
+pub fn message_digest(msg: &Msg) -> u64 {
+    let mut d;
+    match msg {
+        Msg::Ping { seq, acked } => {
+            d = Digest::new(1);
+            d.add(*seq);
+            d.add(u64::from(*acked));
+        }
+        Msg::Pong {
+            seq,
+            running,
+            reported,
+        } => {
+            d = Digest::new(2);
+            d.add(*seq);
+            d.add(u64::from(*running));
+            d.add(u64::from(*reported));
+        }
+        Msg::AssignMap { task, attempt } => {
+            d = Digest::new(3);
+            d.add(u64::from(*task));
+            d.add(u64::from(*attempt));
+        }
+        Msg::AssignReduce {
+            partition,
+            attempt,
+            locations,
+        } => {
+            d = Digest::new(4);
+            d.add(u64::from(*partition));
+            d.add(u64::from(*attempt));
+            d.add(locations.0.tasks.len() as u64);
+            d.add(locations.0.workers.len() as u64);
+        }
+        Msg::MapDone { task, attempt } => {
+            d = Digest::new(5);
+            d.add(u64::from(*task));
+            d.add(u64::from(*attempt));
+        }
+        Msg::ReduceDone {
+            partition,
+            attempt,
+            counts,
+        } => {
+            d = Digest::new(6);
+            d.add(u64::from(*partition));
+            d.add(u64::from(*attempt));
+            d.add_pairs(counts);
+        }
+        Msg::ReduceFailed {
+            partition,
+            attempt,
+            missing,
+        } => {
+            d = Digest::new(7);
+            d.add(u64::from(*partition));
+            d.add(u64::from(*attempt));
+            for &(task, worker) in missing {
+                d.add((u64::from(task) << 32) ^ u64::from(worker));
+            }
+        }
+        Msg::Fetch {
+            partition,
+            attempt,
+            tasks,
+        } => {
+            d = Digest::new(8);
+            d.add(u64::from(*partition));
+            d.add(u64::from(*attempt));
+            for &task in tasks {
+                d.add(u64::from(task));
+            }
+        }
+        Msg::FetchReply {
+            partition,
+            attempt,
+            missing,
+            counts,
+        } => {
+            d = Digest::new(9);
+            d.add(u64::from(*partition));
+            d.add(u64::from(*attempt));
+            for &task in missing {
+                d.add(u64::from(task));
+            }
+            d.add_pairs(counts);
+        }
+        Msg::NaiveAssign { tasks } => {
+            d = Digest::new(10);
+            for &task in tasks {
+                d.add(u64::from(task));
+            }
+        }
+        Msg::NaiveResult { task, counts } => {
+            d = Digest::new(11);
+            d.add(u64::from(*task));
+            d.add_pairs(counts);
+        }
+    }
+    d.0
+}
+
+impl Protocol for MapReduce {
+    fn info(&self) -> ProtocolInfo {
+        ProtocolInfo {
+            kind: "mapreduce",
+            summary: "MapReduce word count (Dean & Ghemawat): master + workers, re-execution, backup tasks",
+            variants: VARIANTS,
+            params: PARAMS,
+            nodes_range: (2, 1_000_001),
+        }
+    }
+
+    /// Node 0 is the master, `1..nodes` the workers; `[workload]` clients are ignored.
+    fn total_nodes(&self, nodes: usize, _workload: &Workload) -> usize {
+        nodes
+    }
+
+    fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+        let config = JobConfig::from_params(request.nodes, &request.variant, &request.params)?;
+        let seed = request.config.seed;
+        let job = Arc::new(Job::new(config.clone(), seed));
+        let nodes = request.nodes;
+        let (output, trace_error) = execute(request, nodes, move |id, _durable: &MrDurable| {
+            MrNode::new(id, job.clone())
+        })?;
+        let summary = check(&config, seed, &output.observations);
+        Ok(RunResult {
+            output: generic_output(output),
+            verdict: summary.verdict(Formula::MeanOkLatency { name: "R" }),
+            trace_error,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Shared helpers for the handler unit tests.
+
+    use super::{Job, JobConfig, MrEvent, MrNode, Msg, Variant};
+    use dsim_core::{Effect, NodeId, Observation, SimDuration};
+    use std::sync::Arc;
+
+    /// A small job: `workers` workers, `maps` map tasks over `words` words, `reduces`
+    /// reduce tasks, 1 ms per word, 1 ms per record, 10 ms heartbeats, 50 ms timeout.
+    pub fn job(
+        workers: u32,
+        maps: u32,
+        reduces: u32,
+        words: u64,
+        tweak: impl FnOnce(&mut JobConfig),
+    ) -> Arc<Job> {
+        let mut config = JobConfig::defaults(workers as usize + 1, Variant::Correct);
+        config.map_tasks = maps;
+        config.reduce_tasks = reduces;
+        config.corpus_words = words;
+        config.vocabulary = 20;
+        config.map_ns_per_word = 1_000_000;
+        config.reduce_ns_per_record = 1_000_000;
+        config.heartbeat_interval = SimDuration::from_millis(10);
+        config.failure_timeout = SimDuration::from_millis(50);
+        config.fetch_timeout = SimDuration::from_millis(20);
+        tweak(&mut config);
+        Arc::new(Job::new(config, 7))
+    }
+
+    /// The messages among `effects`, as (target, message).
+    pub fn sends(effects: &[Effect<MrNode>]) -> Vec<(NodeId, Msg)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send { target, msg } => Some((*target, msg.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The protocol events among `effects`.
+    pub fn events(effects: &[Effect<MrNode>]) -> Vec<MrEvent> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Observe(Observation::Protocol(event)) => Some(event.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The generic observations (operations) among `effects`.
+    pub fn ops(effects: &[Effect<MrNode>]) -> Vec<Observation<MrEvent>> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Observe(
+                    o @ (Observation::OpInvoked { .. } | Observation::OpCompleted { .. }),
+                ) => Some(o.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The timers set among `effects`, as (after, timer).
+    pub fn timers(effects: &[Effect<MrNode>]) -> Vec<(SimDuration, super::Timer)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::SetTimer { after, timer, .. } => Some((*after, *timer)),
+                _ => None,
+            })
+            .collect()
+    }
+}

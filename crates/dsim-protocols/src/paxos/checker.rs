@@ -1,0 +1,547 @@
+//! The Paxos checker: judges a run from its observations alone.
+//!
+//! - `agreement`: per slot at most one value is ever chosen, where *chosen* means
+//!   accepted by a majority of acceptors in the same ballot (tracked here from the
+//!   acceptors' [`PaxosEvent::Accepted`] reports, not taken from any node's word); and
+//!   every replica that learned a slot learned that value (and the same value as every
+//!   other replica).
+//! - `validity`: every chosen or learned value is a no-op or a command some client
+//!   submitted before.
+//! - `apply_order`: each replica applies slots 0, 1, 2, ... in order, each with the
+//!   chosen value (or, where the checker saw no majority, the value the replica itself
+//!   learned), no-ops as no-ops, and no command twice.
+//!
+//! The formula is the source article's `f(x) = argmax_v sum_i p(v | x_i)` per learned
+//! slot, where `p(v | x_i)` is 1 when replica `i` learned `v`; `agreement` is the
+//! winner's support over the replica count, averaged over every slot any replica
+//! learned (1.0 when every replica learned every slot, or when nothing was learned).
+
+use super::{ApplyOutcome, Ballot, NOOP, PaxosEvent};
+use dsim_core::{
+    Formula, NodeId, Observation, ObservationRecord, RunOutput, SimTime, Verdict, Violation,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Violations kept per check; the rest are only counted (`violations_total`).
+const VIOLATIONS_PER_CHECK_MAX: usize = 100;
+
+/// Judges a Paxos run with `replicas` replicas (nodes `0..replicas`).
+pub fn check(output: &RunOutput<PaxosEvent>, replicas: usize) -> Verdict {
+    let mut checker = Checker::new(replicas);
+    for record in &output.observations {
+        checker.observe(record);
+    }
+    checker.verdict()
+}
+
+struct Checker {
+    replicas: usize,
+    majority: usize,
+    submitted: BTreeSet<u64>,
+    /// Per (slot, ballot): each accepted value and the acceptors (bit mask) that took it.
+    votes: BTreeMap<(u64, Ballot), BTreeMap<u64, u32>>,
+    /// The first value seen chosen per slot, and its ballot.
+    chosen: BTreeMap<u64, (u64, Ballot)>,
+    /// Per slot, what each replica learned first.
+    learned: BTreeMap<u64, BTreeMap<u32, u64>>,
+    /// Slots already reported under `agreement`, so one bad slot is one violation.
+    disagreeing_slots: BTreeSet<u64>,
+    next_apply: Vec<u64>,
+    executed: Vec<BTreeSet<u64>>,
+    leader_changes: u64,
+    duplicates: u64,
+    violations: Vec<Violation>,
+    per_check: BTreeMap<&'static str, usize>,
+    total: usize,
+}
+
+impl Checker {
+    fn new(replicas: usize) -> Checker {
+        Checker {
+            replicas,
+            majority: replicas / 2 + 1,
+            submitted: BTreeSet::new(),
+            votes: BTreeMap::new(),
+            chosen: BTreeMap::new(),
+            learned: BTreeMap::new(),
+            disagreeing_slots: BTreeSet::new(),
+            next_apply: vec![0; replicas],
+            executed: vec![BTreeSet::new(); replicas],
+            leader_changes: 0,
+            duplicates: 0,
+            violations: Vec::new(),
+            per_check: BTreeMap::new(),
+            total: 0,
+        }
+    }
+
+    fn violation(
+        &mut self,
+        time: SimTime,
+        check: &'static str,
+        nodes: Vec<NodeId>,
+        details: String,
+    ) {
+        self.total += 1;
+        let kept = self.per_check.entry(check).or_default();
+        if *kept < VIOLATIONS_PER_CHECK_MAX {
+            *kept += 1;
+            self.violations.push(Violation {
+                time,
+                check,
+                nodes,
+                details,
+            });
+        }
+    }
+
+    fn observe(&mut self, record: &ObservationRecord<PaxosEvent>) {
+        let node = record.node;
+        let is_replica = node.index() < self.replicas;
+        match &record.observation {
+            Observation::Protocol(PaxosEvent::Submitted { value }) => {
+                self.submitted.insert(*value);
+            }
+            Observation::Protocol(PaxosEvent::Accepted {
+                slot,
+                ballot,
+                value,
+            }) if is_replica => self.on_accepted(record.time, node, *slot, *ballot, *value),
+            Observation::Decided { slot, value } if is_replica => {
+                self.on_learned(record.time, node, *slot, *value)
+            }
+            Observation::Protocol(PaxosEvent::Applied {
+                slot,
+                value,
+                outcome,
+            }) if is_replica => self.on_applied(record.time, node, *slot, *value, *outcome),
+            Observation::Protocol(PaxosEvent::LeaderElected { .. }) => self.leader_changes += 1,
+            _ => {}
+        }
+    }
+
+    fn check_validity(&mut self, time: SimTime, node: NodeId, slot: u64, value: u64, what: &str) {
+        if value != NOOP && !self.submitted.contains(&value) {
+            self.violation(
+                time,
+                "validity",
+                vec![node],
+                format!("slot {slot}: value {value:#x} {what} but no client submitted it"),
+            );
+        }
+    }
+
+    fn on_accepted(&mut self, time: SimTime, node: NodeId, slot: u64, ballot: Ballot, value: u64) {
+        let acceptors = self
+            .votes
+            .entry((slot, ballot))
+            .or_default()
+            .entry(value)
+            .or_default();
+        let before = acceptors.count_ones() as usize;
+        *acceptors |= 1 << node.0;
+        let mask = *acceptors;
+        if before < self.majority && mask.count_ones() as usize >= self.majority {
+            self.on_chosen(time, slot, ballot, value, mask);
+        }
+    }
+
+    fn on_chosen(&mut self, time: SimTime, slot: u64, ballot: Ballot, value: u64, mask: u32) {
+        let acceptors = nodes_of(mask);
+        self.check_validity(time, acceptors[0], slot, value, "was chosen");
+        match self.chosen.get(&slot).copied() {
+            None => {
+                self.chosen.insert(slot, (value, ballot));
+            }
+            Some((first, _)) if first == value => {}
+            Some((first, first_ballot)) => {
+                if self.disagreeing_slots.insert(slot) {
+                    self.violation(
+                        time,
+                        "agreement",
+                        acceptors,
+                        format!(
+                            "slot {slot}: {value:#x} chosen in ballot ({}, {}) after {first:#x} was chosen in ballot ({}, {})",
+                            ballot.round, ballot.node, first_ballot.round, first_ballot.node
+                        ),
+                    );
+                }
+                return;
+            }
+        }
+        let mismatch = self
+            .learned
+            .get(&slot)
+            .and_then(|by_node| by_node.iter().find(|&(_, &learned)| learned != value))
+            .map(|(&replica, &learned)| (replica, learned));
+        if let Some((replica, learned)) = mismatch
+            && self.disagreeing_slots.insert(slot)
+        {
+            self.violation(
+                time,
+                "agreement",
+                vec![NodeId(replica)],
+                format!(
+                    "slot {slot}: {value:#x} chosen but replica {replica} learned {learned:#x}"
+                ),
+            );
+        }
+    }
+
+    fn on_learned(&mut self, time: SimTime, node: NodeId, slot: u64, value: u64) {
+        self.check_validity(time, node, slot, value, "was learned");
+        let by_node = self.learned.entry(slot).or_default();
+        if by_node.contains_key(&node.0) {
+            return;
+        }
+        let other = by_node
+            .iter()
+            .find(|&(_, &learned)| learned != value)
+            .map(|(&replica, &learned)| (replica, learned));
+        by_node.insert(node.0, value);
+        if self.disagreeing_slots.contains(&slot) {
+            return;
+        }
+        if let Some(&(chosen, _)) = self.chosen.get(&slot)
+            && chosen != value
+        {
+            self.disagreeing_slots.insert(slot);
+            self.violation(
+                time,
+                "agreement",
+                vec![node],
+                format!(
+                    "slot {slot}: replica {} learned {value:#x} but {chosen:#x} was chosen",
+                    node.0
+                ),
+            );
+        } else if let Some((replica, learned)) = other {
+            self.disagreeing_slots.insert(slot);
+            self.violation(
+                time,
+                "agreement",
+                vec![node, NodeId(replica)],
+                format!(
+                    "slot {slot}: replica {} learned {value:#x} but replica {replica} learned {learned:#x}",
+                    node.0
+                ),
+            );
+        }
+    }
+
+    fn on_applied(
+        &mut self,
+        time: SimTime,
+        node: NodeId,
+        slot: u64,
+        value: u64,
+        outcome: ApplyOutcome,
+    ) {
+        let replica = node.index();
+        let expected = self.next_apply[replica];
+        self.next_apply[replica] = slot + 1;
+        if slot != expected {
+            self.violation(
+                time,
+                "apply_order",
+                vec![node],
+                format!(
+                    "replica {} applied slot {slot} when slot {expected} was next",
+                    node.0
+                ),
+            );
+        }
+        let reference = self.chosen.get(&slot).map(|&(value, _)| value).or_else(|| {
+            self.learned
+                .get(&slot)
+                .and_then(|by_node| by_node.get(&node.0))
+                .copied()
+        });
+        match reference {
+            None => self.violation(
+                time,
+                "apply_order",
+                vec![node],
+                format!(
+                    "replica {} applied slot {slot} before it was decided",
+                    node.0
+                ),
+            ),
+            Some(reference) if reference != value => self.violation(
+                time,
+                "apply_order",
+                vec![node],
+                format!(
+                    "replica {} applied {value:#x} at slot {slot} but the log holds {reference:#x}",
+                    node.0
+                ),
+            ),
+            Some(_) => {}
+        }
+        match outcome {
+            ApplyOutcome::Noop if value != NOOP => self.violation(
+                time,
+                "apply_order",
+                vec![node],
+                format!(
+                    "replica {} skipped command {value:#x} at slot {slot} as a no-op",
+                    node.0
+                ),
+            ),
+            ApplyOutcome::Noop => {}
+            ApplyOutcome::Executed | ApplyOutcome::Duplicate if value == NOOP => self.violation(
+                time,
+                "apply_order",
+                vec![node],
+                format!("replica {} ran a no-op at slot {slot} as a command", node.0),
+            ),
+            ApplyOutcome::Executed => {
+                if !self.executed[replica].insert(value) {
+                    self.violation(
+                        time,
+                        "apply_order",
+                        vec![node],
+                        format!(
+                            "replica {} ran command {value:#x} twice (again at slot {slot})",
+                            node.0
+                        ),
+                    );
+                }
+            }
+            ApplyOutcome::Duplicate => self.duplicates += 1,
+        }
+    }
+
+    fn agreement(&self) -> f64 {
+        if self.learned.is_empty() {
+            return 1.0;
+        }
+        let sum: f64 = self
+            .learned
+            .values()
+            .map(|by_node| {
+                let mut support: BTreeMap<u64, usize> = BTreeMap::new();
+                for &value in by_node.values() {
+                    *support.entry(value).or_default() += 1;
+                }
+                let winner = support.values().copied().max().unwrap_or(0);
+                winner as f64 / self.replicas as f64
+            })
+            .sum();
+        sum / self.learned.len() as f64
+    }
+
+    fn verdict(self) -> Verdict {
+        let agreement = self.agreement();
+        Verdict {
+            formula: Formula::Value {
+                name: "f(x)",
+                value: agreement,
+            },
+            agreement,
+            extra_columns: vec![
+                ("slots_decided", self.learned.len().to_string()),
+                ("slots_chosen", self.chosen.len().to_string()),
+                ("leader_changes", self.leader_changes.to_string()),
+                ("commands_submitted", self.submitted.len().to_string()),
+                ("duplicates_suppressed", self.duplicates.to_string()),
+                ("violations_total", self.total.to_string()),
+            ],
+            violations: self.violations,
+        }
+    }
+}
+
+fn nodes_of(mask: u32) -> Vec<NodeId> {
+    (0..32)
+        .filter(|bit| mask & (1 << bit) != 0)
+        .map(NodeId)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::command_value;
+    use super::*;
+    use dsim_core::Counters;
+
+    const CLIENT: NodeId = NodeId(3);
+
+    fn run(events: Vec<(u32, Observation<PaxosEvent>)>) -> Verdict {
+        let observations = events
+            .into_iter()
+            .enumerate()
+            .map(|(index, (node, observation))| ObservationRecord {
+                time: SimTime(index as u64),
+                node: NodeId(node),
+                observation,
+            })
+            .collect();
+        let output = RunOutput {
+            seed: 1,
+            node_count: 4,
+            end_time: SimTime(1_000),
+            counters: Counters::default(),
+            fingerprint: 0,
+            observations,
+            fault_log: Vec::new(),
+            messages: Vec::new(),
+        };
+        check(&output, 3)
+    }
+
+    fn submitted(value: u64) -> (u32, Observation<PaxosEvent>) {
+        (
+            CLIENT.0,
+            Observation::Protocol(PaxosEvent::Submitted { value }),
+        )
+    }
+
+    fn accepted(node: u32, slot: u64, round: u32, value: u64) -> (u32, Observation<PaxosEvent>) {
+        (
+            node,
+            Observation::Protocol(PaxosEvent::Accepted {
+                slot,
+                ballot: Ballot { round, node: 0 },
+                value,
+            }),
+        )
+    }
+
+    fn learned(node: u32, slot: u64, value: u64) -> (u32, Observation<PaxosEvent>) {
+        (node, Observation::Decided { slot, value })
+    }
+
+    fn applied(
+        node: u32,
+        slot: u64,
+        value: u64,
+        outcome: ApplyOutcome,
+    ) -> (u32, Observation<PaxosEvent>) {
+        (
+            node,
+            Observation::Protocol(PaxosEvent::Applied {
+                slot,
+                value,
+                outcome,
+            }),
+        )
+    }
+
+    fn checks(verdict: &Verdict) -> Vec<&'static str> {
+        verdict.violations.iter().map(|v| v.check).collect()
+    }
+
+    #[test]
+    fn clean_run_has_no_violations_and_full_agreement() {
+        let a = command_value(CLIENT, 0);
+        let mut events = vec![submitted(a), accepted(0, 0, 1, a), accepted(1, 0, 1, a)];
+        for node in 0..3 {
+            events.push(learned(node, 0, a));
+            events.push(applied(node, 0, a, ApplyOutcome::Executed));
+        }
+        let verdict = run(events);
+        assert!(verdict.violations.is_empty(), "{:?}", verdict.violations);
+        assert_eq!(verdict.agreement, 1.0);
+        assert_eq!(
+            verdict.formula,
+            Formula::Value {
+                name: "f(x)",
+                value: 1.0
+            }
+        );
+    }
+
+    #[test]
+    fn two_values_chosen_in_different_ballots_break_agreement() {
+        let (a, b) = (command_value(CLIENT, 0), command_value(CLIENT, 1));
+        let verdict = run(vec![
+            submitted(a),
+            submitted(b),
+            accepted(0, 0, 1, a),
+            accepted(1, 0, 1, a),
+            accepted(1, 0, 2, b),
+            accepted(2, 0, 2, b),
+        ]);
+        // Majorities {0,1} and {1,2} chose different values for slot 0.
+        assert_eq!(checks(&verdict), vec!["agreement"]);
+    }
+
+    #[test]
+    fn acceptances_split_across_ballots_do_not_count_as_chosen() {
+        let (a, b) = (command_value(CLIENT, 0), command_value(CLIENT, 1));
+        let verdict = run(vec![
+            submitted(a),
+            submitted(b),
+            accepted(0, 0, 1, a),
+            accepted(1, 0, 2, a),
+            accepted(2, 0, 3, b),
+            accepted(1, 0, 3, b),
+        ]);
+        // `a` never had a majority in one ballot, so only `b` was chosen: no violation.
+        assert!(verdict.violations.is_empty(), "{:?}", verdict.violations);
+    }
+
+    #[test]
+    fn replicas_learning_different_values_break_agreement_and_lower_the_metric() {
+        let (a, b) = (command_value(CLIENT, 0), command_value(CLIENT, 1));
+        let verdict = run(vec![
+            submitted(a),
+            submitted(b),
+            learned(0, 0, a),
+            learned(1, 0, a),
+            learned(2, 0, b),
+        ]);
+        assert_eq!(checks(&verdict), vec!["agreement"]);
+        // Two of three replicas back the winner.
+        assert!((verdict.agreement - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn unsubmitted_values_break_validity() {
+        let verdict = run(vec![accepted(0, 0, 1, 77), accepted(1, 0, 1, 77)]);
+        // 77 was never submitted: the protocol invented it.
+        assert_eq!(checks(&verdict), vec!["validity"]);
+    }
+
+    #[test]
+    fn out_of_order_or_repeated_apply_breaks_apply_order() {
+        let (a, b) = (command_value(CLIENT, 0), command_value(CLIENT, 1));
+        let verdict = run(vec![
+            submitted(a),
+            submitted(b),
+            learned(0, 0, a),
+            learned(0, 1, b),
+            learned(0, 2, a),
+            applied(0, 1, b, ApplyOutcome::Executed),
+            applied(0, 2, a, ApplyOutcome::Executed),
+            applied(0, 3, a, ApplyOutcome::Executed),
+        ]);
+        // Slot 1 before slot 0; slot 3 never decided, and `a` executed twice.
+        assert_eq!(
+            checks(&verdict),
+            vec!["apply_order", "apply_order", "apply_order"]
+        );
+    }
+
+    #[test]
+    fn duplicate_suppression_is_allowed() {
+        let a = command_value(CLIENT, 0);
+        let verdict = run(vec![
+            submitted(a),
+            learned(0, 0, a),
+            learned(0, 1, a),
+            learned(0, 2, NOOP),
+            applied(0, 0, a, ApplyOutcome::Executed),
+            applied(0, 1, a, ApplyOutcome::Duplicate),
+            applied(0, 2, NOOP, ApplyOutcome::Noop),
+        ]);
+        // A command chosen twice and applied once is exactly what the client table is for.
+        assert!(verdict.violations.is_empty(), "{:?}", verdict.violations);
+        assert!(
+            verdict
+                .extra_columns
+                .contains(&("duplicates_suppressed", "1".to_string()))
+        );
+    }
+}

@@ -1,0 +1,957 @@
+//! # Multi-Paxos (kind `paxos`)
+//!
+//! ## The algorithm
+//!
+//! Paxos (Lamport, "The Part-Time Parliament" and "Paxos Made Simple") chooses one value
+//! per *slot* of a replicated log. Each replica plays three roles:
+//!
+//! - **acceptor**: keeps a *promised* ballot and, per slot, the ballot and value it last
+//!   *accepted*. It answers `Prepare(b)` with a `Promise` carrying every accepted
+//!   (ballot, value) from the proposer's first unknown slot on (and the values it already
+//!   learned as chosen, so a lagging proposer need not re-propose them), provided `b` is
+//!   not below its promise, and answers `Accept(b, slot, v)` with `Accepted` under the
+//!   same rule. Both write the new state to durable storage and `sync` it *before*
+//!   replying.
+//! - **proposer**: a ballot is `(round, node id)`, ordered by round then node, so no two
+//!   proposers ever share one. Phase 1 (prepare/promise) with a majority makes the
+//!   proposer the leader of its ballot; for every slot some promise reported, it must
+//!   propose the value with the highest accepted ballot (it *adopts* it), and fills the
+//!   remaining gaps with a no-op. Phase 2 (accept/accepted) then chooses a value as soon
+//!   as a majority of acceptors accepted it in the same ballot.
+//! - **learner**: learns chosen values and applies them to a state machine strictly in
+//!   slot order.
+//!
+//! Multi-Paxos keeps one *stable leader*: while its ballot stands, it skips phase 1 for
+//! new slots and runs only phase 2, one round trip per command. A replica that hears no
+//! leader for an election timeout starts phase 1 with a ballot above every round it has
+//! seen. The timeout is drawn from `[t, 2t)` with the replica's own seeded stream, and
+//! the spread above `t` doubles after each failed campaign (seeded randomized backoff,
+//! at most `[t, 9t)`) so that dueling candidates drift apart. Any message carrying a
+//! higher ballot makes a leader or candidate step down.
+//!
+//! The leader is the distinguished learner: when a majority accepted a slot it learns it,
+//! applies it and answers the client. Followers learn from the leader's *commit index*,
+//! piggybacked on `Accept` and `Heartbeat`: a slot below the commit index that the
+//! follower accepted in the leader's own ballot holds the chosen value; anything else a
+//! follower fetches with `CatchUp`/`Learn`. Heartbeats also drive retransmission of
+//! prepares and accepts lost by the network.
+//!
+//! Clients send a command (a unique `(client, seq)` pair encoded in one `u64`, see
+//! [`command_value`]) to one replica; a follower forwards it once to the leader it knows.
+//! A client that hears nothing for `client_timeout` resends to the next replica. A
+//! command may therefore be chosen in two slots; the state machine keeps a per-client
+//! session (the classic client table) and applies each command at most once, reporting
+//! the second slot as a duplicate.
+//!
+//! ## What it guarantees
+//!
+//! Safety, under any message loss, duplication, reordering, partition, pause, clock skew
+//! and crash/restart: at most one value is chosen per slot (*agreement*), only values
+//! clients submitted (or the leader's no-op) are chosen (*validity*), and every replica
+//! applies the chosen log in slot order, each command at most once. Liveness: once the
+//! network heals and a majority of replicas is up and connected, a leader emerges and
+//! every pending client command is decided (the integration tests assert a bound).
+//!
+//! ## Failure model
+//!
+//! Crash-recovery with stable storage: acceptor state (promise, accepted ballot and
+//! value per slot), the learned log and the state machine live in [`PaxosDurable`] and are
+//! synced before any reply depends on them, so `storage = "lose-unsynced"` is safe.
+//! Messages may be lost, duplicated, delayed and reordered; nodes may pause and their
+//! clocks may step or drift (timeouts only ever compare readings of one local clock); no
+//! Byzantine behaviour. Safety needs nothing else; liveness needs a connected majority.
+//! A client that crashes loses its outstanding commands (they stay unfinished in the
+//! report) but keeps its sequence counter, so it never reuses a command value.
+//!
+//! ## Node layout
+//!
+//! Replicas are nodes `0..nodes`; clients are `nodes..nodes + clients`. Client `c`
+//! first talks to replica `(c - nodes) % nodes` and afterwards to whichever replica
+//! answered it last (the leader).
+//!
+//! ## Variants (each with the bug it plants)
+//!
+//! - `correct`: the protocol above.
+//! - `no-adopt`: after phase 1 the new leader ignores the accepted values its quorum
+//!   reported and proposes its own (queued client commands, or a no-op) in those slots,
+//!   so a value already chosen under an older ballot can be overwritten: the checker's
+//!   `agreement` check sees two values chosen for one slot.
+//! - `seed-naive`: the recipe of the source article: no ballots, no quorums; for each
+//!   slot every replica with a pending command broadcasts it, and after `naive_round`
+//!   each replica decides the smallest value it heard. Under loss or a partition
+//!   replicas hear different sets and decide differently: `agreement` fails.
+//!
+//! ## Where we depart from the papers
+//!
+//! One command per slot (no batching); the leader learns from its own `Accepted`
+//! messages and followers from the commit index (no all-to-all `Accepted`); no
+//! reconfiguration, snapshots or log truncation; the client table is a sliding window
+//! per client (a command more than [`SESSION_WINDOW`] commands behind its client's
+//! newest applied one is taken for abandoned and suppressed).
+//!
+//! ## The checker
+//!
+//! [`check`] judges a run from observations only: acceptors report every acceptance
+//! ([`PaxosEvent::Accepted`]), so the checker itself knows when a majority accepted a
+//! value in one ballot, i.e. when it was chosen; replicas report what they learned
+//! (`Observation::Decided`) and applied ([`PaxosEvent::Applied`]); clients report what
+//! they submitted ([`PaxosEvent::Submitted`]). The summary formula is the source
+//! article's `f(x) = argmax_v sum_i p(v | x_i)`, per slot over the replicas' learned
+//! values; `agreement` is the winner's support over the replica count, averaged over
+//! the slots any replica learned.
+
+mod checker;
+mod client;
+mod naive;
+mod replica;
+
+pub use checker::check;
+pub use client::Client;
+pub use naive::NaiveReplica;
+pub use replica::Replica;
+
+use dsim_core::protocol::{execute, generic_output};
+use dsim_core::{
+    ConfigError, Ctx, Node, NodeId, ParamKind, ParamSpec, Protocol, ProtocolInfo, RunError,
+    RunRequest, RunResult, SimConfig, SimDuration, Simulation, VariantSpec, Workload,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The value of the leader's no-op, used to fill log gaps; never a client command.
+pub const NOOP: u64 = 0;
+
+/// Bits of a command value that hold the client's sequence number.
+const SEQ_BITS: u32 = 40;
+
+/// Largest sequence number a client may use.
+pub const SEQ_MAX: u64 = (1 << SEQ_BITS) - 1;
+
+/// How far a client's applied commands may run ahead of its oldest unapplied one before
+/// the state machine takes the old one for abandoned (a limit on the client table).
+pub const SESSION_WINDOW: usize = 1024;
+
+/// The most proposals a leader keeps in flight; further commands wait in its queue.
+const PROPOSALS_IN_FLIGHT_MAX: usize = 256;
+
+/// The most commands a replica queues while it has no leader to hand them to.
+const QUEUE_MAX: usize = 4096;
+
+/// The most chosen entries one `Learn` message carries.
+const LEARN_BATCH_MAX: u64 = 256;
+
+/// The value of command `seq` of client `client`: `(client + 1) << 40 | seq`. Unique per
+/// (client, seq) and never [`NOOP`].
+pub fn command_value(client: NodeId, seq: u64) -> u64 {
+    assert!(
+        seq <= SEQ_MAX,
+        "client sequence number {seq} overflows 40 bits"
+    );
+    ((u64::from(client.0) + 1) << SEQ_BITS) | seq
+}
+
+/// The (client, seq) of a command value; `None` for [`NOOP`] and for values no client
+/// could have made.
+pub fn command_parts(value: u64) -> Option<(NodeId, u64)> {
+    let high = value >> SEQ_BITS;
+    if high == 0 || high > u64::from(u32::MAX) {
+        // NOOP, or no value any client could have made.
+        return None;
+    }
+    Some((NodeId((high - 1) as u32), value & SEQ_MAX))
+}
+
+/// A ballot number: ordered by round, then by the proposer's node id, so two proposers
+/// never share a ballot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ballot {
+    /// The round; real ballots start at round 1.
+    pub round: u32,
+    /// The proposer that owns this ballot.
+    pub node: u32,
+}
+
+impl Ballot {
+    /// Below every real ballot: "nothing promised / accepted yet".
+    pub const NONE: Ballot = Ballot { round: 0, node: 0 };
+
+    /// A 64-bit key for digests.
+    fn key(self) -> u64 {
+        (u64::from(self.round) << 32) | u64::from(self.node)
+    }
+}
+
+/// The named variants of the protocol.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Variant {
+    /// Multi-Paxos as described in the module docs.
+    #[default]
+    Correct,
+    /// Phase 2 ignores the values phase 1 reported.
+    NoAdopt,
+    /// The source article's recipe: broadcast, decide the smallest heard.
+    SeedNaive,
+}
+
+impl Variant {
+    /// The variant called `name` in scenario files.
+    pub fn parse(name: &str) -> Option<Variant> {
+        match name {
+            "correct" => Some(Variant::Correct),
+            "no-adopt" => Some(Variant::NoAdopt),
+            "seed-naive" => Some(Variant::SeedNaive),
+            _ => None,
+        }
+    }
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Correct => "correct",
+            Variant::NoAdopt => "no-adopt",
+            Variant::SeedNaive => "seed-naive",
+        }
+    }
+}
+
+/// The variants `dsim list` shows, `correct` first.
+pub const VARIANTS: &[VariantSpec] = &[
+    VariantSpec {
+        name: "correct",
+        help: "Multi-Paxos with a stable leader, durable acceptors and client retries",
+    },
+    VariantSpec {
+        name: "no-adopt",
+        help: "bug: a new leader proposes its own value even where phase 1 reported an accepted one",
+    },
+    VariantSpec {
+        name: "seed-naive",
+        help: "bug: the article's recipe, every replica broadcasts and decides the smallest value heard",
+    },
+];
+
+/// The keys accepted under `[protocol]`.
+pub const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        key: "election_timeout",
+        kind: ParamKind::Duration(SimDuration::from_millis(150)),
+        help: "base election timeout t: waits are drawn from [t, 2t), the spread doubling per failed campaign",
+    },
+    ParamSpec {
+        key: "heartbeat_interval",
+        kind: ParamKind::Duration(SimDuration::from_millis(30)),
+        help: "leader heartbeat period, also the retransmission period of prepares and accepts",
+    },
+    ParamSpec {
+        key: "client_timeout",
+        kind: ParamKind::Duration(SimDuration::from_millis(100)),
+        help: "a client resends a command to the next replica after this long without a reply",
+    },
+    ParamSpec {
+        key: "client_window",
+        kind: ParamKind::Int {
+            default: 8,
+            min: 1,
+            max: 1024,
+        },
+        help: "most commands one client has outstanding; it skips issuing while full",
+    },
+    ParamSpec {
+        key: "naive_round",
+        kind: ParamKind::Duration(SimDuration::from_millis(20)),
+        help: "seed-naive only: how long a replica collects proposals before deciding the smallest",
+    },
+];
+
+/// Everything the nodes of one Paxos run need to know.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PaxosConfig {
+    /// Replica count (nodes `0..replicas`).
+    pub replicas: usize,
+    /// Client count (nodes `replicas..replicas + clients`).
+    pub clients: usize,
+    /// Which variant the replicas run.
+    pub variant: Variant,
+    /// Base election timeout.
+    pub election_timeout: SimDuration,
+    /// Heartbeat and retransmission period.
+    pub heartbeat_interval: SimDuration,
+    /// Client retry timeout.
+    pub client_timeout: SimDuration,
+    /// Gap between two commands of one client.
+    pub client_interval: SimDuration,
+    /// Most outstanding commands per client.
+    pub client_window: usize,
+    /// Decision delay of the `seed-naive` variant.
+    pub naive_round: SimDuration,
+}
+
+impl PaxosConfig {
+    /// The defaults of every key, for `replicas` replicas and a workload.
+    pub fn new(replicas: usize, workload: Workload) -> PaxosConfig {
+        Self::from_params(
+            replicas,
+            workload,
+            Variant::Correct,
+            &dsim_core::Params::default(),
+        )
+    }
+
+    fn from_params(
+        replicas: usize,
+        workload: Workload,
+        variant: Variant,
+        params: &dsim_core::Params,
+    ) -> PaxosConfig {
+        PaxosConfig {
+            replicas,
+            clients: workload.clients,
+            variant,
+            election_timeout: params.duration(PARAMS, "election_timeout"),
+            heartbeat_interval: params.duration(PARAMS, "heartbeat_interval"),
+            client_timeout: params.duration(PARAMS, "client_timeout"),
+            client_interval: workload.client_interval(),
+            client_window: params.int(PARAMS, "client_window").clamp(1, 1024) as usize,
+            naive_round: params.duration(PARAMS, "naive_round"),
+        }
+    }
+
+    /// The configuration a run request describes.
+    pub fn from_request(request: &RunRequest) -> Result<PaxosConfig, ConfigError> {
+        let variant = Variant::parse(&request.variant).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "paxos has no variant {:?} (correct, no-adopt, seed-naive)",
+                request.variant
+            ))
+        })?;
+        let config = Self::from_params(request.nodes, request.workload, variant, &request.params);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuses configurations the protocol cannot run.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=9).contains(&self.replicas) {
+            return Err(ConfigError::Invalid(format!(
+                "paxos needs 1 to 9 replicas, found {}",
+                self.replicas
+            )));
+        }
+        for (name, value) in [
+            ("election_timeout", self.election_timeout),
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("client_timeout", self.client_timeout),
+            ("naive_round", self.naive_round),
+        ] {
+            if value == SimDuration::ZERO {
+                return Err(ConfigError::Invalid(format!(
+                    "paxos {name} must be above zero"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replicas plus clients.
+    pub fn total_nodes(&self) -> usize {
+        self.replicas + self.clients
+    }
+
+    /// Smallest number of replicas that forms a quorum.
+    pub fn majority(&self) -> usize {
+        self.replicas / 2 + 1
+    }
+
+    fn is_replica(&self, node: NodeId) -> bool {
+        node.index() < self.replicas
+    }
+}
+
+/// The entries of a promise: one accepted (ballot, value) per slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PromiseEntry {
+    /// The log slot.
+    pub slot: u64,
+    /// The ballot in which the acceptor accepted `value`.
+    pub ballot: Ballot,
+    /// The accepted value.
+    pub value: u64,
+}
+
+/// Every message of the protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// Client to replica (or follower to leader, then `forwarded`): run this command.
+    Request {
+        /// The command, see [`command_value`].
+        value: u64,
+        /// True once a follower forwarded it; it is not forwarded again.
+        forwarded: bool,
+    },
+    /// Replica to client: command `seq` was applied.
+    Reply {
+        /// The client's sequence number.
+        seq: u64,
+    },
+    /// Phase 1a: promise not to accept below `ballot`, and report accepted values from
+    /// `from_slot` on.
+    Prepare {
+        /// The proposer's ballot.
+        ballot: Ballot,
+        /// First slot the proposer does not know to be chosen.
+        from_slot: u64,
+    },
+    /// Phase 1b: the acceptor's promise and its accepted values.
+    Promise {
+        /// The ballot promised.
+        ballot: Ballot,
+        /// Accepted (ballot, value) per slot, from the prepare's `from_slot` on, for
+        /// the slots whose chosen value the acceptor does not know.
+        entries: Vec<PromiseEntry>,
+        /// (slot, value) the acceptor already learned as chosen from `from_slot` on: a
+        /// lagging proposer learns them instead of proposing them again.
+        chosen: Vec<(u64, u64)>,
+    },
+    /// Phase 2a: accept `value` in `slot` under `ballot`.
+    Accept {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// The log slot.
+        slot: u64,
+        /// The proposed value.
+        value: u64,
+        /// The leader's commit index: every slot below it is chosen.
+        commit: u64,
+    },
+    /// Phase 2b: the acceptor accepted `slot` under `ballot`.
+    Accepted {
+        /// The ballot accepted.
+        ballot: Ballot,
+        /// The log slot.
+        slot: u64,
+    },
+    /// Refusal: the acceptor promised a higher ballot.
+    Nack {
+        /// The acceptor's promise.
+        promised: Ballot,
+    },
+    /// Leader keep-alive with its commit index.
+    Heartbeat {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// Every slot below it is chosen.
+        commit: u64,
+    },
+    /// Learner to leader: send me chosen values from `from_slot` on.
+    CatchUp {
+        /// First slot the learner misses.
+        from_slot: u64,
+    },
+    /// Chosen values, answering `CatchUp`.
+    Learn {
+        /// (slot, value) pairs, ascending.
+        entries: Vec<(u64, u64)>,
+    },
+    /// `seed-naive`: my proposal for `slot`.
+    Proposal {
+        /// The log slot.
+        slot: u64,
+        /// The proposed value.
+        value: u64,
+    },
+}
+
+/// Every timer of the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// Replica: check whether the leader went quiet (and campaign if so).
+    Election,
+    /// Replica: heartbeat, retransmission and catch-up period.
+    Tick,
+    /// Client: issue the next command.
+    Issue,
+    /// Client: resend commands that timed out.
+    Retry,
+    /// `seed-naive`: decide `slot` now.
+    Decide {
+        /// The slot to decide.
+        slot: u64,
+    },
+}
+
+/// What a replica did with a chosen slot when it applied it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ApplyOutcome {
+    /// The command ran on the state machine.
+    Executed,
+    /// The command had already run (it was chosen in an earlier slot too): suppressed.
+    Duplicate,
+    /// A no-op slot.
+    Noop,
+}
+
+/// Paxos observations for the checker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaxosEvent {
+    /// A client submitted this command value (observed before it is sent).
+    Submitted {
+        /// The command.
+        value: u64,
+    },
+    /// An acceptor accepted `value` for `slot` under `ballot` (observed once durable).
+    Accepted {
+        /// The log slot.
+        slot: u64,
+        /// The ballot.
+        ballot: Ballot,
+        /// The value.
+        value: u64,
+    },
+    /// A replica applied `slot` to its state machine.
+    Applied {
+        /// The log slot.
+        slot: u64,
+        /// The value it held.
+        value: u64,
+        /// What applying it did.
+        outcome: ApplyOutcome,
+    },
+    /// A replica won phase 1 with a majority and leads `ballot`.
+    LeaderElected {
+        /// The new leader's ballot.
+        ballot: Ballot,
+    },
+}
+
+/// One slot of a replica's durable log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotRecord {
+    /// Ballot of the last accepted value; [`Ballot::NONE`] when nothing was accepted.
+    pub accepted_ballot: Ballot,
+    /// The last accepted value (meaningless while `accepted_ballot` is `NONE`).
+    pub accepted_value: u64,
+    /// The value learned as chosen, if any.
+    pub chosen: Option<u64>,
+}
+
+/// The client table entry of one client: which of its commands ran.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Session {
+    /// Every sequence number below this has run (or was abandoned).
+    pub low: u64,
+    /// Sequence numbers at or above `low` that have run.
+    pub above: BTreeSet<u64>,
+}
+
+impl Session {
+    /// True when command `seq` already ran.
+    pub fn has_run(&self, seq: u64) -> bool {
+        seq < self.low || self.above.contains(&seq)
+    }
+
+    /// Records that `seq` runs now; false when it already ran (a duplicate).
+    fn record(&mut self, seq: u64) -> bool {
+        if self.has_run(seq) {
+            return false;
+        }
+        self.above.insert(seq);
+        while self.above.remove(&self.low) {
+            self.low += 1;
+        }
+        if self.above.len() > SESSION_WINDOW {
+            // The oldest gap is taken for abandoned, so the table stays bounded.
+            let first = *self.above.first().expect("the set is not empty");
+            self.low = first;
+            while self.above.remove(&self.low) {
+                self.low += 1;
+            }
+        }
+        true
+    }
+}
+
+/// Everything a Paxos node keeps across crashes. Replicas use the acceptor, log and
+/// state-machine fields; clients only `client_next_seq`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PaxosDurable {
+    promised: Ballot,
+    slots: Vec<SlotRecord>,
+    applied: u64,
+    sessions: BTreeMap<u32, Session>,
+    client_next_seq: u64,
+}
+
+impl PaxosDurable {
+    /// The acceptor's promise.
+    pub fn promised(&self) -> Ballot {
+        self.promised
+    }
+
+    /// The durable record of `slot` (default when never touched).
+    pub fn slot(&self, slot: u64) -> SlotRecord {
+        usize::try_from(slot)
+            .ok()
+            .and_then(|index| self.slots.get(index))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The chosen value of `slot`, if learned.
+    pub fn chosen(&self, slot: u64) -> Option<u64> {
+        self.slot(slot).chosen
+    }
+
+    /// Length of the log: one past the highest slot ever accepted or learned.
+    pub fn log_len(&self) -> u64 {
+        self.slots.len() as u64
+    }
+
+    /// Slots below this are applied to the state machine.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// The next sequence number a client will use.
+    pub fn client_next_seq(&self) -> u64 {
+        self.client_next_seq
+    }
+
+    fn slot_mut(&mut self, slot: u64) -> &mut SlotRecord {
+        let index = usize::try_from(slot).expect("slot numbers fit in memory");
+        if index >= self.slots.len() {
+            self.slots.resize(index + 1, SlotRecord::default());
+        }
+        &mut self.slots[index]
+    }
+
+    /// The first slot at or after `from` whose chosen value is unknown.
+    fn first_unchosen_from(&self, from: u64) -> u64 {
+        let mut slot = from;
+        while self.chosen(slot).is_some() {
+            slot += 1;
+        }
+        slot
+    }
+}
+
+/// The log and state machine steps that every replica variant shares.
+mod log {
+    use super::*;
+    use dsim_core::Observation;
+
+    /// Records `value` as chosen for `slot` and observes it as learned; the first value
+    /// learned wins (a correct run never learns two). Returns true when it was new.
+    pub(super) fn learn(ctx: &mut Ctx<'_, PaxosNode>, slot: u64, value: u64) -> bool {
+        let record = ctx.durable_mut().slot_mut(slot);
+        if record.chosen.is_some() {
+            return false;
+        }
+        record.chosen = Some(value);
+        ctx.observe(Observation::Decided { slot, value });
+        true
+    }
+
+    /// Applies every chosen slot in order from the durable apply point, observing each,
+    /// and calls `applied(ctx, value, outcome)` after each one. Returns how many it
+    /// applied (the caller must sync if any).
+    pub(super) fn apply_ready(
+        ctx: &mut Ctx<'_, PaxosNode>,
+        mut applied: impl FnMut(&mut Ctx<'_, PaxosNode>, u64, ApplyOutcome),
+    ) -> u64 {
+        let mut count = 0;
+        loop {
+            let slot = ctx.durable().applied;
+            let Some(value) = ctx.durable().chosen(slot) else {
+                return count;
+            };
+            let durable = ctx.durable_mut();
+            let outcome = match command_parts(value) {
+                None => ApplyOutcome::Noop,
+                Some((client, seq)) => {
+                    let session = durable.sessions.entry(client.0).or_default();
+                    if session.record(seq) {
+                        ApplyOutcome::Executed
+                    } else {
+                        ApplyOutcome::Duplicate
+                    }
+                }
+            };
+            durable.applied = slot + 1;
+            ctx.observe(Observation::Protocol(PaxosEvent::Applied {
+                slot,
+                value,
+                outcome,
+            }));
+            applied(ctx, value, outcome);
+            count += 1;
+        }
+    }
+
+    /// True when the command already ran on this replica's state machine.
+    pub(super) fn has_run(durable: &PaxosDurable, value: u64) -> bool {
+        match command_parts(value) {
+            None => true,
+            Some((client, seq)) => durable
+                .sessions
+                .get(&client.0)
+                .is_some_and(|session| session.has_run(seq)),
+        }
+    }
+}
+
+/// One node of a Paxos run: a replica of the configured variant, or a client.
+#[derive(Clone, Debug)]
+pub enum PaxosNode {
+    /// A Multi-Paxos replica (`correct`, `no-adopt`).
+    Replica(Replica),
+    /// A `seed-naive` replica.
+    Naive(NaiveReplica),
+    /// A client.
+    Client(Client),
+}
+
+impl PaxosNode {
+    /// The node with id `id` of a run with `config`.
+    pub fn new(config: &PaxosConfig, id: NodeId) -> PaxosNode {
+        if !config.is_replica(id) {
+            return PaxosNode::Client(Client::new(*config, id));
+        }
+        match config.variant {
+            Variant::Correct | Variant::NoAdopt => PaxosNode::Replica(Replica::new(*config, id)),
+            Variant::SeedNaive => PaxosNode::Naive(NaiveReplica::new(*config, id)),
+        }
+    }
+
+    /// The ballot this node leads, if it is a Multi-Paxos leader right now.
+    pub fn leading(&self) -> Option<Ballot> {
+        match self {
+            PaxosNode::Replica(replica) => replica.leading(),
+            _ => None,
+        }
+    }
+}
+
+impl Node for PaxosNode {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Durable = PaxosDurable;
+    type Event = PaxosEvent;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self {
+            PaxosNode::Replica(node) => node.on_start(ctx),
+            PaxosNode::Naive(node) => node.on_start(ctx),
+            PaxosNode::Client(node) => node.on_start(ctx),
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, source: NodeId, msg: Msg) {
+        match self {
+            PaxosNode::Replica(node) => node.on_message(ctx, source, msg),
+            PaxosNode::Naive(node) => node.on_message(ctx, source, msg),
+            PaxosNode::Client(node) => node.on_message(ctx, source, msg),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+        match self {
+            PaxosNode::Replica(node) => node.on_timer(ctx, timer),
+            PaxosNode::Naive(node) => node.on_timer(ctx, timer),
+            PaxosNode::Client(node) => node.on_timer(ctx, timer),
+        }
+    }
+
+    fn message_digest(msg: &Msg) -> u64 {
+        // One multiply-xor step per field that tells messages apart, then a single
+        // finaliser: far cheaper than hashing the Debug text on the hot path.
+        let words: [u64; 4] = match msg {
+            Msg::Request { value, forwarded } => [1, *value, u64::from(*forwarded), 0],
+            Msg::Reply { seq } => [2, *seq, 0, 0],
+            Msg::Prepare { ballot, from_slot } => [3, ballot.key(), *from_slot, 0],
+            Msg::Promise {
+                ballot,
+                entries,
+                chosen,
+            } => [
+                4,
+                ballot.key(),
+                entries.len() as u64 | (chosen.len() as u64) << 32,
+                entries.iter().fold(0, |acc, entry| {
+                    mix(acc ^ entry.slot ^ entry.ballot.key().rotate_left(17) ^ entry.value)
+                }) ^ chosen.iter().fold(0, |acc, (slot, value)| {
+                    mix(acc ^ slot ^ value.rotate_left(29))
+                }),
+            ],
+            Msg::Accept {
+                ballot,
+                slot,
+                value,
+                commit,
+            } => [5, ballot.key(), *slot ^ commit.rotate_left(32), *value],
+            Msg::Accepted { ballot, slot } => [6, ballot.key(), *slot, 0],
+            Msg::Nack { promised } => [7, promised.key(), 0, 0],
+            Msg::Heartbeat { ballot, commit } => [8, ballot.key(), *commit, 0],
+            Msg::CatchUp { from_slot } => [9, *from_slot, 0, 0],
+            Msg::Learn { entries } => [
+                10,
+                entries.len() as u64,
+                entries.iter().fold(0, |acc, (slot, value)| {
+                    mix(acc ^ slot ^ value.rotate_left(29))
+                }),
+                0,
+            ],
+            Msg::Proposal { slot, value } => [11, *slot, *value, 0],
+        };
+        mix(words.iter().fold(0x9E37_79B9_7F4A_7C15, |acc, &word| {
+            (acc.rotate_left(23) ^ word).wrapping_mul(0xBF58_476D_1CE4_E5B9)
+        }))
+    }
+}
+
+/// One round of the SplitMix64 finaliser.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A bit per replica, for quorum counting (at most 32 replicas; we allow 9).
+fn bit(node: NodeId) -> u32 {
+    1u32 << node.0
+}
+
+/// Builds (but does not run) the simulation of a Paxos run: every replica and client,
+/// starting at time zero. Tests and benches drive it with `run_until` and faults.
+pub fn build_simulation(
+    sim: SimConfig,
+    config: &PaxosConfig,
+) -> Result<Simulation<PaxosNode>, ConfigError> {
+    config.validate()?;
+    let config = *config;
+    Simulation::new(sim, config.total_nodes(), move |id, _durable| {
+        PaxosNode::new(&config, id)
+    })
+}
+
+/// The `paxos` kind, for the registry.
+pub struct Paxos;
+
+impl Protocol for Paxos {
+    fn info(&self) -> ProtocolInfo {
+        ProtocolInfo {
+            kind: "paxos",
+            summary: "Multi-Paxos: stable leader, ballots, durable acceptors, client retries",
+            variants: VARIANTS,
+            params: PARAMS,
+            nodes_range: (1, 9),
+        }
+    }
+
+    fn total_nodes(&self, nodes: usize, workload: &Workload) -> usize {
+        nodes + workload.clients
+    }
+
+    fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+        let config = PaxosConfig::from_request(&request)?;
+        let (output, trace_error) = execute(request, config.total_nodes(), move |id, _| {
+            PaxosNode::new(&config, id)
+        })?;
+        let verdict = check(&output, config.replicas);
+        Ok(RunResult {
+            output: generic_output(output),
+            verdict,
+            trace_error,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_values_round_trip_and_never_collide_with_noop() {
+        // If the encoding lost bits, the checker could not tell clients' commands apart.
+        let value = command_value(NodeId(7), 12_345);
+        assert_ne!(value, NOOP);
+        assert_eq!(command_parts(value), Some((NodeId(7), 12_345)));
+        assert_eq!(
+            command_parts(command_value(NodeId(0), 0)),
+            Some((NodeId(0), 0))
+        );
+        assert_eq!(command_parts(NOOP), None);
+    }
+
+    #[test]
+    fn ballots_order_by_round_then_node() {
+        // Ballots must be totally ordered with the round first, or two proposers could
+        // both believe they hold the highest ballot.
+        let low = Ballot { round: 1, node: 4 };
+        let high = Ballot { round: 2, node: 0 };
+        assert!(low < high);
+        assert!(Ballot { round: 2, node: 1 } > high);
+        assert!(Ballot::NONE < low);
+    }
+
+    #[test]
+    fn session_suppresses_repeats_and_stays_bounded() {
+        // At-most-once apply rests on this table: a repeat must report false.
+        let mut session = Session::default();
+        assert!(session.record(1));
+        assert!(session.record(0));
+        assert_eq!(
+            session.low, 2,
+            "0 and 1 ran, so the low-water mark moves past both"
+        );
+        assert!(!session.record(1));
+        assert!(session.record(5));
+        assert!(session.has_run(5) && !session.has_run(3));
+        for seq in 6..(6 + SESSION_WINDOW as u64 + 1) {
+            session.record(seq);
+        }
+        assert!(
+            session.above.len() <= SESSION_WINDOW,
+            "the window bounds the table"
+        );
+    }
+
+    #[test]
+    fn request_config_rejects_unknown_variants_and_zero_timeouts() {
+        // Bad input must be a typed error, never a panic inside a node.
+        let mut config = PaxosConfig::new(
+            3,
+            Workload {
+                clients: 1,
+                rate_per_s: 10.0,
+            },
+        );
+        assert!(config.validate().is_ok());
+        config.heartbeat_interval = SimDuration::ZERO;
+        assert!(config.validate().is_err());
+        config.heartbeat_interval = SimDuration::from_millis(10);
+        config.replicas = 10;
+        assert!(config.validate().is_err());
+        assert_eq!(Variant::parse("no-adopt"), Some(Variant::NoAdopt));
+        assert_eq!(Variant::parse("bogus"), None);
+        for spec in VARIANTS {
+            assert_eq!(
+                Variant::parse(spec.name).map(Variant::name),
+                Some(spec.name)
+            );
+        }
+    }
+
+    #[test]
+    fn digests_tell_messages_apart() {
+        // The fingerprint relies on different messages hashing differently.
+        let a = PaxosNode::message_digest(&Msg::Accepted {
+            ballot: Ballot { round: 1, node: 0 },
+            slot: 3,
+        });
+        let b = PaxosNode::message_digest(&Msg::Accepted {
+            ballot: Ballot { round: 1, node: 0 },
+            slot: 4,
+        });
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,486 @@
+//! The checker: judges a run from observations alone (votes and outcomes as the
+//! participants saw them, the coordinator's reported decisions), and measures blocking
+//! as in-doubt time.
+
+use super::types::{Decision, Resolution, TpcEvent, TxnId, Vote};
+use dsim_core::{
+    Formula, NodeId, Observation, ObservationRecord, RunOutput, SimTime, Verdict, Violation,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The check names a verdict may report.
+pub const CHECKS: [&str; 3] = ["atomicity", "unanimous_commit", "durability"];
+
+/// What the observations say about one transaction.
+#[derive(Clone, Debug, Default)]
+struct TxnFacts {
+    participants: Option<Vec<NodeId>>,
+    /// First yes and first no vote per participant.
+    yes: BTreeMap<NodeId, SimTime>,
+    no: BTreeMap<NodeId, SimTime>,
+    /// Participants' outcomes, in time order.
+    resolved: Vec<(SimTime, NodeId, Decision, Resolution)>,
+    /// The coordinator's decisions, in time order.
+    decided: Vec<(SimTime, Decision)>,
+    /// When a client learned "committed".
+    client_commit: Option<SimTime>,
+}
+
+fn gather(observations: &[ObservationRecord<TpcEvent>]) -> BTreeMap<TxnId, TxnFacts> {
+    let mut txns: BTreeMap<TxnId, TxnFacts> = BTreeMap::new();
+    for record in observations {
+        let Observation::Protocol(event) = &record.observation else {
+            continue;
+        };
+        let (time, node) = (record.time, record.node);
+        match event {
+            TpcEvent::Began { txn, participants } => {
+                txns.entry(*txn).or_default().participants = Some(participants.clone());
+            }
+            TpcEvent::Voted { txn, vote, .. } => {
+                let facts = txns.entry(*txn).or_default();
+                let votes = match vote {
+                    Vote::Yes => &mut facts.yes,
+                    Vote::No => &mut facts.no,
+                };
+                votes.entry(node).or_insert(time);
+            }
+            TpcEvent::Resolved { txn, decision, how } => {
+                txns.entry(*txn)
+                    .or_default()
+                    .resolved
+                    .push((time, node, *decision, *how));
+            }
+            TpcEvent::Decided { txn, decision, .. } => {
+                txns.entry(*txn)
+                    .or_default()
+                    .decided
+                    .push((time, *decision));
+            }
+            TpcEvent::ClientLearned { txn, decision } => {
+                if *decision == Decision::Commit {
+                    txns.entry(*txn)
+                        .or_default()
+                        .client_commit
+                        .get_or_insert(time);
+                }
+            }
+        }
+    }
+    txns
+}
+
+fn nodes_with(facts: &TxnFacts, decision: Decision) -> BTreeSet<NodeId> {
+    facts
+        .resolved
+        .iter()
+        .filter(|(_, _, d, _)| *d == decision)
+        .map(|(_, node, _, _)| *node)
+        .collect()
+}
+
+fn first_time(facts: &TxnFacts, decision: Decision) -> Option<SimTime> {
+    facts
+        .resolved
+        .iter()
+        .find(|(_, _, d, _)| *d == decision)
+        .map(|(time, _, _, _)| *time)
+}
+
+fn list(nodes: &BTreeSet<NodeId>) -> String {
+    nodes
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Atomicity: no transaction commits at one participant and aborts at another (or at
+/// the same one).
+fn atomicity(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
+    let (Some(commit_at), Some(abort_at)) = (
+        first_time(facts, Decision::Commit),
+        first_time(facts, Decision::Abort),
+    ) else {
+        return None;
+    };
+    let committed = nodes_with(facts, Decision::Commit);
+    let aborted = nodes_with(facts, Decision::Abort);
+    Some(Violation {
+        time: commit_at.max(abort_at),
+        check: "atomicity",
+        nodes: committed.union(&aborted).copied().collect(),
+        details: format!(
+            "txn {txn} committed at [{}] but aborted at [{}]",
+            list(&committed),
+            list(&aborted)
+        ),
+    })
+}
+
+/// Commit only on unanimous yes: when any participant commits, every participant of
+/// the transaction has already voted yes, and none voted no.
+fn unanimous_commit(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
+    for &(time, node, decision, _) in &facts.resolved {
+        if decision != Decision::Commit {
+            continue;
+        }
+        let Some(participants) = &facts.participants else {
+            return Some(Violation {
+                time,
+                check: "unanimous_commit",
+                nodes: vec![node],
+                details: format!(
+                    "txn {txn} committed at {node} but the coordinator never began it"
+                ),
+            });
+        };
+        let missing: BTreeSet<NodeId> = participants
+            .iter()
+            .copied()
+            .filter(|p| facts.yes.get(p).is_none_or(|&yes_at| yes_at > time))
+            .collect();
+        let against: BTreeSet<NodeId> = facts
+            .no
+            .iter()
+            .filter(|&(_, &no_at)| no_at <= time)
+            .map(|(p, _)| *p)
+            .collect();
+        if !missing.is_empty() || !against.is_empty() {
+            let mut nodes: BTreeSet<NodeId> = missing.union(&against).copied().collect();
+            nodes.insert(node);
+            return Some(Violation {
+                time,
+                check: "unanimous_commit",
+                nodes: nodes.into_iter().collect(),
+                details: format!(
+                    "txn {txn} committed at {node} at {time} without a yes vote from [{}] (no votes from [{}])",
+                    list(&missing),
+                    list(&against)
+                ),
+            });
+        }
+    }
+    None
+}
+
+/// Durability: once the coordinator reported a commit (or a client learned it), nothing
+/// aborts the transaction afterwards, at a participant or at the coordinator.
+fn durability(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
+    let coordinator_commit = facts
+        .decided
+        .iter()
+        .find(|(_, d)| *d == Decision::Commit)
+        .map(|(t, _)| *t);
+    let reported = match (coordinator_commit, facts.client_commit) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    let participant_abort = facts
+        .resolved
+        .iter()
+        .find(|(time, _, d, _)| *d == Decision::Abort && *time >= reported)
+        .map(|(time, node, _, _)| (*time, *node));
+    let coordinator_abort = facts
+        .decided
+        .iter()
+        .find(|(time, d)| *d == Decision::Abort && *time >= reported)
+        .map(|(time, _)| *time);
+    let (time, node, by) = match (participant_abort, coordinator_abort) {
+        (Some((pt, _)), Some(ct)) if ct < pt => (ct, super::COORDINATOR, "the coordinator"),
+        (Some((pt, node)), _) => (pt, node, "a participant"),
+        (None, Some(ct)) => (ct, super::COORDINATOR, "the coordinator"),
+        (None, None) => return None,
+    };
+    Some(Violation {
+        time,
+        check: "durability",
+        nodes: vec![node],
+        details: format!(
+            "txn {txn} was reported committed at {reported} but {by} ({node}) aborted it at {time}"
+        ),
+    })
+}
+
+/// Every violation in the observations, in time order (ties by check name).
+pub fn violations(observations: &[ObservationRecord<TpcEvent>]) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for (txn, facts) in gather(observations) {
+        found.extend(atomicity(txn, &facts));
+        found.extend(unanimous_commit(txn, &facts));
+        found.extend(durability(txn, &facts));
+    }
+    found.sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
+    found
+}
+
+/// One participant's in-doubt time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InDoubtTotals {
+    /// Sum over its transactions of the time from its yes vote to its outcome.
+    pub total_ns: u64,
+    /// The longest single such span.
+    pub max_ns: u64,
+    /// How many transactions it was in doubt about.
+    pub txns: u64,
+}
+
+/// In-doubt time across a run: from a participant's yes vote until it learns the
+/// outcome (spans still open count until the end of the run).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InDoubtStats {
+    /// Per participant.
+    pub per_participant: BTreeMap<NodeId, InDoubtTotals>,
+    /// Sum over all participants.
+    pub total_ns: u64,
+    /// Longest single span at any participant.
+    pub max_ns: u64,
+    /// Spans still open at the end: (participant, transaction, yes-vote time).
+    pub unresolved: Vec<(NodeId, TxnId, SimTime)>,
+}
+
+/// In-doubt time from the observations, spans still open counted up to `end`.
+pub fn in_doubt(observations: &[ObservationRecord<TpcEvent>], end: SimTime) -> InDoubtStats {
+    let mut open: BTreeMap<(NodeId, TxnId), SimTime> = BTreeMap::new();
+    let mut closed: BTreeSet<(NodeId, TxnId)> = BTreeSet::new();
+    let mut stats = InDoubtStats::default();
+    let add = |stats: &mut InDoubtStats, node: NodeId, span_ns: u64| {
+        let totals = stats.per_participant.entry(node).or_default();
+        totals.total_ns += span_ns;
+        totals.max_ns = totals.max_ns.max(span_ns);
+        totals.txns += 1;
+        stats.total_ns += span_ns;
+        stats.max_ns = stats.max_ns.max(span_ns);
+    };
+    for record in observations {
+        let Observation::Protocol(event) = &record.observation else {
+            continue;
+        };
+        match event {
+            TpcEvent::Voted {
+                txn,
+                vote: Vote::Yes,
+                ..
+            } => {
+                let key = (record.node, *txn);
+                if !closed.contains(&key) {
+                    open.entry(key).or_insert(record.time);
+                }
+            }
+            TpcEvent::Resolved { txn, .. } => {
+                let key = (record.node, *txn);
+                if let Some(start) = open.remove(&key) {
+                    closed.insert(key);
+                    add(
+                        &mut stats,
+                        record.node,
+                        record.time.saturating_since(start).as_nanos(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    for ((node, txn), start) in open {
+        add(&mut stats, node, end.saturating_since(start).as_nanos());
+        stats.unresolved.push((node, txn, start));
+    }
+    stats
+        .unresolved
+        .sort_by_key(|&(node, txn, start)| (start, node, txn));
+    stats
+}
+
+/// Judges a run: the three checks, the formula `T` (mean latency of the `ok`
+/// transactions, computed by the report from `ops.csv`), agreement as the share of
+/// resolved transactions with one outcome everywhere, and summary columns
+/// `in_doubt_total_ns`, `in_doubt_max_ns`, `in_doubt_open`, `txns_committed`,
+/// `txns_aborted`.
+pub fn check(output: &RunOutput<TpcEvent>) -> Verdict {
+    let txns = gather(&output.observations);
+    let mut resolved = 0u64;
+    let mut atomic = 0u64;
+    let mut committed = 0u64;
+    let mut aborted = 0u64;
+    for facts in txns.values() {
+        if !facts.resolved.is_empty() {
+            resolved += 1;
+            let first = facts.resolved[0].2;
+            if facts.resolved.iter().all(|(_, _, d, _)| *d == first) {
+                atomic += 1;
+            }
+        }
+        match facts.decided.first() {
+            Some((_, Decision::Commit)) => committed += 1,
+            Some((_, Decision::Abort)) => aborted += 1,
+            None => {}
+        }
+    }
+    let agreement = if resolved == 0 {
+        1.0
+    } else {
+        atomic as f64 / resolved as f64
+    };
+    let stats = in_doubt(&output.observations, output.end_time);
+    Verdict {
+        violations: violations(&output.observations),
+        formula: Formula::MeanOkLatency { name: "T" },
+        agreement,
+        extra_columns: vec![
+            ("in_doubt_total_ns", stats.total_ns.to_string()),
+            ("in_doubt_max_ns", stats.max_ns.to_string()),
+            ("in_doubt_open", stats.unresolved.len().to_string()),
+            ("txns_committed", committed.to_string()),
+            ("txns_aborted", aborted.to_string()),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::types::{DecisionReason, VoteReason};
+    use super::*;
+
+    fn t() -> TxnId {
+        TxnId {
+            client: NodeId(9),
+            seq: 1,
+        }
+    }
+
+    fn at(ms: u64, node: u32, event: TpcEvent) -> ObservationRecord<TpcEvent> {
+        ObservationRecord {
+            time: SimTime(ms * 1_000_000),
+            node: NodeId(node),
+            observation: Observation::Protocol(event),
+        }
+    }
+
+    fn began(ms: u64) -> ObservationRecord<TpcEvent> {
+        at(
+            ms,
+            0,
+            TpcEvent::Began {
+                txn: t(),
+                participants: vec![NodeId(1), NodeId(2)],
+            },
+        )
+    }
+
+    fn voted(ms: u64, node: u32, vote: Vote) -> ObservationRecord<TpcEvent> {
+        at(
+            ms,
+            node,
+            TpcEvent::Voted {
+                txn: t(),
+                vote,
+                reason: VoteReason::Prepared,
+            },
+        )
+    }
+
+    fn resolved(ms: u64, node: u32, decision: Decision) -> ObservationRecord<TpcEvent> {
+        at(
+            ms,
+            node,
+            TpcEvent::Resolved {
+                txn: t(),
+                decision,
+                how: Resolution::Coordinator,
+            },
+        )
+    }
+
+    fn decided(ms: u64, decision: Decision) -> ObservationRecord<TpcEvent> {
+        at(
+            ms,
+            0,
+            TpcEvent::Decided {
+                txn: t(),
+                decision,
+                reason: DecisionReason::Unanimous,
+            },
+        )
+    }
+
+    fn checks(observations: &[ObservationRecord<TpcEvent>]) -> Vec<&'static str> {
+        violations(observations).iter().map(|v| v.check).collect()
+    }
+
+    #[test]
+    fn a_clean_commit_passes_every_check() {
+        let run = [
+            began(0),
+            voted(1, 1, Vote::Yes),
+            voted(1, 2, Vote::Yes),
+            decided(2, Decision::Commit),
+            resolved(3, 1, Decision::Commit),
+            resolved(4, 2, Decision::Commit),
+        ];
+        // Nothing wrong: any violation here is a false alarm.
+        assert_eq!(checks(&run), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn commit_here_and_abort_there_breaks_atomicity() {
+        let run = [
+            began(0),
+            voted(1, 1, Vote::Yes),
+            voted(1, 2, Vote::Yes),
+            resolved(3, 1, Decision::Commit),
+            resolved(4, 2, Decision::Abort),
+        ];
+        let found = violations(&run);
+        assert_eq!(checks(&run), vec!["atomicity"]);
+        // Reported when the second outcome appears, naming both participants.
+        assert_eq!(found[0].time, SimTime(4_000_000));
+        assert_eq!(found[0].nodes, vec![NodeId(1), NodeId(2)]);
+    }
+
+    #[test]
+    fn commit_before_every_yes_breaks_unanimity() {
+        let run = [
+            began(0),
+            voted(1, 1, Vote::Yes),
+            resolved(3, 1, Decision::Commit),
+            voted(5, 2, Vote::Yes),
+            resolved(6, 2, Decision::Commit),
+        ];
+        // Participant 2's yes came after participant 1 committed: the commit was not
+        // backed by every vote when it happened.
+        assert_eq!(checks(&run), vec!["unanimous_commit"]);
+        assert_eq!(violations(&run)[0].nodes, vec![NodeId(1), NodeId(2)]);
+    }
+
+    #[test]
+    fn abort_after_a_reported_commit_breaks_durability() {
+        let run = [
+            began(0),
+            voted(1, 1, Vote::Yes),
+            voted(1, 2, Vote::Yes),
+            decided(2, Decision::Commit),
+            resolved(3, 1, Decision::Commit),
+            resolved(9, 2, Decision::Abort),
+        ];
+        let found = checks(&run);
+        // Both: the client was told "committed" and participant 2 aborted later.
+        assert_eq!(found, vec!["atomicity", "durability"]);
+    }
+
+    #[test]
+    fn in_doubt_spans_run_from_yes_vote_to_outcome() {
+        let run = [
+            began(0),
+            voted(1, 1, Vote::Yes),
+            voted(2, 2, Vote::Yes),
+            resolved(11, 1, Decision::Commit),
+        ];
+        let stats = in_doubt(&run, SimTime(42_000_000));
+        // Participant 1: 10 ms; participant 2 still open at 42 ms: 40 ms.
+        assert_eq!(stats.per_participant[&NodeId(1)].total_ns, 10_000_000);
+        assert_eq!(stats.per_participant[&NodeId(2)].max_ns, 40_000_000);
+        assert_eq!(stats.total_ns, 50_000_000);
+        assert_eq!(stats.max_ns, 40_000_000);
+        assert_eq!(stats.unresolved, vec![(NodeId(2), t(), SimTime(2_000_000))]);
+    }
+}

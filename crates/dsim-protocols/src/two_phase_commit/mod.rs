@@ -1,0 +1,518 @@
+//! # Two-phase commit (Gray), with presumed abort
+//!
+//! ## The algorithm
+//! A client asks the coordinator to run a transaction: a few writes to keys spread over
+//! several participants, each a small key-value store with one exclusive lock per key.
+//! The coordinator runs it in three rounds:
+//! 1. *work*: each participant touched gets its writes (`Work`); it takes the keys'
+//!    locks and answers `Ready`, or votes `No` at once on a lock conflict;
+//! 2. *prepare* (phase one): once all are ready, `Prepare`; a participant votes `No`
+//!    with probability `abort_ratio`, otherwise it forces a *prepared* record (its
+//!    writes and the peer list) to durable storage and only then votes `Yes`;
+//! 3. *decide* (phase two): all yes means commit, anything else (a `No`, or votes still
+//!    missing after `vote_timeout`) means abort. A commit is forced to the coordinator's
+//!    log *before* any participant or the client hears of it. Participants apply the
+//!    writes on commit, drop them on abort, release the locks, and acknowledge commits.
+//!
+//! Presumed abort (Mohan, Lindsay and Obermarck): aborts are never logged and never
+//! acknowledged; a coordinator asked about a transaction it has no record of answers
+//! "abort". Commit records are removed, without forcing, once every participant has
+//! acknowledged (the lazy "end" record). What each role logs is listed on
+//! [`TpcDurable`].
+//!
+//! Timeouts: the coordinator aborts when votes are missing after `vote_timeout`. A
+//! participant that did the work but was not asked to prepare within `prepare_timeout`
+//! aborts unilaterally (and says `No`). A participant that voted yes is *in doubt*: it
+//! may not decide alone, so it holds its locks and asks the coordinator every
+//! `query_interval` until it learns the outcome; with `cooperative_termination` it also
+//! asks its peers, and a peer that has not voted yes aborts and answers "abort".
+//!
+//! ## Guarantees, and the known blocking
+//! Safety under crashes, restarts, pauses, loss, duplication, reordering and partitions:
+//! *atomicity* (no transaction commits at one participant and aborts at another),
+//! *commit only on unanimous yes*, and *durability* of a commit once the client was told.
+//! Liveness only once the coordinator is back and the network heals: 2PC *blocks*. A
+//! participant that voted yes and lost the coordinator stays in doubt, holding its
+//! locks (so later transactions on those keys vote no), for as long as the coordinator
+//! is away. Cooperative termination shortens this when some peer already learned the
+//! outcome or has not voted yet, but not when every peer is in doubt too.
+//!
+//! ## Failure model
+//! Crash-recovery nodes with durable storage (`sync` is the force; with
+//! `storage = "lose-unsynced"` unforced writes vanish in a crash), an asynchronous
+//! network that loses, duplicates and reorders messages, partitions, pauses and clock
+//! drift. No Byzantine behaviour. Messages sent to a node before it crashed are lost
+//! even if it restarts before they arrive (the engine's rule); the coordinator relies on
+//! it, and on remembering every transaction it finished in this life, never to run a
+//! transaction twice.
+//!
+//! ## Node layout
+//! Node 0 is the coordinator, nodes `1..nodes` are the participants (key `k` lives at
+//! participant `1 + k % (nodes - 1)`), nodes `nodes..nodes + clients` are the clients
+//! from `[workload]`. Each client submits transactions at its share of the scenario's
+//! rate, each writing `keys_per_txn` distinct keys it draws from `0..keys` with its own
+//! `ctx.rng()`; it reports `ok`, `aborted`, or `timeout` after `client_timeout`.
+//!
+//! ## Departures from the textbook
+//! The separate work round stands for the transaction's execution before commit, so that
+//! "participant times out before voting" has a meaning. The coordinator re-sends `Work`,
+//! `Prepare` and unacknowledged commits every `retry_interval`; a coordinator that
+//! receives a yes vote or a `Ready` for a transaction it no longer runs answers with the
+//! outcome (presumed abort) at once, which shortens in-doubt time after a restart.
+//!
+//! ## Variants and the bug each plants
+//! - `correct`: as above.
+//! - `no-durable-decision`: the coordinator keeps its decisions in memory only; after a
+//!   crash it "decides afresh", presuming abort for a commit it forgot, so an in-doubt
+//!   participant aborts what the client was told was committed. Caught by `durability`
+//!   (and `atomicity` when another participant already committed).
+//! - `commit-on-timeout`: an in-doubt participant commits on its own when its first
+//!   `query_interval` runs out. Caught by `unanimous_commit` (a peer had not voted yes)
+//!   and `atomicity`.
+//! - `seed-naive`: the source article's "send your state, the coordinator decides"
+//!   without prepare durability: the prepared record stays in memory, so a participant
+//!   that crashes after voting yes forgets its vote, votes no or tells a peer "abort",
+//!   and loses the writes of a commit. Caught by `atomicity`.
+//!
+//! ## Checks and measures (see [`check`])
+//! `atomicity`, `unanimous_commit` (every participant's yes vote, as the participants
+//! observed it, precedes any commit) and `durability` (after the coordinator reported a
+//! commit, nothing aborts the transaction). Summary columns `in_doubt_total_ns` and
+//! `in_doubt_max_ns` measure blocking; the formula `T = (1/n) sum t_i` is the mean
+//! latency of the `ok` transactions in `ops.csv`.
+
+mod checker;
+mod client;
+mod coordinator;
+mod node;
+mod participant;
+#[cfg(test)]
+mod testkit;
+mod types;
+
+pub use checker::{CHECKS, InDoubtStats, InDoubtTotals, check, in_doubt, violations};
+pub use client::Client;
+pub use coordinator::Coordinator;
+pub use node::TpcNode;
+pub use participant::Participant;
+pub use types::{
+    Decision, DecisionReason, Key, PreparedRecord, Resolution, TpcDurable, TpcEvent, TpcMsg,
+    TpcTimer, TxnId, Value, Vote, VoteReason,
+};
+
+use dsim_core::protocol::{execute, generic_output};
+use dsim_core::{
+    ConfigError, NodeId, ParamKind, ParamSpec, Params, Protocol, ProtocolInfo, RunError,
+    RunRequest, RunResult, SimConfig, SimDuration, Simulation, VariantSpec, Workload,
+};
+
+/// The coordinator's node id.
+pub const COORDINATOR: NodeId = NodeId(0);
+
+/// Which version of the protocol the nodes run: `correct` or a planted bug.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Variant {
+    /// The protocol as described in the module essay.
+    #[default]
+    Correct,
+    /// BUG: commit decisions live only in the coordinator's memory.
+    NoDurableDecision,
+    /// BUG: an in-doubt participant commits on its own after a timeout.
+    CommitOnTimeout,
+    /// BUG: participants do not force their prepared state (the article's sketch).
+    SeedNaive,
+}
+
+const VARIANTS: &[VariantSpec] = &[
+    VariantSpec {
+        name: "correct",
+        help: "forced commit record, forced prepared record, in-doubt participants wait",
+    },
+    VariantSpec {
+        name: "no-durable-decision",
+        help: "BUG: the coordinator keeps decisions in memory and presumes abort after a crash",
+    },
+    VariantSpec {
+        name: "commit-on-timeout",
+        help: "BUG: an in-doubt participant commits on its own after query_interval",
+    },
+    VariantSpec {
+        name: "seed-naive",
+        help: "BUG: the article's sketch, prepared state not forced, a crash forgets yes votes",
+    },
+];
+
+impl Variant {
+    /// The variant named `name` in a scenario file.
+    pub fn parse(name: &str) -> Option<Variant> {
+        match name {
+            "correct" => Some(Variant::Correct),
+            "no-durable-decision" => Some(Variant::NoDurableDecision),
+            "commit-on-timeout" => Some(Variant::CommitOnTimeout),
+            "seed-naive" => Some(Variant::SeedNaive),
+            _ => None,
+        }
+    }
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Correct => "correct",
+            Variant::NoDurableDecision => "no-durable-decision",
+            Variant::CommitOnTimeout => "commit-on-timeout",
+            Variant::SeedNaive => "seed-naive",
+        }
+    }
+}
+
+/// The keys two-phase commit accepts under `[protocol]`.
+pub const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        key: "abort_ratio",
+        kind: ParamKind::Ratio(0.02),
+        help: "probability that a participant votes no when asked to prepare",
+    },
+    ParamSpec {
+        key: "cooperative_termination",
+        kind: ParamKind::Bool(false),
+        help: "in-doubt participants also ask their peers for the outcome",
+    },
+    ParamSpec {
+        key: "keys",
+        kind: ParamKind::Int {
+            default: 64,
+            min: 1,
+            max: 1_000_000,
+        },
+        help: "keys across all participants (key k lives at participant 1 + k % participants)",
+    },
+    ParamSpec {
+        key: "keys_per_txn",
+        kind: ParamKind::Int {
+            default: 3,
+            min: 1,
+            max: 16,
+        },
+        help: "distinct keys each transaction writes (at most keys)",
+    },
+    ParamSpec {
+        key: "vote_timeout",
+        kind: ParamKind::Duration(SimDuration::from_millis(200)),
+        help: "coordinator: abort when votes are still missing this long after begin",
+    },
+    ParamSpec {
+        key: "retry_interval",
+        kind: ParamKind::Duration(SimDuration::from_millis(50)),
+        help: "coordinator: resend work, prepare and unacknowledged commits this often",
+    },
+    ParamSpec {
+        key: "prepare_timeout",
+        kind: ParamKind::Duration(SimDuration::from_millis(500)),
+        help: "participant: abort unilaterally when not asked to prepare this long after the work",
+    },
+    ParamSpec {
+        key: "query_interval",
+        kind: ParamKind::Duration(SimDuration::from_millis(100)),
+        help: "participant: while in doubt, ask for the outcome this often",
+    },
+    ParamSpec {
+        key: "client_timeout",
+        kind: ParamKind::Duration(SimDuration::from_secs(1)),
+        help: "client: report a transaction as timed out after this long without an outcome",
+    },
+];
+
+/// Everything the nodes of one run share: layout, variant and protocol keys.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TpcSettings {
+    /// Coordinator plus participants (`[protocol] nodes`), at least 2.
+    pub nodes: usize,
+    /// Client nodes after them.
+    pub clients: usize,
+    /// Gap between two transactions of one client.
+    pub client_interval: SimDuration,
+    /// Bug to plant, if any.
+    pub variant: Variant,
+    /// Keys across all participants.
+    pub keys: u32,
+    /// Distinct keys per transaction.
+    pub keys_per_txn: u32,
+    /// Probability of a no vote at prepare.
+    pub abort_ratio: f64,
+    /// In-doubt participants also ask their peers.
+    pub cooperative_termination: bool,
+    /// Coordinator: votes are due this long after begin.
+    pub vote_timeout: SimDuration,
+    /// Coordinator: resend period.
+    pub retry_interval: SimDuration,
+    /// Participant: prepare is due this long after the work.
+    pub prepare_timeout: SimDuration,
+    /// Participant: in-doubt query period.
+    pub query_interval: SimDuration,
+    /// Client: give up after this long.
+    pub client_timeout: SimDuration,
+}
+
+impl Default for TpcSettings {
+    /// Four participants, two clients at 100 transactions per second together, and the
+    /// declared defaults of every key.
+    fn default() -> Self {
+        TpcSettings::from_params(
+            &Params::default(),
+            5,
+            2,
+            SimDuration::from_millis(20),
+            Variant::Correct,
+        )
+        .expect("the declared defaults are valid")
+    }
+}
+
+/// The role a node id plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Node 0.
+    Coordinator,
+    /// Nodes `1..nodes`.
+    Participant,
+    /// Nodes `nodes..nodes + clients`.
+    Client,
+}
+
+impl TpcSettings {
+    /// Settings from checked protocol keys, the replica count, the client count and the
+    /// per-client gap; refuses combinations the keys' own ranges cannot catch.
+    pub fn from_params(
+        params: &Params,
+        nodes: usize,
+        clients: usize,
+        client_interval: SimDuration,
+        variant: Variant,
+    ) -> Result<TpcSettings, ConfigError> {
+        let settings = TpcSettings {
+            nodes,
+            clients,
+            client_interval,
+            variant,
+            keys: int_param(params, "keys")?,
+            keys_per_txn: int_param(params, "keys_per_txn")?,
+            abort_ratio: params.ratio(PARAMS, "abort_ratio"),
+            cooperative_termination: params.bool(PARAMS, "cooperative_termination"),
+            vote_timeout: params.duration(PARAMS, "vote_timeout"),
+            retry_interval: params.duration(PARAMS, "retry_interval"),
+            prepare_timeout: params.duration(PARAMS, "prepare_timeout"),
+            query_interval: params.duration(PARAMS, "query_interval"),
+            client_timeout: params.duration(PARAMS, "client_timeout"),
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Settings for a run request (variant, keys, layout and workload).
+    pub fn from_request(request: &RunRequest) -> Result<TpcSettings, ConfigError> {
+        let variant = Variant::parse(&request.variant).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "two_phase_commit has no variant {:?}; known: {}",
+                request.variant,
+                VARIANTS
+                    .iter()
+                    .map(|v| v.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        TpcSettings::from_params(
+            &request.params,
+            request.nodes,
+            request.workload.clients,
+            request.workload.client_interval(),
+            variant,
+        )
+    }
+
+    /// Checks what the per-key ranges cannot: node count, keys per transaction against
+    /// keys, ratios, and periods that must not be zero.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let (min, max) = NODES_RANGE;
+        if self.nodes < min || self.nodes > max {
+            return Err(ConfigError::Invalid(format!(
+                "two_phase_commit needs {min}..={max} nodes (a coordinator and participants), found {}",
+                self.nodes
+            )));
+        }
+        if self.keys == 0 || self.keys_per_txn == 0 || self.keys_per_txn > self.keys {
+            return Err(ConfigError::Invalid(format!(
+                "keys_per_txn must be in 1..=keys ({}), found {}",
+                self.keys, self.keys_per_txn
+            )));
+        }
+        dsim_core::network::check_probability("abort_ratio", self.abort_ratio)?;
+        for (name, value) in [
+            ("retry_interval", self.retry_interval),
+            ("query_interval", self.query_interval),
+            ("client_interval", self.client_interval),
+        ] {
+            if value == SimDuration::ZERO {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be longer than zero"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Coordinator, participants and clients.
+    pub fn total_nodes(&self) -> usize {
+        self.nodes + self.clients
+    }
+
+    /// Number of participants.
+    pub fn participants(&self) -> u32 {
+        (self.nodes - 1) as u32
+    }
+
+    /// The participant that stores `key`.
+    pub fn owner(&self, key: Key) -> NodeId {
+        NodeId(1 + key % self.participants())
+    }
+
+    /// The role of node `id`.
+    pub fn role(&self, id: NodeId) -> Role {
+        match id.index() {
+            0 => Role::Coordinator,
+            i if i < self.nodes => Role::Participant,
+            _ => Role::Client,
+        }
+    }
+}
+
+fn int_param(params: &Params, key: &'static str) -> Result<u32, ConfigError> {
+    let value = params.int(PARAMS, key);
+    u32::try_from(value).map_err(|_| {
+        ConfigError::Invalid(format!(
+            "{key} must be a positive whole number, found {value}"
+        ))
+    })
+}
+
+/// Smallest and largest `nodes` (coordinator plus participants).
+const NODES_RANGE: (usize, usize) = (2, 65);
+
+/// A simulation of two-phase commit with the given settings, ready to run; tests add
+/// faults with [`Simulation::schedule_fault`] and run it in phases.
+pub fn simulation(
+    config: SimConfig,
+    settings: TpcSettings,
+) -> Result<Simulation<TpcNode>, ConfigError> {
+    settings.validate()?;
+    Simulation::new(config, settings.total_nodes(), move |id, _| {
+        TpcNode::new(id, settings)
+    })
+}
+
+/// The `two_phase_commit` kind, for the registry.
+pub struct TwoPhaseCommit;
+
+impl Protocol for TwoPhaseCommit {
+    fn info(&self) -> ProtocolInfo {
+        ProtocolInfo {
+            kind: "two_phase_commit",
+            summary: "two-phase commit (Gray) with presumed abort: a coordinator, key-value participants with locks, clients",
+            variants: VARIANTS,
+            params: PARAMS,
+            nodes_range: NODES_RANGE,
+        }
+    }
+
+    fn total_nodes(&self, nodes: usize, workload: &Workload) -> usize {
+        nodes + workload.clients
+    }
+
+    fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+        let settings = TpcSettings::from_request(&request)?;
+        let (output, trace_error) = execute(request, settings.total_nodes(), move |id, _| {
+            TpcNode::new(id, settings)
+        })?;
+        let verdict = check(&output);
+        Ok(RunResult {
+            output: generic_output(output),
+            verdict,
+            trace_error,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dsim_core::ParamValue;
+
+    #[test]
+    fn every_declared_variant_parses_to_itself() {
+        // If a declared name did not parse, a scenario naming it would be refused.
+        for spec in VARIANTS {
+            let variant = Variant::parse(spec.name).expect("declared variants parse");
+            assert_eq!(variant.name(), spec.name);
+        }
+        assert_eq!(Variant::parse("no-such-bug"), None);
+    }
+
+    #[test]
+    fn keys_are_spread_over_participants() {
+        let settings = TpcSettings::default();
+        // Four participants: keys 0..4 land on nodes 1..=4, key 4 wraps to node 1.
+        assert_eq!(settings.owner(0), NodeId(1));
+        assert_eq!(settings.owner(3), NodeId(4));
+        assert_eq!(settings.owner(4), NodeId(1));
+        assert_eq!(settings.role(NodeId(0)), Role::Coordinator);
+        assert_eq!(settings.role(NodeId(4)), Role::Participant);
+        assert_eq!(settings.role(NodeId(5)), Role::Client);
+    }
+
+    #[test]
+    fn more_keys_per_txn_than_keys_is_refused() {
+        let mut params = Params::default();
+        params.0.insert("keys".into(), ParamValue::Int(2));
+        params.0.insert("keys_per_txn".into(), ParamValue::Int(3));
+        // Clients would loop forever drawing a third distinct key out of two.
+        let result = TpcSettings::from_params(
+            &params,
+            5,
+            1,
+            SimDuration::from_millis(10),
+            Variant::Correct,
+        );
+        assert!(matches!(result, Err(ConfigError::Invalid(_))), "{result:?}");
+    }
+
+    #[test]
+    fn zero_retry_interval_is_refused() {
+        let mut params = Params::default();
+        params.0.insert(
+            "retry_interval".into(),
+            ParamValue::Duration(SimDuration::ZERO),
+        );
+        // A zero period would re-arm the retry timer at the same instant forever.
+        let result = TpcSettings::from_params(
+            &params,
+            5,
+            1,
+            SimDuration::from_millis(10),
+            Variant::Correct,
+        );
+        assert!(matches!(result, Err(ConfigError::Invalid(_))), "{result:?}");
+    }
+
+    #[test]
+    fn a_coordinator_alone_is_refused() {
+        let result = TpcSettings::from_params(
+            &Params::default(),
+            1,
+            1,
+            SimDuration::from_millis(10),
+            Variant::Correct,
+        );
+        // With no participant, key ownership would divide by zero.
+        assert!(matches!(result, Err(ConfigError::Invalid(_))), "{result:?}");
+    }
+}

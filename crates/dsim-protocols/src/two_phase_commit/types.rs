@@ -1,0 +1,311 @@
+//! The vocabulary of two-phase commit: transaction ids, votes and decisions, the one
+//! message enum, the one timer enum, the checker's events and the durable state.
+
+use dsim_core::NodeId;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A key of the participants' key-value stores. Key `k` lives at participant
+/// `1 + k % participants` (see [`super::TpcSettings::owner`]).
+pub type Key = u32;
+
+/// A value written by a transaction.
+pub type Value = u64;
+
+/// A transaction's identity: the client that submitted it and the client's own
+/// operation number (the `op` of its `OpInvoked`). Unique because clients persist their
+/// operation counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TxnId {
+    /// The submitting client node.
+    pub client: NodeId,
+    /// The client's operation number.
+    pub seq: u64,
+}
+
+impl fmt::Display for TxnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.client, self.seq)
+    }
+}
+
+/// A participant's vote in the prepare phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Vote {
+    /// Prepared: the participant logged its writes and will commit if told to.
+    Yes,
+    /// The participant aborts (lock conflict, `abort_ratio`, timeout, unknown txn).
+    No,
+}
+
+/// The outcome of a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Decision {
+    /// Every participant applies the writes.
+    Commit,
+    /// No participant applies the writes.
+    Abort,
+}
+
+impl Decision {
+    /// `commit` or `abort`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Decision::Commit => "commit",
+            Decision::Abort => "abort",
+        }
+    }
+}
+
+/// Why a participant voted the way it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum VoteReason {
+    /// Prepared normally.
+    Prepared,
+    /// A key was locked by another transaction.
+    LockConflict,
+    /// The scenario's `abort_ratio` draw said no.
+    AbortRatio,
+    /// No `Prepare` arrived before `prepare_timeout`: unilateral abort.
+    PrepareTimeout,
+    /// The participant knew nothing of the transaction (lost its work in a crash, or
+    /// never received it) when asked to prepare or asked by a peer.
+    Unknown,
+    /// A peer's termination query reached it before it voted: it aborts so that the
+    /// peer may abort too.
+    PeerQuery,
+}
+
+/// How a participant learned (or chose) its outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Resolution {
+    /// The coordinator's decision message or its answer to a query.
+    Coordinator,
+    /// A peer participant's answer (cooperative termination).
+    Peer,
+    /// The participant aborted on its own before voting yes.
+    Unilateral,
+    /// BUG (`commit-on-timeout`): an in-doubt participant committed on its own.
+    OwnTimeout,
+    /// BUG (`seed-naive`): a commit arrived for a transaction the participant forgot in
+    /// a crash; its writes are lost, so in effect it aborted.
+    Forgotten,
+}
+
+/// Why the coordinator decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DecisionReason {
+    /// Every participant voted yes.
+    Unanimous,
+    /// A participant voted no.
+    VotedNo,
+    /// Not every vote arrived within `vote_timeout`.
+    Timeout,
+}
+
+/// Protocol-specific observations for the checker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TpcEvent {
+    /// The coordinator started a transaction with these participants (sorted).
+    Began {
+        /// The transaction.
+        txn: TxnId,
+        /// Every participant whose keys it touches.
+        participants: Vec<NodeId>,
+    },
+    /// A participant cast a vote (observed once per transaction by the voter).
+    Voted {
+        /// The transaction.
+        txn: TxnId,
+        /// The vote.
+        vote: Vote,
+        /// Why.
+        reason: VoteReason,
+    },
+    /// A participant reached its final outcome for a transaction (applied or dropped
+    /// the writes and released the locks).
+    Resolved {
+        /// The transaction.
+        txn: TxnId,
+        /// The outcome at this participant.
+        decision: Decision,
+        /// How it got there.
+        how: Resolution,
+    },
+    /// The coordinator decided (and, for commit, forced its log record), and told the
+    /// client in the same step.
+    Decided {
+        /// The transaction.
+        txn: TxnId,
+        /// The decision.
+        decision: Decision,
+        /// Why.
+        reason: DecisionReason,
+    },
+    /// A client learned the outcome of its transaction.
+    ClientLearned {
+        /// The transaction.
+        txn: TxnId,
+        /// What the coordinator told it.
+        decision: Decision,
+    },
+}
+
+/// The single message enum of the protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TpcMsg {
+    /// Client to coordinator: run this transaction.
+    Begin {
+        /// The transaction.
+        txn: TxnId,
+        /// Its writes, keys distinct and sorted.
+        writes: Vec<(Key, Value)>,
+    },
+    /// Coordinator to client: the outcome.
+    Outcome {
+        /// The transaction.
+        txn: TxnId,
+        /// The outcome.
+        decision: Decision,
+    },
+    /// Coordinator to participant: do your part (take the locks, stage the writes).
+    Work {
+        /// The transaction.
+        txn: TxnId,
+        /// The writes to this participant's keys.
+        writes: Vec<(Key, Value)>,
+        /// Every participant of the transaction (for cooperative termination).
+        participants: Vec<NodeId>,
+    },
+    /// Participant to coordinator: work done, locks held, ready to be asked to prepare.
+    Ready {
+        /// The transaction.
+        txn: TxnId,
+    },
+    /// Coordinator to participant: phase one, prepare and vote.
+    Prepare {
+        /// The transaction.
+        txn: TxnId,
+    },
+    /// Participant to coordinator: the vote (a `No` may also come early, unasked).
+    Vote {
+        /// The transaction.
+        txn: TxnId,
+        /// The vote.
+        vote: Vote,
+    },
+    /// Coordinator to participant: phase two, the decision.
+    Decide {
+        /// The transaction.
+        txn: TxnId,
+        /// The decision.
+        decision: Decision,
+    },
+    /// Participant to coordinator: commit applied and logged (aborts are not
+    /// acknowledged under presumed abort).
+    Ack {
+        /// The transaction.
+        txn: TxnId,
+    },
+    /// In-doubt participant to coordinator (or to a peer, with cooperative
+    /// termination): what was decided?
+    Query {
+        /// The transaction.
+        txn: TxnId,
+    },
+    /// Answer to a `Query`, from the coordinator or a peer that knows.
+    Answer {
+        /// The transaction.
+        txn: TxnId,
+        /// The outcome.
+        decision: Decision,
+    },
+}
+
+impl TpcMsg {
+    /// The transaction the message is about.
+    pub fn txn(&self) -> TxnId {
+        match self {
+            TpcMsg::Begin { txn, .. }
+            | TpcMsg::Outcome { txn, .. }
+            | TpcMsg::Work { txn, .. }
+            | TpcMsg::Ready { txn }
+            | TpcMsg::Prepare { txn }
+            | TpcMsg::Vote { txn, .. }
+            | TpcMsg::Decide { txn, .. }
+            | TpcMsg::Ack { txn }
+            | TpcMsg::Query { txn }
+            | TpcMsg::Answer { txn, .. } => *txn,
+        }
+    }
+
+    /// A cheap digest for the run fingerprint: the variant, the transaction and the
+    /// vote or decision (payload keys and values follow from the transaction id).
+    pub fn digest(&self) -> u64 {
+        let (tag, extra) = match self {
+            TpcMsg::Begin { writes, .. } => (1, writes.len() as u64),
+            TpcMsg::Outcome { decision, .. } => (2, *decision as u64),
+            TpcMsg::Work { writes, .. } => (3, writes.len() as u64),
+            TpcMsg::Ready { .. } => (4, 0),
+            TpcMsg::Prepare { .. } => (5, 0),
+            TpcMsg::Vote { vote, .. } => (6, *vote as u64),
+            TpcMsg::Decide { decision, .. } => (7, *decision as u64),
+            TpcMsg::Ack { .. } => (8, 0),
+            TpcMsg::Query { .. } => (9, 0),
+            TpcMsg::Answer { decision, .. } => (10, *decision as u64),
+        };
+        let txn = self.txn();
+        let mut state = (tag << 56) ^ (extra << 48) ^ (u64::from(txn.client.0) << 32) ^ txn.seq;
+        dsim_core::rng::splitmix64(&mut state)
+    }
+}
+
+/// The single timer enum of the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TpcTimer {
+    /// Coordinator: the transaction's votes are due (`vote_timeout` after `Begin`).
+    VoteDeadline(TxnId),
+    /// Coordinator: periodic resend of `Work`, `Prepare` and unacknowledged commits.
+    Retry,
+    /// Participant: `Prepare` is due (`prepare_timeout` after the work was done).
+    PrepareDeadline(TxnId),
+    /// Participant: still in doubt, ask again (every `query_interval`).
+    InDoubt(TxnId),
+    /// Client: submit the next transaction.
+    Submit,
+    /// Client: give up waiting for operation `op`.
+    ClientDeadline(u64),
+}
+
+/// A participant's forced "prepared" log record: enough to commit after a crash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedRecord {
+    /// The writes to apply on commit.
+    pub writes: Vec<(Key, Value)>,
+    /// Every participant of the transaction (peers for cooperative termination).
+    pub participants: Vec<NodeId>,
+}
+
+/// What survives a crash. One type for every role; each role uses its own fields.
+///
+/// What is logged (presumed abort):
+/// - coordinator: a commit record per committed transaction, forced (`sync`) before
+///   the decision leaves; removed without forcing (the lazy "end" record) once every
+///   participant acknowledged. Aborts are never logged: no record means abort.
+/// - participant: a prepared record, forced before voting yes; the final outcome of
+///   every transaction it resolved (forced before acknowledging a commit), and the
+///   store's writes on commit.
+/// - client: its next operation number, forced before the operation starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TpcDurable {
+    /// Coordinator: commit records, with the participants still to be told.
+    pub commit_log: BTreeMap<TxnId, Vec<NodeId>>,
+    /// Participant: prepared (voted yes, undecided) transactions.
+    pub prepared: BTreeMap<TxnId, PreparedRecord>,
+    /// Participant: final outcomes.
+    pub decided: BTreeMap<TxnId, Decision>,
+    /// Participant: the key-value store.
+    pub store: BTreeMap<Key, Value>,
+    /// Client: the next operation number.
+    pub next_op: u64,
+}

@@ -1,0 +1,66 @@
+//! Every ready scenario under `scenarios/` loads, runs, and holds every check with its
+//! own variant; the showcase scenarios keep their golden fingerprints, so a change that
+//! alters a seeded run is a deliberate, reviewed change (update the table below and say
+//! why in the commit).
+
+use dsim_core::fingerprint_hex;
+use dsim_scenario::{Registry, RunOptions, Scenario, run_scenario};
+use std::path::{Path, PathBuf};
+
+fn ready_scenarios() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios folder")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// (scenario file, fingerprint of its run with its own seed).
+const GOLDEN: &[(&str, &str)] = &[];
+
+#[test]
+fn every_ready_scenario_runs_clean_with_its_own_variant() {
+    let registry = Registry::builtin();
+    let files = ready_scenarios();
+    assert!(files.len() >= 8, "only {} ready scenarios", files.len());
+    let mut failures = Vec::new();
+    for path in &files {
+        let mut scenario = Scenario::load(path, &[], &registry).unwrap_or_else(|e| panic!("{e}"));
+        // The engine benchmark is long by design; a slice of it is enough here.
+        if scenario.kind == "hold" {
+            scenario.duration = dsim_core::SimDuration::from_millis(20);
+        }
+        let result = run_scenario(&registry, &scenario, RunOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let header = std::fs::read_to_string(path).expect("readable");
+        // A ready scenario that plants a bug says so in its variant; all others must hold.
+        if scenario.variant == "correct" && !result.verdict.violations.is_empty() {
+            failures.push(format!(
+                "{}: {:?}",
+                path.display(),
+                result.verdict.violations.first()
+            ));
+        }
+        assert!(
+            header.starts_with('#'),
+            "{} has no comment header",
+            path.display()
+        );
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        if let Some((_, golden)) = GOLDEN.iter().find(|(file, _)| *file == name) {
+            assert_eq!(
+                fingerprint_hex(result.output.fingerprint),
+                *golden,
+                "{name}: the seeded run changed; if that is intended, update GOLDEN and say why"
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -95,11 +95,12 @@ pub fn emit(
             duration(nemesis.stop - dsim_core::SimTime::ZERO)
         );
         let _ = writeln!(out, "max_down = {}", nemesis.max_down);
-        let targets = match nemesis.targets {
-            crate::nemesis::Targets::Replicas => "replicas",
-            crate::nemesis::Targets::All => "all",
+        let targets = match &nemesis.targets {
+            crate::nemesis::Targets::Replicas => "\"replicas\"".to_string(),
+            crate::nemesis::Targets::All => "\"all\"".to_string(),
+            crate::nemesis::Targets::Nodes(list) => nodes(list),
         };
-        let _ = writeln!(out, "targets = \"{targets}\"");
+        let _ = writeln!(out, "targets = {targets}");
         let _ = writeln!(
             out,
             "max_clock_offset = {}",

@@ -67,12 +67,14 @@ impl NemesisFault {
 }
 
 /// Which nodes the nemesis may target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Targets {
     /// Only replicas (`0..nodes`).
     Replicas,
     /// Every node, clients and helpers included.
     All,
+    /// Exactly these nodes (e.g. MapReduce workers but not the master).
+    Nodes(Vec<NodeId>),
 }
 
 /// The `[nemesis]` table, validated.

@@ -80,9 +80,10 @@ impl Scenario {
     /// Nodes the nemesis may crash, pause or isolate: its targets, minus nodes that the
     /// explicit faults crash, restart or pause (so the two never contradict each other).
     fn nemesis_candidates(&self, nemesis: &NemesisConfig) -> Vec<NodeId> {
-        let count = match nemesis.targets {
-            Targets::Replicas => self.nodes,
-            Targets::All => self.total_nodes,
+        let targets: Vec<NodeId> = match &nemesis.targets {
+            Targets::Replicas => (0..self.nodes as u32).map(NodeId).collect(),
+            Targets::All => (0..self.total_nodes as u32).map(NodeId).collect(),
+            Targets::Nodes(nodes) => nodes.clone(),
         };
         let claimed: Vec<NodeId> = self
             .faults
@@ -92,8 +93,8 @@ impl Scenario {
                 _ => None,
             })
             .collect();
-        (0..count as u32)
-            .map(NodeId)
+        targets
+            .into_iter()
             .filter(|node| !claimed.contains(node))
             .collect()
     }
@@ -241,7 +242,7 @@ impl Scenario {
         };
         let nemesis = top
             .take("nemesis")
-            .map(|item| parse_nemesis(item, nodes, duration.value))
+            .map(|item| parse_nemesis(item, nodes, total_nodes, duration.value))
             .transpose()?;
         top.finish(TOP_FIELDS)?;
         Ok(Scenario {
@@ -1008,6 +1009,7 @@ fn parse_clock(
 fn parse_nemesis(
     item: Item,
     replicas: usize,
+    total: usize,
     run: SimDuration,
 ) -> Result<NemesisConfig, ScenarioError> {
     let mut table = TableReader::new(item, "nemesis")?;
@@ -1098,17 +1100,31 @@ fn parse_nemesis(
             ));
         }
     };
-    let targets = match table.text("targets", "\"replicas\" or \"all\"")? {
+    let targets_help =
+        "\"replicas\" (default), \"all\" (clients and helper nodes too), or a list of node ids";
+    let targets = match table.take("targets") {
         None => Targets::Replicas,
-        Some(at) => match at.value.as_str() {
-            "replicas" => Targets::Replicas,
-            "all" => Targets::All,
-            other => {
+        Some(item) => match &item.value {
+            Value::Text(text) if text == "replicas" => Targets::Replicas,
+            Value::Text(text) if text == "all" => Targets::All,
+            Value::Array(_) => {
+                let ids = as_nodes(item, "nemesis.targets")?;
+                if ids.value.is_empty() {
+                    return Err(error(
+                        &ids.origin,
+                        "nemesis.targets",
+                        "found an empty list",
+                        targets_help,
+                    ));
+                }
+                Targets::Nodes(check_nodes(ids, "nemesis.targets", total)?)
+            }
+            _ => {
                 return Err(error(
-                    &at.origin,
+                    &item.origin,
                     "nemesis.targets",
-                    format!("found {other:?}"),
-                    "\"replicas\" (default) or \"all\" (clients and helper nodes too)",
+                    found(&item),
+                    targets_help,
                 ));
             }
         },

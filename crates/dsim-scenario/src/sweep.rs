@@ -52,7 +52,10 @@ impl SeedRange {
             },
             None => {
                 let seed = number(text)?;
-                SeedRange { first: seed, last: seed }
+                SeedRange {
+                    first: seed,
+                    last: seed,
+                }
             }
         };
         if range.first > range.last {
@@ -415,10 +418,19 @@ mod tests {
 
     #[test]
     fn seed_ranges_include_both_ends() {
-        assert_eq!(SeedRange::parse("1..4"), Ok(SeedRange { first: 1, last: 4 }));
-        assert_eq!(SeedRange::parse("1..=4"), Ok(SeedRange { first: 1, last: 4 }));
+        assert_eq!(
+            SeedRange::parse("1..4"),
+            Ok(SeedRange { first: 1, last: 4 })
+        );
+        assert_eq!(
+            SeedRange::parse("1..=4"),
+            Ok(SeedRange { first: 1, last: 4 })
+        );
         assert_eq!(SeedRange::parse("7"), Ok(SeedRange { first: 7, last: 7 }));
-        assert_eq!(SeedRange::parse("5..5"), Ok(SeedRange { first: 5, last: 5 }));
+        assert_eq!(
+            SeedRange::parse("5..5"),
+            Ok(SeedRange { first: 5, last: 5 })
+        );
         assert!(SeedRange::parse("6..5").is_err());
         assert!(SeedRange::parse("a..b").is_err());
         assert_eq!(SeedRange::parse("1..1000").map(|r| r.len()), Ok(1000));

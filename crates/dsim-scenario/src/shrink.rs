@@ -1,8 +1,9 @@
 //! Shrinking a failing run to a minimal scenario that still fails the same check.
 //!
 //! Three passes, each keeping the seed and requiring the *same* check to fail:
-//! 1. delta debugging (Zeller's ddmin) over the concrete fault list, where a crash and
-//!    the restart that follows it count as one unit so every candidate stays valid;
+//! 1. delta debugging (Zeller's ddmin) over the concrete fault list, grouped into fault
+//!    windows — a crash with its restart, a partition, cut or isolation with its heal —
+//!    so every candidate stays valid and a "fault" is what a person would call one;
 //! 2. the shortest duration (binary search, to the millisecond) that still fails;
 //! 3. a lighter workload: fewer clients, then a lower rate.
 
@@ -20,6 +21,10 @@ pub struct ShrinkOutcome {
     pub scenario: Scenario,
     /// Faults before shrinking (explicit plus nemesis).
     pub original_faults: usize,
+    /// Fault windows before shrinking (see [`fault_windows`]).
+    pub original_windows: usize,
+    /// Fault windows after shrinking.
+    pub windows: usize,
     /// Duration before shrinking.
     pub original_duration: SimDuration,
     /// Workload before shrinking.
@@ -39,12 +44,21 @@ pub enum ShrinkError {
     Run(#[from] RunError),
 }
 
-/// A group of faults removed or kept together.
+/// A fault window: faults removed or kept together.
 type Unit = Vec<ScheduledFault>;
 
-/// Pairs each crash with the next restart of the same node; every other fault is a
-/// unit of its own.
-fn units(faults: &[ScheduledFault]) -> Vec<Unit> {
+/// True for faults that a `Heal` ends.
+fn is_network_fault(fault: &Fault) -> bool {
+    matches!(
+        fault,
+        Fault::Partition(_) | Fault::Cut { .. } | Fault::Isolate(_)
+    )
+}
+
+/// Groups faults into fault windows, removed or kept together: a crash with the next
+/// restart of the same node, a partition, cut or isolation with the heal that ends it
+/// (when no other network fault starts in between); every other fault on its own.
+pub fn fault_windows(faults: &[ScheduledFault]) -> Vec<Vec<ScheduledFault>> {
     let mut taken = vec![false; faults.len()];
     let mut result = Vec::new();
     for i in 0..faults.len() {
@@ -53,10 +67,15 @@ fn units(faults: &[ScheduledFault]) -> Vec<Unit> {
         }
         taken[i] = true;
         let mut unit = vec![faults[i].clone()];
-        if let Fault::Crash(node) = faults[i].fault
-            && let Some(j) = (i + 1..faults.len())
-                .find(|&j| !taken[j] && faults[j].fault == Fault::Restart(node))
-        {
+        let end = match faults[i].fault {
+            Fault::Crash(node) => (i + 1..faults.len())
+                .find(|&j| !taken[j] && faults[j].fault == Fault::Restart(node)),
+            ref fault if is_network_fault(fault) => (i + 1..faults.len())
+                .find(|&j| faults[j].fault == Fault::Heal || is_network_fault(&faults[j].fault))
+                .filter(|&j| !taken[j] && faults[j].fault == Fault::Heal),
+            _ => None,
+        };
+        if let Some(j) = end {
             taken[j] = true;
             unit.push(faults[j].clone());
         }
@@ -242,7 +261,7 @@ pub fn shrink(
         runs: 1,
         progress,
     };
-    let kept = shrinker.minimise_faults(&base, units(&concrete))?;
+    let kept = shrinker.minimise_faults(&base, fault_windows(&concrete))?;
     let mut minimal = base.clone();
     minimal.faults = flatten(&kept);
     shrinker.minimise_duration(&mut minimal)?;
@@ -253,6 +272,8 @@ pub fn shrink(
         check,
         scenario: minimal,
         original_faults: concrete.len(),
+        original_windows: fault_windows(&concrete).len(),
+        windows: kept.len(),
         original_duration: scenario.duration,
         original_workload: scenario.workload,
         runs,
@@ -279,9 +300,19 @@ mod tests {
             at(3, Fault::Restart(NodeId(1))),
             at(4, Fault::Restart(NodeId(2))),
         ];
-        let grouped = units(&faults);
+        let grouped = fault_windows(&faults);
         assert_eq!(grouped.len(), 3);
         assert_eq!(grouped[0].len(), 2, "crash 1 travels with restart 1");
+        let network = vec![
+            at(1, Fault::Isolate(NodeId(3))),
+            at(2, Fault::Partition(vec![vec![NodeId(0)], vec![NodeId(1)]])),
+            at(3, Fault::Heal),
+        ];
+        let grouped = fault_windows(&network);
+        // The heal ends the partition that started last; the isolation stands alone.
+        assert_eq!(grouped.len(), 2);
+        assert_eq!(grouped[0].len(), 1);
+        assert_eq!(grouped[1].len(), 2);
         assert_eq!(flatten(&grouped), faults, "flattening restores time order");
     }
 }

@@ -28,8 +28,8 @@ pub fn shrink(args: ShrinkArgs, registry: &Registry, printer: &Printer) -> anyho
     let header = format!(
         "Shrunk by `dsim shrink` from {} (seed {}{}).\n\
          Failing check: {}\n\
-         Before: {} faults, {} of virtual time, {} clients at {}/s.\n\
-         After:  {} faults, {} of virtual time, {} clients at {}/s ({} runs).",
+         Before: {} fault windows ({} entries), {} of virtual time, {} clients at {}/s.\n\
+         After:  {} fault windows ({} entries), {} of virtual time, {} clients at {}/s ({} runs).",
         scenario.path.display(),
         scenario.seed,
         if args.scenario.set.is_empty() {
@@ -38,10 +38,12 @@ pub fn shrink(args: ShrinkArgs, registry: &Registry, printer: &Printer) -> anyho
             format!(", --set {}", args.scenario.set.join(" --set "))
         },
         outcome.check,
+        outcome.original_windows,
         outcome.original_faults,
         outcome.original_duration,
         outcome.original_workload.clients,
         outcome.original_workload.rate_per_s,
+        outcome.windows,
         minimal.faults.len(),
         minimal.duration,
         minimal.workload.clients,
@@ -54,10 +56,10 @@ pub fn shrink(args: ShrinkArgs, registry: &Registry, printer: &Printer) -> anyho
         .context("the shrunk scenario does not read back; this is a bug in dsim")?;
     write_atomically(&args.out, text.as_bytes())?;
     printer.line(format!(
-        "before: {} faults, {}   after: {} faults, {}   check: {}",
-        outcome.original_faults,
+        "before: {} fault windows, {}   after: {} fault windows, {}   check: {}",
+        outcome.original_windows,
         outcome.original_duration,
-        minimal.faults.len(),
+        outcome.windows,
         minimal.duration,
         outcome.check
     ));

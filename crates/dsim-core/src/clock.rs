@@ -31,6 +31,11 @@ impl LocalClock {
 
     /// The local reading at virtual time `now`.
     pub fn local(&self, now: SimTime) -> SimTime {
+        if self.drift_ppm == 0 {
+            // Fast path for the common perfect-rate clock: no 128-bit division.
+            let local = i128::from(now.0) + i128::from(self.offset_ns);
+            return SimTime(local.clamp(0, i128::from(u64::MAX)) as u64);
+        }
         let virtual_ns = i128::from(now.0);
         let local =
             virtual_ns + i128::from(self.offset_ns) + virtual_ns * i128::from(self.drift_ppm) / PPM;
@@ -50,6 +55,13 @@ impl LocalClock {
         // Integer truncation inside `local` can leave the guess a nanosecond short.
         while self.local(SimTime(guess as u64)) < deadline {
             guess += 1;
+        }
+        // ... or a nanosecond long: `local` truncates toward zero, which rounds a slow
+        // clock's reading up. `local` never decreases, so stepping back is exact.
+        while guess > i128::from(not_before.0)
+            && self.local(SimTime((guess - 1) as u64)) >= deadline
+        {
+            guess -= 1;
         }
         assert!(guess >= i128::from(not_before.0));
         SimTime(guess.min(i128::from(u64::MAX)) as u64)

@@ -16,6 +16,7 @@
 //! - [`fault`] — the `Fault` enum.
 //! - [`observe`] — observations for metrics and checkers.
 //! - [`trace`] — the event trace and the run fingerprint.
+//! - [`queue`] — the event queue, ordered by `(time, seq)`.
 //! - [`sim`] — `Simulation`, the scheduler that ties it all together.
 //! - [`hold`] — the engine benchmark protocol.
 //! - [`protocol`] — the interface protocols offer to tools (`dsim list`, `dsim run`).
@@ -44,6 +45,7 @@ pub mod network;
 pub mod node;
 pub mod observe;
 pub mod protocol;
+pub mod queue;
 pub mod rng;
 pub mod sim;
 pub mod time;

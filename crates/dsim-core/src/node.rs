@@ -125,6 +125,8 @@ pub struct Ctx<'a, N: Node> {
     durable: &'a mut N::Durable,
     timers: &'a mut TimerTable,
     effects: &'a mut Vec<Effect<N>>,
+    /// Where `sync` stores its snapshot; `None` when every write survives a crash.
+    synced: Option<&'a mut Option<N::Durable>>,
 }
 
 impl<'a, N: Node> Ctx<'a, N> {
@@ -147,7 +149,16 @@ impl<'a, N: Node> Ctx<'a, N> {
             durable,
             timers,
             effects,
+            synced: None,
         }
+    }
+
+    /// Makes [`Ctx::sync`] store a snapshot of the durable state in `synced` at the
+    /// moment it is called (for runs that lose unsynced writes). A `None` inside means
+    /// the run keeps every write, and `sync` stores nothing.
+    pub fn with_sync_snapshot(mut self, synced: &'a mut Option<N::Durable>) -> Self {
+        self.synced = Some(synced);
+        self
     }
 
     /// This node's id.
@@ -183,6 +194,9 @@ impl<'a, N: Node> Ctx<'a, N> {
 
     /// Marks the durable state as persisted (an fsync).
     pub fn sync(&mut self) {
+        if let Some(Some(snapshot)) = self.synced.as_deref_mut() {
+            snapshot.clone_from(self.durable);
+        }
         self.effects.push(Effect::Sync);
     }
 

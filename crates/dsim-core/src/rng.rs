@@ -83,14 +83,15 @@ pub fn unit_f64_nonzero(rng: &mut SimRng) -> f64 {
 /// A uniform integer in `0..bound`, by rejection (no modulo bias). `bound` must be > 0.
 pub fn below(rng: &mut SimRng, bound: u64) -> u64 {
     assert!(bound > 0, "below(0) has no values to choose from");
-    // Reject the top partial block of the u64 range so every residue is equally likely.
-    let zone = u64::MAX - (u64::MAX % bound + 1) % bound;
-    loop {
-        let x = rng.next_u64();
-        if x <= zone {
-            return x % bound;
+    // Lemire's multiply-shift with rejection: unbiased, a division only when rejecting.
+    let mut product = u128::from(rng.next_u64()) * u128::from(bound);
+    if (product as u64) < bound {
+        let threshold = bound.wrapping_neg() % bound;
+        while (product as u64) < threshold {
+            product = u128::from(rng.next_u64()) * u128::from(bound);
         }
     }
+    (product >> 64) as u64
 }
 
 /// True with probability `p`. Draws nothing when `p` is 0 or 1, so turning a fault off

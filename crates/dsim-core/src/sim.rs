@@ -12,11 +12,11 @@ use crate::id::NodeId;
 use crate::network::{Network, NetworkConfig, Transmission};
 use crate::node::{Ctx, Effect, Node, TimerId, TimerTable};
 use crate::observe::ObservationRecord;
+use crate::queue::{EventQueue, QueueEntry};
 use crate::rng::{SimRng, Stream, stream_rng};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{Fingerprint, TraceEvent, TraceKind, TraceWriter};
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 
 /// What happens to durable writes when a node crashes.
@@ -143,27 +143,6 @@ pub struct RunOutput<E> {
     pub messages: Vec<MessageRecord>,
 }
 
-/// A queue entry: ordered by `(time, seq)`, smallest first in a max-heap.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct QueueEntry {
-    time: u64,
-    seq: u64,
-    slot: u32,
-}
-
-impl Ord for QueueEntry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed so that `BinaryHeap` (a max-heap) pops the earliest event first.
-        (other.time, other.seq).cmp(&(self.time, self.seq))
-    }
-}
-
-impl PartialOrd for QueueEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 /// Marks a message that is not in the message log.
 const NOT_LOGGED: u32 = u32::MAX;
 
@@ -218,7 +197,7 @@ struct NodeSlot<N: Node> {
 pub struct Simulation<N: Node> {
     now: SimTime,
     seq: u64,
-    queue: BinaryHeap<QueueEntry>,
+    queue: EventQueue,
     slab: Vec<Option<Payload<N>>>,
     free_slots: Vec<u32>,
     nodes: Vec<NodeSlot<N>>,
@@ -226,7 +205,6 @@ pub struct Simulation<N: Node> {
     network: Network,
     network_rng: SimRng,
     seed: u64,
-    storage: StorageMode,
     counters: Counters,
     fingerprint: Fingerprint,
     trace: Option<TraceWriter>,
@@ -276,7 +254,7 @@ impl<N: Node> Simulation<N> {
         let mut sim = Simulation {
             now: SimTime::ZERO,
             seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             slab: Vec::new(),
             free_slots: Vec::new(),
             nodes,
@@ -284,7 +262,6 @@ impl<N: Node> Simulation<N> {
             network,
             network_rng: stream_rng(config.seed, Stream::Network),
             seed: config.seed,
-            storage: config.storage,
             counters: Counters::default(),
             fingerprint: Fingerprint::default(),
             trace: None,
@@ -628,21 +605,7 @@ impl<N: Node> Simulation<N> {
                     self.nodes[node.index()].held.push_back(slot);
                     return;
                 }
-                if state.clock.local(self.now) < deadline_local {
-                    // The clock was stepped back: wait until local time catches up.
-                    let at = state.clock.virtual_when(deadline_local, self.now);
-                    self.slab[slot as usize] = Some(Payload::Timer {
-                        node,
-                        incarnation,
-                        id,
-                        deadline_local,
-                        timer,
-                    });
-                    self.push_entry(at, slot);
-                    return;
-                }
-                self.free_slots.push(slot);
-                self.fire_timer(node, id, timer);
+                self.fire_when_due(slot, node, incarnation, id, deadline_local, timer);
             }
             Payload::Fault { index } => {
                 self.free_slots.push(slot);
@@ -668,6 +631,36 @@ impl<N: Node> Simulation<N> {
         }
         self.log(TraceKind::Deliver, source, target, digest);
         self.call(target, |state, ctx| state.on_message(ctx, source, msg));
+    }
+
+    /// Fires a live timer of a running node, or, when the node's clock was stepped
+    /// back and its local time has not reached the deadline yet, queues it again (in
+    /// the same slot) for the virtual time when it will: timers never fire early by
+    /// local time.
+    fn fire_when_due(
+        &mut self,
+        slot: u32,
+        node: NodeId,
+        incarnation: u32,
+        id: TimerId,
+        deadline_local: SimTime,
+        timer: N::Timer,
+    ) {
+        let clock = self.nodes[node.index()].clock;
+        if clock.local(self.now) < deadline_local {
+            let at = clock.virtual_when(deadline_local, self.now);
+            self.slab[slot as usize] = Some(Payload::Timer {
+                node,
+                incarnation,
+                id,
+                deadline_local,
+                timer,
+            });
+            self.push_entry(at, slot);
+            return;
+        }
+        self.free_slots.push(slot);
+        self.fire_timer(node, id, timer);
     }
 
     fn fire_timer(&mut self, node: NodeId, id: TimerId, timer: N::Timer) {
@@ -723,7 +716,8 @@ impl<N: Node> Simulation<N> {
                 &mut slot.durable,
                 &mut slot.timers,
                 &mut effects,
-            );
+            )
+            .with_sync_snapshot(&mut slot.synced);
             handler(state, &mut ctx);
         }
         for effect in effects.drain(..) {
@@ -753,12 +747,8 @@ impl<N: Node> Simulation<N> {
             }
             // Ctx already retired the id; the queue entry is skipped when it comes up.
             Effect::CancelTimer(_) => {}
-            Effect::Sync => {
-                if self.storage == StorageMode::LoseUnsynced {
-                    let slot = &mut self.nodes[node.index()];
-                    slot.synced = Some(slot.durable.clone());
-                }
-            }
+            // `Ctx::sync` took the snapshot when it was called.
+            Effect::Sync => {}
             Effect::Observe(observation) => self.observations.push(ObservationRecord {
                 time: self.now,
                 node,
@@ -910,7 +900,10 @@ impl<N: Node> Simulation<N> {
                 Fault::Pause { .. } => TraceKind::Pause,
                 _ => TraceKind::Fault,
             };
-            self.log(kind, node, node, digest);
+            // `restart` already logged the restart, before `on_start` ran.
+            if kind != TraceKind::Restart {
+                self.log(kind, node, node, digest);
+            }
             self.fault_log.push(FaultRecord { time: now, fault });
         }
     }
@@ -985,7 +978,6 @@ impl<N: Node> Simulation<N> {
             let payload = self.slab[held_slot as usize]
                 .take()
                 .expect("held slots hold payloads");
-            self.free_slots.push(held_slot);
             match payload {
                 Payload::Deliver {
                     source,
@@ -993,10 +985,21 @@ impl<N: Node> Simulation<N> {
                     record,
                     msg,
                     ..
-                } => self.deliver(source, node, digest, record, msg),
-                Payload::Timer { id, timer, .. } => {
+                } => {
+                    self.free_slots.push(held_slot);
+                    self.deliver(source, node, digest, record, msg);
+                }
+                Payload::Timer {
+                    incarnation,
+                    id,
+                    deadline_local,
+                    timer,
+                    ..
+                } => {
                     if self.nodes[node.index()].timers.is_live(id) {
-                        self.fire_timer(node, id, timer);
+                        self.fire_when_due(held_slot, node, incarnation, id, deadline_local, timer);
+                    } else {
+                        self.free_slots.push(held_slot);
                     }
                 }
                 _ => unreachable!("only deliveries and timers are held"),

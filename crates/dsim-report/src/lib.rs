@@ -67,6 +67,7 @@ pub mod html;
 pub mod metrics;
 pub mod ops;
 pub mod sweep;
+mod sweep_charts;
 pub mod timeline;
 pub mod write;
 

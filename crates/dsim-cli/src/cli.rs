@@ -17,7 +17,7 @@ pub struct Cli {
     /// More logging on stderr: -v for progress, -vv for details.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Print nothing but errors.
+    /// Print only errors and violations (with their replay commands).
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// What to do.

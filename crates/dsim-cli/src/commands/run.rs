@@ -32,7 +32,17 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
     }
     let out = args.out.unwrap_or_else(|| default_out_dir(&scenario));
     let staging = Staging::create(&out)?;
-    tracing::info!(scenario = %scenario.name, seed = scenario.seed, "running");
+    tracing::info!(
+        scenario = %scenario.name,
+        seed = scenario.seed,
+        protocol = %scenario.kind,
+        variant = %scenario.variant,
+        nodes = scenario.total_nodes,
+        "running"
+    );
+    for fault in scenario.concrete_faults() {
+        tracing::debug!(at = %fault.at, fault = ?fault.fault, "scheduled fault");
+    }
 
     let mut options = RunOptions::default();
     if args.trace {

@@ -22,39 +22,27 @@
 //! Text is rendered with DejaVu Sans, bundled by the `dejavu` crate and registered with
 //! plotters' `ab_glyph` path as `sans-serif` (see [`register_fonts`]), so PNGs render on
 //! machines without any system font. DejaVu fonts are free software under the Bitstream
-//! Vera / Arev licence (see `LICENSE-DejaVu` in this crate).
+//! Vera / Arev licence (see `LICENSE-DejaVu` in this crate). The font, the palette,
+//! the header and legend, and the SVG/PNG plumbing are shared with the sweep charts
+//! (module `style`).
 
 use crate::error::ReportError;
 use crate::faults::{FaultWindow, WindowKind};
 use crate::metrics::{mean_rounded, nearest_rank, ok_latencies};
 use crate::ops::OpRow;
+use crate::style::{
+    self, BLUE, BROWN, DrawResult, Figure, GREEN, GREY, Mark, OLIVE, ORANGE, PINK, PURPLE, RED,
+    TimeUnit, ValueMark, anchored, cross, dashes, draw_bars, draw_value_marks, font, header,
+    headroom, mesh, no_data, number, time_unit, value_mark_legend,
+};
 use crate::timeline::TimelineRow;
-use crate::write::{commit, temporary_path};
 use dsim_core::{MessageFate, MessageRecord, SimTime};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{FontStyle, register_font};
+use plotters::style::text_anchor::{HPos, VPos};
 use std::path::Path;
-use std::sync::Once;
 
-/// Font family name under which DejaVu Sans is registered.
-const FAMILY: &str = "sans-serif";
-
-static FONTS: Once = Once::new();
-
-/// Registers DejaVu Sans (regular and bold) with plotters as `sans-serif`. Idempotent
-/// and cheap after the first call; every chart function calls it.
-pub fn register_fonts() {
-    FONTS.call_once(|| {
-        let regular = register_font(FAMILY, FontStyle::Normal, dejavu::sans::regular());
-        let bold = register_font(FAMILY, FontStyle::Bold, dejavu::sans::bold());
-        assert!(
-            regular.is_ok() && bold.is_ok(),
-            "the bundled DejaVu Sans font must parse"
-        );
-    });
-}
+pub use crate::style::register_fonts;
 
 /// The charts of a run report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -149,64 +137,41 @@ pub struct ChartInput<'a> {
     pub span: SimTime,
 }
 
-/// Draws `chart` as an SVG document.
-pub fn render_svg(chart: Chart, input: &ChartInput<'_>) -> Result<String, String> {
-    register_fonts();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, chart.size(input)).into_drawing_area();
-        draw(chart, &root, input).map_err(|error| error.to_string())?;
-        root.present().map_err(|error| error.to_string())?;
-    }
-    Ok(svg)
+/// One chart of a run with its input: what [`style`] draws to SVG and PNG.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RunFigure<'a> {
+    /// Which chart.
+    pub chart: Chart,
+    /// What it is drawn from.
+    pub input: &'a ChartInput<'a>,
 }
 
-/// Draws `chart` as a PNG file at `path`, atomically (temporary name, then rename).
-pub fn write_png(chart: Chart, input: &ChartInput<'_>, path: &Path) -> Result<(), ReportError> {
-    register_fonts();
-    let temporary = temporary_path(path);
-    let drawn = {
-        let root = BitMapBackend::new(&temporary, chart.size(input)).into_drawing_area();
-        draw(chart, &root, input).and_then(|()| root.present())
-    };
-    match drawn {
-        Ok(()) => commit(&temporary, path),
-        Err(error) => {
-            let _ = std::fs::remove_file(&temporary);
-            Err(ReportError::chart(path, error.to_string()))
+impl Figure for RunFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        self.chart.size(self.input)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        match self.chart {
+            Chart::LatencyCdf => draw_latency_cdf(root, self.input),
+            Chart::LatencyHistogram => draw_latency_histogram(root, self.input),
+            Chart::Timeline => draw_timeline(root, self.input),
+            Chart::Spacetime => draw_spacetime(root, self.input),
         }
     }
 }
 
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
-
-fn draw<DB: DrawingBackend>(
-    chart: Chart,
-    root: &DrawingArea<DB, Shift>,
-    input: &ChartInput<'_>,
-) -> DrawResult<DB> {
-    root.fill(&WHITE)?;
-    match chart {
-        Chart::LatencyCdf => draw_latency_cdf(root, input),
-        Chart::LatencyHistogram => draw_latency_histogram(root, input),
-        Chart::Timeline => draw_timeline(root, input),
-        Chart::Spacetime => draw_spacetime(root, input),
-    }
+/// Draws `chart` as an SVG document.
+pub fn render_svg(chart: Chart, input: &ChartInput<'_>) -> Result<String, String> {
+    style::render_svg(&RunFigure { chart, input })
 }
 
-// ---------------------------------------------------------------------------------------
-// Shared style
+/// Draws `chart` as a PNG file at `path`, atomically (temporary name, then rename).
+pub fn write_png(chart: Chart, input: &ChartInput<'_>, path: &Path) -> Result<(), ReportError> {
+    style::write_png(&RunFigure { chart, input }, path)
+}
 
-const BLUE: RGBColor = RGBColor(31, 119, 180);
-const ORANGE: RGBColor = RGBColor(255, 127, 14);
-const GREEN: RGBColor = RGBColor(44, 160, 44);
-const RED: RGBColor = RGBColor(214, 39, 40);
-const PURPLE: RGBColor = RGBColor(148, 103, 189);
-const BROWN: RGBColor = RGBColor(140, 86, 75);
-const PINK: RGBColor = RGBColor(227, 119, 194);
-const GREY: RGBColor = RGBColor(110, 110, 110);
-const OLIVE: RGBColor = RGBColor(160, 160, 30);
-
+/// The colour of a fault kind, in legends, shaded spans and lanes.
 fn kind_color(kind: WindowKind) -> RGBColor {
     match kind {
         WindowKind::Crash => RED,
@@ -218,215 +183,11 @@ fn kind_color(kind: WindowKind) -> RGBColor {
     }
 }
 
-fn font(size: u32) -> FontDesc<'static> {
-    FontDesc::new(FontFamily::Name(FAMILY), f64::from(size), FontStyle::Normal)
-}
-
-fn title_font() -> FontDesc<'static> {
-    FontDesc::new(FontFamily::Name(FAMILY), 20.0, FontStyle::Bold)
-}
-
-fn anchored(size: u32, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
-    TextStyle {
-        font: font(size),
-        color: color.to_backend_color(),
-        pos: Pos::new(h, v),
-    }
-}
-
-/// A unit for times on an axis, picked so that numbers stay short.
-#[derive(Clone, Copy, Debug)]
-struct TimeUnit {
-    name: &'static str,
-    ns: f64,
-}
-
-fn time_unit(max_ns: u64) -> TimeUnit {
-    let (name, ns) = if max_ns >= 2_000_000_000 {
-        ("s", 1e9)
-    } else if max_ns >= 2_000_000 {
-        ("ms", 1e6)
-    } else if max_ns >= 2_000 {
-        ("µs", 1e3)
-    } else {
-        ("ns", 1.0)
-    };
-    TimeUnit { name, ns }
-}
-
-impl TimeUnit {
-    fn of(self, ns: u64) -> f64 {
-        ns as f64 / self.ns
-    }
-}
-
-/// A short tick or legend number: at most 3 decimals, trailing zeros removed.
-fn number(value: f64) -> String {
-    let text = if value.abs() >= 100.0 {
-        format!("{value:.0}")
-    } else if value.abs() >= 10.0 {
-        format!("{value:.1}")
-    } else if value.abs() >= 1.0 {
-        format!("{value:.2}")
-    } else {
-        format!("{value:.3}")
-    };
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    };
-    if text == "-0" { "0".to_string() } else { text }
-}
-
-/// An upper axis bound a little above `max`, never zero.
-fn headroom(max: f64) -> f64 {
-    if max > 0.0 { max * 1.08 } else { 1.0 }
-}
-
-/// A titled panel that says there is nothing to draw and why.
-fn no_data<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    why: &str,
-) -> DrawResult<DB> {
-    let (width, height) = root.dim_in_pixel();
-    let (width, height) = (width as i32, height as i32);
-    root.draw(&Text::new(
-        title.to_string(),
-        (width / 2, 24),
-        TextStyle::from(title_font()).pos(Pos::new(HPos::Center, VPos::Center)),
-    ))?;
-    root.draw(&Rectangle::new(
-        [(40, 60), (width - 40, height - 40)],
-        ShapeStyle::from(&GREY).stroke_width(1),
-    ))?;
-    root.draw(&Text::new(
-        "no data".to_string(),
-        (width / 2, height / 2 - 16),
-        anchored(28, GREY, HPos::Center, VPos::Center),
-    ))?;
-    root.draw(&Text::new(
-        why.to_string(),
-        (width / 2, height / 2 + 20),
-        anchored(16, GREY, HPos::Center, VPos::Center),
-    ))
-}
-
-/// How a legend entry is drawn.
-#[derive(Clone, Copy, Debug)]
-enum Mark {
-    /// A line of this colour and width.
-    Line(RGBColor, u32),
-    /// A filled box of this colour and opacity.
-    Area(RGBColor, f64),
-    /// An X.
-    Cross(RGBColor),
-    /// A dashed line.
-    Dashed(RGBColor),
-}
-
-fn draw_mark<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    mark: Mark,
-    (x, y): (i32, i32),
-) -> DrawResult<DB> {
-    match mark {
-        Mark::Line(color, width) => area.draw(&PathElement::new(
-            vec![(x, y), (x + 24, y)],
-            color.stroke_width(width),
-        )),
-        Mark::Area(color, opacity) => area.draw(&Rectangle::new(
-            [(x + 2, y - 7), (x + 22, y + 7)],
-            color.mix(opacity).filled(),
-        )),
-        Mark::Cross(color) => area.draw(&cross((x + 12, y), color)),
-        Mark::Dashed(color) => {
-            for segment in dashes((x, y), (x + 24, y)) {
-                area.draw(&PathElement::new(segment, color.stroke_width(1)))?;
-            }
-            Ok(())
-        }
-    }
-}
-
-/// Draws the title, an optional subtitle and a legend (centred rows, wrapped to the
-/// width) at the top of `root`; returns the area left for the chart.
-fn header<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    subtitle: Option<&str>,
-    legend: &[(String, Mark)],
-) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
-    let (width, _) = root.dim_in_pixel();
-    let width = width as i32;
-    root.draw(&Text::new(
-        title.to_string(),
-        (width / 2, 10),
-        TextStyle::from(title_font()).pos(Pos::new(HPos::Center, VPos::Top)),
-    ))?;
-    let mut y = 40;
-    if let Some(subtitle) = subtitle {
-        root.draw(&Text::new(
-            subtitle.to_string(),
-            (width / 2, y),
-            anchored(14, GREY, HPos::Center, VPos::Top),
-        ))?;
-        y += 22;
-    }
-    // Lay the legend out in rows no wider than the chart.
-    let style = anchored(14, BLACK, HPos::Left, VPos::Center);
-    let mut rows: Vec<Vec<(&str, Mark, i32)>> = vec![Vec::new()];
-    let mut row_width = 0;
-    for (label, mark) in legend {
-        let text_width = root.estimate_text_size(label, &style)?.0 as i32;
-        let entry_width = 30 + text_width + 24;
-        if row_width + entry_width > width - 60 && row_width > 0 {
-            rows.push(Vec::new());
-            row_width = 0;
-        }
-        row_width += entry_width;
-        rows.last_mut()
-            .expect("rows start non-empty")
-            .push((label, *mark, entry_width));
-    }
-    if !legend.is_empty() {
-        y += 6;
-        for row in rows {
-            let total: i32 = row.iter().map(|(_, _, entry_width)| entry_width).sum();
-            let mut x = (width - total) / 2;
-            for (label, mark, entry_width) in row {
-                draw_mark(root, mark, (x, y + 8))?;
-                root.draw(&Text::new(
-                    label.to_string(),
-                    (x + 30, y + 8),
-                    style.clone(),
-                ))?;
-                x += entry_width;
-            }
-            y += 22;
-        }
-    }
-    Ok(root.split_vertically(y + 4).1)
-}
-
-/// The usual mesh: faint major grid lines, no minor ones, readable labels.
-macro_rules! mesh {
-    ($chart:expr) => {
-        $chart
-            .configure_mesh()
-            .label_style(font(13))
-            .axis_desc_style(font(15))
-            .bold_line_style(RGBColor(225, 225, 225))
-            .max_light_lines(0)
-    };
-}
-
 // ---------------------------------------------------------------------------------------
 // Latency charts
 
 /// Mean, p50 and p99 of sorted latencies, as vertical marks: (legend, value, colour).
-fn latency_marks(sorted: &[u64], unit: TimeUnit) -> Vec<(String, f64, RGBColor)> {
+fn latency_marks(sorted: &[u64], unit: TimeUnit) -> Vec<ValueMark> {
     let mut marks = Vec::new();
     let named = [
         ("mean", mean_rounded(sorted), GREY),
@@ -435,7 +196,7 @@ fn latency_marks(sorted: &[u64], unit: TimeUnit) -> Vec<(String, f64, RGBColor)>
     ];
     for (name, value, color) in named {
         if let Some(ns) = value {
-            let value = unit.of(ns);
+            let value = unit.of(ns as f64);
             marks.push((
                 format!("{name} = {} {}", number(value), unit.name),
                 value,
@@ -477,34 +238,25 @@ fn draw_latency_cdf<DB: DrawingBackend>(
             "No operation completed ok, so there is no latency to plot.",
         );
     };
-    let unit = time_unit(last);
+    let unit = time_unit(last as f64);
     let marks = latency_marks(&sorted, unit);
     let mut legend = vec![("cumulative fraction".to_string(), Mark::Line(BLUE, 2))];
-    legend.extend(
-        marks
-            .iter()
-            .map(|(label, _, color)| (label.clone(), Mark::Line(*color, 2))),
-    );
+    legend.extend(value_mark_legend(&marks));
     let area = header(root, &title, Some(&population(input.ops, n)), &legend)?;
     let mut chart = ChartBuilder::on(&area)
         .margin(18)
         .margin_top(6)
         .x_label_area_size(52)
         .y_label_area_size(72)
-        .build_cartesian_2d(0.0..headroom(unit.of(last)), 0.0..1.02)?;
+        .build_cartesian_2d(0.0..headroom(unit.of(last as f64)), 0.0..1.02)?;
     mesh!(chart)
         .x_desc(format!("latency ({})", unit.name))
         .y_desc("fraction of ok operations at or below x")
         .x_label_formatter(&|v| number(*v))
         .y_label_formatter(&|v| number(*v))
         .draw()?;
-    for (_, value, color) in &marks {
-        chart.draw_series(std::iter::once(PathElement::new(
-            vec![(*value, 0.0), (*value, 1.02)],
-            color.stroke_width(2),
-        )))?;
-    }
-    let mut points = vec![(unit.of(first), 0.0)];
+    draw_value_marks(&mut chart, &marks, 1.02)?;
+    let mut points = vec![(unit.of(first as f64), 0.0)];
     let steps = n.min(CDF_POINTS_MAX);
     let mut previous = 0.0;
     for step in 0..steps {
@@ -514,7 +266,7 @@ fn draw_latency_cdf<DB: DrawingBackend>(
         } else {
             (step + 1) * n / steps - 1
         };
-        let value = unit.of(sorted[index]);
+        let value = unit.of(sorted[index] as f64);
         let fraction = (index + 1) as f64 / n as f64;
         points.push((value, previous));
         points.push((value, fraction));
@@ -564,19 +316,15 @@ fn draw_latency_histogram<DB: DrawingBackend>(
     }
     let count_max = counts.iter().copied().max().unwrap_or(0);
     let end = origin + width * bins;
-    let unit = time_unit(end);
-    let (x_min, x_max) = (unit.of(origin), unit.of(end));
+    let unit = time_unit(end as f64);
+    let (x_min, x_max) = (unit.of(origin as f64), unit.of(end as f64));
     let pad = (x_max - x_min) * 0.02;
     let marks = latency_marks(&sorted, unit);
     let mut legend = vec![(
         "ok operations in the bin".to_string(),
         Mark::Area(BLUE, 0.75),
     )];
-    legend.extend(
-        marks
-            .iter()
-            .map(|(label, _, color)| (label.clone(), Mark::Line(*color, 2))),
-    );
+    legend.extend(value_mark_legend(&marks));
     let area = header(
         root,
         &title,
@@ -594,7 +342,7 @@ fn draw_latency_histogram<DB: DrawingBackend>(
         .x_desc(format!(
             "latency ({}), bins of {} {}",
             unit.name,
-            number(unit.of(width)),
+            number(unit.of(width as f64)),
             unit.name
         ))
         .y_desc("ok operations per bin")
@@ -609,25 +357,16 @@ fn draw_latency_histogram<DB: DrawingBackend>(
         .map(|(index, count)| {
             let index = index as u64;
             [
-                (unit.of(origin + width * index), 0.0),
-                (unit.of(origin + width * (index + 1)), *count as f64),
+                (unit.of((origin + width * index) as f64), 0.0),
+                (
+                    unit.of((origin + width * (index + 1)) as f64),
+                    *count as f64,
+                ),
             ]
         })
         .collect();
-    chart.draw_series(
-        bars.iter()
-            .map(|corners| Rectangle::new(*corners, BLUE.mix(0.75).filled())),
-    )?;
-    chart.draw_series(
-        bars.iter()
-            .map(|corners| Rectangle::new(*corners, WHITE.stroke_width(1))),
-    )?;
-    for (_, value, color) in &marks {
-        chart.draw_series(std::iter::once(PathElement::new(
-            vec![(*value, 0.0), (*value, y_max)],
-            color.stroke_width(2),
-        )))?;
-    }
+    draw_bars(&mut chart, &bars, BLUE)?;
+    draw_value_marks(&mut chart, &marks, y_max)?;
     Ok(())
 }
 
@@ -661,8 +400,8 @@ fn draw_timeline<DB: DrawingBackend>(
     input: &ChartInput<'_>,
 ) -> DrawResult<DB> {
     let span_ns = input.span.as_nanos();
-    let unit = time_unit(span_ns);
-    let x_max = unit.of(span_ns).max(f64::MIN_POSITIVE);
+    let unit = time_unit(span_ns as f64);
+    let x_max = unit.of(span_ns as f64).max(f64::MIN_POSITIVE);
     let all_lanes = lane_labels(input.windows);
     let lanes = &all_lanes[..all_lanes.len().min(LANES_MAX)];
     let title = format!(
@@ -747,8 +486,8 @@ fn draw_timeline<DB: DrawingBackend>(
     // Fault windows, shaded behind the series.
     for window in input.windows {
         let color = kind_color(window.kind);
-        let start = unit.of(window.start.as_nanos());
-        let end = unit.of(window.end.as_nanos());
+        let start = unit.of(window.start.as_nanos() as f64);
+        let end = unit.of(window.end.as_nanos() as f64);
         if window.end > window.start {
             chart.draw_series(std::iter::once(Rectangle::new(
                 [(start, 0.0), (end, y_max)],
@@ -765,8 +504,8 @@ fn draw_timeline<DB: DrawingBackend>(
     let mut steps = Vec::with_capacity(input.timeline.len() * 2);
     for row in input.timeline {
         let throughput = row.throughput_ops_per_s();
-        steps.push((unit.of(row.start.as_nanos()), throughput));
-        steps.push((unit.of(row.end.as_nanos()), throughput));
+        steps.push((unit.of(row.start.as_nanos() as f64), throughput));
+        steps.push((unit.of(row.end.as_nanos() as f64), throughput));
     }
     chart.draw_series(LineSeries::new(steps, BLUE.stroke_width(2)))?;
 
@@ -777,7 +516,7 @@ fn draw_timeline<DB: DrawingBackend>(
         match row.availability_ratio() {
             Some(ratio) => {
                 let middle = (row.start.as_nanos() + row.end.as_nanos()) / 2;
-                current.push((unit.of(middle), ratio));
+                current.push((unit.of(middle as f64), ratio));
             }
             None if !current.is_empty() => runs.push(std::mem::take(&mut current)),
             None => {}
@@ -821,9 +560,11 @@ fn draw_timeline<DB: DrawingBackend>(
         let color = kind_color(window.kind);
         let top = lane_count - lane as f64 - 0.2;
         let bottom = lane_count - lane as f64 - 0.8;
-        let start = unit.of(window.start.as_nanos());
+        let start = unit.of(window.start.as_nanos() as f64);
         // Zero-length windows still get a visible sliver.
-        let end = unit.of(window.end.as_nanos()).max(start + x_max / 400.0);
+        let end = unit
+            .of(window.end.as_nanos() as f64)
+            .max(start + x_max / 400.0);
         lower_chart.draw_series(std::iter::once(Rectangle::new(
             [(start, bottom), (end, top)],
             color.mix(0.75).filled(),
@@ -937,8 +678,8 @@ fn draw_spacetime<DB: DrawingBackend>(
     } else {
         last_ns
     };
-    let unit = time_unit(last_ns);
-    let x_max = headroom(unit.of(last_ns));
+    let unit = time_unit(last_ns as f64);
+    let x_max = headroom(unit.of(last_ns as f64));
     let shown_windows: Vec<&FaultWindow> = input
         .windows
         .iter()
@@ -953,7 +694,10 @@ fn draw_spacetime<DB: DrawingBackend>(
         legend.push(("message lost (X)".to_string(), Mark::Cross(RED)));
     }
     if any_in_flight {
-        legend.push(("still in flight at the end".to_string(), Mark::Dashed(GREY)));
+        legend.push((
+            "still in flight at the end".to_string(),
+            Mark::Dashed(GREY, 1),
+        ));
     }
     for kind in WindowKind::ALL {
         if shown_windows.iter().any(|window| window.kind == kind) {
@@ -996,9 +740,9 @@ fn draw_spacetime<DB: DrawingBackend>(
     let span_end = SimTime(last_ns);
     for window in shown_windows {
         let color = kind_color(window.kind);
-        let start = unit.of(window.start.as_nanos());
+        let start = unit.of(window.start.as_nanos() as f64);
         let end = unit
-            .of(window.end.min(span_end).as_nanos())
+            .of(window.end.min(span_end).as_nanos() as f64)
             .max(start + x_max / 300.0);
         match window.kind {
             WindowKind::Crash | WindowKind::Pause | WindowKind::Isolate => {
@@ -1056,12 +800,15 @@ fn draw_spacetime<DB: DrawingBackend>(
     }
 
     for message in &messages {
-        let source = (unit.of(message.sent_at.as_nanos()), row_y(message.source.0));
+        let source = (
+            unit.of(message.sent_at.as_nanos() as f64),
+            row_y(message.source.0),
+        );
         let target_y = row_y(message.target.0);
         let from = chart.backend_coord(&source);
         match message.fate {
             MessageFate::Delivered(at) => {
-                let to = chart.backend_coord(&(unit.of(at.as_nanos()), target_y));
+                let to = chart.backend_coord(&(unit.of(at.as_nanos() as f64), target_y));
                 root.draw(&PathElement::new(vec![from, to], BLUE.stroke_width(1)))?;
                 root.draw(&arrow_head(from, to, BLUE))?;
                 // The message's name beside the start of its arrow.
@@ -1074,8 +821,8 @@ fn draw_spacetime<DB: DrawingBackend>(
             }
             MessageFate::Dropped(at, _) => {
                 // Lost: a dashed line half way towards the target, ending in an X.
-                let to =
-                    chart.backend_coord(&(unit.of(at.as_nanos()), (source.1 + target_y) / 2.0));
+                let to = chart
+                    .backend_coord(&(unit.of(at.as_nanos() as f64), (source.1 + target_y) / 2.0));
                 for segment in dashes(from, to) {
                     root.draw(&PathElement::new(segment, RED.stroke_width(1)))?;
                 }
@@ -1110,44 +857,6 @@ fn arrow_head(from: (i32, i32), to: (i32, i32), color: RGBColor) -> Polygon<(i32
     Polygon::new(vec![to, left, right], color.filled())
 }
 
-/// An X of 5 pixels' reach around `at`.
-fn cross(at: (i32, i32), color: RGBColor) -> PathElement<(i32, i32)> {
-    let r = 5;
-    PathElement::new(
-        vec![
-            (at.0 - r, at.1 - r),
-            (at.0 + r, at.1 + r),
-            at,
-            (at.0 + r, at.1 - r),
-            (at.0 - r, at.1 + r),
-        ],
-        color.stroke_width(2),
-    )
-}
-
-/// The dashes (6 pixels on, 4 off) of a line from `from` to `to`, in pixels.
-fn dashes(from: (i32, i32), to: (i32, i32)) -> Vec<Vec<(i32, i32)>> {
-    let (dx, dy) = (f64::from(to.0 - from.0), f64::from(to.1 - from.1));
-    let length = (dx * dx + dy * dy).sqrt();
-    if length < 1.0 {
-        return vec![vec![from, to]];
-    }
-    let at = |distance: f64| {
-        let t = (distance / length).min(1.0);
-        (
-            (f64::from(from.0) + dx * t).round() as i32,
-            (f64::from(from.1) + dy * t).round() as i32,
-        )
-    };
-    let mut segments = Vec::new();
-    let mut distance = 0.0;
-    while distance < length {
-        segments.push(vec![at(distance), at(distance + 6.0)]);
-        distance += 10.0;
-    }
-    segments
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1159,15 +868,6 @@ mod tests {
         assert_eq!(bin_width_ns(13_000, 40), 500);
         assert_eq!(bin_width_ns(0, 40), 1);
         assert_eq!(bin_width_ns(u64::MAX, 40), 500_000_000_000_000_000);
-    }
-
-    #[test]
-    fn tick_numbers_are_short() {
-        assert_eq!(number(1.5), "1.5");
-        assert_eq!(number(250.0), "250");
-        assert_eq!(number(0.125), "0.125");
-        assert_eq!(number(12.34), "12.3");
-        assert_eq!(number(-0.0001), "0");
     }
 
     #[test]

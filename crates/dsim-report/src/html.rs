@@ -1,28 +1,19 @@
 //! `report.html`: one self-contained page (inline CSS and SVG, no script, no external
 //! resource) with the scenario, the verdict, the summary table, the charts, the
-//! violations with their replay command, and the scenario text.
+//! violations with their replay command, and the scenario text. The stylesheet and
+//! the page scaffolding are shared with the sweep pages (module `page`).
 
 use crate::RunMeta;
 use crate::charts::Chart;
 use crate::metrics::{SUMMARY_COLUMNS, Summary};
+use crate::page::{PAGE_END, figure, page_start, value_row};
 use dsim_core::{Formula, SimDuration, Violation};
 use std::fmt::Write;
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
+pub use crate::page::escape_html;
+
+/// Width of the page's text column: the run charts are 1100 pixels wide.
+const PAGE_WIDTH_PX: u32 = 1150;
 
 /// One sentence explaining the protocol's formula metric.
 pub fn formula_sentence(formula: &Formula) -> String {
@@ -80,26 +71,6 @@ fn column_meaning(column: &str) -> &'static str {
     }
 }
 
-const STYLE: &str = "
-body { font-family: 'DejaVu Sans', Verdana, Arial, sans-serif; margin: 2em auto; max-width: 1150px;
-       padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { margin-bottom: 0.2em; }
-h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.8em; }
-code, pre { font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 0.92em; }
-pre { background: #f6f6f6; border: 1px solid #ddd; padding: 0.8em; overflow-x: auto; }
-table { border-collapse: collapse; margin: 0.6em 0; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-td.value { font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; }
-.verdict { font-weight: bold; padding: 0.5em 0.8em; border-radius: 4px; display: inline-block; }
-.verdict.held { background: #e3f4e3; color: #1d5e1d; }
-.verdict.violated { background: #fbe3e3; color: #8b1a1a; }
-figure { margin: 1.2em 0; }
-figure svg { max-width: 100%; height: auto; border: 1px solid #ddd; }
-figcaption { margin-bottom: 0.4em; }
-.files a { margin-right: 0.8em; }
-";
-
 /// Renders the page. `charts` holds each chart with its SVG text.
 pub(crate) fn render(
     meta: &RunMeta,
@@ -112,14 +83,10 @@ pub(crate) fn render(
     let mut page =
         String::with_capacity(64 * 1024 + charts.iter().map(|(_, svg)| svg.len()).sum::<usize>());
     let e = escape_html;
-    let _ = write!(
-        page,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>dsim report: {} (seed {})</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        e(&meta.scenario),
-        meta.seed
-    );
+    page.push_str(&page_start(
+        &format!("dsim report: {} (seed {})", meta.scenario, meta.seed),
+        PAGE_WIDTH_PX,
+    ));
     let _ = writeln!(page, "<h1>{}</h1>", e(&meta.scenario));
     let _ = writeln!(
         page,
@@ -163,17 +130,7 @@ pub(crate) fn render(
         } else {
             column_meaning("")
         };
-        let _ = writeln!(
-            page,
-            "<tr><th>{}</th><td class=\"value\">{}</td><td>{}</td></tr>",
-            e(column),
-            if value.is_empty() {
-                "—".to_string()
-            } else {
-                e(&value)
-            },
-            e(meaning)
-        );
+        value_row(&mut page, column, &value, meaning);
     }
     page.push_str("</tbody>\n</table>\n");
     let _ = writeln!(
@@ -214,17 +171,7 @@ pub(crate) fn render(
 
     page.push_str("<h2>Charts</h2>\n");
     for (chart, svg) in charts {
-        let name = chart.name();
-        let _ = writeln!(
-            page,
-            "<figure id=\"chart-{name}\">\n<figcaption><b>{name}</b>: {}</figcaption>",
-            e(chart.caption())
-        );
-        page.push_str(svg);
-        let _ = writeln!(
-            page,
-            "<p class=\"files\"><a href=\"{name}.svg\">{name}.svg</a><a href=\"{name}.png\">{name}.png</a></p>\n</figure>"
-        );
+        figure(&mut page, chart.name(), chart.caption(), svg);
     }
 
     page.push_str("<h2>Files</h2>\n<p class=\"files\">");
@@ -239,22 +186,13 @@ pub(crate) fn render(
         "<pre id=\"scenario\">{}</pre>",
         e(&meta.scenario_toml)
     );
-    page.push_str("</body>\n</html>\n");
+    page.push_str(PAGE_END);
     page
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn html_special_characters_are_escaped() {
-        // Unescaped, a scenario name could close the element or inject markup.
-        assert_eq!(
-            escape_html("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 
     #[test]
     fn each_formula_gets_its_own_sentence() {

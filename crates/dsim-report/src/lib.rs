@@ -1,4 +1,4 @@
-//! # dsim-report: metrics, CSV tables, charts and the HTML report of a run
+//! # dsim-report: metrics, CSV tables, charts and the HTML reports of runs and sweeps
 //!
 //! Works from a run's observations and fault log ([`dsim_core::RunResult`]), never from
 //! protocol internals. One call, [`write_run_report`], writes a run's folder:
@@ -13,6 +13,22 @@
 //! | `report.html` | self-contained page: summary, formula, charts, violations, scenario |
 //! | `perf.csv` | wall-clock figures; the only file that differs between equal runs |
 //!
+//! Across seeds ([`sweep`]): the caller writes a sweep's table, `sweep.csv` (the summary
+//! columns, one row per seed, sorted by seed; [`sweep::SweepTable`]), and
+//! [`sweep::write_sweep_report`] writes the rest of the sweep's folder;
+//! [`sweep::write_comparison`] writes a comparison of several sweeps:
+//!
+//! | file | what |
+//! |---|---|
+//! | `sweep.csv` | one row per seed (written by the caller, read back as a [`sweep::SweepTable`]) |
+//! | `sweep_violations` `.svg` / `.png` | clean against violating seeds, first violated check per seed, virtual time to the first violation |
+//! | `sweep_formula` `.svg` / `.png` | histogram of the formula value over the seeds, mean and median marked |
+//! | `sweep_latency` `.svg` / `.png` | CDFs over the seeds of each seed's p50 and p99 latency |
+//! | `sweep.html` | self-contained page: seeds, violation rate, statistics, charts, failing seeds with their replay commands |
+//! | `comparison.csv` | one row per compared sweep ([`sweep::COMPARISON_COLUMNS`]) |
+//! | `comparison` `.svg` / `.png` | violation rate and median p50 / p99 latency per compared sweep |
+//! | `compare.html` | self-contained page: the comparison table and chart |
+//!
 //! Every file is written atomically (a temporary name in the same folder, then a rename).
 //! Metrics follow DESIGN.md: latency statistics over the `ok` rows of `ops.csv`, the
 //! mean rounded to the nearest nanosecond, percentiles by nearest rank (see
@@ -25,6 +41,12 @@
 //! - [`mod@timeline`] — `timeline.csv`.
 //! - [`charts`] — the four charts, SVG and PNG, with the bundled DejaVu Sans font.
 //! - [`html`] — `report.html`.
+//! - [`sweep`] — sweep tables, statistics across seeds, the sweep report and the
+//!   comparison of sweeps (their charts live in the private `sweep_charts`).
+//! - `style` (private) — the chart style shared by run and sweep charts: font, palette,
+//!   header and legend, grid, the SVG/PNG plumbing.
+//! - `page` (private) — the HTML scaffolding shared by the pages: stylesheet, head,
+//!   figures, value rows.
 //! - [`mod@write`] — atomic file and CSV writes, reusable for sweep tables.
 //! - [`error`] — [`ReportError`], which names the path that failed.
 //!
@@ -66,6 +88,8 @@ pub mod faults;
 pub mod html;
 pub mod metrics;
 pub mod ops;
+mod page;
+mod style;
 pub mod sweep;
 mod sweep_charts;
 pub mod timeline;
@@ -257,14 +281,11 @@ fn write_deterministic_files(
     };
     let mut svgs = Vec::new();
     for chart in Chart::ALL {
-        let svg_path = dir.join(format!("{}.svg", chart.name()));
-        let svg = charts::render_svg(chart, &input)
-            .map_err(|message| ReportError::chart(&svg_path, message))?;
-        write_file_atomically(&svg_path, svg.as_bytes())?;
-        files.push(svg_path);
-        let png_path = dir.join(format!("{}.png", chart.name()));
-        charts::write_png(chart, &input, &png_path)?;
-        files.push(png_path);
+        let figure = charts::RunFigure {
+            chart,
+            input: &input,
+        };
+        let svg = style::write_figure(dir, chart.name(), &figure, &mut files)?;
         svgs.push((chart, svg));
     }
 

@@ -70,17 +70,22 @@ pub fn mean_rounded(values: &[u64]) -> Option<u64> {
 /// Nearest-rank percentile `percent` (1..=100) of `sorted` (ascending): the value at
 /// 1-based rank `ceil(percent / 100 * N)`; `None` for no values.
 pub fn nearest_rank(sorted: &[u64], percent: u32) -> Option<u64> {
+    debug_assert!(sorted.windows(2).all(|pair| pair[0] <= pair[1]));
+    Some(sorted[nearest_rank_index(sorted.len(), percent)?])
+}
+
+/// The 0-based index of the nearest-rank percentile `percent` (1..=100) among `len`
+/// sorted values: rank `ceil(percent / 100 * len)`, minus one; `None` when `len` is 0.
+pub(crate) fn nearest_rank_index(len: usize, percent: u32) -> Option<usize> {
     assert!(
         (1..=100).contains(&percent),
         "percentile {percent} outside 1..=100"
     );
-    debug_assert!(sorted.windows(2).all(|pair| pair[0] <= pair[1]));
-    if sorted.is_empty() {
+    if len == 0 {
         return None;
     }
-    let n = sorted.len() as u128;
-    let rank = (u128::from(percent) * n).div_ceil(100).max(1);
-    Some(sorted[(rank - 1) as usize])
+    let rank = (u128::from(percent) * len as u128).div_ceil(100).max(1);
+    Some((rank - 1) as usize)
 }
 
 /// A float as written in CSV: 6 decimals; empty when not finite.

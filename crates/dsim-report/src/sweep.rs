@@ -2,28 +2,21 @@
 //! its statistics ([`SweepStats`]), the sweep report and the comparison of several
 //! sweeps.
 //!
-//! [`write_sweep_report`] writes, next to the caller's `sweep.csv`:
-//!
-//! | file | what |
-//! |---|---|
-//! | `sweep_violations.svg` / `.png` | clean against violating seeds, the first violated check per seed, the virtual time to the first violation |
-//! | `sweep_formula.svg` / `.png` | histogram of the formula value (`T`, `L`, `R`, `f(x)`) over the seeds, mean and median marked |
-//! | `sweep_latency.svg` / `.png` | CDF over the seeds of each seed's p50 and p99 latency |
-//! | `sweep.html` | self-contained page: seeds, violation rate, statistics, charts, failing seeds |
-//!
-//! [`write_comparison`] writes `comparison.csv` ([`COMPARISON_COLUMNS`]), the chart
-//! `comparison.svg` / `.png` and `compare.html` for several labelled sweeps.
+//! [`write_sweep_report`] writes, next to the caller's `sweep.csv`, the charts
+//! `sweep_violations`, `sweep_formula` and `sweep_latency` (SVG and PNG) and
+//! `sweep.html`; [`write_comparison`] writes `comparison.csv` ([`COMPARISON_COLUMNS`]),
+//! the chart `comparison.svg` / `.png` and `compare.html` for several labelled sweeps.
+//! The crate documentation's second table says what each file shows.
 //!
 //! Statistics across seeds follow [`crate::metrics`]: medians by nearest rank over the
 //! seeds that have a value, the formula's mean over the seeds that have one. Every file
 //! is written atomically and is byte-identical for equal tables.
 
 use crate::error::ReportError;
-use crate::html::escape_html;
 use crate::metrics::{format_ratio, nearest_rank};
-use crate::sweep_charts::{
-    self, COMPARISON_CAPTION, Figure, SweepChart, SweepChartInput, human_ns, percent,
-};
+use crate::page::{PAGE_END, escape_html, figure, or_dash, page_start, value_row};
+use crate::style::{human_ns, percent, write_figure};
+use crate::sweep_charts::{COMPARISON_CAPTION, SweepChart, SweepChartInput, SweepFigure, mean_f64};
 use crate::write::{write_csv_atomically, write_file_atomically};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -133,8 +126,7 @@ impl SweepStats {
 
     /// Mean of the formula values.
     pub fn mean_formula(&self) -> Option<f64> {
-        (!self.formula_values.is_empty())
-            .then(|| self.formula_values.iter().sum::<f64>() / self.formula_values.len() as f64)
+        mean_f64(&self.formula_values)
     }
 }
 
@@ -145,10 +137,16 @@ pub const FAILING_SEEDS_MAX: usize = 100;
 /// missing; the caller writes `sweep.csv` there); returns the paths written, in writing
 /// order. `name` is the sweep's name (its scenario's), shown in titles. An empty table
 /// gives "no data" charts, not an error.
+///
+/// `replay_prefix` is the command that replays one seed of the sweep, without its seed:
+/// e.g. `dsim run scenarios/x.toml --set protocol.variant=no-adopt`. The page lists
+/// each failing seed's command as the prefix followed by ` --seed N`, and ` --swarm`
+/// when the table has swarm columns (`swarm_faults`).
 pub fn write_sweep_report(
     dir: &Path,
     name: &str,
     table: &SweepTable,
+    replay_prefix: &str,
 ) -> Result<Vec<PathBuf>, ReportError> {
     fs::create_dir_all(dir).map_err(|error| ReportError::io(dir, error))?;
     let stats = SweepStats::of(table);
@@ -162,10 +160,15 @@ pub fn write_sweep_report(
     let mut files = Vec::new();
     let mut svgs = Vec::new();
     for chart in SweepChart::ALL {
-        let svg = write_figure(dir, chart.name(), &Figure::Sweep(chart, &input), &mut files)?;
+        let svg = write_figure(
+            dir,
+            chart.name(),
+            &SweepFigure::Sweep(chart, &input),
+            &mut files,
+        )?;
         svgs.push((chart, svg));
     }
-    let page = sweep_page(name, table, &stats, checks.as_deref(), &svgs);
+    let page = sweep_page(name, table, &stats, checks.as_deref(), replay_prefix, &svgs);
     let path = dir.join("sweep.html");
     write_file_atomically(&path, page.as_bytes())?;
     files.push(path);
@@ -221,7 +224,12 @@ pub fn write_comparison(
             .map(|(label, stats)| comparison_row(label, stats)),
     )?;
     files.push(path);
-    let svg = write_figure(dir, "comparison", &Figure::Comparison(sweeps), &mut files)?;
+    let svg = write_figure(
+        dir,
+        "comparison",
+        &SweepFigure::Comparison(sweeps),
+        &mut files,
+    )?;
     let page = compare_page(sweeps, &svg);
     let path = dir.join("compare.html");
     write_file_atomically(&path, page.as_bytes())?;
@@ -231,24 +239,6 @@ pub fn write_comparison(
 
 const FIRST_VIOLATION_NS: &str = "first_violation_ns";
 const FIRST_VIOLATION_CHECK: &str = "first_violation_check";
-
-/// Writes `<stem>.svg` and `<stem>.png`; returns the SVG text for the HTML page.
-fn write_figure(
-    dir: &Path,
-    stem: &str,
-    figure: &Figure<'_>,
-    files: &mut Vec<PathBuf>,
-) -> Result<String, ReportError> {
-    let svg_path = dir.join(format!("{stem}.svg"));
-    let svg = sweep_charts::render_svg(figure)
-        .map_err(|message| ReportError::chart(&svg_path, message))?;
-    write_file_atomically(&svg_path, svg.as_bytes())?;
-    files.push(svg_path);
-    let png_path = dir.join(format!("{stem}.png"));
-    sweep_charts::write_png(figure, &png_path)?;
-    files.push(png_path);
-    Ok(svg)
-}
 
 /// Per check name (in name order), how many seeds violated it first; `None` when the
 /// table has no `first_violation_check` column.
@@ -287,18 +277,27 @@ fn distinct(table: &SweepTable, name: &str) -> Vec<String> {
 }
 
 /// Rows of seeds that violated a check: `violations > 0`, or (without that column) a
-/// non-empty `first_violation_check`.
+/// non-empty `first_violation_check`; by seed (rows without a numeric seed last, in
+/// table order), so that the page does not depend on the order rows were collected in
+/// (a sweep's journal holds them in completion order).
 fn failing_rows(table: &SweepTable) -> Vec<&Vec<String>> {
     let violations = table.column("violations");
     let check = table.column(FIRST_VIOLATION_CHECK);
-    table
+    let seed = table.column("seed");
+    let mut rows: Vec<&Vec<String>> = table
         .rows
         .iter()
         .filter(|row| match violations {
             Some(_) => cell(row, violations).parse::<u64>().is_ok_and(|v| v > 0),
             None => !cell(row, check).is_empty(),
         })
-        .collect()
+        .collect();
+    rows.sort_by_key(|row| {
+        cell(row, seed)
+            .parse::<u64>()
+            .map_or((1, 0), |seed| (0, seed))
+    });
+    rows
 }
 
 /// "seeds 1..=60" for a contiguous range, "60 seeds between 1 and 120" otherwise.
@@ -334,67 +333,20 @@ fn formula_cell(stats: &SweepStats) -> String {
     }
 }
 
-const STYLE: &str = "
-body { font-family: 'DejaVu Sans', Verdana, Arial, sans-serif; margin: 2em auto; max-width: 1250px;
-       padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { margin-bottom: 0.2em; }
-h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.8em; }
-code { font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 0.92em; }
-table { border-collapse: collapse; margin: 0.6em 0; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-td.value { font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; }
-.verdict { font-weight: bold; padding: 0.5em 0.8em; border-radius: 4px; display: inline-block; }
-.verdict.held { background: #e3f4e3; color: #1d5e1d; }
-.verdict.violated { background: #fbe3e3; color: #8b1a1a; }
-figure { margin: 1.2em 0; }
-figure svg { max-width: 100%; height: auto; border: 1px solid #ddd; }
-figcaption { margin-bottom: 0.4em; }
-.files a { margin-right: 0.8em; }
-";
+/// Width of the sweep pages' text column: the sweep charts are 1200 pixels wide.
+const PAGE_WIDTH_PX: u32 = 1250;
 
-fn page_start(title: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        escape_html(title)
-    )
-}
-
-fn figure(page: &mut String, name: &str, caption: &str, svg: &str) {
-    let _ = writeln!(
-        page,
-        "<figure id=\"chart-{name}\">\n<figcaption><b>{name}</b>: {}</figcaption>",
-        escape_html(caption)
-    );
-    page.push_str(svg);
-    let _ = writeln!(
-        page,
-        "<p class=\"files\"><a href=\"{name}.svg\">{name}.svg</a><a href=\"{name}.png\">{name}.png</a></p>\n</figure>"
-    );
-}
-
-fn stat_row(page: &mut String, statistic: &str, value: &str, meaning: &str) {
-    let _ = writeln!(
-        page,
-        "<tr><th>{}</th><td class=\"value\">{}</td><td>{}</td></tr>",
-        escape_html(statistic),
-        escape_html(value),
-        escape_html(meaning)
-    );
-}
-
-/// Renders `sweep.html`.
+/// Renders `sweep.html`; `replay_prefix` is a seed's replay command without `--seed N`.
 fn sweep_page(
     name: &str,
     table: &SweepTable,
     stats: &SweepStats,
     checks: Option<&[(String, usize)]>,
+    replay_prefix: &str,
     svgs: &[(SweepChart, String)],
 ) -> String {
     let e = escape_html;
-    let mut page = page_start(&format!("dsim sweep: {name}"));
+    let mut page = page_start(&format!("dsim sweep: {name}"), PAGE_WIDTH_PX);
     let _ = writeln!(page, "<h1>Sweep {}</h1>", e(name));
     let protocols = distinct(table, "protocol");
     let variants = distinct(table, "variant");
@@ -429,19 +381,19 @@ fn sweep_page(
     page.push_str(
         "<table id=\"stats\">\n<thead><tr><th>statistic</th><th>value</th><th>meaning</th></tr></thead>\n<tbody>\n",
     );
-    stat_row(
+    value_row(
         &mut page,
         "seeds",
         &stats.seeds.to_string(),
         "runs in the sweep, one per seed",
     );
-    stat_row(
+    value_row(
         &mut page,
         "violating seeds",
         &stats.violating.to_string(),
         "seeds whose run broke at least one invariant (violations > 0)",
     );
-    stat_row(
+    value_row(
         &mut page,
         "violation rate",
         &format!(
@@ -451,7 +403,7 @@ fn sweep_page(
         ),
         "violating seeds / seeds",
     );
-    stat_row(
+    value_row(
         &mut page,
         "median p50 latency",
         &duration_cell(stats.median_p50_ns()),
@@ -460,7 +412,7 @@ fn sweep_page(
             stats.p50_ns.len()
         ),
     );
-    stat_row(
+    value_row(
         &mut page,
         "median p99 latency",
         &duration_cell(stats.median_p99_ns()),
@@ -474,7 +426,7 @@ fn sweep_page(
     } else {
         stats.formula.as_str()
     };
-    stat_row(
+    value_row(
         &mut page,
         &format!("mean formula value ({formula})"),
         &formula_cell(stats),
@@ -483,7 +435,7 @@ fn sweep_page(
             stats.formula_values.len()
         ),
     );
-    stat_row(
+    value_row(
         &mut page,
         "median time to first violation",
         &duration_cell(stats.median_first_violation_ns()),
@@ -523,9 +475,8 @@ fn sweep_page(
         page.push_str("<h2 id=\"failing\">Failing seeds</h2>\n");
         let _ = writeln!(
             page,
-            "<p>{}Replay one with <code>dsim run &lt;scenario.toml&gt; --seed N{swarm}</code>, \
-             where &lt;scenario.toml&gt; is the swept scenario file, with the same <code>--set</code> \
-             flags as the sweep; <code>dsim sweep</code> printed the exact command of each failing seed.</p>",
+            "<p>{}Replay one with <code>{} --seed N{swarm}</code>; the last column gives each \
+             seed's command.</p>",
             if failing.len() > FAILING_SEEDS_MAX {
                 format!(
                     "The first {FAILING_SEEDS_MAX} of {} failing seeds (all are in sweep.csv). ",
@@ -533,7 +484,8 @@ fn sweep_page(
                 )
             } else {
                 String::new()
-            }
+            },
+            e(replay_prefix)
         );
         page.push_str(
             "<table id=\"failing-seeds\">\n<thead><tr><th>seed</th><th>first violated check</th>\
@@ -548,12 +500,12 @@ fn sweep_page(
             let _ = writeln!(
                 page,
                 "<tr><td class=\"value\">{}</td><td>{}</td><td>{}</td><td class=\"value\">{}</td>\
-                 <td><code>dsim run &lt;scenario.toml&gt; --seed {}{swarm}</code></td></tr>",
+                 <td><code>{}</code></td></tr>",
                 e(seed),
                 e(&or_dash(cell(row, check))),
                 e(&human),
                 e(&or_dash(time_ns)),
-                e(seed),
+                e(&format!("{replay_prefix} --seed {seed}{swarm}")),
             );
         }
         page.push_str("</tbody>\n</table>\n");
@@ -567,24 +519,15 @@ fn sweep_page(
             "<a href=\"{name}.svg\">{name}.svg</a> <a href=\"{name}.png\">{name}.png</a> "
         );
     }
-    page.push_str(
-        "</p>\n<p>Every file is byte-identical when the same sweep runs again.</p>\n</body>\n</html>\n",
-    );
+    page.push_str("</p>\n<p>Every file is byte-identical when the same sweep runs again.</p>\n");
+    page.push_str(PAGE_END);
     page
-}
-
-fn or_dash(text: &str) -> String {
-    if text.is_empty() {
-        "—".to_string()
-    } else {
-        text.to_string()
-    }
 }
 
 /// Renders `compare.html`.
 fn compare_page(sweeps: &[(String, SweepStats)], svg: &str) -> String {
     let e = escape_html;
-    let mut page = page_start("dsim comparison");
+    let mut page = page_start("dsim comparison", PAGE_WIDTH_PX);
     let _ = writeln!(
         page,
         "<h1>Comparison of {} sweep{}</h1>",
@@ -622,8 +565,8 @@ fn compare_page(sweeps: &[(String, SweepStats)], svg: &str) -> String {
     figure(&mut page, "comparison", COMPARISON_CAPTION, svg);
     page.push_str(
         "<h2>Files</h2>\n<p class=\"files\"><a href=\"comparison.csv\">comparison.csv</a> \
-         <a href=\"comparison.svg\">comparison.svg</a> <a href=\"comparison.png\">comparison.png</a></p>\n\
-         </body>\n</html>\n",
+         <a href=\"comparison.svg\">comparison.svg</a> <a href=\"comparison.png\">comparison.png</a></p>\n",
     );
+    page.push_str(PAGE_END);
     page
 }

@@ -12,23 +12,23 @@
 //! - `comparison`: one row per compared sweep: its violation rate, and its median p50
 //!   and p99 latency as grouped bars.
 //!
-//! As in [`crate::charts`], histograms are ordered rectangles drawn here (plotters'
-//! `Histogram` series keeps its bars in a `HashMap`), nothing time- or
-//! machine-dependent is written, and bin widths come from multiplications by ten rather
-//! than logarithms, so equal tables give byte-identical charts. Every chart draws a
-//! "no data" panel instead of failing when it has nothing to show.
-//!
-//! The style helpers repeat those of [`crate::charts`] (same font, colours, header and
-//! legend layout), which keeps them private to that module.
+//! As in [`crate::charts`], histograms are ordered rectangles (plotters' `Histogram`
+//! series keeps its bars in a `HashMap`), nothing time- or machine-dependent is
+//! written, and bin widths come from multiplications by ten rather than logarithms, so
+//! equal tables give byte-identical charts. Every chart draws a "no data" panel instead
+//! of failing when it has nothing to show. Font, palette, header, legend and the
+//! SVG/PNG plumbing are those of the run charts (module `style`).
 
-use crate::error::ReportError;
+use crate::metrics::nearest_rank_index;
+use crate::style::{
+    BLUE, DrawResult, Figure, GREEN, GREY, Mark, ORANGE, PURPLE, RED, ValueMark, anchored, bold,
+    dashes, draw_bars, draw_value_marks, header, headroom, mesh, no_data, number, percent,
+    time_unit, value_mark_legend,
+};
 use crate::sweep::SweepStats;
-use crate::write::{commit, temporary_path};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use std::path::Path;
 
 /// What the charts of one sweep are drawn from.
 #[derive(Clone, Copy, Debug)]
@@ -109,18 +109,18 @@ pub(crate) const COMPARISON_CAPTION: &str = "One row per compared sweep. Left: t
 
 /// A chart to draw: one of a sweep's, or the comparison of several sweeps.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Figure<'a> {
+pub(crate) enum SweepFigure<'a> {
     /// A chart of one sweep.
     Sweep(SweepChart, &'a SweepChartInput<'a>),
     /// The comparison chart of labelled sweeps.
     Comparison(&'a [(String, SweepStats)]),
 }
 
-impl Figure<'_> {
+impl Figure for SweepFigure<'_> {
     fn size(&self) -> (u32, u32) {
         match self {
-            Figure::Sweep(chart, _) => chart.size(),
-            Figure::Comparison(sweeps) => {
+            SweepFigure::Sweep(chart, _) => chart.size(),
+            SweepFigure::Comparison(sweeps) => {
                 let rows = sweeps.len().clamp(1, COMPARISON_ROWS_MAX) as u32;
                 (1200, (230 + 64 * rows).max(460))
             }
@@ -128,137 +128,17 @@ impl Figure<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        root.fill(&WHITE)?;
         match self {
-            Figure::Sweep(SweepChart::Formula, input) => draw_formula(root, input),
-            Figure::Sweep(SweepChart::Latency, input) => draw_latency(root, input),
-            Figure::Sweep(SweepChart::Violations, input) => draw_violations(root, input),
-            Figure::Comparison(sweeps) => draw_comparison(root, sweeps),
+            SweepFigure::Sweep(SweepChart::Formula, input) => draw_formula(root, input),
+            SweepFigure::Sweep(SweepChart::Latency, input) => draw_latency(root, input),
+            SweepFigure::Sweep(SweepChart::Violations, input) => draw_violations(root, input),
+            SweepFigure::Comparison(sweeps) => draw_comparison(root, sweeps),
         }
     }
 }
-
-/// Draws `figure` as an SVG document.
-pub(crate) fn render_svg(figure: &Figure<'_>) -> Result<String, String> {
-    crate::charts::register_fonts();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
-        figure.draw(&root).map_err(|error| error.to_string())?;
-        root.present().map_err(|error| error.to_string())?;
-    }
-    Ok(svg)
-}
-
-/// Draws `figure` as a PNG file at `path`, atomically (temporary name, then rename).
-pub(crate) fn write_png(figure: &Figure<'_>, path: &Path) -> Result<(), ReportError> {
-    crate::charts::register_fonts();
-    let temporary = temporary_path(path);
-    let drawn = {
-        let root = BitMapBackend::new(&temporary, figure.size()).into_drawing_area();
-        figure.draw(&root).and_then(|()| root.present())
-    };
-    match drawn {
-        Ok(()) => commit(&temporary, path),
-        Err(error) => {
-            let _ = std::fs::remove_file(&temporary);
-            Err(ReportError::chart(path, error.to_string()))
-        }
-    }
-}
-
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 // ---------------------------------------------------------------------------------------
-// Shared style (as in charts.rs)
-
-const FAMILY: &str = "sans-serif";
-const BLUE: RGBColor = RGBColor(31, 119, 180);
-const ORANGE: RGBColor = RGBColor(255, 127, 14);
-const GREEN: RGBColor = RGBColor(44, 160, 44);
-const RED: RGBColor = RGBColor(214, 39, 40);
-const GREY: RGBColor = RGBColor(110, 110, 110);
-const PURPLE: RGBColor = RGBColor(148, 103, 189);
-
-fn font(size: u32) -> FontDesc<'static> {
-    FontDesc::new(FontFamily::Name(FAMILY), f64::from(size), FontStyle::Normal)
-}
-
-fn bold(size: u32) -> FontDesc<'static> {
-    FontDesc::new(FontFamily::Name(FAMILY), f64::from(size), FontStyle::Bold)
-}
-
-fn anchored(size: u32, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
-    TextStyle {
-        font: font(size),
-        color: color.to_backend_color(),
-        pos: Pos::new(h, v),
-    }
-}
-
-/// A unit for times on an axis, picked so that numbers stay short.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct TimeUnit {
-    /// Unit name: `s`, `ms`, `µs` or `ns`.
-    pub name: &'static str,
-    /// Nanoseconds per unit.
-    pub ns: f64,
-}
-
-/// The unit for times up to `max_ns` (the same choice as the run charts).
-pub(crate) fn time_unit(max_ns: f64) -> TimeUnit {
-    let (name, ns) = if max_ns >= 2e9 {
-        ("s", 1e9)
-    } else if max_ns >= 2e6 {
-        ("ms", 1e6)
-    } else if max_ns >= 2e3 {
-        ("µs", 1e3)
-    } else {
-        ("ns", 1.0)
-    };
-    TimeUnit { name, ns }
-}
-
-impl TimeUnit {
-    fn of(self, ns: f64) -> f64 {
-        ns / self.ns
-    }
-}
-
-/// A duration in nanoseconds in a short human form, e.g. `16.6 ms`.
-pub(crate) fn human_ns(ns: f64) -> String {
-    let unit = time_unit(ns.abs());
-    format!("{} {}", number(unit.of(ns)), unit.name)
-}
-
-/// A short tick or legend number: at most 3 decimals, trailing zeros removed.
-pub(crate) fn number(value: f64) -> String {
-    let text = if value.abs() >= 100.0 {
-        format!("{value:.0}")
-    } else if value.abs() >= 10.0 {
-        format!("{value:.1}")
-    } else if value.abs() >= 1.0 {
-        format!("{value:.2}")
-    } else {
-        format!("{value:.3}")
-    };
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    };
-    if text == "-0" { "0".to_string() } else { text }
-}
-
-/// A percentage with one decimal, e.g. `28.3%`.
-pub(crate) fn percent(ratio: f64) -> String {
-    format!("{:.1}%", ratio * 100.0)
-}
-
-/// An upper axis bound a little above `max`, never zero.
-fn headroom(max: f64) -> f64 {
-    if max > 0.0 { max * 1.08 } else { 1.0 }
-}
+// Sweep-only style
 
 /// Tick labels only at whole numbers (counts of seeds).
 fn whole(value: &f64) -> String {
@@ -273,163 +153,6 @@ fn whole(value: &f64) -> String {
 /// numbers.
 fn count_labels(max: f64) -> usize {
     (max.floor() as usize + 1).clamp(2, 11)
-}
-
-/// A titled panel that says there is nothing to draw and why.
-fn no_data<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    why: &str,
-) -> DrawResult<DB> {
-    let (width, height) = root.dim_in_pixel();
-    let (width, height) = (width as i32, height as i32);
-    root.draw(&Text::new(
-        title.to_string(),
-        (width / 2, 24),
-        TextStyle::from(bold(20)).pos(Pos::new(HPos::Center, VPos::Center)),
-    ))?;
-    root.draw(&Rectangle::new(
-        [(40, 60), (width - 40, height - 40)],
-        ShapeStyle::from(&GREY).stroke_width(1),
-    ))?;
-    root.draw(&Text::new(
-        "no data".to_string(),
-        (width / 2, height / 2 - 16),
-        anchored(28, GREY, HPos::Center, VPos::Center),
-    ))?;
-    root.draw(&Text::new(
-        why.to_string(),
-        (width / 2, height / 2 + 20),
-        anchored(16, GREY, HPos::Center, VPos::Center),
-    ))
-}
-
-/// How a legend entry is drawn.
-#[derive(Clone, Copy, Debug)]
-enum Mark {
-    /// A line of this colour and width.
-    Line(RGBColor, u32),
-    /// A filled box of this colour and opacity.
-    Area(RGBColor, f64),
-    /// A dashed line.
-    Dashed(RGBColor),
-}
-
-fn draw_mark<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    mark: Mark,
-    (x, y): (i32, i32),
-) -> DrawResult<DB> {
-    match mark {
-        Mark::Line(color, width) => area.draw(&PathElement::new(
-            vec![(x, y), (x + 24, y)],
-            color.stroke_width(width),
-        )),
-        Mark::Area(color, opacity) => area.draw(&Rectangle::new(
-            [(x + 2, y - 7), (x + 22, y + 7)],
-            color.mix(opacity).filled(),
-        )),
-        Mark::Dashed(color) => {
-            for segment in dashes((x, y), (x + 24, y)) {
-                area.draw(&PathElement::new(segment, color.stroke_width(2)))?;
-            }
-            Ok(())
-        }
-    }
-}
-
-/// Draws the title, an optional subtitle and a legend (centred rows, wrapped to the
-/// width) at the top of `root`; returns the area left for the chart.
-fn header<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    subtitle: Option<&str>,
-    legend: &[(String, Mark)],
-) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
-    let (width, _) = root.dim_in_pixel();
-    let width = width as i32;
-    root.draw(&Text::new(
-        title.to_string(),
-        (width / 2, 10),
-        TextStyle::from(bold(20)).pos(Pos::new(HPos::Center, VPos::Top)),
-    ))?;
-    let mut y = 40;
-    if let Some(subtitle) = subtitle {
-        root.draw(&Text::new(
-            subtitle.to_string(),
-            (width / 2, y),
-            anchored(14, GREY, HPos::Center, VPos::Top),
-        ))?;
-        y += 22;
-    }
-    let style = anchored(14, BLACK, HPos::Left, VPos::Center);
-    let mut rows: Vec<Vec<(&str, Mark, i32)>> = vec![Vec::new()];
-    let mut row_width = 0;
-    for (label, mark) in legend {
-        let text_width = root.estimate_text_size(label, &style)?.0 as i32;
-        let entry_width = 30 + text_width + 24;
-        if row_width + entry_width > width - 60 && row_width > 0 {
-            rows.push(Vec::new());
-            row_width = 0;
-        }
-        row_width += entry_width;
-        rows.last_mut()
-            .expect("rows start non-empty")
-            .push((label, *mark, entry_width));
-    }
-    if !legend.is_empty() {
-        y += 6;
-        for row in rows {
-            let total: i32 = row.iter().map(|(_, _, entry_width)| entry_width).sum();
-            let mut x = (width - total) / 2;
-            for (label, mark, entry_width) in row {
-                draw_mark(root, mark, (x, y + 8))?;
-                root.draw(&Text::new(
-                    label.to_string(),
-                    (x + 30, y + 8),
-                    style.clone(),
-                ))?;
-                x += entry_width;
-            }
-            y += 22;
-        }
-    }
-    Ok(root.split_vertically(y + 4).1)
-}
-
-/// The usual mesh: faint major grid lines, no minor ones, readable labels.
-macro_rules! mesh {
-    ($chart:expr) => {
-        $chart
-            .configure_mesh()
-            .label_style(font(13))
-            .axis_desc_style(font(15))
-            .bold_line_style(RGBColor(225, 225, 225))
-            .max_light_lines(0)
-    };
-}
-
-/// The dashes (6 pixels on, 4 off) of a line from `from` to `to`, in pixels.
-fn dashes(from: (i32, i32), to: (i32, i32)) -> Vec<Vec<(i32, i32)>> {
-    let (dx, dy) = (f64::from(to.0 - from.0), f64::from(to.1 - from.1));
-    let length = (dx * dx + dy * dy).sqrt();
-    if length < 1.0 {
-        return vec![vec![from, to]];
-    }
-    let at = |distance: f64| {
-        let t = (distance / length).min(1.0);
-        (
-            (f64::from(from.0) + dx * t).round() as i32,
-            (f64::from(from.1) + dy * t).round() as i32,
-        )
-    };
-    let mut segments = Vec::new();
-    let mut distance = 0.0;
-    while distance < length {
-        segments.push(vec![at(distance), at(distance + 6.0)]);
-        distance += 10.0;
-    }
-    segments
 }
 
 /// Cuts `text` to at most `max` characters, ending with `…` when cut.
@@ -454,15 +177,7 @@ pub(crate) fn sorted_finite(values: &[f64]) -> Vec<f64> {
 
 /// Nearest-rank percentile of ascending `sorted` floats (see `metrics::nearest_rank`).
 pub(crate) fn nearest_rank_f64(sorted: &[f64], percent: u32) -> Option<f64> {
-    assert!(
-        (1..=100).contains(&percent),
-        "percentile {percent} outside 1..=100"
-    );
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (percent as usize * sorted.len()).div_ceil(100).max(1);
-    Some(sorted[rank - 1])
+    Some(sorted[nearest_rank_index(sorted.len(), percent)?])
 }
 
 /// The mean of `values`; `None` for none.
@@ -561,15 +276,7 @@ where
             [(left, 0.0), (left + bins.width, *count as f64)]
         })
         .collect();
-    chart.draw_series(
-        bars.iter()
-            .map(|corners| Rectangle::new(*corners, color.mix(0.75).filled())),
-    )?;
-    chart.draw_series(
-        bars.iter()
-            .map(|corners| Rectangle::new(*corners, WHITE.stroke_width(1))),
-    )?;
-    Ok(())
+    draw_bars(chart, &bars, color)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -626,7 +333,7 @@ fn draw_formula<DB: DrawingBackend>(
     let bins = bins(&values, bins_for(values.len())).expect("values are not empty");
     let mean = mean_f64(&values).expect("values are not empty");
     let median = nearest_rank_f64(&values, 50).expect("values are not empty");
-    let marks = [
+    let marks: [ValueMark; 2] = [
         (format!("mean = {}{unit_suffix}", number(mean)), mean, RED),
         (
             format!("median = {}{unit_suffix}", number(median)),
@@ -635,11 +342,7 @@ fn draw_formula<DB: DrawingBackend>(
         ),
     ];
     let mut legend = vec![("seeds in the bin".to_string(), Mark::Area(BLUE, 0.75))];
-    legend.extend(
-        marks
-            .iter()
-            .map(|(label, _, color)| (label.clone(), Mark::Line(*color, 2))),
-    );
+    legend.extend(value_mark_legend(&marks));
     let subtitle = format!(
         "{formula} = {}; {} of {} seeds have a value",
         formula_meaning(formula),
@@ -678,13 +381,7 @@ fn draw_formula<DB: DrawingBackend>(
         .y_label_formatter(&whole)
         .draw()?;
     draw_bins(&mut chart, &bins, BLUE)?;
-    for (_, value, color) in &marks {
-        chart.draw_series(std::iter::once(PathElement::new(
-            vec![(*value, 0.0), (*value, y_max)],
-            color.stroke_width(2),
-        )))?;
-    }
-    Ok(())
+    draw_value_marks(&mut chart, &marks, y_max)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -725,7 +422,7 @@ fn draw_latency<DB: DrawingBackend>(
             Mark::Line(BLUE, 2),
         ),
         ("p99 of each seed".to_string(), Mark::Line(ORANGE, 2)),
-        ("median across seeds".to_string(), Mark::Dashed(GREY)),
+        ("median across seeds".to_string(), Mark::Dashed(GREY, 2)),
     ];
     let with = stats.p50_ns.len().max(stats.p99_ns.len());
     let subtitle = format!(
@@ -1311,12 +1008,5 @@ mod tests {
         assert_eq!(bars.len(), CHECKS_MAX);
         assert_eq!(bars[10].0, "c10");
         assert_eq!(bars[11], ("4 other checks".to_string(), 4));
-    }
-
-    #[test]
-    fn human_durations_pick_a_short_unit() {
-        assert_eq!(human_ns(16_568_340.0), "16.6 ms");
-        assert_eq!(human_ns(1_500.0), "1500 ns");
-        assert_eq!(human_ns(2_500_000_000.0), "2.5 s");
     }
 }

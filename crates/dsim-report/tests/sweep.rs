@@ -23,6 +23,9 @@ const HEADER: [&str; 11] = [
     "first_violation_ns",
 ];
 
+/// The replay command of a seed of the demo sweep, without `--seed N`.
+const REPLAY: &str = "dsim run scenarios/demo.toml --set protocol.variant=seed-naive";
+
 /// One row per seed, in `HEADER` order; "" for an empty cell.
 struct Seed {
     seed: u64,
@@ -141,7 +144,7 @@ fn sweep_stats_of_an_empty_table_are_zero_and_absent() {
 #[test]
 fn sweep_report_writes_every_chart_as_svg_and_png_and_the_page() {
     let dir = tempfile::tempdir().unwrap();
-    let files = write_sweep_report(dir.path(), "demo", &five_seeds()).unwrap();
+    let files = write_sweep_report(dir.path(), "demo", &five_seeds(), REPLAY).unwrap();
     // The list is what the CLI prints; a missing chart or format would show here.
     assert_eq!(
         names(&files),
@@ -175,8 +178,8 @@ fn sweep_report_writes_every_chart_as_svg_and_png_and_the_page() {
 fn sweep_report_is_byte_identical_across_calls() {
     let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let table = five_seeds();
-    let a = write_sweep_report(first.path(), "demo", &table).unwrap();
-    let b = write_sweep_report(second.path(), "demo", &table).unwrap();
+    let a = write_sweep_report(first.path(), "demo", &table, REPLAY).unwrap();
+    let b = write_sweep_report(second.path(), "demo", &table, REPLAY).unwrap();
     assert_eq!(names(&a), names(&b));
     for (a, b) in a.iter().zip(&b) {
         // Any HashMap iteration, timestamp or path in the output would differ here.
@@ -191,7 +194,7 @@ fn sweep_report_is_byte_identical_across_calls() {
 #[test]
 fn sweep_charts_carry_their_titles_and_values() {
     let dir = tempfile::tempdir().unwrap();
-    write_sweep_report(dir.path(), "demo", &five_seeds()).unwrap();
+    write_sweep_report(dir.path(), "demo", &five_seeds(), REPLAY).unwrap();
     let formula = read(&dir.path().join("sweep_formula.svg"));
     // The formula's name comes from the table, its mean (30 ms) and median (rank 2 of
     // 4: 20 ms) from the values; a wrong column or statistic changes these labels.
@@ -219,7 +222,7 @@ fn sweep_charts_carry_their_titles_and_values() {
 #[test]
 fn sweep_page_shows_rate_statistics_and_failing_seeds() {
     let dir = tempfile::tempdir().unwrap();
-    write_sweep_report(dir.path(), "demo <&>", &five_seeds()).unwrap();
+    write_sweep_report(dir.path(), "demo <&>", &five_seeds(), REPLAY).unwrap();
     let page = read(&dir.path().join("sweep.html"));
     // The name is escaped: raw, it would inject markup.
     assert!(page.contains("<h1>Sweep demo &lt;&amp;&gt;</h1>"));
@@ -236,7 +239,9 @@ fn sweep_page_shows_rate_statistics_and_failing_seeds() {
     );
     // Failing seeds: 2 then 4 (table order), each with its check, time and replay.
     let failing = &page[page.find("id=\"failing-seeds\"").expect("failing table")..];
-    let two = failing.find("--seed 2</code>").expect("seed 2 listed");
+    let two = failing
+        .find("<td><code>dsim run scenarios/demo.toml --set protocol.variant=seed-naive --seed 2</code></td>")
+        .expect("seed 2 listed with its exact replay command");
     let four = failing.find("--seed 4</code>").expect("seed 4 listed");
     assert!(two < four);
     assert!(!failing.contains("--seed 1<") && !failing.contains("--seed 3<"));
@@ -263,16 +268,54 @@ fn sweep_page_lists_at_most_one_hundred_failing_seeds() {
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    write_sweep_report(dir.path(), "many", &table(&seeds)).unwrap();
+    write_sweep_report(dir.path(), "many", &table(&seeds), REPLAY).unwrap();
     let page = read(&dir.path().join("sweep.html"));
     // A page listing thousands of seeds would be unreadable; the cap says so.
     assert_eq!(
-        page.matches("<td><code>dsim run &lt;scenario.toml&gt; --seed ")
-            .count(),
+        page.matches(
+            "<td><code>dsim run scenarios/demo.toml --set protocol.variant=seed-naive --seed "
+        )
+        .count(),
         100
     );
     assert!(page.contains("--seed 100</code>") && !page.contains("--seed 101</code>"));
     assert!(page.contains("The first 100 of 150 failing seeds"));
+}
+
+#[test]
+fn sweep_page_lists_failing_seeds_by_seed_whatever_the_row_order() {
+    // A sweep's journal holds rows in completion order, which varies with threads; a
+    // page that followed it would differ between equal sweeps.
+    let sorted = five_seeds();
+    let mut shuffled = sorted.clone();
+    shuffled.rows.reverse();
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_sweep_report(first.path(), "demo", &sorted, REPLAY).unwrap();
+    write_sweep_report(second.path(), "demo", &shuffled, REPLAY).unwrap();
+    assert_eq!(
+        read(&first.path().join("sweep.html")),
+        read(&second.path().join("sweep.html"))
+    );
+}
+
+#[test]
+fn replay_commands_add_swarm_for_swarm_tables_and_are_escaped() {
+    let mut table = five_seeds();
+    table.header.push("swarm_faults".to_string());
+    for row in &mut table.rows {
+        row.push("crash+pause".to_string());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_sweep_report(dir.path(), "demo", &table, "dsim run 'my dir/x.toml'").unwrap();
+    let page = read(&dir.path().join("sweep.html"));
+    // Without --swarm the command would replay the scenario's own nemesis, not the
+    // seed's swarm draw; unescaped quotes would break the page's markup.
+    assert!(
+        page.contains("<td><code>dsim run &#39;my dir/x.toml&#39; --seed 2 --swarm</code></td>")
+    );
+    assert!(page.contains(
+        "Replay one with <code>dsim run &#39;my dir/x.toml&#39; --seed N --swarm</code>"
+    ));
 }
 
 #[test]
@@ -283,7 +326,7 @@ fn empty_sweep_tables_render_no_data_charts() {
         SweepTable::new(HEADER.iter().map(|h| h.to_string()).collect(), Vec::new()),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let files = write_sweep_report(dir.path(), "empty", &table).unwrap();
+        let files = write_sweep_report(dir.path(), "empty", &table, REPLAY).unwrap();
         assert_eq!(files.len(), 7);
         for chart in ["sweep_formula", "sweep_latency", "sweep_violations"] {
             let svg = read(&dir.path().join(format!("{chart}.svg")));
@@ -311,7 +354,7 @@ fn seeds_without_operations_give_no_data_latency_and_formula_charts() {
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    write_sweep_report(dir.path(), "hold", &table(&seeds)).unwrap();
+    write_sweep_report(dir.path(), "hold", &table(&seeds), REPLAY).unwrap();
     let latency = read(&dir.path().join("sweep_latency.svg"));
     assert!(latency.contains("None of the 3 seeds completed an operation ok"));
     let formula = read(&dir.path().join("sweep_formula.svg"));

@@ -303,6 +303,7 @@ mod tests {
         let grouped = fault_windows(&faults);
         assert_eq!(grouped.len(), 3);
         assert_eq!(grouped[0].len(), 2, "crash 1 travels with restart 1");
+        assert_eq!(flatten(&grouped), faults, "flattening restores time order");
         let network = vec![
             at(1, Fault::Isolate(NodeId(3))),
             at(2, Fault::Partition(vec![vec![NodeId(0)], vec![NodeId(1)]])),
@@ -313,6 +314,5 @@ mod tests {
         assert_eq!(grouped.len(), 2);
         assert_eq!(grouped[0].len(), 1);
         assert_eq!(grouped[1].len(), 2);
-        assert_eq!(flatten(&grouped), faults, "flattening restores time order");
     }
 }

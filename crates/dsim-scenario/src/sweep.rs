@@ -306,21 +306,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
     fs::rename(&temporary, path).map_err(io_error(path))
 }
 
-/// Writes `sweep.csv`: the header and the rows whose seed column (`seed_column`) is in
-/// `seeds`, sorted by seed, each seed once.
+/// Writes `sweep.csv`: the header and `rows` sorted by their seed column
+/// (`seed_column`), each seed once. Returns the rows as written, so the caller's
+/// charts and pages see the same order (never the journal's finishing order).
 pub fn write_table(
     path: &Path,
     header: &[String],
-    rows: &[Vec<String>],
+    rows: Vec<Vec<String>>,
     seed_column: usize,
-) -> Result<usize, SweepError> {
-    let mut sorted: Vec<(u64, &Vec<String>)> = rows
-        .iter()
+) -> Result<Vec<Vec<String>>, SweepError> {
+    let mut sorted: Vec<(u64, Vec<String>)> = rows
+        .into_iter()
         .filter_map(|row| {
-            row.get(seed_column)?
-                .parse::<u64>()
-                .ok()
-                .map(|seed| (seed, row))
+            let seed = row.get(seed_column)?.parse::<u64>().ok()?;
+            Some((seed, row))
         })
         .collect();
     sorted.sort_by_key(|(seed, _)| *seed);
@@ -330,7 +329,7 @@ pub fn write_table(
         text.push_str(&csv_line(row));
     }
     write_atomically(path, text.as_bytes())?;
-    Ok(sorted.len())
+    Ok(sorted.into_iter().map(|(_, row)| row).collect())
 }
 
 /// What a sweep runs: a scenario over seeds on some threads.
@@ -505,7 +504,9 @@ mod tests {
             vec!["1".to_string(), "a".to_string()],
             vec!["3".to_string(), "c".to_string()],
         ];
-        assert_eq!(write_table(&path, &header, &rows, 0).expect("write"), 2);
+        let written = write_table(&path, &header, rows, 0).expect("write");
+        assert_eq!(written.len(), 2);
+        assert_eq!(written[0][0], "1", "rows come back in seed order");
         assert_eq!(
             fs::read_to_string(&path).expect("read"),
             "seed,x\n1,a\n3,c\n"

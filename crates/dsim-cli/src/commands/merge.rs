@@ -1,7 +1,7 @@
 //! `dsim merge`: join shard folders into the folder one machine would have written.
 
 use crate::cli::MergeArgs;
-use crate::commands::sweep::SEED_COLUMN;
+use crate::commands::sweep::{SEED_COLUMN, replay_prefix};
 use crate::exit;
 use crate::output::Printer;
 use anyhow::{Context, bail};
@@ -11,6 +11,31 @@ use dsim_scenario::sweep::{
 };
 use std::collections::BTreeMap;
 use std::fs;
+use std::path::Path;
+
+/// The replay prefix when the sweep's identity text does not say the scenario.
+const GENERIC_REPLAY_PREFIX: &str = "dsim run <scenario.toml>";
+
+/// The sweep's replay prefix (see [`replay_prefix`]), from its identity text
+/// (`scenario: PATH\nset: FLAGS\nswarm: BOOL`, as `sweep::identity` writes it); a
+/// generic prefix when the text does not parse. The `--set` flags were joined with
+/// spaces, so a word without `=` means a flag held a space and cannot be recovered.
+fn identity_replay_prefix(identity: &str) -> String {
+    let mut lines = identity.lines();
+    let path = lines
+        .next()
+        .and_then(|line| line.strip_prefix("scenario: "))
+        .filter(|path| !path.is_empty());
+    let set = lines.next().and_then(|line| line.strip_prefix("set: "));
+    let (Some(path), Some(set)) = (path, set) else {
+        return GENERIC_REPLAY_PREFIX.to_string();
+    };
+    let flags: Vec<String> = set.split_whitespace().map(str::to_string).collect();
+    if flags.iter().any(|flag| !flag.contains('=')) {
+        return GENERIC_REPLAY_PREFIX.to_string();
+    }
+    replay_prefix(Path::new(path), &flags)
+}
 
 /// Merges shard folders; every shard must be of the same sweep (same scenario and flags).
 pub fn merge(args: MergeArgs, printer: &Printer) -> anyhow::Result<u8> {
@@ -85,14 +110,13 @@ pub fn merge(args: MergeArgs, printer: &Printer) -> anyhow::Result<u8> {
         .context("no seed column")?;
     fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    write_atomically(
-        &args.out.join(META_FILE),
-        identity.unwrap_or_default().as_bytes(),
-    )?;
+    let identity = identity.unwrap_or_default();
+    write_atomically(&args.out.join(META_FILE), identity.as_bytes())?;
     let rows: Vec<Vec<String>> = rows.into_values().collect();
-    write_table(&args.out.join(SWEEP_FILE), &header, &rows, seed_index)?;
+    let rows = write_table(&args.out.join(SWEEP_FILE), &header, rows, seed_index)?;
     let table = SweepTable::new(header, rows);
-    write_sweep_report(&args.out, &name, &table).context("writing the sweep report failed")?;
+    write_sweep_report(&args.out, &name, &table, &identity_replay_prefix(&identity))
+        .context("writing the sweep report failed")?;
     let stats = SweepStats::of(&table);
     printer.line(format!(
         "merged {} folders: {} seeds, {} violated a check; table {}",
@@ -106,4 +130,43 @@ pub fn merge(args: MergeArgs, printer: &Printer) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::sweep::identity;
+
+    #[test]
+    fn merged_sweeps_replay_with_the_scenario_and_flags_of_their_identity() {
+        let set = vec![
+            "protocol.variant=no-adopt".to_string(),
+            "network.drop=0.05".to_string(),
+        ];
+        let text = identity(Path::new("scenarios/my x.toml"), &set, true);
+        // The prefix must equal the one `dsim sweep` gives its own report, or a merged
+        // sweep.html would differ from a single-machine one.
+        assert_eq!(
+            identity_replay_prefix(&text),
+            replay_prefix(Path::new("scenarios/my x.toml"), &set)
+        );
+        assert_eq!(
+            identity_replay_prefix(&text),
+            "dsim run 'scenarios/my x.toml' --set protocol.variant=no-adopt --set network.drop=0.05"
+        );
+        assert_eq!(
+            identity_replay_prefix(&identity(Path::new("a.toml"), &[], false)),
+            "dsim run a.toml"
+        );
+    }
+
+    #[test]
+    fn unparsable_identities_give_a_generic_replay_prefix() {
+        // A guessed command would replay the wrong run; a placeholder says what to fill in.
+        assert_eq!(identity_replay_prefix(""), GENERIC_REPLAY_PREFIX);
+        assert_eq!(
+            identity_replay_prefix("scenario: x.toml\nset: workload.rate=2 00/s\nswarm: false"),
+            GENERIC_REPLAY_PREFIX
+        );
+    }
 }

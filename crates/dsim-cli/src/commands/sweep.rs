@@ -12,7 +12,7 @@ use dsim_scenario::nemesis::SwarmDraw;
 use dsim_scenario::sweep::{
     Journal, SWEEP_FILE, SeedPlan, SeedRange, Shard, SweepRow, run_seeds, write_table,
 };
-use dsim_scenario::{Registry, Scenario, replay_command};
+use dsim_scenario::{Registry, Scenario, replay_command, shell_quote};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,18 @@ pub fn seed_replay(scenario: &Scenario, swarm: bool) -> String {
     let mut command = replay_command(scenario);
     if swarm {
         command.push_str(" --swarm");
+    }
+    command
+}
+
+/// The command that replays any seed of a sweep of the scenario at `path` with the
+/// `--set` flags `set`, without its `--seed N` (and without `--swarm`): the sweep
+/// report appends both per failing seed.
+pub fn replay_prefix(path: &Path, set: &[String]) -> String {
+    let mut command = format!("dsim run {}", shell_quote(&path.display().to_string()));
+    for flag in set {
+        command.push_str(" --set ");
+        command.push_str(&shell_quote(flag));
     }
     command
 }
@@ -196,10 +208,15 @@ pub fn execute(
         })
         .cloned()
         .collect();
-    write_table(&job.out.join(SWEEP_FILE), &header, &rows, seed_index)?;
+    let rows = write_table(&job.out.join(SWEEP_FILE), &header, rows, seed_index)?;
     let table = SweepTable::new(header, rows);
-    write_sweep_report(&job.out, &job.scenario.name, &table)
-        .context("writing the sweep report failed")?;
+    write_sweep_report(
+        &job.out,
+        &job.scenario.name,
+        &table,
+        &replay_prefix(&job.scenario.path, job.set),
+    )
+    .context("writing the sweep report failed")?;
     Ok(table)
 }
 

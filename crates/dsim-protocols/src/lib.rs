@@ -7,12 +7,14 @@
 //!
 //! - [`paxos`] — multi-decree Paxos (Lamport), kind `paxos`.
 //! - [`two_phase_commit`]: two-phase commit (Gray), kind `two_phase_commit`.
+//! - [`lock_service`] — a Chubby-style lock service (Burrows), kind `lock_service`.
 //! - [`mapreduce`] — MapReduce (Dean & Ghemawat), kind `mapreduce`.
 //! - [`hold`] — the engine benchmark, kind `hold`.
 
 #![warn(missing_docs)]
 
 pub mod hold;
+pub mod lock_service;
 pub mod mapreduce;
 pub mod paxos;
 pub mod two_phase_commit;
@@ -24,6 +26,7 @@ pub fn builtin() -> Vec<Box<dyn Protocol>> {
     vec![
         Box::new(paxos::Paxos),
         Box::new(two_phase_commit::TwoPhaseCommit),
+        Box::new(lock_service::LockService),
         Box::new(mapreduce::MapReduce),
         Box::new(hold::Hold),
     ]

@@ -1,0 +1,440 @@
+//! The lock-service checker: judges a run from its observations alone.
+//!
+//! At the resource (what the guarded data actually saw):
+//! - `mutual_exclusion`: the resource accepted writes from two different clients under
+//!   one (lock, generation). A generation names one grant, so two writers under it are
+//!   two holders the resource cannot tell apart: fencing is void for that lock.
+//! - `stale_write`: the resource accepted a write under (lock, g) after it had accepted
+//!   one under (lock, g') with g' > g: the lock had already been granted to someone
+//!   else under a newer generation, who had already used it, and the old holder's
+//!   write landed inside the new holder's critical section.
+//!
+//! At the replicas (what the masters did):
+//! - `master_lease`: a master acted on its lease (started serving, or found its lease
+//!   held at a tick) after a *different* node had started serving under a higher
+//!   ballot. Master leases exist to make this impossible; it happens only when clocks
+//!   drift beyond the lease margin or step (see the module essay).
+//!
+//! Measured: `unavailable_ns`, the virtual time from the first moment a master served
+//! to the end of the run during which no master served. A mastership serves from its
+//! `ServingStarted` to its `ServingStopped` or, when it went silent (a crash or pause),
+//! to one heartbeat interval after its last `LeaseHeld` tick. `master_changes` counts
+//! masterships (including the first), `grants` the distinct grants masters applied,
+//! `writes_accepted` / `writes_refused` what the resource did, `sessions_expired` the
+//! session expiries masters applied. The formula is `L = (1/m) sum l_i`, the mean
+//! latency of the `ok` acquires in `ops.csv`.
+
+use super::LockConfig;
+use super::types::{LockEvent, LockId};
+use crate::paxos::Ballot;
+use dsim_core::{
+    Formula, NodeId, Observation, ObservationRecord, RunOutput, SimDuration, SimTime, Verdict,
+    Violation,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The checks, in the order the verdict reports them.
+pub const CHECKS: &[&str] = &["mutual_exclusion", "stale_write", "master_lease"];
+
+/// Violations kept per check; the rest are only counted.
+const VIOLATIONS_PER_CHECK_MAX: usize = 100;
+
+/// Judges a lock-service run.
+pub fn check(output: &RunOutput<LockEvent>, config: &LockConfig) -> Verdict {
+    let mut checker = Checker::new(config);
+    for record in &output.observations {
+        checker.observe(record);
+    }
+    checker.verdict(output.end_time)
+}
+
+/// One mastership still serving, per node.
+#[derive(Clone, Copy, Debug)]
+struct Serving {
+    ballot: Ballot,
+    start: SimTime,
+    last_act: SimTime,
+}
+
+struct Checker {
+    replicas: usize,
+    heartbeat: SimDuration,
+    /// Per lock: the newest generation the resource accepted, and per generation the
+    /// first client that wrote under it.
+    newest: BTreeMap<LockId, u64>,
+    writers: BTreeMap<(LockId, u64), NodeId>,
+    reported_pairs: BTreeSet<(LockId, u64)>,
+    /// The highest-ballot mastership that started serving so far.
+    newest_master: Option<(Ballot, NodeId, SimTime)>,
+    overlap_pairs: BTreeSet<(Ballot, Ballot)>,
+    open: BTreeMap<NodeId, Serving>,
+    intervals: Vec<(SimTime, SimTime)>,
+    first_serving: Option<SimTime>,
+    master_changes: u64,
+    grants: BTreeSet<(LockId, u64)>,
+    writes_accepted: u64,
+    writes_refused: u64,
+    sessions_expired: u64,
+    violations: Vec<Violation>,
+    per_check: BTreeMap<&'static str, usize>,
+}
+
+impl Checker {
+    fn new(config: &LockConfig) -> Checker {
+        Checker {
+            replicas: config.replicas,
+            heartbeat: config.heartbeat_interval,
+            newest: BTreeMap::new(),
+            writers: BTreeMap::new(),
+            reported_pairs: BTreeSet::new(),
+            newest_master: None,
+            overlap_pairs: BTreeSet::new(),
+            open: BTreeMap::new(),
+            intervals: Vec::new(),
+            first_serving: None,
+            master_changes: 0,
+            grants: BTreeSet::new(),
+            writes_accepted: 0,
+            writes_refused: 0,
+            sessions_expired: 0,
+            violations: Vec::new(),
+            per_check: BTreeMap::new(),
+        }
+    }
+
+    fn violation(
+        &mut self,
+        time: SimTime,
+        check: &'static str,
+        nodes: Vec<NodeId>,
+        details: String,
+    ) {
+        let kept = self.per_check.entry(check).or_default();
+        if *kept < VIOLATIONS_PER_CHECK_MAX {
+            *kept += 1;
+            self.violations.push(Violation {
+                time,
+                check,
+                nodes,
+                details,
+            });
+        }
+    }
+
+    fn observe(&mut self, record: &ObservationRecord<LockEvent>) {
+        let Observation::Protocol(event) = &record.observation else {
+            return;
+        };
+        let (time, node) = (record.time, record.node);
+        let from_replica = node.index() < self.replicas;
+        match *event {
+            LockEvent::WriteAccepted { client, sequencer } => {
+                self.writes_accepted += 1;
+                self.on_write(time, node, client, sequencer.lock, sequencer.generation);
+            }
+            LockEvent::WriteRefused { .. } => self.writes_refused += 1,
+            LockEvent::Granted { sequencer, .. } if from_replica => {
+                self.grants.insert((sequencer.lock, sequencer.generation));
+            }
+            LockEvent::SessionExpired { .. } if from_replica => self.sessions_expired += 1,
+            LockEvent::ServingStarted { ballot } if from_replica => {
+                self.master_changes += 1;
+                self.first_serving.get_or_insert(time);
+                self.close(node, time);
+                self.open.insert(
+                    node,
+                    Serving {
+                        ballot,
+                        start: time,
+                        last_act: time,
+                    },
+                );
+                self.check_lease(time, node, ballot);
+                if self
+                    .newest_master
+                    .is_none_or(|(newest, _, _)| ballot > newest)
+                {
+                    self.newest_master = Some((ballot, node, time));
+                }
+            }
+            LockEvent::LeaseHeld { ballot } if from_replica => {
+                if let Some(serving) = self.open.get_mut(&node)
+                    && serving.ballot == ballot
+                {
+                    serving.last_act = time;
+                }
+                self.check_lease(time, node, ballot);
+            }
+            LockEvent::ServingStopped { .. } if from_replica => self.close(node, time),
+            _ => {}
+        }
+    }
+
+    fn on_write(&mut self, time: SimTime, resource: NodeId, client: NodeId, lock: LockId, g: u64) {
+        match self.writers.get(&(lock, g)).copied() {
+            None => {
+                self.writers.insert((lock, g), client);
+            }
+            Some(first) if first != client && self.reported_pairs.insert((lock, g)) => {
+                self.violation(
+                    time,
+                    "mutual_exclusion",
+                    vec![first, client, resource],
+                    format!(
+                        "lock-{lock}: the resource accepted writes from clients {} and {} under the same generation {g}",
+                        first.0, client.0
+                    ),
+                );
+            }
+            Some(_) => {}
+        }
+        let newest = self.newest.entry(lock).or_default();
+        if g < *newest {
+            let newer = *newest;
+            let newer_writer = self.writers.get(&(lock, newer)).copied();
+            self.violation(
+                time,
+                "stale_write",
+                newer_writer
+                    .into_iter()
+                    .chain([client, resource])
+                    .collect(),
+                format!(
+                    "lock-{lock}: the resource accepted client {}'s write under generation {g} after a write under generation {newer}",
+                    client.0
+                ),
+            );
+        } else {
+            *newest = g;
+        }
+    }
+
+    /// A master acting under `ballot` after another node started serving under a
+    /// higher ballot means two masters at once.
+    fn check_lease(&mut self, time: SimTime, node: NodeId, ballot: Ballot) {
+        let Some((newest, newest_node, started)) = self.newest_master else {
+            return;
+        };
+        if newest > ballot && newest_node != node && self.overlap_pairs.insert((ballot, newest)) {
+            self.violation(
+                time,
+                "master_lease",
+                vec![node, newest_node],
+                format!(
+                    "replica {} acted as master under ballot ({}, {}) after replica {} started serving under ({}, {}) at {started}",
+                    node.0, ballot.round, ballot.node, newest_node.0, newest.round, newest.node
+                ),
+            );
+        }
+    }
+
+    /// Ends `node`'s open mastership at `time`, or one heartbeat after its last act if
+    /// it went silent before.
+    fn close(&mut self, node: NodeId, time: SimTime) {
+        if let Some(serving) = self.open.remove(&node) {
+            let end = time.min(serving.last_act.saturating_add(self.heartbeat));
+            self.intervals.push((serving.start, end.max(serving.start)));
+        }
+    }
+
+    fn verdict(mut self, end_time: SimTime) -> Verdict {
+        let open: Vec<NodeId> = self.open.keys().copied().collect();
+        for node in open {
+            self.close(node, end_time);
+        }
+        let unavailable_ns = match self.first_serving {
+            None => end_time.as_nanos(),
+            Some(first) => {
+                self.intervals.sort();
+                let mut covered = 0u64;
+                let mut reach = first;
+                for &(start, end) in &self.intervals {
+                    let start = start.max(reach);
+                    let end = end.min(end_time);
+                    if end > start {
+                        covered += end.0 - start.0;
+                        reach = end;
+                    }
+                }
+                end_time.saturating_since(first).as_nanos() - covered
+            }
+        };
+        Verdict {
+            violations: self.violations,
+            formula: Formula::MeanOkLatency { name: "L" },
+            agreement: 1.0,
+            extra_columns: vec![
+                ("unavailable_ns", unavailable_ns.to_string()),
+                ("master_changes", self.master_changes.to_string()),
+                ("grants", self.grants.len().to_string()),
+                ("writes_accepted", self.writes_accepted.to_string()),
+                ("writes_refused", self.writes_refused.to_string()),
+                ("sessions_expired", self.sessions_expired.to_string()),
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::config;
+    use super::super::types::Sequencer;
+    use super::*;
+    use dsim_core::Counters;
+
+    const MS: u64 = 1_000_000;
+
+    fn record(ms: u64, node: u32, event: LockEvent) -> ObservationRecord<LockEvent> {
+        ObservationRecord {
+            time: SimTime(ms * MS),
+            node: NodeId(node),
+            observation: Observation::Protocol(event),
+        }
+    }
+
+    fn write(ms: u64, client: u32, lock: LockId, generation: u64) -> ObservationRecord<LockEvent> {
+        record(
+            ms,
+            5,
+            LockEvent::WriteAccepted {
+                client: NodeId(client),
+                sequencer: Sequencer { lock, generation },
+            },
+        )
+    }
+
+    fn run(observations: Vec<ObservationRecord<LockEvent>>, end_ms: u64) -> Verdict {
+        let output = RunOutput {
+            seed: 1,
+            node_count: 6,
+            end_time: SimTime(end_ms * MS),
+            counters: Counters::default(),
+            fingerprint: 0,
+            observations,
+            fault_log: Vec::new(),
+            messages: Vec::new(),
+        };
+        check(&output, &config(3, 2))
+    }
+
+    fn column(verdict: &Verdict, name: &str) -> String {
+        verdict
+            .extra_columns
+            .iter()
+            .find(|(column, _)| *column == name)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_else(|| panic!("no column {name}"))
+    }
+
+    fn checks(verdict: &Verdict) -> Vec<&'static str> {
+        verdict.violations.iter().map(|v| v.check).collect()
+    }
+
+    #[test]
+    fn ordered_generations_from_one_writer_each_are_clean() {
+        let verdict = run(
+            vec![
+                write(1, 3, 0, 1),
+                write(2, 3, 0, 1),
+                write(3, 4, 0, 2),
+                write(4, 3, 1, 1),
+            ],
+            10,
+        );
+        // Each generation has one writer and generations never go back per lock.
+        assert!(verdict.violations.is_empty(), "{:?}", verdict.violations);
+        assert_eq!(column(&verdict, "writes_accepted"), "4");
+    }
+
+    #[test]
+    fn old_generation_after_a_newer_one_is_a_stale_write() {
+        let verdict = run(
+            vec![write(1, 3, 0, 1), write(2, 4, 0, 2), write(3, 3, 0, 1)],
+            10,
+        );
+        // Client 3's write under generation 1 landed inside client 4's hold.
+        assert_eq!(checks(&verdict), vec!["stale_write"]);
+        assert_eq!(
+            verdict.violations[0].nodes,
+            vec![NodeId(4), NodeId(3), NodeId(5)]
+        );
+    }
+
+    #[test]
+    fn two_clients_under_one_generation_break_mutual_exclusion() {
+        let verdict = run(
+            vec![write(1, 3, 2, 7), write(2, 4, 2, 7), write(3, 3, 2, 7)],
+            10,
+        );
+        // One generation names one grant: a second writer is a second holder. Reported
+        // once per generation.
+        assert_eq!(checks(&verdict), vec!["mutual_exclusion"]);
+    }
+
+    #[test]
+    fn an_older_master_acting_after_a_newer_one_started_breaks_the_lease() {
+        let old = Ballot { round: 1, node: 0 };
+        let new = Ballot { round: 2, node: 1 };
+        let verdict = run(
+            vec![
+                record(10, 0, LockEvent::ServingStarted { ballot: old }),
+                record(100, 1, LockEvent::ServingStarted { ballot: new }),
+                record(110, 0, LockEvent::LeaseHeld { ballot: old }),
+                record(130, 0, LockEvent::LeaseHeld { ballot: old }),
+            ],
+            200,
+        );
+        // Replica 0 still believed in its lease 10 ms after replica 1 took over.
+        assert_eq!(checks(&verdict), vec!["master_lease"]);
+        // The same node under a newer ballot (re-election) is no overlap.
+        let verdict = run(
+            vec![
+                record(10, 0, LockEvent::ServingStarted { ballot: old }),
+                record(
+                    100,
+                    0,
+                    LockEvent::ServingStarted {
+                        ballot: Ballot { round: 3, node: 0 },
+                    },
+                ),
+                record(
+                    110,
+                    0,
+                    LockEvent::LeaseHeld {
+                        ballot: Ballot { round: 3, node: 0 },
+                    },
+                ),
+            ],
+            200,
+        );
+        assert!(verdict.violations.is_empty());
+    }
+
+    #[test]
+    fn unavailability_counts_gaps_between_masterships() {
+        let first = Ballot { round: 1, node: 0 };
+        let second = Ballot { round: 2, node: 1 };
+        let heartbeat_ms = config(3, 2).heartbeat_interval.0 / MS;
+        let verdict = run(
+            vec![
+                record(100, 0, LockEvent::ServingStarted { ballot: first }),
+                record(200, 0, LockEvent::LeaseHeld { ballot: first }),
+                // Replica 0 crashes silently after 200 ms.
+                record(600, 1, LockEvent::ServingStarted { ballot: second }),
+                record(610, 1, LockEvent::ServingStopped { ballot: second }),
+            ],
+            1_000,
+        );
+        // Served 100..(200 + heartbeat) and 600..610 of the 900 ms after 100 ms.
+        let served = (200 + heartbeat_ms - 100) + 10;
+        assert_eq!(
+            column(&verdict, "unavailable_ns"),
+            ((900 - served) * MS).to_string()
+        );
+        assert_eq!(column(&verdict, "master_changes"), "2");
+        assert!(
+            verdict.violations.is_empty(),
+            "a crashed master does not overlap"
+        );
+    }
+}

@@ -1,0 +1,768 @@
+//! A lock-service client: opens a session, keeps it alive, acquires a random lock at
+//! its share of the workload rate, and while it holds the lock writes to the guarded
+//! resource under its sequencer, then releases.
+
+use super::types::{LockId, Msg, Sequencer, SessionId, Timer};
+use super::{LockConfig, LockNode, Variant};
+use dsim_core::rng::below;
+use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, SimTime, TimerId};
+
+/// A client node.
+#[derive(Clone, Debug)]
+pub struct Client {
+    id: NodeId,
+    config: LockConfig,
+    /// `seed-naive`: no sessions, no leases, always node 0.
+    naive: bool,
+    session: SessionId,
+    session_state: SessionState,
+    /// The client's own view of its session lease (local clock): it ends earlier than
+    /// the master's, by the time its requests travelled and by the drift margin.
+    lease_end: SimTime,
+    /// The replica it believes is the master.
+    hint: NodeId,
+    /// Local time of the oldest request to the cell still without any reply.
+    awaiting_since: Option<SimTime>,
+    /// When the last `OpenSession` went out.
+    open_sent: SimTime,
+    /// When the last `KeepAlive` went out.
+    keepalive_sent: Option<SimTime>,
+    /// When the next acquire is due.
+    next_issue: SimTime,
+    phase: Phase,
+    hold_timer: Option<TimerId>,
+    /// Releases the master has not confirmed yet.
+    pending_releases: Vec<PendingRelease>,
+    /// A `NotMaster` already triggered an immediate resend since the last tick.
+    redirected: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SessionState {
+    Opening,
+    Open,
+}
+
+/// What the client is doing with locks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Nothing outstanding.
+    Idle,
+    /// Waiting for a grant.
+    Acquiring {
+        /// The operation.
+        op: u64,
+        /// The lock asked for.
+        lock: LockId,
+        /// Local time the acquire started.
+        started: SimTime,
+        /// Local time of the last send.
+        last_sent: SimTime,
+    },
+    /// Believes it holds a lock.
+    Holding {
+        /// The operation that got it.
+        op: u64,
+        /// The grant.
+        sequencer: Sequencer,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PendingRelease {
+    op: u64,
+    sequencer: Sequencer,
+    sent_at: SimTime,
+}
+
+impl Client {
+    /// Client `id` of a run with `config`.
+    pub fn new(config: LockConfig, id: NodeId) -> Client {
+        assert!(config.is_client(id), "node {id} is not a client");
+        Client {
+            id,
+            config,
+            naive: config.variant == Variant::SeedNaive,
+            session: SessionId::default(),
+            session_state: SessionState::Opening,
+            lease_end: SimTime::ZERO,
+            hint: NodeId(0),
+            awaiting_since: None,
+            open_sent: SimTime::ZERO,
+            keepalive_sent: None,
+            next_issue: SimTime::ZERO,
+            phase: Phase::Idle,
+            hold_timer: None,
+            pending_releases: Vec::new(),
+            redirected: false,
+        }
+    }
+
+    /// What the client is doing with locks.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The current session.
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
+    /// The end of the client's own view of its session lease (local clock).
+    pub fn lease_end(&self) -> SimTime {
+        self.lease_end
+    }
+
+    /// Period of the client tick: the acquire interval, or the retry period if shorter.
+    fn tick_period(&self) -> SimDuration {
+        self.config.client_interval.min(self.config.client_retry)
+    }
+
+    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, LockNode>) {
+        let now = ctx.now();
+        if self.naive {
+            self.session = SessionId {
+                client: self.id.0,
+                epoch: 0,
+            };
+            self.session_state = SessionState::Open;
+            self.lease_end = SimTime::MAX;
+        } else {
+            self.open_new_session(ctx);
+        }
+        // A random phase per client, so that clients do not all act at the same instant.
+        let phase = SimDuration(below(ctx.rng(), self.config.client_interval.0.max(1)));
+        self.next_issue = now.saturating_add(phase);
+        ctx.set_timer(phase, Timer::ClientTick);
+    }
+
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, LockNode>, source: NodeId, msg: Msg) {
+        match msg {
+            Msg::SessionOpened {
+                session,
+                lease_from,
+            } => {
+                if session != self.session {
+                    return;
+                }
+                self.awaiting_since = None;
+                self.session_state = SessionState::Open;
+                self.extend_lease(lease_from);
+            }
+            Msg::KeepAliveAck {
+                session,
+                lease_from,
+                released_op,
+            } => {
+                if session != self.session || self.session_state != SessionState::Open {
+                    return;
+                }
+                self.awaiting_since = None;
+                self.extend_lease(lease_from);
+                self.pending_releases.retain(|r| r.op > released_op);
+            }
+            Msg::Granted {
+                session,
+                sequencer,
+                op,
+                lease_from,
+                released_op,
+            } => self.on_granted(ctx, session, sequencer, op, lease_from, released_op),
+            Msg::SessionExpired { session } if session == self.session && !self.naive => {
+                self.on_session_expired(ctx);
+            }
+            Msg::NotMaster { hint } => self.on_not_master(ctx, source, hint),
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, LockNode>, timer: Timer) {
+        match timer {
+            Timer::ClientTick => {
+                self.on_tick(ctx);
+                ctx.set_timer(self.tick_period(), Timer::ClientTick);
+            }
+            Timer::HoldEnd => self.on_hold_end(ctx),
+            Timer::Tick => {}
+        }
+    }
+
+    /// True while the client's own view of its session lease holds.
+    fn healthy(&self, now: SimTime) -> bool {
+        self.session_state == SessionState::Open && now < self.lease_end
+    }
+
+    fn extend_lease(&mut self, lease_from: SimTime) {
+        if self.naive || lease_from == SimTime::ZERO {
+            return;
+        }
+        let end = lease_from.saturating_add(self.config.session_lease_safe());
+        self.lease_end = self.lease_end.max(end);
+    }
+
+    fn send_to_cell(&mut self, ctx: &mut Ctx<'_, LockNode>, msg: Msg) {
+        ctx.send(self.hint, msg);
+        if self.awaiting_since.is_none() {
+            self.awaiting_since = Some(ctx.now());
+        }
+    }
+
+    fn open_new_session(&mut self, ctx: &mut Ctx<'_, LockNode>) {
+        let epoch = ctx.durable().next_epoch;
+        ctx.durable_mut().next_epoch = epoch + 1;
+        // The epoch must never be reused, even after a crash.
+        ctx.sync();
+        self.session = SessionId {
+            client: self.id.0,
+            epoch,
+        };
+        self.session_state = SessionState::Opening;
+        self.lease_end = SimTime::ZERO;
+        self.keepalive_sent = None;
+        self.send_open(ctx);
+    }
+
+    fn send_open(&mut self, ctx: &mut Ctx<'_, LockNode>) {
+        let now = ctx.now();
+        self.open_sent = now;
+        let session = self.session;
+        self.send_to_cell(
+            ctx,
+            Msg::OpenSession {
+                session,
+                sent_at: now,
+            },
+        );
+    }
+
+    fn send_keepalive(&mut self, ctx: &mut Ctx<'_, LockNode>) {
+        let now = ctx.now();
+        self.keepalive_sent = Some(now);
+        let session = self.session;
+        self.send_to_cell(
+            ctx,
+            Msg::KeepAlive {
+                session,
+                sent_at: now,
+            },
+        );
+    }
+
+    fn send_acquire(&mut self, ctx: &mut Ctx<'_, LockNode>, lock: LockId, op: u64) {
+        let session = self.session;
+        let sent_at = ctx.now();
+        self.send_to_cell(
+            ctx,
+            Msg::Acquire {
+                session,
+                lock,
+                op,
+                sent_at,
+            },
+        );
+    }
+
+    fn send_release(&mut self, ctx: &mut Ctx<'_, LockNode>, op: u64, sequencer: Sequencer) {
+        let session = self.session;
+        let sent_at = ctx.now();
+        ctx.send(
+            self.hint,
+            Msg::Release {
+                session,
+                sequencer,
+                op,
+                sent_at,
+            },
+        );
+    }
+
+    /// Releases a hold; the release is resent until the master confirms it (except in
+    /// `seed-naive`, which sends it once).
+    fn release(&mut self, ctx: &mut Ctx<'_, LockNode>, op: u64, sequencer: Sequencer) {
+        self.send_release(ctx, op, sequencer);
+        if !self.naive && !self.pending_releases.iter().any(|r| r.op == op) {
+            self.pending_releases.push(PendingRelease {
+                op,
+                sequencer,
+                sent_at: ctx.now(),
+            });
+        }
+    }
+
+    fn on_tick(&mut self, ctx: &mut Ctx<'_, LockNode>) {
+        let now = ctx.now();
+        let retry = self.config.client_retry;
+        self.redirected = false;
+        if !self.naive
+            && self
+                .awaiting_since
+                .is_some_and(|since| now.saturating_since(since) >= retry)
+        {
+            // The replica we talk to went quiet: try the next one.
+            self.hint = NodeId((self.hint.0 + 1) % self.config.replicas as u32);
+            self.awaiting_since = None;
+        }
+        if self.session_state == SessionState::Opening {
+            if now.saturating_since(self.open_sent) >= retry {
+                self.send_open(ctx);
+            }
+            return;
+        }
+        if let Phase::Acquiring {
+            op,
+            lock,
+            started,
+            last_sent,
+        } = self.phase
+        {
+            if now.saturating_since(started) >= self.config.acquire_timeout {
+                ctx.observe(Observation::OpCompleted {
+                    op,
+                    outcome: Outcome::Failed("timeout"),
+                });
+                self.phase = Phase::Idle;
+            } else if now.saturating_since(last_sent) >= retry {
+                self.phase = Phase::Acquiring {
+                    op,
+                    lock,
+                    started,
+                    last_sent: now,
+                };
+                self.send_acquire(ctx, lock, op);
+            }
+        }
+        let mut issued = false;
+        if now >= self.next_issue {
+            let interval = self.config.client_interval;
+            self.next_issue = self.next_issue.saturating_add(interval);
+            if self.next_issue <= now {
+                // Fell behind (a pause): skip the missed slots rather than burst.
+                self.next_issue = now.saturating_add(interval);
+            }
+            if self.phase == Phase::Idle && self.healthy(now) {
+                self.start_acquire(ctx);
+                issued = true;
+            }
+        }
+        if !self.naive {
+            // A release is confirmed by the next reply that reports it applied; one
+            // still unconfirmed after two retry periods was probably lost.
+            let resend_after = SimDuration(retry.0.saturating_mul(2));
+            let mut need_ack = false;
+            for index in 0..self.pending_releases.len() {
+                let pending = self.pending_releases[index];
+                if now.saturating_since(pending.sent_at) >= resend_after {
+                    self.pending_releases[index].sent_at = now;
+                    self.send_release(ctx, pending.op, pending.sequencer);
+                    need_ack = true;
+                }
+            }
+            // Every request extends the session lease: an explicit KeepAlive is needed
+            // only when the client has been quiet for half a lease.
+            let half_used =
+                now.saturating_add(SimDuration(self.config.session_lease.0 / 2)) >= self.lease_end;
+            let quiet = self
+                .keepalive_sent
+                .is_none_or(|sent| now.saturating_since(sent) >= retry);
+            if ((half_used && !issued) || need_ack) && quiet {
+                self.send_keepalive(ctx);
+            }
+        }
+    }
+
+    fn start_acquire(&mut self, ctx: &mut Ctx<'_, LockNode>) {
+        let now = ctx.now();
+        let op = ctx.durable().last_op + 1;
+        ctx.durable_mut().last_op = op;
+        // Operation numbers stay unique per client across crashes.
+        ctx.sync();
+        let lock = below(ctx.rng(), u64::from(self.config.locks)) as LockId;
+        ctx.observe(Observation::OpInvoked {
+            op,
+            kind: "acquire",
+        });
+        self.phase = Phase::Acquiring {
+            op,
+            lock,
+            started: now,
+            last_sent: now,
+        };
+        self.send_acquire(ctx, lock, op);
+    }
+
+    fn on_granted(
+        &mut self,
+        ctx: &mut Ctx<'_, LockNode>,
+        session: SessionId,
+        sequencer: Sequencer,
+        op: u64,
+        lease_from: SimTime,
+        released_op: u64,
+    ) {
+        if session != self.session {
+            // A grant to an older session: that session's expiry frees the lock.
+            return;
+        }
+        let now = ctx.now();
+        self.awaiting_since = None;
+        self.extend_lease(lease_from);
+        self.pending_releases.retain(|r| r.op > released_op);
+        match self.phase {
+            Phase::Acquiring {
+                op: wanted, lock, ..
+            } if wanted == op && lock == sequencer.lock => {
+                ctx.observe(Observation::OpCompleted {
+                    op,
+                    outcome: Outcome::Ok,
+                });
+                if self.healthy(now) {
+                    // The check: the lease holds, so the client trusts the lock for the
+                    // whole hold time and writes at its end without checking again.
+                    // A pause in between is exactly what sequencers exist for.
+                    self.phase = Phase::Holding { op, sequencer };
+                    self.hold_timer = Some(ctx.set_timer(self.config.hold_time, Timer::HoldEnd));
+                } else {
+                    // Granted, but our session is in jeopardy: do not use it.
+                    self.phase = Phase::Idle;
+                    self.release(ctx, op, sequencer);
+                }
+            }
+            Phase::Holding { op: holding, .. } if holding == op => {}
+            _ => {
+                // A late grant for an acquire we gave up on: hand it back.
+                if !self.pending_releases.iter().any(|r| r.op == op) {
+                    self.release(ctx, op, sequencer);
+                }
+            }
+        }
+    }
+
+    fn on_hold_end(&mut self, ctx: &mut Ctx<'_, LockNode>) {
+        self.hold_timer = None;
+        let Phase::Holding { op, sequencer } = self.phase else {
+            return;
+        };
+        ctx.send(self.config.resource(), Msg::Write { sequencer });
+        self.phase = Phase::Idle;
+        self.release(ctx, op, sequencer);
+    }
+
+    fn on_session_expired(&mut self, ctx: &mut Ctx<'_, LockNode>) {
+        match self.phase {
+            Phase::Acquiring { op, .. } => ctx.observe(Observation::OpCompleted {
+                op,
+                outcome: Outcome::Failed("session_expired"),
+            }),
+            Phase::Holding { .. } => {
+                if let Some(timer) = self.hold_timer.take() {
+                    ctx.cancel_timer(timer);
+                }
+            }
+            Phase::Idle => {}
+        }
+        self.phase = Phase::Idle;
+        // The expiry freed every lock the session held.
+        self.pending_releases.clear();
+        self.open_new_session(ctx);
+    }
+
+    fn on_not_master(&mut self, ctx: &mut Ctx<'_, LockNode>, source: NodeId, hint: Option<NodeId>) {
+        if self.naive {
+            return;
+        }
+        self.hint = hint
+            .filter(|&hint| hint != source && self.config.is_replica(hint))
+            .unwrap_or(NodeId((source.0 + 1) % self.config.replicas as u32));
+        self.awaiting_since = None;
+        if self.redirected {
+            return;
+        }
+        // Resend the most urgent request to the new hint at once, once per tick.
+        self.redirected = true;
+        if self.session_state == SessionState::Opening {
+            self.send_open(ctx);
+        } else if let Phase::Acquiring { op, lock, .. } = self.phase {
+            self.send_acquire(ctx, lock, op);
+        } else {
+            self.send_keepalive(ctx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::*;
+    use dsim_core::{CtxParts, Effect};
+
+    /// Client node 3 of a 3-replica cell with 2 clients, session open with a lease
+    /// from local time 0, first acquire sent.
+    fn acquiring() -> (Client, CtxParts<LockNode>, u64, LockId) {
+        let config = config(3, 2);
+        let mut parts = parts(&config, 3);
+        let mut client = Client::new(config, NodeId(3));
+        client.on_start(&mut parts.ctx());
+        let session = client.session();
+        client.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::SessionOpened {
+                session,
+                lease_from: SimTime(1),
+            },
+        );
+        parts.take_effects();
+        parts.local_now = SimTime(config.client_interval.0);
+        client.on_timer(&mut parts.ctx(), Timer::ClientTick);
+        let (op, lock) = parts
+            .take_sends()
+            .into_iter()
+            .find_map(|(_, msg)| match msg {
+                Msg::Acquire { op, lock, .. } => Some((op, lock)),
+                _ => None,
+            })
+            .expect("an acquire went out");
+        parts.take_effects();
+        (client, parts, op, lock)
+    }
+
+    #[test]
+    fn client_opens_a_session_with_a_fresh_durable_epoch() {
+        let config = config(3, 2);
+        let mut parts = parts(&config, 3);
+        parts.durable.next_epoch = 4;
+        let mut client = Client::new(config, NodeId(3));
+        client.on_start(&mut parts.ctx());
+        // Reusing an epoch after a crash would revive a session the master expired.
+        assert_eq!(
+            client.session(),
+            SessionId {
+                client: 3,
+                epoch: 4
+            }
+        );
+        assert_eq!(parts.durable.next_epoch, 5);
+        let effects = parts.take_effects();
+        let sync = position(&effects, |e| matches!(e, Effect::Sync));
+        let send = position(&effects, |e| matches!(e, Effect::Send { .. }));
+        assert!(sync < send);
+    }
+
+    #[test]
+    fn local_lease_ends_a_margin_before_the_masters() {
+        let (client, _, _, _) = acquiring();
+        let config = config(3, 2);
+        // Counted from the request's send time, shortened by the margin: the master
+        // extended the lease later, by its own clock, for the full session lease.
+        assert_eq!(
+            client.lease_end(),
+            SimTime(1 + config.session_lease_safe().0)
+        );
+        assert!(config.session_lease_safe() < config.session_lease);
+    }
+
+    #[test]
+    fn grant_completes_the_op_then_the_hold_ends_in_a_write_and_a_release() {
+        let (mut client, mut parts, op, lock) = acquiring();
+        let sequencer = Sequencer {
+            lock,
+            generation: 9,
+        };
+        let session = client.session();
+        let lease_from = parts.local_now;
+        client.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::Granted {
+                session,
+                sequencer,
+                op,
+                lease_from,
+                released_op: 0,
+            },
+        );
+        assert_eq!(
+            observations(&parts),
+            vec![Observation::OpCompleted {
+                op,
+                outcome: Outcome::Ok
+            }]
+        );
+        assert_eq!(client.phase(), Phase::Holding { op, sequencer });
+        parts.take_effects();
+        client.on_timer(&mut parts.ctx(), Timer::HoldEnd);
+        // The write carries the sequencer, so the resource can fence a stale holder.
+        let sends = parts.take_sends();
+        assert_eq!(sends[0], (NodeId(5), Msg::Write { sequencer }));
+        assert!(matches!(sends[1], (NodeId(0), Msg::Release { op: o, .. }) if o == op));
+        assert_eq!(client.phase(), Phase::Idle);
+    }
+
+    #[test]
+    fn grant_received_in_jeopardy_is_handed_back_unused() {
+        let (mut client, mut parts, op, lock) = acquiring();
+        let session = client.session();
+        parts.local_now = SimTime(client.lease_end().0 + 1);
+        client.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::Granted {
+                session,
+                sequencer: Sequencer {
+                    lock,
+                    generation: 2,
+                },
+                op,
+                lease_from: SimTime::ZERO,
+                released_op: 0,
+            },
+        );
+        // A client whose lease view expired cannot know the lock is still its own.
+        assert_eq!(client.phase(), Phase::Idle);
+        assert!(
+            parts
+                .take_sends()
+                .iter()
+                .any(|(_, m)| matches!(m, Msg::Release { .. }))
+        );
+    }
+
+    #[test]
+    fn session_expiry_fails_the_acquire_and_opens_a_new_session() {
+        let (mut client, mut parts, op, _) = acquiring();
+        let old = client.session();
+        client.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::SessionExpired { session: old },
+        );
+        assert_eq!(
+            observations(&parts),
+            vec![Observation::OpCompleted {
+                op,
+                outcome: Outcome::Failed("session_expired")
+            }]
+        );
+        // A new session, never the old one again.
+        assert_ne!(client.session(), old);
+        assert!(parts.take_sends().iter().any(
+            |(_, m)| matches!(m, Msg::OpenSession { session, .. } if *session == client.session())
+        ));
+    }
+
+    #[test]
+    fn quiet_client_sends_a_keepalive_once_half_its_lease_is_used() {
+        let (mut client, mut parts, op, lock) = acquiring();
+        let session = client.session();
+        let lease_from = parts.local_now;
+        client.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::Granted {
+                session,
+                sequencer: Sequencer {
+                    lock,
+                    generation: 1,
+                },
+                op,
+                lease_from,
+                released_op: 0,
+            },
+        );
+        client.on_timer(&mut parts.ctx(), Timer::HoldEnd);
+        parts.take_effects();
+        // The next turn is skipped only if busy; make the client idle and quiet: no
+        // issue is due before half the lease went by.
+        let config = config(3, 2);
+        parts.local_now = SimTime(lease_from.0 + config.session_lease.0 / 2 + 1);
+        client.next_issue = SimTime::MAX;
+        client.on_timer(&mut parts.ctx(), Timer::ClientTick);
+        // Without it the master would expire a healthy but idle session.
+        assert!(
+            parts
+                .take_sends()
+                .iter()
+                .any(|(_, m)| matches!(m, Msg::KeepAlive { .. }))
+        );
+    }
+
+    #[test]
+    fn late_grant_for_an_abandoned_acquire_is_released() {
+        let (mut client, mut parts, op, lock) = acquiring();
+        let config = config(3, 2);
+        parts.local_now = SimTime(parts.local_now.0 + config.acquire_timeout.0);
+        client.on_timer(&mut parts.ctx(), Timer::ClientTick);
+        assert!(observations(&parts).contains(&Observation::OpCompleted {
+            op,
+            outcome: Outcome::Failed("timeout")
+        }));
+        parts.take_effects();
+        let session = client.session();
+        client.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::Granted {
+                session,
+                sequencer: Sequencer {
+                    lock,
+                    generation: 4,
+                },
+                op,
+                lease_from: SimTime::ZERO,
+                released_op: 0,
+            },
+        );
+        // Keeping it would block the lock until the session expired.
+        assert!(parts.take_sends().iter().any(
+            |(_, m)| matches!(m, Msg::Release { op: o, sequencer, .. } if *o == op && sequencer.generation == 4)
+        ));
+        assert_eq!(client.phase(), Phase::Idle);
+    }
+
+    #[test]
+    fn naive_client_acquires_from_node_zero_without_a_session() {
+        let mut config = config(3, 2);
+        config.variant = Variant::SeedNaive;
+        let mut parts = parts(&config, 4);
+        let mut client = Client::new(config, NodeId(4));
+        client.on_start(&mut parts.ctx());
+        // The article's lock has no sessions to open.
+        assert!(parts.take_sends().is_empty());
+        parts.local_now = SimTime(config.client_interval.0);
+        client.on_timer(&mut parts.ctx(), Timer::ClientTick);
+        let sends = parts.take_sends();
+        assert!(matches!(
+            sends.as_slice(),
+            [(NodeId(0), Msg::Acquire { .. })]
+        ));
+    }
+
+    #[test]
+    fn unanswered_requests_move_on_to_the_next_replica_and_follow_hints() {
+        let (mut client, mut parts, op, _) = acquiring();
+        let config = config(3, 2);
+        parts.local_now = SimTime(parts.local_now.0 + config.client_retry.0);
+        client.on_timer(&mut parts.ctx(), Timer::ClientTick);
+        // Replica 0 never answered: the retry goes to replica 1.
+        assert!(
+            parts
+                .take_sends()
+                .iter()
+                .any(|(target, msg)| *target == NodeId(1)
+                    && matches!(msg, Msg::Acquire { op: o, .. } if *o == op))
+        );
+        client.on_message(
+            &mut parts.ctx(),
+            NodeId(1),
+            Msg::NotMaster {
+                hint: Some(NodeId(2)),
+            },
+        );
+        assert!(
+            parts
+                .take_sends()
+                .iter()
+                .any(|(target, msg)| *target == NodeId(2) && matches!(msg, Msg::Acquire { .. }))
+        );
+    }
+}

@@ -16,6 +16,8 @@ const BUGS: &[(&str, &str)] = &[
     ("2pc-nemesis.toml", "commit-on-timeout"),
     ("2pc-nemesis.toml", "seed-naive"),
     ("mapreduce-nemesis.toml", "seed-naive"),
+    ("lock-nemesis.toml", "no-fencing"),
+    ("lock-nemesis.toml", "seed-naive"),
 ];
 
 fn scenario(file: &str, variant: &str, registry: &Registry) -> Scenario {

@@ -187,6 +187,12 @@ pub struct Network {
     /// For the graph topology: per source, the predecessor edge of each target on its
     /// shortest route under the current cuts.
     routes: BTreeMap<u32, Vec<Option<EdgeIndex>>>,
+    /// `cut_history.len()`, kept as the `u32` every sent message records.
+    epoch: u32,
+    /// True while every message takes the default link with nothing in the way: a full
+    /// mesh without overrides, no partition or cut, no degradation, unordered links.
+    /// [`Network::transmit`] then skips straight to the link's draws.
+    plain: bool,
 }
 
 impl Network {
@@ -243,7 +249,7 @@ impl Network {
                 graph = Some(g);
             }
         }
-        Ok(Network {
+        let mut network = Network {
             node_count,
             default_link: config.default_link,
             overrides,
@@ -254,7 +260,20 @@ impl Network {
             next_degradation: 0,
             fifo_last_arrival: BTreeMap::new(),
             routes: BTreeMap::new(),
-        })
+            epoch: 0,
+            plain: false,
+        };
+        network.refresh_plain();
+        Ok(network)
+    }
+
+    /// Recomputes [`Network::plain`] after anything it depends on changed.
+    fn refresh_plain(&mut self) {
+        self.plain = self.graph.is_none()
+            && self.overrides.is_empty()
+            && self.cuts.is_clear()
+            && self.degradations.is_empty()
+            && self.default_link.order == LinkOrder::Unordered;
     }
 
     /// How many nodes the network connects.
@@ -275,7 +294,34 @@ impl Network {
     }
 
     /// Decides the fate of one message sent at `now`, drawing from `rng`.
+    #[inline(always)]
     pub fn transmit(
+        &mut self,
+        rng: &mut SimRng,
+        now: SimTime,
+        source: NodeId,
+        target: NodeId,
+    ) -> Transmission {
+        if self.plain {
+            // The same draws, in the same order, as the general path below takes for a
+            // clear full mesh: drop, delay, duplicate, the duplicate's delay.
+            let link = &self.default_link;
+            if chance(rng, link.drop_ratio) {
+                return Transmission::Dropped;
+            }
+            let at = arrival(now, link.delay.sample(rng));
+            let duplicate_at = if chance(rng, link.duplicate_ratio) {
+                Some(arrival(now, link.delay.sample(rng)))
+            } else {
+                None
+            };
+            return Transmission::Scheduled { at, duplicate_at };
+        }
+        self.transmit_general(rng, now, source, target)
+    }
+
+    /// [`Network::transmit`] for everything but a clear full mesh.
+    fn transmit_general(
         &mut self,
         rng: &mut SimRng,
         now: SimTime,
@@ -391,8 +437,9 @@ impl Network {
     /// The number of partition states so far. A message remembers the epoch it was
     /// sent in, so a cut applied later — even at the same virtual instant — is "while
     /// it was in flight".
+    #[inline]
     pub fn cut_epoch(&self) -> u32 {
-        u32::try_from(self.cut_history.len()).expect("fewer than 2^32 partition changes")
+        self.epoch
     }
 
     /// True when a message sent in `sent_epoch` from `source` to `target` crossed a cut
@@ -417,7 +464,10 @@ impl Network {
         let state = Rc::new(state);
         self.cuts = state.clone();
         self.cut_history.push((now, state));
+        self.epoch =
+            u32::try_from(self.cut_history.len()).expect("fewer than 2^32 partition changes");
         self.routes.clear();
+        self.refresh_plain();
     }
 
     /// Splits the nodes into groups; see [`crate::Fault::Partition`]. Replaces any
@@ -516,12 +566,14 @@ impl Network {
             delay,
             drop_ratio,
         });
+        self.refresh_plain();
         Ok(id)
     }
 
     /// Ends a degradation window.
     pub fn end_degradation(&mut self, id: u64) {
         self.degradations.retain(|d| d.id != id);
+        self.refresh_plain();
     }
 
     fn check_node(&self, node: NodeId) -> Result<(), ConfigError> {
@@ -551,6 +603,16 @@ impl Network {
         }
         path.reverse();
         Some(path)
+    }
+}
+
+/// `now + delay`, with the overflow panic of `SimTime + SimDuration`, written out here
+/// so that it inlines into the hot path.
+#[inline]
+fn arrival(now: SimTime, delay: SimDuration) -> SimTime {
+    match now.0.checked_add(delay.0) {
+        Some(at) => SimTime(at),
+        None => panic!("virtual time overflowed u64 nanoseconds"),
     }
 }
 
@@ -586,4 +648,107 @@ fn shortest_routes(
         }
     }
     predecessor
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Stream, stream_rng};
+    use rand_core::RngCore;
+
+    fn lossy_lognormal() -> LinkModel {
+        LinkModel {
+            delay: Delay::LogNormal {
+                median_ns: 1_000_000.0,
+                sigma: 0.5,
+            },
+            drop_ratio: 0.1,
+            duplicate_ratio: 0.1,
+            order: LinkOrder::Unordered,
+        }
+    }
+
+    #[test]
+    fn clear_full_mesh_fast_path_draws_like_the_general_path() {
+        // The fast path must take the same draws in the same order as the general
+        // path, or turning on (and off again) any partition, override or degradation
+        // would shift every later delay of a seeded run. An override on a pair that is
+        // never used forces the general path without changing any link that is.
+        let mut plain = Network::new(
+            NetworkConfig {
+                default_link: lossy_lognormal(),
+                topology: Topology::FullMesh,
+            },
+            8,
+        )
+        .expect("valid");
+        let mut general = Network::new(
+            NetworkConfig {
+                default_link: lossy_lognormal(),
+                topology: Topology::FullMeshWithOverrides(vec![(
+                    NodeId(7),
+                    NodeId(7),
+                    LinkModel::default(),
+                )]),
+            },
+            8,
+        )
+        .expect("valid");
+        assert!(plain.plain && !general.plain);
+        let mut plain_rng = stream_rng(3, Stream::Network);
+        let mut general_rng = stream_rng(3, Stream::Network);
+        let mut outcomes = [0usize; 3];
+        for i in 0..2_000u64 {
+            let now = SimTime(i * 1_000);
+            let (source, target) = (NodeId((i % 7) as u32), NodeId((i * 3 % 7) as u32));
+            let fast = plain.transmit(&mut plain_rng, now, source, target);
+            let slow = general.transmit(&mut general_rng, now, source, target);
+            assert_eq!(fast, slow, "message {i}");
+            outcomes[match fast {
+                Transmission::Dropped => 0,
+                Transmission::Scheduled {
+                    duplicate_at: None, ..
+                } => 1,
+                _ => 2,
+            }] += 1;
+        }
+        // Every branch was taken: drops, single deliveries and duplicates.
+        assert!(outcomes.iter().all(|&count| count > 100), "{outcomes:?}");
+        assert_eq!(plain_rng.next_u64(), general_rng.next_u64());
+    }
+
+    #[test]
+    fn fast_path_is_off_exactly_while_something_is_in_the_way() {
+        // A partition or degradation left in place but skipped by the fast path would
+        // deliver across a cut or at the wrong latency.
+        let mut network = Network::new(NetworkConfig::default(), 4).expect("valid");
+        assert!(network.plain);
+        network
+            .partition(SimTime(1), &[vec![NodeId(0)], vec![NodeId(1)]])
+            .expect("valid groups");
+        assert!(!network.plain);
+        network.heal(SimTime(2));
+        assert!(network.plain);
+        let id = network
+            .degrade(&[NodeId(2)], None, Some(0.5))
+            .expect("valid degradation");
+        assert!(!network.plain);
+        network.end_degradation(id);
+        assert!(network.plain);
+        network.isolate(SimTime(3), NodeId(3)).expect("valid node");
+        assert!(!network.plain);
+        assert_eq!(network.cut_epoch(), 3, "partition, heal and isolate");
+        let fifo = Network::new(
+            NetworkConfig {
+                default_link: LinkModel {
+                    order: LinkOrder::Fifo,
+                    ..LinkModel::default()
+                },
+                topology: Topology::FullMesh,
+            },
+            4,
+        )
+        .expect("valid");
+        assert!(!fifo.plain, "FIFO links keep per-pair state");
+    }
 }

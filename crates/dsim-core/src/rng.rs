@@ -71,16 +71,19 @@ pub fn splitmix64(state: &mut u64) -> u64 {
 }
 
 /// A uniform float in `[0, 1)` from the top 53 bits of one draw.
+#[inline]
 pub fn unit_f64(rng: &mut SimRng) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// A uniform float in `(0, 1]`, safe to pass to `ln`.
+#[inline]
 pub fn unit_f64_nonzero(rng: &mut SimRng) -> f64 {
     ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// A uniform integer in `0..bound`, by rejection (no modulo bias). `bound` must be > 0.
+#[inline]
 pub fn below(rng: &mut SimRng, bound: u64) -> u64 {
     assert!(bound > 0, "below(0) has no values to choose from");
     // Lemire's multiply-shift with rejection: unbiased, a division only when rejecting.
@@ -96,6 +99,7 @@ pub fn below(rng: &mut SimRng, bound: u64) -> u64 {
 
 /// True with probability `p`. Draws nothing when `p` is 0 or 1, so turning a fault off
 /// does not shift the stream's later values.
+#[inline]
 pub fn chance(rng: &mut SimRng, p: f64) -> bool {
     if p <= 0.0 {
         false

@@ -2,8 +2,13 @@
 //!
 //! Events are totally ordered by `(time, seq)`, where `seq` counts every scheduled
 //! event, so equal inputs replay in equal order on every machine. Queue entries are 24
-//! bytes and point into a slab that holds payloads; timers are cancelled lazily through
-//! generation numbers (see [`crate::node::TimerTable`]).
+//! bytes and point into a slab that holds payloads (its free slots form a list through
+//! the slab itself); timers are cancelled lazily through generation numbers (see
+//! [`crate::node::TimerTable`]).
+//!
+//! The hot path (deliver a message, run the handler, send its messages) touches a
+//! compact per-node status array for the liveness checks at send and delivery time, and
+//! the bulky per-node slot (state, random stream, timers) only for the node that runs.
 
 use crate::clock::LocalClock;
 use crate::error::{ConfigError, SimError};
@@ -146,8 +151,15 @@ pub struct RunOutput<E> {
 /// Marks a message that is not in the message log.
 const NOT_LOGGED: u32 = u32::MAX;
 
+/// Marks the end of the slab's free list.
+const NO_SLOT: u32 = u32::MAX;
+
 /// What a queue entry stands for; lives in the slab.
 enum Payload<N: Node> {
+    /// An unused slot; `next` is the next free slot, or [`NO_SLOT`].
+    Free {
+        next: u32,
+    },
     Start {
         node: NodeId,
     },
@@ -181,9 +193,20 @@ enum Payload<N: Node> {
 /// Builds a node from its durable state: at time zero and after every restart.
 pub type NodeFactory<N> = Box<dyn FnMut(NodeId, &<N as Node>::Durable) -> N>;
 
+/// What every send and delivery checks about a node, kept in an array of its own (8
+/// bytes a node) so that checking a random target does not pull in its whole slot.
+#[derive(Clone, Copy, Debug, Default)]
+struct NodeStatus {
+    /// Bumped on every crash: messages and timers of an earlier life are dropped.
+    incarnation: u32,
+    /// False while the node is crashed (its slot's `node` is `None`).
+    up: bool,
+    /// True while the node is paused (its slot's `paused_until` is `Some`).
+    paused: bool,
+}
+
 struct NodeSlot<N: Node> {
     node: Option<N>,
-    incarnation: u32,
     durable: N::Durable,
     synced: Option<N::Durable>,
     rng: SimRng,
@@ -198,8 +221,10 @@ pub struct Simulation<N: Node> {
     now: SimTime,
     seq: u64,
     queue: EventQueue,
-    slab: Vec<Option<Payload<N>>>,
-    free_slots: Vec<u32>,
+    slab: Vec<Payload<N>>,
+    /// Head of the free list threaded through `slab`, or [`NO_SLOT`].
+    free_head: u32,
+    status: Vec<NodeStatus>,
     nodes: Vec<NodeSlot<N>>,
     factory: NodeFactory<N>,
     network: Network,
@@ -240,7 +265,6 @@ impl<N: Node> Simulation<N> {
                 let durable = N::Durable::default();
                 NodeSlot {
                     node: Some(factory(id, &durable)),
-                    incarnation: 0,
                     synced: (config.storage == StorageMode::LoseUnsynced).then(|| durable.clone()),
                     durable,
                     rng: stream_rng(config.seed, Stream::Node(id)),
@@ -256,7 +280,15 @@ impl<N: Node> Simulation<N> {
             seq: 0,
             queue: EventQueue::default(),
             slab: Vec::new(),
-            free_slots: Vec::new(),
+            free_head: NO_SLOT,
+            status: vec![
+                NodeStatus {
+                    incarnation: 0,
+                    up: true,
+                    paused: false,
+                };
+                node_count
+            ],
             nodes,
             factory: Box::new(factory),
             network,
@@ -406,7 +438,7 @@ impl<N: Node> Simulation<N> {
 
     /// True while the node is paused.
     pub fn is_paused(&self, id: NodeId) -> bool {
-        self.nodes[id.index()].paused_until.is_some()
+        self.status[id.index()].paused
     }
 
     /// The node's local clock reading now.
@@ -431,6 +463,7 @@ impl<N: Node> Simulation<N> {
 
     /// Handles the next event. Returns false when there is none, or when the run
     /// stopped on an error.
+    #[inline]
     pub fn step(&mut self) -> bool {
         if self.error.is_some() {
             return false;
@@ -438,6 +471,25 @@ impl<N: Node> Simulation<N> {
         let Some(entry) = self.queue.pop() else {
             return false;
         };
+        self.handle(entry);
+        true
+    }
+
+    /// Handles every event up to and including `deadline`, then sets the clock to it.
+    pub fn run_until(&mut self, deadline: SimTime) -> Result<(), SimError> {
+        while self.error.is_none() {
+            let Some(entry) = self.queue.pop_at_or_before(deadline.0) else {
+                break;
+            };
+            self.handle(entry);
+        }
+        self.now = self.now.max(deadline);
+        self.result()
+    }
+
+    /// Handles one entry just taken from the queue.
+    #[inline(always)]
+    fn handle(&mut self, entry: QueueEntry) {
         assert!(
             entry.time >= self.now.0,
             "virtual time went back from {} to {}",
@@ -445,23 +497,8 @@ impl<N: Node> Simulation<N> {
             entry.time
         );
         self.now = SimTime(entry.time);
-        let payload = self.slab[entry.slot as usize]
-            .take()
-            .expect("a queued slot holds a payload");
-        self.dispatch(entry.slot, payload);
-        true
-    }
-
-    /// Handles every event up to and including `deadline`, then sets the clock to it.
-    pub fn run_until(&mut self, deadline: SimTime) -> Result<(), SimError> {
-        while let Some(entry) = self.queue.peek() {
-            if entry.time > deadline.0 || self.error.is_some() {
-                break;
-            }
-            self.step();
-        }
-        self.now = self.now.max(deadline);
-        self.result()
+        let payload = self.take_slot(entry.slot);
+        self.dispatch(payload);
     }
 
     /// Runs for `duration` of virtual time from now.
@@ -497,20 +534,55 @@ impl<N: Node> Simulation<N> {
         }
     }
 
+    #[inline]
     fn schedule(&mut self, at: SimTime, payload: Payload<N>) {
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                self.slab[slot as usize] = Some(payload);
-                slot
-            }
-            None => {
-                self.slab.push(Some(payload));
-                u32::try_from(self.slab.len() - 1).expect("more than 2^32 pending events")
-            }
-        };
+        let slot = self.store(payload);
         self.push_entry(at, slot);
     }
 
+    /// Puts a payload in a free slot of the slab (the most recently freed one, whose
+    /// memory is likely still in cache) and returns the slot.
+    #[inline]
+    fn store(&mut self, payload: Payload<N>) -> u32 {
+        if self.free_head == NO_SLOT {
+            let slot = u32::try_from(self.slab.len())
+                .ok()
+                .filter(|&slot| slot != NO_SLOT)
+                .expect("fewer than 2^32 - 1 pending events");
+            self.slab.push(payload);
+            return slot;
+        }
+        let slot = self.free_head;
+        match std::mem::replace(&mut self.slab[slot as usize], payload) {
+            Payload::Free { next } => self.free_head = next,
+            _ => unreachable!("the free list holds only free slots"),
+        }
+        slot
+    }
+
+    /// Takes the payload out of a slot and frees the slot.
+    #[inline]
+    fn take_slot(&mut self, slot: u32) -> Payload<N> {
+        let free = Payload::Free {
+            next: self.free_head,
+        };
+        let payload = std::mem::replace(&mut self.slab[slot as usize], free);
+        assert!(
+            !matches!(payload, Payload::Free { .. }),
+            "a queued or held slot holds a payload"
+        );
+        self.free_head = slot;
+        payload
+    }
+
+    /// Stores a delivery or timer that arrived while its node is paused; it is handled
+    /// when the node resumes.
+    fn hold(&mut self, node: NodeId, payload: Payload<N>) {
+        let slot = self.store(payload);
+        self.nodes[node.index()].held.push_back(slot);
+    }
+
+    #[inline]
     fn push_entry(&mut self, at: SimTime, slot: u32) {
         let seq = self.seq;
         self.seq += 1;
@@ -521,6 +593,7 @@ impl<N: Node> Simulation<N> {
         });
     }
 
+    #[inline]
     fn log(&mut self, kind: TraceKind, source: NodeId, target: NodeId, digest: u64) {
         let event = TraceEvent {
             time: self.now,
@@ -535,14 +608,9 @@ impl<N: Node> Simulation<N> {
         }
     }
 
-    fn dispatch(&mut self, slot: u32, payload: Payload<N>) {
+    #[inline(always)]
+    fn dispatch(&mut self, payload: Payload<N>) {
         match payload {
-            Payload::Start { node } => {
-                self.free_slots.push(slot);
-                self.counters.events += 1;
-                self.log(TraceKind::Start, node, node, 0);
-                self.call(node, |state, ctx| state.on_start(ctx));
-            }
             Payload::Deliver {
                 source,
                 target,
@@ -552,33 +620,35 @@ impl<N: Node> Simulation<N> {
                 digest,
                 msg,
             } => {
-                let node = &self.nodes[target.index()];
-                let reason = if node.node.is_none() || node.incarnation != target_incarnation {
+                let status = self.status[target.index()];
+                let reason = if !status.up || status.incarnation != target_incarnation {
                     Some(DropReason::CrashedTarget)
-                } else if self.network.lost_in_flight(source, target, sent_epoch) {
+                } else if sent_epoch != self.network.cut_epoch()
+                    && self.network.lost_in_flight(source, target, sent_epoch)
+                {
                     Some(DropReason::Partition)
                 } else {
                     None
                 };
                 if let Some(reason) = reason {
-                    self.free_slots.push(slot);
                     self.drop_message(source, target, digest, record, reason);
                     return;
                 }
-                if node.paused_until.is_some() {
-                    self.slab[slot as usize] = Some(Payload::Deliver {
-                        source,
+                if status.paused {
+                    self.hold(
                         target,
-                        target_incarnation,
-                        record,
-                        sent_epoch,
-                        digest,
-                        msg,
-                    });
-                    self.nodes[target.index()].held.push_back(slot);
+                        Payload::Deliver {
+                            source,
+                            target,
+                            target_incarnation,
+                            record,
+                            sent_epoch,
+                            digest,
+                            msg,
+                        },
+                    );
                     return;
                 }
-                self.free_slots.push(slot);
                 self.deliver(source, target, digest, record, msg);
             }
             Payload::Timer {
@@ -588,58 +658,66 @@ impl<N: Node> Simulation<N> {
                 deadline_local,
                 timer,
             } => {
-                let state = &self.nodes[node.index()];
-                if state.incarnation != incarnation || !state.timers.is_live(id) {
+                let status = self.status[node.index()];
+                if status.incarnation != incarnation || !self.nodes[node.index()].timers.is_live(id)
+                {
                     // Cancelled, or it belonged to a life of the node that crashed.
-                    self.free_slots.push(slot);
                     return;
                 }
-                if state.paused_until.is_some() {
-                    self.slab[slot as usize] = Some(Payload::Timer {
+                if status.paused {
+                    self.hold(
                         node,
-                        incarnation,
-                        id,
-                        deadline_local,
-                        timer,
-                    });
-                    self.nodes[node.index()].held.push_back(slot);
+                        Payload::Timer {
+                            node,
+                            incarnation,
+                            id,
+                            deadline_local,
+                            timer,
+                        },
+                    );
                     return;
                 }
-                self.fire_when_due(slot, node, incarnation, id, deadline_local, timer);
+                self.fire_when_due(node, incarnation, id, deadline_local, timer);
+            }
+            Payload::Start { node } => {
+                self.counters.events += 1;
+                self.log(TraceKind::Start, node, node, 0);
+                self.call(node, |state, ctx| state.on_start(ctx));
             }
             Payload::Fault { index } => {
-                self.free_slots.push(slot);
                 let fault = self.scheduled_faults[index as usize].clone();
                 self.apply_fault(fault);
             }
-            Payload::Resume { node } => {
-                self.free_slots.push(slot);
-                self.resume(node);
-            }
-            Payload::DegradeEnd { id } => {
-                self.free_slots.push(slot);
-                self.network.end_degradation(id);
-            }
+            Payload::Resume { node } => self.resume(node),
+            Payload::DegradeEnd { id } => self.network.end_degradation(id),
+            Payload::Free { .. } => unreachable!("take_slot never returns a free slot"),
         }
     }
 
+    #[inline(always)]
     fn deliver(&mut self, source: NodeId, target: NodeId, digest: u64, record: u32, msg: N::Msg) {
         self.counters.events += 1;
         self.counters.messages_delivered += 1;
-        if let Some(entry) = self.messages.get_mut(record as usize) {
-            entry.fate = MessageFate::Delivered(self.now);
+        if record != NOT_LOGGED {
+            self.set_fate(record, MessageFate::Delivered(self.now));
         }
         self.log(TraceKind::Deliver, source, target, digest);
         self.call(target, |state, ctx| state.on_message(ctx, source, msg));
     }
 
+    /// Records what became of a logged message.
+    #[cold]
+    fn set_fate(&mut self, record: u32, fate: MessageFate) {
+        if let Some(entry) = self.messages.get_mut(record as usize) {
+            entry.fate = fate;
+        }
+    }
+
     /// Fires a live timer of a running node, or, when the node's clock was stepped
-    /// back and its local time has not reached the deadline yet, queues it again (in
-    /// the same slot) for the virtual time when it will: timers never fire early by
-    /// local time.
+    /// back and its local time has not reached the deadline yet, queues it again for
+    /// the virtual time when it will: timers never fire early by local time.
     fn fire_when_due(
         &mut self,
-        slot: u32,
         node: NodeId,
         incarnation: u32,
         id: TimerId,
@@ -649,17 +727,18 @@ impl<N: Node> Simulation<N> {
         let clock = self.nodes[node.index()].clock;
         if clock.local(self.now) < deadline_local {
             let at = clock.virtual_when(deadline_local, self.now);
-            self.slab[slot as usize] = Some(Payload::Timer {
-                node,
-                incarnation,
-                id,
-                deadline_local,
-                timer,
-            });
-            self.push_entry(at, slot);
+            self.schedule(
+                at,
+                Payload::Timer {
+                    node,
+                    incarnation,
+                    id,
+                    deadline_local,
+                    timer,
+                },
+            );
             return;
         }
-        self.free_slots.push(slot);
         self.fire_timer(node, id, timer);
     }
 
@@ -691,13 +770,14 @@ impl<N: Node> Simulation<N> {
             DropReason::Partition => self.counters.dropped_by_partition += 1,
             DropReason::CrashedTarget => self.counters.dropped_at_crashed_node += 1,
         }
-        if let Some(entry) = self.messages.get_mut(record as usize) {
-            entry.fate = MessageFate::Dropped(self.now, reason);
+        if record != NOT_LOGGED {
+            self.set_fate(record, MessageFate::Dropped(self.now, reason));
         }
         self.log(TraceKind::Drop, source, target, digest);
     }
 
     /// Runs one handler of `node` (if it is up) and applies its effects.
+    #[inline(always)]
     fn call(&mut self, node: NodeId, handler: impl FnOnce(&mut N, &mut Ctx<'_, N>)) {
         let node_count = self.nodes.len();
         let mut effects = std::mem::take(&mut self.effects);
@@ -726,14 +806,16 @@ impl<N: Node> Simulation<N> {
         self.effects = effects;
     }
 
+    #[inline(always)]
     fn apply_effect(&mut self, node: NodeId, local_now: SimTime, effect: Effect<N>) {
         match effect {
             Effect::Send { target, msg } => self.send(node, target, msg),
             Effect::SetTimer { id, after, timer } => {
-                let slot = &self.nodes[node.index()];
                 let deadline_local = local_now.saturating_add(after);
-                let at = slot.clock.virtual_when(deadline_local, self.now);
-                let incarnation = slot.incarnation;
+                let at = self.nodes[node.index()]
+                    .clock
+                    .virtual_when(deadline_local, self.now);
+                let incarnation = self.status[node.index()].incarnation;
                 self.schedule(
                     at,
                     Payload::Timer {
@@ -757,35 +839,25 @@ impl<N: Node> Simulation<N> {
         }
     }
 
+    #[inline(always)]
     fn send(&mut self, source: NodeId, target: NodeId, msg: N::Msg) {
-        if target.index() >= self.nodes.len() {
+        let Some(&NodeStatus {
+            incarnation: target_incarnation,
+            ..
+        }) = self.status.get(target.index())
+        else {
             self.error = Some(SimError::UnknownTarget {
                 source_node: source,
                 target,
                 node_count: self.nodes.len(),
             });
             return;
-        }
+        };
         self.counters.messages_sent += 1;
         let digest = N::message_digest(&msg);
         self.log(TraceKind::Send, source, target, digest);
         let record = if self.messages.len() < self.message_log_limit {
-            let mut label = format!("{msg:?}");
-            if label.len() > 48 {
-                let cut = (0..=48)
-                    .rev()
-                    .find(|&i| label.is_char_boundary(i))
-                    .unwrap_or(0);
-                label.truncate(cut);
-            }
-            self.messages.push(MessageRecord {
-                source,
-                target,
-                sent_at: self.now,
-                fate: MessageFate::InFlight,
-                label,
-            });
-            (self.messages.len() - 1) as u32
+            self.log_message(source, target, &msg)
         } else {
             NOT_LOGGED
         };
@@ -800,7 +872,6 @@ impl<N: Node> Simulation<N> {
                 self.drop_message(source, target, digest, record, DropReason::Link)
             }
             Transmission::Scheduled { at, duplicate_at } => {
-                let target_incarnation = self.nodes[target.index()].incarnation;
                 let sent_epoch = self.network.cut_epoch();
                 if let Some(copy_at) = duplicate_at {
                     self.counters.messages_duplicated += 1;
@@ -832,6 +903,27 @@ impl<N: Node> Simulation<N> {
                 );
             }
         }
+    }
+
+    /// Adds a message to the message log; returns its record number.
+    #[cold]
+    fn log_message(&mut self, source: NodeId, target: NodeId, msg: &N::Msg) -> u32 {
+        let mut label = format!("{msg:?}");
+        if label.len() > 48 {
+            let cut = (0..=48)
+                .rev()
+                .find(|&i| label.is_char_boundary(i))
+                .unwrap_or(0);
+            label.truncate(cut);
+        }
+        self.messages.push(MessageRecord {
+            source,
+            target,
+            sent_at: self.now,
+            fate: MessageFate::InFlight,
+            label,
+        });
+        (self.messages.len() - 1) as u32
     }
 
     fn apply_fault(&mut self, fault: Fault) {
@@ -915,24 +1007,26 @@ impl<N: Node> Simulation<N> {
             return false;
         }
         slot.node = None;
-        slot.incarnation += 1;
         slot.timers = TimerTable::default();
         slot.paused_until = None;
         if let Some(synced) = &slot.synced {
             slot.durable = synced.clone();
         }
         let held: Vec<u32> = slot.held.drain(..).collect();
+        let status = &mut self.status[node.index()];
+        status.up = false;
+        status.paused = false;
+        status.incarnation += 1;
         for held_slot in held {
-            if let Some(Payload::Deliver {
+            if let Payload::Deliver {
                 source,
                 digest,
                 record,
                 ..
-            }) = self.slab[held_slot as usize].take()
+            } = self.take_slot(held_slot)
             {
                 self.drop_message(source, node, digest, record, DropReason::CrashedTarget);
             }
-            self.free_slots.push(held_slot);
         }
         true
     }
@@ -944,6 +1038,7 @@ impl<N: Node> Simulation<N> {
             return false;
         }
         slot.node = Some((self.factory)(node, &slot.durable));
+        self.status[node.index()].up = true;
         // Logged before on_start runs so the trace shows the restart first.
         self.log(TraceKind::Restart, node, node, 0);
         self.call(node, |state, ctx| state.on_start(ctx));
@@ -961,6 +1056,7 @@ impl<N: Node> Simulation<N> {
             .paused_until
             .map_or(until, |current| current.max(until));
         slot.paused_until = Some(end);
+        self.status[node.index()].paused = true;
         self.schedule(end, Payload::Resume { node });
         true
     }
@@ -973,22 +1069,17 @@ impl<N: Node> Simulation<N> {
             Some(end) if end <= self.now => slot.paused_until = None,
             _ => return,
         }
+        self.status[node.index()].paused = false;
         self.log(TraceKind::Resume, node, node, 0);
         while let Some(held_slot) = self.nodes[node.index()].held.pop_front() {
-            let payload = self.slab[held_slot as usize]
-                .take()
-                .expect("held slots hold payloads");
-            match payload {
+            match self.take_slot(held_slot) {
                 Payload::Deliver {
                     source,
                     digest,
                     record,
                     msg,
                     ..
-                } => {
-                    self.free_slots.push(held_slot);
-                    self.deliver(source, node, digest, record, msg);
-                }
+                } => self.deliver(source, node, digest, record, msg),
                 Payload::Timer {
                     incarnation,
                     id,
@@ -997,9 +1088,7 @@ impl<N: Node> Simulation<N> {
                     ..
                 } => {
                     if self.nodes[node.index()].timers.is_live(id) {
-                        self.fire_when_due(held_slot, node, incarnation, id, deadline_local, timer);
-                    } else {
-                        self.free_slots.push(held_slot);
+                        self.fire_when_due(node, incarnation, id, deadline_local, timer);
                     }
                 }
                 _ => unreachable!("only deliveries and timers are held"),

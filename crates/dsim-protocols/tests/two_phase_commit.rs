@@ -680,7 +680,10 @@ fn in_doubt_time_measures_the_outage() {
         );
         result = Some(run);
     }
-    assert!(blocked_seeds >= 7, "only {blocked_seeds} of 10 seeds blocked");
+    assert!(
+        blocked_seeds >= 7,
+        "only {blocked_seeds} of 10 seeds blocked"
+    );
     let result = result.expect("ten runs");
     assert_eq!(
         result.verdict.formula,

@@ -159,8 +159,9 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> SweepError + '_ {
     }
 }
 
-/// The journal of a sweep folder: its header line, the rows already finished, and the
-/// file to append to.
+/// The journal of a sweep folder: its header line, the rows finished before it was
+/// opened, and the file to append to. Rows appended later are not kept in memory (a
+/// sweep of a million seeds stays small); [`Journal::into_rows`] reads them back.
 pub struct Journal {
     path: PathBuf,
     file: File,
@@ -235,7 +236,7 @@ impl Journal {
         self.header.as_deref()
     }
 
-    /// Rows already in the journal.
+    /// Rows that were in the journal when it was opened (a resumed sweep's).
     pub fn rows(&self) -> &[Vec<String>] {
         &self.rows
     }
@@ -262,8 +263,19 @@ impl Journal {
         if self.header.is_none() {
             self.header = Some(header.to_vec());
         }
-        self.rows.push(values.to_vec());
         Ok(())
+    }
+
+    /// Every whole row in the journal file, resumed and appended alike.
+    pub fn into_rows(self) -> Result<Vec<Vec<String>>, SweepError> {
+        let text = fs::read_to_string(&self.path).map_err(io_error(&self.path))?;
+        let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        let mut records = read_records(whole)
+            .map_err(|e| SweepError::Mismatch(format!("{}: {e}", self.path.display())))?;
+        if !records.is_empty() {
+            records.remove(0);
+        }
+        Ok(records)
     }
 }
 
@@ -487,6 +499,9 @@ mod tests {
             .expect("append after repair");
         let text = fs::read_to_string(&path).expect("read journal");
         assert_eq!(text, "seed,value\n1,\"a,b\"\n2,c\n3,d\n");
+        let rows = journal.into_rows().expect("read back");
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[2], vec!["3".to_string(), "d".to_string()]);
         // Another sweep in the same folder is refused.
         assert!(matches!(
             Journal::open(dir.path(), "other"),

@@ -199,14 +199,13 @@ pub fn execute(
         .context("no seed column")?;
     let wanted: std::collections::BTreeSet<u64> = job.seeds.iter().copied().collect();
     let rows: Vec<Vec<String>> = journal
-        .rows()
-        .iter()
+        .into_rows()?
+        .into_iter()
         .filter(|row| {
             row.get(seed_index)
                 .and_then(|s| s.parse().ok())
                 .is_some_and(|s| wanted.contains(&s))
         })
-        .cloned()
         .collect();
     let rows = write_table(&job.out.join(SWEEP_FILE), &header, rows, seed_index)?;
     let table = SweepTable::new(header, rows);

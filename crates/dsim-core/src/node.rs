@@ -121,6 +121,8 @@ pub struct Ctx<'a, N: Node> {
     id: NodeId,
     node_count: usize,
     local_now: SimTime,
+    /// Sum of the steps (`ClockOffset` faults) applied to this node's clock so far.
+    clock_steps_ns: i64,
     rng: &'a mut SimRng,
     durable: &'a mut N::Durable,
     timers: &'a mut TimerTable,
@@ -145,12 +147,20 @@ impl<'a, N: Node> Ctx<'a, N> {
             id,
             node_count,
             local_now,
+            clock_steps_ns: 0,
             rng,
             durable,
             timers,
             effects,
             synced: None,
         }
+    }
+
+    /// Tells the context how far the node's clock has been stepped in all (the sum of
+    /// its `ClockOffset` changes), so that [`Ctx::monotonic`] can leave steps out.
+    pub fn with_clock_steps(mut self, clock_steps_ns: i64) -> Self {
+        self.clock_steps_ns = clock_steps_ns;
+        self
     }
 
     /// Makes [`Ctx::sync`] store a snapshot of the durable state in `synced` at the
@@ -171,9 +181,21 @@ impl<'a, N: Node> Ctx<'a, N> {
         self.node_count
     }
 
-    /// This node's local clock: `offset + (1 + drift) * virtual time`.
+    /// This node's local clock: `offset + (1 + drift) * virtual time`. Like a wall
+    /// clock it jumps when the clock is stepped (a `ClockOffset` fault).
     pub fn now(&self) -> SimTime {
         self.local_now
+    }
+
+    /// This node's monotonic clock: the local clock without its steps, so it runs at the
+    /// local rate (drift included) but never jumps, like `CLOCK_MONOTONIC`. Measure
+    /// intervals that safety depends on (leases) with this, not with [`Ctx::now`].
+    pub fn monotonic(&self) -> SimTime {
+        SimTime(
+            self.local_now
+                .0
+                .saturating_add_signed(self.clock_steps_ns.saturating_neg()),
+        )
     }
 
     /// This node's own random stream.

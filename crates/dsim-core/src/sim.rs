@@ -212,6 +212,8 @@ struct NodeSlot<N: Node> {
     rng: SimRng,
     timers: TimerTable,
     clock: LocalClock,
+    /// Sum of the steps applied to `clock` by `ClockOffset` faults ([`Ctx::monotonic`]).
+    clock_steps_ns: i64,
     paused_until: Option<SimTime>,
     held: VecDeque<u32>,
 }
@@ -270,6 +272,7 @@ impl<N: Node> Simulation<N> {
                     rng: stream_rng(config.seed, Stream::Node(id)),
                     timers: TimerTable::default(),
                     clock: LocalClock::default(),
+                    clock_steps_ns: 0,
                     paused_until: None,
                     held: VecDeque::new(),
                 }
@@ -797,7 +800,8 @@ impl<N: Node> Simulation<N> {
                 &mut slot.timers,
                 &mut effects,
             )
-            .with_sync_snapshot(&mut slot.synced);
+            .with_sync_snapshot(&mut slot.synced)
+            .with_clock_steps(slot.clock_steps_ns);
             handler(state, &mut ctx);
         }
         for effect in effects.drain(..) {
@@ -956,7 +960,10 @@ impl<N: Node> Simulation<N> {
                 true
             }
             Fault::ClockOffset { node, offset_ns } => {
-                self.nodes[node.index()].clock.offset_ns = *offset_ns;
+                let slot = &mut self.nodes[node.index()];
+                let step = offset_ns.saturating_sub(slot.clock.offset_ns);
+                slot.clock_steps_ns = slot.clock_steps_ns.saturating_add(step);
+                slot.clock.offset_ns = *offset_ns;
                 true
             }
             Fault::ClockDrift { node, drift_ppm } => {

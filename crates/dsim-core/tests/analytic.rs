@@ -1052,3 +1052,76 @@ fn bad_link_models_are_config_errors_at_construction() {
     // A good model is accepted.
     assert!(with(LinkModel::default()).is_none());
 }
+
+/// Records its wall-like and monotonic clock readings at two timer firings.
+struct ClockReader;
+
+#[derive(Clone, Debug)]
+enum ReadTimer {
+    Read,
+}
+
+impl dsim_core::Node for ClockReader {
+    type Msg = ();
+    type Timer = ReadTimer;
+    type Durable = ();
+    type Event = (u64, u64);
+
+    fn on_start(&mut self, ctx: &mut dsim_core::Ctx<'_, Self>) {
+        ctx.set_timer(dsim_core::SimDuration::from_millis(100), ReadTimer::Read);
+        ctx.set_timer(dsim_core::SimDuration::from_millis(300), ReadTimer::Read);
+    }
+
+    fn on_message(
+        &mut self,
+        _ctx: &mut dsim_core::Ctx<'_, Self>,
+        _source: dsim_core::NodeId,
+        _msg: (),
+    ) {
+    }
+
+    fn on_timer(&mut self, ctx: &mut dsim_core::Ctx<'_, Self>, _timer: ReadTimer) {
+        let readings = (ctx.now().as_nanos(), ctx.monotonic().as_nanos());
+        ctx.observe(dsim_core::Observation::Protocol(readings));
+    }
+}
+
+#[test]
+fn monotonic_clock_ignores_steps_but_keeps_drift() {
+    use dsim_core::{Fault, NodeId, Observation, SimConfig, SimTime, Simulation};
+    let mut sim = Simulation::new(SimConfig::default(), 1, |_, _| ClockReader).expect("valid");
+    // +10% drift from the start, then a 50 ms step back at 200 ms.
+    sim.schedule_fault(
+        SimTime::ZERO,
+        Fault::ClockDrift {
+            node: NodeId(0),
+            drift_ppm: 100_000,
+        },
+    )
+    .expect("valid");
+    sim.schedule_fault(
+        SimTime(200_000_000),
+        Fault::ClockOffset {
+            node: NodeId(0),
+            offset_ns: -50_000_000,
+        },
+    )
+    .expect("valid");
+    sim.run_until(SimTime(1_000_000_000)).expect("runs");
+    let readings: Vec<(u64, u64)> = sim
+        .observations()
+        .iter()
+        .filter_map(|record| match record.observation {
+            Observation::Protocol(readings) => Some(readings),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(readings.len(), 2);
+    // Before the step both clocks agree: 100 ms of local time have passed.
+    assert_eq!(readings[0].0, readings[0].1);
+    // After it the local clock is 50 ms behind the monotonic one, which kept running at
+    // the drifted rate and never jumped: if steps leaked into it, leases measured on it
+    // could outlive their grant (the lock-service regression).
+    assert_eq!(readings[1].1 - readings[1].0, 50_000_000);
+    assert!(readings[1].1 >= readings[0].1 + 200_000_000);
+}

@@ -27,7 +27,7 @@ const GOLDEN: &[(&str, &str)] = &[
     ("2pc-nemesis.toml", "bc60c7964c5d99f9"),
     ("clock-skew-lease.toml", "832c972ec34a56b4"),
     ("lock-master-failover.toml", "d67d38dff135c2f6"),
-    ("lock-nemesis.toml", "4120d6f1a9150f95"),
+    ("lock-nemesis.toml", "88dc676ea2ad0a90"),
     ("lock-pause-without-fencing.toml", "8f981eecc1d49fdd"),
     ("mapreduce-nemesis.toml", "b677bc7dad788103"),
     ("mapreduce-stragglers-backup.toml", "8b71c98294baf530"),

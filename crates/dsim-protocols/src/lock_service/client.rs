@@ -119,7 +119,7 @@ impl Client {
     }
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         if self.naive {
             self.session = SessionId {
                 client: self.id.0,
@@ -203,7 +203,7 @@ impl Client {
     fn send_to_cell(&mut self, ctx: &mut Ctx<'_, LockNode>, msg: Msg) {
         ctx.send(self.hint, msg);
         if self.awaiting_since.is_none() {
-            self.awaiting_since = Some(ctx.now());
+            self.awaiting_since = Some(ctx.monotonic());
         }
     }
 
@@ -223,7 +223,7 @@ impl Client {
     }
 
     fn send_open(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         self.open_sent = now;
         let session = self.session;
         self.send_to_cell(
@@ -236,7 +236,7 @@ impl Client {
     }
 
     fn send_keepalive(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         self.keepalive_sent = Some(now);
         let session = self.session;
         self.send_to_cell(
@@ -250,7 +250,7 @@ impl Client {
 
     fn send_acquire(&mut self, ctx: &mut Ctx<'_, LockNode>, lock: LockId, op: u64) {
         let session = self.session;
-        let sent_at = ctx.now();
+        let sent_at = ctx.monotonic();
         self.send_to_cell(
             ctx,
             Msg::Acquire {
@@ -264,7 +264,7 @@ impl Client {
 
     fn send_release(&mut self, ctx: &mut Ctx<'_, LockNode>, op: u64, sequencer: Sequencer) {
         let session = self.session;
-        let sent_at = ctx.now();
+        let sent_at = ctx.monotonic();
         ctx.send(
             self.hint,
             Msg::Release {
@@ -284,13 +284,13 @@ impl Client {
             self.pending_releases.push(PendingRelease {
                 op,
                 sequencer,
-                sent_at: ctx.now(),
+                sent_at: ctx.monotonic(),
             });
         }
     }
 
     fn on_tick(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let retry = self.config.client_retry;
         self.redirected = false;
         if !self.naive
@@ -371,7 +371,7 @@ impl Client {
     }
 
     fn start_acquire(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let op = ctx.durable().last_op + 1;
         ctx.durable_mut().last_op = op;
         // Operation numbers stay unique per client across crashes.
@@ -403,7 +403,7 @@ impl Client {
             // A grant to an older session: that session's expiry frees the lock.
             return;
         }
-        let now = ctx.now();
+        let now = ctx.monotonic();
         self.awaiting_since = None;
         self.extend_lease(lease_from);
         self.pending_releases.retain(|r| r.op > released_op);

@@ -200,7 +200,7 @@ impl Replica {
     }
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         self.first_unchosen = ctx.durable().first_unchosen_from(0);
         self.max_round_seen = ctx.durable().promised.round;
         self.last_contact = now;
@@ -308,7 +308,7 @@ impl Replica {
     }
 
     fn on_tick(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         match &self.role {
             Role::Master(_) => self.master_tick(ctx),
             Role::Candidate(campaign) => {
@@ -332,7 +332,7 @@ impl Replica {
     /// Starts phase 1 with a ballot above every round seen, unless our own lease
     /// promise to another master still stands.
     fn start_election(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         if self.lease_blocks(self.id, now) {
             return;
         }
@@ -408,7 +408,7 @@ impl Replica {
             return;
         }
         self.max_round_seen = self.max_round_seen.max(ballot.round);
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let promised = ctx.durable().promised;
         if ballot < promised {
             ctx.send(source, Msg::Nack { promised });
@@ -489,7 +489,7 @@ impl Replica {
         let Role::Candidate(campaign) = std::mem::replace(&mut self.role, Role::Follower) else {
             return;
         };
-        let now = ctx.now();
+        let now = ctx.monotonic();
         for (&slot, &cmd) in &campaign.chosen {
             let record = ctx.durable_mut().slot_mut(slot);
             if !record.chosen {
@@ -591,7 +591,7 @@ impl Replica {
             }
         }
         self.role = Role::Follower;
-        self.last_contact = ctx.now();
+        self.last_contact = ctx.monotonic();
     }
 
     // ----- the master: lease rounds, phase 2, group commit ---------------------------
@@ -599,7 +599,7 @@ impl Replica {
     /// Master tick: check the lease, start a lease round (heartbeat plus
     /// retransmission), and run the session and lock-delay bookkeeping.
     fn master_tick(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let Role::Master(master) = &self.role else {
             return;
         };
@@ -631,7 +631,7 @@ impl Replica {
     /// heartbeat, unless a batch went out since the last tick (the next batch carries
     /// the new round then; without one, the next tick sends heartbeats).
     fn master_round(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let me = self.id;
         let replicas = self.config.replicas;
         let commit = self.first_unchosen;
@@ -695,7 +695,7 @@ impl Replica {
     /// commit or tick sends it otherwise).
     fn flush(&mut self, ctx: &mut Ctx<'_, LockNode>) {
         let me = self.id;
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let commit = self.first_unchosen;
         let Role::Master(master) = &mut self.role else {
             return;
@@ -838,7 +838,7 @@ impl Replica {
     /// new master then extends every session by a lease plus the failover grace, and
     /// restarts the lock-delay of every delayed lock on its own clock.
     fn maybe_start_serving(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let applied = ctx.durable().applied;
         let Role::Master(master) = &mut self.role else {
             return;
@@ -887,7 +887,7 @@ impl Replica {
             return;
         }
         self.max_round_seen = self.max_round_seen.max(ballot.round);
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let promised = ctx.durable().promised;
         if ballot < promised {
             ctx.send(source, Msg::Nack { promised });
@@ -936,7 +936,7 @@ impl Replica {
         }
         self.leader = Some(NodeId(ballot.node));
         self.leader_commit = self.leader_commit.max(commit);
-        self.last_contact = ctx.now();
+        self.last_contact = ctx.monotonic();
         if self.attempts != 0 {
             self.attempts = 0;
             self.election_wait = self.draw_wait(ctx);
@@ -973,7 +973,7 @@ impl Replica {
         let Some(leader) = self.leader.filter(|&leader| leader != self.id) else {
             return;
         };
-        let now = ctx.now();
+        let now = ctx.monotonic();
         if self
             .catch_up_sent
             .is_some_and(|sent| now.saturating_since(sent) < self.config.heartbeat_interval)
@@ -1051,7 +1051,7 @@ impl Replica {
     /// True when we are a serving master whose lease holds right now; a master whose
     /// lease ran out steps down here.
     fn check_serving(&mut self, ctx: &mut Ctx<'_, LockNode>) -> bool {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         match &self.role {
             Role::Master(master) if master.serving => {
                 if master.lease_end.is_some_and(|end| now < end) {
@@ -1240,7 +1240,7 @@ impl Replica {
         session: SessionId,
         sent_at: SimTime,
     ) -> Option<SimTime> {
-        let lease_end = ctx.now().saturating_add(self.config.session_lease);
+        let lease_end = ctx.monotonic().saturating_add(self.config.session_lease);
         let Role::Master(master) = &mut self.role else {
             return None;
         };
@@ -1289,7 +1289,7 @@ impl Replica {
 
     /// Serving master tick: proposes the expiry of every session whose lease ran out.
     fn expire_sessions(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let Role::Master(master) = &mut self.role else {
             return;
         };
@@ -1307,7 +1307,7 @@ impl Replica {
 
     /// Serving master tick: ends the lock-delay of locks whose delay ran out.
     fn end_delays(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let Role::Master(master) = &mut self.role else {
             return;
         };
@@ -1335,7 +1335,7 @@ impl Replica {
     /// and the next grant. Before it serves (recovery) it only observes the grants of
     /// recovered slots.
     fn react(&mut self, ctx: &mut Ctx<'_, LockNode>, slot: u64, result: Applied) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let Role::Master(master) = &mut self.role else {
             return;
         };

@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${SEEDS:-1..1000}
 out=results/bug-table
+# A fresh table: old sweep folders would be resumed, not rerun.
+rm -rf "$out"
 cargo build --release --locked -q -p dsim-cli
 dsim=target/release/dsim
 

@@ -88,6 +88,23 @@ impl Phase {
         self.done == self.total()
     }
 
+    /// Marks `task` done by `worker` and returns its state, or `None` when an earlier
+    /// attempt (or a backup) already completed it.
+    fn finish(&mut self, task: u32, worker: u32) -> Option<&mut TaskState> {
+        let state = &mut self.tasks[task as usize];
+        if matches!(state.status, Status::Done { .. }) {
+            return None;
+        }
+        if state.status == Status::Running {
+            self.running.remove(&task);
+        } else {
+            self.idle.remove(&task);
+        }
+        state.status = Status::Done { worker };
+        self.done += 1;
+        Some(state)
+    }
+
     /// Puts a task back to idle.
     fn reset(&mut self, task: u32) {
         let state = &mut self.tasks[task as usize];
@@ -379,18 +396,10 @@ impl Master {
     }
 
     fn complete_map(&mut self, ctx: &mut Ctx<'_, MrNode>, worker: u32, task: u32) {
-        let state = &mut self.maps.tasks[task as usize];
-        if matches!(state.status, Status::Done { .. }) {
+        let Some(state) = self.maps.finish(task, worker) else {
             return; // A backup or an earlier attempt got there first.
-        }
-        if state.status == Status::Running {
-            self.maps.running.remove(&task);
-        } else {
-            self.maps.idle.remove(&task);
-        }
-        state.status = Status::Done { worker };
+        };
         Self::close_op(ctx, state);
-        self.maps.done += 1;
         self.workers[worker as usize - 1].completed_maps.push(task);
         self.locations = None;
     }
@@ -402,18 +411,10 @@ impl Master {
         partition: u32,
         counts: Vec<(u32, u64)>,
     ) {
-        let state = &mut self.reduces.tasks[partition as usize];
-        if matches!(state.status, Status::Done { .. }) {
+        let Some(state) = self.reduces.finish(partition, worker) else {
             return; // The partition is already in the global file system.
-        }
-        if state.status == Status::Running {
-            self.reduces.running.remove(&partition);
-        } else {
-            self.reduces.idle.remove(&partition);
-        }
-        state.status = Status::Done { worker };
+        };
         Self::close_op(ctx, state);
-        self.reduces.done += 1;
         ctx.durable_mut().committed_partitions += 1;
         ctx.sync();
         ctx.observe(Observation::Protocol(MrEvent::PartitionCommitted {

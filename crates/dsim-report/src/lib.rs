@@ -279,13 +279,31 @@ fn write_deterministic_files(
         node_count: output.node_count,
         span,
     };
+    // The charts are independent, so each renders on a thread of its own; results are
+    // gathered in `Chart::ALL` order, so the files and the page do not depend on which
+    // thread finished first.
+    let rendered: Vec<Result<(String, Vec<PathBuf>), ReportError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = Chart::ALL
+            .into_iter()
+            .map(|chart| {
+                let input = &input;
+                scope.spawn(move || {
+                    let figure = charts::RunFigure { chart, input };
+                    let mut written = Vec::new();
+                    style::write_figure(dir, chart.name(), &figure, &mut written)
+                        .map(|svg| (svg, written))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a chart thread panicked"))
+            .collect()
+    });
     let mut svgs = Vec::new();
-    for chart in Chart::ALL {
-        let figure = charts::RunFigure {
-            chart,
-            input: &input,
-        };
-        let svg = style::write_figure(dir, chart.name(), &figure, &mut files)?;
+    for (chart, result) in Chart::ALL.into_iter().zip(rendered) {
+        let (svg, written) = result?;
+        files.extend(written);
         svgs.push((chart, svg));
     }
 

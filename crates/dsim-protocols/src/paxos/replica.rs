@@ -311,15 +311,10 @@ impl Replica {
         ballot: Ballot,
         from_slot: u64,
     ) {
-        self.max_round_seen = self.max_round_seen.max(ballot.round);
-        let promised = ctx.durable().promised;
-        if ballot < promised {
-            ctx.send(source, Msg::Nack { promised });
+        if !self.admit(ctx, source, ballot) {
             return;
         }
-        if ballot > promised {
-            ctx.durable_mut().promised = ballot;
-            self.dirty = true;
+        if self.raise_promise(ctx, ballot) {
             if !matches!(self.role, Role::Follower) {
                 self.step_down();
             }
@@ -589,16 +584,10 @@ impl Replica {
         value: u64,
         commit: u64,
     ) {
-        self.max_round_seen = self.max_round_seen.max(ballot.round);
-        let promised = ctx.durable().promised;
-        if ballot < promised {
-            ctx.send(source, Msg::Nack { promised });
+        if !self.admit(ctx, source, ballot) {
             return;
         }
-        if ballot > promised {
-            ctx.durable_mut().promised = ballot;
-            self.dirty = true;
-        }
+        self.raise_promise(ctx, ballot);
         self.follow(ctx, ballot, commit);
         let record = ctx.durable().slot(slot);
         if record.accepted_ballot != ballot || record.accepted_value != value {
@@ -629,15 +618,35 @@ impl Replica {
         ballot: Ballot,
         commit: u64,
     ) {
-        self.max_round_seen = self.max_round_seen.max(ballot.round);
-        let promised = ctx.durable().promised;
-        if ballot < promised {
-            ctx.send(source, Msg::Nack { promised });
+        if !self.admit(ctx, source, ballot) {
             return;
         }
         self.follow(ctx, ballot, commit);
         self.learn_from_commit(ctx);
         self.maybe_catch_up(ctx);
+    }
+
+    /// Notes `ballot`'s round; a ballot below our promise is answered with a Nack
+    /// (so its proposer learns it is stale) and refused with `false`.
+    fn admit(&mut self, ctx: &mut Ctx<'_, PaxosNode>, source: NodeId, ballot: Ballot) -> bool {
+        self.max_round_seen = self.max_round_seen.max(ballot.round);
+        let promised = ctx.durable().promised;
+        if ballot < promised {
+            ctx.send(source, Msg::Nack { promised });
+            return false;
+        }
+        true
+    }
+
+    /// Raises our promise to `ballot` when it is higher (persisted by the caller before
+    /// it replies); returns whether it rose.
+    fn raise_promise(&mut self, ctx: &mut Ctx<'_, PaxosNode>, ballot: Ballot) -> bool {
+        if ballot <= ctx.durable().promised {
+            return false;
+        }
+        ctx.durable_mut().promised = ballot;
+        self.dirty = true;
+        true
     }
 
     /// A leader at `ballot` (not below our promise) spoke: follow it.

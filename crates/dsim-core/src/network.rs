@@ -180,7 +180,7 @@ pub struct Network {
     graph: Option<DiGraph<NodeId, LinkModel>>,
     cuts: Rc<CutState>,
     /// Every partition state that began, with its start time, oldest first.
-    cut_history: Vec<(SimTime, Rc<CutState>)>,
+    cut_history: Vec<Rc<CutState>>,
     degradations: Vec<Degradation>,
     next_degradation: u64,
     fifo_last_arrival: BTreeMap<(u32, u32), SimTime>,
@@ -445,7 +445,7 @@ impl Network {
     /// True when a message sent in `sent_epoch` from `source` to `target` crossed a cut
     /// that began while it was in flight (including one already healed).
     pub fn lost_in_flight(&self, source: NodeId, target: NodeId, sent_epoch: u32) -> bool {
-        for (_, state) in &self.cut_history[sent_epoch as usize..] {
+        for state in &self.cut_history[sent_epoch as usize..] {
             let blocked = match &self.graph {
                 None => state.blocks(source, target),
                 Some(graph) => {
@@ -460,10 +460,10 @@ impl Network {
         false
     }
 
-    fn set_cuts(&mut self, now: SimTime, state: CutState) {
+    fn set_cuts(&mut self, state: CutState) {
         let state = Rc::new(state);
         self.cuts = state.clone();
-        self.cut_history.push((now, state));
+        self.cut_history.push(state);
         self.epoch =
             u32::try_from(self.cut_history.len()).expect("fewer than 2^32 partition changes");
         self.routes.clear();
@@ -472,7 +472,7 @@ impl Network {
 
     /// Splits the nodes into groups; see [`crate::Fault::Partition`]. Replaces any
     /// earlier groups, keeps one-way cuts.
-    pub fn partition(&mut self, now: SimTime, groups: &[Vec<NodeId>]) -> Result<(), ConfigError> {
+    pub fn partition(&mut self, groups: &[Vec<NodeId>]) -> Result<(), ConfigError> {
         if groups.len() > 63 {
             return Err(ConfigError::Invalid("at most 63 partition groups".into()));
         }
@@ -491,12 +491,12 @@ impl Network {
         }
         let mut state = (*self.cuts).clone();
         state.group_masks = masks;
-        self.set_cuts(now, state);
+        self.set_cuts(state);
         Ok(())
     }
 
     /// Adds a one-way cut from every node of `from` to every node of `to`.
-    pub fn cut(&mut self, now: SimTime, from: &[NodeId], to: &[NodeId]) -> Result<(), ConfigError> {
+    pub fn cut(&mut self, from: &[NodeId], to: &[NodeId]) -> Result<(), ConfigError> {
         for &node in from.iter().chain(to) {
             self.check_node(node)?;
         }
@@ -508,12 +508,12 @@ impl Network {
         };
         let mut state = (*self.cuts).clone();
         state.one_way.push((sorted(from), sorted(to)));
-        self.set_cuts(now, state);
+        self.set_cuts(state);
         Ok(())
     }
 
     /// Cuts `node` off from everyone, both ways.
-    pub fn isolate(&mut self, now: SimTime, node: NodeId) -> Result<(), ConfigError> {
+    pub fn isolate(&mut self, node: NodeId) -> Result<(), ConfigError> {
         self.check_node(node)?;
         let everyone: Vec<NodeId> = (0..self.node_count as u32).map(NodeId).collect();
         let mut state = (*self.cuts).clone();
@@ -523,14 +523,14 @@ impl Network {
         state
             .one_way
             .push((everyone.iter().map(|n| n.0).collect(), vec![node.0]));
-        self.set_cuts(now, state);
+        self.set_cuts(state);
         Ok(())
     }
 
     /// Removes every partition and cut.
-    pub fn heal(&mut self, now: SimTime) {
+    pub fn heal(&mut self) {
         if !self.cuts.is_clear() {
-            self.set_cuts(now, CutState::default());
+            self.set_cuts(CutState::default());
         }
     }
 
@@ -724,10 +724,10 @@ mod tests {
         let mut network = Network::new(NetworkConfig::default(), 4).expect("valid");
         assert!(network.plain);
         network
-            .partition(SimTime(1), &[vec![NodeId(0)], vec![NodeId(1)]])
+            .partition(&[vec![NodeId(0)], vec![NodeId(1)]])
             .expect("valid groups");
         assert!(!network.plain);
-        network.heal(SimTime(2));
+        network.heal();
         assert!(network.plain);
         let id = network
             .degrade(&[NodeId(2)], None, Some(0.5))
@@ -735,7 +735,7 @@ mod tests {
         assert!(!network.plain);
         network.end_degradation(id);
         assert!(network.plain);
-        network.isolate(SimTime(3), NodeId(3)).expect("valid node");
+        network.isolate(NodeId(3)).expect("valid node");
         assert!(!network.plain);
         assert_eq!(network.cut_epoch(), 3, "partition, heal and isolate");
         let fifo = Network::new(

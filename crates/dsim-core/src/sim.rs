@@ -939,24 +939,24 @@ impl<N: Node> Simulation<N> {
             Fault::Pause { node, duration } => self.pause(*node, *duration),
             Fault::Partition(groups) => {
                 self.network
-                    .partition(now, groups)
+                    .partition(groups)
                     .expect("partition groups were checked when scheduled");
                 true
             }
             Fault::Cut { from, to } => {
                 self.network
-                    .cut(now, from, to)
+                    .cut(from, to)
                     .expect("cut nodes were checked when scheduled");
                 true
             }
             Fault::Isolate(node) => {
                 self.network
-                    .isolate(now, *node)
+                    .isolate(*node)
                     .expect("isolated node was checked when scheduled");
                 true
             }
             Fault::Heal => {
-                self.network.heal(now);
+                self.network.heal();
                 true
             }
             Fault::ClockOffset { node, offset_ns } => {

@@ -16,6 +16,7 @@
 //! - [`fault`] — the `Fault` enum.
 //! - [`observe`] — observations for metrics and checkers.
 //! - [`trace`] — the event trace and the run fingerprint.
+//! - [`value`] — history values (EDN-printable) carried by client operations.
 //! - [`queue`] — the event queue, ordered by `(time, seq)`.
 //! - [`sim`] — `Simulation`, the scheduler that ties it all together.
 //! - [`hold`] — the engine benchmark protocol.
@@ -50,6 +51,7 @@ pub mod rng;
 pub mod sim;
 pub mod time;
 pub mod trace;
+pub mod value;
 
 pub use clock::LocalClock;
 pub use dist::Delay;
@@ -69,3 +71,4 @@ pub use sim::{
 };
 pub use time::{SimDuration, SimTime};
 pub use trace::{TraceEvent, TraceKind, TraceWriter, fingerprint_hex};
+pub use value::Value;

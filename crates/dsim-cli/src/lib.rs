@@ -18,6 +18,7 @@ pub mod cli;
 pub mod commands;
 pub mod exit;
 mod logging;
+pub mod outdir;
 pub mod output;
 
 use clap::Parser;

@@ -3,12 +3,13 @@
 use crate::cli::CompareArgs;
 use crate::commands::sweep::{SweepJob, default_jobs, execute};
 use crate::exit;
+use crate::outdir::{Marker, OutputKind, check_target, open_in_place};
 use crate::output::Printer;
 use anyhow::bail;
 use dsim_report::sweep::{SweepStats, write_comparison};
 use dsim_scenario::sweep::SeedRange;
 use dsim_scenario::{Registry, Scenario};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Sweeps every (scenario, variant) pair over the same seeds and writes a comparison.
 pub fn compare(args: CompareArgs, registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
@@ -21,6 +22,8 @@ pub fn compare(args: CompareArgs, registry: &Registry, printer: &Printer) -> any
     let out = args
         .out
         .unwrap_or_else(|| Path::new("results").join("compare"));
+    let inputs: Vec<&Path> = args.scenarios.iter().map(PathBuf::as_path).collect();
+    check_target(&out, OutputKind::Compare, &inputs)?;
     let variants: Vec<Option<&String>> = if args.variants.is_empty() {
         vec![None]
     } else {
@@ -38,6 +41,9 @@ pub fn compare(args: CompareArgs, registry: &Registry, printer: &Printer) -> any
                 Some(_) if args.scenarios.len() == 1 => scenario.variant.clone(),
                 _ => format!("{}/{}", scenario.name, scenario.variant),
             };
+            if compared.is_empty() {
+                open_in_place(&out, &Marker::new(OutputKind::Compare, &scenario.name))?;
+            }
             let folder = label.replace(['/', ' '], "_");
             printer.line(format!("== {label}"));
             let job = SweepJob {

@@ -3,6 +3,7 @@
 use crate::cli::MergeArgs;
 use crate::commands::sweep::{SEED_COLUMN, replay_prefix};
 use crate::exit;
+use crate::outdir::{Marker, OutputKind, Staging, check_target};
 use crate::output::Printer;
 use anyhow::{Context, bail};
 use dsim_report::sweep::{SweepStats, SweepTable, write_sweep_report};
@@ -11,7 +12,7 @@ use dsim_scenario::sweep::{
 };
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The replay prefix when the sweep's identity text does not say the scenario.
 const GENERIC_REPLAY_PREFIX: &str = "dsim run <scenario.toml>";
@@ -108,15 +109,22 @@ pub fn merge(args: MergeArgs, printer: &Printer) -> anyhow::Result<u8> {
         .iter()
         .position(|c| c == SEED_COLUMN)
         .context("no seed column")?;
-    fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let inputs: Vec<&Path> = args.dirs.iter().map(PathBuf::as_path).collect();
+    check_target(&args.out, OutputKind::Merge, &inputs)?;
+    let staging = Staging::create(&args.out, &Marker::new(OutputKind::Merge, &name))?;
     let identity = identity.unwrap_or_default();
-    write_atomically(&args.out.join(META_FILE), identity.as_bytes())?;
+    write_atomically(&staging.dir.join(META_FILE), identity.as_bytes())?;
     let rows: Vec<Vec<String>> = rows.into_values().collect();
-    let rows = write_table(&args.out.join(SWEEP_FILE), &header, rows, seed_index)?;
+    let rows = write_table(&staging.dir.join(SWEEP_FILE), &header, rows, seed_index)?;
     let table = SweepTable::new(header, rows);
-    write_sweep_report(&args.out, &name, &table, &identity_replay_prefix(&identity))
-        .context("writing the sweep report failed")?;
+    write_sweep_report(
+        &staging.dir,
+        &name,
+        &table,
+        &identity_replay_prefix(&identity),
+    )
+    .context("writing the sweep report failed")?;
+    staging.commit()?;
     let stats = SweepStats::of(&table);
     printer.line(format!(
         "merged {} folders: {} seeds, {} violated a check; table {}",

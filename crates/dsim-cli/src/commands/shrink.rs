@@ -3,6 +3,7 @@
 use crate::cli::ShrinkArgs;
 use crate::commands::sweep::apply_swarm;
 use crate::exit;
+use crate::outdir::check_scenario_target;
 use crate::output::Printer;
 use anyhow::Context;
 use dsim_scenario::emit::emit;
@@ -13,6 +14,7 @@ use dsim_scenario::{Registry, Scenario, replay_command};
 /// Shrinks the run and writes the minimal scenario with a comment header.
 pub fn shrink(args: ShrinkArgs, registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
     let mut scenario = Scenario::load(&args.scenario.scenario, &args.scenario.set, registry)?;
+    check_scenario_target(&args.out, "--out", &[&args.scenario.scenario])?;
     scenario.seed = args.seed;
     if args.swarm {
         apply_swarm(&mut scenario)?;

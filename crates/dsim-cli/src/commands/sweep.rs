@@ -3,6 +3,7 @@
 
 use crate::cli::SweepArgs;
 use crate::exit;
+use crate::outdir::{Marker, OutputKind, check_target, open_in_place};
 use crate::output::{Printer, thousands};
 use anyhow::{Context, bail};
 use dsim_core::RunResult;
@@ -123,6 +124,11 @@ pub fn execute(
     printer: &Printer,
     quiet: bool,
 ) -> anyhow::Result<SweepTable> {
+    check_target(&job.out, OutputKind::Sweep, &[&job.scenario.path])?;
+    open_in_place(
+        &job.out,
+        &Marker::new(OutputKind::Sweep, &job.scenario.name),
+    )?;
     let mut journal = Journal::open(&job.out, &identity(&job.scenario.path, job.set, job.swarm))?;
     let done = journal.rows().len();
     let total = job.seeds.len() as u64;

@@ -1,10 +1,21 @@
 //! Sweeps: one scenario over many seeds, in parallel, resumable and crash-safe.
 //!
 //! Rows are appended to a journal (`rows.journal.csv`) as each seed finishes, one
-//! `write` per row; a rerun into the same folder reads the journal, drops a torn last
-//! line if a kill left one, skips the seeds already there and runs the rest. When every
-//! seed is in, `sweep.csv` is written (atomically) sorted by seed, so it is the same
-//! bytes for any `--jobs` and for any split into shards later merged.
+//! `write` per row, each line ending in a checksum of its own fields; a rerun into the
+//! same folder reads the journal, drops a torn last line if a kill left one, refuses a
+//! damaged line anywhere else (naming it), skips the seeds already there and runs the
+//! rest. When every seed is in, `sweep.csv` is written (atomically) sorted by seed, so
+//! it is the same bytes for any `--jobs` and for any split into shards later merged.
+//!
+//! `sweep.meta` holds the sweep's [`SweepIdentity`]: a digest of the resolved scenario
+//! (its contents after `--set` and `--swarm`, not its path), the seed range, the shard
+//! and the dsim version. A resume must match it, so one folder never mixes two
+//! experiments.
+//!
+//! Seeds are never collected: a [`SeedSet`] (a range, or one shard of it) counts,
+//! tests and enumerates them, so a range of 2^64 seeds costs nothing until it runs. A
+//! sweep covers at most [`MAX_SEEDS_PER_SWEEP`] seeds, because its final table is held
+//! in memory.
 //!
 //! Row contents are the caller's (the CLI formats summary rows through dsim-report):
 //! this module owns seeds, sharding, parallelism and the files.
@@ -20,10 +31,15 @@ use std::sync::Mutex;
 
 /// The journal of finished rows.
 pub const JOURNAL_FILE: &str = "rows.journal.csv";
-/// The identity of the sweep in a folder (scenario, flags, header).
+/// The identity of the sweep in a folder ([`SweepIdentity`]).
 pub const META_FILE: &str = "sweep.meta";
 /// The final table.
 pub const SWEEP_FILE: &str = "sweep.csv";
+/// The column that holds the seed in every sweep table.
+pub const SEED_COLUMN: &str = "seed";
+/// The most seeds one sweep covers (its whole range, before `--shard`): the final
+/// table, about 1.5 KB per seed, is held in memory by `sweep` and by `merge`.
+pub const MAX_SEEDS_PER_SWEEP: u128 = 1_000_000;
 
 /// A range of seeds, both ends included: `A..B` (as in the shell's `{A..B}`) or
 /// `A..=B`; a single number is a range of one. `--seeds 1..1000` is 1,000 seeds.
@@ -64,14 +80,20 @@ impl SeedRange {
         Ok(range)
     }
 
-    /// How many seeds.
-    pub fn len(&self) -> u64 {
-        self.last - self.first + 1
+    /// How many seeds (up to 2^64, hence `u128`).
+    pub fn len(&self) -> u128 {
+        u128::from(self.last - self.first) + 1
     }
 
     /// Never true: a parsed range holds at least one seed.
     pub fn is_empty(&self) -> bool {
         false
+    }
+}
+
+impl std::fmt::Display for SeedRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.first, self.last)
     }
 }
 
@@ -104,14 +126,252 @@ impl Shard {
         }
         Ok(Shard { index, count })
     }
+}
 
-    /// The seeds of `range` this shard runs.
-    pub fn seeds(&self, range: SeedRange) -> Vec<u64> {
-        (range.first..=range.last)
-            .enumerate()
-            .filter(|(position, _)| *position as u64 % self.count == self.index - 1)
-            .map(|(_, seed)| seed)
-            .collect()
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The seeds one sweep runs: a range, or one shard of it. Never materialised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedSet {
+    /// The whole range of the sweep.
+    pub range: SeedRange,
+    /// The shard this machine runs, if any.
+    pub shard: Option<Shard>,
+}
+
+impl SeedSet {
+    /// The index (from 0) of this set's first seed in the range, and the step.
+    fn offset_and_step(&self) -> (u128, u128) {
+        match self.shard {
+            Some(shard) => (u128::from(shard.index - 1), u128::from(shard.count)),
+            None => (0, 1),
+        }
+    }
+
+    /// How many seeds (0 for a shard with more shards than seeds).
+    pub fn len(&self) -> u128 {
+        let (offset, step) = self.offset_and_step();
+        let all = self.range.len();
+        if all <= offset {
+            0
+        } else {
+            (all - offset - 1) / step + 1
+        }
+    }
+
+    /// True for a shard that gets no seed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True if this set runs `seed`.
+    pub fn contains(&self, seed: u64) -> bool {
+        if seed < self.range.first || seed > self.range.last {
+            return false;
+        }
+        let (offset, step) = self.offset_and_step();
+        u128::from(seed - self.range.first) % step == offset
+    }
+
+    /// The `k`-th seed (from 0); `k` must be below [`SeedSet::len`].
+    pub fn nth(&self, k: u64) -> u64 {
+        assert!(u128::from(k) < self.len(), "seed index {k} out of the set");
+        let (offset, step) = self.offset_and_step();
+        let index = offset + u128::from(k) * step;
+        self.range.first + u64::try_from(index).expect("an index inside a u64 range")
+    }
+
+    /// The seeds in increasing order, one at a time.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        let len = u64::try_from(self.len()).unwrap_or(u64::MAX);
+        (0..len).map(|k| self.nth(k))
+    }
+
+    /// Refuses a sweep over more than [`MAX_SEEDS_PER_SWEEP`] seeds.
+    pub fn check_size(&self) -> Result<(), String> {
+        let all = self.range.len();
+        if all > MAX_SEEDS_PER_SWEEP {
+            return Err(format!(
+                "--seeds {} holds {all} seeds; a sweep covers at most {MAX_SEEDS_PER_SWEEP} (its table is held in memory): split the study into sweeps over consecutive ranges",
+                self.range
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What identifies a sweep in its folder (`sweep.meta`). A resume must match every
+/// field but `set` (two spellings of the same overrides resolve to the same digest)
+/// and `scenario_file` (the same file reached by another path).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepIdentity {
+    /// The scenario's name.
+    pub scenario_name: String,
+    /// The scenario's file name (no folder), for replay commands.
+    pub scenario_file: String,
+    /// [`scenario_digest`] of the resolved scenario.
+    pub scenario_digest: u64,
+    /// The `--set` flags, for replay commands.
+    pub set: Vec<String>,
+    /// `--swarm`.
+    pub swarm: bool,
+    /// The seeds.
+    pub seeds: SeedSet,
+    /// The dsim version that wrote the folder.
+    pub dsim_version: String,
+}
+
+/// The first line of `sweep.meta`.
+const META_TITLE: &str = "dsim sweep identity, format 2: a resume into this folder must match it";
+
+/// A digest of the resolved scenario: every field after `--set`, but not its path, its
+/// text (comments and layout do not change a run), the flags' spelling or its seed.
+pub fn scenario_digest(scenario: &Scenario) -> u64 {
+    let mut resolved = scenario.clone();
+    resolved.path = PathBuf::new();
+    resolved.text = String::new();
+    resolved.overrides = Vec::new();
+    resolved.seed = 0;
+    dsim_core::trace::digest_debug(&resolved)
+}
+
+impl SweepIdentity {
+    /// The identity of a sweep of `scenario` (with its `--set` flags) over `seeds`.
+    pub fn of(scenario: &Scenario, swarm: bool, seeds: SeedSet) -> SweepIdentity {
+        SweepIdentity {
+            scenario_name: scenario.name.clone(),
+            scenario_file: scenario
+                .path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            scenario_digest: scenario_digest(scenario),
+            set: scenario.overrides.clone(),
+            swarm,
+            seeds,
+            dsim_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// The text of `sweep.meta`.
+    pub fn render(&self) -> String {
+        let one_line = |text: &str| text.replace(['\n', '\r'], " ");
+        let mut text = format!(
+            "{META_TITLE}\nscenario_name: {}\nscenario_file: {}\nscenario_digest: {:016x}\nswarm: {}\nseeds: {}\nshard: {}\ndsim_version: {}\n",
+            one_line(&self.scenario_name),
+            one_line(&self.scenario_file),
+            self.scenario_digest,
+            self.swarm,
+            self.seeds.range,
+            self.seeds
+                .shard
+                .map_or("all".to_string(), |shard| shard.to_string()),
+            self.dsim_version,
+        );
+        for flag in &self.set {
+            text.push_str(&format!("set: {}\n", one_line(flag)));
+        }
+        text
+    }
+
+    /// Reads `sweep.meta` text; `None` for anything else (an older format included).
+    pub fn parse(text: &str) -> Option<SweepIdentity> {
+        let mut lines = text.lines();
+        if lines.next()? != META_TITLE {
+            return None;
+        }
+        let mut field = |key: &str| -> Option<String> {
+            Some(
+                lines
+                    .next()?
+                    .strip_prefix(key)?
+                    .strip_prefix(": ")?
+                    .to_string(),
+            )
+        };
+        let scenario_name = field("scenario_name")?;
+        let scenario_file = field("scenario_file")?;
+        let scenario_digest = u64::from_str_radix(&field("scenario_digest")?, 16).ok()?;
+        let swarm = field("swarm")?.parse().ok()?;
+        let range = SeedRange::parse(&field("seeds")?).ok()?;
+        let shard = match field("shard")?.as_str() {
+            "all" => None,
+            shard => Some(Shard::parse(shard).ok()?),
+        };
+        let dsim_version = field("dsim_version")?;
+        let mut set = Vec::new();
+        for line in lines {
+            set.push(line.strip_prefix("set: ")?.to_string());
+        }
+        Some(SweepIdentity {
+            scenario_name,
+            scenario_file,
+            scenario_digest,
+            set,
+            swarm,
+            seeds: SeedSet { range, shard },
+            dsim_version,
+        })
+    }
+
+    /// What differs from `other` (the folder's identity, `self` this command's), in
+    /// words; empty when `other` may be resumed.
+    pub fn changes_from(&self, other: &SweepIdentity) -> Vec<String> {
+        let mut changes = Vec::new();
+        if self.dsim_version != other.dsim_version {
+            changes.push(format!(
+                "it was written by dsim {}, this is dsim {}",
+                other.dsim_version, self.dsim_version
+            ));
+        }
+        if self.scenario_digest != other.scenario_digest {
+            let mut change = format!(
+                "the scenario differs (its resolved contents, --set included, digest {:016x} then, {:016x} now",
+                other.scenario_digest, self.scenario_digest
+            );
+            if self.scenario_name != other.scenario_name {
+                change.push_str(&format!(
+                    "; name {:?} then, {:?} now",
+                    other.scenario_name, self.scenario_name
+                ));
+            }
+            if self.set != other.set {
+                change.push_str(&format!(
+                    "; --set [{}] then, [{}] now",
+                    other.set.join(" "),
+                    self.set.join(" ")
+                ));
+            }
+            change.push(')');
+            changes.push(change);
+        }
+        if self.swarm != other.swarm {
+            let word = |on: bool| if on { "on" } else { "off" };
+            changes.push(format!(
+                "--swarm was {}, now {}",
+                word(other.swarm),
+                word(self.swarm)
+            ));
+        }
+        if self.seeds.range != other.seeds.range {
+            changes.push(format!(
+                "--seeds was {}, now {}",
+                other.seeds.range, self.seeds.range
+            ));
+        }
+        if self.seeds.shard != other.seeds.shard {
+            let shard = |shard: Option<Shard>| shard.map_or("none".to_string(), |s| s.to_string());
+            changes.push(format!(
+                "--shard was {}, now {}",
+                shard(other.seeds.shard),
+                shard(self.seeds.shard)
+            ));
+        }
+        changes
     }
 }
 
@@ -132,31 +392,191 @@ pub struct SweepRow {
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
     /// A file of the sweep folder could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: io::Error,
+        cause: io::Error,
     },
     /// The folder holds a different sweep.
     #[error("{0}")]
     Mismatch(String),
+    /// The folder's sweep is another experiment than this command's.
+    #[error("{} holds another sweep: {}; refusing to mix two experiments in one table, use another --out", dir.display(), changes.join("; "))]
+    Changed {
+        /// The folder.
+        dir: PathBuf,
+        /// What differs, in words.
+        changes: Vec<String>,
+    },
+    /// The folder's `sweep.meta` is not in this dsim's format.
+    #[error("{}: not a sweep identity of this dsim (an older format records no digest of the scenario, so a resume could mix two experiments); finish it with the dsim that started it, or use another --out", path.display())]
+    OldMeta {
+        /// The meta file.
+        path: PathBuf,
+    },
+    /// A line of a journal is damaged (not the torn last line a kill leaves).
+    #[error("{}:{line}: {problem}; the journal was changed by something other than dsim, so its rows cannot be trusted: delete that line to run its seed again", path.display())]
+    Damaged {
+        /// The journal.
+        path: PathBuf,
+        /// The line, from 1.
+        line: u64,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A seed could not be run.
-    #[error("seed {seed}: {source}")]
+    #[error("seed {seed}: {cause}")]
     Run {
         /// The seed.
         seed: u64,
         /// The cause.
-        source: RunError,
+        cause: RunError,
     },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> SweepError + '_ {
-    move |source| SweepError::Io {
+    move |cause| SweepError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     }
+}
+
+/// FNV-1a, 64 bits: the checksum of a journal line.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xCBF2_9CE4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01B3)
+    })
+}
+
+/// One journal line: the fields, then a checksum of their CSV text.
+pub fn journal_line(values: &[String]) -> String {
+    let mut fields = values.to_vec();
+    fields.push(format!("{:016x}", fnv1a(csv_line(values).as_bytes())));
+    csv_line(&fields)
+}
+
+/// A journal's verified contents.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JournalContents {
+    /// The header, once a row has been written.
+    pub header: Option<Vec<String>>,
+    /// The rows, each seed once, checksums removed, in file order.
+    pub rows: Vec<Vec<String>>,
+    /// The byte offset of a torn last line (a kill mid-write), if there is one.
+    pub torn_at: Option<u64>,
+}
+
+/// Reads journal bytes from `path`: every line's checksum is verified, every row must
+/// have the header's fields and a seed of `seeds`, each seed once. A last line that is
+/// torn (no newline, or a bad checksum) is reported in `torn_at`, not kept; a bad line
+/// anywhere else is [`SweepError::Damaged`].
+pub fn read_journal(
+    bytes: &[u8],
+    path: &Path,
+    seeds: &SeedSet,
+) -> Result<JournalContents, SweepError> {
+    let damaged = |line: u64, problem: String| SweepError::Damaged {
+        path: path.to_path_buf(),
+        line,
+        problem,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    // (line, byte offset, the verified fields or what is wrong)
+    let mut records: Vec<(u64, u64, Result<Vec<String>, String>)> = Vec::new();
+    for record in reader.byte_records() {
+        match record {
+            Ok(record) => {
+                let position = record
+                    .position()
+                    .cloned()
+                    .unwrap_or_else(csv::Position::new);
+                records.push((position.line(), position.byte(), verify_line(&record)));
+            }
+            Err(error) => {
+                let position = error.position().cloned().unwrap_or_else(csv::Position::new);
+                records.push((
+                    position.line(),
+                    position.byte(),
+                    Err(format!("unreadable CSV ({error})")),
+                ));
+                break;
+            }
+        }
+    }
+    let mut contents = JournalContents::default();
+    let ends_whole = bytes.is_empty() || bytes.ends_with(b"\n");
+    if let Some((_, byte, last)) = records.last()
+        && (last.is_err() || !ends_whole)
+    {
+        contents.torn_at = Some(*byte);
+        records.pop();
+    }
+    let mut seen: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+    let mut seed_index = 0;
+    for (line, _, fields) in records {
+        let fields = fields.map_err(|problem| damaged(line, problem))?;
+        let Some(header) = &contents.header else {
+            seed_index = fields
+                .iter()
+                .position(|column| column == SEED_COLUMN)
+                .ok_or_else(|| damaged(line, format!("the header has no {SEED_COLUMN} column")))?;
+            contents.header = Some(fields);
+            continue;
+        };
+        if fields.len() != header.len() {
+            return Err(damaged(
+                line,
+                format!(
+                    "the row has {} fields, the header {}",
+                    fields.len(),
+                    header.len()
+                ),
+            ));
+        }
+        let seed: u64 = fields[seed_index]
+            .parse()
+            .map_err(|_| damaged(line, format!("{:?} is not a seed", fields[seed_index])))?;
+        if !seeds.contains(seed) {
+            return Err(damaged(
+                line,
+                format!("seed {seed} is not one of this sweep's seeds"),
+            ));
+        }
+        match seen.get(&seed) {
+            Some(&earlier) if contents.rows[earlier] == fields => {}
+            Some(_) => {
+                return Err(damaged(
+                    line,
+                    format!("seed {seed} appears twice with different results"),
+                ));
+            }
+            None => {
+                seen.insert(seed, contents.rows.len());
+                contents.rows.push(fields);
+            }
+        }
+    }
+    Ok(contents)
+}
+
+/// A journal line's fields without its checksum, if the checksum matches them.
+fn verify_line(record: &csv::ByteRecord) -> Result<Vec<String>, String> {
+    let mut fields = record
+        .iter()
+        .map(|field| String::from_utf8(field.to_vec()))
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(|_| "the line is not UTF-8 text".to_string())?;
+    let checksum = fields.pop().unwrap_or_default();
+    let expected = format!("{:016x}", fnv1a(csv_line(&fields).as_bytes()));
+    if checksum != expected {
+        return Err("the line's checksum does not match its contents".to_string());
+    }
+    Ok(fields)
 }
 
 /// The journal of a sweep folder: its header line, the rows finished before it was
@@ -165,32 +585,41 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> SweepError + '_ {
 pub struct Journal {
     path: PathBuf,
     file: File,
+    seeds: SeedSet,
     header: Option<Vec<String>>,
     rows: Vec<Vec<String>>,
 }
 
 impl Journal {
-    /// Opens (or creates) the journal in `dir` for the sweep named by `identity` (the
-    /// scenario and flags); a torn last line from a killed run is cut off.
-    pub fn open(dir: &Path, identity: &str) -> Result<Journal, SweepError> {
+    /// Opens (or creates) the journal in `dir` for the sweep `identity`: a folder
+    /// holding another sweep, an older format or a damaged journal is refused; a torn
+    /// last line from a killed run is cut off.
+    pub fn open(dir: &Path, identity: &SweepIdentity) -> Result<Journal, SweepError> {
         fs::create_dir_all(dir).map_err(io_error(dir))?;
         let meta_path = dir.join(META_FILE);
-        let meta = format!("{identity}\n");
         match fs::read_to_string(&meta_path) {
-            Ok(existing) if existing != meta => {
-                return Err(SweepError::Mismatch(format!(
-                    "{} holds another sweep (its {META_FILE} names another scenario or other flags); use another --out or delete the folder",
-                    dir.display()
-                )));
+            Ok(text) => {
+                let existing = SweepIdentity::parse(&text).ok_or_else(|| SweepError::OldMeta {
+                    path: meta_path.clone(),
+                })?;
+                let changes = identity.changes_from(&existing);
+                if !changes.is_empty() {
+                    return Err(SweepError::Changed {
+                        dir: dir.to_path_buf(),
+                        changes,
+                    });
+                }
             }
-            Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                write_atomically(&meta_path, meta.as_bytes())?;
+                write_atomically(&meta_path, identity.render().as_bytes())?;
             }
-            Err(error) => {
+            Err(error) if error.kind() == io::ErrorKind::InvalidData => {
+                return Err(SweepError::OldMeta { path: meta_path });
+            }
+            Err(cause) => {
                 return Err(SweepError::Io {
                     path: meta_path,
-                    source: error,
+                    cause,
                 });
             }
         }
@@ -201,33 +630,19 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(io_error(&path))?;
-        let mut text = String::new();
-        file.read_to_string(&mut text).map_err(io_error(&path))?;
-        // Keep only whole lines: a kill mid-write can leave a torn last line.
-        let whole = text.rfind('\n').map_or(0, |i| i + 1);
-        if whole < text.len() {
-            file.set_len(whole as u64).map_err(io_error(&path))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io_error(&path))?;
+        let contents = read_journal(&bytes, &path, &identity.seeds)?;
+        if let Some(torn_at) = contents.torn_at {
+            file.set_len(torn_at).map_err(io_error(&path))?;
             file.seek(SeekFrom::End(0)).map_err(io_error(&path))?;
-            text.truncate(whole);
-        }
-        let mut records = read_records(&text)
-            .map_err(|e| SweepError::Mismatch(format!("{}: {e}", path.display())))?;
-        let header = (!records.is_empty()).then(|| records.remove(0));
-        if let Some(header) = &header
-            && let Some(bad) = records.iter().find(|row| row.len() != header.len())
-        {
-            return Err(SweepError::Mismatch(format!(
-                "{}: a row has {} fields, the header {}",
-                path.display(),
-                bad.len(),
-                header.len()
-            )));
         }
         Ok(Journal {
             path,
             file,
-            header,
-            rows: records,
+            seeds: identity.seeds,
+            header: contents.header,
+            rows: contents.rows,
         })
     }
 
@@ -247,7 +662,7 @@ impl Journal {
         assert_eq!(values.len(), header.len(), "a row has one value per column");
         let mut text = String::new();
         match &self.header {
-            None => text.push_str(&csv_line(header)),
+            None => text.push_str(&journal_line(header)),
             Some(existing) if existing.as_slice() != header => {
                 return Err(SweepError::Mismatch(format!(
                     "{}: this run's columns differ from the journal's header",
@@ -256,7 +671,7 @@ impl Journal {
             }
             Some(_) => {}
         }
-        text.push_str(&csv_line(values));
+        text.push_str(&journal_line(values));
         self.file
             .write_all(text.as_bytes())
             .map_err(io_error(&self.path))?;
@@ -266,16 +681,10 @@ impl Journal {
         Ok(())
     }
 
-    /// Every whole row in the journal file, resumed and appended alike.
+    /// Every row in the journal file, resumed and appended alike, verified again.
     pub fn into_rows(self) -> Result<Vec<Vec<String>>, SweepError> {
-        let text = fs::read_to_string(&self.path).map_err(io_error(&self.path))?;
-        let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-        let mut records = read_records(whole)
-            .map_err(|e| SweepError::Mismatch(format!("{}: {e}", self.path.display())))?;
-        if !records.is_empty() {
-            records.remove(0);
-        }
-        Ok(records)
+        let bytes = fs::read(&self.path).map_err(io_error(&self.path))?;
+        Ok(read_journal(&bytes, &self.path, &self.seeds)?.rows)
     }
 }
 
@@ -349,7 +758,7 @@ pub struct SeedPlan<'a> {
     /// The scenario; each run replaces its seed.
     pub scenario: &'a Scenario,
     /// Every seed of the sweep (those already in the journal are skipped).
-    pub seeds: &'a [u64],
+    pub seeds: SeedSet,
     /// Worker threads.
     pub jobs: usize,
     /// Which journal column holds the seed.
@@ -383,11 +792,9 @@ where
         .iter()
         .filter_map(|row| row.get(seed_column)?.parse().ok())
         .collect();
-    let pending: Vec<u64> = seeds
-        .iter()
-        .copied()
-        .filter(|seed| !done.contains(seed))
-        .collect();
+    // Seeds are enumerated by index, never collected: a huge range costs no memory.
+    let count = u64::try_from(seeds.len())
+        .map_err(|_| SweepError::Mismatch(format!("{} holds more than 2^64 seeds", seeds.range)))?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()
@@ -396,15 +803,16 @@ where
     let first_error: Mutex<Option<SweepError>> = Mutex::new(None);
     pool.install(|| {
         use rayon::prelude::*;
-        pending.par_iter().for_each(|&seed| {
-            if first_error.lock().expect("error lock").is_some() {
+        (0..count).into_par_iter().for_each(|k| {
+            let seed = seeds.nth(k);
+            if done.contains(&seed) || first_error.lock().expect("error lock").is_some() {
                 return;
             }
             let mut seeded = scenario.clone();
             seeded.seed = seed;
             prepare(&mut seeded);
             let outcome = run_scenario(registry, &seeded, RunOptions::default())
-                .map_err(|source| SweepError::Run { seed, source })
+                .map_err(|cause| SweepError::Run { seed, cause })
                 .and_then(|result| {
                     let row = format(&seeded, &result);
                     let mut journal = shared.lock().expect("journal lock");
@@ -453,26 +861,101 @@ mod tests {
             first: 10,
             last: 19,
         };
+        let shard = |index| SeedSet {
+            range,
+            shard: Some(Shard { index, count: 3 }),
+        };
         let mut all: Vec<u64> = (1..=3)
-            .flat_map(|i| Shard { index: i, count: 3 }.seeds(range))
+            .flat_map(|i| shard(i).iter().collect::<Vec<_>>())
             .collect();
         all.sort();
+        // Every seed in exactly one shard, or a merge would miss or double rows.
         assert_eq!(all, (10..=19).collect::<Vec<_>>());
-        assert_eq!(
-            Shard { index: 1, count: 3 }.seeds(range),
-            vec![10, 13, 16, 19]
-        );
+        assert_eq!(shard(1).iter().collect::<Vec<_>>(), vec![10, 13, 16, 19]);
+        assert_eq!(shard(2).len(), 3);
+        assert!(shard(2).contains(14) && !shard(2).contains(13) && !shard(2).contains(20));
         assert!(Shard::parse("0/3").is_err());
         assert!(Shard::parse("4/3").is_err());
         assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
     }
 
     #[test]
+    fn huge_seed_ranges_are_counted_not_collected() {
+        // `1..u64::MAX` overflowed a capacity computation before; `0..u64::MAX` holds
+        // 2^64 seeds, one more than a u64 counts.
+        let everything = SeedSet {
+            range: SeedRange::parse("0..18446744073709551615").expect("range"),
+            shard: None,
+        };
+        assert_eq!(everything.len(), 1u128 << 64);
+        assert!(everything.check_size().is_err());
+        let billion = SeedSet {
+            range: SeedRange::parse("1..1000000000").expect("range"),
+            shard: Some(Shard { index: 2, count: 7 }),
+        };
+        assert_eq!(billion.len(), 142_857_143);
+        assert_eq!(billion.nth(142_857_142), 999_999_996);
+        let message = billion.check_size().expect_err("above the limit");
+        assert!(message.contains("1000000000 seeds"), "{message}");
+        // More shards than seeds: the third shard of two seeds is empty, not an error.
+        let empty = SeedSet {
+            range: SeedRange { first: 1, last: 2 },
+            shard: Some(Shard { index: 3, count: 3 }),
+        };
+        assert!(empty.is_empty());
+        assert_eq!(empty.iter().count(), 0);
+    }
+
+    fn identity(seeds: &str) -> SweepIdentity {
+        SweepIdentity {
+            scenario_name: "demo".into(),
+            scenario_file: "demo.toml".into(),
+            scenario_digest: 0xfeed,
+            set: vec!["network.drop=0.1".into()],
+            swarm: false,
+            seeds: SeedSet {
+                range: SeedRange::parse(seeds).expect("range"),
+                shard: None,
+            },
+            dsim_version: "0.1.0".into(),
+        }
+    }
+
+    #[test]
+    fn identities_read_back_and_name_what_changed() {
+        let base = identity("1..30");
+        // An identity that does not read back would refuse every resume.
+        assert_eq!(SweepIdentity::parse(&base.render()), Some(base.clone()));
+        assert!(base.changes_from(&base).is_empty());
+        let mut other = identity("1..40");
+        other.scenario_digest = 0xbeef;
+        other.seeds.shard = Some(Shard { index: 1, count: 2 });
+        let changes = other.changes_from(&base).join("; ");
+        assert!(
+            changes.contains("--seeds was 1..30, now 1..40"),
+            "{changes}"
+        );
+        assert!(changes.contains("the scenario differs"), "{changes}");
+        assert!(changes.contains("--shard was none, now 1/2"), "{changes}");
+        // The file's name and the flags' spelling alone are not another experiment.
+        let mut renamed = base.clone();
+        renamed.scenario_file = "copy.toml".into();
+        renamed.set = vec!["network.drop=0.10".into()];
+        assert!(renamed.changes_from(&base).is_empty());
+        // The format before digests does not parse.
+        assert_eq!(
+            SweepIdentity::parse("scenario: x.toml\nset: \nswarm: false\n"),
+            None
+        );
+    }
+
+    #[test]
     fn a_torn_journal_line_is_cut_and_rows_survive() {
         let dir = tempfile::tempdir().expect("temp dir");
         let header = vec!["seed".to_string(), "value".to_string()];
+        let id = identity("1..3");
         {
-            let mut journal = Journal::open(dir.path(), "test").expect("open");
+            let mut journal = Journal::open(dir.path(), &id).expect("open");
             assert!(journal.header().is_none());
             journal
                 .append(&header, &["1".into(), "a,b".into()])
@@ -486,7 +969,7 @@ mod tests {
         let mut file = OpenOptions::new().append(true).open(&path).expect("reopen");
         file.write_all(b"3,hal").expect("torn write");
         drop(file);
-        let mut journal = Journal::open(dir.path(), "test").expect("reopen journal");
+        let mut journal = Journal::open(dir.path(), &id).expect("reopen journal");
         assert_eq!(journal.header(), Some(header.as_slice()));
         assert_eq!(
             journal.rows().len(),
@@ -498,15 +981,77 @@ mod tests {
             .append(&header, &["3".into(), "d".into()])
             .expect("append after repair");
         let text = fs::read_to_string(&path).expect("read journal");
-        assert_eq!(text, "seed,value\n1,\"a,b\"\n2,c\n3,d\n");
+        let expected: String = [
+            header.clone(),
+            vec!["1".into(), "a,b".into()],
+            vec!["2".into(), "c".into()],
+            vec!["3".into(), "d".into()],
+        ]
+        .iter()
+        .map(|fields| journal_line(fields))
+        .collect();
+        assert_eq!(text, expected);
         let rows = journal.into_rows().expect("read back");
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[2], vec!["3".to_string(), "d".to_string()]);
-        // Another sweep in the same folder is refused.
-        assert!(matches!(
-            Journal::open(dir.path(), "other"),
-            Err(SweepError::Mismatch(_))
-        ));
+        // Another sweep in the same folder is refused, naming what changed.
+        let error = Journal::open(dir.path(), &identity("1..4"))
+            .err()
+            .expect("another seed range is refused");
+        assert!(
+            error.to_string().contains("--seeds was 1..3, now 1..4"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_row_in_the_middle_of_the_journal_is_refused_by_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let header = vec!["seed".to_string(), "value".to_string()];
+        let id = identity("1..3");
+        {
+            let mut journal = Journal::open(dir.path(), &id).expect("open");
+            for (seed, value) in [("1", "10"), ("2", "20"), ("3", "30")] {
+                journal
+                    .append(&header, &[seed.into(), value.into()])
+                    .expect("append");
+            }
+        }
+        let path = dir.path().join(JOURNAL_FILE);
+        let text = fs::read_to_string(&path).expect("journal");
+        // One digit of seed 2's value flipped: the row still has two fields and a seed,
+        // so only its checksum can tell.
+        fs::write(&path, text.replacen("2,20,", "2,29,", 1)).expect("damage");
+        let error = Journal::open(dir.path(), &id)
+            .err()
+            .expect("a damaged middle row is refused");
+        assert!(
+            matches!(error, SweepError::Damaged { line: 3, .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("rows.journal.csv:3:"), "{error}");
+        // The file is left as it was, for the user to look at.
+        assert!(
+            fs::read_to_string(&path)
+                .expect("journal")
+                .contains("2,29,")
+        );
+    }
+
+    #[test]
+    fn an_old_format_meta_is_refused_clearly() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(
+            dir.path().join(META_FILE),
+            "scenario: x.toml\nset: \nswarm: false\n",
+        )
+        .expect("write");
+        let error = Journal::open(dir.path(), &identity("1..3"))
+            .err()
+            .expect("refused");
+        // Resuming it would trust rows of an unknown scenario.
+        assert!(matches!(error, SweepError::OldMeta { .. }), "{error}");
+        assert!(error.to_string().contains("older format"), "{error}");
     }
 
     #[test]

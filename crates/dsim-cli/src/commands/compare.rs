@@ -5,16 +5,17 @@ use crate::commands::sweep::{SweepJob, default_jobs, execute};
 use crate::exit;
 use crate::outdir::{Marker, OutputKind, check_target, open_in_place};
 use crate::output::Printer;
-use anyhow::bail;
+use anyhow::{Context, bail};
 use dsim_report::sweep::{SweepStats, write_comparison};
-use dsim_scenario::sweep::SeedRange;
+use dsim_scenario::sweep::{SeedRange, SeedSet};
 use dsim_scenario::{Registry, Scenario};
 use std::path::{Path, PathBuf};
 
 /// Sweeps every (scenario, variant) pair over the same seeds and writes a comparison.
 pub fn compare(args: CompareArgs, registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
     let range = SeedRange::parse(&args.seeds).map_err(anyhow::Error::msg)?;
-    let seeds: Vec<u64> = (range.first..=range.last).collect();
+    let seeds = SeedSet { range, shard: None };
+    seeds.check_size().map_err(anyhow::Error::msg)?;
     let jobs = args.jobs.unwrap_or_else(default_jobs);
     if args.scenarios.len() < 2 && args.variants.len() < 2 {
         bail!("compare needs two scenario files or two --variant values");
@@ -48,13 +49,14 @@ pub fn compare(args: CompareArgs, registry: &Registry, printer: &Printer) -> any
             printer.line(format!("== {label}"));
             let job = SweepJob {
                 scenario: &scenario,
-                seeds: seeds.clone(),
+                seeds,
                 jobs,
                 out: out.join(folder),
                 swarm: false,
                 set: &set,
             };
-            let table = execute(&job, registry, printer, printer.is_quiet())?;
+            let table = execute(&job, registry, printer, printer.is_quiet())?
+                .context("a comparison's seed range holds at least one seed")?;
             compared.push((label, SweepStats::of(&table)));
         }
     }

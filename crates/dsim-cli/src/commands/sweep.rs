@@ -11,7 +11,8 @@ use dsim_report::sweep::{SweepStats, SweepTable, write_sweep_report};
 use dsim_report::{RunMeta, Summary};
 use dsim_scenario::nemesis::SwarmDraw;
 use dsim_scenario::sweep::{
-    Journal, SWEEP_FILE, SeedPlan, SeedRange, Shard, SweepRow, run_seeds, write_table,
+    Journal, META_FILE, SWEEP_FILE, SeedPlan, SeedRange, SeedSet, Shard, SweepIdentity, SweepRow,
+    run_seeds, write_table,
 };
 use dsim_scenario::{Registry, Scenario, replay_command, shell_quote};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -19,8 +20,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// The column that holds the seed in every sweep table.
-pub const SEED_COLUMN: &str = "seed";
+pub use dsim_scenario::sweep::SEED_COLUMN;
 
 /// Applies this seed's swarm draw to the scenario's nemesis; refuses scenarios without
 /// a `[nemesis]` table.
@@ -46,11 +46,12 @@ pub fn seed_replay(scenario: &Scenario, swarm: bool) -> String {
     command
 }
 
-/// The command that replays any seed of a sweep of the scenario at `path` with the
-/// `--set` flags `set`, without its `--seed N` (and without `--swarm`): the sweep
-/// report appends both per failing seed.
-pub fn replay_prefix(path: &Path, set: &[String]) -> String {
-    let mut command = format!("dsim run {}", shell_quote(&path.display().to_string()));
+/// The command that replays any seed of a sweep (of the scenario file named in its
+/// identity, with its `--set` flags), without its `--seed N` (and without `--swarm`):
+/// the sweep report appends both per failing seed.
+pub fn replay_prefix(identity: &SweepIdentity) -> String {
+    let set = &identity.set;
+    let mut command = format!("dsim run {}", shell_quote(&identity.scenario_file));
     for flag in set {
         command.push_str(" --set ");
         command.push_str(&shell_quote(flag));
@@ -91,21 +92,12 @@ pub fn sweep_row(scenario: &Scenario, result: &RunResult, swarm: Option<&SwarmDr
     }
 }
 
-/// What identifies a sweep in its folder: the scenario and the flags that shape runs.
-pub fn identity(path: &Path, set: &[String], swarm: bool) -> String {
-    format!(
-        "scenario: {}\nset: {}\nswarm: {swarm}",
-        path.display(),
-        set.join(" ")
-    )
-}
-
 /// Everything a sweep needs, shared by `sweep` and `compare`.
 pub struct SweepJob<'a> {
     /// The scenario (seed replaced per row).
     pub scenario: &'a Scenario,
     /// The seeds this machine runs.
-    pub seeds: Vec<u64>,
+    pub seeds: SeedSet,
     /// Worker threads.
     pub jobs: usize,
     /// Output folder.
@@ -117,21 +109,32 @@ pub struct SweepJob<'a> {
 }
 
 /// Runs a sweep into its folder and writes sweep.csv and the sweep report; returns the
-/// table of this sweep's seeds.
+/// table of this sweep's seeds, or `None` for a shard without seeds (whose folder then
+/// holds only its marker, identity and an empty journal, so that `dsim merge` sees it).
 pub fn execute(
     job: &SweepJob<'_>,
     registry: &Registry,
     printer: &Printer,
     quiet: bool,
-) -> anyhow::Result<SweepTable> {
+) -> anyhow::Result<Option<SweepTable>> {
+    if Marker::read(&job.out).is_none() && job.out.join(META_FILE).is_file() {
+        bail!(
+            "{} is a sweep folder of an older dsim (no .dsim-output marker; its {META_FILE} records no digest of the scenario, so a resume could mix two experiments); finish it with the dsim that started it, or use another --out",
+            job.out.display()
+        );
+    }
     check_target(&job.out, OutputKind::Sweep, &[&job.scenario.path])?;
     open_in_place(
         &job.out,
         &Marker::new(OutputKind::Sweep, &job.scenario.name),
     )?;
-    let mut journal = Journal::open(&job.out, &identity(&job.scenario.path, job.set, job.swarm))?;
-    let done = journal.rows().len();
-    let total = job.seeds.len() as u64;
+    let identity = SweepIdentity::of(job.scenario, job.swarm, job.seeds);
+    let mut journal = Journal::open(&job.out, &identity)?;
+    if job.seeds.is_empty() {
+        return Ok(None);
+    }
+    let done = journal.rows().len() as u64;
+    let total = u64::try_from(job.seeds.len()).unwrap_or(u64::MAX);
     let progress = Progress::new(total, quiet);
     if done > 0 {
         printer.line(format!(
@@ -144,20 +147,13 @@ pub fn execute(
         .header()
         .and_then(|h| h.iter().position(|c| c == SEED_COLUMN))
         .unwrap_or(3);
-    let already: std::collections::BTreeSet<u64> = journal
-        .rows()
-        .iter()
-        .filter_map(|row| row.get(seed_index)?.parse().ok())
-        .collect();
-    progress.advance(
-        job.seeds.iter().filter(|s| already.contains(s)).count() as u64,
-        0,
-    );
+    // Every resumed row is one of this sweep's seeds (the journal checks it).
+    progress.advance(done, 0);
     let failing = Mutex::new(0u64);
     let swarm = job.swarm;
     let plan = SeedPlan {
         scenario: job.scenario,
-        seeds: &job.seeds,
+        seeds: job.seeds,
         jobs: job.jobs,
         seed_column: seed_index,
     };
@@ -203,26 +199,17 @@ pub fn execute(
         .iter()
         .position(|c| c == SEED_COLUMN)
         .context("no seed column")?;
-    let wanted: std::collections::BTreeSet<u64> = job.seeds.iter().copied().collect();
-    let rows: Vec<Vec<String>> = journal
-        .into_rows()?
-        .into_iter()
-        .filter(|row| {
-            row.get(seed_index)
-                .and_then(|s| s.parse().ok())
-                .is_some_and(|s| wanted.contains(&s))
-        })
-        .collect();
+    let rows = journal.into_rows()?;
     let rows = write_table(&job.out.join(SWEEP_FILE), &header, rows, seed_index)?;
     let table = SweepTable::new(header, rows);
     write_sweep_report(
         &job.out,
         &job.scenario.name,
         &table,
-        &replay_prefix(&job.scenario.path, job.set),
+        &replay_prefix(&identity),
     )
     .context("writing the sweep report failed")?;
-    Ok(table)
+    Ok(Some(table))
 }
 
 /// `dsim sweep`.
@@ -241,10 +228,8 @@ pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow:
             scenario.path.display()
         );
     }
-    let seeds = match shard {
-        Some(shard) => shard.seeds(range),
-        None => (range.first..=range.last).collect(),
-    };
+    let seeds = SeedSet { range, shard };
+    seeds.check_size().map_err(anyhow::Error::msg)?;
     let default_dir = match shard {
         Some(shard) => format!("sweep-shard-{}-of-{}", shard.index, shard.count),
         None => "sweep".to_string(),
@@ -259,7 +244,7 @@ pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow:
     printer.line(format!(
         "sweeping {} over {} seeds ({}..{}{}) on {jobs} threads into {}",
         scenario.name,
-        thousands(seeds.len() as u64),
+        thousands(u64::try_from(seeds.len()).unwrap_or(u64::MAX)),
         range.first,
         range.last,
         shard.map_or(String::new(), |s| format!(
@@ -276,7 +261,15 @@ pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow:
         swarm: args.swarm,
         set: &args.scenario.set,
     };
-    let table = execute(&job, registry, printer, printer.is_quiet())?;
+    let Some(table) = execute(&job, registry, printer, printer.is_quiet())? else {
+        printer.line(format!(
+            "this shard has no seeds: --seeds {range} holds {} seeds, so shard {} gets none; wrote its empty folder {} (dsim merge accepts it)",
+            range.len(),
+            shard.map_or(String::new(), |s| s.to_string()),
+            out.display()
+        ));
+        return Ok(exit::OK);
+    };
     let stats = SweepStats::of(&table);
     printer.line(format!(
         "{} seeds, {} violated a check ({:.1}%); table {}",

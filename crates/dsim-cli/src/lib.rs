@@ -20,6 +20,7 @@ pub mod exit;
 mod logging;
 pub mod outdir;
 pub mod output;
+pub mod replay;
 
 use clap::Parser;
 use dsim_scenario::Registry;

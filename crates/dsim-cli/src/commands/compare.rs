@@ -5,6 +5,7 @@ use crate::commands::sweep::{SweepJob, default_jobs, execute};
 use crate::exit;
 use crate::outdir::{Marker, OutputKind, check_target, open_in_place};
 use crate::output::Printer;
+use crate::replay::for_terminal;
 use anyhow::{Context, bail};
 use dsim_report::sweep::{SweepStats, write_comparison};
 use dsim_scenario::sweep::{SeedRange, SeedSet};
@@ -79,7 +80,7 @@ pub fn compare(args: CompareArgs, registry: &Registry, printer: &Printer) -> any
         ));
     }
     for file in files {
-        printer.line(format!("wrote {}", file.display()));
+        printer.line(format!("wrote {}", for_terminal(&file)));
     }
     Ok(if compared.iter().any(|(_, s)| s.violating > 0) {
         exit::VIOLATION

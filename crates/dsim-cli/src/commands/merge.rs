@@ -11,6 +11,7 @@ use crate::commands::sweep::{SEED_COLUMN, replay_prefix};
 use crate::exit;
 use crate::outdir::{Marker, OutputKind, Staging, check_target};
 use crate::output::Printer;
+use crate::replay::for_terminal;
 use anyhow::{Context, bail};
 use dsim_report::sweep::{SweepStats, SweepTable, write_sweep_report};
 use dsim_scenario::sweep::{
@@ -230,7 +231,7 @@ pub fn merge(args: MergeArgs, printer: &Printer) -> anyhow::Result<u8> {
         }
         printer.always(format!(
             "partial merge: {message}; listed in {}",
-            args.out.join(MISSING_FILE).display()
+            for_terminal(&args.out.join(MISSING_FILE))
         ));
     }
     let header = header.context("the shard folders hold no rows")?;
@@ -275,7 +276,7 @@ pub fn merge(args: MergeArgs, printer: &Printer) -> anyhow::Result<u8> {
         args.dirs.len(),
         stats.seeds,
         stats.violating,
-        args.out.join(SWEEP_FILE).display()
+        for_terminal(&args.out.join(SWEEP_FILE))
     ));
     Ok(if stats.violating > 0 {
         exit::VIOLATION

@@ -1,9 +1,11 @@
 //! `dsim run`: one scenario, one seed, one report folder.
 
 use crate::cli::RunArgs;
+use crate::commands::sweep::{Shown, seed_replay};
 use crate::exit;
 use crate::outdir::{Marker, OutputKind, Staging, check_scenario_target, check_target};
 use crate::output::{Printer, human_ns, thousands};
+use crate::replay::{file_name, for_terminal, program_name};
 use anyhow::{Context, bail};
 use dsim_core::{RunResult, TraceWriter, fingerprint_hex};
 use dsim_report::{Perf, RunMeta, Summary, write_run_report};
@@ -27,9 +29,10 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
     if let Some(path) = &args.emit_scenario {
         check_scenario_target(path, "--emit-scenario", &[&args.scenario.scenario])?;
         let header = format!(
-            "The concrete scenario of {} with seed {}: every nemesis fault written out.\nRunning it gives the same fingerprint as the original run.",
-            scenario.path.display(),
-            scenario.seed
+            "The concrete scenario of {} with seed {}, written by `{} run --emit-scenario`:\nevery nemesis fault written out. Running it gives the same fingerprint as the original run.",
+            file_name(&scenario.path),
+            scenario.seed,
+            program_name()
         );
         let text =
             dsim_scenario::emit::emit(&scenario, &scenario.concrete_faults(), false, &header);
@@ -73,7 +76,7 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
         protocol: scenario.kind.clone(),
         variant: scenario.variant.clone(),
         seed: scenario.seed,
-        replay_command: crate::commands::sweep::seed_replay(&scenario, args.swarm),
+        replay_command: seed_replay(&scenario, args.swarm, Shown::InFiles),
         scenario_toml: scenario.text.clone(),
         duration_ns: scenario.duration.as_nanos(),
     };
@@ -82,7 +85,16 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
         .context("writing the report failed")?;
     staging.commit()?;
 
-    print_summary(printer, &scenario, &meta, &result, wall_seconds, &out);
+    let replay = seed_replay(&scenario, args.swarm, Shown::OnTerminal);
+    print_summary(
+        printer,
+        &scenario,
+        &meta,
+        &replay,
+        &result,
+        wall_seconds,
+        &out,
+    );
     Ok(if result.verdict.violations.is_empty() {
         exit::OK
     } else {
@@ -109,13 +121,14 @@ fn print_summary(
     printer: &Printer,
     scenario: &Scenario,
     meta: &RunMeta,
+    replay: &str,
     result: &RunResult,
     wall_seconds: f64,
     out: &Path,
 ) {
     let summary = Summary::from_run(meta, result);
     let counters = result.output.counters;
-    printer.line(&meta.replay_command);
+    printer.line(replay);
     printer.line(format!(
         "  protocol     {} ({}), {} replicas, {} nodes in all",
         scenario.kind, scenario.variant, scenario.nodes, scenario.total_nodes
@@ -170,7 +183,7 @@ fn print_summary(
                 violations.len() - 10
             ));
         }
-        printer.always(format!("  replay       {}", meta.replay_command));
+        printer.always(format!("  replay       {replay}"));
     }
     printer.line(format!(
         "  fingerprint  {}",
@@ -187,6 +200,6 @@ fn print_summary(
     ));
     printer.line(format!(
         "  report       {}",
-        out.join("report.html").display()
+        for_terminal(&out.join("report.html"))
     ));
 }

@@ -5,6 +5,7 @@ use crate::cli::SweepArgs;
 use crate::exit;
 use crate::outdir::{Marker, OutputKind, check_target, open_in_place};
 use crate::output::{Printer, thousands};
+use crate::replay::{ReplayCommand, file_name, for_terminal, program_name};
 use anyhow::{Context, bail};
 use dsim_core::RunResult;
 use dsim_report::sweep::{SweepStats, SweepTable, write_sweep_report};
@@ -14,7 +15,7 @@ use dsim_scenario::sweep::{
     Journal, META_FILE, SWEEP_FILE, SeedPlan, SeedRange, SeedSet, Shard, SweepIdentity, SweepRow,
     run_seeds, write_table,
 };
-use dsim_scenario::{Registry, Scenario, replay_command, shell_quote};
+use dsim_scenario::{Registry, Scenario};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -37,26 +38,41 @@ pub fn apply_swarm(scenario: &mut Scenario) -> anyhow::Result<SwarmDraw> {
     Ok(draw)
 }
 
-/// The replay command of one seed of a sweep.
-pub fn seed_replay(scenario: &Scenario, swarm: bool) -> String {
-    let mut command = replay_command(scenario);
-    if swarm {
-        command.push_str(" --swarm");
+/// How a replay command shows the scenario path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// By its file name: for files, whose bytes must not depend on the current folder.
+    InFiles,
+    /// Relative to the current folder: for the terminal.
+    OnTerminal,
+}
+
+/// The replay command of one seed of a sweep (or of a run), naming the running binary.
+pub fn seed_replay(scenario: &Scenario, swarm: bool, shown: Shown) -> String {
+    let path = match shown {
+        Shown::InFiles => file_name(&scenario.path),
+        Shown::OnTerminal => for_terminal(&scenario.path),
+    };
+    ReplayCommand {
+        scenario: &path,
+        seed: Some(scenario.seed),
+        set: &scenario.overrides,
+        swarm,
     }
-    command
+    .render(&program_name())
 }
 
 /// The command that replays any seed of a sweep (of the scenario file named in its
 /// identity, with its `--set` flags), without its `--seed N` (and without `--swarm`):
 /// the sweep report appends both per failing seed.
 pub fn replay_prefix(identity: &SweepIdentity) -> String {
-    let set = &identity.set;
-    let mut command = format!("dsim run {}", shell_quote(&identity.scenario_file));
-    for flag in set {
-        command.push_str(" --set ");
-        command.push_str(&shell_quote(flag));
+    ReplayCommand {
+        scenario: &identity.scenario_file,
+        seed: None,
+        set: &identity.set,
+        swarm: false,
     }
-    command
+    .render(&program_name())
 }
 
 /// A sweep row: the summary columns, the first violation, and the swarm draw.
@@ -66,7 +82,7 @@ pub fn sweep_row(scenario: &Scenario, result: &RunResult, swarm: Option<&SwarmDr
         protocol: scenario.kind.clone(),
         variant: scenario.variant.clone(),
         seed: scenario.seed,
-        replay_command: seed_replay(scenario, swarm.is_some()),
+        replay_command: seed_replay(scenario, swarm.is_some(), Shown::InFiles),
         scenario_toml: String::new(),
         duration_ns: scenario.duration.as_nanos(),
     };
@@ -139,7 +155,7 @@ pub fn execute(
     if done > 0 {
         printer.line(format!(
             "resuming {}: {} rows already in the journal",
-            job.out.display(),
+            for_terminal(&job.out),
             done
         ));
     }
@@ -184,7 +200,7 @@ pub fn execute(
                 progress.println(format!(
                     "FAIL seed {}: replay with  {}",
                     row.seed,
-                    seed_replay(&seeded, swarm)
+                    seed_replay(&seeded, swarm, Shown::OnTerminal)
                 ));
             }
             progress.advance(1, *failing);
@@ -251,7 +267,7 @@ pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow:
             ", shard {}/{}",
             s.index, s.count
         )),
-        out.display()
+        for_terminal(&out)
     ));
     let job = SweepJob {
         scenario: &scenario,
@@ -266,7 +282,7 @@ pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow:
             "this shard has no seeds: --seeds {range} holds {} seeds, so shard {} gets none; wrote its empty folder {} (dsim merge accepts it)",
             range.len(),
             shard.map_or(String::new(), |s| s.to_string()),
-            out.display()
+            for_terminal(&out)
         ));
         return Ok(exit::OK);
     };
@@ -276,9 +292,9 @@ pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow:
         stats.seeds,
         stats.violating,
         stats.violation_rate * 100.0,
-        out.join(SWEEP_FILE).display()
+        for_terminal(&out.join(SWEEP_FILE))
     ));
-    printer.line(format!("report {}", out.join("sweep.html").display()));
+    printer.line(format!("report {}", for_terminal(&out.join("sweep.html"))));
     Ok(if stats.violating > 0 {
         exit::VIOLATION
     } else {

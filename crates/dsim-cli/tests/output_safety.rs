@@ -229,3 +229,64 @@ fn emit_scenario_never_overwrites_the_input_or_a_users_file() {
     // Nothing was run or written by the refused commands before the accepted ones.
     assert!(dir.path().join("r/summary.csv").is_file());
 }
+
+#[test]
+fn leftovers_of_a_killed_dsim_are_cleaned_by_the_next_run_and_others_kept() {
+    if !Path::new("/proc/self").exists() {
+        eprintln!("skipped: no /proc to tell ended processes");
+        return;
+    }
+    let dir = workspace();
+    let host = fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_default();
+    // What a dsim killed while staging its run folder leaves: a hidden folder named
+    // after the target and its process id (one far above any live pid), holding the
+    // marker and the owner file.
+    let dead = 4_000_000_000u32;
+    let staging = dir.path().join(format!(".r.dsim-staging-{dead}"));
+    fs::create_dir(&staging).expect("mkdir");
+    fs::write(staging.join(".dsim-staging"), format!("{dead} {host}\n")).expect("owner");
+    let run = dsim(&["run", "s.toml", "--out", "elsewhere"], dir.path());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    fs::copy(
+        dir.path().join("elsewhere/.dsim-output"),
+        staging.join(".dsim-output"),
+    )
+    .expect("marker");
+    // A user's hidden folder that merely looks similar, without the marker.
+    let lookalike = dir.path().join(format!(".notes.dsim-staging-{dead}"));
+    fs::create_dir(&lookalike).expect("mkdir");
+    let run = dsim(&["run", "s.toml", "--out", "r"], dir.path());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // Before, staging folders of killed runs piled up forever.
+    assert!(
+        !staging.exists(),
+        "the dead run's staging folder is removed"
+    );
+    assert!(lookalike.exists(), "a folder without dsim's marker is kept");
+
+    // A half-written chart left in a sweep folder by a killed sweep.
+    let sweep = dsim(
+        &["sweep", "s.toml", "--seeds", "1..2", "--out", "w"],
+        dir.path(),
+    );
+    assert_eq!(sweep.status.code(), Some(0), "{}", text(&sweep));
+    let torn_chart = dir.path().join(format!("w/.sweep_formula.tmp-{dead}.png"));
+    fs::write(&torn_chart, b"\x89PNG half").expect("write");
+    let users = dir.path().join("w/.my.tmp-notes.txt");
+    fs::write(&users, "mine").expect("write");
+    let sweep = dsim(
+        &["sweep", "s.toml", "--seeds", "1..2", "--out", "w"],
+        dir.path(),
+    );
+    assert_eq!(sweep.status.code(), Some(0), "{}", text(&sweep));
+    assert!(
+        !torn_chart.exists(),
+        "the dead sweep's temporary image is removed"
+    );
+    assert!(
+        users.exists(),
+        "a file that is not a dsim temporary is kept"
+    );
+}

@@ -141,6 +141,10 @@ fn a_plug_in_binary_prints_replay_commands_with_its_own_name() {
         "{}",
         text(&output)
     );
+    // Completions register for the plug-in's name, not for a `dsim` it does not have.
+    let completions = run_binary(&plugin, &["completions", "bash"], dir.path());
+    assert_eq!(completions.status.code(), Some(0), "{}", text(&completions));
+    assert!(text(&completions).contains("complete -F _dsim__plugin"));
     let page = fs::read_to_string(dir.path().join("w/sweep.html")).expect("sweep page");
     assert!(page.contains("dsim-plugin run s.toml --seed 1"), "{page}");
     assert!(!page.contains("dsim run"), "{page}");

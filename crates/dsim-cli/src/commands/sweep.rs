@@ -365,7 +365,7 @@ impl Progress {
     fn println(&self, line: String) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => println!("{line}"),
+            None => crate::output::print_line(&line),
         }
     }
 

@@ -92,7 +92,8 @@ pub fn for_terminal(path: &Path) -> String {
 }
 
 /// `path` (absolute, or relative to `base`) relative to the folder `base`, both with
-/// symbolic links resolved as far as they exist.
+/// symbolic links resolved as far as they exist; `None` when they share no folder but
+/// the root.
 pub fn relative_to(base: &Path, path: &Path) -> Option<PathBuf> {
     let base = resolve(base)?;
     let target = resolve(&if path.is_absolute() {
@@ -107,7 +108,9 @@ pub fn relative_to(base: &Path, path: &Path) -> Option<PathBuf> {
         .zip(&target_parts)
         .take_while(|(a, b)| a == b)
         .count();
-    if common == 0 {
+    // Sharing only the root (or, on Windows, the drive), `../../..` would say less
+    // than the absolute path.
+    if common <= 1 {
         return None;
     }
     let mut relative = PathBuf::new();
@@ -198,6 +201,7 @@ mod tests {
             relative_to(&work.join("scenarios"), &root.join("work/results/r")),
             Some(PathBuf::from("../results/r"))
         );
+        assert_eq!(relative_to(&work, Path::new("/")), None);
         assert_eq!(file_name(&root.join("work/scenarios/x.toml")), "x.toml");
     }
 }

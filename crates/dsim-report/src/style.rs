@@ -457,23 +457,23 @@ pub(crate) fn write_figure(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::write::temporary_path;
 
-    /// A figure with nothing on it but the white background.
-    struct Blank;
-
-    impl Figure for Blank {
-        fn size(&self) -> (u32, u32) {
-            (40, 30)
-        }
-
-        fn draw<DB: DrawingBackend>(&self, _root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-            Ok(())
-        }
-    }
-
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_full_disk_while_writing_a_png_reads_as_an_io_error() {
+        /// A figure with nothing on it but the white background.
+        struct Blank;
+
+        impl Figure for Blank {
+            fn size(&self) -> (u32, u32) {
+                (40, 30)
+            }
+
+            fn draw<DB: DrawingBackend>(&self, _root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+                Ok(())
+            }
+        }
+
         // /dev/full fails every write with ENOSPC: the PNG's temporary file is made a
         // link to it, as if the disk filled up while the chart was saved.
         if !Path::new("/dev/full").exists() {
@@ -482,7 +482,8 @@ mod tests {
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("chart.png");
-        std::os::unix::fs::symlink("/dev/full", temporary_path(&path)).expect("link");
+        let temporary = crate::write::temporary_path(&path);
+        std::os::unix::fs::symlink("/dev/full", temporary).expect("link");
         let error = write_png(&Blank, &path).expect_err("the disk is full");
         let message = error.to_string();
         // Before, the message was plotters' Debug text, e.g. `ImageError(IoError(Os {`.

@@ -180,7 +180,7 @@ pub fn check_target(target: &Path, kind: OutputKind, inputs: &[&Path]) -> anyhow
             kind.word()
         ),
         None => bail!(
-            "{} exists, is not empty and was not written by dsim (it has no {MARKER_FILE} marker); dsim replaces only folders it wrote: choose another --out, or empty or remove it yourself",
+            "{} exists, is not empty and has no {MARKER_FILE} marker, so dsim cannot tell it wrote it (folders of a dsim older than the marker included); dsim writes over only folders it wrote: choose another --out, or empty or remove it yourself",
             target.display()
         ),
     }

@@ -157,6 +157,14 @@ pub fn check_target(target: &Path, kind: OutputKind, inputs: &[&Path]) -> anyhow
             target.display()
         );
     }
+    // A replaced folder must not hold the current folder either (the shell's `cd`).
+    let replaced = matches!(kind, OutputKind::Run | OutputKind::Merge);
+    if replaced && held_input(target, &[Path::new(".")]).is_some() {
+        bail!(
+            "{} holds the current folder; dsim would replace it: choose another --out",
+            target.display()
+        );
+    }
     if let Some(input) = held_input(target, inputs) {
         bail!(
             "{} holds {}, an input of this command; dsim never writes over a folder that holds its input, choose another --out",

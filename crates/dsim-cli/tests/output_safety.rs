@@ -117,6 +117,17 @@ fn out_naming_the_scenarios_own_folder_never_deletes_the_scenario() {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(text(&output).contains("input"), "{}", text(&output));
     assert!(dir.path().join("done/again.toml").is_file());
+    // Nor the folder a user is working in.
+    let output = dsim(
+        &["run", "../s.toml", "--out", "../done"],
+        &dir.path().join("done"),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("current folder"),
+        "{}",
+        text(&output)
+    );
     // The same through an absolute path to the folder.
     let absolute = dir.path().join("exp");
     let output = dsim(

@@ -117,6 +117,10 @@ pub struct MergeArgs {
     /// Where the merged sweep goes.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Merge even when seeds are missing (a shard not given or not finished); the
+    /// merged folder lists them in missing-seeds.txt.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 /// `dsim compare`.

@@ -19,14 +19,27 @@ impl Printer {
     /// Prints one line.
     pub fn line(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            println!("{}", text.as_ref());
+            print_line(text.as_ref());
         }
     }
 
     /// Prints a line even with --quiet (violations and replay commands).
     pub fn always(&self, text: impl AsRef<str>) {
-        println!("{}", text.as_ref());
+        print_line(text.as_ref());
     }
+}
+
+/// Writes `text` and a newline to stdout. A closed stdout (`dsim ... | head -1`) is not
+/// an error of the command: the line is dropped instead of panicking as `println!` does.
+pub fn print_line(text: &str) {
+    print_bytes(format!("{text}\n").as_bytes());
+}
+
+/// Writes `bytes` to stdout, ignoring a closed pipe (see [`print_line`]).
+pub fn print_bytes(bytes: &[u8]) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes).and_then(|()| stdout.flush());
 }
 
 /// `1234567` as `1,234,567`.

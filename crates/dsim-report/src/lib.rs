@@ -120,7 +120,9 @@ pub struct RunMeta {
     pub variant: String,
     /// Run seed.
     pub seed: u64,
-    /// The command that replays this run, e.g. `dsim run scenarios/x.toml --seed 7`.
+    /// The command that replays this run, e.g. `dsim run x.toml --seed 7` (the CLI names
+    /// the running binary and the scenario's file name, so the page does not depend on
+    /// the folder dsim was started from).
     pub replay_command: String,
     /// The scenario file's text, shown in `report.html`.
     pub scenario_toml: String,

@@ -8,7 +8,7 @@
 //! equal inputs give byte-identical charts.
 
 use crate::error::ReportError;
-use crate::write::{commit, temporary_path, write_file_atomically};
+use crate::write::write_file_atomically;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -411,20 +411,29 @@ pub(crate) fn render_svg(figure: &impl Figure) -> Result<String, String> {
 }
 
 /// Draws `figure` as a PNG file at `path`, atomically (temporary name, then rename).
+/// The picture is drawn and encoded in memory (by the same encoder, with the same
+/// settings, as plotters' own file writer, so the bytes are the same) and written by
+/// [`write_file_atomically`], because plotters' file writer drops its buffered writer
+/// unflushed: a full disk would leave a truncated PNG and no error.
 pub(crate) fn write_png(figure: &impl Figure, path: &Path) -> Result<(), ReportError> {
     register_fonts();
-    let temporary = temporary_path(path);
-    let drawn = {
-        let root = BitMapBackend::new(&temporary, figure.size()).into_drawing_area();
-        draw_on(figure, &root)
-    };
-    match drawn {
-        Ok(()) => commit(&temporary, path),
-        Err(error) => {
-            let _ = std::fs::remove_file(&temporary);
-            Err(ReportError::chart(path, error.to_string()))
-        }
+    let (width, height) = figure.size();
+    let mut pixels = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        draw_on(figure, &root).map_err(|error| ReportError::chart(path, error.to_string()))?;
     }
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::write_buffer_with_format(
+        &mut png,
+        &pixels,
+        width,
+        height,
+        image::ColorType::Rgb8,
+        image::ImageFormat::Png,
+    )
+    .map_err(|error| ReportError::chart(path, format!("the PNG could not be encoded: {error}")))?;
+    write_file_atomically(path, &png.into_inner())
 }
 
 /// Writes `<stem>.svg` and `<stem>.png` into `dir` and appends their paths to `files`;
@@ -448,6 +457,44 @@ pub(crate) fn write_figure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_while_writing_a_png_reads_as_an_io_error() {
+        /// A figure with nothing on it but the white background.
+        struct Blank;
+
+        impl Figure for Blank {
+            fn size(&self) -> (u32, u32) {
+                (40, 30)
+            }
+
+            fn draw<DB: DrawingBackend>(&self, _root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+                Ok(())
+            }
+        }
+
+        // /dev/full fails every write with ENOSPC: the PNG's temporary file is made a
+        // link to it, as if the disk filled up while the chart was saved.
+        if !Path::new("/dev/full").exists() {
+            eprintln!("skipped: no /dev/full on this system");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("chart.png");
+        let temporary = crate::write::temporary_path(&path);
+        std::os::unix::fs::symlink("/dev/full", temporary).expect("link");
+        let error = write_png(&Blank, &path).expect_err("the disk is full");
+        let message = error.to_string();
+        // Before, the message was plotters' Debug text, e.g. `ImageError(IoError(Os {`.
+        assert!(message.contains("No space left on device"), "{message}");
+        assert!(message.starts_with("cannot write "), "{message}");
+        assert!(
+            !message.contains("Os {") && !message.contains("Error("),
+            "{message}"
+        );
+        assert!(!path.exists(), "no half-written chart is left");
+    }
 
     #[test]
     fn tick_numbers_are_short() {

@@ -139,7 +139,7 @@ pub const FAILING_SEEDS_MAX: usize = 100;
 /// gives "no data" charts, not an error.
 ///
 /// `replay_prefix` is the command that replays one seed of the sweep, without its seed:
-/// e.g. `dsim run scenarios/x.toml --set protocol.variant=no-adopt`. The page lists
+/// e.g. `dsim run x.toml --set protocol.variant=no-adopt`. The page lists
 /// each failing seed's command as the prefix followed by ` --seed N`, and ` --swarm`
 /// when the table has swarm columns (`swarm_faults`).
 pub fn write_sweep_report(

@@ -8,8 +8,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The temporary name used while `path` is being written: a hidden file in the same
-/// folder (so the rename stays on one file system) that keeps the extension, because
-/// the PNG encoder picks its format from it.
+/// folder (so the rename stays on one file system) that keeps the extension (so a
+/// leftover of a killed run reads as what it was); the pattern `.<stem>.tmp-<pid>` is
+/// how a later dsim recognises and removes such leftovers.
 pub(crate) fn temporary_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
@@ -102,8 +103,8 @@ mod tests {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        // The PNG encoder chooses its format from the extension, and the rename must
-        // not cross folders: either broken would fail or corrupt chart writes.
+        // The rename must not cross folders (it would fail or stop being atomic), and a
+        // later dsim recognises leftovers by this pattern to clean them.
         assert!(name.starts_with(".chart.tmp-"), "{name}");
         assert!(name.ends_with(".png"), "{name}");
     }

@@ -9,7 +9,8 @@
 //! - [`reader`] — typed field access with errors naming field, found value and allowed.
 //! - [`scenario`] — the [`Scenario`] plan and its validation.
 //! - [`registry`] — protocol kinds.
-//! - [`run`] — running a scenario; the replay command.
+//! - [`run`] — running a scenario; shell quoting for replay commands (the CLI builds
+//!   them, naming the binary that is running).
 //! - [`nemesis`] — seeded random faults and swarm draws.
 //! - [`emit`] — a scenario back to TOML (`--emit-scenario`, `dsim shrink`).
 //! - [`shrink`] — a failing run reduced to a minimal scenario.
@@ -50,5 +51,5 @@ pub mod units;
 
 pub use error::{Origin, ScenarioError};
 pub use registry::Registry;
-pub use run::{RunOptions, replay_command, run_scenario, shell_quote};
+pub use run::{RunOptions, run_scenario, shell_quote};
 pub use scenario::{Scenario, ScheduledFault};

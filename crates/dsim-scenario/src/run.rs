@@ -45,20 +45,6 @@ pub fn run_scenario(
     protocol.run(request)
 }
 
-/// The command that replays this scenario's run: `dsim run FILE --seed N [--set ...]`.
-pub fn replay_command(scenario: &Scenario) -> String {
-    let mut command = format!(
-        "dsim run {} --seed {}",
-        shell_quote(&scenario.path.display().to_string()),
-        scenario.seed
-    );
-    for flag in &scenario.overrides {
-        command.push_str(" --set ");
-        command.push_str(&shell_quote(flag));
-    }
-    command
-}
-
 /// Quotes `text` for a POSIX shell when it needs it.
 pub fn shell_quote(text: &str) -> String {
     let plain = !text.is_empty()

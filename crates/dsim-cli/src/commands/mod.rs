@@ -24,7 +24,11 @@ pub fn dispatch(command: Command, registry: &Registry, printer: &Printer) -> any
         Command::Shrink(args) => shrink::shrink(args, registry, printer),
         Command::Completions { shell } => {
             let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "dsim", &mut std::io::stdout());
+            // Completions are for the binary that is running (a plug-in's own name).
+            let program = crate::replay::program_name();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, program, &mut script);
+            crate::output::print_bytes(&script);
             Ok(crate::exit::OK)
         }
     }

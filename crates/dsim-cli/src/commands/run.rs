@@ -1,8 +1,11 @@
 //! `dsim run`: one scenario, one seed, one report folder.
 
 use crate::cli::RunArgs;
+use crate::commands::sweep::{Shown, seed_replay};
 use crate::exit;
+use crate::outdir::{Marker, OutputKind, Staging, check_scenario_target, check_target};
 use crate::output::{Printer, human_ns, thousands};
+use crate::replay::{file_name, for_terminal, program_name};
 use anyhow::{Context, bail};
 use dsim_core::{RunResult, TraceWriter, fingerprint_hex};
 use dsim_report::{Perf, RunMeta, Summary, write_run_report};
@@ -19,19 +22,24 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
     if args.swarm {
         crate::commands::sweep::apply_swarm(&mut scenario)?;
     }
+    let out = args.out.unwrap_or_else(|| default_out_dir(&scenario));
+    let mut inputs: Vec<&Path> = vec![&args.scenario.scenario];
+    inputs.extend(args.emit_scenario.as_deref());
+    check_target(&out, OutputKind::Run, &inputs)?;
     if let Some(path) = &args.emit_scenario {
+        check_scenario_target(path, "--emit-scenario", &[&args.scenario.scenario])?;
         let header = format!(
-            "The concrete scenario of {} with seed {}: every nemesis fault written out.\nRunning it gives the same fingerprint as the original run.",
-            scenario.path.display(),
-            scenario.seed
+            "The concrete scenario of {} with seed {}, written by `{} run --emit-scenario`:\nevery nemesis fault written out. Running it gives the same fingerprint as the original run.",
+            file_name(&scenario.path),
+            scenario.seed,
+            program_name()
         );
         let text =
             dsim_scenario::emit::emit(&scenario, &scenario.concrete_faults(), false, &header);
         dsim_scenario::sweep::write_atomically(path, text.as_bytes())?;
         tracing::info!(path = %path.display(), "wrote the concrete scenario");
     }
-    let out = args.out.unwrap_or_else(|| default_out_dir(&scenario));
-    let staging = Staging::create(&out)?;
+    let staging = Staging::create(&out, &Marker::new(OutputKind::Run, &scenario.name))?;
     tracing::info!(
         scenario = %scenario.name,
         seed = scenario.seed,
@@ -68,7 +76,7 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
         protocol: scenario.kind.clone(),
         variant: scenario.variant.clone(),
         seed: scenario.seed,
-        replay_command: crate::commands::sweep::seed_replay(&scenario, args.swarm),
+        replay_command: seed_replay(&scenario, args.swarm, Shown::InFiles),
         scenario_toml: scenario.text.clone(),
         duration_ns: scenario.duration.as_nanos(),
     };
@@ -77,7 +85,16 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
         .context("writing the report failed")?;
     staging.commit()?;
 
-    print_summary(printer, &scenario, &meta, &result, wall_seconds, &out);
+    let replay = seed_replay(&scenario, args.swarm, Shown::OnTerminal);
+    print_summary(
+        printer,
+        &scenario,
+        &meta,
+        &replay,
+        &result,
+        wall_seconds,
+        &out,
+    );
     Ok(if result.verdict.violations.is_empty() {
         exit::OK
     } else {
@@ -100,83 +117,18 @@ fn wall_time<T>(work: impl FnOnce() -> T) -> (T, f64) {
     (value, start.elapsed().as_secs_f64())
 }
 
-/// A hidden sibling folder the run writes into; renamed over the output folder only
-/// when everything is written, so a failed run never leaves a half-written folder.
-struct Staging {
-    dir: PathBuf,
-    target: PathBuf,
-    committed: bool,
-}
-
-impl Staging {
-    fn create(target: &Path) -> anyhow::Result<Staging> {
-        let name = target
-            .file_name()
-            .with_context(|| format!("{} is not a folder name", target.display()))?
-            .to_string_lossy()
-            .into_owned();
-        let parent = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if target.exists() && !is_run_folder(target) {
-            bail!(
-                "{} exists and is not a dsim run folder (no summary.csv); choose another --out",
-                target.display()
-            );
-        }
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create the output folder {}", parent.display()))?;
-        let dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        if dir.exists() {
-            fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
-        }
-        fs::create_dir(&dir)
-            .with_context(|| format!("cannot write in the output folder {}", parent.display()))?;
-        Ok(Staging {
-            dir,
-            target: target.to_path_buf(),
-            committed: false,
-        })
-    }
-
-    fn commit(mut self) -> anyhow::Result<()> {
-        if self.target.exists() {
-            fs::remove_dir_all(&self.target)
-                .with_context(|| format!("cannot replace {}", self.target.display()))?;
-        }
-        fs::rename(&self.dir, &self.target)
-            .with_context(|| format!("cannot move the report into {}", self.target.display()))?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-fn is_run_folder(path: &Path) -> bool {
-    path.is_dir()
-        && (path.join("summary.csv").is_file()
-            || fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_none()))
-}
-
 fn print_summary(
     printer: &Printer,
     scenario: &Scenario,
     meta: &RunMeta,
+    replay: &str,
     result: &RunResult,
     wall_seconds: f64,
     out: &Path,
 ) {
     let summary = Summary::from_run(meta, result);
     let counters = result.output.counters;
-    printer.line(&meta.replay_command);
+    printer.line(replay);
     printer.line(format!(
         "  protocol     {} ({}), {} replicas, {} nodes in all",
         scenario.kind, scenario.variant, scenario.nodes, scenario.total_nodes
@@ -231,7 +183,7 @@ fn print_summary(
                 violations.len() - 10
             ));
         }
-        printer.always(format!("  replay       {}", meta.replay_command));
+        printer.always(format!("  replay       {replay}"));
     }
     printer.line(format!(
         "  fingerprint  {}",
@@ -248,6 +200,6 @@ fn print_summary(
     ));
     printer.line(format!(
         "  report       {}",
-        out.join("report.html").display()
+        for_terminal(&out.join("report.html"))
     ));
 }

@@ -3,16 +3,19 @@
 use crate::cli::ShrinkArgs;
 use crate::commands::sweep::apply_swarm;
 use crate::exit;
+use crate::outdir::check_scenario_target;
 use crate::output::Printer;
+use crate::replay::{ReplayCommand, file_name, for_terminal, program_name};
 use anyhow::Context;
 use dsim_scenario::emit::emit;
 use dsim_scenario::shrink::shrink as shrink_scenario;
 use dsim_scenario::sweep::write_atomically;
-use dsim_scenario::{Registry, Scenario, replay_command};
+use dsim_scenario::{Registry, Scenario};
 
 /// Shrinks the run and writes the minimal scenario with a comment header.
 pub fn shrink(args: ShrinkArgs, registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
     let mut scenario = Scenario::load(&args.scenario.scenario, &args.scenario.set, registry)?;
+    check_scenario_target(&args.out, "--out", &[&args.scenario.scenario])?;
     scenario.seed = args.seed;
     if args.swarm {
         apply_swarm(&mut scenario)?;
@@ -26,11 +29,12 @@ pub fn shrink(args: ShrinkArgs, registry: &Registry, printer: &Printer) -> anyho
     })?;
     let minimal = &outcome.scenario;
     let header = format!(
-        "Shrunk by `dsim shrink` from {} (seed {}{}).\n\
+        "Shrunk by `{} shrink` from {} (seed {}{}).\n\
          Failing check: {}\n\
          Before: {} fault windows ({} entries), {} of virtual time, {} clients at {}/s.\n\
          After:  {} fault windows ({} entries), {} of virtual time, {} clients at {}/s ({} runs).",
-        scenario.path.display(),
+        program_name(),
+        file_name(&scenario.path),
         scenario.seed,
         if args.scenario.set.is_empty() {
             String::new()
@@ -63,7 +67,14 @@ pub fn shrink(args: ShrinkArgs, registry: &Registry, printer: &Printer) -> anyho
         minimal.duration,
         outcome.check
     ));
-    printer.line(format!("wrote {}", args.out.display()));
-    printer.line(format!("replay: {}", replay_command(&reread)));
+    printer.line(format!("wrote {}", for_terminal(&args.out)));
+    let shrunk = for_terminal(&args.out);
+    let replay = ReplayCommand {
+        scenario: &shrunk,
+        seed: Some(reread.seed),
+        set: &[],
+        swarm: false,
+    };
+    printer.line(format!("replay: {}", replay.render(&program_name())));
     Ok(exit::OK)
 }

@@ -3,23 +3,25 @@
 
 use crate::cli::SweepArgs;
 use crate::exit;
+use crate::outdir::{Marker, OutputKind, check_target, open_in_place};
 use crate::output::{Printer, thousands};
+use crate::replay::{ReplayCommand, file_name, for_terminal, program_name};
 use anyhow::{Context, bail};
 use dsim_core::RunResult;
 use dsim_report::sweep::{SweepStats, SweepTable, write_sweep_report};
 use dsim_report::{RunMeta, Summary};
 use dsim_scenario::nemesis::SwarmDraw;
 use dsim_scenario::sweep::{
-    Journal, SWEEP_FILE, SeedPlan, SeedRange, Shard, SweepRow, run_seeds, write_table,
+    Journal, META_FILE, SWEEP_FILE, SeedPlan, SeedRange, SeedSet, Shard, SweepIdentity, SweepRow,
+    run_seeds, write_table,
 };
-use dsim_scenario::{Registry, Scenario, replay_command, shell_quote};
+use dsim_scenario::{Registry, Scenario};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// The column that holds the seed in every sweep table.
-pub const SEED_COLUMN: &str = "seed";
+pub use dsim_scenario::sweep::SEED_COLUMN;
 
 /// Applies this seed's swarm draw to the scenario's nemesis; refuses scenarios without
 /// a `[nemesis]` table.
@@ -36,25 +38,41 @@ pub fn apply_swarm(scenario: &mut Scenario) -> anyhow::Result<SwarmDraw> {
     Ok(draw)
 }
 
-/// The replay command of one seed of a sweep.
-pub fn seed_replay(scenario: &Scenario, swarm: bool) -> String {
-    let mut command = replay_command(scenario);
-    if swarm {
-        command.push_str(" --swarm");
-    }
-    command
+/// How a replay command shows the scenario path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// By its file name: for files, whose bytes must not depend on the current folder.
+    InFiles,
+    /// Relative to the current folder: for the terminal.
+    OnTerminal,
 }
 
-/// The command that replays any seed of a sweep of the scenario at `path` with the
-/// `--set` flags `set`, without its `--seed N` (and without `--swarm`): the sweep
-/// report appends both per failing seed.
-pub fn replay_prefix(path: &Path, set: &[String]) -> String {
-    let mut command = format!("dsim run {}", shell_quote(&path.display().to_string()));
-    for flag in set {
-        command.push_str(" --set ");
-        command.push_str(&shell_quote(flag));
+/// The replay command of one seed of a sweep (or of a run), naming the running binary.
+pub fn seed_replay(scenario: &Scenario, swarm: bool, shown: Shown) -> String {
+    let path = match shown {
+        Shown::InFiles => file_name(&scenario.path),
+        Shown::OnTerminal => for_terminal(&scenario.path),
+    };
+    ReplayCommand {
+        scenario: &path,
+        seed: Some(scenario.seed),
+        set: &scenario.overrides,
+        swarm,
     }
-    command
+    .render(&program_name())
+}
+
+/// The command that replays any seed of a sweep (of the scenario file named in its
+/// identity, with its `--set` flags), without its `--seed N` (and without `--swarm`):
+/// the sweep report appends both per failing seed.
+pub fn replay_prefix(identity: &SweepIdentity) -> String {
+    ReplayCommand {
+        scenario: &identity.scenario_file,
+        seed: None,
+        set: &identity.set,
+        swarm: false,
+    }
+    .render(&program_name())
 }
 
 /// A sweep row: the summary columns, the first violation, and the swarm draw.
@@ -64,7 +82,7 @@ pub fn sweep_row(scenario: &Scenario, result: &RunResult, swarm: Option<&SwarmDr
         protocol: scenario.kind.clone(),
         variant: scenario.variant.clone(),
         seed: scenario.seed,
-        replay_command: seed_replay(scenario, swarm.is_some()),
+        replay_command: seed_replay(scenario, swarm.is_some(), Shown::InFiles),
         scenario_toml: String::new(),
         duration_ns: scenario.duration.as_nanos(),
     };
@@ -90,21 +108,12 @@ pub fn sweep_row(scenario: &Scenario, result: &RunResult, swarm: Option<&SwarmDr
     }
 }
 
-/// What identifies a sweep in its folder: the scenario and the flags that shape runs.
-pub fn identity(path: &Path, set: &[String], swarm: bool) -> String {
-    format!(
-        "scenario: {}\nset: {}\nswarm: {swarm}",
-        path.display(),
-        set.join(" ")
-    )
-}
-
 /// Everything a sweep needs, shared by `sweep` and `compare`.
 pub struct SweepJob<'a> {
     /// The scenario (seed replaced per row).
     pub scenario: &'a Scenario,
     /// The seeds this machine runs.
-    pub seeds: Vec<u64>,
+    pub seeds: SeedSet,
     /// Worker threads.
     pub jobs: usize,
     /// Output folder.
@@ -116,21 +125,37 @@ pub struct SweepJob<'a> {
 }
 
 /// Runs a sweep into its folder and writes sweep.csv and the sweep report; returns the
-/// table of this sweep's seeds.
+/// table of this sweep's seeds, or `None` for a shard without seeds (whose folder then
+/// holds only its marker, identity and an empty journal, so that `dsim merge` sees it).
 pub fn execute(
     job: &SweepJob<'_>,
     registry: &Registry,
     printer: &Printer,
     quiet: bool,
-) -> anyhow::Result<SweepTable> {
-    let mut journal = Journal::open(&job.out, &identity(&job.scenario.path, job.set, job.swarm))?;
-    let done = journal.rows().len();
-    let total = job.seeds.len() as u64;
+) -> anyhow::Result<Option<SweepTable>> {
+    if Marker::read(&job.out).is_none() && job.out.join(META_FILE).is_file() {
+        bail!(
+            "{} is a sweep folder of an older dsim (no .dsim-output marker; its {META_FILE} records no digest of the scenario, so a resume could mix two experiments); finish it with the dsim that started it, or use another --out",
+            job.out.display()
+        );
+    }
+    check_target(&job.out, OutputKind::Sweep, &[&job.scenario.path])?;
+    open_in_place(
+        &job.out,
+        &Marker::new(OutputKind::Sweep, &job.scenario.name),
+    )?;
+    let identity = SweepIdentity::of(job.scenario, job.swarm, job.seeds);
+    let mut journal = Journal::open(&job.out, &identity)?;
+    if job.seeds.is_empty() {
+        return Ok(None);
+    }
+    let done = journal.rows().len() as u64;
+    let total = u64::try_from(job.seeds.len()).unwrap_or(u64::MAX);
     let progress = Progress::new(total, quiet);
     if done > 0 {
         printer.line(format!(
             "resuming {}: {} rows already in the journal",
-            job.out.display(),
+            for_terminal(&job.out),
             done
         ));
     }
@@ -138,20 +163,13 @@ pub fn execute(
         .header()
         .and_then(|h| h.iter().position(|c| c == SEED_COLUMN))
         .unwrap_or(3);
-    let already: std::collections::BTreeSet<u64> = journal
-        .rows()
-        .iter()
-        .filter_map(|row| row.get(seed_index)?.parse().ok())
-        .collect();
-    progress.advance(
-        job.seeds.iter().filter(|s| already.contains(s)).count() as u64,
-        0,
-    );
+    // Every resumed row is one of this sweep's seeds (the journal checks it).
+    progress.advance(done, 0);
     let failing = Mutex::new(0u64);
     let swarm = job.swarm;
     let plan = SeedPlan {
         scenario: job.scenario,
-        seeds: &job.seeds,
+        seeds: job.seeds,
         jobs: job.jobs,
         seed_column: seed_index,
     };
@@ -182,7 +200,7 @@ pub fn execute(
                 progress.println(format!(
                     "FAIL seed {}: replay with  {}",
                     row.seed,
-                    seed_replay(&seeded, swarm)
+                    seed_replay(&seeded, swarm, Shown::OnTerminal)
                 ));
             }
             progress.advance(1, *failing);
@@ -197,26 +215,17 @@ pub fn execute(
         .iter()
         .position(|c| c == SEED_COLUMN)
         .context("no seed column")?;
-    let wanted: std::collections::BTreeSet<u64> = job.seeds.iter().copied().collect();
-    let rows: Vec<Vec<String>> = journal
-        .into_rows()?
-        .into_iter()
-        .filter(|row| {
-            row.get(seed_index)
-                .and_then(|s| s.parse().ok())
-                .is_some_and(|s| wanted.contains(&s))
-        })
-        .collect();
+    let rows = journal.into_rows()?;
     let rows = write_table(&job.out.join(SWEEP_FILE), &header, rows, seed_index)?;
     let table = SweepTable::new(header, rows);
     write_sweep_report(
         &job.out,
         &job.scenario.name,
         &table,
-        &replay_prefix(&job.scenario.path, job.set),
+        &replay_prefix(&identity),
     )
     .context("writing the sweep report failed")?;
-    Ok(table)
+    Ok(Some(table))
 }
 
 /// `dsim sweep`.
@@ -235,10 +244,8 @@ pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow:
             scenario.path.display()
         );
     }
-    let seeds = match shard {
-        Some(shard) => shard.seeds(range),
-        None => (range.first..=range.last).collect(),
-    };
+    let seeds = SeedSet { range, shard };
+    seeds.check_size().map_err(anyhow::Error::msg)?;
     let default_dir = match shard {
         Some(shard) => format!("sweep-shard-{}-of-{}", shard.index, shard.count),
         None => "sweep".to_string(),
@@ -253,14 +260,14 @@ pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow:
     printer.line(format!(
         "sweeping {} over {} seeds ({}..{}{}) on {jobs} threads into {}",
         scenario.name,
-        thousands(seeds.len() as u64),
+        thousands(u64::try_from(seeds.len()).unwrap_or(u64::MAX)),
         range.first,
         range.last,
         shard.map_or(String::new(), |s| format!(
             ", shard {}/{}",
             s.index, s.count
         )),
-        out.display()
+        for_terminal(&out)
     ));
     let job = SweepJob {
         scenario: &scenario,
@@ -270,16 +277,24 @@ pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow:
         swarm: args.swarm,
         set: &args.scenario.set,
     };
-    let table = execute(&job, registry, printer, printer.is_quiet())?;
+    let Some(table) = execute(&job, registry, printer, printer.is_quiet())? else {
+        printer.line(format!(
+            "this shard has no seeds: --seeds {range} holds {} seeds, so shard {} gets none; wrote its empty folder {} (dsim merge accepts it)",
+            range.len(),
+            shard.map_or(String::new(), |s| s.to_string()),
+            for_terminal(&out)
+        ));
+        return Ok(exit::OK);
+    };
     let stats = SweepStats::of(&table);
     printer.line(format!(
         "{} seeds, {} violated a check ({:.1}%); table {}",
         stats.seeds,
         stats.violating,
         stats.violation_rate * 100.0,
-        out.join(SWEEP_FILE).display()
+        for_terminal(&out.join(SWEEP_FILE))
     ));
-    printer.line(format!("report {}", out.join("sweep.html").display()));
+    printer.line(format!("report {}", for_terminal(&out.join("sweep.html"))));
     Ok(if stats.violating > 0 {
         exit::VIOLATION
     } else {
@@ -350,7 +365,7 @@ impl Progress {
     fn println(&self, line: String) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => println!("{line}"),
+            None => crate::output::print_line(&line),
         }
     }
 

@@ -62,8 +62,9 @@ pub use network::{Link, LinkModel, LinkOrder, NetworkConfig, Topology};
 pub use node::{Ctx, CtxParts, Effect, Node, TimerId};
 pub use observe::{NoEvent, Observation, ObservationRecord, Outcome};
 pub use protocol::{
-    Formula, ParamKind, ParamSpec, ParamValue, Params, Protocol, ProtocolInfo, RunError,
-    RunRequest, RunResult, VariantSpec, Verdict, Violation, Workload,
+    DURATION_MAX, Formula, ParamKind, ParamProblem, ParamSpec, ParamValue, Params, Protocol,
+    ProtocolInfo, RatioMax, RunError, RunRequest, RunResult, Setup, VariantSpec, Verdict,
+    Violation, Workload,
 };
 pub use sim::{
     Counters, DropReason, FaultRecord, MessageFate, MessageRecord, RunOutput, SimConfig,

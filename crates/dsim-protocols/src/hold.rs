@@ -5,8 +5,8 @@
 use dsim_core::hold::HoldNode;
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
-    Formula, ParamKind, ParamSpec, Protocol, ProtocolInfo, RunError, RunRequest, RunResult,
-    VariantSpec, Verdict, Workload,
+    ConfigError, Formula, ParamKind, ParamSpec, Protocol, ProtocolInfo, RunError, RunRequest,
+    RunResult, VariantSpec, Verdict, Workload,
 };
 
 /// The `hold` kind.
@@ -41,6 +41,7 @@ impl Protocol for Hold {
     }
 
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+        request.params.check(PARAMS).map_err(ConfigError::from)?;
         let per_node = request.params.int(PARAMS, "messages_per_node") as u32;
         let nodes = request.nodes;
         let (output, trace_error) = execute(request, nodes, move |_, _| HoldNode::new(per_node))?;

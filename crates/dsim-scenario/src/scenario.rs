@@ -9,13 +9,14 @@ use crate::error::{Origin, ScenarioError};
 use crate::nemesis::{NemesisConfig, NemesisFault, Targets};
 use crate::reader::{
     At, TableReader, as_array, as_duration, as_node, as_nodes, as_number, as_text, error, found,
+    quote,
 };
 use crate::registry::Registry;
 use crate::tree::{Item, Source, Value, apply_override, read_file};
 use crate::units::{self, RATE_HELP};
 use dsim_core::{
-    Delay, Fault, Link, LinkModel, LinkOrder, NetworkConfig, NodeId, ParamKind, ParamValue, Params,
-    SimDuration, SimTime, StorageMode, Topology, Workload,
+    ConfigError, Delay, Fault, Link, LinkModel, LinkOrder, NetworkConfig, NodeId, ParamKind,
+    ParamValue, Params, Setup, SimDuration, SimTime, StorageMode, Topology, Workload,
 };
 use std::path::{Path, PathBuf};
 
@@ -172,24 +173,13 @@ impl Scenario {
             return Err(error(
                 &name.origin,
                 "name",
-                format!("found {:?}", name.value),
+                format!("found {}", quote(&name.value)),
                 "a non-empty name without slashes that does not start with a dot",
             ));
         }
         let seed = match top.take("seed") {
             None => 42,
-            Some(item) => {
-                let origin = item.origin.clone();
-                let at = crate::reader::as_int(item, "seed", "a whole number from 0 to 2^63-1")?;
-                u64::try_from(at.value).map_err(|_| {
-                    error(
-                        &origin,
-                        "seed",
-                        format!("found {}", at.value),
-                        "a whole number from 0 to 2^63-1",
-                    )
-                })?
-            }
+            Some(item) => parse_seed(&item)?,
         };
         let duration = top.duration("duration")?.ok_or_else(|| {
             error(
@@ -216,7 +206,7 @@ impl Scenario {
                     return Err(error(
                         &at.origin,
                         "storage",
-                        format!("found {other:?}"),
+                        format!("found {}", quote(other)),
                         "\"keep-all\" or \"lose-unsynced\"",
                     ));
                 }
@@ -266,6 +256,20 @@ impl Scenario {
     }
 }
 
+/// What a seed may be, in the file's `seed`, `--set seed=` and `--seed` alike.
+pub const SEED_HELP: &str = "a whole number from 0 to 18446744073709551615 (2^64-1)";
+
+/// The file's `seed`: any `u64`, the same rule as `--seed` (integers above 2^63-1,
+/// which TOML itself cannot hold as integers, are read from their digits).
+fn parse_seed(item: &Item) -> Result<u64, ScenarioError> {
+    let seed = match &item.value {
+        Value::Int(v) => u64::try_from(*v).ok(),
+        Value::BigInt(digits) => digits.parse::<u64>().ok(),
+        _ => return Err(error(&item.origin, "seed", found(item), SEED_HELP)),
+    };
+    seed.ok_or_else(|| error(&item.origin, "seed", found(item), SEED_HELP))
+}
+
 fn parse_workload(item: Item) -> Result<Workload, ScenarioError> {
     let mut table = TableReader::new(item, "workload")?;
     let clients = match table.int("clients", "a whole number of client nodes from 0 to 10000")? {
@@ -291,7 +295,7 @@ fn parse_workload(item: Item) -> Result<Workload, ScenarioError> {
                     return Err(error(
                         &origin,
                         "workload.rate",
-                        format!("cannot read {:?} as a rate", text.value),
+                        format!("cannot read {} as a rate", quote(&text.value)),
                         RATE_HELP,
                     ));
                 }
@@ -326,7 +330,7 @@ fn parse_protocol(
         return Err(error(
             &kind.origin,
             "protocol.kind",
-            format!("unknown protocol kind {:?}", kind.value),
+            format!("unknown protocol kind {}", quote(&kind.value)),
             format!("one of {kinds}"),
         ));
     };
@@ -361,12 +365,13 @@ fn parse_protocol(
             return Err(error(
                 &at.origin,
                 "protocol.variant",
-                format!("unknown variant {:?} of {}", at.value, info.kind),
+                format!("unknown variant {} of {}", quote(&at.value), info.kind),
                 variants_help,
             ));
         }
     };
     let mut params = Params::default();
+    let mut written: Vec<(&str, Origin)> = vec![("nodes", nodes.origin.clone())];
     let key_names: Vec<&str> = info.params.iter().map(|spec| spec.key).collect();
     for (key, item) in table.take_rest() {
         let field = format!("protocol.{key}");
@@ -380,27 +385,53 @@ fn parse_protocol(
                 format!("the fields {}", allowed.join(", ")),
             ));
         };
+        let allowed = format!("{} ({})", spec.kind.allowed(), spec.help);
+        let origin = item.origin.clone();
         let value = match spec.kind {
             ParamKind::Bool(_) => ParamValue::Bool(crate::reader::as_bool(item, &field)?.value),
-            ParamKind::Int { min, max, .. } => {
-                let allowed = format!("a whole number from {min} to {max} ({})", spec.help);
-                let at = crate::reader::as_int(item, &field, &allowed)?;
-                if at.value < min || at.value > max {
-                    return Err(error(
-                        &at.origin,
-                        &field,
-                        format!("found {}", at.value),
-                        allowed,
-                    ));
-                }
-                ParamValue::Int(at.value)
+            ParamKind::Int { .. } => {
+                ParamValue::Int(crate::reader::as_int(item, &field, &allowed)?.value)
             }
-            ParamKind::Ratio(_) => {
-                ParamValue::Float(crate::reader::as_probability(item, &field)?.value)
-            }
-            ParamKind::Duration(_) => ParamValue::Duration(as_duration(item, &field)?.value),
+            ParamKind::Ratio { .. } => ParamValue::Float(as_number(item, &field, &allowed)?.value),
+            ParamKind::Duration { .. } => ParamValue::Duration(as_duration(item, &field)?.value),
         };
+        spec.check(&value)
+            .map_err(|problem| error(&origin, &field, problem.problem, problem.allowed))?;
+        written.push((spec.key, origin));
         params.0.insert(key, value);
+    }
+    let setup = Setup {
+        nodes: nodes.value as usize,
+        variant: &variant,
+        params: &params,
+        workload: *workload,
+    };
+    if let Err(refusal) = protocol.check_setup(&setup) {
+        return Err(match refusal {
+            ConfigError::Param(problem) => {
+                // Point at the first key involved that the file sets; a key left at its
+                // default has no position, so then the [protocol] table is named.
+                let at = problem.keys.iter().find_map(|key| {
+                    written
+                        .iter()
+                        .find(|(name, _)| name == key)
+                        .map(|(name, origin)| (*name, origin.clone()))
+                });
+                let (key, origin) = at.unwrap_or((problem.keys[0], table.origin().clone()));
+                error(
+                    &origin,
+                    &format!("protocol.{key}"),
+                    problem.problem,
+                    problem.allowed,
+                )
+            }
+            other => error(
+                table.origin(),
+                "protocol",
+                other.to_string(),
+                format!("a configuration {} can run", info.kind),
+            ),
+        });
     }
     let total = protocol.total_nodes(nodes.value as usize, workload);
     Ok((
@@ -502,7 +533,7 @@ fn parse_delay(item: Item, field: &str) -> Result<Delay, ScenarioError> {
                     return Err(error(
                         &dist.origin,
                         &format!("{field}.dist"),
-                        format!("unknown distribution {other:?}"),
+                        format!("unknown distribution {}", quote(other)),
                         "constant, uniform, normal, exponential, lognormal or pareto",
                     ));
                 }
@@ -583,7 +614,7 @@ fn parse_network(item: Item, total: usize) -> Result<NetworkConfig, ScenarioErro
                 return Err(error(
                     &at.origin,
                     "network.topology",
-                    format!("found {other:?}"),
+                    format!("found {}", quote(other)),
                     "\"mesh\" (every pair linked; [[network.links]] override pairs) or \"graph\" (only [[network.links]] exist)",
                 ));
             }
@@ -971,7 +1002,7 @@ fn parse_clock(
                 error(
                     &item_origin,
                     &sub,
-                    format!("cannot read {:?}", text.value),
+                    format!("cannot read {}", quote(&text.value)),
                     "a signed duration such as \"-50ms\" or \"20ms\"",
                 )
             })?)
@@ -1046,7 +1077,7 @@ fn parse_nemesis(
                 return Err(error(
                     &name.origin,
                     &field,
-                    format!("{:?} is listed twice", name.value),
+                    format!("{} is listed twice", quote(&name.value)),
                     kinds_help.clone(),
                 ));
             }
@@ -1054,7 +1085,7 @@ fn parse_nemesis(
                 return Err(error(
                     &name.origin,
                     &field,
-                    format!("unknown fault kind {:?}", name.value),
+                    format!("unknown fault kind {}", quote(&name.value)),
                     kinds_help.clone(),
                 ));
             }

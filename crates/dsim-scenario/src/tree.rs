@@ -340,3 +340,85 @@ pub fn read_file(path: &Path) -> Result<String, ScenarioError> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn position(text: &str, offset: usize) -> (usize, usize) {
+        LineIndex::new(text.as_bytes()).line_column(text.as_bytes(), offset)
+    }
+
+    #[test]
+    fn line_index_positions_match_a_scan_of_the_text() {
+        // The index must give what the old scan gave: lines from 1, columns in
+        // characters (not bytes) on lines with multi-byte text, and the end clamped.
+        let text = "a = 1\nname = \"héllo\" # ü\n\nb = [1, 2]\n";
+        let scan = |offset: usize| {
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            (line, before[start..].chars().count() + 1)
+        };
+        for (offset, _) in text.char_indices() {
+            assert_eq!(position(text, offset), scan(offset), "offset {offset}");
+        }
+        assert_eq!(position(text, text.len() + 10), scan(text.len()));
+    }
+
+    #[test]
+    fn values_after_unicode_are_positioned_by_character() {
+        // `b` sits after a line with two-byte characters: a byte count would say 12.
+        let root = Source::new(
+            Path::new("u.toml"),
+            "\"é\" = \"ü\"\nb = 5\nc = \"ééé\" \nd = 1",
+        )
+        .parse()
+        .expect("valid TOML");
+        let Value::Table(entries) = root.value else {
+            panic!("root is a table")
+        };
+        let origin_of = |key: &str| {
+            entries
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, item)| item.origin.clone())
+                .expect("key present")
+        };
+        let file = |line, column| Origin::File {
+            path: PathBuf::from("u.toml"),
+            line,
+            column,
+        };
+        assert_eq!(origin_of("é"), file(1, 7));
+        assert_eq!(origin_of("b"), file(2, 5));
+        assert_eq!(origin_of("c"), file(3, 5));
+        assert_eq!(origin_of("d"), file(4, 5));
+    }
+
+    #[test]
+    fn integers_beyond_i64_are_kept_as_big_integers_not_floats() {
+        // They used to become an infinite float, so errors said "found inf (a float)".
+        let root = Source::new(
+            Path::new("b.toml"),
+            "a = 18446744073709551615\nb = -9223372036854775809",
+        )
+        .parse()
+        .expect("valid TOML");
+        let Value::Table(entries) = root.value else {
+            panic!("root is a table")
+        };
+        assert_eq!(
+            entries[0].1.value,
+            Value::BigInt("18446744073709551615".into())
+        );
+        assert_eq!(
+            entries[0].1.value.type_name(),
+            "an integer too large, above 9223372036854775807"
+        );
+        assert_eq!(
+            entries[1].1.value.type_name(),
+            "an integer too small, below -9223372036854775808"
+        );
+    }
+}

@@ -457,6 +457,14 @@ pub trait Protocol: Send + Sync {
         let _ = setup;
         Ok(())
     }
+    /// A rough, generous estimate of the memory this protocol's own state takes for a
+    /// setup (corpora, messages in flight, tables sized by keys), in bytes, so that
+    /// tools can refuse valid but huge work before starting it. The engine's per-node
+    /// and per-fault costs are counted by the caller. The default is 0 (nothing big).
+    fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
+        let _ = setup;
+        0
+    }
     /// Runs and judges one simulation.
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError>;
 }

@@ -6,7 +6,7 @@ use dsim_core::hold::HoldNode;
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
     ConfigError, Formula, ParamKind, ParamSpec, Protocol, ProtocolInfo, RunError, RunRequest,
-    RunResult, VariantSpec, Verdict, Workload,
+    RunResult, Setup, VariantSpec, Verdict, Workload,
 };
 
 /// The `hold` kind.
@@ -38,6 +38,14 @@ impl Protocol for Hold {
 
     fn total_nodes(&self, nodes: usize, _workload: &Workload) -> usize {
         nodes
+    }
+
+    /// Every message in flight is a queue entry plus its payload slot.
+    fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
+        let per_node = setup.params.int(PARAMS, "messages_per_node").max(0) as u64;
+        (setup.nodes as u64)
+            .saturating_mul(per_node)
+            .saturating_mul(64)
     }
 
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {

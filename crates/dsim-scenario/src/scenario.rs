@@ -133,6 +133,30 @@ const FAULT_ACTIONS: &[&str] = &[
 ];
 const LATENCY_HELP: &str = "a duration like \"2ms\", or a table such as { dist = \"lognormal\", median = \"2ms\", sigma = 0.6 } (dist: constant, uniform, normal, exponential, lognormal, pareto)";
 
+/// Whether the up-front estimate of a run's memory may refuse a valid scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkLimit {
+    /// Refuse scenarios estimated above [`MEMORY_ESTIMATE_MAX_BYTES`] (the default).
+    Enforced,
+    /// Run them anyway (`--force`).
+    Lifted,
+}
+
+/// The largest up-front memory estimate of a run accepted without `--force`: 4 GiB.
+pub const MEMORY_ESTIMATE_MAX_BYTES: u64 = 4 << 30;
+
+/// The most nemesis faults a run may draw: `(stop - start) / every` above this is
+/// refused (each fault is kept in memory before the run starts).
+pub const NEMESIS_FAULTS_MAX: u64 = 100_000;
+
+/// What `dsim check` and `--force` say about the estimate limit.
+pub const FORCE_HINT: &str = "or pass --force to run it anyway";
+
+/// Rough per-item costs of the up-front memory estimate, in bytes.
+const NODE_BYTES: u64 = 1_024;
+const FAULT_BYTES: u64 = 128;
+const CLIENT_OP_BYTES: u64 = 256;
+
 impl Scenario {
     /// Reads and validates a scenario file, applying `--set` flags.
     pub fn load(
@@ -140,8 +164,18 @@ impl Scenario {
         overrides: &[String],
         registry: &Registry,
     ) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with_limit(path, overrides, registry, WorkLimit::Enforced)
+    }
+
+    /// [`Scenario::load`], with the work limit enforced or lifted (`--force`).
+    pub fn load_with_limit(
+        path: &Path,
+        overrides: &[String],
+        registry: &Registry,
+        limit: WorkLimit,
+    ) -> Result<Scenario, ScenarioError> {
         let text = read_file(path)?;
-        Scenario::from_text(path, &text, overrides, registry)
+        Scenario::from_text_with_limit(path, &text, overrides, registry, limit)
     }
 
     /// Validates scenario `text` as if read from `path`.
@@ -150,6 +184,17 @@ impl Scenario {
         text: &str,
         overrides: &[String],
         registry: &Registry,
+    ) -> Result<Scenario, ScenarioError> {
+        Scenario::from_text_with_limit(path, text, overrides, registry, WorkLimit::Enforced)
+    }
+
+    /// [`Scenario::from_text`], with the work limit enforced or lifted (`--force`).
+    pub fn from_text_with_limit(
+        path: &Path,
+        text: &str,
+        overrides: &[String],
+        registry: &Registry,
+        limit: WorkLimit,
     ) -> Result<Scenario, ScenarioError> {
         let mut root = Source::new(path, text).parse()?;
         for flag in overrides {
@@ -220,6 +265,7 @@ impl Scenario {
                 rate_per_s: 100.0,
             },
         };
+        let protocol_origin = protocol_item.origin.clone();
         let (kind, nodes, variant, params, total_nodes) =
             parse_protocol(protocol_item, registry, &workload)?;
         let network = match top.take("network") {
@@ -235,7 +281,7 @@ impl Scenario {
             .map(|item| parse_nemesis(item, nodes, total_nodes, duration.value))
             .transpose()?;
         top.finish(TOP_FIELDS)?;
-        Ok(Scenario {
+        let scenario = Scenario {
             name: name.value,
             path: path.to_path_buf(),
             text: text.to_string(),
@@ -252,8 +298,63 @@ impl Scenario {
             network,
             faults,
             nemesis,
-        })
+        };
+        let estimate = scenario.memory_estimate_bytes(registry);
+        if limit == WorkLimit::Enforced && estimate > MEMORY_ESTIMATE_MAX_BYTES {
+            return Err(error(
+                &protocol_origin,
+                "protocol",
+                format!(
+                    "this run would hold about {} in memory (an up-front estimate from the node count, the protocol keys, the workload over the duration and the faults), above the limit of {}",
+                    bytes_text(estimate),
+                    bytes_text(MEMORY_ESTIMATE_MAX_BYTES)
+                ),
+                format!("a smaller configuration, {FORCE_HINT}"),
+            ));
+        }
+        Ok(scenario)
     }
+
+    /// A rough, deliberately generous estimate of the memory a run of this scenario
+    /// holds: the protocol's own estimate (corpora, messages in flight), every node,
+    /// every fault, and the observations of every client operation over the duration.
+    pub fn memory_estimate_bytes(&self, registry: &Registry) -> u64 {
+        let protocol = registry.get(&self.kind).map_or(0, |protocol| {
+            protocol.memory_estimate_bytes(&Setup {
+                nodes: self.nodes,
+                variant: &self.variant,
+                params: &self.params,
+                workload: self.workload,
+            })
+        });
+        let nemesis_faults = self
+            .nemesis
+            .as_ref()
+            .map_or(0, NemesisConfig::fault_count_estimate);
+        let faults = (self.faults.len() as u64).saturating_add(nemesis_faults.saturating_mul(2));
+        let ops = if self.workload.clients == 0 {
+            0.0
+        } else {
+            self.workload.rate_per_s * self.duration.as_nanos() as f64 / 1e9
+        };
+        let ops_bytes = (ops * CLIENT_OP_BYTES as f64).min(u64::MAX as f64) as u64;
+        protocol
+            .saturating_add((self.total_nodes as u64).saturating_mul(NODE_BYTES))
+            .saturating_add(faults.saturating_mul(FAULT_BYTES))
+            .saturating_add(ops_bytes)
+    }
+}
+
+/// Bytes as `512 MiB`, `4 GiB`, `58 TiB`.
+fn bytes_text(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.0} {}", units[unit])
 }
 
 /// What a seed may be, in the file's `seed`, `--set seed=` and `--seed` alike.
@@ -1176,7 +1277,7 @@ fn parse_nemesis(
         }
     };
     table.finish(NEMESIS_FIELDS)?;
-    Ok(NemesisConfig {
+    let config = NemesisConfig {
         every: every.value,
         faults,
         fault_duration,
@@ -1186,5 +1287,22 @@ fn parse_nemesis(
         targets,
         max_clock_offset,
         max_drift_ppm,
-    })
+    };
+    let count = config.fault_count_estimate();
+    if count > NEMESIS_FAULTS_MAX {
+        let window = config.stop.saturating_since(config.start);
+        return Err(error(
+            &every.origin,
+            "nemesis.every",
+            format!(
+                "{} between start and stop ({window}) would draw about {count} faults, above the limit of {NEMESIS_FAULTS_MAX} nemesis faults per run",
+                every.value
+            ),
+            format!(
+                "every at least {} for this window",
+                SimDuration(window.as_nanos().div_ceil(NEMESIS_FAULTS_MAX - 1))
+            ),
+        ));
+    }
+    Ok(config)
 }

@@ -12,7 +12,12 @@ use std::path::{Path, PathBuf};
 
 /// Runs one scenario and writes its report folder atomically.
 pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
-    let mut scenario = Scenario::load(&args.scenario.scenario, &args.scenario.set, registry)?;
+    let mut scenario = Scenario::load_with_limit(
+        &args.scenario.scenario,
+        &args.scenario.set,
+        registry,
+        args.scenario.work_limit(),
+    )?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }

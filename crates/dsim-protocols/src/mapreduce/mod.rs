@@ -900,6 +900,20 @@ impl Protocol for MapReduce {
         JobConfig::from_params(setup.nodes, setup.variant, setup.params).map(|_| ())
     }
 
+    /// The corpus (4 bytes a word, held by the job), the Zipf table over the
+    /// vocabulary, and the intermediate counts: up to one (word, count) table per map
+    /// task and reduce partition, bounded by the corpus.
+    fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
+        let int = |key| setup.params.int(PARAMS, key).max(0) as u64;
+        let words = int("corpus_words");
+        let partitions = int("map_tasks").saturating_mul(int("reduce_tasks"));
+        words
+            .saturating_mul(4)
+            .saturating_add(int("vocabulary").saturating_mul(16))
+            .saturating_add(partitions.saturating_mul(64))
+            .saturating_add(words.saturating_mul(16))
+    }
+
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
         let config = JobConfig::from_params(request.nodes, &request.variant, &request.params)?;
         let seed = request.config.seed;

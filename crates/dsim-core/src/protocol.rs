@@ -10,6 +10,7 @@ use crate::fault::Fault;
 use crate::id::NodeId;
 use crate::node::Node;
 use crate::observe::NoEvent;
+use crate::progress::{CHECKPOINTS, Progress, checkpoint, report};
 use crate::sim::{RunOutput, SimConfig, Simulation};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::TraceWriter;
@@ -483,7 +484,17 @@ pub fn execute<N: Node>(
     if let Some(trace) = request.trace {
         sim.set_trace(trace);
     }
-    sim.run_until(SimTime::ZERO + request.duration)?;
+    // In slices of virtual time, so that a watcher sees progress; the slices are the
+    // same whether or not anyone watches, and do not change the run (see progress.rs).
+    let end = SimTime::ZERO + request.duration;
+    for index in 1..=CHECKPOINTS {
+        sim.run_until(checkpoint(end, index))?;
+        report(&Progress {
+            now: sim.now(),
+            end,
+            events: sim.counters().events,
+        });
+    }
     let trace_error = sim.finish_trace().err();
     Ok((sim.into_output(), trace_error))
 }

@@ -901,8 +901,9 @@ impl Protocol for MapReduce {
     }
 
     /// The corpus (4 bytes a word, held by the job), the Zipf table over the
-    /// vocabulary, and the intermediate counts: up to one (word, count) table per map
-    /// task and reduce partition, bounded by the corpus.
+    /// vocabulary, the map outputs (at most one 16-byte record per corpus word), and
+    /// the shuffle: every reduce task fetches from every map task, M × R messages
+    /// counted at 64 bytes each.
     fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
         let int = |key| setup.params.int(PARAMS, key).max(0) as u64;
         let words = int("corpus_words");

@@ -58,6 +58,21 @@ pub struct ScenarioArgs {
     /// or --set network.drop=0.05 (repeatable; validated like the file).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Accept a scenario whose up-front memory estimate is above the limit (4 GiB; see
+    /// "Limits" in the README).
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl ScenarioArgs {
+    /// The work limit these flags ask for.
+    pub fn work_limit(&self) -> dsim_scenario::WorkLimit {
+        if self.force {
+            dsim_scenario::WorkLimit::Lifted
+        } else {
+            dsim_scenario::WorkLimit::Enforced
+        }
+    }
 }
 
 /// `dsim run`.

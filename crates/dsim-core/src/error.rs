@@ -39,6 +39,9 @@ pub enum ConfigError {
     /// A topology or partition that does not make sense.
     #[error("{0}")]
     Invalid(String),
+    /// A protocol key (or a combination of keys) out of range, naming the keys.
+    #[error(transparent)]
+    Param(#[from] crate::protocol::ParamProblem),
 }
 
 /// A run stopped because a node asked for something impossible.

@@ -15,6 +15,7 @@
 //! - [`clock`] — per-node local clocks with offset and drift.
 //! - [`fault`] — the `Fault` enum.
 //! - [`observe`] — observations for metrics and checkers.
+//! - [`progress`] — progress of a long run at virtual-time checkpoints.
 //! - [`trace`] — the event trace and the run fingerprint.
 //! - [`value`] — history values (EDN-printable) carried by client operations.
 //! - [`queue`] — the event queue, ordered by `(time, seq)`.
@@ -45,6 +46,7 @@ pub mod id;
 pub mod network;
 pub mod node;
 pub mod observe;
+pub mod progress;
 pub mod protocol;
 pub mod queue;
 pub mod rng;
@@ -62,8 +64,9 @@ pub use network::{Link, LinkModel, LinkOrder, NetworkConfig, Topology};
 pub use node::{Ctx, CtxParts, Effect, Node, TimerId};
 pub use observe::{NoEvent, Observation, ObservationRecord, Outcome};
 pub use protocol::{
-    Formula, ParamKind, ParamSpec, ParamValue, Params, Protocol, ProtocolInfo, RunError,
-    RunRequest, RunResult, VariantSpec, Verdict, Violation, Workload,
+    DURATION_MAX, Formula, ParamKind, ParamProblem, ParamSpec, ParamValue, Params, Protocol,
+    ProtocolInfo, RatioMax, RunError, RunRequest, RunResult, Setup, VariantSpec, Verdict,
+    Violation, Workload,
 };
 pub use sim::{
     Counters, DropReason, FaultRecord, MessageFate, MessageRecord, RunOutput, SimConfig,

@@ -10,6 +10,7 @@ use crate::fault::Fault;
 use crate::id::NodeId;
 use crate::node::Node;
 use crate::observe::NoEvent;
+use crate::progress::{CHECKPOINTS, Progress, checkpoint, report};
 use crate::sim::{RunOutput, SimConfig, Simulation};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::TraceWriter;
@@ -44,7 +45,23 @@ impl fmt::Display for ParamValue {
     }
 }
 
-/// What kind of value a protocol key takes, with its default.
+/// The longest duration a protocol key (or any duration of a scenario) may hold:
+/// 100,000 hours. Far more than any run needs, and small enough that adding a few of
+/// them to a virtual time can never overflow `u64` nanoseconds.
+pub const DURATION_MAX: SimDuration = SimDuration::from_secs(100_000 * 3600);
+
+/// The upper end of a ratio key's range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RatioMax {
+    /// The value itself is allowed: `[0, max]`.
+    Included(f64),
+    /// Only values below it: `[0, max)`.
+    Excluded(f64),
+}
+
+/// What kind of value a protocol key takes, with its default and its bounds. A value
+/// outside the bounds is refused by `dsim check` at the key's position, and by
+/// [`Params::check`] at run time, with the same words.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ParamKind {
     /// A boolean.
@@ -58,10 +75,104 @@ pub enum ParamKind {
         /// Largest allowed.
         max: i64,
     },
-    /// A ratio in `[0, 1]`.
-    Ratio(f64),
-    /// A duration (given as text like `"150ms"` in files).
-    Duration(SimDuration),
+    /// A ratio from 0 up to `max`.
+    Ratio {
+        /// Default.
+        default: f64,
+        /// Upper end of the range.
+        max: RatioMax,
+    },
+    /// A duration in `[min, max]` (given as text like `"150ms"` in files).
+    Duration {
+        /// Default.
+        default: SimDuration,
+        /// Shortest allowed.
+        min: SimDuration,
+        /// Longest allowed.
+        max: SimDuration,
+    },
+}
+
+impl ParamKind {
+    /// A probability in `[0, 1]`.
+    pub const fn ratio(default: f64) -> ParamKind {
+        ParamKind::Ratio {
+            default,
+            max: RatioMax::Included(1.0),
+        }
+    }
+
+    /// A period or timeout that must be above zero: `[1ns, DURATION_MAX]`.
+    pub const fn duration(default: SimDuration) -> ParamKind {
+        ParamKind::Duration {
+            default,
+            min: SimDuration(1),
+            max: DURATION_MAX,
+        }
+    }
+
+    /// A delay where zero means "none": `[0, DURATION_MAX]`.
+    pub const fn duration_or_zero(default: SimDuration) -> ParamKind {
+        ParamKind::Duration {
+            default,
+            min: SimDuration::ZERO,
+            max: DURATION_MAX,
+        }
+    }
+
+    /// The default, as a value.
+    pub fn default_value(&self) -> ParamValue {
+        match *self {
+            ParamKind::Bool(default) => ParamValue::Bool(default),
+            ParamKind::Int { default, .. } => ParamValue::Int(default),
+            ParamKind::Ratio { default, .. } => ParamValue::Float(default),
+            ParamKind::Duration { default, .. } => ParamValue::Duration(default),
+        }
+    }
+
+    /// What the key accepts, in words: `a whole number from 1 to 16`.
+    pub fn allowed(&self) -> String {
+        match *self {
+            ParamKind::Bool(_) => "true or false".into(),
+            ParamKind::Int { min, max, .. } => format!("a whole number from {min} to {max}"),
+            ParamKind::Ratio { max, .. } => match max {
+                RatioMax::Included(max) => format!("a ratio from 0 to {max}"),
+                RatioMax::Excluded(max) => format!("a ratio from 0 up to (not including) {max}"),
+            },
+            ParamKind::Duration { min, max, .. } => {
+                let (min, max) = (duration_text(min), duration_text(max));
+                if min == "0ns" {
+                    format!("a duration from 0 to {max} (0 means none)")
+                } else {
+                    format!("a duration from {min} to {max}")
+                }
+            }
+        }
+    }
+}
+
+/// A duration as a scenario file writes it, in whole hours when it is some.
+fn duration_text(duration: SimDuration) -> String {
+    const HOUR_NS: u64 = 3_600_000_000_000;
+    if duration.0 >= HOUR_NS && duration.0.is_multiple_of(HOUR_NS) {
+        format!("\"{}h\"", duration.0 / HOUR_NS)
+    } else {
+        format!("\"{duration}\"")
+    }
+}
+
+/// A protocol configuration refused, naming the `[protocol]` keys at fault (a key of
+/// the protocol, or `nodes`), most specific first, so that `dsim check` can point at
+/// the first of them the file sets.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("protocol.{}: {problem}; allowed: {allowed}", keys.first().copied().unwrap_or("kind"))]
+pub struct ParamProblem {
+    /// The keys involved, most specific first; never empty.
+    pub keys: Vec<&'static str>,
+    /// What is wrong, with the values found.
+    pub problem: String,
+    /// What would be accepted.
+    pub allowed: String,
 }
 
 /// One key a protocol accepts under `[protocol]`.
@@ -69,12 +180,42 @@ pub enum ParamKind {
 pub struct ParamSpec {
     /// The key, snake_case.
     pub key: &'static str,
-    /// Type and default.
+    /// Type, default and bounds.
     pub kind: ParamKind,
     /// One line saying what it does.
     pub help: &'static str,
 }
 
+impl ParamSpec {
+    /// Checks one value against the declared type and bounds.
+    pub fn check(&self, value: &ParamValue) -> Result<(), ParamProblem> {
+        let in_bounds = match (self.kind, value) {
+            (ParamKind::Bool(_), ParamValue::Bool(_)) => true,
+            (ParamKind::Int { min, max, .. }, ParamValue::Int(v)) => (min..=max).contains(v),
+            (ParamKind::Ratio { max, .. }, ParamValue::Float(v)) => match max {
+                RatioMax::Included(max) => (0.0..=max).contains(v),
+                RatioMax::Excluded(max) => (0.0..max).contains(v),
+            },
+            (ParamKind::Ratio { max, .. }, ParamValue::Int(v)) => match max {
+                RatioMax::Included(max) => (0.0..=max).contains(&(*v as f64)),
+                RatioMax::Excluded(max) => (0.0..max).contains(&(*v as f64)),
+            },
+            (ParamKind::Duration { min, max, .. }, ParamValue::Duration(v)) => {
+                (min..=max).contains(v)
+            }
+            _ => false,
+        };
+        if in_bounds {
+            Ok(())
+        } else {
+            Err(ParamProblem {
+                keys: vec![self.key],
+                problem: format!("found {value}"),
+                allowed: format!("{} ({})", self.kind.allowed(), self.help),
+            })
+        }
+    }
+}
 /// A named variant of a protocol: `correct` or a planted bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VariantSpec {
@@ -125,6 +266,28 @@ impl Workload {
 pub struct Params(pub BTreeMap<String, ParamValue>);
 
 impl Params {
+    /// Checks every value against its declared spec: an undeclared key, a value of the
+    /// wrong type or one outside its bounds is refused with the words `dsim check` uses.
+    pub fn check(&self, specs: &[ParamSpec]) -> Result<(), ParamProblem> {
+        for (key, value) in &self.0 {
+            match specs.iter().find(|spec| spec.key == key) {
+                Some(spec) => spec.check(value)?,
+                None => {
+                    return Err(ParamProblem {
+                        keys: vec!["kind"],
+                        problem: format!("unknown key `{key}`"),
+                        allowed: specs
+                            .iter()
+                            .map(|spec| spec.key)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn spec<'a>(specs: &'a [ParamSpec], key: &str) -> &'a ParamSpec {
         specs
             .iter()
@@ -155,7 +318,7 @@ impl Params {
         match (self.0.get(key), Self::spec(specs, key).kind) {
             (Some(ParamValue::Float(v)), _) => *v,
             (Some(ParamValue::Int(v)), _) => *v as f64,
-            (_, ParamKind::Ratio(default)) => default,
+            (_, ParamKind::Ratio { default, .. }) => default,
             _ => panic!("key {key} is not declared as a ratio"),
         }
     }
@@ -164,10 +327,23 @@ impl Params {
     pub fn duration(&self, specs: &[ParamSpec], key: &str) -> SimDuration {
         match (self.0.get(key), Self::spec(specs, key).kind) {
             (Some(ParamValue::Duration(v)), _) => *v,
-            (_, ParamKind::Duration(default)) => default,
+            (_, ParamKind::Duration { default, .. }) => default,
             _ => panic!("key {key} is not declared as a duration"),
         }
     }
+}
+
+/// The protocol-level part of a run request: what [`Protocol::check_setup`] judges.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup<'a> {
+    /// Replica count (`[protocol] nodes`).
+    pub nodes: usize,
+    /// Variant name.
+    pub variant: &'a str,
+    /// Protocol keys.
+    pub params: &'a Params,
+    /// Clients and rate.
+    pub workload: Workload,
 }
 
 /// Everything needed for one run of a protocol, protocol-agnostic.
@@ -188,6 +364,18 @@ pub struct RunRequest {
     pub faults: Vec<(SimTime, Fault)>,
     /// Where to stream the event trace, if anywhere.
     pub trace: Option<TraceWriter>,
+}
+
+impl RunRequest {
+    /// The protocol-level part of the request.
+    pub fn setup(&self) -> Setup<'_> {
+        Setup {
+            nodes: self.nodes,
+            variant: &self.variant,
+            params: &self.params,
+            workload: self.workload,
+        }
+    }
 }
 
 /// One broken invariant, found by a checker from observations.
@@ -262,6 +450,22 @@ pub trait Protocol: Send + Sync {
     /// Total node count (replicas, clients and any helper nodes) for a request, so that
     /// fault node ids can be checked before running.
     fn total_nodes(&self, nodes: usize, workload: &Workload) -> usize;
+    /// Refuses configurations the protocol cannot run, beyond each key's declared
+    /// bounds (which the scenario checks): keys against each other, against the node
+    /// count or the workload. `run` must refuse exactly what this refuses, so build both
+    /// from one function. The default accepts everything.
+    fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> {
+        let _ = setup;
+        Ok(())
+    }
+    /// A rough, generous estimate of the memory this protocol's own state takes for a
+    /// setup (corpora, messages in flight, tables sized by keys), in bytes, so that
+    /// tools can refuse valid but huge work before starting it. The engine's per-node
+    /// and per-fault costs are counted by the caller. The default is 0 (nothing big).
+    fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
+        let _ = setup;
+        0
+    }
     /// Runs and judges one simulation.
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError>;
 }
@@ -280,7 +484,17 @@ pub fn execute<N: Node>(
     if let Some(trace) = request.trace {
         sim.set_trace(trace);
     }
-    sim.run_until(SimTime::ZERO + request.duration)?;
+    // In slices of virtual time, so that a watcher sees progress; the slices are the
+    // same whether or not anyone watches, and do not change the run (see progress.rs).
+    let end = SimTime::ZERO + request.duration;
+    for index in 1..=CHECKPOINTS {
+        sim.run_until(checkpoint(end, index))?;
+        report(&Progress {
+            now: sim.now(),
+            end,
+            events: sim.counters().events,
+        });
+    }
     let trace_error = sim.finish_trace().err();
     Ok((sim.into_output(), trace_error))
 }

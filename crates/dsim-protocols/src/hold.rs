@@ -5,8 +5,8 @@
 use dsim_core::hold::HoldNode;
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
-    Formula, ParamKind, ParamSpec, Protocol, ProtocolInfo, RunError, RunRequest, RunResult,
-    VariantSpec, Verdict, Workload,
+    ConfigError, Formula, ParamKind, ParamSpec, Protocol, ProtocolInfo, RunError, RunRequest,
+    RunResult, Setup, VariantSpec, Verdict, Workload,
 };
 
 /// The `hold` kind.
@@ -40,7 +40,16 @@ impl Protocol for Hold {
         nodes
     }
 
+    /// Every message in flight is a queue entry plus its payload slot.
+    fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
+        let per_node = setup.params.int(PARAMS, "messages_per_node").max(0) as u64;
+        (setup.nodes as u64)
+            .saturating_mul(per_node)
+            .saturating_mul(64)
+    }
+
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+        request.params.check(PARAMS).map_err(ConfigError::from)?;
         let per_node = request.params.int(PARAMS, "messages_per_node") as u32;
         let nodes = request.nodes;
         let (output, trace_error) = execute(request, nodes, move |_, _| HoldNode::new(per_node))?;

@@ -52,4 +52,4 @@ pub mod units;
 pub use error::{Origin, ScenarioError};
 pub use registry::Registry;
 pub use run::{RunOptions, run_scenario, shell_quote};
-pub use scenario::{Scenario, ScheduledFault};
+pub use scenario::{Scenario, ScheduledFault, WorkLimit};

@@ -177,7 +177,20 @@ fn split(rng: &mut SimRng, nodes: &[NodeId]) -> (Vec<NodeId>, Vec<NodeId>) {
     (a, b)
 }
 
+/// The most faults [`NemesisConfig::generate`] pushes, whatever the configuration: a
+/// backstop far above what `dsim check` accepts ([`crate::scenario::NEMESIS_FAULTS_MAX`]
+/// draws, each two or four faults, times four for swarm's shortest `every`), so that
+/// no configuration can grow the schedule until memory runs out.
+pub const GENERATED_FAULTS_MAX: usize = 2_000_000;
+
 impl NemesisConfig {
+    /// About how many faults the nemesis draws between `start` and `stop`: the window
+    /// over the mean gap `every`, plus one.
+    pub fn fault_count_estimate(&self) -> u64 {
+        let window = self.stop.saturating_since(self.start).as_nanos();
+        window / self.every.as_nanos().max(1) + 1
+    }
+
     /// Draws the fault schedule for `seed`. `candidates` are the nodes it may target
     /// (already excluding nodes that explicit faults crash or pause).
     pub fn generate(&self, seed: u64, candidates: &[NodeId]) -> Vec<ScheduledFault> {
@@ -193,7 +206,7 @@ impl NemesisConfig {
         }
         loop {
             at += around(&mut rng, self.every);
-            if at >= self.stop {
+            if at >= self.stop || faults.len() >= GENERATED_FAULTS_MAX {
                 break;
             }
             let kind = self.faults[below(&mut rng, self.faults.len() as u64) as usize];

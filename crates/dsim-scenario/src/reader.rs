@@ -5,7 +5,7 @@
 use crate::error::{Origin, ScenarioError};
 use crate::tree::{Item, Value};
 use crate::units::{self, DURATION_HELP};
-use dsim_core::SimDuration;
+use dsim_core::{DURATION_MAX, SimDuration};
 
 /// A value with the place it was written.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,12 +31,29 @@ pub fn error(
     }
 }
 
+/// Longest text (in characters) that errors quote whole; longer texts are cut.
+pub const QUOTE_CHARS_MAX: usize = 60;
+
+/// Quotes user text for an error: `"fast"`, or for long text its first
+/// [`QUOTE_CHARS_MAX`] characters, an ellipsis and the full length, so that a 100 KB
+/// string is not echoed whole.
+pub fn quote(text: &str) -> String {
+    let length = text.chars().count();
+    if length <= QUOTE_CHARS_MAX {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(QUOTE_CHARS_MAX).collect();
+        format!("{head:?}… ({length} characters)")
+    }
+}
+
 /// Describes a found value briefly: `found "fast" (a string)`.
 pub fn found(item: &Item) -> String {
     let shown = match &item.value {
-        Value::Text(text) => format!("{text:?}"),
+        Value::Text(text) => quote(text),
         Value::Int(v) => v.to_string(),
         Value::Float(v) => v.to_string(),
+        Value::BigInt(digits) => digits.clone(),
         Value::Bool(v) => v.to_string(),
         Value::Datetime(v) => v.clone(),
         Value::Array(_) => "an array".into(),
@@ -289,11 +306,17 @@ pub fn as_duration(item: Item, field: &str) -> Result<At<SimDuration>, ScenarioE
                 return Err(error(
                     &origin,
                     field,
-                    format!("found {text:?}: negative times are not allowed"),
+                    format!("found {}: negative times are not allowed", quote(text)),
                     DURATION_HELP,
                 ));
             }
             match units::parse_duration(text) {
+                Some(duration) if duration > DURATION_MAX => Err(error(
+                    &origin,
+                    field,
+                    format!("found {}, longer than the limit of 100000h", quote(text)),
+                    DURATION_HELP,
+                )),
                 Some(duration) => Ok(At {
                     value: duration,
                     origin,
@@ -301,7 +324,7 @@ pub fn as_duration(item: Item, field: &str) -> Result<At<SimDuration>, ScenarioE
                 None => Err(error(
                     &origin,
                     field,
-                    format!("cannot read {text:?} as a duration"),
+                    format!("cannot read {} as a duration", quote(text)),
                     DURATION_HELP,
                 )),
             }

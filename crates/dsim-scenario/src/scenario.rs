@@ -9,13 +9,14 @@ use crate::error::{Origin, ScenarioError};
 use crate::nemesis::{NemesisConfig, NemesisFault, Targets};
 use crate::reader::{
     At, TableReader, as_array, as_duration, as_node, as_nodes, as_number, as_text, error, found,
+    quote,
 };
 use crate::registry::Registry;
 use crate::tree::{Item, Source, Value, apply_override, read_file};
 use crate::units::{self, RATE_HELP};
 use dsim_core::{
-    Delay, Fault, Link, LinkModel, LinkOrder, NetworkConfig, NodeId, ParamKind, ParamValue, Params,
-    SimDuration, SimTime, StorageMode, Topology, Workload,
+    ConfigError, Delay, Fault, Link, LinkModel, LinkOrder, NetworkConfig, NodeId, ParamKind,
+    ParamValue, Params, Setup, SimDuration, SimTime, StorageMode, Topology, Workload,
 };
 use std::path::{Path, PathBuf};
 
@@ -132,6 +133,30 @@ const FAULT_ACTIONS: &[&str] = &[
 ];
 const LATENCY_HELP: &str = "a duration like \"2ms\", or a table such as { dist = \"lognormal\", median = \"2ms\", sigma = 0.6 } (dist: constant, uniform, normal, exponential, lognormal, pareto)";
 
+/// Whether the up-front estimate of a run's memory may refuse a valid scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkLimit {
+    /// Refuse scenarios estimated above [`MEMORY_ESTIMATE_MAX_BYTES`] (the default).
+    Enforced,
+    /// Run them anyway (`--force`).
+    Lifted,
+}
+
+/// The largest up-front memory estimate of a run accepted without `--force`: 4 GiB.
+pub const MEMORY_ESTIMATE_MAX_BYTES: u64 = 4 << 30;
+
+/// The most nemesis faults a run may draw: `(stop - start) / every` above this is
+/// refused (each fault is kept in memory before the run starts).
+pub const NEMESIS_FAULTS_MAX: u64 = 100_000;
+
+/// What `dsim check` and `--force` say about the estimate limit.
+pub const FORCE_HINT: &str = "or pass --force to run it anyway";
+
+/// Rough per-item costs of the up-front memory estimate, in bytes.
+const NODE_BYTES: u64 = 1_024;
+const FAULT_BYTES: u64 = 128;
+const CLIENT_OP_BYTES: u64 = 256;
+
 impl Scenario {
     /// Reads and validates a scenario file, applying `--set` flags.
     pub fn load(
@@ -139,8 +164,18 @@ impl Scenario {
         overrides: &[String],
         registry: &Registry,
     ) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with_limit(path, overrides, registry, WorkLimit::Enforced)
+    }
+
+    /// [`Scenario::load`], with the work limit enforced or lifted (`--force`).
+    pub fn load_with_limit(
+        path: &Path,
+        overrides: &[String],
+        registry: &Registry,
+        limit: WorkLimit,
+    ) -> Result<Scenario, ScenarioError> {
         let text = read_file(path)?;
-        Scenario::from_text(path, &text, overrides, registry)
+        Scenario::from_text_with_limit(path, &text, overrides, registry, limit)
     }
 
     /// Validates scenario `text` as if read from `path`.
@@ -149,6 +184,17 @@ impl Scenario {
         text: &str,
         overrides: &[String],
         registry: &Registry,
+    ) -> Result<Scenario, ScenarioError> {
+        Scenario::from_text_with_limit(path, text, overrides, registry, WorkLimit::Enforced)
+    }
+
+    /// [`Scenario::from_text`], with the work limit enforced or lifted (`--force`).
+    pub fn from_text_with_limit(
+        path: &Path,
+        text: &str,
+        overrides: &[String],
+        registry: &Registry,
+        limit: WorkLimit,
     ) -> Result<Scenario, ScenarioError> {
         let mut root = Source::new(path, text).parse()?;
         for flag in overrides {
@@ -172,24 +218,13 @@ impl Scenario {
             return Err(error(
                 &name.origin,
                 "name",
-                format!("found {:?}", name.value),
+                format!("found {}", quote(&name.value)),
                 "a non-empty name without slashes that does not start with a dot",
             ));
         }
         let seed = match top.take("seed") {
             None => 42,
-            Some(item) => {
-                let origin = item.origin.clone();
-                let at = crate::reader::as_int(item, "seed", "a whole number from 0 to 2^63-1")?;
-                u64::try_from(at.value).map_err(|_| {
-                    error(
-                        &origin,
-                        "seed",
-                        format!("found {}", at.value),
-                        "a whole number from 0 to 2^63-1",
-                    )
-                })?
-            }
+            Some(item) => parse_seed(&item)?,
         };
         let duration = top.duration("duration")?.ok_or_else(|| {
             error(
@@ -216,7 +251,7 @@ impl Scenario {
                     return Err(error(
                         &at.origin,
                         "storage",
-                        format!("found {other:?}"),
+                        format!("found {}", quote(other)),
                         "\"keep-all\" or \"lose-unsynced\"",
                     ));
                 }
@@ -230,6 +265,7 @@ impl Scenario {
                 rate_per_s: 100.0,
             },
         };
+        let protocol_origin = protocol_item.origin.clone();
         let (kind, nodes, variant, params, total_nodes) =
             parse_protocol(protocol_item, registry, &workload)?;
         let network = match top.take("network") {
@@ -245,7 +281,7 @@ impl Scenario {
             .map(|item| parse_nemesis(item, nodes, total_nodes, duration.value))
             .transpose()?;
         top.finish(TOP_FIELDS)?;
-        Ok(Scenario {
+        let scenario = Scenario {
             name: name.value,
             path: path.to_path_buf(),
             text: text.to_string(),
@@ -262,8 +298,77 @@ impl Scenario {
             network,
             faults,
             nemesis,
-        })
+        };
+        let estimate = scenario.memory_estimate_bytes(registry);
+        if limit == WorkLimit::Enforced && estimate > MEMORY_ESTIMATE_MAX_BYTES {
+            return Err(error(
+                &protocol_origin,
+                "protocol",
+                format!(
+                    "this run would hold about {} in memory (an up-front estimate from the node count, the protocol keys, the workload over the duration and the faults), above the limit of {}",
+                    bytes_text(estimate),
+                    bytes_text(MEMORY_ESTIMATE_MAX_BYTES)
+                ),
+                format!("a smaller configuration, {FORCE_HINT}"),
+            ));
+        }
+        Ok(scenario)
     }
+
+    /// A rough, deliberately generous estimate of the memory a run of this scenario
+    /// holds: the protocol's own estimate (corpora, messages in flight), every node,
+    /// every fault, and the observations of every client operation over the duration.
+    pub fn memory_estimate_bytes(&self, registry: &Registry) -> u64 {
+        let protocol = registry.get(&self.kind).map_or(0, |protocol| {
+            protocol.memory_estimate_bytes(&Setup {
+                nodes: self.nodes,
+                variant: &self.variant,
+                params: &self.params,
+                workload: self.workload,
+            })
+        });
+        let nemesis_faults = self
+            .nemesis
+            .as_ref()
+            .map_or(0, NemesisConfig::fault_count_estimate);
+        let faults = (self.faults.len() as u64).saturating_add(nemesis_faults.saturating_mul(2));
+        let ops = if self.workload.clients == 0 {
+            0.0
+        } else {
+            self.workload.rate_per_s * self.duration.as_nanos() as f64 / 1e9
+        };
+        let ops_bytes = (ops * CLIENT_OP_BYTES as f64).min(u64::MAX as f64) as u64;
+        protocol
+            .saturating_add((self.total_nodes as u64).saturating_mul(NODE_BYTES))
+            .saturating_add(faults.saturating_mul(FAULT_BYTES))
+            .saturating_add(ops_bytes)
+    }
+}
+
+/// Bytes as `512 MiB`, `4 GiB`, `58 TiB`.
+fn bytes_text(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.0} {}", units[unit])
+}
+
+/// What a seed may be, in the file's `seed`, `--set seed=` and `--seed` alike.
+pub const SEED_HELP: &str = "a whole number from 0 to 18446744073709551615 (2^64-1)";
+
+/// The file's `seed`: any `u64`, the same rule as `--seed` (integers above 2^63-1,
+/// which TOML itself cannot hold as integers, are read from their digits).
+fn parse_seed(item: &Item) -> Result<u64, ScenarioError> {
+    let seed = match &item.value {
+        Value::Int(v) => u64::try_from(*v).ok(),
+        Value::BigInt(digits) => digits.parse::<u64>().ok(),
+        _ => return Err(error(&item.origin, "seed", found(item), SEED_HELP)),
+    };
+    seed.ok_or_else(|| error(&item.origin, "seed", found(item), SEED_HELP))
 }
 
 fn parse_workload(item: Item) -> Result<Workload, ScenarioError> {
@@ -291,7 +396,7 @@ fn parse_workload(item: Item) -> Result<Workload, ScenarioError> {
                     return Err(error(
                         &origin,
                         "workload.rate",
-                        format!("cannot read {:?} as a rate", text.value),
+                        format!("cannot read {} as a rate", quote(&text.value)),
                         RATE_HELP,
                     ));
                 }
@@ -326,7 +431,7 @@ fn parse_protocol(
         return Err(error(
             &kind.origin,
             "protocol.kind",
-            format!("unknown protocol kind {:?}", kind.value),
+            format!("unknown protocol kind {}", quote(&kind.value)),
             format!("one of {kinds}"),
         ));
     };
@@ -361,12 +466,13 @@ fn parse_protocol(
             return Err(error(
                 &at.origin,
                 "protocol.variant",
-                format!("unknown variant {:?} of {}", at.value, info.kind),
+                format!("unknown variant {} of {}", quote(&at.value), info.kind),
                 variants_help,
             ));
         }
     };
     let mut params = Params::default();
+    let mut written: Vec<(&str, Origin)> = vec![("nodes", nodes.origin.clone())];
     let key_names: Vec<&str> = info.params.iter().map(|spec| spec.key).collect();
     for (key, item) in table.take_rest() {
         let field = format!("protocol.{key}");
@@ -380,27 +486,53 @@ fn parse_protocol(
                 format!("the fields {}", allowed.join(", ")),
             ));
         };
+        let allowed = format!("{} ({})", spec.kind.allowed(), spec.help);
+        let origin = item.origin.clone();
         let value = match spec.kind {
             ParamKind::Bool(_) => ParamValue::Bool(crate::reader::as_bool(item, &field)?.value),
-            ParamKind::Int { min, max, .. } => {
-                let allowed = format!("a whole number from {min} to {max} ({})", spec.help);
-                let at = crate::reader::as_int(item, &field, &allowed)?;
-                if at.value < min || at.value > max {
-                    return Err(error(
-                        &at.origin,
-                        &field,
-                        format!("found {}", at.value),
-                        allowed,
-                    ));
-                }
-                ParamValue::Int(at.value)
+            ParamKind::Int { .. } => {
+                ParamValue::Int(crate::reader::as_int(item, &field, &allowed)?.value)
             }
-            ParamKind::Ratio(_) => {
-                ParamValue::Float(crate::reader::as_probability(item, &field)?.value)
-            }
-            ParamKind::Duration(_) => ParamValue::Duration(as_duration(item, &field)?.value),
+            ParamKind::Ratio { .. } => ParamValue::Float(as_number(item, &field, &allowed)?.value),
+            ParamKind::Duration { .. } => ParamValue::Duration(as_duration(item, &field)?.value),
         };
+        spec.check(&value)
+            .map_err(|problem| error(&origin, &field, problem.problem, problem.allowed))?;
+        written.push((spec.key, origin));
         params.0.insert(key, value);
+    }
+    let setup = Setup {
+        nodes: nodes.value as usize,
+        variant: &variant,
+        params: &params,
+        workload: *workload,
+    };
+    if let Err(refusal) = protocol.check_setup(&setup) {
+        return Err(match refusal {
+            ConfigError::Param(problem) => {
+                // Point at the first key involved that the file sets; a key left at its
+                // default has no position, so then the [protocol] table is named.
+                let at = problem.keys.iter().find_map(|key| {
+                    written
+                        .iter()
+                        .find(|(name, _)| name == key)
+                        .map(|(name, origin)| (*name, origin.clone()))
+                });
+                let (key, origin) = at.unwrap_or((problem.keys[0], table.origin().clone()));
+                error(
+                    &origin,
+                    &format!("protocol.{key}"),
+                    problem.problem,
+                    problem.allowed,
+                )
+            }
+            other => error(
+                table.origin(),
+                "protocol",
+                other.to_string(),
+                format!("a configuration {} can run", info.kind),
+            ),
+        });
     }
     let total = protocol.total_nodes(nodes.value as usize, workload);
     Ok((
@@ -502,7 +634,7 @@ fn parse_delay(item: Item, field: &str) -> Result<Delay, ScenarioError> {
                     return Err(error(
                         &dist.origin,
                         &format!("{field}.dist"),
-                        format!("unknown distribution {other:?}"),
+                        format!("unknown distribution {}", quote(other)),
                         "constant, uniform, normal, exponential, lognormal or pareto",
                     ));
                 }
@@ -583,7 +715,7 @@ fn parse_network(item: Item, total: usize) -> Result<NetworkConfig, ScenarioErro
                 return Err(error(
                     &at.origin,
                     "network.topology",
-                    format!("found {other:?}"),
+                    format!("found {}", quote(other)),
                     "\"mesh\" (every pair linked; [[network.links]] override pairs) or \"graph\" (only [[network.links]] exist)",
                 ));
             }
@@ -971,7 +1103,7 @@ fn parse_clock(
                 error(
                     &item_origin,
                     &sub,
-                    format!("cannot read {:?}", text.value),
+                    format!("cannot read {}", quote(&text.value)),
                     "a signed duration such as \"-50ms\" or \"20ms\"",
                 )
             })?)
@@ -1046,7 +1178,7 @@ fn parse_nemesis(
                 return Err(error(
                     &name.origin,
                     &field,
-                    format!("{:?} is listed twice", name.value),
+                    format!("{} is listed twice", quote(&name.value)),
                     kinds_help.clone(),
                 ));
             }
@@ -1054,7 +1186,7 @@ fn parse_nemesis(
                 return Err(error(
                     &name.origin,
                     &field,
-                    format!("unknown fault kind {:?}", name.value),
+                    format!("unknown fault kind {}", quote(&name.value)),
                     kinds_help.clone(),
                 ));
             }
@@ -1145,7 +1277,7 @@ fn parse_nemesis(
         }
     };
     table.finish(NEMESIS_FIELDS)?;
-    Ok(NemesisConfig {
+    let config = NemesisConfig {
         every: every.value,
         faults,
         fault_duration,
@@ -1155,5 +1287,22 @@ fn parse_nemesis(
         targets,
         max_clock_offset,
         max_drift_ppm,
-    })
+    };
+    let count = config.fault_count_estimate();
+    if count > NEMESIS_FAULTS_MAX {
+        let window = config.stop.saturating_since(config.start);
+        return Err(error(
+            &every.origin,
+            "nemesis.every",
+            format!(
+                "{} between start and stop ({window}) would draw about {count} faults, above the limit of {NEMESIS_FAULTS_MAX} nemesis faults per run",
+                every.value
+            ),
+            format!(
+                "every at least {} for this window",
+                SimDuration(window.as_nanos().div_ceil(NEMESIS_FAULTS_MAX - 1))
+            ),
+        ));
+    }
+    Ok(config)
 }

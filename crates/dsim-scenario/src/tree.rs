@@ -23,6 +23,9 @@ pub enum Value {
     Int(i64),
     /// A float.
     Float(f64),
+    /// An integer outside the 64-bit signed range, kept as written (digits only) so
+    /// that errors can say what it was instead of calling it a float.
+    BigInt(String),
     /// A boolean.
     Bool(bool),
     /// A date or time (never valid in a scenario, kept to report it).
@@ -40,6 +43,10 @@ impl Value {
             Value::Text(_) => "a string",
             Value::Int(_) => "an integer",
             Value::Float(_) => "a float",
+            Value::BigInt(digits) if digits.starts_with('-') => {
+                "an integer too small, below -9223372036854775808"
+            }
+            Value::BigInt(_) => "an integer too large, above 9223372036854775807",
             Value::Bool(_) => "a boolean",
             Value::Datetime(_) => "a date-time",
             Value::Array(_) => "an array",
@@ -52,20 +59,21 @@ impl Value {
 pub struct Source<'a> {
     path: &'a Path,
     text: &'a str,
+    lines: LineIndex,
 }
 
 impl<'a> Source<'a> {
     /// A source over `text` read from `path`.
     pub fn new(path: &'a Path, text: &'a str) -> Self {
-        Source { path, text }
+        Source {
+            path,
+            text,
+            lines: LineIndex::new(text.as_bytes()),
+        }
     }
 
     fn origin(&self, offset: usize) -> Origin {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
+        let (line, column) = self.lines.line_column(self.text.as_bytes(), offset);
         Origin::File {
             path: self.path.to_path_buf(),
             line,
@@ -123,12 +131,56 @@ impl<'a> Source<'a> {
     }
 }
 
+/// Where each line of a text starts, built once so that turning a byte offset into a
+/// line and column costs a binary search instead of a scan of everything before it
+/// (a file with 16,000 `[[faults]]` tables has some 50,000 values to position).
+struct LineIndex {
+    /// Byte offset of the first byte of each line; `starts[0] == 0`.
+    starts: Vec<usize>,
+    /// Whether each line is pure ASCII, where the column is the byte distance.
+    ascii: Vec<bool>,
+}
+
+impl LineIndex {
+    fn new(bytes: &[u8]) -> LineIndex {
+        let mut starts = vec![0];
+        let mut ascii = Vec::new();
+        let mut line_ascii = true;
+        for (index, &byte) in bytes.iter().enumerate() {
+            line_ascii &= byte.is_ascii();
+            if byte == b'\n' {
+                starts.push(index + 1);
+                ascii.push(line_ascii);
+                line_ascii = true;
+            }
+        }
+        ascii.push(line_ascii);
+        LineIndex { starts, ascii }
+    }
+
+    /// The 1-based line and column (in characters) of byte `offset`, clamped to the
+    /// text. Bytes that are not valid UTF-8 count one column each.
+    fn line_column(&self, bytes: &[u8], offset: usize) -> (usize, usize) {
+        let offset = offset.min(bytes.len());
+        let line = self.starts.partition_point(|&start| start <= offset) - 1;
+        let start = self.starts[line];
+        let column = if self.ascii[line] {
+            offset - start
+        } else {
+            String::from_utf8_lossy(&bytes[start..offset])
+                .chars()
+                .count()
+        };
+        (line + 1, column + 1)
+    }
+}
+
 fn convert_value(value: DeValue<'_>, origin_of: &mut dyn FnMut(usize) -> Origin) -> Value {
     match value {
         DeValue::String(text) => Value::Text(text.into_owned()),
         DeValue::Integer(int) => match i64::from_str_radix(int.as_str(), int.radix()) {
             Ok(v) => Value::Int(v),
-            Err(_) => Value::Float(f64::INFINITY),
+            Err(_) => Value::BigInt(int.to_string()),
         },
         DeValue::Float(float) => Value::Float(parse_toml_float(float.as_str())),
         DeValue::Boolean(b) => Value::Bool(b),
@@ -270,10 +322,103 @@ pub fn read_file(path: &Path) -> Result<String, ScenarioError> {
         )
     })?;
     String::from_utf8(bytes).map_err(|error| {
+        let bytes = error.as_bytes();
         let offset = error.utf8_error().valid_up_to();
-        whole(
-            format!("the file is not valid UTF-8 (bad byte at offset {offset})"),
-            "a UTF-8 text file",
-        )
+        let (line, column) = LineIndex::new(bytes).line_column(bytes, offset);
+        ScenarioError {
+            origin: Origin::File {
+                path: PathBuf::from(path),
+                line,
+                column,
+            },
+            field: String::new(),
+            problem: format!(
+                "the file is not valid UTF-8 (byte 0x{:02x} here cannot start or continue a character)",
+                bytes[offset]
+            ),
+            allowed: "a UTF-8 text file".into(),
+        }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn position(text: &str, offset: usize) -> (usize, usize) {
+        LineIndex::new(text.as_bytes()).line_column(text.as_bytes(), offset)
+    }
+
+    #[test]
+    fn line_index_positions_match_a_scan_of_the_text() {
+        // The index must give what the old scan gave: lines from 1, columns in
+        // characters (not bytes) on lines with multi-byte text, and the end clamped.
+        let text = "a = 1\nname = \"héllo\" # ü\n\nb = [1, 2]\n";
+        let scan = |offset: usize| {
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            (line, before[start..].chars().count() + 1)
+        };
+        for (offset, _) in text.char_indices() {
+            assert_eq!(position(text, offset), scan(offset), "offset {offset}");
+        }
+        assert_eq!(position(text, text.len() + 10), scan(text.len()));
+    }
+
+    #[test]
+    fn values_after_unicode_are_positioned_by_character() {
+        // `b` sits after a line with two-byte characters: a byte count would say 12.
+        let root = Source::new(
+            Path::new("u.toml"),
+            "\"é\" = \"ü\"\nb = 5\nc = \"ééé\" \nd = 1",
+        )
+        .parse()
+        .expect("valid TOML");
+        let Value::Table(entries) = root.value else {
+            panic!("root is a table")
+        };
+        let origin_of = |key: &str| {
+            entries
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, item)| item.origin.clone())
+                .expect("key present")
+        };
+        let file = |line, column| Origin::File {
+            path: PathBuf::from("u.toml"),
+            line,
+            column,
+        };
+        assert_eq!(origin_of("é"), file(1, 7));
+        assert_eq!(origin_of("b"), file(2, 5));
+        assert_eq!(origin_of("c"), file(3, 5));
+        assert_eq!(origin_of("d"), file(4, 5));
+    }
+
+    #[test]
+    fn integers_beyond_i64_are_kept_as_big_integers_not_floats() {
+        // They used to become an infinite float, so errors said "found inf (a float)".
+        let root = Source::new(
+            Path::new("b.toml"),
+            "a = 18446744073709551615\nb = -9223372036854775809",
+        )
+        .parse()
+        .expect("valid TOML");
+        let Value::Table(entries) = root.value else {
+            panic!("root is a table")
+        };
+        assert_eq!(
+            entries[0].1.value,
+            Value::BigInt("18446744073709551615".into())
+        );
+        assert_eq!(
+            entries[0].1.value.type_name(),
+            "an integer too large, above 9223372036854775807"
+        );
+        assert_eq!(
+            entries[1].1.value.type_name(),
+            "an integer too small, below -9223372036854775808"
+        );
+    }
 }

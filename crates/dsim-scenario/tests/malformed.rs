@@ -122,7 +122,64 @@ const CASES: &[(&str, Option<usize>, &str, &str, &str)] = &[
         "exactly one action",
     ),
     ("empty.toml", None, "", "empty", "name"),
-    ("non_utf8.toml", None, "", "not valid UTF-8", "UTF-8"),
+    ("non_utf8.toml", Some(1), "", "not valid UTF-8", "UTF-8"),
+    // Constraints the protocols enforce at run time, reported by check at the key.
+    (
+        "zero_election_timeout.toml",
+        Some(7),
+        "protocol.election_timeout",
+        "found \"0ns\"",
+        "a duration from \"1ns\"",
+    ),
+    (
+        "lease_margin_too_large.toml",
+        Some(7),
+        "protocol.lease_margin",
+        "found 0.9",
+        "up to (not including) 0.5",
+    ),
+    (
+        "keys_fewer_than_keys_per_txn.toml",
+        Some(8),
+        "protocol.keys_per_txn",
+        "keys_per_txn = 3 with keys = 1",
+        "keys_per_txn <= keys",
+    ),
+    (
+        "heartbeat_longer_than_lease.toml",
+        Some(7),
+        "protocol.heartbeat_interval",
+        "more than half the usable master lease",
+        "heartbeat_interval * 2 <= master_lease",
+    ),
+    (
+        "more_slow_workers_than_workers.toml",
+        Some(7),
+        "protocol.slow_workers",
+        "more than the 2 workers",
+        "at most nodes - 1",
+    ),
+    (
+        "zero_gather_timeout.toml",
+        Some(8),
+        "protocol.gather_timeout",
+        "found \"0ns\"",
+        "a duration from \"1ns\"",
+    ),
+    (
+        "integer_above_i64.toml",
+        Some(6),
+        "protocol.nodes",
+        "found 10000000000000000000 (an integer too large, above 9223372036854775807)",
+        "replicas",
+    ),
+    (
+        "seed_negative.toml",
+        Some(3),
+        "seed",
+        "found -1",
+        "0 to 18446744073709551615",
+    ),
     (
         "wrong_type_duration.toml",
         Some(2),
@@ -292,4 +349,57 @@ fn faults_are_sorted_by_time_and_bridges_join_both_sides() {
         ])
     );
     assert_eq!(scenario.faults[1].fault, dsim_core::Fault::Heal);
+}
+
+#[test]
+fn invalid_utf8_is_reported_by_line_and_column() {
+    // Before, the error named a byte offset of the whole file; an editor wants the
+    // line and column. The bad byte is the 10th character of line 1 (`name = "m` + ff).
+    let error = load("non_utf8.toml");
+    match error.origin {
+        Origin::File { line, column, .. } => assert_eq!((line, column), (1, 10), "{error}"),
+        other => panic!("expected a file position, got {other:?}"),
+    }
+    assert!(error.problem.contains("0xff"), "{error}");
+}
+
+#[test]
+fn a_huge_string_is_not_echoed_whole_in_an_error() {
+    // A 100 KB variant name used to be printed whole; the error must stay short and
+    // say how long the text was.
+    let long = "v".repeat(100_000);
+    let text = format!(
+        "name = \"x\"\nduration = \"1s\"\n[protocol]\nkind = \"paxos\"\nnodes = 3\nvariant = \"{long}\"\n"
+    );
+    let error = Scenario::from_text(Path::new("long.toml"), &text, &[], &Registry::builtin())
+        .expect_err("an unknown variant is refused");
+    let shown = error.to_string();
+    assert!(shown.len() < 1_000, "error is {} bytes long", shown.len());
+    assert!(shown.contains("… (100000 characters)"), "{shown}");
+}
+
+#[test]
+fn the_largest_u64_seed_is_accepted_in_the_file_as_on_the_command_line() {
+    // `--seed` takes any u64; the file's `seed` refused everything above 2^63-1.
+    let text = "name = \"x\"\nseed = 18446744073709551615\nduration = \"1s\"\n[protocol]\nkind = \"hold\"\nnodes = 3\n";
+    let scenario = Scenario::from_text(Path::new("seed.toml"), text, &[], &Registry::builtin())
+        .expect("u64::MAX is a valid seed");
+    assert_eq!(scenario.seed, u64::MAX);
+    let over = text.replace("18446744073709551615", "18446744073709551616");
+    let error = Scenario::from_text(Path::new("seed.toml"), &over, &[], &Registry::builtin())
+        .expect_err("2^64 is not a seed");
+    assert!(error.allowed.contains("18446744073709551615"), "{error}");
+}
+
+#[test]
+fn a_duration_beyond_the_limit_is_refused_at_its_position() {
+    // Durations above 100000h could overflow virtual time once added to a clock.
+    let text = "name = \"x\"\nduration = \"100001h\"\n[protocol]\nkind = \"hold\"\nnodes = 3\n";
+    let error = Scenario::from_text(Path::new("d.toml"), text, &[], &Registry::builtin())
+        .expect_err("over the limit");
+    assert!(error.problem.contains("limit of 100000h"), "{error}");
+    assert!(
+        matches!(error.origin, Origin::File { line: 2, .. }),
+        "{error}"
+    );
 }

@@ -11,8 +11,9 @@
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::rng::below;
 use dsim_core::{
-    Ctx, Formula, Node, NodeId, Observation, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo,
-    RunError, RunRequest, RunResult, SimDuration, VariantSpec, Verdict, Violation, Workload,
+    ConfigError, Ctx, Formula, Node, NodeId, Observation, Outcome, ParamKind, ParamSpec, Protocol,
+    ProtocolInfo, RunError, RunRequest, RunResult, SimDuration, VariantSpec, Verdict, Violation,
+    Workload,
 };
 use std::process::ExitCode;
 
@@ -91,7 +92,7 @@ const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         key: "round",
-        kind: ParamKind::Duration(SimDuration::from_millis(10)),
+        kind: ParamKind::duration(SimDuration::from_millis(10)),
         help: "time between pushes",
     },
 ];
@@ -118,6 +119,7 @@ impl Protocol for Gossip {
     }
 
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+        request.params.check(PARAMS).map_err(ConfigError::from)?;
         let fanout = request.params.int(PARAMS, "fanout") as u64;
         let round = request.params.duration(PARAMS, "round");
         let nodes = request.nodes;

@@ -7,7 +7,12 @@ use dsim_scenario::{Registry, Scenario};
 
 /// Validates the scenario and prints what it would run.
 pub fn check(args: CheckArgs, registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
-    let scenario = Scenario::load(&args.scenario.scenario, &args.scenario.set, registry)?;
+    let scenario = Scenario::load_with_limit(
+        &args.scenario.scenario,
+        &args.scenario.set,
+        registry,
+        args.scenario.work_limit(),
+    )?;
     printer.line(format!(
         "ok: {} — {} ({}), {} replicas, {} nodes in all, {} faults, {} of virtual time, seed {}",
         scenario.name,

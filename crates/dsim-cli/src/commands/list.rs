@@ -24,8 +24,8 @@ pub fn list(registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
                 let default = match spec.kind {
                     ParamKind::Bool(default) => default.to_string(),
                     ParamKind::Int { default, min, max } => format!("{default}, {min}..{max}"),
-                    ParamKind::Ratio(default) => format!("{default}, ratio"),
-                    ParamKind::Duration(default) => format!("\"{default}\""),
+                    ParamKind::Ratio { default, .. } => format!("{default}, ratio"),
+                    ParamKind::Duration { default, .. } => format!("\"{default}\""),
                 };
                 printer.line(format!("    {:<22} {} ({default})", spec.key, spec.help));
             }

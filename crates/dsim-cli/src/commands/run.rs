@@ -7,15 +7,23 @@ use crate::outdir::{Marker, OutputKind, Staging, check_scenario_target, check_ta
 use crate::output::{Printer, human_ns, thousands};
 use crate::replay::{file_name, for_terminal, program_name};
 use anyhow::{Context, bail};
+use dsim_core::progress::Progress;
 use dsim_core::{RunResult, TraceWriter, fingerprint_hex};
 use dsim_report::{Perf, RunMeta, Summary, write_run_report};
 use dsim_scenario::{Registry, RunOptions, Scenario, run_scenario};
+use indicatif::{ProgressBar, ProgressStyle};
 use std::fs;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Runs one scenario and writes its report folder atomically.
 pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
-    let mut scenario = Scenario::load(&args.scenario.scenario, &args.scenario.set, registry)?;
+    let mut scenario = Scenario::load_with_limit(
+        &args.scenario.scenario,
+        &args.scenario.set,
+        registry,
+        args.scenario.work_limit(),
+    )?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
@@ -59,7 +67,12 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
             .with_context(|| format!("cannot create the trace file {}", path.display()))?;
         options.trace = Some(TraceWriter::new(Box::new(file)));
     }
-    let wall_seconds = wall_time(|| run_scenario(registry, &scenario, options));
+    let watcher = ProgressWatcher::new(printer.is_quiet());
+    let hook = watcher.hook();
+    let wall_seconds = wall_time(|| {
+        dsim_core::progress::watch(hook, || run_scenario(registry, &scenario, options))
+    });
+    watcher.finish();
     let (result, wall_seconds) = wall_seconds;
     let result = result.with_context(|| {
         format!(
@@ -115,6 +128,88 @@ fn wall_time<T>(work: impl FnOnce() -> T) -> (T, f64) {
     let start = std::time::Instant::now();
     let value = work();
     (value, start.elapsed().as_secs_f64())
+}
+
+/// Wall seconds before a run shows its progress bar.
+const BAR_AFTER_SECONDS: f64 = 2.0;
+/// Wall seconds between two `-v` progress lines.
+const LOG_EVERY_SECONDS: f64 = 5.0;
+
+/// Shows a run's progress (virtual time, events, events per wall second): a bar on a
+/// terminal once the run has taken [`BAR_AFTER_SECONDS`], and with `-v` a log line
+/// every [`LOG_EVERY_SECONDS`]; nothing otherwise. It is fed by the engine's
+/// virtual-time checkpoints, which are the same with or without it.
+struct ProgressWatcher {
+    state: std::rc::Rc<std::cell::RefCell<WatchState>>,
+}
+
+struct WatchState {
+    start: std::time::Instant,
+    terminal: bool,
+    bar: Option<ProgressBar>,
+    logged_at: f64,
+}
+
+impl ProgressWatcher {
+    #[allow(clippy::disallowed_methods)] // wall clock for display only, never the run
+    fn new(quiet: bool) -> ProgressWatcher {
+        ProgressWatcher {
+            state: std::rc::Rc::new(std::cell::RefCell::new(WatchState {
+                start: std::time::Instant::now(),
+                terminal: !quiet && std::io::stderr().is_terminal(),
+                bar: None,
+                logged_at: 0.0,
+            })),
+        }
+    }
+
+    fn hook(&self) -> impl FnMut(&Progress) + 'static {
+        let state = self.state.clone();
+        move |progress| state.borrow_mut().update(progress)
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.state.borrow_mut().bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl WatchState {
+    fn update(&mut self, progress: &Progress) {
+        let wall = self.start.elapsed().as_secs_f64();
+        let events_per_s = if wall > 0.0 {
+            (progress.events as f64 / wall) as u64
+        } else {
+            0
+        };
+        let text = format!(
+            "virtual {} of {}, {} events, {} events/s",
+            human_ns(progress.now.as_nanos()),
+            human_ns(progress.end.as_nanos()),
+            thousands(progress.events),
+            thousands(events_per_s)
+        );
+        if self.terminal && wall >= BAR_AFTER_SECONDS {
+            let bar = self.bar.get_or_insert_with(|| {
+                let bar = ProgressBar::new(progress.end.as_nanos());
+                bar.set_style(
+                    ProgressStyle::with_template("{bar:40} {msg}").expect("valid template"),
+                );
+                bar
+            });
+            bar.set_position(progress.now.as_nanos());
+            bar.set_message(text.clone());
+        }
+        if wall - self.logged_at >= LOG_EVERY_SECONDS {
+            self.logged_at = wall;
+            let line = text;
+            match &self.bar {
+                Some(bar) => bar.suspend(|| tracing::info!("{line}")),
+                None => tracing::info!("{line}"),
+            }
+        }
+    }
 }
 
 fn print_summary(

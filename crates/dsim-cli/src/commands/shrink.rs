@@ -14,7 +14,12 @@ use dsim_scenario::{Registry, Scenario};
 
 /// Shrinks the run and writes the minimal scenario with a comment header.
 pub fn shrink(args: ShrinkArgs, registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
-    let mut scenario = Scenario::load(&args.scenario.scenario, &args.scenario.set, registry)?;
+    let mut scenario = Scenario::load_with_limit(
+        &args.scenario.scenario,
+        &args.scenario.set,
+        registry,
+        args.scenario.work_limit(),
+    )?;
     check_scenario_target(&args.out, "--out", &[&args.scenario.scenario])?;
     scenario.seed = args.seed;
     if args.swarm {

@@ -230,7 +230,12 @@ pub fn execute(
 
 /// `dsim sweep`.
 pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
-    let scenario = Scenario::load(&args.scenario.scenario, &args.scenario.set, registry)?;
+    let scenario = Scenario::load_with_limit(
+        &args.scenario.scenario,
+        &args.scenario.set,
+        registry,
+        args.scenario.work_limit(),
+    )?;
     let range = SeedRange::parse(&args.seeds).map_err(anyhow::Error::msg)?;
     let shard = args
         .shard

@@ -202,8 +202,9 @@ pub use crate::paxos::Ballot;
 
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
-    ConfigError, Ctx, Node, NodeId, ParamKind, ParamSpec, Params, Protocol, ProtocolInfo, RunError,
-    RunRequest, RunResult, SimConfig, SimDuration, Simulation, VariantSpec, Workload,
+    ConfigError, Ctx, Node, NodeId, ParamKind, ParamProblem, ParamSpec, Params, Protocol,
+    ProtocolInfo, RatioMax, RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration,
+    Simulation, VariantSpec, Workload,
 };
 
 /// The named variants of the lock service.
@@ -268,57 +269,60 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         key: "election_timeout",
-        kind: ParamKind::Duration(SimDuration::from_millis(100)),
+        kind: ParamKind::duration(SimDuration::from_millis(100)),
         help: "base election timeout t: a replica that hears no master campaigns after [t, 2t)",
     },
     ParamSpec {
         key: "heartbeat_interval",
-        kind: ParamKind::Duration(SimDuration::from_millis(20)),
+        kind: ParamKind::duration(SimDuration::from_millis(20)),
         help: "master tick: lease renewal round, heartbeat and retransmission period",
     },
     ParamSpec {
         key: "batch_interval",
-        kind: ParamKind::Duration(SimDuration::ZERO),
+        kind: ParamKind::duration_or_zero(SimDuration::ZERO),
         help: "master: least time between two Paxos batches (0: group commit, a batch as soon as the previous one is chosen)",
     },
     ParamSpec {
         key: "master_lease",
-        kind: ParamKind::Duration(SimDuration::from_millis(300)),
+        kind: ParamKind::duration(SimDuration::from_millis(300)),
         help: "how long a replica promises not to help elect another master after acknowledging one",
     },
     ParamSpec {
         key: "lease_margin",
-        kind: ParamKind::Ratio(0.02),
+        kind: ParamKind::Ratio {
+            default: 0.02,
+            max: RatioMax::Excluded(0.5),
+        },
         help: "drift margin: master and clients count on their leases for (1 - margin) of the granted time",
     },
     ParamSpec {
         key: "session_lease",
-        kind: ParamKind::Duration(SimDuration::from_millis(400)),
+        kind: ParamKind::duration(SimDuration::from_millis(400)),
         help: "session lease the master grants on every request (KeepAlive, Acquire, Release)",
     },
     ParamSpec {
         key: "failover_grace",
-        kind: ParamKind::Duration(SimDuration::from_millis(200)),
+        kind: ParamKind::duration_or_zero(SimDuration::from_millis(200)),
         help: "a new master extends every session by session_lease + this before judging it expired",
     },
     ParamSpec {
         key: "lock_delay",
-        kind: ParamKind::Duration(SimDuration::from_millis(100)),
+        kind: ParamKind::duration_or_zero(SimDuration::from_millis(100)),
         help: "a lock freed by a session expiry cannot be granted for this long",
     },
     ParamSpec {
         key: "hold_time",
-        kind: ParamKind::Duration(SimDuration::from_millis(20)),
+        kind: ParamKind::duration_or_zero(SimDuration::from_millis(20)),
         help: "client: time between a grant and the write (then release) under it",
     },
     ParamSpec {
         key: "client_retry",
-        kind: ParamKind::Duration(SimDuration::from_millis(100)),
+        kind: ParamKind::duration(SimDuration::from_millis(100)),
         help: "client: resend period of unanswered requests, and the longest gap between client ticks",
     },
     ParamSpec {
         key: "acquire_timeout",
-        kind: ParamKind::Duration(SimDuration::from_secs(1)),
+        kind: ParamKind::duration(SimDuration::from_secs(1)),
         help: "client: an acquire not granted after this long is reported as a timeout",
     },
 ];
@@ -397,13 +401,19 @@ impl LockConfig {
 
     /// The configuration a run request describes.
     pub fn from_request(request: &RunRequest) -> Result<LockConfig, ConfigError> {
-        let variant = Variant::parse(&request.variant).ok_or_else(|| {
+        Self::from_setup(&request.setup())
+    }
+
+    /// The configuration a setup describes; what `dsim check` and `run` both refuse.
+    pub fn from_setup(setup: &Setup<'_>) -> Result<LockConfig, ConfigError> {
+        let variant = Variant::parse(setup.variant).ok_or_else(|| {
             ConfigError::Invalid(format!(
                 "lock_service has no variant {:?} (correct, no-fencing, seed-naive)",
-                request.variant
+                setup.variant
             ))
         })?;
-        let config = Self::from_params(request.nodes, request.workload, variant, &request.params);
+        setup.params.check(PARAMS)?;
+        let config = Self::from_params(setup.nodes, setup.workload, variant, setup.params);
         config.validate()?;
         Ok(config)
     }
@@ -439,12 +449,18 @@ impl LockConfig {
             }
         }
         if self.heartbeat_interval.0.saturating_mul(2) > self.master_lease_safe().0 {
-            return Err(ConfigError::Invalid(format!(
-                "lock_service heartbeat_interval ({}) must be at most half the usable master lease ({}): \
-                 the master renews its lease once per heartbeat",
-                self.heartbeat_interval,
-                self.master_lease_safe()
-            )));
+            return Err(ParamProblem {
+                keys: vec!["heartbeat_interval", "master_lease", "lease_margin"],
+                problem: format!(
+                    "heartbeat_interval ({}) is more than half the usable master lease ({} = master_lease {} * (1 - lease_margin {}))",
+                    self.heartbeat_interval,
+                    self.master_lease_safe(),
+                    self.master_lease,
+                    self.lease_margin
+                ),
+                allowed: "heartbeat_interval * 2 <= master_lease * (1 - lease_margin): the master renews its lease once per heartbeat".into(),
+            }
+            .into());
         }
         Ok(())
     }
@@ -725,6 +741,10 @@ impl Protocol for LockService {
 
     fn total_nodes(&self, nodes: usize, workload: &Workload) -> usize {
         nodes + workload.clients + 1
+    }
+
+    fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> {
+        LockConfig::from_setup(setup).map(|_| ())
     }
 
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {

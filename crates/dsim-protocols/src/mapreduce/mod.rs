@@ -101,8 +101,8 @@ pub use worker::{FETCH_ROUNDS, Worker};
 
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
-    ConfigError, Ctx, Formula, Node, NodeId, ParamKind, ParamSpec, Params, Protocol, ProtocolInfo,
-    RunError, RunRequest, RunResult, SimDuration, VariantSpec, Workload,
+    ConfigError, Ctx, Formula, Node, NodeId, ParamKind, ParamProblem, ParamSpec, Params, Protocol,
+    ProtocolInfo, RunError, RunRequest, RunResult, Setup, SimDuration, VariantSpec, Workload,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -180,17 +180,17 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         key: "heartbeat_interval",
-        kind: ParamKind::Duration(SimDuration::from_millis(50)),
+        kind: ParamKind::duration(SimDuration::from_millis(50)),
         help: "how often the master pings every worker",
     },
     ParamSpec {
         key: "failure_timeout",
-        kind: ParamKind::Duration(SimDuration::from_millis(250)),
+        kind: ParamKind::duration(SimDuration::from_millis(250)),
         help: "silence after which the master declares a worker failed (>= 2 heartbeats)",
     },
     ParamSpec {
         key: "fetch_timeout",
-        kind: ParamKind::Duration(SimDuration::from_millis(100)),
+        kind: ParamKind::duration(SimDuration::from_millis(100)),
         help: "a reducer re-sends an unanswered fetch after this, and gives up after 3 tries",
     },
     ParamSpec {
@@ -200,7 +200,7 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         key: "backup_remaining_ratio",
-        kind: ParamKind::Ratio(0.05),
+        kind: ParamKind::ratio(0.05),
         help: "backups start when at most max(1, this share of a phase's tasks) still run",
     },
     ParamSpec {
@@ -223,7 +223,7 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         key: "gather_timeout",
-        kind: ParamKind::Duration(SimDuration::from_secs(5)),
+        kind: ParamKind::duration(SimDuration::from_secs(5)),
         help: "seed-naive only: the master combines what it has after this long",
     },
 ];
@@ -321,19 +321,29 @@ impl JobConfig {
                 "mapreduce needs nodes >= 2 (a master and at least one worker), found {nodes}"
             )));
         }
+        params.check(PARAMS)?;
         let workers = (nodes - 1) as u32;
         let slow_workers = int_param(params, "slow_workers")? as u32;
         if slow_workers > workers {
-            return Err(ConfigError::Invalid(format!(
-                "mapreduce slow_workers ({slow_workers}) exceeds the {workers} workers"
-            )));
+            return Err(ParamProblem {
+                keys: vec!["slow_workers", "nodes"],
+                problem: format!("found {slow_workers}, more than the {workers} workers"),
+                allowed: "at most nodes - 1: workers are nodes 1..nodes (node 0 is the master)"
+                    .into(),
+            }
+            .into());
         }
         let heartbeat_interval = positive_duration(params, "heartbeat_interval")?;
         let failure_timeout = positive_duration(params, "failure_timeout")?;
         if failure_timeout.0 < heartbeat_interval.0.saturating_mul(2) {
-            return Err(ConfigError::Invalid(format!(
-                "mapreduce failure_timeout ({failure_timeout}) must be at least two heartbeat intervals ({heartbeat_interval} each)"
-            )));
+            return Err(ParamProblem {
+                keys: vec!["failure_timeout", "heartbeat_interval"],
+                problem: format!(
+                    "failure_timeout ({failure_timeout}) is less than two heartbeat intervals (heartbeat_interval = {heartbeat_interval})"
+                ),
+                allowed: "failure_timeout >= 2 * heartbeat_interval".into(),
+            }
+            .into());
         }
         let backup_remaining_ratio = params.ratio(PARAMS, "backup_remaining_ratio");
         dsim_core::network::check_probability("backup_remaining_ratio", backup_remaining_ratio)?;
@@ -884,6 +894,25 @@ impl Protocol for MapReduce {
     /// Node 0 is the master, `1..nodes` the workers; `[workload]` clients are ignored.
     fn total_nodes(&self, nodes: usize, _workload: &Workload) -> usize {
         nodes
+    }
+
+    fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> {
+        JobConfig::from_params(setup.nodes, setup.variant, setup.params).map(|_| ())
+    }
+
+    /// The corpus (4 bytes a word, held by the job), the Zipf table over the
+    /// vocabulary, the map outputs (at most one 16-byte record per corpus word), and
+    /// the shuffle: every reduce task fetches from every map task, M × R messages
+    /// counted at 64 bytes each.
+    fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
+        let int = |key| setup.params.int(PARAMS, key).max(0) as u64;
+        let words = int("corpus_words");
+        let partitions = int("map_tasks").saturating_mul(int("reduce_tasks"));
+        words
+            .saturating_mul(4)
+            .saturating_add(int("vocabulary").saturating_mul(16))
+            .saturating_add(partitions.saturating_mul(64))
+            .saturating_add(words.saturating_mul(16))
     }
 
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {

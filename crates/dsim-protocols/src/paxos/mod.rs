@@ -113,7 +113,7 @@ pub use replica::Replica;
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
     ConfigError, Ctx, Node, NodeId, ParamKind, ParamSpec, Protocol, ProtocolInfo, RunError,
-    RunRequest, RunResult, SimConfig, SimDuration, Simulation, VariantSpec, Workload,
+    RunRequest, RunResult, Setup, SimConfig, SimDuration, Simulation, VariantSpec, Workload,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -233,17 +233,17 @@ pub const VARIANTS: &[VariantSpec] = &[
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         key: "election_timeout",
-        kind: ParamKind::Duration(SimDuration::from_millis(150)),
+        kind: ParamKind::duration(SimDuration::from_millis(150)),
         help: "base election timeout t: waits are drawn from [t, 2t), the spread doubling per failed campaign",
     },
     ParamSpec {
         key: "heartbeat_interval",
-        kind: ParamKind::Duration(SimDuration::from_millis(30)),
+        kind: ParamKind::duration(SimDuration::from_millis(30)),
         help: "leader heartbeat period, also the retransmission period of prepares and accepts",
     },
     ParamSpec {
         key: "client_timeout",
-        kind: ParamKind::Duration(SimDuration::from_millis(100)),
+        kind: ParamKind::duration(SimDuration::from_millis(100)),
         help: "a client resends a command to the next replica after this long without a reply",
     },
     ParamSpec {
@@ -257,7 +257,7 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         key: "naive_round",
-        kind: ParamKind::Duration(SimDuration::from_millis(20)),
+        kind: ParamKind::duration(SimDuration::from_millis(20)),
         help: "seed-naive only: how long a replica collects proposals before deciding the smallest",
     },
 ];
@@ -317,13 +317,19 @@ impl PaxosConfig {
 
     /// The configuration a run request describes.
     pub fn from_request(request: &RunRequest) -> Result<PaxosConfig, ConfigError> {
-        let variant = Variant::parse(&request.variant).ok_or_else(|| {
+        Self::from_setup(&request.setup())
+    }
+
+    /// The configuration a setup describes; what `dsim check` and `run` both refuse.
+    pub fn from_setup(setup: &Setup<'_>) -> Result<PaxosConfig, ConfigError> {
+        let variant = Variant::parse(setup.variant).ok_or_else(|| {
             ConfigError::Invalid(format!(
                 "paxos has no variant {:?} (correct, no-adopt, seed-naive)",
-                request.variant
+                setup.variant
             ))
         })?;
-        let config = Self::from_params(request.nodes, request.workload, variant, &request.params);
+        setup.params.check(PARAMS)?;
+        let config = Self::from_params(setup.nodes, setup.workload, variant, setup.params);
         config.validate()?;
         Ok(config)
     }
@@ -849,6 +855,10 @@ impl Protocol for Paxos {
 
     fn total_nodes(&self, nodes: usize, workload: &Workload) -> usize {
         nodes + workload.clients
+    }
+
+    fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> {
+        PaxosConfig::from_setup(setup).map(|_| ())
     }
 
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {

@@ -102,8 +102,9 @@ pub use types::{
 
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
-    ConfigError, NodeId, ParamKind, ParamSpec, Params, Protocol, ProtocolInfo, RunError,
-    RunRequest, RunResult, SimConfig, SimDuration, Simulation, VariantSpec, Workload,
+    ConfigError, NodeId, ParamKind, ParamProblem, ParamSpec, Params, Protocol, ProtocolInfo,
+    RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration, Simulation, VariantSpec,
+    Workload,
 };
 
 /// The coordinator's node id.
@@ -169,7 +170,7 @@ impl Variant {
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         key: "abort_ratio",
-        kind: ParamKind::Ratio(0.02),
+        kind: ParamKind::ratio(0.02),
         help: "probability that a participant votes no when asked to prepare",
     },
     ParamSpec {
@@ -197,27 +198,27 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         key: "vote_timeout",
-        kind: ParamKind::Duration(SimDuration::from_millis(200)),
+        kind: ParamKind::duration_or_zero(SimDuration::from_millis(200)),
         help: "coordinator: abort when votes are still missing this long after begin",
     },
     ParamSpec {
         key: "retry_interval",
-        kind: ParamKind::Duration(SimDuration::from_millis(50)),
+        kind: ParamKind::duration(SimDuration::from_millis(50)),
         help: "coordinator: resend work, prepare and unacknowledged commits this often",
     },
     ParamSpec {
         key: "prepare_timeout",
-        kind: ParamKind::Duration(SimDuration::from_millis(500)),
+        kind: ParamKind::duration_or_zero(SimDuration::from_millis(500)),
         help: "participant: abort unilaterally when not asked to prepare this long after the work",
     },
     ParamSpec {
         key: "query_interval",
-        kind: ParamKind::Duration(SimDuration::from_millis(100)),
+        kind: ParamKind::duration(SimDuration::from_millis(100)),
         help: "participant: while in doubt, ask for the outcome this often",
     },
     ParamSpec {
         key: "client_timeout",
-        kind: ParamKind::Duration(SimDuration::from_secs(1)),
+        kind: ParamKind::duration_or_zero(SimDuration::from_secs(1)),
         help: "client: report a transaction as timed out after this long without an outcome",
     },
 ];
@@ -310,10 +311,15 @@ impl TpcSettings {
 
     /// Settings for a run request (variant, keys, layout and workload).
     pub fn from_request(request: &RunRequest) -> Result<TpcSettings, ConfigError> {
-        let variant = Variant::parse(&request.variant).ok_or_else(|| {
+        Self::from_setup(&request.setup())
+    }
+
+    /// Settings for a setup; what `dsim check` and `run` both refuse.
+    pub fn from_setup(setup: &Setup<'_>) -> Result<TpcSettings, ConfigError> {
+        let variant = Variant::parse(setup.variant).ok_or_else(|| {
             ConfigError::Invalid(format!(
                 "two_phase_commit has no variant {:?}; known: {}",
-                request.variant,
+                setup.variant,
                 VARIANTS
                     .iter()
                     .map(|v| v.name)
@@ -321,11 +327,12 @@ impl TpcSettings {
                     .join(", ")
             ))
         })?;
+        setup.params.check(PARAMS)?;
         TpcSettings::from_params(
-            &request.params,
-            request.nodes,
-            request.workload.clients,
-            request.workload.client_interval(),
+            setup.params,
+            setup.nodes,
+            setup.workload.clients,
+            setup.workload.client_interval(),
             variant,
         )
     }
@@ -341,10 +348,15 @@ impl TpcSettings {
             )));
         }
         if self.keys == 0 || self.keys_per_txn == 0 || self.keys_per_txn > self.keys {
-            return Err(ConfigError::Invalid(format!(
-                "keys_per_txn must be in 1..=keys ({}), found {}",
-                self.keys, self.keys_per_txn
-            )));
+            return Err(ParamProblem {
+                keys: vec!["keys_per_txn", "keys"],
+                problem: format!(
+                    "found keys_per_txn = {} with keys = {}",
+                    self.keys_per_txn, self.keys
+                ),
+                allowed: "1 <= keys_per_txn <= keys: a transaction writes distinct keys".into(),
+            }
+            .into());
         }
         dsim_core::network::check_probability("abort_ratio", self.abort_ratio)?;
         for (name, value) in [
@@ -428,6 +440,10 @@ impl Protocol for TwoPhaseCommit {
         nodes + workload.clients
     }
 
+    fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> {
+        TpcSettings::from_setup(setup).map(|_| ())
+    }
+
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
         let settings = TpcSettings::from_request(&request)?;
         let (output, trace_error) = execute(request, settings.total_nodes(), move |id, _| {
@@ -482,7 +498,10 @@ mod tests {
             SimDuration::from_millis(10),
             Variant::Correct,
         );
-        assert!(matches!(result, Err(ConfigError::Invalid(_))), "{result:?}");
+        assert!(
+            matches!(&result, Err(ConfigError::Param(problem)) if problem.keys[0] == "keys_per_txn"),
+            "{result:?}"
+        );
     }
 
     #[test]

@@ -182,3 +182,66 @@ pub fn kv_history(seed: u64, ops: usize, processes: u64, keys: u64) -> History {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::OpType;
+    use crate::models::{CasRegister, Kv};
+    use crate::{DEFAULT_BUDGET, Verdict, linearizable};
+
+    #[test]
+    fn generated_histories_are_linearizable_and_overlap() {
+        let history = cas_register_history(7, 2_000, 5);
+        assert_eq!(history.ops.len(), 2_000);
+        // Operations of different clients overlap: some invocation happens while
+        // another operation is open (else the search would be trivially sequential).
+        let overlapping = history
+            .ops
+            .windows(2)
+            .filter(|w| {
+                w[0].complete_index
+                    .is_some_and(|done| done > w[1].invoke_index)
+            })
+            .count();
+        assert!(overlapping > 500, "{overlapping}");
+        assert!(history.ops.iter().any(|op| op.op_type == OpType::Fail));
+        assert!(linearizable(&history, &CasRegister, DEFAULT_BUDGET).is_linearizable());
+        let kv = kv_history(7, 5_000, 5, 10);
+        let verdict = linearizable(&kv, &Kv, DEFAULT_BUDGET);
+        let Verdict::Linearizable { witnesses, .. } = verdict else {
+            panic!("expected linearizable, got {verdict:?}")
+        };
+        assert_eq!(witnesses.len(), 10);
+    }
+
+    #[test]
+    fn one_corrupted_read_makes_a_generated_history_illegal() {
+        // The same history with one ok read returning a value never written (99):
+        // the checker must find it, and name exactly that read as unplaceable.
+        let mut history = cas_register_history(3, 1_000, 5);
+        let read = history
+            .ops
+            .iter()
+            .position(|op| op.f == "read" && op.op_type == OpType::Ok && op.id > 500)
+            .expect("a read");
+        history.ops[read].ret = Value::Int(99);
+        let verdict = linearizable(&history, &CasRegister, DEFAULT_BUDGET);
+        let Verdict::NotLinearizable { counterexample, .. } = verdict else {
+            panic!("expected a violation, got {verdict:?}")
+        };
+        assert_eq!(counterexample.stuck, read);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_history() {
+        assert_eq!(
+            cas_register_history(5, 300, 3),
+            cas_register_history(5, 300, 3)
+        );
+        assert_ne!(
+            cas_register_history(5, 300, 3),
+            cas_register_history(6, 300, 3)
+        );
+    }
+}

@@ -110,3 +110,4 @@ pub use linearizable::{
     Counterexample, DEFAULT_BUDGET, Verdict, Witness, explain, linearizable, validate,
 };
 pub use model::{MODEL_NAMES, Model, model_by_name};
+pub use models::{CasRegister, Kv, Mutex, Register, Set};

@@ -232,7 +232,7 @@ pub fn explain<M: Model + ?Sized>(verdict: &Verdict, history: &History, model: &
             let _ = writeln!(out, "cannot be placed: {}", line(&history.ops[cx.stuck]));
             let _ = writeln!(
                 out,
-                "failing window ({} operations invoked before it completed, none of which can go next):",
+                "failing window: {} operation(s) not in the prefix, invoked before it completed; none can go next:",
                 cx.window.len()
             );
             for &id in &cx.window {

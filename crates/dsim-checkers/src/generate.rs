@@ -4,7 +4,9 @@
 //! process issues one operation at a time; every operation takes effect at a random
 //! instant strictly inside its interval, so operations overlap freely and the history
 //! is linearizable by construction (the effect instants are a witness). A cas whose
-//! `from` does not match at its effect instant completes `:fail`, as in Jepsen.
+//! `from` does not match at its effect instant completes `:fail`, as in Jepsen. One
+//! write or cas in 50 times out (`:info`, value `:timed-out`); half of those take
+//! effect anyway, half never do.
 //! [`kv_history`] does the same per key for the `kv` model. The random numbers come
 //! from SplitMix64 seeded by the caller: same seed, same history.
 
@@ -44,6 +46,8 @@ struct Planned {
     invoke: u64,
     effect: u64,
     complete: u64,
+    /// Completes `:info`; `Some(true)` if it takes effect anyway.
+    timed_out: Option<bool>,
 }
 
 /// Plans `ops` operations over `processes` clients: each client runs one operation at
@@ -65,6 +69,8 @@ fn plan(
         let complete = invoke + duration;
         free_at[process as usize] = complete + 1;
         let (f, arg, key) = pick(rng);
+        let timed_out =
+            (f != "read" && f != "get" && rng.below(50) == 0).then(|| rng.below(2) == 0);
         planned.push(Planned {
             process,
             key,
@@ -73,6 +79,7 @@ fn plan(
             invoke,
             effect,
             complete,
+            timed_out,
         });
     }
     planned
@@ -85,7 +92,10 @@ fn lay_out(planned: &[Planned], mut apply: impl FnMut(&Planned) -> (Value, bool)
     by_effect.sort_by_key(|&i| (planned[i].effect, i));
     let mut results = vec![(Value::Nil, true); planned.len()];
     for i in by_effect {
-        results[i] = apply(&planned[i]);
+        results[i] = match planned[i].timed_out {
+            Some(false) => (Value::Nil, true),
+            _ => apply(&planned[i]),
+        };
     }
     // (time, completion-before-invocation at equal times, op) for every event.
     let mut timeline: Vec<(u64, u8, usize)> = Vec::with_capacity(2 * planned.len());
@@ -107,10 +117,11 @@ fn lay_out(planned: &[Planned], mut apply: impl FnMut(&Planned) -> (Value, bool)
                 (EventType::Invoke, arg)
             } else {
                 let (ret, ok) = &results[i];
-                (
-                    if *ok { EventType::Ok } else { EventType::Fail },
-                    ret.clone(),
-                )
+                match (p.timed_out, ok) {
+                    (Some(_), _) => (EventType::Info, Value::keyword("timed-out")),
+                    (None, true) => (EventType::Ok, ret.clone()),
+                    (None, false) => (EventType::Fail, ret.clone()),
+                }
             };
             let mut event = Event::new(p.process, kind, p.f, value).with_time(time * 1_000);
             event.key = p.key.map(Value::Int);
@@ -206,6 +217,14 @@ mod tests {
             .count();
         assert!(overlapping > 500, "{overlapping}");
         assert!(history.ops.iter().any(|op| op.op_type == OpType::Fail));
+        assert!(
+            history
+                .ops
+                .iter()
+                .filter(|op| op.op_type == OpType::Info)
+                .count()
+                > 10
+        );
         assert!(linearizable(&history, &CasRegister, DEFAULT_BUDGET).is_linearizable());
         let kv = kv_history(7, 5_000, 5, 10);
         let verdict = linearizable(&kv, &Kv, DEFAULT_BUDGET);

@@ -433,18 +433,38 @@ impl<'a, M: Model + ?Sized> Search<'a, M> {
         let mut best_local: Vec<usize> = Vec::new();
         let mut agree = 0usize;
         let mut node = self.next[HEAD];
+        // Each choice point tries the ok candidates first, then (second pass) the info
+        // ones: an indeterminate operation is placed only when no ok one can go, which
+        // keeps the search from enumerating subsets of timed-out writes it does not
+        // need. Every candidate is still tried once per choice point, so the search
+        // stays complete.
+        let mut info_pass = false;
         loop {
             if remaining == 0 {
                 let order = calls.iter().map(|&(c, _)| self.ids[local_op(c)]).collect();
                 return Outcome::Linearizable(order);
             }
             if node != NIL && is_call(node) {
+                let j = local_op(node);
+                let op = self.op(j);
+                if (op.op_type != OpType::Ok) != info_pass {
+                    node = self.next[node];
+                    continue;
+                }
+                // An operation that overwrites the state, right after an info one: the
+                // info operation changed nothing that lasts, and the same order without
+                // it (it placed later, or never) is tried at the choice point before it.
+                let after_info = calls
+                    .last()
+                    .is_some_and(|&(c, _)| self.op(local_op(c)).op_type != OpType::Ok);
+                if after_info && self.model.overwrites(op) {
+                    node = self.next[node];
+                    continue;
+                }
                 if self.steps >= self.budget {
                     return Outcome::OutOfBudget;
                 }
                 self.steps += 1;
-                let j = local_op(node);
-                let op = self.op(j);
                 if let Some(next_state) = self.model.step(&state, op) {
                     let new_hash = set_hash ^ zobrist(j);
                     bits[j / 64] |= 1 << (j % 64);
@@ -459,11 +479,17 @@ impl<'a, M: Model + ?Sized> Search<'a, M> {
                         }
                         self.lift(node);
                         node = self.next[HEAD];
+                        info_pass = false;
                         continue;
                     }
                     bits[j / 64] &= !(1 << (j % 64));
                 }
                 node = self.next[node];
+                continue;
+            }
+            if !info_pass {
+                info_pass = true;
+                node = self.next[HEAD];
                 continue;
             }
             // Stuck at a completion: remember the deepest such point, then backtrack.
@@ -490,6 +516,7 @@ impl<'a, M: Model + ?Sized> Search<'a, M> {
             agree = agree.min(calls.len());
             self.unlift(call);
             node = self.next[call];
+            info_pass = self.op(j).op_type != OpType::Ok;
         }
     }
 

@@ -43,6 +43,13 @@ pub trait Model: Send + Sync {
         false
     }
 
+    /// Whether the state after `op` never depends on the state before it (a blind
+    /// write). The checker uses it to skip orders that cannot matter: an `info`
+    /// operation placed just before an overwrite left no trace.
+    fn overwrites(&self, _op: &Op) -> bool {
+        false
+    }
+
     /// A description of `op` for reports.
     fn describe(&self, op: &Op) -> String {
         op.to_string()

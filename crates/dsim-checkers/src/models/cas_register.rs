@@ -37,6 +37,10 @@ impl Model for CasRegister {
         }
     }
 
+    fn overwrites(&self, op: &Op) -> bool {
+        op.f == "write"
+    }
+
     fn is_read_only(&self, op: &Op) -> bool {
         op.f == "read"
     }

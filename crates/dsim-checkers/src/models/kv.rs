@@ -67,6 +67,10 @@ impl Model for Kv {
         op.key.clone()
     }
 
+    fn overwrites(&self, op: &Op) -> bool {
+        op.f == "put" || op.f == "write"
+    }
+
     fn is_read_only(&self, op: &Op) -> bool {
         op.f == "get" || op.f == "read"
     }

@@ -34,6 +34,10 @@ impl Model for Register {
         }
     }
 
+    fn overwrites(&self, op: &Op) -> bool {
+        op.f == "write"
+    }
+
     fn is_read_only(&self, op: &Op) -> bool {
         op.f == "read"
     }

@@ -38,6 +38,10 @@ impl Model for Register {
         op.f == "write"
     }
 
+    fn effect_value(&self, op: &Op) -> Option<Value> {
+        (op.f == "write").then(|| op.value.clone())
+    }
+
     fn is_read_only(&self, op: &Op) -> bool {
         op.f == "read"
     }

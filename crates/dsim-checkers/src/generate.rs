@@ -7,8 +7,8 @@
 //! `from` does not match at its effect instant completes `:fail`, as in Jepsen. One
 //! write or cas in 50 times out (`:info`, value `:timed-out`); half of those take
 //! effect anyway, half never do.
-//! [`kv_history`] does the same per key for the `kv` model. The random numbers come
-//! from SplitMix64 seeded by the caller: same seed, same history.
+//! [`kv_history`] does the same per key for the `kv` model, with unique values. The
+//! random numbers come from SplitMix64 seeded by the caller: same seed, same history.
 
 use crate::history::{Event, EventType, History};
 use dsim_core::Value;
@@ -165,16 +165,19 @@ pub fn cas_register_history(seed: u64, ops: usize, processes: u64) -> History {
 }
 
 /// A linearizable `kv` history of `ops` operations by `processes` clients over `keys`
-/// keys (gets, puts and appends of small integers).
+/// keys: gets, puts and appends, each put or append of a value of its own (as in
+/// Jepsen's and Elle's workloads, which make every write identifiable).
 pub fn kv_history(seed: u64, ops: usize, processes: u64, keys: u64) -> History {
     let mut rng = SplitMix(seed);
     let keys = keys.max(1);
+    let mut next_value = 0i64;
     let planned = plan(&mut rng, ops, processes.max(1), |rng| {
         let key = Some(rng.below(keys) as i64);
+        next_value += 1;
         match rng.below(3) {
             0 => ("get", Value::Nil, key),
-            1 => ("put", Value::Int(rng.below(100) as i64), key),
-            _ => ("append", Value::Int(rng.below(100) as i64), key),
+            1 => ("put", Value::Int(next_value), key),
+            _ => ("append", Value::Int(next_value), key),
         }
     });
     let mut store = vec![Value::Nil; keys as usize];

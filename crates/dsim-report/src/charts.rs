@@ -36,7 +36,7 @@ use crate::style::{
     headroom, mesh, no_data, number, time_unit, value_mark_legend,
 };
 use crate::timeline::TimelineRow;
-use dsim_core::{MessageFate, MessageRecord, SimTime};
+use dsim_core::{MessageFate, MessageRecord, SimTime, Violation};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -129,8 +129,10 @@ pub struct ChartInput<'a> {
     pub timeline: &'a [TimelineRow],
     /// The run's fault windows.
     pub windows: &'a [FaultWindow],
-    /// The first messages of the run.
+    /// The run's message log (in send order).
     pub messages: &'a [MessageRecord],
+    /// The checker's violations: the space-time chart shows the first one.
+    pub violations: &'a [Violation],
     /// How many nodes took part.
     pub node_count: usize,
     /// Virtual time at the end of the run.

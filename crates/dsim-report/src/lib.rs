@@ -10,7 +10,7 @@
 //! | `timeline.csv` | per interval: throughput, availability, active faults ([`mod@timeline`]) |
 //! | `violations.csv` | only when a check failed: `time_ns, check, nodes, details` |
 //! | `latency_cdf`, `latency_histogram`, `timeline`, `spacetime` `.svg` / `.png` | charts ([`charts`]) |
-//! | `report.html` | self-contained page: summary, formula, charts, violations, scenario |
+//! | `report.html` | self-contained page: the run explorer, summary, formula, charts, violations, scenario |
 //! | `perf.csv` | wall-clock figures; the only file that differs between equal runs |
 //!
 //! Across seeds ([`sweep`]): the caller writes a sweep's table, `sweep.csv` (the summary
@@ -41,6 +41,7 @@
 //! - [`mod@timeline`] — `timeline.csv`.
 //! - [`charts`] — the four charts, SVG and PNG, with the bundled DejaVu Sans font.
 //! - [`html`] — `report.html`.
+//! - [`explorer`] — the interactive run explorer at the top of `report.html`.
 //! - [`sweep`] — sweep tables, statistics across seeds, the sweep report and the
 //!   comparison of sweeps (their charts live in the private `sweep_charts`).
 //! - `style` (private) — the chart style shared by run and sweep charts: font, palette,
@@ -84,6 +85,7 @@
 
 pub mod charts;
 pub mod error;
+pub mod explorer;
 pub mod faults;
 pub mod html;
 pub mod metrics;
@@ -276,6 +278,7 @@ fn write_deterministic_files(
         timeline: &rows,
         windows: &windows,
         messages: &output.messages,
+        violations: &verdict.violations,
         node_count: output.node_count,
         span,
     };
@@ -315,6 +318,16 @@ fn write_deterministic_files(
         })
         .collect();
     names.push("perf.csv".to_string());
+    let explorer = explorer::render(&explorer::ExplorerInput {
+        node_count: output.node_count,
+        span,
+        messages: &output.messages,
+        messages_sent: output.counters.messages_sent,
+        ops: &ops,
+        fault_log: &output.fault_log,
+        windows: &windows,
+        violations: &verdict.violations,
+    });
     let page = html::render(
         meta,
         &summary,
@@ -322,6 +335,7 @@ fn write_deterministic_files(
         &verdict.violations,
         &svgs,
         &names,
+        &explorer,
     );
     let path = dir.join("report.html");
     write_file_atomically(&path, page.as_bytes())?;

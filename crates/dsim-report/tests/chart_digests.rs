@@ -143,6 +143,7 @@ fn messages(count: u64, nodes: u64) -> Vec<MessageRecord> {
                 sent_at,
                 fate,
                 label: format!("Prepare {{ ballot: {i} }}"),
+                duplicate: false,
             }
         })
         .collect()
@@ -164,6 +165,7 @@ fn run_chart_digests(
         timeline: &rows,
         windows,
         messages,
+        violations: &[],
         node_count,
         span,
     };

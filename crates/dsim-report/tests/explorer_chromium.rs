@@ -3,6 +3,7 @@
 //! click an operation, jump to the violation; and a screenshot that must not be blank.
 //! Without Chromium the tests say loudly that they were skipped (see `browser`).
 
+mod awkward;
 mod browser;
 mod common;
 
@@ -247,5 +248,56 @@ fn explorer_draws_on_load_and_reports_how_long_it_took() {
             other.display(),
             std::fs::metadata(&other).unwrap().len()
         );
+    }
+}
+
+#[test]
+fn explorer_opens_on_awkward_runs_and_says_what_it_shows() {
+    let Some(chromium) = chromium_or_skip("explorer_opens_on_awkward_runs_and_says_what_it_shows")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut browser = Browser::launch(&chromium, 1200, 1000);
+    for name in awkward::CASES {
+        let out = dir.path().join(name);
+        let (meta, result) = awkward::case(name);
+        write_run_report(&out, &meta, &result, &Perf::default()).unwrap();
+        browser.open(&out.join("report.html"));
+        // The script ran to its end and drew: a throw on an empty array or a zero-width
+        // span would leave the page without the ready mark and the status line.
+        assert_eq!(
+            browser.eval("document.getElementById('explorer').dataset.ready"),
+            "true",
+            "{name}"
+        );
+        let status = browser.eval("document.getElementById('ex-status').textContent");
+        let status = status.as_str().unwrap().to_string();
+        assert!(status.starts_with("Showing "), "{name}: {status}");
+        let shown = state(&mut browser);
+        match name {
+            "no-messages" => {
+                assert_eq!(number(&shown, "visibleMessages"), 0.0);
+                assert_eq!(number(&shown, "visibleOps"), 1.0);
+            }
+            "one-node" => {
+                assert_eq!(shown["lanes"], serde_json::json!([0]));
+                assert_eq!(number(&shown, "visibleMessages"), 3.0);
+            }
+            "million-messages" => {
+                assert_eq!(number(&shown, "messages"), 200_000.0);
+                assert!(shown["note"].as_str().unwrap().contains("were left out"));
+                click_element(&mut browser, "ex-violation");
+                let jumped = state(&mut browser);
+                assert_eq!(number(&jumped["highlighted"], "at"), 700e9);
+            }
+            "violation-at-zero" => {
+                click_element(&mut browser, "ex-violation");
+                let jumped = state(&mut browser);
+                assert_eq!(number(&jumped, "from"), 0.0, "{jumped}");
+                assert_eq!(jumped["highlighted"]["check"], "validity");
+            }
+            other => panic!("unexpected case {other}"),
+        }
     }
 }

@@ -208,6 +208,9 @@ fn perf_fields(perf: &Perf, result: &RunResult, report_seconds: f64) -> Vec<Stri
     ]
 }
 
+/// A chart's SVG text and the files written for it, or why it failed.
+type RenderedChart = Result<(String, Vec<PathBuf>), ReportError>;
+
 /// Writes everything but `perf.csv`; returns the paths written.
 fn write_deterministic_files(
     dir: &Path,
@@ -282,10 +285,21 @@ fn write_deterministic_files(
         node_count: output.node_count,
         span,
     };
-    // The charts are independent, so each renders on a thread of its own; results are
-    // gathered in `Chart::ALL` order, so the files and the page do not depend on which
-    // thread finished first.
-    let rendered: Vec<Result<(String, Vec<PathBuf>), ReportError>> = std::thread::scope(|scope| {
+    let explorer_input = explorer::ExplorerInput {
+        node_count: output.node_count,
+        span,
+        messages: &output.messages,
+        messages_sent: output.counters.messages_sent,
+        ops: &ops,
+        fault_log: &output.fault_log,
+        windows: &windows,
+        violations: &verdict.violations,
+    };
+    // The charts and the explorer are independent, so each renders on a thread of its
+    // own; results are gathered in `Chart::ALL` order, so the files and the page do not
+    // depend on which thread finished first.
+    let (rendered, explorer): (Vec<RenderedChart>, String) = std::thread::scope(|scope| {
+        let explorer = scope.spawn(|| explorer::render(&explorer_input));
         let handles: Vec<_> = Chart::ALL
             .into_iter()
             .map(|chart| {
@@ -298,10 +312,14 @@ fn write_deterministic_files(
                 })
             })
             .collect();
-        handles
+        let charts = handles
             .into_iter()
             .map(|handle| handle.join().expect("a chart thread panicked"))
-            .collect()
+            .collect();
+        (
+            charts,
+            explorer.join().expect("the explorer thread panicked"),
+        )
     });
     let mut svgs = Vec::new();
     for (chart, result) in Chart::ALL.into_iter().zip(rendered) {
@@ -318,16 +336,6 @@ fn write_deterministic_files(
         })
         .collect();
     names.push("perf.csv".to_string());
-    let explorer = explorer::render(&explorer::ExplorerInput {
-        node_count: output.node_count,
-        span,
-        messages: &output.messages,
-        messages_sent: output.counters.messages_sent,
-        ops: &ops,
-        fault_log: &output.fault_log,
-        windows: &windows,
-        violations: &verdict.violations,
-    });
     let page = html::render(
         meta,
         &summary,

@@ -73,8 +73,10 @@
     laneIndex = new Array(data.nodes);
     for (var n = 0; n < data.nodes; n++) laneIndex[n] = -1;
     shown.forEach(function (node, index) { laneIndex[node] = index; });
-    laneHeight = Math.max(4, Math.min(28, Math.floor(600 / Math.max(1, shown.length))));
-    var height = TOP + BOTTOM + laneHeight * Math.max(1, shown.length);
+    // At most 600 pixels of lanes: a thousand nodes get thin lanes, not a canvas taller
+    // than the browser can draw; filter nodes to see them apart.
+    laneHeight = Math.min(28, 600 / Math.max(1, shown.length));
+    var height = Math.ceil(TOP + BOTTOM + laneHeight * Math.max(1, shown.length));
     if (canvas.height !== height) canvas.height = height;
     return shown;
   }
@@ -138,10 +140,10 @@
       ctx.globalAlpha = 1;
     });
 
-    // Lanes.
+    // Lanes (unless they are too thin to tell apart).
     ctx.strokeStyle = "#bbb";
     ctx.lineWidth = 1;
-    shown.forEach(function (node) {
+    if (laneHeight >= 3) shown.forEach(function (node) {
       ctx.beginPath();
       ctx.moveTo(LEFT, y(node));
       ctx.lineTo(w - RIGHT, y(node));
@@ -321,8 +323,9 @@
     });
     mctx.globalAlpha = 1;
     mctx.fillStyle = COLORS.message;
+    // Logarithmic heights: a burst of thousands at one instant must not flatten the rest.
     for (var col = 0; col < w; col++) {
-      var bar = minimapCounts[col] / top * (h - 4);
+      var bar = Math.log(1 + minimapCounts[col]) / Math.log(1 + top) * (h - 4);
       if (bar > 0) mctx.fillRect(col, h - bar, 1, bar);
     }
     mctx.fillStyle = COLORS.highlight;

@@ -155,7 +155,7 @@ pub fn select(input: &ExplorerInput<'_>, limit: usize) -> Selection {
             .collect();
         let _ = write!(
             note,
-            "This run has {total} messages and operations, more than the explorer embeds \
+            "This run logged {total} messages and operations, more than the explorer embeds \
              ({limit}): it shows the window from {from} to {to} around {why}, with {} \
              message{} and {} operation{}; {} message{} and {} operation{} outside the \
              window were left out.",

@@ -60,7 +60,7 @@ fn explorer_of_a_million_messages_keeps_a_window_around_the_violation_and_says_w
     // 200,000 of the messages sent every millisecond, centred on the violation at 700 s.
     assert!(
         note.starts_with(
-            "This run has 1000000 messages and operations, more than the explorer embeds \
+            "This run logged 1000000 messages and operations, more than the explorer embeds \
              (200000): it shows the window from 600s to 799.999s around the first violation \
              (agreement at 700s), with 200000 messages and 0 operations; 800000 messages and 0 \
              operations outside the window were left out."

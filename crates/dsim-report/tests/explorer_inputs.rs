@@ -3,6 +3,7 @@
 //! `explorer_chromium.rs` opens the same pages in a browser.
 
 mod awkward;
+mod common;
 
 use dsim_report::{Perf, write_run_report};
 use std::fs;
@@ -85,4 +86,39 @@ fn explorer_of_a_violation_at_time_zero_jumps_to_a_window_starting_at_zero() {
     assert!(
         page.contains("<button id=\"ex-violation\" type=\"button\">Jump to violation</button>")
     );
+}
+
+#[test]
+fn network_duplicates_are_logged_as_copies_right_after_their_original() {
+    let (_, result) = common::run(&common::Spec {
+        message_log_limit: usize::MAX,
+        ..common::Spec::default()
+    });
+    let output = &result.output;
+    let copies: Vec<usize> = (0..output.messages.len())
+        .filter(|&i| output.messages[i].duplicate)
+        .collect();
+    // The test network duplicates 0.5% of messages: every copy is logged, so the
+    // explorer can draw each one the engine counted.
+    assert!(output.counters.messages_duplicated > 0);
+    assert_eq!(copies.len() as u64, output.counters.messages_duplicated);
+    assert_eq!(
+        output.messages.len() as u64,
+        output.counters.messages_sent + output.counters.messages_duplicated
+    );
+    for &i in &copies {
+        let (original, copy) = (&output.messages[i - 1], &output.messages[i]);
+        // A copy logged anywhere else, or of another message, would be drawn from the
+        // wrong sender or at the wrong time.
+        assert!(!original.duplicate);
+        assert_eq!(
+            (copy.source, copy.target, copy.sent_at, &copy.label),
+            (
+                original.source,
+                original.target,
+                original.sent_at,
+                &original.label
+            )
+        );
+    }
 }

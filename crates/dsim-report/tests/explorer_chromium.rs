@@ -96,6 +96,19 @@ fn explorer_zooms_filters_selects_and_jumps_to_the_violation_in_chromium() {
     let width = number(&wheeled, "to") - number(&wheeled, "from");
     assert!((width - span * 0.4).abs() < 1.0, "width {width} of {span}");
 
+    // Dragging the diagram to the right shows earlier times at the same zoom.
+    browser.drag((cx, cy), (cx + 200.0, cy));
+    let dragged = state(&mut browser);
+    assert!(
+        number(&dragged, "from") < number(&wheeled, "from") - width / 20.0,
+        "{dragged}"
+    );
+    assert!(
+        (number(&dragged, "to") - number(&dragged, "from") - width).abs() < 1.0,
+        "{dragged}"
+    );
+    assert_eq!(dragged["selected"], Value::Null, "a drag is not a click");
+
     // Filter: unticking node 0 removes its lane and every message from or to it.
     click_element(&mut browser, "ex-reset");
     click_element(&mut browser, "ex-node-0");

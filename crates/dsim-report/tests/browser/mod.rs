@@ -201,6 +201,22 @@ impl Browser {
         }
     }
 
+    /// A real mouse drag with the left button from `from` to `to` (page coordinates).
+    pub fn drag(&mut self, from: (f64, f64), to: (f64, f64)) {
+        let event = |kind: &str, (x, y): (f64, f64), buttons: u32| json!({ "type": kind, "x": x, "y": y, "button": "left", "buttons": buttons, "clickCount": 1 });
+        self.call("Input.dispatchMouseEvent", event("mouseMoved", from, 0));
+        self.call("Input.dispatchMouseEvent", event("mousePressed", from, 1));
+        for step in 1..=4 {
+            let share = f64::from(step) / 4.0;
+            let at = (
+                from.0 + (to.0 - from.0) * share,
+                from.1 + (to.1 - from.1) * share,
+            );
+            self.call("Input.dispatchMouseEvent", event("mouseMoved", at, 1));
+        }
+        self.call("Input.dispatchMouseEvent", event("mouseReleased", to, 0));
+    }
+
     /// A real mouse wheel turn at (x, y); positive `delta_y` scrolls down.
     pub fn wheel(&mut self, x: f64, y: f64, delta_y: f64) {
         self.call(

@@ -116,6 +116,8 @@ pub struct MessageRecord {
     pub fate: MessageFate,
     /// A short label: the message's `Debug` text, cut at 48 characters.
     pub label: String,
+    /// True for the extra copy the network's duplication made of the message before.
+    pub duplicate: bool,
 }
 
 /// A fault as it was applied.
@@ -880,13 +882,14 @@ impl<N: Node> Simulation<N> {
                 if let Some(copy_at) = duplicate_at {
                     self.counters.messages_duplicated += 1;
                     self.log(TraceKind::Duplicate, source, target, digest);
+                    let copy_record = self.log_copy(record);
                     self.schedule(
                         copy_at,
                         Payload::Deliver {
                             source,
                             target,
                             target_incarnation,
-                            record: NOT_LOGGED,
+                            record: copy_record,
                             sent_epoch,
                             digest,
                             msg: msg.clone(),
@@ -926,7 +929,27 @@ impl<N: Node> Simulation<N> {
             sent_at: self.now,
             fate: MessageFate::InFlight,
             label,
+            duplicate: false,
         });
+        (self.messages.len() - 1) as u32
+    }
+
+    /// Logs the network's copy of logged message `record` (while the log has room);
+    /// returns the copy's record number, or [`NOT_LOGGED`].
+    #[cold]
+    fn log_copy(&mut self, record: u32) -> u32 {
+        if record == NOT_LOGGED || self.messages.len() >= self.message_log_limit {
+            return NOT_LOGGED;
+        }
+        let Some(original) = self.messages.get(record as usize) else {
+            return NOT_LOGGED;
+        };
+        let copy = MessageRecord {
+            fate: MessageFate::InFlight,
+            duplicate: true,
+            ..original.clone()
+        };
+        self.messages.push(copy);
         (self.messages.len() - 1) as u32
     }
 

@@ -2,14 +2,16 @@
 //! PNG, from the same drawing code.
 //!
 //! - `latency_cdf`: the cumulative distribution of the `ok` operations' latencies, with
-//!   the mean, p50 and p99 marked.
+//!   the mean, p50 and p99 marked; the latency axis is logarithmic when the latencies
+//!   span more than two decades.
 //! - `latency_histogram`: how many `ok` operations fell in each latency bin; the bars
 //!   are ordered rectangles drawn here, because plotters' `Histogram` series collects
 //!   its bars in a `HashMap` and its output would change from run to run.
 //! - `timeline`: throughput (`ok` operations per second) and availability (`ok /
 //!   completed`) per interval of virtual time, as in `timeline.csv`, with fault windows
 //!   shaded behind and listed one per lane below.
-//! - `spacetime`: a Lamport space-time diagram of the first messages of the run: one
+//! - `spacetime`: a Lamport space-time diagram of 40 messages around the run's first
+//!   violation (else its first fault, else its start; see [`spacetime_window`]): one
 //!   horizontal line per node, an arrow per delivered message from (source, send time)
 //!   to (target, delivery time), an X where a message was lost, node-level faults
 //!   (crash, pause, isolate) as bands on their node's line and network-wide ones
@@ -36,8 +38,10 @@ use crate::style::{
     headroom, mesh, no_data, number, time_unit, value_mark_legend,
 };
 use crate::timeline::TimelineRow;
-use dsim_core::{MessageFate, MessageRecord, SimTime};
+use dsim_core::{MessageFate, MessageRecord, SimTime, Violation};
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 use std::path::Path;
@@ -53,7 +57,7 @@ pub enum Chart {
     LatencyHistogram,
     /// Throughput and availability over virtual time, with fault windows.
     Timeline,
-    /// Space-time diagram of the first messages.
+    /// Space-time diagram of the messages around the first violation or fault.
     Spacetime,
 }
 
@@ -94,7 +98,8 @@ impl Chart {
                  spans and the lanes below show when each fault was in effect."
             }
             Chart::Spacetime => {
-                "A Lamport space-time diagram of the first messages: one line per node, \
+                "A Lamport space-time diagram of 40 messages around the first violation \
+                 (else the first fault, else the start of the run): one line per node, \
                  time to the right, an arrow from sender to receiver per delivered \
                  message, an X where a message was lost; bands show crashed, paused or \
                  isolated nodes and shaded spans network partitions."
@@ -129,8 +134,10 @@ pub struct ChartInput<'a> {
     pub timeline: &'a [TimelineRow],
     /// The run's fault windows.
     pub windows: &'a [FaultWindow],
-    /// The first messages of the run.
+    /// The run's message log (in send order).
     pub messages: &'a [MessageRecord],
+    /// The checker's violations: the space-time chart shows the first one.
+    pub violations: &'a [Violation],
     /// How many nodes took part.
     pub node_count: usize,
     /// Virtual time at the end of the run.
@@ -242,21 +249,70 @@ fn draw_latency_cdf<DB: DrawingBackend>(
     let marks = latency_marks(&sorted, unit);
     let mut legend = vec![("cumulative fraction".to_string(), Mark::Line(BLUE, 2))];
     legend.extend(value_mark_legend(&marks));
-    let area = header(root, &title, Some(&population(input.ops, n)), &legend)?;
-    let mut chart = ChartBuilder::on(&area)
-        .margin(18)
-        .margin_top(6)
-        .x_label_area_size(52)
-        .y_label_area_size(72)
-        .build_cartesian_2d(0.0..headroom(unit.of(last as f64)), 0.0..1.02)?;
+    let log_axis = cdf_needs_log_axis(first, last);
+    let mut subtitle = population(input.ops, n);
+    if log_axis {
+        subtitle.push_str("; latencies span over two decades: logarithmic axis");
+    }
+    let area = header(root, &title, Some(&subtitle), &legend)?;
+    let builder = |area| {
+        let mut builder = ChartBuilder::on(area);
+        builder
+            .margin(18)
+            .margin_top(6)
+            .x_label_area_size(52)
+            .y_label_area_size(72);
+        builder
+    };
+    let x_desc = format!(
+        "latency ({}{})",
+        unit.name,
+        if log_axis { ", logarithmic" } else { "" }
+    );
+    if log_axis {
+        // From a little below the fastest to a little above the slowest, so neither
+        // sits on the frame.
+        let low = unit.of(first.max(1) as f64) / 1.25;
+        let high = unit.of(last as f64) * 1.25;
+        let mut chart = builder(&area).build_cartesian_2d((low..high).log_scale(), 0.0..1.02)?;
+        finish_cdf(&mut chart, &sorted, unit, &marks, &x_desc, low)
+    } else {
+        let mut chart =
+            builder(&area).build_cartesian_2d(0.0..headroom(unit.of(last as f64)), 0.0..1.02)?;
+        finish_cdf(&mut chart, &sorted, unit, &marks, &x_desc, 0.0)
+    }
+}
+
+/// True when the ok latencies span more than two decades (the slowest over 100 times
+/// the fastest, counting a zero latency as 1 ns): a linear axis would squeeze most of
+/// the curve against its left edge.
+fn cdf_needs_log_axis(fastest_ns: u64, slowest_ns: u64) -> bool {
+    slowest_ns > fastest_ns.max(1).saturating_mul(100)
+}
+
+/// The CDF's mesh, marks and steps on a linear or logarithmic latency axis; values
+/// below `x_floor` are drawn at it (a zero latency on a logarithmic axis).
+fn finish_cdf<DB: DrawingBackend, X>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    sorted: &[u64],
+    unit: TimeUnit,
+    marks: &[ValueMark],
+    x_desc: &str,
+    x_floor: f64,
+) -> DrawResult<DB>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     mesh!(chart)
-        .x_desc(format!("latency ({})", unit.name))
+        .x_desc(x_desc)
         .y_desc("fraction of ok operations at or below x")
         .x_label_formatter(&|v| number(*v))
         .y_label_formatter(&|v| number(*v))
         .draw()?;
-    draw_value_marks(&mut chart, &marks, 1.02)?;
-    let mut points = vec![(unit.of(first as f64), 0.0)];
+    draw_value_marks(chart, marks, 1.02)?;
+    let n = sorted.len();
+    let x = |ns: u64| unit.of(ns as f64).max(x_floor);
+    let mut points = vec![(x(sorted[0]), 0.0)];
     let steps = n.min(CDF_POINTS_MAX);
     let mut previous = 0.0;
     for step in 0..steps {
@@ -266,7 +322,7 @@ fn draw_latency_cdf<DB: DrawingBackend>(
         } else {
             (step + 1) * n / steps - 1
         };
-        let value = unit.of(sorted[index] as f64);
+        let value = x(sorted[index]);
         let fraction = (index + 1) as f64 / n as f64;
         points.push((value, previous));
         points.push((value, fraction));
@@ -604,15 +660,69 @@ const SPACETIME_MESSAGES_MAX: usize = 40;
 /// At most this many node lines are drawn.
 const SPACETIME_ROWS_MAX: usize = 24;
 
+/// Which messages the space-time chart draws, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpacetimeWindow {
+    /// Indexes into the message log, in send order.
+    pub messages: Vec<usize>,
+    /// What the window is centred on, for the title: `the first violation (agreement at
+    /// 1.2s)`, `the first fault (crash n2 at 3s)` or `the start of the run`.
+    pub anchor: String,
+    /// The anchor's time, if it is a violation (drawn as a vertical line).
+    pub violation_at: Option<SimTime>,
+}
+
+/// The messages the space-time chart draws: [`SPACETIME_MESSAGES_MAX`] consecutive
+/// messages of the log, half sent before the first violation and half from it on; else
+/// around the first fault window's start; else the first ones of the run.
+pub fn spacetime_window(input: &ChartInput<'_>) -> SpacetimeWindow {
+    let first_violation = input.violations.iter().min_by_key(|v| v.time);
+    let first_fault = input.windows.iter().min_by_key(|w| w.start);
+    let (at, anchor, violation_at) = match (first_violation, first_fault) {
+        (Some(violation), _) => (
+            violation.time,
+            format!(
+                "the first violation ({} at {})",
+                violation.check, violation.time
+            ),
+            Some(violation.time),
+        ),
+        (None, Some(window)) => (
+            window.start,
+            format!("the first fault ({} at {})", window.label, window.start),
+            None,
+        ),
+        (None, None) => (SimTime::ZERO, "the start of the run".to_string(), None),
+    };
+    let count = input.messages.len();
+    let centre = input
+        .messages
+        .partition_point(|message| message.sent_at < at);
+    let low = centre
+        .saturating_sub(SPACETIME_MESSAGES_MAX / 2)
+        .min(count.saturating_sub(SPACETIME_MESSAGES_MAX));
+    let high = (low + SPACETIME_MESSAGES_MAX).min(count);
+    SpacetimeWindow {
+        messages: (low..high).collect(),
+        anchor,
+        violation_at,
+    }
+}
+
 /// The node lines (node ids, top to bottom) and the messages drawn between them.
 fn spacetime_rows<'a>(input: &ChartInput<'a>) -> (Vec<u32>, Vec<&'a MessageRecord>) {
-    let first: Vec<&MessageRecord> = input.messages.iter().take(SPACETIME_MESSAGES_MAX).collect();
+    let window = spacetime_window(input);
+    let chosen: Vec<&MessageRecord> = window
+        .messages
+        .iter()
+        .map(|&index| &input.messages[index])
+        .collect();
     if input.node_count <= SPACETIME_ROWS_MAX {
-        return ((0..input.node_count as u32).collect(), first);
+        return ((0..input.node_count as u32).collect(), chosen);
     }
-    // Many nodes: show those the first messages involve, in id order.
+    // Many nodes: show those the chosen messages involve, in id order.
     let mut rows: Vec<u32> = Vec::new();
-    for message in &first {
+    for message in &chosen {
         for node in [message.source.0, message.target.0] {
             if !rows.contains(&node) && rows.len() < SPACETIME_ROWS_MAX {
                 rows.push(node);
@@ -620,7 +730,7 @@ fn spacetime_rows<'a>(input: &ChartInput<'a>) -> (Vec<u32>, Vec<&'a MessageRecor
         }
     }
     rows.sort_unstable();
-    let shown = first
+    let shown = chosen
         .into_iter()
         .filter(|message| rows.contains(&message.source.0) && rows.contains(&message.target.0))
         .collect();
@@ -645,10 +755,12 @@ fn draw_spacetime<DB: DrawingBackend>(
     input: &ChartInput<'_>,
 ) -> DrawResult<DB> {
     let (rows, messages) = spacetime_rows(input);
+    let window = spacetime_window(input);
     let title = format!(
-        "{}: space-time diagram of the first {} messages",
+        "{}: space-time diagram of {} messages around {}",
         input.scenario,
-        messages.len()
+        messages.len(),
+        window.anchor
     );
     if messages.is_empty() {
         return no_data(
@@ -673,18 +785,31 @@ fn draw_spacetime<DB: DrawingBackend>(
     let any_dropped = messages
         .iter()
         .any(|message| matches!(message.fate, MessageFate::Dropped(..)));
+    let first_ns = messages
+        .iter()
+        .map(|message| message.sent_at)
+        .min()
+        .unwrap_or(SimTime::ZERO)
+        .as_nanos();
+    let last_ns = last_ns.max(first_ns + 1);
     let last_ns = if any_in_flight {
-        last_ns + last_ns / 10 + 1
+        last_ns + (last_ns - first_ns) / 10 + 1
     } else {
         last_ns
     };
-    let unit = time_unit(last_ns as f64);
-    let x_max = headroom(unit.of(last_ns as f64));
+    // The unit suits the window's width; tick labels stay absolute times.
+    let unit = time_unit((last_ns - first_ns) as f64);
+    let x_min = unit.of(first_ns as f64);
+    let x_max = x_min + headroom(unit.of((last_ns - first_ns) as f64));
     let shown_windows: Vec<&FaultWindow> = input
         .windows
         .iter()
-        .filter(|window| window.overlaps(SimTime::ZERO, SimTime(last_ns + 1)))
+        .filter(|window| window.overlaps(SimTime(first_ns), SimTime(last_ns + 1)))
         .collect();
+    let violation_x = window
+        .violation_at
+        .map(|at| unit.of(at.as_nanos() as f64))
+        .filter(|&x| x >= x_min && x <= x_max);
 
     let mut legend = vec![(
         "message delivered (sender → receiver)".to_string(),
@@ -704,9 +829,12 @@ fn draw_spacetime<DB: DrawingBackend>(
             legend.push((kind.word().to_string(), Mark::Area(kind_color(kind), 0.35)));
         }
     }
+    if violation_x.is_some() {
+        legend.push(("first violation".to_string(), Mark::Line(PINK, 2)));
+    }
     let subtitle = if input.messages.len() > messages.len() {
         format!(
-            "time flows to the right; {} messages were logged in all",
+            "time flows to the right; {} messages were logged in all (report.html's explorer shows them)",
             input.messages.len()
         )
     } else {
@@ -726,7 +854,7 @@ fn draw_spacetime<DB: DrawingBackend>(
         .margin_right(28)
         .x_label_area_size(52)
         .y_label_area_size(70)
-        .build_cartesian_2d(0.0..x_max, -0.6..y_top)?;
+        .build_cartesian_2d(x_min..x_max, -0.6..y_top)?;
     mesh!(chart)
         .disable_y_mesh()
         .y_labels(1)
@@ -740,10 +868,10 @@ fn draw_spacetime<DB: DrawingBackend>(
     let span_end = SimTime(last_ns);
     for window in shown_windows {
         let color = kind_color(window.kind);
-        let start = unit.of(window.start.as_nanos() as f64);
+        let start = unit.of(window.start.as_nanos() as f64).max(x_min);
         let end = unit
             .of(window.end.min(span_end).as_nanos() as f64)
-            .max(start + x_max / 300.0);
+            .max(start + (x_max - x_min) / 300.0);
         match window.kind {
             WindowKind::Crash | WindowKind::Pause | WindowKind::Isolate => {
                 let Some(&node) = window.nodes.first() else {
@@ -788,10 +916,10 @@ fn draw_spacetime<DB: DrawingBackend>(
     for &node in &rows {
         let y = row_y(node);
         chart.draw_series(std::iter::once(PathElement::new(
-            vec![(0.0, y), (x_max, y)],
+            vec![(x_min, y), (x_max, y)],
             RGBColor(60, 60, 60).stroke_width(1),
         )))?;
-        let (px, py) = chart.backend_coord(&(0.0, y));
+        let (px, py) = chart.backend_coord(&(x_min, y));
         root.draw(&Text::new(
             format!("n{node}"),
             (px - 8, py),
@@ -836,6 +964,18 @@ fn draw_spacetime<DB: DrawingBackend>(
             }
         }
     }
+    if let Some(x) = violation_x {
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x, -0.6), (x, y_top)],
+            PINK.stroke_width(2),
+        )))?;
+        let (px, py) = chart.backend_coord(&(x, -0.6));
+        root.draw(&Text::new(
+            "violation",
+            (px + 4, py - 4),
+            anchored(12, PINK, HPos::Left, VPos::Bottom),
+        ))?;
+    }
     Ok(())
 }
 
@@ -868,6 +1008,80 @@ mod tests {
         assert_eq!(bin_width_ns(13_000, 40), 500);
         assert_eq!(bin_width_ns(0, 40), 1);
         assert_eq!(bin_width_ns(u64::MAX, 40), 500_000_000_000_000_000);
+    }
+
+    #[test]
+    fn cdf_axis_turns_logarithmic_past_two_decades() {
+        // 100x is exactly two decades: still linear; one more nanosecond is past them.
+        assert!(!cdf_needs_log_axis(1_000, 100_000));
+        assert!(cdf_needs_log_axis(1_000, 100_001));
+        // A zero latency counts as 1 ns instead of making every span infinite.
+        assert!(!cdf_needs_log_axis(0, 100));
+        assert!(cdf_needs_log_axis(0, 101));
+    }
+
+    fn spacetime_input<'a>(
+        messages: &'a [MessageRecord],
+        windows: &'a [FaultWindow],
+        violations: &'a [Violation],
+    ) -> ChartInput<'a> {
+        ChartInput {
+            scenario: "s",
+            ops: &[],
+            timeline: &[],
+            windows,
+            messages,
+            violations,
+            node_count: 2,
+            span: SimTime(1_000_000_000),
+        }
+    }
+
+    #[test]
+    fn spacetime_window_centres_on_the_violation_else_the_fault_else_the_start() {
+        use dsim_core::NodeId;
+        let messages: Vec<MessageRecord> = (0..100)
+            .map(|i| MessageRecord {
+                source: NodeId(0),
+                target: NodeId(1),
+                sent_at: SimTime(i * 1_000_000),
+                fate: MessageFate::Delivered(SimTime(i * 1_000_000 + 500_000)),
+                label: "Ping".into(),
+                duplicate: false,
+            })
+            .collect();
+        let windows = crate::faults::fault_windows(
+            &[dsim_core::FaultRecord {
+                time: SimTime(30_000_000),
+                fault: dsim_core::Fault::Crash(NodeId(1)),
+            }],
+            SimTime(1_000_000_000),
+        );
+        let violations = [Violation {
+            time: SimTime(70_000_000),
+            check: "agreement",
+            nodes: vec![NodeId(0)],
+            details: String::new(),
+        }];
+        // Violation at 70 ms: messages 50..90, twenty on each side.
+        let window = spacetime_window(&spacetime_input(&messages, &windows, &violations));
+        assert_eq!(window.messages, (50..90).collect::<Vec<_>>());
+        assert_eq!(window.anchor, "the first violation (agreement at 70ms)");
+        assert_eq!(window.violation_at, Some(SimTime(70_000_000)));
+        // No violation: the crash at 30 ms.
+        let window = spacetime_window(&spacetime_input(&messages, &windows, &[]));
+        assert_eq!(window.messages, (10..50).collect::<Vec<_>>());
+        assert_eq!(window.anchor, "the first fault (crash n1 at 30ms)");
+        // Neither: the first 40 messages, as before.
+        let window = spacetime_window(&spacetime_input(&messages, &[], &[]));
+        assert_eq!(window.messages, (0..40).collect::<Vec<_>>());
+        // A violation past the last message keeps the last 40, not an empty window.
+        let late = [Violation {
+            time: SimTime(900_000_000),
+            ..violations[0].clone()
+        }];
+        let window = spacetime_window(&spacetime_input(&messages, &[], &late));
+        assert_eq!(window.messages, (60..100).collect::<Vec<_>>());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `report.html`: one self-contained page (inline CSS and SVG, no script, no external
-//! resource) with the scenario, the verdict, the summary table, the charts, the
-//! violations with their replay command, and the scenario text. The stylesheet and
+//! `report.html`: one self-contained page (inline CSS, SVG and script, no external
+//! resource) with the scenario, the verdict, the run explorer ([`crate::explorer`]),
+//! the summary table, the charts, the violations with their replay command, and the
+//! scenario text. The stylesheet and
 //! the page scaffolding are shared with the sweep pages (module `page`).
 
 use crate::RunMeta;
@@ -71,7 +72,8 @@ fn column_meaning(column: &str) -> &'static str {
     }
 }
 
-/// Renders the page. `charts` holds each chart with its SVG text.
+/// Renders the page. `charts` holds each chart with its SVG text; `explorer` is the
+/// run explorer's HTML, placed right under the verdict.
 pub(crate) fn render(
     meta: &RunMeta,
     summary: &Summary,
@@ -79,6 +81,7 @@ pub(crate) fn render(
     violations: &[Violation],
     charts: &[(Chart, String)],
     files: &[String],
+    explorer: &str,
 ) -> String {
     let mut page =
         String::with_capacity(64 * 1024 + charts.iter().map(|(_, svg)| svg.len()).sum::<usize>());
@@ -113,6 +116,7 @@ pub(crate) fn render(
         "<p>Replay this run: <code>{}</code></p>",
         e(&meta.replay_command)
     );
+    page.push_str(explorer);
 
     page.push_str("<h2>Summary</h2>\n");
     let _ = writeln!(

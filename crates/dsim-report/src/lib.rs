@@ -10,7 +10,7 @@
 //! | `timeline.csv` | per interval: throughput, availability, active faults ([`mod@timeline`]) |
 //! | `violations.csv` | only when a check failed: `time_ns, check, nodes, details` |
 //! | `latency_cdf`, `latency_histogram`, `timeline`, `spacetime` `.svg` / `.png` | charts ([`charts`]) |
-//! | `report.html` | self-contained page: summary, formula, charts, violations, scenario |
+//! | `report.html` | self-contained page: the run explorer, summary, formula, charts, violations, scenario |
 //! | `perf.csv` | wall-clock figures; the only file that differs between equal runs |
 //!
 //! Across seeds ([`sweep`]): the caller writes a sweep's table, `sweep.csv` (the summary
@@ -41,6 +41,7 @@
 //! - [`mod@timeline`] — `timeline.csv`.
 //! - [`charts`] — the four charts, SVG and PNG, with the bundled DejaVu Sans font.
 //! - [`html`] — `report.html`.
+//! - [`explorer`] — the interactive run explorer at the top of `report.html`.
 //! - [`sweep`] — sweep tables, statistics across seeds, the sweep report and the
 //!   comparison of sweeps (their charts live in the private `sweep_charts`).
 //! - `style` (private) — the chart style shared by run and sweep charts: font, palette,
@@ -84,6 +85,7 @@
 
 pub mod charts;
 pub mod error;
+pub mod explorer;
 pub mod faults;
 pub mod html;
 pub mod metrics;
@@ -208,6 +210,9 @@ fn perf_fields(perf: &Perf, result: &RunResult, report_seconds: f64) -> Vec<Stri
     ]
 }
 
+/// A chart's SVG text and the files written for it, or why it failed.
+type RenderedChart = Result<(String, Vec<PathBuf>), ReportError>;
+
 /// Writes everything but `perf.csv`; returns the paths written.
 fn write_deterministic_files(
     dir: &Path,
@@ -278,13 +283,25 @@ fn write_deterministic_files(
         timeline: &rows,
         windows: &windows,
         messages: &output.messages,
+        violations: &verdict.violations,
         node_count: output.node_count,
         span,
     };
-    // The charts are independent, so each renders on a thread of its own; results are
-    // gathered in `Chart::ALL` order, so the files and the page do not depend on which
-    // thread finished first.
-    let rendered: Vec<Result<(String, Vec<PathBuf>), ReportError>> = std::thread::scope(|scope| {
+    let explorer_input = explorer::ExplorerInput {
+        node_count: output.node_count,
+        span,
+        messages: &output.messages,
+        messages_sent: output.counters.messages_sent,
+        ops: &ops,
+        fault_log: &output.fault_log,
+        windows: &windows,
+        violations: &verdict.violations,
+    };
+    // The charts and the explorer are independent, so each renders on a thread of its
+    // own; results are gathered in `Chart::ALL` order, so the files and the page do not
+    // depend on which thread finished first.
+    let (rendered, explorer): (Vec<RenderedChart>, String) = std::thread::scope(|scope| {
+        let explorer = scope.spawn(|| explorer::render(&explorer_input));
         let handles: Vec<_> = Chart::ALL
             .into_iter()
             .map(|chart| {
@@ -297,10 +314,14 @@ fn write_deterministic_files(
                 })
             })
             .collect();
-        handles
+        let charts = handles
             .into_iter()
             .map(|handle| handle.join().expect("a chart thread panicked"))
-            .collect()
+            .collect();
+        (
+            charts,
+            explorer.join().expect("the explorer thread panicked"),
+        )
     });
     let mut svgs = Vec::new();
     for (chart, result) in Chart::ALL.into_iter().zip(rendered) {
@@ -324,6 +345,7 @@ fn write_deterministic_files(
         &verdict.violations,
         &svgs,
         &names,
+        &explorer,
     );
     let path = dir.join("report.html");
     write_file_atomically(&path, page.as_bytes())?;

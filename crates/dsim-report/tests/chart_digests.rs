@@ -6,7 +6,7 @@
 //! code must leave every digest unchanged; a deliberate change of a chart updates the
 //! digest here, in a reviewed diff, with the reason in the commit message.
 
-use dsim_core::{DropReason, MessageFate, MessageRecord, NodeId, Outcome, SimTime};
+use dsim_core::{DropReason, MessageFate, MessageRecord, NodeId, Outcome, SimTime, Violation};
 use dsim_report::charts::{Chart, ChartInput, render_svg, write_png};
 use dsim_report::metrics::SUMMARY_COLUMNS;
 use dsim_report::sweep::{SweepStats, SweepTable, write_comparison, write_sweep_report};
@@ -143,6 +143,7 @@ fn messages(count: u64, nodes: u64) -> Vec<MessageRecord> {
                 sent_at,
                 fate,
                 label: format!("Prepare {{ ballot: {i} }}"),
+                duplicate: false,
             }
         })
         .collect()
@@ -154,6 +155,7 @@ fn run_chart_digests(
     ops: &[OpRow],
     windows: &[FaultWindow],
     messages: &[MessageRecord],
+    violations: &[Violation],
     node_count: usize,
 ) -> Vec<(String, u64)> {
     let span = SimTime(10_000 * MS);
@@ -164,6 +166,7 @@ fn run_chart_digests(
         timeline: &rows,
         windows,
         messages,
+        violations,
         node_count,
         span,
     };
@@ -291,6 +294,7 @@ fn all_digests() -> Vec<(String, u64)> {
         &ops(800),
         &windows(),
         &messages(60, 5),
+        &[],
         9,
     ));
     digests.extend(run_chart_digests(
@@ -298,9 +302,37 @@ fn all_digests() -> Vec<(String, u64)> {
         &ops(2_600),
         &many_windows(),
         &messages(50, 40),
+        &[],
         40,
     ));
-    digests.extend(run_chart_digests("run-empty", &[], &[], &[], 3));
+    digests.extend(run_chart_digests("run-empty", &[], &[], &[], &[], 3));
+    // A violation at 20 ms (the space-time chart centres on it, not on the fault at the
+    // start), and latencies over three decades (the CDF's axis turns logarithmic).
+    let wide: Vec<OpRow> = ops(300)
+        .into_iter()
+        .map(|mut op| {
+            if op.op_id % 7 == 0
+                && let Some(end) = op.end
+            {
+                let latency = end.as_nanos() - op.start.as_nanos();
+                op.end = Some(SimTime(op.start.as_nanos() + latency * 2_000));
+            }
+            op
+        })
+        .collect();
+    digests.extend(run_chart_digests(
+        "run-violation",
+        &wide,
+        &windows(),
+        &messages(300, 5),
+        &[Violation {
+            time: SimTime(20 * MS),
+            check: "agreement",
+            nodes: vec![NodeId(1), NodeId(2)],
+            details: "two values chosen".into(),
+        }],
+        5,
+    ));
 
     digests.extend(sweep_digests(
         "sweep-t",
@@ -357,17 +389,21 @@ fn all_digests() -> Vec<(String, u64)> {
 /// The digests every chart must keep (see the module doc).
 const EXPECTED: &[(&str, u64)] = &[
     ("run/timeline", 0x17b8748c4d244751),
-    ("run/latency_cdf", 0x3cb8ee7f614d30fd),
+    ("run/latency_cdf", 0x8ecd94da58e1e2d4),
     ("run/latency_histogram", 0x2de3caace6e6f172),
-    ("run/spacetime", 0xbbaf36c1a45b35f7),
+    ("run/spacetime", 0x5b0a303c07fb0137),
     ("run-large/timeline", 0xad268482a4edbb68),
-    ("run-large/latency_cdf", 0x9094d4ebf6aac983),
+    ("run-large/latency_cdf", 0xe9f922c4ed52c6d1),
     ("run-large/latency_histogram", 0x080740739b20e564),
-    ("run-large/spacetime", 0x1d59f94093e8622e),
+    ("run-large/spacetime", 0x75d6faca7e75ebf6),
     ("run-empty/timeline", 0x81be9eaf87bd0be3),
     ("run-empty/latency_cdf", 0x4d676a3011076c3a),
     ("run-empty/latency_histogram", 0x4844295d586d02c3),
-    ("run-empty/spacetime", 0x2bef75671e1d238e),
+    ("run-empty/spacetime", 0xb633cd46e6282900),
+    ("run-violation/timeline", 0xbbee7f3a032afe08),
+    ("run-violation/latency_cdf", 0xb6cbe75204f75bac),
+    ("run-violation/latency_histogram", 0x14374caff74db7c3),
+    ("run-violation/spacetime", 0xe9af1f5ca8f60da6),
     ("sweep-t/sweep_formula", 0xba99ec03fe917c71),
     ("sweep-t/sweep_latency", 0xe79e3d8074b62180),
     ("sweep-t/sweep_violations", 0xe11ad6dc77105f2a),

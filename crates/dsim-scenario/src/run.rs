@@ -12,6 +12,10 @@ pub const MESSAGE_LOG_LIMIT: usize = 200;
 pub struct RunOptions {
     /// Streams the event trace here.
     pub trace: Option<TraceWriter>,
+    /// How many of the first messages the engine logs; `None`: [`MESSAGE_LOG_LIMIT`]
+    /// (enough for the static space-time chart; `dsim run` asks for more, for the
+    /// report's run explorer).
+    pub message_log_limit: Option<usize>,
 }
 
 /// Runs `scenario` with its own seed and judges the run.
@@ -28,7 +32,7 @@ pub fn run_scenario(
             seed: scenario.seed,
             network: scenario.network.clone(),
             storage: scenario.storage,
-            message_log_limit: MESSAGE_LOG_LIMIT,
+            message_log_limit: options.message_log_limit.unwrap_or(MESSAGE_LOG_LIMIT),
         },
         nodes: scenario.nodes,
         variant: scenario.variant.clone(),

@@ -60,7 +60,10 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
         tracing::debug!(at = %fault.at, fault = ?fault.fault, "scheduled fault");
     }
 
-    let mut options = RunOptions::default();
+    let mut options = RunOptions {
+        message_log_limit: Some(dsim_report::explorer::MESSAGE_LOG_MAX),
+        ..RunOptions::default()
+    };
     if args.trace {
         let path = staging.dir.join("trace.csv");
         let file = fs::File::create(&path)

@@ -117,6 +117,8 @@ pub struct Spec {
     pub with_faults: bool,
     pub with_violations: bool,
     pub formula: Formula,
+    /// How many of the first messages the engine logs.
+    pub message_log_limit: usize,
 }
 
 impl Default for Spec {
@@ -129,6 +131,7 @@ impl Default for Spec {
             with_faults: true,
             with_violations: false,
             formula: Formula::MeanOkLatency { name: "T" },
+            message_log_limit: 200,
         }
     }
 }
@@ -190,7 +193,7 @@ pub fn run(spec: &Spec) -> (RunMeta, RunResult) {
                 },
                 ..NetworkConfig::default()
             },
-            message_log_limit: 200,
+            message_log_limit: spec.message_log_limit,
             ..SimConfig::default()
         },
         nodes: SERVERS as usize,

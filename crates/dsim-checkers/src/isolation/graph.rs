@@ -182,6 +182,9 @@ impl Graph {
     }
 }
 
+/// Edges tried for a shorter cycle after the first one found in a component.
+pub(crate) const IMPROVE_TRIES: usize = 64;
+
 /// The cycle search ran out of its budget of edge visits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Exhausted;
@@ -276,30 +279,38 @@ impl<'g> Search<'g> {
         steps
     }
 
-    /// The shortest cycle in component `c` (members `members`) that starts with an
-    /// edge of kind `first` and continues over edges in `allowed`, among those that
-    /// `accept` takes. Tries every edge of kind `first` in the component, in node
-    /// order, and stops early at a two-edge cycle.
-    pub fn shortest_cycle(
+    /// A short cycle in component `c` (members `members`) that starts with an edge of
+    /// kind `first` and continues over edges in `allowed`, among those that `accept`
+    /// takes. Tries the edges of kind `first` in the component in node order; once a
+    /// cycle is found, tries [`IMPROVE_TRIES`] more edges for a shorter one (stopping
+    /// at once at a two-edge cycle), so a huge component costs a bounded number of
+    /// searches. Returns the best cycle found, and whether the budget ran out.
+    pub fn short_cycle(
         &mut self,
         members: &[u32],
         c: u32,
         first: EdgeKind,
         allowed: u8,
         accept: impl Fn(&[Step]) -> bool,
-    ) -> Result<Option<Vec<Step>>, Exhausted> {
+    ) -> (Option<Vec<Step>>, Result<(), Exhausted>) {
         let mut best: Option<Vec<Step>> = None;
+        let mut tries_left = IMPROVE_TRIES;
         for &u in members {
             for out in &self.graph.adj[u as usize] {
                 if out.kind != first || self.comp[out.to as usize] != c {
                     continue;
                 }
-                let limit = best.as_ref().map_or(usize::MAX, |b| b.len() - 1);
-                if limit <= 1 {
-                    return Ok(best);
+                if let Some(b) = &best {
+                    if b.len() <= 2 || tries_left == 0 {
+                        return (best, Ok(()));
+                    }
+                    tries_left -= 1;
                 }
-                let Some(path) = self.path(out.to, u, allowed, c, limit - 1)? else {
-                    continue;
+                let limit = best.as_ref().map_or(usize::MAX, |b| b.len() - 1);
+                let path = match self.path(out.to, u, allowed, c, limit - 1) {
+                    Ok(Some(path)) => path,
+                    Ok(None) => continue,
+                    Err(exhausted) => return (best, Err(exhausted)),
                 };
                 let mut cycle = Vec::with_capacity(path.len() + 1);
                 cycle.push(Step {
@@ -314,6 +325,6 @@ impl<'g> Search<'g> {
                 }
             }
         }
-        Ok(best)
+        (best, Ok(()))
     }
 }

@@ -51,10 +51,14 @@
 //!
 //! Tarjan's algorithm finds the strongly connected components; a component with more
 //! than one transaction contains a cycle. Within each, a breadth-first search
-//! restricted to edge kinds finds the shortest cycle of each class: for G0, every ww
-//! edge `a -> b` closed by a ww path from `b` to `a`; for G1c, a wr edge closed over
-//! ww/wr; for G-single, an rw edge closed over ww/wr; for G2-item, an rw edge closed
-//! over any data edge (kept if it has two or more rw edges). The search is bounded by
+//! restricted to edge kinds finds a short cycle of each class: for G0, a ww edge
+//! `a -> b` closed by the shortest ww path from `b` to `a`; for G1c, a wr edge closed
+//! over ww/wr; for G-single, an rw edge closed over ww/wr; for G2-item, an rw edge
+//! closed over any data edge (kept if it has two or more rw edges). Edges are tried
+//! in node order; after the first cycle of a class, 64 more edges are tried for a
+//! shorter one (a two-edge cycle ends the search at once), so the cycle reported is
+//! the shortest through the edges tried, not always the shortest in the component
+//! (Elle makes the same trade). The search is bounded by
 //! a budget of edge visits ([`IsolationOptions::budget`]); when it runs out, a
 //! component still proves a cycle, and the report says which class at worst its edge
 //! kinds allow ("a cycle of type <= G-single must exist in this SCC") rather than
@@ -107,7 +111,7 @@ pub use anomaly::{Anomaly, AnomalyKind, ConsistencyModel, CycleClass, CycleStep,
 pub use graph::EdgeKind;
 
 use crate::history::{History, HistoryError};
-use graph::{DATA, Exhausted, ORDER, Search, Step};
+use graph::{DATA, ORDER, Search, Step};
 use std::fmt::Write as _;
 use version_order::Analysis;
 
@@ -330,18 +334,16 @@ fn search_component(
                 let (got, via) = classify(cycle);
                 got == class && (via != Via::Data) == with_order
             };
-            match search.shortest_cycle(members, c, first, allowed, accept) {
-                Ok(Some(cycle)) => {
-                    if !with_order {
-                        found_data.push(class);
-                    }
-                    found.push(cycle_anomaly(analysis, &cycle, members.len()));
+            let (cycle, status) = search.short_cycle(members, c, first, allowed, accept);
+            if let Some(cycle) = cycle {
+                if !with_order {
+                    found_data.push(class);
                 }
-                Ok(None) => {}
-                Err(Exhausted) => {
-                    let unclassified = unclassified(analysis, members, kinds);
-                    return Err((found, unclassified));
-                }
+                found.push(cycle_anomaly(analysis, &cycle, members.len()));
+            }
+            if status.is_err() {
+                let unclassified = unclassified(analysis, members, kinds);
+                return Err((found, unclassified));
             }
         }
     }
@@ -364,8 +366,7 @@ fn cycle_anomaly(analysis: &Analysis, cycle: &[Step], scc_size: usize) -> Anomal
         })
         .collect();
     let mut explanation = format!(
-        "{}: a cycle of {} transactions (in a strongly connected component of {}):",
-        kind.name(),
+        "a cycle of {} transactions (in a strongly connected component of {}):",
         cycle.len(),
         scc_size
     );
@@ -454,8 +455,13 @@ pub fn explain(report: &IsolationReport, history: &History) -> String {
     let names: Vec<&str> = report.ruled_out.iter().map(|m| m.name()).collect();
     let _ = writeln!(
         out,
-        "{} anomalies ({}); ruled out: {}",
+        "{} {} ({}); ruled out: {}",
         report.anomalies.len(),
+        if report.anomalies.len() == 1 {
+            "anomaly"
+        } else {
+            "anomalies"
+        },
         report.anomaly_names().join(", "),
         if names.is_empty() {
             "nothing".to_string()

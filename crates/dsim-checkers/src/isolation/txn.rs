@@ -23,16 +23,16 @@ pub(crate) enum MopKind {
 }
 
 /// One micro-op with its key interned.
-#[derive(Clone, Debug)]
-pub(crate) struct Mop {
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mop<'h> {
     pub kind: MopKind,
     pub key: u32,
-    pub value: Value,
+    pub value: &'h Value,
 }
 
 /// One transaction: a `:txn` operation of the history.
 #[derive(Clone, Debug)]
-pub(crate) struct Txn {
+pub(crate) struct Txn<'h> {
     /// The operation's index in [`History::ops`].
     pub op: usize,
     pub process: u64,
@@ -41,13 +41,13 @@ pub(crate) struct Txn {
     /// The completion's event index, for `ok` transactions only (an `info`
     /// completion bounds nothing in real time).
     pub ok_index: Option<usize>,
-    pub mops: Vec<Mop>,
+    pub mops: Vec<Mop<'h>>,
 }
 
 /// Every transaction of a history and the keys they use.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Txns {
-    pub txns: Vec<Txn>,
+pub(crate) struct Txns<'h> {
+    pub txns: Vec<Txn<'h>>,
     /// Interned key number -> the key.
     pub keys: Vec<Value>,
 }
@@ -61,7 +61,7 @@ fn bad(history: &History, op: usize, message: String) -> HistoryError {
 /// Errors name the operation's invocation position: an `:f` other than `:txn`, a
 /// value that is not a list of micro-ops, a micro-op of the other workload, a
 /// list-append read that returned neither `nil` nor a list.
-pub(crate) fn parse(history: &History, workload: Workload) -> Result<Txns, HistoryError> {
+pub(crate) fn parse(history: &History, workload: Workload) -> Result<Txns<'_>, HistoryError> {
     let mut keys: BTreeMap<Value, u32> = BTreeMap::new();
     let mut out = Txns::default();
     for op in &history.ops {
@@ -127,7 +127,7 @@ pub(crate) fn parse(history: &History, workload: Workload) -> Result<Txns, Histo
             mops.push(Mop {
                 kind,
                 key,
-                value: v.clone(),
+                value: v,
             });
         }
         out.txns.push(Txn {

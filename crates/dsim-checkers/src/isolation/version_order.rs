@@ -46,8 +46,8 @@ pub(crate) struct KeyOrder {
 }
 
 /// Everything inferred from a history: transactions, orders, graph, anomalies.
-pub(crate) struct Analysis {
-    pub txns: Txns,
+pub(crate) struct Analysis<'h> {
+    pub txns: Txns<'h>,
     pub orders: Vec<KeyOrder>,
     /// Whether a transaction is a graph node: `ok`, or `info` and seen by a read.
     pub in_graph: Vec<bool>,
@@ -59,7 +59,7 @@ fn list_of(value: &Value) -> &[Value] {
     value.as_list().unwrap_or(&[])
 }
 
-impl Analysis {
+impl<'h> Analysis<'h> {
     /// `T12` for the transaction at index `t`.
     pub fn t(&self, t: u32) -> String {
         format!("T{}", self.txns.txns[t as usize].op)
@@ -69,7 +69,7 @@ impl Analysis {
         &self.txns.keys[key as usize]
     }
 
-    fn mop(&self, t: u32, m: u32) -> &super::txn::Mop {
+    fn mop(&self, t: u32, m: u32) -> &super::txn::Mop<'h> {
         &self.txns.txns[t as usize].mops[m as usize]
     }
 
@@ -113,7 +113,7 @@ impl Analysis {
                     "{b} read {} of key {}, which {a} appended {} to",
                     read.value,
                     self.key(read.key),
-                    list_of(&read.value)[pos as usize]
+                    list_of(read.value)[pos as usize]
                 )
             }
             Why::AppendRw { mop, pos } => {
@@ -167,7 +167,7 @@ impl Analysis {
 }
 
 /// Runs the inference for the options' workload and adds order edges.
-pub(crate) fn analyze(txns: Txns, options: &IsolationOptions) -> Analysis {
+pub(crate) fn analyze<'h>(txns: Txns<'h>, options: &IsolationOptions) -> Analysis<'h> {
     let n = txns.txns.len();
     let mut analysis = Analysis {
         orders: Vec::new(),
@@ -191,7 +191,7 @@ pub(crate) fn analyze(txns: Txns, options: &IsolationOptions) -> Analysis {
 }
 
 /// Every append or write: per key, value -> first writer; duplicates reported.
-fn writers_of(a: &mut Analysis, kind: MopKind) -> Vec<BTreeMap<Value, Writer>> {
+fn writers_of(a: &mut Analysis<'_>, kind: MopKind) -> Vec<BTreeMap<Value, Writer>> {
     let mut writers: Vec<BTreeMap<Value, Writer>> = vec![BTreeMap::new(); a.txns.keys.len()];
     let mut duplicates = Vec::new();
     for (t, txn) in a.txns.txns.iter().enumerate() {
@@ -212,7 +212,7 @@ fn writers_of(a: &mut Analysis, kind: MopKind) -> Vec<BTreeMap<Value, Writer>> {
         }
     }
     for (first, again) in duplicates {
-        let mop = a.mop(again.txn, again.mop).clone();
+        let mop = *a.mop(again.txn, again.mop);
         let verb = if kind == MopKind::Append {
             "appended"
         } else {
@@ -235,7 +235,7 @@ fn writers_of(a: &mut Analysis, kind: MopKind) -> Vec<BTreeMap<Value, Writer>> {
 type KeyState<'a> = (u32, Option<&'a [Value]>, Vec<&'a Value>);
 
 /// Reads that disagree with the transaction's own earlier reads and appends.
-fn internal_list_append(a: &mut Analysis) {
+fn internal_list_append(a: &mut Analysis<'_>) {
     let mut found = Vec::new();
     for (t, txn) in a.txns.txns.iter().enumerate() {
         if txn.status != OpType::Ok {
@@ -252,9 +252,9 @@ fn internal_list_append(a: &mut Analysis) {
             };
             let (_, known, appended) = &mut state[at];
             match mop.kind {
-                MopKind::Append => appended.push(&mop.value),
+                MopKind::Append => appended.push(mop.value),
                 MopKind::Read => {
-                    let read = list_of(&mop.value);
+                    let read = list_of(mop.value);
                     let ok = match known {
                         Some(prev) => {
                             read.len() == prev.len() + appended.len()
@@ -301,13 +301,13 @@ fn internal_list_append(a: &mut Analysis) {
 }
 
 /// Whether transaction `t` appends or writes `key` in a micro-op after `after`.
-fn writes_later(a: &Analysis, t: u32, key: u32, after: u32) -> bool {
+fn writes_later(a: &Analysis<'_>, t: u32, key: u32, after: u32) -> bool {
     a.txns.txns[t as usize].mops[after as usize + 1..]
         .iter()
         .any(|m| m.key == key && m.kind != MopKind::Read)
 }
 
-fn list_append(a: &mut Analysis) {
+fn list_append(a: &mut Analysis<'_>) {
     let writers = writers_of(a, MopKind::Append);
     internal_list_append(a);
     let keys = a.txns.keys.len();
@@ -332,7 +332,7 @@ fn list_append(a: &mut Analysis) {
         let mut source = None;
         let mut longest: &[Value] = &[];
         for &r in &reads[key] {
-            let read = list_of(&a.mop(r.txn, r.mop).value);
+            let read = list_of(a.mop(r.txn, r.mop).value);
             if source.is_none() || read.len() > longest.len() {
                 source = Some(r);
                 longest = read;
@@ -355,7 +355,7 @@ fn list_append(a: &mut Analysis) {
     for key in 0..keys {
         let order = &a.orders[key].order;
         for &r in &reads[key] {
-            if !order.starts_with(list_of(&a.mop(r.txn, r.mop).value)) {
+            if !order.starts_with(list_of(a.mop(r.txn, r.mop).value)) {
                 incompatible[key].push(r);
             }
         }
@@ -398,7 +398,7 @@ fn list_append(a: &mut Analysis) {
             checks.push((source, order.order.clone()));
         }
         for &r in &incompatible[key] {
-            checks.push((r, list_of(&a.mop(r.txn, r.mop).value).to_vec()));
+            checks.push((r, list_of(a.mop(r.txn, r.mop).value).to_vec()));
         }
         for (reader, list) in checks {
             // Duplicates within the read.
@@ -415,13 +415,13 @@ fn list_append(a: &mut Analysis) {
                 a.push(AnomalyKind::DuplicateElements, &[reader.txn], text);
             }
             for (i, v) in list.iter().enumerate() {
-                let first_reader = |a: &Analysis| -> Writer {
+                let first_reader = |a: &Analysis<'_>| -> Writer {
                     // The first compatible read containing position i, else this one.
                     reads[key]
                         .iter()
                         .copied()
                         .find(|r| {
-                            let l = list_of(&a.mop(r.txn, r.mop).value);
+                            let l = list_of(a.mop(r.txn, r.mop).value);
                             l.len() > i && l[i] == *v
                         })
                         .unwrap_or(reader)
@@ -468,7 +468,7 @@ fn list_append(a: &mut Analysis) {
             let mut set: std::collections::BTreeSet<Value> =
                 a.orders[key].order.iter().cloned().collect();
             for &r in &incompatible[key] {
-                set.extend(list_of(&a.mop(r.txn, r.mop).value).iter().cloned());
+                set.extend(list_of(a.mop(r.txn, r.mop).value).iter().cloned());
             }
             set
         })
@@ -479,7 +479,7 @@ fn list_append(a: &mut Analysis) {
     let mut edges: Vec<(u32, u32, EdgeKind, Why)> = Vec::new();
     for key in 0..keys {
         for &r in &reads[key] {
-            let read = list_of(&a.mop(r.txn, r.mop).value);
+            let read = list_of(a.mop(r.txn, r.mop).value);
             let compatible = !incompatible[key].contains(&r);
             let writer_at = |i: usize| -> Option<Writer> {
                 if compatible {
@@ -558,7 +558,7 @@ fn list_append(a: &mut Analysis) {
         a.graph.add(from, to, kind, why);
     }
     for (r, w, value) in g1b {
-        let mop = a.mop(r.txn, r.mop).clone();
+        let mop = *a.mop(r.txn, r.mop);
         let text = format!(
             "{} read {} of key {}, ending with {}'s append of {value}, but {} appended to key {} again afterwards: the read saw an intermediate state",
             a.t(r.txn),
@@ -594,7 +594,7 @@ fn list_append(a: &mut Analysis) {
     }
     lost.sort_by_key(|(w, _, _)| (w.txn, w.mop));
     for (w, r, value) in lost {
-        let mop = a.mop(r.txn, r.mop).clone();
+        let mop = *a.mop(r.txn, r.mop);
         let text = format!(
             "{} appended {value} to key {} and completed; {} was invoked after that and read {}, and no read of the key contains {value}",
             a.t(w.txn),
@@ -606,7 +606,7 @@ fn list_append(a: &mut Analysis) {
     }
 }
 
-fn rw_register(a: &mut Analysis) {
+fn rw_register(a: &mut Analysis<'_>) {
     let writers = writers_of(a, MopKind::Write);
     let keys = a.txns.keys.len();
     // External reads: (reader, mop) whose key the reader had not written before.
@@ -629,21 +629,21 @@ fn rw_register(a: &mut Analysis) {
             let at = known.iter().position(|k| k.0 == mop.key);
             match mop.kind {
                 MopKind::Write => match at {
-                    Some(at) => known[at] = (mop.key, &mop.value, true),
-                    None => known.push((mop.key, &mop.value, true)),
+                    Some(at) => known[at] = (mop.key, mop.value, true),
+                    None => known.push((mop.key, mop.value, true)),
                 },
                 _ => {
                     if let Some(at) = at {
                         let (_, expected, wrote) = known[at];
-                        if *expected != mop.value {
+                        if expected != mop.value {
                             internal.push((t as u32, m as u32, expected.clone(), wrote));
                         }
                         if wrote {
                             continue;
                         }
-                        known[at].1 = &mop.value;
+                        known[at].1 = mop.value;
                     } else {
-                        known.push((mop.key, &mop.value, false));
+                        known.push((mop.key, mop.value, false));
                         let then_writes = txn.mops[m + 1..]
                             .iter()
                             .position(|w| w.key == mop.key && w.kind == MopKind::Write)
@@ -667,7 +667,7 @@ fn rw_register(a: &mut Analysis) {
         }
     }
     for (t, m, expected, wrote) in internal {
-        let mop = a.mop(t, m).clone();
+        let mop = *a.mop(t, m);
         let text = format!(
             "{} read {} of key {}, but it had {} {expected} there earlier in the same transaction",
             a.t(t),
@@ -805,7 +805,7 @@ fn rw_register(a: &mut Analysis) {
 }
 
 /// Per-process order: each transaction after the process's previous `ok` one.
-fn process_edges(a: &mut Analysis) {
+fn process_edges(a: &mut Analysis<'_>) {
     let mut last_ok: BTreeMap<u64, u32> = BTreeMap::new();
     for (t, txn) in a.txns.txns.iter().enumerate() {
         if !a.in_graph[t] {
@@ -824,7 +824,7 @@ fn process_edges(a: &mut Analysis) {
 /// from every `ok` transaction on the frontier (completed, and not yet followed by a
 /// completed transaction invoked after it); a completion replaces on the frontier the
 /// transactions that preceded it.
-fn realtime_edges(a: &mut Analysis) {
+fn realtime_edges(a: &mut Analysis<'_>) {
     // (event index, is completion, txn)
     let mut events: Vec<(usize, bool, u32)> = Vec::new();
     for (t, txn) in a.txns.txns.iter().enumerate() {

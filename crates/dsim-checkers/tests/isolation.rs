@@ -473,3 +473,58 @@ fn malformed_transactions_are_refused_with_their_position() {
         "1:1: the value of its invocation must be a list of micro-ops, found 5"
     );
 }
+
+/// `n` concurrent transactions, each appending to its own key and its neighbour's,
+/// and a final read ordering every key so that the ww edges form one ring
+/// T(k) -> T(k-1) -> ... -> T(k+1): one strongly connected component of `n`.
+fn ring(n: usize) -> Vec<(u64, &'static str, String)> {
+    let txn = |i: usize| format!("[[:append {i} 1] [:append {} 2]]", (i + 1) % n);
+    let mut lines = Vec::new();
+    for i in 0..n {
+        lines.push((i as u64, "invoke", txn(i)));
+    }
+    for i in 0..n {
+        lines.push((i as u64, "ok", txn(i)));
+    }
+    let reads = |filled: &str| {
+        let mops: Vec<String> = (0..n).map(|k| format!("[:r {k} {filled}]")).collect();
+        format!("[{}]", mops.join(" "))
+    };
+    lines.push((n as u64, "invoke", reads("nil")));
+    lines.push((n as u64, "ok", reads("[1 2]")));
+    lines
+}
+
+fn check_ring(n: usize, budget: u64) -> IsolationReport {
+    let lines = ring(n);
+    let borrowed: Vec<(u64, &str, &str)> =
+        lines.iter().map(|(p, k, v)| (*p, *k, v.as_str())).collect();
+    let mut options = IsolationOptions::new(Workload::ListAppend);
+    options.budget = budget;
+    check_with(&borrowed, options)
+}
+
+#[test]
+fn a_ring_of_overwrites_is_one_component_and_one_g0_cycle_through_all() {
+    let report = check_ring(20, 1_000_000);
+    let g0 = report.of_kind(cycle(CycleClass::G0, Via::Data));
+    // Tarjan must put the whole ring in one component, and the only ww cycle runs
+    // through every transaction.
+    assert_eq!(report.sccs, 1);
+    assert_eq!(g0.len(), 1);
+    assert_eq!(g0[0].cycle.len(), 20);
+    assert_eq!(g0[0].cycle[0].from, 0);
+    assert_eq!(g0[0].cycle[0].to, 19);
+    assert!(!report.budget_exhausted);
+}
+
+#[test]
+fn a_cycle_found_before_the_budget_runs_out_is_kept() {
+    // Enough budget for the first search (it scans at most every edge once), not for
+    // the searches that look for a shorter cycle afterwards.
+    let edges = check_ring(20, 1_000_000).edges as u64;
+    let report = check_ring(20, edges + 1);
+    assert!(report.budget_exhausted);
+    // The G0 ring is reported as such, not as an unclassified component.
+    assert_eq!(report.anomaly_names(), vec!["G0"]);
+}

@@ -88,6 +88,17 @@ fn print_once(big: &History, scc: &History) {
         report.budget_exhausted,
         start.elapsed().as_secs_f64() * 1e3
     );
+    let mut small = options;
+    small.budget = 1_000_000;
+    let start = std::time::Instant::now();
+    let report = isolation(scc, &small).expect("ring history is well formed");
+    println!(
+        "isolation: the same SCC, budget {}: {:?}, budget exhausted {} in {:.0} ms",
+        small.budget,
+        report.anomaly_names(),
+        report.budget_exhausted,
+        start.elapsed().as_secs_f64() * 1e3
+    );
 }
 
 fn isolation_bench(c: &mut Criterion) {

@@ -468,6 +468,17 @@ fn malformed_transactions_are_refused_with_their_position() {
         bad("[[:w 1 1]]", "txn"),
         "1:1: micro-op 1 of its invocation, [:w 1 1], must be [:append key value] or [:r key nil-or-list]"
     );
+    let h = io::read_history(
+        b"{:process 0, :type :invoke, :f :txn, :value [[:r 1 nil]]}\n{:process 0, :type :ok, :f :txn}",
+    )
+    .unwrap();
+    // Without the values read, the reads would pass for empty ones.
+    assert_eq!(
+        isolation(&h, &IsolationOptions::new(Workload::ListAppend))
+            .unwrap_err()
+            .to_string(),
+        "1:1: an ok transaction's completion must carry its micro-ops with the values read, found nil"
+    );
     assert_eq!(
         bad("5", "txn"),
         "1:1: the value of its invocation must be a list of micro-ops, found 5"

@@ -30,7 +30,7 @@
 //! reveals the whole history of the key up to that version: the version order is the
 //! longest committed read, and every committed read must be a prefix of it. Each
 //! element names the transaction that appended it, so ww, wr and rw edges follow
-//! from reads alone ([`version_order`] module documentation lists the rules). In
+//! from reads alone (the `version_order` module lists the rules). In
 //! **rw-register** (`[:w k v]`, `[:r k v]`, values unique per key) a read names its
 //! writer (wr edges), but the order of versions is only partly visible: we infer
 //! ww/rw edges only where a transaction read a version and then wrote the key (its
@@ -105,7 +105,7 @@ mod anomaly;
 pub mod generate;
 mod graph;
 mod txn;
-pub mod version_order;
+mod version_order;
 
 pub use anomaly::{Anomaly, AnomalyKind, ConsistencyModel, CycleClass, CycleStep, Via};
 pub use graph::EdgeKind;

@@ -78,7 +78,14 @@ pub(crate) fn parse(history: &History, workload: Workload) -> Result<Txns<'_>, H
         }
         // The completion of an ok transaction carries the values read; otherwise the
         // invocation says what was attempted.
-        let (value, place) = if op.op_type == OpType::Ok && !op.ret.is_nil() {
+        if op.op_type == OpType::Ok && op.ret.is_nil() {
+            return Err(bad(
+                history,
+                op.id,
+                "an ok transaction's completion must carry its micro-ops with the values read, found nil".into(),
+            ));
+        }
+        let (value, place) = if op.op_type == OpType::Ok {
             (&op.ret, "its completion")
         } else {
             (&op.value, "its invocation")

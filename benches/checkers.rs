@@ -5,7 +5,7 @@
 //!   execution (`dsim_checkers::generate`), checked end to end (parsing excluded).
 //! - `kv_100k_100_keys`: a 100,000-operation key-value history (get/put/append) over
 //!   100 keys, 10 clients; the checker splits it per key.
-//! - `etcd_corpus`: the four published etcd histories of `crates/dsim-checkers/tests/data`
+//! - `etcd_corpus`: the five published etcd histories of `crates/dsim-checkers/tests/data`
 //!   read from memory, parsed and checked, as `dsim history check` does.
 //!
 //! Goal (issue 10): each large history in under 1 s. The bench prints one timed check
@@ -19,11 +19,12 @@ use dsim_checkers::{
 };
 use std::hint::black_box;
 
-const ETCD: [&[u8]; 4] = [
+const ETCD: [&[u8]; 5] = [
     include_bytes!("../crates/dsim-checkers/tests/data/etcd_000.log"),
     include_bytes!("../crates/dsim-checkers/tests/data/etcd_001.log"),
     include_bytes!("../crates/dsim-checkers/tests/data/etcd_002.log"),
     include_bytes!("../crates/dsim-checkers/tests/data/etcd_005.log"),
+    include_bytes!("../crates/dsim-checkers/tests/data/etcd_007.log"),
 ];
 
 fn check_corpus() -> usize {

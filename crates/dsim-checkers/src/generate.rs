@@ -4,9 +4,11 @@
 //! process issues one operation at a time; every operation takes effect at a random
 //! instant strictly inside its interval, so operations overlap freely and the history
 //! is linearizable by construction (the effect instants are a witness). A cas whose
-//! `from` does not match at its effect instant completes `:fail`, as in Jepsen.
-//! [`kv_history`] does the same per key for the `kv` model. The random numbers come
-//! from SplitMix64 seeded by the caller: same seed, same history.
+//! `from` does not match at its effect instant completes `:fail`, as in Jepsen. One
+//! write or cas in 50 times out (`:info`, value `:timed-out`); half of those take
+//! effect anyway, half never do.
+//! [`kv_history`] does the same per key for the `kv` model, with unique values. The
+//! random numbers come from SplitMix64 seeded by the caller: same seed, same history.
 
 use crate::history::{Event, EventType, History};
 use dsim_core::Value;
@@ -44,6 +46,8 @@ struct Planned {
     invoke: u64,
     effect: u64,
     complete: u64,
+    /// Completes `:info`; `Some(true)` if it takes effect anyway.
+    timed_out: Option<bool>,
 }
 
 /// Plans `ops` operations over `processes` clients: each client runs one operation at
@@ -65,6 +69,8 @@ fn plan(
         let complete = invoke + duration;
         free_at[process as usize] = complete + 1;
         let (f, arg, key) = pick(rng);
+        let timed_out =
+            (f != "read" && f != "get" && rng.below(50) == 0).then(|| rng.below(2) == 0);
         planned.push(Planned {
             process,
             key,
@@ -73,6 +79,7 @@ fn plan(
             invoke,
             effect,
             complete,
+            timed_out,
         });
     }
     planned
@@ -85,7 +92,10 @@ fn lay_out(planned: &[Planned], mut apply: impl FnMut(&Planned) -> (Value, bool)
     by_effect.sort_by_key(|&i| (planned[i].effect, i));
     let mut results = vec![(Value::Nil, true); planned.len()];
     for i in by_effect {
-        results[i] = apply(&planned[i]);
+        results[i] = match planned[i].timed_out {
+            Some(false) => (Value::Nil, true),
+            _ => apply(&planned[i]),
+        };
     }
     // (time, completion-before-invocation at equal times, op) for every event.
     let mut timeline: Vec<(u64, u8, usize)> = Vec::with_capacity(2 * planned.len());
@@ -107,10 +117,11 @@ fn lay_out(planned: &[Planned], mut apply: impl FnMut(&Planned) -> (Value, bool)
                 (EventType::Invoke, arg)
             } else {
                 let (ret, ok) = &results[i];
-                (
-                    if *ok { EventType::Ok } else { EventType::Fail },
-                    ret.clone(),
-                )
+                match (p.timed_out, ok) {
+                    (Some(_), _) => (EventType::Info, Value::keyword("timed-out")),
+                    (None, true) => (EventType::Ok, ret.clone()),
+                    (None, false) => (EventType::Fail, ret.clone()),
+                }
             };
             let mut event = Event::new(p.process, kind, p.f, value).with_time(time * 1_000);
             event.key = p.key.map(Value::Int);
@@ -154,16 +165,19 @@ pub fn cas_register_history(seed: u64, ops: usize, processes: u64) -> History {
 }
 
 /// A linearizable `kv` history of `ops` operations by `processes` clients over `keys`
-/// keys (gets, puts and appends of small integers).
+/// keys: gets, puts and appends, each put or append of a value of its own (as in
+/// Jepsen's and Elle's workloads, which make every write identifiable).
 pub fn kv_history(seed: u64, ops: usize, processes: u64, keys: u64) -> History {
     let mut rng = SplitMix(seed);
     let keys = keys.max(1);
+    let mut next_value = 0i64;
     let planned = plan(&mut rng, ops, processes.max(1), |rng| {
         let key = Some(rng.below(keys) as i64);
+        next_value += 1;
         match rng.below(3) {
             0 => ("get", Value::Nil, key),
-            1 => ("put", Value::Int(rng.below(100) as i64), key),
-            _ => ("append", Value::Int(rng.below(100) as i64), key),
+            1 => ("put", Value::Int(next_value), key),
+            _ => ("append", Value::Int(next_value), key),
         }
     });
     let mut store = vec![Value::Nil; keys as usize];
@@ -206,6 +220,14 @@ mod tests {
             .count();
         assert!(overlapping > 500, "{overlapping}");
         assert!(history.ops.iter().any(|op| op.op_type == OpType::Fail));
+        assert!(
+            history
+                .ops
+                .iter()
+                .filter(|op| op.op_type == OpType::Info)
+                .count()
+                > 10
+        );
         assert!(linearizable(&history, &CasRegister, DEFAULT_BUDGET).is_linearizable());
         let kv = kv_history(7, 5_000, 5, 10);
         let verdict = linearizable(&kv, &Kv, DEFAULT_BUDGET);

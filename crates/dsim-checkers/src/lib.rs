@@ -38,6 +38,21 @@
 //!   key (the `kv` model by `:key`, `mutex` by lock name); a history is linearizable iff
 //!   every partition is, and each is searched on its own.
 //!
+//! - **Indeterminate operations last.** At each choice point the `ok` candidates are
+//!   tried before the `info` ones, and an operation that overwrites the state (a
+//!   blind write, [`Model::overwrites`]) is never placed right after an `info` one:
+//!   that order is equivalent to one without the `info` operation, explored at the
+//!   choice point before it. Both keep the search complete and stop it from
+//!   enumerating subsets of timed-out writes (on the published etcd history
+//!   `etcd_002`, 301 states instead of 275,320).
+//! - **Unobservable `info` operations dropped.** An `info` operation whose effect value
+//!   ([`Model::effect_value`]: the value written, the `to` of a cas, the element
+//!   appended or added) appears nowhere else in its partition cannot have been seen:
+//!   had it taken effect, only an overwrite could follow it unnoticed. The verdict is
+//!   the same without it, and the search no longer multiplies by every subset and
+//!   order of such operations. (Histories with unique written values, as Jepsen's
+//!   and Elle's workloads make them, profit most.)
+//!
 //! This is the design of Porcupine (Athalye, <https://github.com/anishathalye/porcupine>)
 //! and of Knossos's `linear` checker, in a few hundred lines of Rust.
 //!
@@ -112,7 +127,8 @@ pub use isolation::{
     Workload, isolation,
 };
 pub use linearizable::{
-    Counterexample, DEFAULT_BUDGET, Verdict, Witness, explain, linearizable, validate,
+    Counterexample, DEFAULT_BUDGET, MEMO_BYTES_MAX, Verdict, Witness, explain, linearizable,
+    validate,
 };
 pub use model::{MODEL_NAMES, Model, model_by_name};
 pub use models::{CasRegister, Kv, Mutex, Register, Set};

@@ -66,7 +66,7 @@ pub enum Verdict {
         /// Model steps tried.
         states_explored: u64,
     },
-    /// The budget ran out before a verdict.
+    /// The budget (of steps, or of memo memory) ran out before a verdict.
     Unknown {
         /// Model steps tried (the budget).
         states_explored: u64,
@@ -102,7 +102,8 @@ impl Verdict {
 /// seconds.
 pub const DEFAULT_BUDGET: u64 = 20_000_000;
 
-/// Checks `history` against `model`, trying at most `budget` model steps in total.
+/// Checks `history` against `model`, trying at most `budget` model steps in total
+/// (and holding at most [`MEMO_BYTES_MAX`] of memo per partition).
 ///
 /// `fail` operations are dropped (they did not happen); `info` operations may take
 /// effect at any time after their invocation, or never (indeterminate reads are
@@ -125,7 +126,8 @@ pub fn linearizable<M: Model + ?Sized>(history: &History, model: &M, budget: u64
     }
     let mut explored = 0u64;
     let mut witnesses = Vec::with_capacity(partitions.len());
-    for (key, ids) in partitions {
+    for (key, mut ids) in partitions {
+        drop_unobserved_info(history, model, &mut ids);
         let mut search = Search::new(history, model, &ids, budget.saturating_sub(explored));
         let outcome = search.run();
         explored += search.steps;
@@ -155,6 +157,55 @@ pub fn linearizable<M: Model + ?Sized>(history: &History, model: &M, budget: u64
         witnesses,
         states_explored: explored,
     }
+}
+
+/// Drops the `info` operations of one partition whose effect nobody could have seen:
+/// the value an operation would leave in the state ([`Model::effect_value`]) that
+/// appears nowhere else in the partition — in no argument and no result, not even
+/// inside a list. Had such an operation taken effect, the next operation to depend on
+/// the state would have had to mention that value, so the only operations after it
+/// that touch the state overwrite it: the same order without it is legal too, and
+/// "it never took effect" is always allowed for an `info` operation. Without this,
+/// every unobserved timed-out write or append multiplies the states the search must
+/// try when it backtracks.
+fn drop_unobserved_info<M: Model + ?Sized>(history: &History, model: &M, ids: &mut Vec<usize>) {
+    let effects: BTreeMap<usize, Value> = ids
+        .iter()
+        .map(|&id| &history.ops[id])
+        .filter(|op| op.op_type == OpType::Info)
+        .filter_map(|op| model.effect_value(op).map(|v| (op.id, v)))
+        .collect();
+    if effects.is_empty() {
+        return;
+    }
+    // How often each effect value occurs anywhere in the partition.
+    let mut counts: BTreeMap<&Value, usize> = effects.values().map(|v| (v, 0)).collect();
+    fn visit(value: &Value, counts: &mut BTreeMap<&Value, usize>) {
+        if let Some(count) = counts.get_mut(value) {
+            *count += 1;
+        }
+        if let Value::List(items) = value {
+            for item in items {
+                visit(item, counts);
+            }
+        }
+    }
+    for &id in ids.iter() {
+        let op = &history.ops[id];
+        visit(&op.value, &mut counts);
+        if op.op_type == OpType::Ok {
+            visit(&op.ret, &mut counts);
+        }
+    }
+    ids.retain(|id| match effects.get(id) {
+        Some(effect) => {
+            let op = &history.ops[*id];
+            let mut own: BTreeMap<&Value, usize> = BTreeMap::from([(effect, 0)]);
+            visit(&op.value, &mut own);
+            counts.get(effect).copied().unwrap_or(0) > own[effect]
+        }
+        None => true,
+    });
 }
 
 /// Checks every operation of `history` against what `model` knows.
@@ -245,7 +296,7 @@ pub fn explain<M: Model + ?Sized>(verdict: &Verdict, history: &History, model: &
         } => {
             let _ = writeln!(
                 out,
-                "unknown: the budget of {states_explored} states ran out{}",
+                "unknown: the search ran out of budget after {states_explored} states explored{}",
                 key_text(key)
             );
         }
@@ -340,11 +391,29 @@ fn hash_value(value: &Value, mut h: u64) -> u64 {
 /// One explored pair: the linearized set (as bitset words) and the state after it.
 type Explored = (Box<[u64]>, Value);
 
+/// Approximate heap bytes of a value.
+fn value_bytes(value: &Value) -> usize {
+    match value {
+        Value::Str(s) | Value::Keyword(s) => s.len(),
+        Value::List(items) => items
+            .iter()
+            .map(|item| std::mem::size_of::<Value>() + value_bytes(item))
+            .sum(),
+        _ => 0,
+    }
+}
+
 /// The memo of (linearized set, state) pairs already explored, bucketed by hash.
 #[derive(Default)]
 struct Memo {
     buckets: BTreeMap<u64, Vec<Explored>>,
+    /// Approximate bytes held, bounded by [`MEMO_BYTES_MAX`].
+    bytes: usize,
 }
+
+/// The most memory the memo of one search may hold (about 1 GiB): a search that would
+/// need more answers [`Verdict::Unknown`] instead of exhausting the machine.
+pub const MEMO_BYTES_MAX: usize = 1 << 30;
 
 impl Memo {
     /// Inserts the pair; false if it was already there.
@@ -354,6 +423,7 @@ impl Memo {
             return false;
         }
         bucket.push((bits.into(), state.clone()));
+        self.bytes += 8 * bits.len() + std::mem::size_of::<Explored>() + 64 + value_bytes(state);
         true
     }
 }
@@ -433,22 +503,45 @@ impl<'a, M: Model + ?Sized> Search<'a, M> {
         let mut best_local: Vec<usize> = Vec::new();
         let mut agree = 0usize;
         let mut node = self.next[HEAD];
+        // Each choice point tries the ok candidates first, then (second pass) the info
+        // ones: an indeterminate operation is placed only when no ok one can go, which
+        // keeps the search from enumerating subsets of timed-out writes it does not
+        // need. Every candidate is still tried once per choice point, so the search
+        // stays complete.
+        let mut info_pass = false;
         loop {
             if remaining == 0 {
                 let order = calls.iter().map(|&(c, _)| self.ids[local_op(c)]).collect();
                 return Outcome::Linearizable(order);
             }
             if node != NIL && is_call(node) {
+                let j = local_op(node);
+                let op = self.op(j);
+                if (op.op_type != OpType::Ok) != info_pass {
+                    node = self.next[node];
+                    continue;
+                }
+                // An operation that overwrites the state, right after an info one: the
+                // info operation changed nothing that lasts, and the same order without
+                // it (it placed later, or never) is tried at the choice point before it.
+                let after_info = calls
+                    .last()
+                    .is_some_and(|&(c, _)| self.op(local_op(c)).op_type != OpType::Ok);
+                if after_info && self.model.overwrites(op) {
+                    node = self.next[node];
+                    continue;
+                }
                 if self.steps >= self.budget {
                     return Outcome::OutOfBudget;
                 }
                 self.steps += 1;
-                let j = local_op(node);
-                let op = self.op(j);
                 if let Some(next_state) = self.model.step(&state, op) {
                     let new_hash = set_hash ^ zobrist(j);
                     bits[j / 64] |= 1 << (j % 64);
                     if memo.insert(hash_value(&next_state, new_hash), &bits, &next_state) {
+                        if memo.bytes > MEMO_BYTES_MAX {
+                            return Outcome::OutOfBudget;
+                        }
                         if agree == calls.len() && best_local.get(agree) == Some(&j) {
                             agree += 1;
                         }
@@ -459,11 +552,17 @@ impl<'a, M: Model + ?Sized> Search<'a, M> {
                         }
                         self.lift(node);
                         node = self.next[HEAD];
+                        info_pass = false;
                         continue;
                     }
                     bits[j / 64] &= !(1 << (j % 64));
                 }
                 node = self.next[node];
+                continue;
+            }
+            if !info_pass {
+                info_pass = true;
+                node = self.next[HEAD];
                 continue;
             }
             // Stuck at a completion: remember the deepest such point, then backtrack.
@@ -476,8 +575,10 @@ impl<'a, M: Model + ?Sized> Search<'a, M> {
             let Some((call, before)) = calls.pop() else {
                 return match best {
                     Some(failure) => Outcome::Illegal(failure),
-                    // Unreachable with an ok operation left, but never panic on it.
-                    None => Outcome::Linearizable(Vec::new()),
+                    // Unreachable: with an ok operation left, the walk always stops at
+                    // its completion and records a failure. Should it ever happen, say
+                    // "unknown" rather than claim a verdict.
+                    None => Outcome::OutOfBudget,
                 };
             };
             let j = local_op(call);
@@ -490,6 +591,7 @@ impl<'a, M: Model + ?Sized> Search<'a, M> {
             agree = agree.min(calls.len());
             self.unlift(call);
             node = self.next[call];
+            info_pass = self.op(j).op_type != OpType::Ok;
         }
     }
 
@@ -709,5 +811,57 @@ mod tests {
             text.contains("cannot be placed: op 1 (event 2): p1 read -> 2"),
             "{text}"
         );
+    }
+}
+
+#[cfg(test)]
+mod info_tests {
+    use super::*;
+    use crate::history::{Event, EventType};
+    use crate::models::Kv;
+
+    #[test]
+    fn unobserved_timed_out_appends_do_not_blow_up_the_search() {
+        // Twenty appends time out and nobody ever reads their values; then a read
+        // returns a value nobody wrote. Trying every subset and order of the twenty
+        // would need millions of states; dropping the unobservable ones answers within
+        // a budget of 1,000 steps. The verdict must still be "not linearizable".
+        let key = Value::Int(1);
+        let mut events = Vec::new();
+        for p in 0..20u64 {
+            events.push(
+                Event::new(p, EventType::Invoke, "append", Value::Int(100 + p as i64))
+                    .with_key(key.clone()),
+            );
+            events.push(
+                Event::new(p, EventType::Info, "append", Value::keyword("timed-out"))
+                    .with_key(key.clone()),
+            );
+        }
+        events
+            .push(Event::new(50, EventType::Invoke, "append", Value::Int(1)).with_key(key.clone()));
+        events.push(Event::new(50, EventType::Ok, "append", Value::Int(1)).with_key(key.clone()));
+        events.push(Event::new(51, EventType::Invoke, "get", Value::Nil).with_key(key.clone()));
+        events
+            .push(Event::new(51, EventType::Ok, "get", Value::ints(&[1, 2])).with_key(key.clone()));
+        let history = History::from_events(&events).unwrap();
+        let verdict = linearizable(&history, &Kv, 1_000);
+        let Verdict::NotLinearizable { counterexample, .. } = verdict else {
+            panic!("expected a violation, got {verdict:?}")
+        };
+        assert_eq!(counterexample.stuck, 21);
+        // An observed timed-out append is kept: reading [1 7] is legal when the
+        // timed-out append of 7 took effect.
+        let mut observed = vec![
+            Event::new(0, EventType::Invoke, "append", Value::Int(7)).with_key(key.clone()),
+            Event::new(0, EventType::Info, "append", Value::keyword("timed-out"))
+                .with_key(key.clone()),
+        ];
+        observed.extend(events[40..42].iter().cloned());
+        observed.push(Event::new(51, EventType::Invoke, "get", Value::Nil).with_key(key.clone()));
+        observed
+            .push(Event::new(51, EventType::Ok, "get", Value::ints(&[1, 7])).with_key(key.clone()));
+        let history = History::from_events(&observed).unwrap();
+        assert!(linearizable(&history, &Kv, 1_000).is_linearizable());
     }
 }

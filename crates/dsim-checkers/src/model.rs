@@ -43,6 +43,22 @@ pub trait Model: Send + Sync {
         false
     }
 
+    /// Whether the state after `op` never depends on the state before it (a blind
+    /// write). The checker uses it to skip orders that cannot matter: an `info`
+    /// operation placed just before an overwrite left no trace.
+    fn overwrites(&self, _op: &Op) -> bool {
+        false
+    }
+
+    /// The value `op` would put into the state if it took effect, when every later
+    /// operation that depends on it must mention that value in its argument or result
+    /// (a write's value, a cas's `to`, an appended or added element). `None` when
+    /// that is not so (the default). The checker drops `info` operations whose effect
+    /// value appears nowhere else: nobody can have seen them.
+    fn effect_value(&self, _op: &Op) -> Option<Value> {
+        None
+    }
+
     /// A description of `op` for reports.
     fn describe(&self, op: &Op) -> String {
         op.to_string()

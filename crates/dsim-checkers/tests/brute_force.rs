@@ -136,7 +136,7 @@ fn plan_strategy() -> impl Strategy<Value = Plan> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(768))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
 
     #[test]
     fn checker_agrees_with_brute_force_on_small_histories(

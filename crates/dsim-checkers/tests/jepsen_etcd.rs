@@ -67,3 +67,12 @@ fn etcd_005_is_linearizable() {
         "expected linearizable, got {verdict:?}"
     );
 }
+
+#[test]
+fn etcd_007_is_linearizable() {
+    let (_, verdict) = check("etcd_007.log");
+    assert!(
+        verdict.is_linearizable(),
+        "expected linearizable, got {verdict:?}"
+    );
+}

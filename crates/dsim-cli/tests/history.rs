@@ -90,7 +90,7 @@ fn a_spent_budget_exits_3() {
     let out = text(&output);
     assert_eq!(output.status.code(), Some(3), "{out}");
     assert!(
-        out.contains("unknown: the budget of 10 states ran out"),
+        out.contains("unknown: the search ran out of budget after 10 states explored"),
         "{out}"
     );
     assert!(out.contains("--budget 100"), "{out}");

@@ -2,7 +2,7 @@
 
 use crate::history::Op;
 use crate::model::{Model, unknown_f};
-use crate::models::{cas_step, read_step, validate_cas};
+use crate::models::{cas_args, cas_step, read_step, validate_cas};
 use dsim_core::Value;
 
 /// A register with `read`, `write v` and `cas [from to]` (sets `to` if the value is
@@ -34,6 +34,18 @@ impl Model for CasRegister {
             "read" | "write" => Ok(()),
             "cas" => validate_cas(op),
             _ => Err(unknown_f(op, ":read, :write and :cas")),
+        }
+    }
+
+    fn overwrites(&self, op: &Op) -> bool {
+        op.f == "write"
+    }
+
+    fn effect_value(&self, op: &Op) -> Option<Value> {
+        match op.f.as_str() {
+            "write" => Some(op.value.clone()),
+            "cas" => cas_args(&op.value).map(|[_, to]| to.clone()),
+            _ => None,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use crate::history::Op;
 use crate::model::{Model, unknown_f};
-use crate::models::{cas_step, read_step, validate_cas};
+use crate::models::{cas_args, cas_step, read_step, validate_cas};
 use dsim_core::Value;
 
 /// A key-value map: `get`, `put v`, `append v` and `cas [from to]`, each on its
@@ -65,6 +65,21 @@ impl Model for Kv {
 
     fn partition_key(&self, op: &Op) -> Option<Value> {
         op.key.clone()
+    }
+
+    fn overwrites(&self, op: &Op) -> bool {
+        op.f == "put" || op.f == "write"
+    }
+
+    fn effect_value(&self, op: &Op) -> Option<Value> {
+        match op.f.as_str() {
+            "put" | "write" => Some(op.value.clone()),
+            "cas" => cas_args(&op.value).map(|[_, to]| to.clone()),
+            // A string appended to a string is seen inside a longer string, not as an
+            // element: only appends that make list elements qualify.
+            "append" if !matches!(op.value, Value::Str(_)) => Some(op.value.clone()),
+            _ => None,
+        }
     }
 
     fn is_read_only(&self, op: &Op) -> bool {

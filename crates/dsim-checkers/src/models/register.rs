@@ -34,6 +34,14 @@ impl Model for Register {
         }
     }
 
+    fn overwrites(&self, op: &Op) -> bool {
+        op.f == "write"
+    }
+
+    fn effect_value(&self, op: &Op) -> Option<Value> {
+        (op.f == "write").then(|| op.value.clone())
+    }
+
     fn is_read_only(&self, op: &Op) -> bool {
         op.f == "read"
     }

@@ -58,6 +58,10 @@ impl Model for Set {
         }
     }
 
+    fn effect_value(&self, op: &Op) -> Option<Value> {
+        (op.f == "add").then(|| op.value.clone())
+    }
+
     fn is_read_only(&self, op: &Op) -> bool {
         op.f == "read"
     }

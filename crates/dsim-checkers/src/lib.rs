@@ -116,11 +116,16 @@
 pub mod generate;
 pub mod history;
 pub mod io;
+pub mod isolation;
 pub mod linearizable;
 pub mod model;
 pub mod models;
 
 pub use history::{Event, EventType, History, HistoryError, HistoryErrorKind, Op, OpType, Pos};
+pub use isolation::{
+    Anomaly, AnomalyKind, ConsistencyModel, CycleClass, IsolationOptions, IsolationReport, Via,
+    Workload, isolation,
+};
 pub use linearizable::{
     Counterexample, DEFAULT_BUDGET, MEMO_BYTES_MAX, Verdict, Witness, explain, linearizable,
     validate,

@@ -4,11 +4,18 @@
 //! model, and runs the linearizability checker. Exit codes: 0 linearizable, 1 not
 //! (the failing window is printed with the command that reproduces the verdict),
 //! 2 bad input (`file:line:col: problem`), 3 unknown (the budget ran out).
+//!
+//! With `--model list-append` or `--model rw-register` the history is a transactional
+//! one (Elle's format, `:f :txn`) and the isolation checker judges it: 0 no anomaly,
+//! 1 anomalies (each explained, with the consistency models ruled out), 2 bad input.
+//! A cycle search that runs out of budget still proves a cycle (exit 1) and says
+//! which class at worst it can be.
 
 use crate::exit;
 use crate::output::{Printer, thousands};
 use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
+use dsim_checkers::isolation::{DEFAULT_CYCLE_BUDGET, IsolationOptions, Workload};
 use dsim_checkers::{
     DEFAULT_BUDGET, HistoryError, MODEL_NAMES, OpType, Verdict, explain, io, linearizable,
     model_by_name, validate,
@@ -18,6 +25,9 @@ use std::path::{Path, PathBuf};
 
 /// The verdict is unknown: the search budget ran out.
 pub const UNKNOWN: u8 = 3;
+
+/// The transactional workloads `--model` accepts besides the linearizability models.
+const TXN_MODELS: [&str; 2] = ["list-append", "rw-register"];
 
 /// `dsim history`.
 #[derive(Debug, Args)]
@@ -30,8 +40,10 @@ pub struct HistoryArgs {
 /// The `dsim history` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum HistoryCommand {
-    /// Check a Jepsen-format history (EDN or jepsen.util log lines) against a model.
-    /// Exit codes: 0 linearizable, 1 not, 2 bad input, 3 unknown (budget spent).
+    /// Check a Jepsen-format history (EDN or jepsen.util log lines) against a model,
+    /// or a transactional history (list-append, rw-register) for isolation anomalies.
+    /// Exit codes: 0 linearizable / no anomaly, 1 not / anomalies, 2 bad input,
+    /// 3 unknown (budget spent).
     Check(HistoryCheckArgs),
 }
 
@@ -41,12 +53,17 @@ pub struct HistoryCheckArgs {
     /// The history file: Jepsen EDN (a vector of operation maps or one map per line)
     /// or jepsen.util log lines.
     pub file: PathBuf,
-    /// The model the history is judged by.
-    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(MODEL_NAMES))]
+    /// The model the history is judged by: a linearizability model, or a transactional
+    /// workload (list-append, rw-register) for the isolation checker.
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(
+        MODEL_NAMES.iter().chain(TXN_MODELS.iter()).copied()
+    ))]
     pub model: String,
-    /// The most model steps to try before answering "unknown" (exit 3).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_BUDGET)]
-    pub budget: u64,
+    /// Linearizability: the most model steps to try before answering "unknown"
+    /// (exit 3; default 20,000,000). Isolation: the most graph edges the cycle search
+    /// visits before it stops classifying cycles (default 50,000,000).
+    #[arg(long, value_name = "N")]
+    pub budget: Option<u64>,
 }
 
 /// Runs a `dsim history` subcommand.
@@ -71,6 +88,10 @@ fn located(file: &Path, error: &HistoryError) -> anyhow::Error {
 }
 
 fn check(args: HistoryCheckArgs, printer: &Printer) -> anyhow::Result<u8> {
+    if let Some(workload) = Workload::from_name(&args.model) {
+        return check_isolation(&args, workload, printer);
+    }
+    let budget = args.budget.unwrap_or(DEFAULT_BUDGET);
     let file = &args.file;
     let model = model_by_name(&args.model).ok_or_else(|| {
         anyhow!(
@@ -92,7 +113,7 @@ fn check(args: HistoryCheckArgs, printer: &Printer) -> anyhow::Result<u8> {
         thousands(count(OpType::Info) as u64),
         model.name()
     );
-    let verdict = linearizable(&history, model.as_ref(), args.budget);
+    let verdict = linearizable(&history, model.as_ref(), budget);
     let explanation = explain(&verdict, &history, model.as_ref());
     let replay = format!(
         "dsim history check {} --model {}",
@@ -127,4 +148,49 @@ fn check(args: HistoryCheckArgs, printer: &Printer) -> anyhow::Result<u8> {
             Ok(UNKNOWN)
         }
     }
+}
+
+/// `dsim history check FILE --model list-append|rw-register`: the isolation checker.
+fn check_isolation(
+    args: &HistoryCheckArgs,
+    workload: Workload,
+    printer: &Printer,
+) -> anyhow::Result<u8> {
+    let file = &args.file;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let history = io::read_history(&bytes).map_err(|e| located(file, &e))?;
+    let mut options = IsolationOptions::new(workload);
+    options.budget = args.budget.unwrap_or(DEFAULT_CYCLE_BUDGET);
+    let report = dsim_checkers::isolation(&history, &options).map_err(|e| located(file, &e))?;
+    let count = |kind: OpType| history.ops.iter().filter(|op| op.op_type == kind).count();
+    let summary = format!(
+        "{}: {} transactions ({} ok, {} fail, {} info), model {}",
+        file.display(),
+        thousands(history.ops.len() as u64),
+        thousands(count(OpType::Ok) as u64),
+        thousands(count(OpType::Fail) as u64),
+        thousands(count(OpType::Info) as u64),
+        workload.name()
+    );
+    let explanation = dsim_checkers::isolation::explain(&report, &history);
+    if report.is_valid() {
+        printer.line(&summary);
+        printer.line(explanation.trim_end());
+        return Ok(exit::OK);
+    }
+    let replay = format!(
+        "dsim history check {} --model {}",
+        shell_quote(&file.display().to_string()),
+        workload.name()
+    );
+    printer.always(&summary);
+    printer.always(explanation.trim_end());
+    if report.budget_exhausted {
+        printer.always(format!(
+            "hint: raise the budget to classify every cycle: {replay} --budget {}",
+            options.budget.saturating_mul(10)
+        ));
+    }
+    printer.always(format!("replay: {replay}"));
+    Ok(exit::VIOLATION)
 }

@@ -12,7 +12,7 @@ use dsim_core::protocol::{execute, generic_output};
 use dsim_core::rng::below;
 use dsim_core::{
     Ctx, Formula, Node, NodeId, Observation, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo,
-    RunError, RunRequest, RunResult, SimDuration, VariantSpec, Verdict, Violation, Workload,
+    RunError, RunRequest, RunResult, SimDuration, Value, VariantSpec, Verdict, Violation, Workload,
 };
 use std::process::ExitCode;
 
@@ -39,6 +39,7 @@ impl Gossiper {
             ctx.observe(Observation::OpCompleted {
                 op: 0,
                 outcome: Outcome::Ok,
+                ret: Value::Nil,
             });
             ctx.set_timer(SimDuration::ZERO, Round);
         }
@@ -55,7 +56,9 @@ impl Node for Gossiper {
         if ctx.now().as_nanos() == 0 {
             ctx.observe(Observation::OpInvoked {
                 op: 0,
-                kind: "learn",
+                f: "learn",
+                key: None,
+                arg: Value::Nil,
             });
         }
         if ctx.id() == NodeId(0) {

@@ -4,7 +4,7 @@
 
 use super::{Msg, PaxosConfig, PaxosEvent, PaxosNode, Timer, command_value};
 use dsim_core::rng::below;
-use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, SimTime};
+use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, SimTime, Value};
 use std::collections::BTreeMap;
 
 /// A client node.
@@ -67,6 +67,7 @@ impl Client {
             ctx.observe(Observation::OpCompleted {
                 op: seq,
                 outcome: Outcome::Ok,
+                ret: Value::Nil,
             });
         }
     }
@@ -96,7 +97,9 @@ impl Client {
         ctx.observe(Observation::Protocol(PaxosEvent::Submitted { value }));
         ctx.observe(Observation::OpInvoked {
             op: seq,
-            kind: "put",
+            f: "put",
+            key: None,
+            arg: Value::Int(seq as i64),
         });
         ctx.send(
             self.target,

@@ -42,6 +42,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Reduce a failing run to a minimal scenario that fails the same check.
     Shrink(ShrinkArgs),
+    /// Check client histories: `dsim history check FILE --model NAME`.
+    History(crate::commands::history::HistoryArgs),
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
     Completions {
         /// The shell.

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod history;
 pub mod list;
 pub mod merge;
 pub mod run;
@@ -22,6 +23,7 @@ pub fn dispatch(command: Command, registry: &Registry, printer: &Printer) -> any
         Command::Merge(args) => merge::merge(args, printer),
         Command::Compare(args) => compare::compare(args, registry, printer),
         Command::Shrink(args) => shrink::shrink(args, registry, printer),
+        Command::History(args) => history::history(args, printer),
         Command::Completions { shell } => {
             let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "dsim", &mut std::io::stdout());

@@ -10,6 +10,14 @@
 //! - `apply_order`: each replica applies slots 0, 1, 2, ... in order, each with the
 //!   chosen value (or, where the checker saw no majority, the value the replica itself
 //!   learned), no-ops as no-ops, and no command twice.
+//! - `learned_once`: a replica learns each slot once; a second `Decided` for a slot with
+//!   another value is a replica changing its mind about the log.
+//! - `linearizable`: what the clients saw — every get, put and cas with its invocation,
+//!   completion and value — is checked against the `kv` model, per key, with
+//!   [`dsim_checkers::linearizable`]. This is the check that needs no trust in any node:
+//!   an `ok` for a command that never ran, or a read answered from stale state, leaves a
+//!   history no single copy of the store could have produced. A search that spends its
+//!   budget is reported as a violation too (`linearizable_unknown`), never passed.
 //!
 //! The formula is the source article's `f(x) = argmax_v sum_i p(v | x_i)` per learned
 //! slot, where `p(v | x_i)` is 1 when replica `i` learned `v`; `agreement` is the
@@ -17,13 +25,20 @@
 //! learned (1.0 when every replica learned every slot, or when nothing was learned).
 
 use super::{ApplyOutcome, Ballot, NOOP, PaxosEvent};
+use dsim_checkers::{History, Kv, Op, OpType};
 use dsim_core::{
-    Formula, NodeId, Observation, ObservationRecord, RunOutput, SimTime, Verdict, Violation,
+    Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimTime, Value, Verdict,
+    Violation,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Violations kept per check; the rest are only counted (`violations_total`).
 const VIOLATIONS_PER_CHECK_MAX: usize = 100;
+
+/// Model steps the linearizability search may take per run: far above what a correct
+/// run of the shipped scenarios needs (a few per operation), so `Unknown` means a
+/// pathological history, reported rather than passed.
+pub const LINEARIZABILITY_BUDGET: u64 = 5_000_000;
 
 /// Judges a Paxos run with `replicas` replicas (nodes `0..replicas`).
 pub fn check(output: &RunOutput<PaxosEvent>, replicas: usize) -> Verdict {
@@ -31,7 +46,60 @@ pub fn check(output: &RunOutput<PaxosEvent>, replicas: usize) -> Verdict {
     for record in &output.observations {
         checker.observe(record);
     }
+    checker.check_history(output);
     checker.verdict()
+}
+
+/// The clients' history of a run: one operation per `OpInvoked` of a client node,
+/// paired with its completion (an operation the run ended in the middle of is `info`),
+/// with its time and event position. Also returns each operation's client node.
+pub fn client_history<E>(output: &RunOutput<E>, replicas: usize) -> (History, Vec<NodeId>) {
+    let mut ops: Vec<Op> = Vec::new();
+    let mut clients = Vec::new();
+    let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
+    let mut events = 0usize;
+    for record in &output.observations {
+        if record.node.index() < replicas {
+            continue;
+        }
+        match &record.observation {
+            Observation::OpInvoked { op, f, key, arg } => {
+                open.insert((record.node, *op), ops.len());
+                ops.push(Op {
+                    id: ops.len(),
+                    process: u64::from(record.node.0),
+                    f: f.to_string(),
+                    key: key.clone(),
+                    value: arg.clone(),
+                    ret: Value::Nil,
+                    op_type: OpType::Info,
+                    invoke_index: events,
+                    complete_index: None,
+                    invoke_time_ns: Some(record.time.as_nanos()),
+                    complete_time_ns: None,
+                    pos: None,
+                });
+                clients.push(record.node);
+            }
+            Observation::OpCompleted { op, outcome, ret } => {
+                let Some(index) = open.remove(&(record.node, *op)) else {
+                    continue;
+                };
+                let entry = &mut ops[index];
+                entry.op_type = match outcome {
+                    Outcome::Ok => OpType::Ok,
+                    Outcome::Fail(_) => OpType::Fail,
+                    Outcome::Info(_) => OpType::Info,
+                };
+                entry.ret = ret.clone();
+                entry.complete_index = Some(events);
+                entry.complete_time_ns = Some(record.time.as_nanos());
+            }
+            _ => continue,
+        }
+        events += 1;
+    }
+    (History { ops }, clients)
 }
 
 struct Checker {
@@ -50,6 +118,7 @@ struct Checker {
     executed: Vec<BTreeSet<u64>>,
     leader_changes: u64,
     duplicates: u64,
+    history_states: u64,
     violations: Vec<Violation>,
     per_check: BTreeMap<&'static str, usize>,
     total: usize,
@@ -69,6 +138,7 @@ impl Checker {
             executed: vec![BTreeSet::new(); replicas],
             leader_changes: 0,
             duplicates: 0,
+            history_states: 0,
             violations: Vec::new(),
             per_check: BTreeMap::new(),
             total: 0,
@@ -117,6 +187,66 @@ impl Checker {
             }) if is_replica => self.on_applied(record.time, node, *slot, *value, *outcome),
             Observation::Protocol(PaxosEvent::LeaderElected { .. }) => self.leader_changes += 1,
             _ => {}
+        }
+    }
+
+    /// The `linearizable` check of the clients' key-value history.
+    fn check_history(&mut self, output: &RunOutput<PaxosEvent>) {
+        let (history, clients) = client_history(output, self.replicas);
+        if history.ops.is_empty() {
+            return;
+        }
+        let verdict = dsim_checkers::linearizable(&history, &Kv, LINEARIZABILITY_BUDGET);
+        self.history_states = verdict.states_explored();
+        match verdict {
+            dsim_checkers::Verdict::Linearizable { .. } => {}
+            dsim_checkers::Verdict::NotLinearizable { counterexample, .. } => {
+                let stuck = &history.ops[counterexample.stuck];
+                let time = SimTime(stuck.complete_time_ns.unwrap_or(stuck.invoke_time_ns.unwrap_or(0)));
+                let mut nodes: Vec<NodeId> =
+                    counterexample.window.iter().map(|&id| clients[id]).collect();
+                nodes.sort();
+                nodes.dedup();
+                let window: Vec<String> = counterexample
+                    .window
+                    .iter()
+                    .map(|&id| format!("op {id}: {}", history.ops[id]))
+                    .collect();
+                let last: Vec<String> = counterexample
+                    .prefix
+                    .iter()
+                    .rev()
+                    .take(3)
+                    .rev()
+                    .map(|&id| format!("op {id}: {}", history.ops[id]))
+                    .collect();
+                self.violation(
+                    time,
+                    "linearizable",
+                    nodes,
+                    format!(
+                        "key {}: no order of the clients' ops explains op {} ({}); the store held {} after [{}]; ops involved (op ids as in ops.csv): [{}]",
+                        counterexample.key.as_ref().map_or("-".to_string(), Value::to_string),
+                        counterexample.stuck,
+                        stuck,
+                        counterexample.state,
+                        last.join("; "),
+                        window.join("; ")
+                    ),
+                );
+            }
+            dsim_checkers::Verdict::Unknown {
+                states_explored,
+                key,
+            } => self.violation(
+                output.end_time,
+                "linearizable_unknown",
+                Vec::new(),
+                format!(
+                    "the linearizability search spent its budget ({states_explored} model steps) on key {}",
+                    key.as_ref().map_or("-".to_string(), Value::to_string)
+                ),
+            ),
         }
     }
 
@@ -191,7 +321,18 @@ impl Checker {
     fn on_learned(&mut self, time: SimTime, node: NodeId, slot: u64, value: u64) {
         self.check_validity(time, node, slot, value, "was learned");
         let by_node = self.learned.entry(slot).or_default();
-        if by_node.contains_key(&node.0) {
+        if let Some(&first) = by_node.get(&node.0) {
+            if first != value {
+                self.violation(
+                    time,
+                    "learned_once",
+                    vec![node],
+                    format!(
+                        "replica {} learned slot {slot} again as {value:#x} after {first:#x}",
+                        node.0
+                    ),
+                );
+            }
             return;
         }
         let other = by_node
@@ -345,6 +486,7 @@ impl Checker {
                 ("leader_changes", self.leader_changes.to_string()),
                 ("commands_submitted", self.submitted.len().to_string()),
                 ("duplicates_suppressed", self.duplicates.to_string()),
+                ("history_states_explored", self.history_states.to_string()),
                 ("violations_total", self.total.to_string()),
             ],
             violations: self.violations,

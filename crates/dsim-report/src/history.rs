@@ -76,11 +76,13 @@ impl Processes {
     }
 }
 
+/// An invocation waiting for its completion: process, `f`, key, argument.
+type OpenOp<'a> = (u64, &'static str, Option<&'a Value>, &'a Value);
+
 /// The text of `history.edn` for a run: one line per invocation and completion.
 pub fn history_edn(output: &RunOutput<NoEvent>) -> String {
     let mut text = String::new();
-    let mut open: BTreeMap<(NodeId, u64), (u64, &'static str, Option<&Value>, &Value)> =
-        BTreeMap::new();
+    let mut open: BTreeMap<(NodeId, u64), OpenOp<'_>> = BTreeMap::new();
     let mut processes = Processes {
         next: output.node_count as u64,
         lanes: BTreeMap::new(),

@@ -10,6 +10,9 @@
 //! - `apply_order`: each replica applies slots 0, 1, 2, ... in order, each with the
 //!   chosen value (or, where the checker saw no majority, the value the replica itself
 //!   learned), no-ops as no-ops, and no command twice.
+//! - `acked_applied`: every put or cas a client was told succeeded (`ok`) was executed
+//!   (not suppressed as a duplicate, not skipped) by some replica's state machine before
+//!   the client heard so. Gets are left to `linearizable`, which judges their values.
 //! - `learned_once`: a replica learns each slot once; a second `Decided` for a slot with
 //!   another value is a replica changing its mind about the log.
 //! - `linearizable`: what the clients saw — every get, put and cas with its invocation,
@@ -24,7 +27,7 @@
 //! winner's support over the replica count, averaged over every slot any replica
 //! learned (1.0 when every replica learned every slot, or when nothing was learned).
 
-use super::{ApplyOutcome, Ballot, NOOP, PaxosEvent};
+use super::{ApplyOutcome, Ballot, NOOP, PaxosEvent, command_parts};
 use dsim_checkers::{History, Kv, Op, OpType};
 use dsim_core::{
     Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimTime, Value, Verdict,
@@ -119,6 +122,10 @@ struct Checker {
     leader_changes: u64,
     duplicates: u64,
     history_states: u64,
+    /// Commands some replica executed, as (client, seq).
+    executed_commands: BTreeSet<(NodeId, u64)>,
+    /// Writes in flight: (client, seq) to `f`.
+    writes: BTreeMap<(NodeId, u64), &'static str>,
     violations: Vec<Violation>,
     per_check: BTreeMap<&'static str, usize>,
     total: usize,
@@ -139,6 +146,8 @@ impl Checker {
             leader_changes: 0,
             duplicates: 0,
             history_states: 0,
+            executed_commands: BTreeSet::new(),
+            writes: BTreeMap::new(),
             violations: Vec::new(),
             per_check: BTreeMap::new(),
             total: 0,
@@ -186,6 +195,25 @@ impl Checker {
                 outcome,
             }) if is_replica => self.on_applied(record.time, node, *slot, *value, *outcome),
             Observation::Protocol(PaxosEvent::LeaderElected { .. }) => self.leader_changes += 1,
+            Observation::OpInvoked { op, f, .. } if !is_replica && *f != "get" => {
+                self.writes.insert((node, *op), f);
+            }
+            Observation::OpCompleted { op, outcome, .. } if !is_replica => {
+                if let Some(f) = self.writes.remove(&(node, *op))
+                    && *outcome == Outcome::Ok
+                    && !self.executed_commands.contains(&(node, *op))
+                {
+                    self.violation(
+                        record.time,
+                        "acked_applied",
+                        vec![node],
+                        format!(
+                            "client {} was told its {f} (seq {op}) succeeded, but no replica had executed it",
+                            node.0
+                        ),
+                    );
+                }
+            }
             _ => {}
         }
     }
@@ -437,6 +465,9 @@ impl Checker {
                 format!("replica {} ran a no-op at slot {slot} as a command", node.0),
             ),
             ApplyOutcome::Executed => {
+                if let Some(command) = command_parts(value) {
+                    self.executed_commands.insert(command);
+                }
                 if !self.executed[replica].insert(value) {
                     self.violation(
                         time,
@@ -685,5 +716,88 @@ mod tests {
                 .extra_columns
                 .contains(&("duplicates_suppressed", "1".to_string()))
         );
+    }
+
+    fn put(op: u64, value: i64) -> (u32, Observation<PaxosEvent>) {
+        (
+            CLIENT.0,
+            Observation::OpInvoked {
+                op,
+                f: "put",
+                key: Some(Value::Int(0)),
+                arg: Value::Int(value),
+            },
+        )
+    }
+
+    fn get(op: u64) -> (u32, Observation<PaxosEvent>) {
+        (
+            CLIENT.0,
+            Observation::OpInvoked {
+                op,
+                f: "get",
+                key: Some(Value::Int(0)),
+                arg: Value::Nil,
+            },
+        )
+    }
+
+    fn ok(op: u64, ret: Value) -> (u32, Observation<PaxosEvent>) {
+        (
+            CLIENT.0,
+            Observation::OpCompleted {
+                op,
+                outcome: Outcome::Ok,
+                ret,
+            },
+        )
+    }
+
+    #[test]
+    fn ok_for_a_write_no_replica_executed_breaks_acked_applied() {
+        // The audit's bug: command 1 was only ever suppressed as a duplicate, yet its
+        // client heard ok. Without this check (and the history check) nothing fired.
+        let (a, b) = (command_value(CLIENT, 0), command_value(CLIENT, 1));
+        let verdict = run(vec![
+            submitted(a),
+            put(0, 1),
+            submitted(b),
+            put(1, 2),
+            learned(0, 0, a),
+            applied(0, 0, a, ApplyOutcome::Executed),
+            ok(0, Value::Int(1)),
+            learned(0, 1, b),
+            applied(0, 1, b, ApplyOutcome::Duplicate),
+            ok(1, Value::Int(2)),
+        ]);
+        assert_eq!(checks(&verdict), vec!["acked_applied"]);
+    }
+
+    #[test]
+    fn a_read_of_an_overwritten_value_is_not_linearizable() {
+        // put 1 and put 2 complete one after the other; a get invoked after both
+        // returns 1. The log may agree everywhere: only the history shows the stale read.
+        let verdict = run(vec![
+            put(0, 1),
+            ok(0, Value::Int(1)),
+            put(1, 2),
+            ok(1, Value::Int(2)),
+            get(2),
+            ok(2, Value::Int(1)),
+        ]);
+        assert!(checks(&verdict).contains(&"linearizable"), "{verdict:?}");
+    }
+
+    #[test]
+    fn a_second_decision_for_a_slot_breaks_learned_once() {
+        // A replica that changes its mind about a slot had a log that was not a log.
+        let (a, b) = (command_value(CLIENT, 0), command_value(CLIENT, 1));
+        let verdict = run(vec![
+            submitted(a),
+            submitted(b),
+            learned(0, 0, a),
+            learned(0, 0, b),
+        ]);
+        assert!(checks(&verdict).contains(&"learned_once"), "{verdict:?}");
     }
 }

@@ -21,6 +21,12 @@
 //!   an `ok` for a command that never ran, or a read answered from stale state, leaves a
 //!   history no single copy of the store could have produced. A search that spends its
 //!   budget is reported as a violation too (`linearizable_unknown`), never passed.
+//! - `liveness`: once the last fault has healed (every partition, cut and isolation
+//!   healed, every pause and degradation over) with a majority of replicas up, every
+//!   client operation completes within the liveness bound (`liveness_bound`, default
+//!   2 s) of the later of its invocation and that instant. Operations of a client that
+//!   crashed after invoking them are exempt (the client forgot them). A run that ends
+//!   with the network still split or a majority down has no liveness phase.
 //!
 //! The formula is the source article's `f(x) = argmax_v sum_i p(v | x_i)` per learned
 //! slot, where `p(v | x_i)` is 1 when replica `i` learned `v`; `agreement` is the
@@ -30,8 +36,8 @@
 use super::{ApplyOutcome, Ballot, NOOP, PaxosEvent, command_parts};
 use dsim_checkers::{History, Kv, Op, OpType};
 use dsim_core::{
-    Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimTime, Value, Verdict,
-    Violation,
+    Fault, Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimDuration,
+    SimTime, Value, Verdict, Violation,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,14 +49,67 @@ const VIOLATIONS_PER_CHECK_MAX: usize = 100;
 /// pathological history, reported rather than passed.
 pub const LINEARIZABILITY_BUDGET: u64 = 5_000_000;
 
-/// Judges a Paxos run with `replicas` replicas (nodes `0..replicas`).
+/// The default liveness bound: how long after the last fault healed (or after its
+/// invocation, if later) a client operation may take to complete.
+pub const LIVENESS_BOUND: SimDuration = SimDuration::from_secs(2);
+
+/// Judges a Paxos run with `replicas` replicas (nodes `0..replicas`), with the default
+/// [`LIVENESS_BOUND`].
 pub fn check(output: &RunOutput<PaxosEvent>, replicas: usize) -> Verdict {
+    check_with(output, replicas, LIVENESS_BOUND)
+}
+
+/// Judges a Paxos run with `replicas` replicas and the given liveness bound.
+pub fn check_with(
+    output: &RunOutput<PaxosEvent>,
+    replicas: usize,
+    liveness_bound: SimDuration,
+) -> Verdict {
     let mut checker = Checker::new(replicas);
     for record in &output.observations {
         checker.observe(record);
     }
     checker.check_history(output);
+    checker.check_liveness(output, liveness_bound);
     checker.verdict()
+}
+
+/// When the run's last fault healed, if it did: `None` when the run ends with the
+/// network split or a majority of the replicas down. Also returns every crash, per node.
+fn healed_at(
+    output: &RunOutput<PaxosEvent>,
+    replicas: usize,
+) -> (Option<SimTime>, BTreeMap<NodeId, Vec<SimTime>>) {
+    let mut crashed: BTreeSet<NodeId> = BTreeSet::new();
+    let mut crashes: BTreeMap<NodeId, Vec<SimTime>> = BTreeMap::new();
+    let mut split = false;
+    let mut settled = SimTime(0);
+    for record in &output.fault_log {
+        let mut until = record.time;
+        match &record.fault {
+            Fault::Crash(node) => {
+                crashed.insert(*node);
+                crashes.entry(*node).or_default().push(record.time);
+            }
+            Fault::Restart(node) => {
+                crashed.remove(node);
+            }
+            Fault::Partition(_) | Fault::Cut { .. } | Fault::Isolate(_) => split = true,
+            Fault::Heal => split = false,
+            Fault::Pause { duration, .. } | Fault::Degrade { duration, .. } => {
+                until = record.time.saturating_add(*duration);
+            }
+            // A clock step or drift does not stop a majority from making progress.
+            _ => continue,
+        }
+        settled = settled.max(until);
+    }
+    let down = crashed
+        .iter()
+        .filter(|node| node.index() < replicas)
+        .count();
+    let healed = !split && replicas - down.min(replicas) > replicas / 2;
+    (healed.then_some(settled), crashes)
 }
 
 /// The clients' history of a run: one operation per `OpInvoked` of a client node,
@@ -215,6 +274,40 @@ impl Checker {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The `liveness` check: operations complete within `bound` of the heal.
+    fn check_liveness(&mut self, output: &RunOutput<PaxosEvent>, bound: SimDuration) {
+        let (Some(healed), crashes) = healed_at(output, self.replicas) else {
+            return;
+        };
+        let (history, clients) = client_history(output, self.replicas);
+        let mut late = history.ops.iter().filter(|op| {
+            let invoked = SimTime(op.invoke_time_ns.unwrap_or(0));
+            let deadline = invoked.max(healed).saturating_add(bound);
+            let forgotten = crashes
+                .get(&clients[op.id])
+                .is_some_and(|times| times.iter().any(|&crash| crash >= invoked));
+            deadline <= output.end_time
+                && !forgotten
+                && op
+                    .complete_time_ns
+                    .is_none_or(|done| done > deadline.as_nanos())
+        });
+        if let Some(first) = late.next() {
+            let count = 1 + late.count();
+            let invoked = SimTime(first.invoke_time_ns.unwrap_or(0));
+            let deadline = invoked.max(healed).saturating_add(bound);
+            self.violation(
+                deadline,
+                "liveness",
+                vec![clients[first.id]],
+                format!(
+                    "op {} ({first}) invoked at {invoked} had not completed {bound} after the faults healed at {healed} (deadline {deadline}); {count} op(s) late in all",
+                    first.id
+                ),
+            );
         }
     }
 
@@ -799,5 +892,69 @@ mod tests {
             learned(0, 0, b),
         ]);
         assert!(checks(&verdict).contains(&"learned_once"), "{verdict:?}");
+    }
+
+    fn starved_run(faults: Vec<(u64, Fault)>) -> Verdict {
+        let second = 1_000_000_000;
+        let record = |time, observation| ObservationRecord {
+            time: SimTime(time),
+            node: CLIENT,
+            observation,
+        };
+        let output = RunOutput {
+            seed: 1,
+            node_count: 4,
+            end_time: SimTime(5 * second),
+            counters: Counters::default(),
+            fingerprint: 0,
+            observations: vec![
+                record(second, put(0, 1).1),
+                record(second + 1, ok(0, Value::Int(1)).1),
+                // Invoked before the heal at 2 s and never answered.
+                record(second + 2, put(1, 2).1),
+            ],
+            fault_log: faults
+                .into_iter()
+                .map(|(time, fault)| dsim_core::FaultRecord {
+                    time: SimTime(time),
+                    fault,
+                })
+                .collect(),
+            messages: Vec::new(),
+        };
+        check_with(&output, 3, SimDuration::from_secs(2))
+    }
+
+    #[test]
+    fn an_op_still_open_after_the_bound_past_the_heal_breaks_liveness() {
+        // Healed at 2 s with every replica up: op 1 had until 4 s and the run went to
+        // 5 s. A starved client must fail the run, not pass quietly.
+        let second = 1_000_000_000;
+        let verdict = starved_run(vec![
+            (
+                second / 2,
+                Fault::Partition(vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]]),
+            ),
+            (2 * second, Fault::Heal),
+        ]);
+        assert!(checks(&verdict).contains(&"liveness"), "{verdict:?}");
+        let liveness = verdict.violations.iter().find(|v| v.check == "liveness");
+        assert_eq!(liveness.map(|v| v.time), Some(SimTime(4 * second)));
+    }
+
+    #[test]
+    fn no_liveness_phase_while_the_network_is_split_or_a_majority_is_down() {
+        // Without a connected majority nothing can be required to complete.
+        let second = 1_000_000_000;
+        let split = starved_run(vec![(
+            second / 2,
+            Fault::Partition(vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]]),
+        )]);
+        assert!(!checks(&split).contains(&"liveness"), "{split:?}");
+        let down = starved_run(vec![
+            (second / 2, Fault::Crash(NodeId(0))),
+            (second / 2, Fault::Crash(NodeId(1))),
+        ]);
+        assert!(!checks(&down).contains(&"liveness"), "{down:?}");
     }
 }

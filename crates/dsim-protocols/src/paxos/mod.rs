@@ -62,7 +62,10 @@
 //! clients submitted (or the leader's no-op) are chosen (*validity*), and every replica
 //! applies the chosen log in slot order, each command at most once. Liveness: once the
 //! network heals and a majority of replicas is up and connected, a leader emerges and
-//! every pending client command is decided (the integration tests assert a bound).
+//! every pending client command is decided and answered. The checker's `liveness` check
+//! states the bound: once the last fault healed with a majority of replicas up, every
+//! client operation completes within `liveness_bound` (default 2 s) of the later of the
+//! heal and its invocation; a starved operation fails the run (exit 1).
 //!
 //! ## Failure model
 //!
@@ -127,7 +130,7 @@ mod client;
 mod naive;
 mod replica;
 
-pub use checker::check;
+pub use checker::{LIVENESS_BOUND, check, check_with};
 pub use client::Client;
 pub use naive::NaiveReplica;
 pub use replica::Replica;
@@ -470,6 +473,11 @@ pub const PARAMS: &[ParamSpec] = &[
         help: "share of client ops that are compare-and-sets (the rest of the non-gets are puts)",
     },
     ParamSpec {
+        key: "liveness_bound",
+        kind: ParamKind::Duration(LIVENESS_BOUND),
+        help: "liveness check: once every fault healed with a majority of replicas up, each op completes within this long (of the heal, or of its invocation if later)",
+    },
+    ParamSpec {
         key: "naive_round",
         kind: ParamKind::Duration(SimDuration::from_millis(20)),
         help: "seed-naive only: how long a replica collects proposals before deciding the smallest",
@@ -503,6 +511,8 @@ pub struct PaxosConfig {
     pub read_ratio: f64,
     /// Share of compare-and-sets.
     pub cas_ratio: f64,
+    /// The liveness check's bound.
+    pub liveness_bound: SimDuration,
 }
 
 impl PaxosConfig {
@@ -535,6 +545,7 @@ impl PaxosConfig {
             keys: params.int(PARAMS, "keys").clamp(1, i64::from(KEYS_MAX)) as u8,
             read_ratio: params.ratio(PARAMS, "read_ratio"),
             cas_ratio: params.ratio(PARAMS, "cas_ratio"),
+            liveness_bound: params.duration(PARAMS, "liveness_bound"),
         }
     }
 
@@ -1122,7 +1133,7 @@ impl Protocol for Paxos {
         let (output, trace_error) = execute(request, config.total_nodes(), move |id, _| {
             PaxosNode::new(&config, id)
         })?;
-        let verdict = check(&output, config.replicas);
+        let verdict = check_with(&output, config.replicas, config.liveness_bound);
         Ok(RunResult {
             output: generic_output(output),
             verdict,

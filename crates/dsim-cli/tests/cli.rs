@@ -98,6 +98,7 @@ fn a_run_writes_every_output_and_reruns_are_byte_identical() {
     for expected in [
         "summary.csv",
         "ops.csv",
+        "history.edn",
         "timeline.csv",
         "trace.csv",
         "report.html",

@@ -12,7 +12,7 @@
 use dsim_core::rng::below;
 use dsim_core::{
     Ctx, Delay, Fault, LinkModel, LinkOrder, NetworkConfig, Node, NodeId, Observation, Outcome,
-    SimConfig, SimDuration, SimTime, Simulation, StorageMode, TimerId, fingerprint_hex,
+    SimConfig, SimDuration, SimTime, Simulation, StorageMode, TimerId, Value, fingerprint_hex,
 };
 use std::process::ExitCode;
 
@@ -76,6 +76,7 @@ impl Node for Pinger {
                     ctx.observe(Observation::OpCompleted {
                         op,
                         outcome: Outcome::Ok,
+                        ret: Value::Nil,
                     });
                     self.waiting = None;
                 }
@@ -94,7 +95,12 @@ impl Node for Pinger {
                     let me = u64::from(ctx.id().0);
                     // A random peer other than ourselves.
                     let peer = (me + 1 + below(ctx.rng(), node_count - 1)) % node_count;
-                    ctx.observe(Observation::OpInvoked { op, kind: "ping" });
+                    ctx.observe(Observation::OpInvoked {
+                        op,
+                        f: "ping",
+                        key: Some(Value::Int(peer as i64)),
+                        arg: Value::Nil,
+                    });
                     ctx.send(NodeId(peer as u32), Msg::Ping { op });
                     let timeout = ctx.set_timer(TIMEOUT, Timer::Timeout { op });
                     self.waiting = Some((op, timeout));
@@ -102,9 +108,11 @@ impl Node for Pinger {
                 Self::schedule_next(ctx);
             }
             Timer::Timeout { op } => {
+                // The ping may still arrive: indeterminate.
                 ctx.observe(Observation::OpCompleted {
                     op,
-                    outcome: Outcome::Failed("timeout"),
+                    outcome: Outcome::Info("timeout"),
+                    ret: Value::Nil,
                 });
                 self.waiting = None;
             }

@@ -7,22 +7,39 @@
 
 use crate::id::NodeId;
 use crate::time::SimTime;
+use crate::value::Value;
 
-/// How a client operation ended.
+/// How a client operation ended, in Jepsen's three kinds.
+///
+/// `Fail` and `Info` carry a reason word for people (`aborted`, `timeout`, ...); the
+/// kind is what checkers use. A client that gives up waiting reports `Info` unless the
+/// protocol guarantees that the operation can no longer take effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
-    /// The operation succeeded.
+    /// The operation took effect (`:ok`).
     Ok,
-    /// The operation failed; the word says how (`timeout`, `aborted`, `rejected`, ...).
-    Failed(&'static str),
+    /// The operation certainly did not take effect (`:fail`); the word says why.
+    Fail(&'static str),
+    /// Indeterminate (`:info`): the operation may take effect at any time after its
+    /// invocation, or never; the word says why the client stopped waiting.
+    Info(&'static str),
 }
 
 impl Outcome {
-    /// The word written to `ops.csv`: `ok` or the failure word.
+    /// The kind written to `ops.csv` and `history.edn`: `ok`, `fail` or `info`.
     pub fn word(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
-            Outcome::Failed(word) => word,
+            Outcome::Fail(_) => "fail",
+            Outcome::Info(_) => "info",
+        }
+    }
+
+    /// The reason word of a `fail` or `info` outcome; empty for `ok`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Outcome::Ok => "",
+            Outcome::Fail(reason) | Outcome::Info(reason) => reason,
         }
     }
 }
@@ -30,19 +47,28 @@ impl Outcome {
 /// One thing a node observed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Observation<E> {
-    /// A client started operation `op` (unique per client) of the given kind.
+    /// A client started operation `op` (unique per client): Jepsen's `:invoke`.
     OpInvoked {
         /// The client's own operation number.
         op: u64,
-        /// What kind of operation: `put`, `txn`, `acquire`, `task`, ...
-        kind: &'static str,
+        /// Jepsen's function name: `read`, `write`, `cas`, `get`, `put`, `txn`,
+        /// `acquire`, `task`, ...
+        f: &'static str,
+        /// The key (object) the operation addresses, if the object is keyed.
+        key: Option<Value>,
+        /// The argument: the value written, `[from to]` for a cas, a transaction's
+        /// micro-operations; `nil` for a read.
+        arg: Value,
     },
-    /// A client's operation `op` ended.
+    /// A client's operation `op` ended: Jepsen's `:ok`, `:fail` or `:info`.
     OpCompleted {
         /// The client's own operation number, as in `OpInvoked`.
         op: u64,
         /// How it ended.
         outcome: Outcome,
+        /// What the client was told: the value read, the transaction's results;
+        /// `nil` when nothing came back.
+        ret: Value,
     },
     /// The node learned that `value` was decided for `slot` (consensus-style protocols).
     Decided {
@@ -82,10 +108,16 @@ impl<E> ObservationRecord<E> {
     /// `None` for `Observation::Protocol`.
     pub fn generic(&self) -> Option<ObservationRecord<NoEvent>> {
         let observation = match &self.observation {
-            Observation::OpInvoked { op, kind } => Observation::OpInvoked { op: *op, kind },
-            Observation::OpCompleted { op, outcome } => Observation::OpCompleted {
+            Observation::OpInvoked { op, f, key, arg } => Observation::OpInvoked {
+                op: *op,
+                f,
+                key: key.clone(),
+                arg: arg.clone(),
+            },
+            Observation::OpCompleted { op, outcome, ret } => Observation::OpCompleted {
                 op: *op,
                 outcome: *outcome,
+                ret: ret.clone(),
             },
             Observation::Decided { slot, value } => Observation::Decided {
                 slot: *slot,

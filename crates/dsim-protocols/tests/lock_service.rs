@@ -365,7 +365,7 @@ fn assert_live(observations: &[ObservationRecord<LockEvent>], heal: SimTime) -> 
             Observation::OpInvoked { op, .. } => {
                 invoked.insert((record.node, op), (record.time, None));
             }
-            Observation::OpCompleted { op, outcome } => {
+            Observation::OpCompleted { op, outcome, .. } => {
                 if let Some(entry) = invoked.get_mut(&(record.node, op)) {
                     entry.1 = Some(outcome);
                 }

@@ -2,7 +2,7 @@
 
 use dsim_core::{
     Delay, Fault, Formula, LinkModel, NetworkConfig, NodeId, Observation, Outcome, ParamValue,
-    Params, Protocol, RunRequest, RunResult, SimConfig, SimDuration, SimTime, Workload,
+    Params, Protocol, RunRequest, RunResult, SimConfig, SimDuration, SimTime, Value, Workload,
 };
 use dsim_protocols::mapreduce::MapReduce;
 
@@ -125,7 +125,14 @@ fn fault_free_job_counts_exactly_with_one_operation_per_task() {
     let mut ok = 0;
     for record in &result.output.observations {
         match record.observation {
-            Observation::OpInvoked { kind, .. } => invoked.push(kind),
+            Observation::OpInvoked { ref key, .. } => {
+                // Task operations are keyed `[:map 3]` / `[:reduce 0]`.
+                let kind = key
+                    .as_ref()
+                    .and_then(|key| key.as_list())
+                    .map(|k| k[0].clone());
+                invoked.push(kind.expect("task ops are keyed"));
+            }
             Observation::OpCompleted { outcome, .. } => {
                 assert_eq!(outcome, Outcome::Ok);
                 ok += 1;
@@ -134,8 +141,14 @@ fn fault_free_job_counts_exactly_with_one_operation_per_task() {
         }
         assert_eq!(record.node, NodeId(0), "operations are the master's view");
     }
-    assert_eq!(invoked.iter().filter(|&&k| k == "map").count(), 32);
-    assert_eq!(invoked.iter().filter(|&&k| k == "reduce").count(), 8);
+    let kinds = |word: &str| {
+        invoked
+            .iter()
+            .filter(|&k| *k == Value::keyword(word))
+            .count()
+    };
+    assert_eq!(kinds("map"), 32);
+    assert_eq!(kinds("reduce"), 8);
     assert_eq!(ok, 40);
     assert_eq!(result.verdict.formula, Formula::MeanOkLatency { name: "R" });
     // 32 maps of 2,000 words at 25 us on 8 workers: 4 waves of 50 ms, then the

@@ -602,7 +602,16 @@ fn scenario_variants_are_listed_and_parse() {
     let info = Paxos.info();
     let names: Vec<&str> = info.variants.iter().map(|v| v.name).collect();
     // `dsim list` and `--set protocol.variant=` rely on these names.
-    assert_eq!(names, vec!["correct", "no-adopt", "seed-naive"]);
+    assert_eq!(
+        names,
+        vec![
+            "correct",
+            "no-adopt",
+            "seed-naive",
+            "stale-read",
+            "follower-read"
+        ]
+    );
     for name in names {
         assert!(Variant::parse(name).is_some());
     }

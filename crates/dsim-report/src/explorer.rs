@@ -611,7 +611,7 @@ pub fn render(input: &ExplorerInput<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dsim_core::{Fault, NodeId, Outcome};
+    use dsim_core::{Fault, NodeId, Outcome, Value};
 
     fn message(source: u32, target: u32, sent_ms: u64, end_ms: u64, label: &str) -> MessageRecord {
         MessageRecord {
@@ -630,6 +630,9 @@ mod tests {
             client: NodeId(client),
             client_op: op_id,
             kind: "put",
+            key: None,
+            arg: Value::Nil,
+            ret: Value::Nil,
             start: SimTime(start_ms * 1_000_000),
             end: end_ms.map(|ms| SimTime(ms * 1_000_000)),
             outcome: end_ms.map(|_| Outcome::Ok),

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `summary.csv` | one row: [`metrics::SUMMARY_COLUMNS`], then the protocol's extra columns |
 //! | `ops.csv` | one row per client operation ([`ops::OPS_HEADER`]) |
+//! | `history.edn` | the client history in Jepsen's format ([`mod@history`]) |
 //! | `timeline.csv` | per interval: throughput, availability, active faults ([`mod@timeline`]) |
 //! | `violations.csv` | only when a check failed: `time_ns, check, nodes, details` |
 //! | `latency_cdf`, `latency_histogram`, `timeline`, `spacetime` `.svg` / `.png` | charts ([`charts`]) |
@@ -36,6 +37,7 @@
 //!
 //! Map of the crate:
 //! - [`ops`] — pairs `OpInvoked` / `OpCompleted` observations into `ops.csv` rows.
+//! - [`mod@history`] — `history.edn`, the client history as Jepsen operation maps.
 //! - [`metrics`] — latency statistics and the [`Summary`] row.
 //! - [`faults`] — fault windows from the fault log.
 //! - [`mod@timeline`] — `timeline.csv`.
@@ -53,7 +55,7 @@
 //!
 //! ```
 //! use dsim_core::{Counters, Formula, NoEvent, NodeId, Observation, ObservationRecord,
-//!     Outcome, RunOutput, RunResult, SimTime, Verdict};
+//!     Outcome, RunOutput, RunResult, SimTime, Value, Verdict};
 //! use dsim_report::{RunMeta, Summary, ops_table};
 //!
 //! let record = |ms: u64, observation| ObservationRecord::<NoEvent> {
@@ -63,9 +65,12 @@
 //!         seed: 7, node_count: 4, end_time: SimTime(1_000_000_000),
 //!         counters: Counters::default(), fingerprint: 0xabc,
 //!         observations: vec![
-//!             record(10, Observation::OpInvoked { op: 0, kind: "txn" }),
-//!             record(14, Observation::OpCompleted { op: 0, outcome: Outcome::Ok }),
-//!             record(20, Observation::OpInvoked { op: 1, kind: "txn" }),
+//!             record(10, Observation::OpInvoked {
+//!                 op: 0, f: "txn", key: None, arg: Value::Nil }),
+//!             record(14, Observation::OpCompleted {
+//!                 op: 0, outcome: Outcome::Ok, ret: Value::Nil }),
+//!             record(20, Observation::OpInvoked {
+//!                 op: 1, f: "txn", key: None, arg: Value::Nil }),
 //!         ],
 //!         fault_log: vec![], messages: vec![],
 //!     },
@@ -74,7 +79,8 @@
 //!     trace_error: None,
 //! };
 //! let ops = ops_table(&result.output);
-//! assert_eq!(ops[1].outcome_word(), "unfinished");
+//! // Never completed: indeterminate.
+//! assert_eq!((ops[1].outcome_word(), ops[1].reason()), ("info", "unfinished"));
 //! let summary = Summary::from_run(&RunMeta::default(), &result);
 //! // T is the mean latency of the ok operations: one of 4 ms.
 //! assert_eq!(summary.formula_value, "4000000");
@@ -87,6 +93,7 @@ pub mod charts;
 pub mod error;
 pub mod explorer;
 pub mod faults;
+pub mod history;
 pub mod html;
 pub mod metrics;
 pub mod ops;
@@ -223,6 +230,9 @@ fn write_deterministic_files(
     let output = &result.output;
     let verdict = &result.verdict;
     let mut files = Vec::new();
+    let path = dir.join("history.edn");
+    write_file_atomically(&path, history::history_edn(output).as_bytes())?;
+    files.push(path);
     let mut csv =
         |name: &str, header: &[String], rows: Vec<Vec<String>>| -> Result<(), ReportError> {
             let path = dir.join(name);

@@ -1,14 +1,15 @@
 //! Client operations, paired from observations: one [`OpRow`] per `OpInvoked`, which
-//! becomes one row of `ops.csv`.
+//! becomes one row of `ops.csv` and one invocation (plus its completion, if any) in
+//! `history.edn`.
 
-use dsim_core::{NoEvent, NodeId, Observation, Outcome, RunOutput, SimTime};
+use dsim_core::{NoEvent, NodeId, Observation, Outcome, RunOutput, SimTime, Value};
 use std::collections::BTreeMap;
 
-/// The word written to `ops.csv` for an operation that never completed.
+/// The reason written to `ops.csv` for an operation that never completed (its outcome
+/// is `info`: the run ended while it was in flight, so it may or may not have happened).
 pub const UNFINISHED: &str = "unfinished";
 
-/// One client operation: `ops.csv` columns `op_id, client, kind, start_ns, end_ns,
-/// latency_ns, outcome`.
+/// One client operation: a row of `ops.csv` ([`OPS_HEADER`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpRow {
     /// Run-wide number, `0..`, in order of invocation.
@@ -17,8 +18,15 @@ pub struct OpRow {
     pub client: NodeId,
     /// The client's own number for it (as in its observations).
     pub client_op: u64,
-    /// What kind of operation (`put`, `txn`, `acquire`, `task`, ...).
+    /// Jepsen's function name, `f` (`put`, `txn`, `acquire`, `task`, ...); also the
+    /// `kind` column.
     pub kind: &'static str,
+    /// The key the operation addresses, if keyed.
+    pub key: Option<Value>,
+    /// The invocation's argument.
+    pub arg: Value,
+    /// The completion's return value (`nil` until it completes).
+    pub ret: Value,
     /// Virtual time of the invocation.
     pub start: SimTime,
     /// Virtual time of the completion, if it completed.
@@ -39,18 +47,27 @@ impl OpRow {
         self.outcome == Some(Outcome::Ok)
     }
 
-    /// True when it completed with a failure outcome (unfinished ones are not failed).
+    /// True when it completed, but not `ok` (`fail` or `info`): the `ops_failed`
+    /// count. Unfinished operations are not counted.
     pub fn is_failed(&self) -> bool {
-        matches!(self.outcome, Some(Outcome::Failed(_)))
+        matches!(self.outcome, Some(Outcome::Fail(_) | Outcome::Info(_)))
     }
 
-    /// The `outcome` column: `ok`, the failure word, or `unfinished`.
+    /// The `outcome` column: `ok`, `fail` or `info`; an unfinished operation is `info`
+    /// (indeterminate, as Jepsen treats an invocation without completion).
     pub fn outcome_word(&self) -> &'static str {
-        self.outcome.map_or(UNFINISHED, Outcome::word)
+        self.outcome.map_or("info", Outcome::word)
+    }
+
+    /// The `reason` column: the word of a `fail` or `info` outcome, [`UNFINISHED`] for
+    /// an operation that never completed, empty for `ok`.
+    pub fn reason(&self) -> &'static str {
+        self.outcome.map_or(UNFINISHED, Outcome::reason)
     }
 
     /// The row as `ops.csv` fields, in [`OPS_HEADER`] order; end and latency are empty
-    /// for an unfinished operation.
+    /// for an unfinished operation, `key` is empty when the operation has none, values
+    /// are EDN.
     pub fn fields(&self) -> Vec<String> {
         vec![
             self.op_id.to_string(),
@@ -64,12 +81,18 @@ impl OpRow {
                 .map(|ns| ns.to_string())
                 .unwrap_or_default(),
             self.outcome_word().to_string(),
+            self.kind.to_string(),
+            self.key.as_ref().map(Value::to_string).unwrap_or_default(),
+            self.arg.to_string(),
+            self.ret.to_string(),
+            self.reason().to_string(),
         ]
     }
 }
 
-/// Columns of `ops.csv`.
-pub const OPS_HEADER: [&str; 7] = [
+/// Columns of `ops.csv`: the timing columns, then the history columns (`f`, `key`,
+/// `arg`, `ret` as EDN) and the outcome's `reason` word.
+pub const OPS_HEADER: [&str; 12] = [
     "op_id",
     "client",
     "kind",
@@ -77,6 +100,11 @@ pub const OPS_HEADER: [&str; 7] = [
     "end_ns",
     "latency_ns",
     "outcome",
+    "f",
+    "key",
+    "arg",
+    "ret",
+    "reason",
 ];
 
 /// Pairs every `OpInvoked` with the `OpCompleted` of the same client and op number.
@@ -89,24 +117,28 @@ pub fn ops_table(output: &RunOutput<NoEvent>) -> Vec<OpRow> {
     let mut rows: Vec<OpRow> = Vec::new();
     let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
     for record in &output.observations {
-        match record.observation {
-            Observation::OpInvoked { op, kind } => {
-                open.insert((record.node, op), rows.len());
+        match &record.observation {
+            Observation::OpInvoked { op, f, key, arg } => {
+                open.insert((record.node, *op), rows.len());
                 rows.push(OpRow {
                     op_id: rows.len() as u64,
                     client: record.node,
-                    client_op: op,
-                    kind,
+                    client_op: *op,
+                    kind: f,
+                    key: key.clone(),
+                    arg: arg.clone(),
+                    ret: Value::Nil,
                     start: record.time,
                     end: None,
                     outcome: None,
                 });
             }
-            Observation::OpCompleted { op, outcome } => {
-                if let Some(index) = open.remove(&(record.node, op)) {
+            Observation::OpCompleted { op, outcome, ret } => {
+                if let Some(index) = open.remove(&(record.node, *op)) {
                     let row = &mut rows[index];
                     row.end = Some(record.time);
-                    row.outcome = Some(outcome);
+                    row.outcome = Some(*outcome);
+                    row.ret = ret.clone();
                 }
             }
             _ => {}
@@ -140,17 +172,27 @@ mod tests {
         }
     }
 
+    fn invoked(op: u64, f: &'static str, arg: i64) -> Observation<NoEvent> {
+        Observation::OpInvoked {
+            op,
+            f,
+            key: Some(Value::from("k")),
+            arg: Value::Int(arg),
+        }
+    }
+
     #[test]
     fn ops_pair_by_client_and_op_number() {
         let table = ops_table(&output(vec![
-            (10, 2, Observation::OpInvoked { op: 0, kind: "put" }),
-            (12, 3, Observation::OpInvoked { op: 0, kind: "get" }),
+            (10, 2, invoked(0, "put", 5)),
+            (12, 3, invoked(0, "get", 5)),
             (
                 15,
                 3,
                 Observation::OpCompleted {
                     op: 0,
-                    outcome: Outcome::Failed("timeout"),
+                    outcome: Outcome::Info("timeout"),
+                    ret: Value::Nil,
                 },
             ),
             (
@@ -159,6 +201,7 @@ mod tests {
                 Observation::OpCompleted {
                     op: 0,
                     outcome: Outcome::Ok,
+                    ret: Value::Int(7),
                 },
             ),
             (
@@ -167,30 +210,54 @@ mod tests {
                 Observation::OpCompleted {
                     op: 0,
                     outcome: Outcome::Ok,
+                    ret: Value::Int(7),
                 },
             ),
-            (40, 2, Observation::OpInvoked { op: 1, kind: "put" }),
+            (40, 2, invoked(1, "put", 6)),
             (
                 41,
                 2,
                 Observation::OpCompleted {
                     op: 9,
                     outcome: Outcome::Ok,
+                    ret: Value::Nil,
                 },
             ),
         ]));
         // Pairing by op number alone would give client 3's timeout to client 2's put.
         assert_eq!(table.len(), 3);
-        assert_eq!(table[0].fields(), ["0", "2", "put", "10", "30", "20", "ok"]);
+        // The first completion's return value is kept; the duplicate changes nothing.
+        assert_eq!(
+            table[0].fields(),
+            [
+                "0", "2", "put", "10", "30", "20", "ok", "put", "\"k\"", "5", "7", ""
+            ]
+        );
         assert_eq!(
             table[1].fields(),
-            ["1", "3", "get", "12", "15", "3", "timeout"]
+            [
+                "1", "3", "get", "12", "15", "3", "info", "get", "\"k\"", "5", "nil", "timeout"
+            ]
         );
-        // Never completed: empty end and latency, outcome `unfinished`; the stray
-        // completion of op 9 must not finish it.
+        // Never completed: empty end and latency, outcome `info` (it may or may not
+        // have happened) with reason `unfinished`; the stray completion of op 9 must
+        // not finish it.
         assert_eq!(
             table[2].fields(),
-            ["2", "2", "put", "40", "", "", "unfinished"]
+            [
+                "2",
+                "2",
+                "put",
+                "40",
+                "",
+                "",
+                "info",
+                "put",
+                "\"k\"",
+                "6",
+                "nil",
+                "unfinished"
+            ]
         );
         assert!(table[1].is_failed() && !table[2].is_failed() && !table[2].is_ok());
     }

@@ -146,6 +146,9 @@ mod tests {
             client: NodeId(3),
             client_op: 0,
             kind: "put",
+            key: None,
+            arg: dsim_core::Value::Nil,
+            ret: dsim_core::Value::Nil,
             start: SimTime(0),
             end: Some(SimTime(end_ms * 1_000_000)),
             outcome: Some(outcome),
@@ -157,7 +160,7 @@ mod tests {
         let span = SimTime(1_000_000_000); // 1 s -> 10 ms intervals
         let ops = [
             op(5, Outcome::Ok),
-            op(9, Outcome::Failed("timeout")),
+            op(9, Outcome::Info("timeout")),
             op(10, Outcome::Ok),    // boundary: second interval
             op(1_000, Outcome::Ok), // the run's last instant: last interval
         ];

@@ -60,7 +60,7 @@ fn ops(count: u64) -> Vec<OpRow> {
                 0 => (None, None),
                 1 | 2 => (
                     Some(SimTime(start.as_nanos() + 50 * MS)),
-                    Some(Outcome::Failed("timeout")),
+                    Some(Outcome::Info("timeout")),
                 ),
                 _ => (
                     Some(SimTime(start.as_nanos() + latency_ns)),
@@ -72,6 +72,9 @@ fn ops(count: u64) -> Vec<OpRow> {
                 client: NodeId(5 + (op_id % 4) as u32),
                 client_op: op_id / 4,
                 kind: "put",
+                key: None,
+                arg: dsim_core::Value::Nil,
+                ret: dsim_core::Value::Nil,
                 start,
                 end,
                 outcome,

@@ -34,7 +34,12 @@ fn summary_latency_statistics_recompute_from_ops_csv() {
             "start_ns",
             "end_ns",
             "latency_ns",
-            "outcome"
+            "outcome",
+            "f",
+            "key",
+            "arg",
+            "ret",
+            "reason"
         ]
     );
     let mut ok: Vec<u64> = ops
@@ -45,14 +50,21 @@ fn summary_latency_statistics_recompute_from_ops_csv() {
     ok.sort_unstable();
     let failed = ops
         .iter()
-        .filter(|row| row[6] != "ok" && row[6] != "unfinished")
+        .filter(|row| row[6] != "ok" && row[11] != "unfinished")
         .count();
-    let unfinished: Vec<_> = ops.iter().filter(|row| row[6] == "unfinished").collect();
+    let unfinished: Vec<_> = ops.iter().filter(|row| row[11] == "unfinished").collect();
     // The run must exercise every case, or the comparisons below prove little.
     assert!(ok.len() > 300, "{} ok ops", ok.len());
+    // A timeout is indeterminate (`info`), a rejection certain (`fail`): mixing them up
+    // would tell a checker that a write which may have happened did not.
     assert!(
-        ops.iter().any(|row| row[6] == "timeout") && ops.iter().any(|row| row[6] == "rejected")
+        ops.iter()
+            .any(|row| row[6] == "info" && row[11] == "timeout")
+            && ops
+                .iter()
+                .any(|row| row[6] == "fail" && row[11] == "rejected")
     );
+    assert!(unfinished.iter().all(|row| row[6] == "info"));
     assert!(!unfinished.is_empty());
     assert!(
         unfinished
@@ -249,6 +261,7 @@ fn the_same_run_twice_writes_byte_identical_files() {
     assert_eq!(
         names,
         [
+            "history.edn",
             "summary.csv",
             "ops.csv",
             "timeline.csv",
@@ -451,7 +464,7 @@ fn timeline_csv_shows_faults_and_their_effect() {
     let (_, ops) = read_csv(&dir.path().join("ops.csv"));
     assert_eq!(
         completed as usize,
-        ops.iter().filter(|row| row[6] != "unfinished").count()
+        ops.iter().filter(|row| row[11] != "unfinished").count()
     );
 }
 

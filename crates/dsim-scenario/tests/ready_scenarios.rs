@@ -32,10 +32,10 @@ const GOLDEN: &[(&str, &str)] = &[
     ("mapreduce-nemesis.toml", "b677bc7dad788103"),
     ("mapreduce-stragglers-backup.toml", "8b71c98294baf530"),
     ("mapreduce-worker-failures.toml", "b066c9ba7a57cf19"),
-    ("paxos-dueling-proposers.toml", "8673cff01f152b2d"),
-    ("paxos-leader-crash.toml", "b8809afb913dfede"),
-    ("paxos-minority-partition.toml", "3bc2f5d8cf0c29a6"),
-    ("paxos-nemesis.toml", "a6e07d2b44aec875"),
+    ("paxos-dueling-proposers.toml", "8a353e6263bc630f"),
+    ("paxos-leader-crash.toml", "90787339261d8566"),
+    ("paxos-minority-partition.toml", "3d556c909fae2848"),
+    ("paxos-nemesis.toml", "9191f6bd2c8144fa"),
 ];
 
 #[test]

@@ -12,8 +12,8 @@ use dsim_core::protocol::{execute, generic_output};
 use dsim_core::rng::below;
 use dsim_core::{
     ConfigError, Ctx, Formula, Node, NodeId, Observation, Outcome, ParamKind, ParamSpec, Protocol,
-    ProtocolInfo, RunError, RunRequest, RunResult, SimDuration, VariantSpec, Verdict, Violation,
-    Workload,
+    ProtocolInfo, RunError, RunRequest, RunResult, SimDuration, Value, VariantSpec, Verdict,
+    Violation, Workload,
 };
 use std::process::ExitCode;
 
@@ -40,6 +40,7 @@ impl Gossiper {
             ctx.observe(Observation::OpCompleted {
                 op: 0,
                 outcome: Outcome::Ok,
+                ret: Value::Nil,
             });
             ctx.set_timer(SimDuration::ZERO, Round);
         }
@@ -56,7 +57,9 @@ impl Node for Gossiper {
         if ctx.now().as_nanos() == 0 {
             ctx.observe(Observation::OpInvoked {
                 op: 0,
-                kind: "learn",
+                f: "learn",
+                key: None,
+                arg: Value::Nil,
             });
         }
         if ctx.id() == NodeId(0) {

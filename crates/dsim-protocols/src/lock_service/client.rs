@@ -5,7 +5,7 @@
 use super::types::{LockId, Msg, Sequencer, SessionId, Timer};
 use super::{LockConfig, LockNode, Variant};
 use dsim_core::rng::below;
-use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, SimTime, TimerId};
+use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, SimTime, TimerId, Value};
 
 /// A client node.
 #[derive(Clone, Debug)]
@@ -316,9 +316,12 @@ impl Client {
         } = self.phase
         {
             if now.saturating_since(started) >= self.config.acquire_timeout {
+                // The master may have granted it (the grant lost on the way): the
+                // acquire is indeterminate, not failed.
                 ctx.observe(Observation::OpCompleted {
                     op,
-                    outcome: Outcome::Failed("timeout"),
+                    outcome: Outcome::Info("timeout"),
+                    ret: Value::Nil,
                 });
                 self.phase = Phase::Idle;
             } else if now.saturating_since(last_sent) >= retry {
@@ -379,7 +382,9 @@ impl Client {
         let lock = below(ctx.rng(), u64::from(self.config.locks)) as LockId;
         ctx.observe(Observation::OpInvoked {
             op,
-            kind: "acquire",
+            f: "acquire",
+            key: Some(Value::Int(i64::from(lock))),
+            arg: Value::Nil,
         });
         self.phase = Phase::Acquiring {
             op,
@@ -414,6 +419,7 @@ impl Client {
                 ctx.observe(Observation::OpCompleted {
                     op,
                     outcome: Outcome::Ok,
+                    ret: Value::Int(sequencer.generation as i64),
                 });
                 if self.healthy(now) {
                     // The check: the lease holds, so the client trusts the lock for the
@@ -449,9 +455,11 @@ impl Client {
 
     fn on_session_expired(&mut self, ctx: &mut Ctx<'_, LockNode>) {
         match self.phase {
+            // The grant may have happened before the expiry freed it again.
             Phase::Acquiring { op, .. } => ctx.observe(Observation::OpCompleted {
                 op,
-                outcome: Outcome::Failed("session_expired"),
+                outcome: Outcome::Info("session_expired"),
+                ret: Value::Nil,
             }),
             Phase::Holding { .. } => {
                 if let Some(timer) = self.hold_timer.take() {
@@ -585,7 +593,9 @@ mod tests {
             observations(&parts),
             vec![Observation::OpCompleted {
                 op,
-                outcome: Outcome::Ok
+                outcome: Outcome::Ok,
+                // The fencing token the grant carried.
+                ret: Value::Int(9),
             }]
         );
         assert_eq!(client.phase(), Phase::Holding { op, sequencer });
@@ -640,7 +650,8 @@ mod tests {
             observations(&parts),
             vec![Observation::OpCompleted {
                 op,
-                outcome: Outcome::Failed("session_expired")
+                outcome: Outcome::Info("session_expired"),
+                ret: Value::Nil,
             }]
         );
         // A new session, never the old one again.
@@ -694,7 +705,8 @@ mod tests {
         client.on_timer(&mut parts.ctx(), Timer::ClientTick);
         assert!(observations(&parts).contains(&Observation::OpCompleted {
             op,
-            outcome: Outcome::Failed("timeout")
+            outcome: Outcome::Info("timeout"),
+            ret: Value::Nil,
         }));
         parts.take_effects();
         let session = client.session();

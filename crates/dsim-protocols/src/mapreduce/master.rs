@@ -5,7 +5,7 @@ use super::{
     Job, LocationTable, Locations, MrEvent, MrNode, Msg, ResetReason, TaskKind, Timer,
     partition_counts,
 };
-use dsim_core::{Ctx, NodeId, Observation, Outcome, SimTime};
+use dsim_core::{Ctx, NodeId, Observation, Outcome, SimTime, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -391,6 +391,7 @@ impl Master {
             ctx.observe(Observation::OpCompleted {
                 op,
                 outcome: Outcome::Ok,
+                ret: Value::Nil,
             });
         }
     }
@@ -466,10 +467,7 @@ impl Master {
             let op = self.next_op;
             self.next_op += 1;
             state.op = Some(op);
-            ctx.observe(Observation::OpInvoked {
-                op,
-                kind: kind.word(),
-            });
+            ctx.observe(kind.invocation(op, task));
         }
         ctx.observe(Observation::Protocol(MrEvent::TaskReset {
             kind,
@@ -614,10 +612,7 @@ impl Master {
             let op = *next_op;
             *next_op += 1;
             state.op = Some(op);
-            ctx.observe(Observation::OpInvoked {
-                op,
-                kind: phase.kind.word(),
-            });
+            ctx.observe(phase.kind.invocation(op, task));
         }
         if backup {
             state.backup_launched = true;
@@ -680,10 +675,7 @@ impl NaiveMaster {
         let mut splits: Vec<Vec<u32>> = vec![Vec::new(); workers as usize];
         for task in 0..self.job.config.map_tasks {
             splits[(task % workers) as usize].push(task);
-            ctx.observe(Observation::OpInvoked {
-                op: u64::from(task),
-                kind: TaskKind::Map.word(),
-            });
+            ctx.observe(TaskKind::Map.invocation(u64::from(task), task));
         }
         for (index, tasks) in splits.into_iter().enumerate() {
             if !tasks.is_empty() {
@@ -715,6 +707,7 @@ impl NaiveMaster {
         ctx.observe(Observation::OpCompleted {
             op: u64::from(task),
             outcome: Outcome::Ok,
+            ret: Value::Nil,
         });
         if self.received_count == self.job.config.map_tasks {
             self.combine(ctx);
@@ -733,9 +726,11 @@ impl NaiveMaster {
         self.finished = true;
         for (task, &got) in self.received.iter().enumerate() {
             if !got {
+                // The job is over: this task's output can no longer count.
                 ctx.observe(Observation::OpCompleted {
                     op: task as u64,
-                    outcome: Outcome::Failed("lost"),
+                    outcome: Outcome::Fail("lost"),
+                    ret: Value::Nil,
                 });
             }
         }
@@ -806,7 +801,7 @@ mod tests {
         assert_eq!(
             ops(&effects),
             (0..3)
-                .map(|op| Observation::OpInvoked { op, kind: "map" })
+                .map(|op| TaskKind::Map.invocation(op, op as u32))
                 .collect::<Vec<_>>()
         );
         assert_eq!(events(&effects), vec![MrEvent::JobStarted]);
@@ -840,9 +835,10 @@ mod tests {
             vec![
                 Observation::OpCompleted {
                     op: 1,
-                    outcome: Outcome::Ok
+                    outcome: Outcome::Ok,
+                    ret: Value::Nil,
                 },
-                Observation::OpInvoked { op: 3, kind: "map" },
+                TaskKind::Map.invocation(3, 3),
             ]
         );
         assert_eq!(
@@ -925,10 +921,7 @@ mod tests {
         );
         assert_eq!(
             ops(&effects).last(),
-            Some(&Observation::OpInvoked {
-                op: 2,
-                kind: "reduce"
-            })
+            Some(&TaskKind::Reduce.invocation(2, 0))
         );
     }
 
@@ -1046,10 +1039,7 @@ mod tests {
                 }
             )]
         );
-        assert_eq!(
-            ops(&effects),
-            vec![Observation::OpInvoked { op: 4, kind: "map" }]
-        );
+        assert_eq!(ops(&effects), vec![TaskKind::Map.invocation(4, 1)]);
     }
 
     #[test]
@@ -1108,7 +1098,8 @@ mod tests {
             ops(&effects).first(),
             Some(&Observation::OpCompleted {
                 op: 0,
-                outcome: Outcome::Ok
+                outcome: Outcome::Ok,
+                ret: Value::Nil,
             })
         );
         // The slow primary's late report changes nothing but frees worker 1.
@@ -1357,7 +1348,7 @@ mod tests {
                 matches!(
                     o,
                     Observation::OpCompleted {
-                        outcome: Outcome::Failed("lost"),
+                        outcome: Outcome::Fail("lost"),
                         ..
                     }
                 )

@@ -454,7 +454,25 @@ impl TaskKind {
             TaskKind::Reduce => "reduce",
         }
     }
+
+    /// The invocation of operation `op`, the execution of `task` of this kind: a `task`
+    /// operation keyed `[:map 3]` (the key names the task, so re-executions of one task
+    /// share it).
+    pub fn invocation<E>(self, op: u64, task: u32) -> dsim_core::Observation<E> {
+        dsim_core::Observation::OpInvoked {
+            op,
+            f: TASK_F,
+            key: Some(dsim_core::Value::List(vec![
+                dsim_core::Value::keyword(self.word()),
+                dsim_core::Value::Int(i64::from(task)),
+            ])),
+            arg: dsim_core::Value::Nil,
+        }
+    }
 }
+
+/// The function name of task operations in histories.
+pub const TASK_F: &str = "task";
 
 /// Why the master put a task back to idle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,28 +10,158 @@
 //! - `apply_order`: each replica applies slots 0, 1, 2, ... in order, each with the
 //!   chosen value (or, where the checker saw no majority, the value the replica itself
 //!   learned), no-ops as no-ops, and no command twice.
+//! - `acked_applied`: every put or cas a client was told succeeded (`ok`) was executed
+//!   (not suppressed as a duplicate, not skipped) by some replica's state machine before
+//!   the client heard so. Gets are left to `linearizable`, which judges their values.
+//! - `learned_once`: a replica learns each slot once; a second `Decided` for a slot with
+//!   another value is a replica changing its mind about the log.
+//! - `linearizable`: what the clients saw — every get, put and cas with its invocation,
+//!   completion and value — is checked against the `kv` model, per key, with
+//!   [`dsim_checkers::linearizable`]. This is the check that needs no trust in any node:
+//!   an `ok` for a command that never ran, or a read answered from stale state, leaves a
+//!   history no single copy of the store could have produced. A search that spends its
+//!   budget is reported as a violation too (`linearizable_unknown`), never passed.
+//! - `liveness`: once the last fault has healed (every partition, cut and isolation
+//!   healed, every pause and degradation over) with a majority of replicas up, every
+//!   client operation completes within the liveness bound (`liveness_bound`, default
+//!   2 s) of the later of its invocation and that instant. Operations of a client that
+//!   crashed after invoking them are exempt (the client forgot them). A run that ends
+//!   with the network still split or a majority down has no liveness phase.
 //!
 //! The formula is the source article's `f(x) = argmax_v sum_i p(v | x_i)` per learned
 //! slot, where `p(v | x_i)` is 1 when replica `i` learned `v`; `agreement` is the
 //! winner's support over the replica count, averaged over every slot any replica
 //! learned (1.0 when every replica learned every slot, or when nothing was learned).
 
-use super::{ApplyOutcome, Ballot, NOOP, PaxosEvent};
+use super::{ApplyOutcome, Ballot, NOOP, PaxosEvent, command_parts};
+use dsim_checkers::{History, Kv, Op, OpType};
 use dsim_core::{
-    Formula, NodeId, Observation, ObservationRecord, RunOutput, SimTime, Verdict, Violation,
+    Fault, Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimDuration,
+    SimTime, Value, Verdict, Violation,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Violations kept per check; the rest are only counted (`violations_total`).
 const VIOLATIONS_PER_CHECK_MAX: usize = 100;
 
-/// Judges a Paxos run with `replicas` replicas (nodes `0..replicas`).
+/// Model steps the linearizability search may take per run: far above what a correct
+/// run of the shipped scenarios needs (a few per operation), so `Unknown` means a
+/// pathological history, reported rather than passed.
+pub const LINEARIZABILITY_BUDGET: u64 = 5_000_000;
+
+/// The default liveness bound: how long after the last fault healed (or after its
+/// invocation, if later) a client operation may take to complete.
+pub const LIVENESS_BOUND: SimDuration = SimDuration::from_secs(2);
+
+/// Judges a Paxos run with `replicas` replicas (nodes `0..replicas`), with the default
+/// [`LIVENESS_BOUND`].
 pub fn check(output: &RunOutput<PaxosEvent>, replicas: usize) -> Verdict {
+    check_with(output, replicas, LIVENESS_BOUND)
+}
+
+/// Judges a Paxos run with `replicas` replicas and the given liveness bound.
+pub fn check_with(
+    output: &RunOutput<PaxosEvent>,
+    replicas: usize,
+    liveness_bound: SimDuration,
+) -> Verdict {
     let mut checker = Checker::new(replicas);
     for record in &output.observations {
         checker.observe(record);
     }
+    checker.check_history(output);
+    checker.check_liveness(output, liveness_bound);
     checker.verdict()
+}
+
+/// When the run's last fault healed, if it did: `None` when the run ends with the
+/// network split or a majority of the replicas down. Also returns every crash, per node.
+fn healed_at(
+    output: &RunOutput<PaxosEvent>,
+    replicas: usize,
+) -> (Option<SimTime>, BTreeMap<NodeId, Vec<SimTime>>) {
+    let mut crashed: BTreeSet<NodeId> = BTreeSet::new();
+    let mut crashes: BTreeMap<NodeId, Vec<SimTime>> = BTreeMap::new();
+    let mut split = false;
+    let mut settled = SimTime(0);
+    for record in &output.fault_log {
+        let mut until = record.time;
+        match &record.fault {
+            Fault::Crash(node) => {
+                crashed.insert(*node);
+                crashes.entry(*node).or_default().push(record.time);
+            }
+            Fault::Restart(node) => {
+                crashed.remove(node);
+            }
+            Fault::Partition(_) | Fault::Cut { .. } | Fault::Isolate(_) => split = true,
+            Fault::Heal => split = false,
+            Fault::Pause { duration, .. } | Fault::Degrade { duration, .. } => {
+                until = record.time.saturating_add(*duration);
+            }
+            // A clock step or drift does not stop a majority from making progress.
+            _ => continue,
+        }
+        settled = settled.max(until);
+    }
+    let down = crashed
+        .iter()
+        .filter(|node| node.index() < replicas)
+        .count();
+    let healed = !split && replicas - down.min(replicas) > replicas / 2;
+    (healed.then_some(settled), crashes)
+}
+
+/// The clients' history of a run: one operation per `OpInvoked` of a client node,
+/// paired with its completion (an operation the run ended in the middle of is `info`),
+/// with its time and event position. Also returns each operation's client node.
+pub fn client_history<E>(output: &RunOutput<E>, replicas: usize) -> (History, Vec<NodeId>) {
+    let mut ops: Vec<Op> = Vec::new();
+    let mut clients = Vec::new();
+    let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
+    let mut events = 0usize;
+    for record in &output.observations {
+        if record.node.index() < replicas {
+            continue;
+        }
+        match &record.observation {
+            Observation::OpInvoked { op, f, key, arg } => {
+                open.insert((record.node, *op), ops.len());
+                ops.push(Op {
+                    id: ops.len(),
+                    process: u64::from(record.node.0),
+                    f: f.to_string(),
+                    key: key.clone(),
+                    value: arg.clone(),
+                    ret: Value::Nil,
+                    op_type: OpType::Info,
+                    invoke_index: events,
+                    complete_index: None,
+                    invoke_time_ns: Some(record.time.as_nanos()),
+                    complete_time_ns: None,
+                    pos: None,
+                });
+                clients.push(record.node);
+            }
+            Observation::OpCompleted { op, outcome, ret } => {
+                let Some(index) = open.remove(&(record.node, *op)) else {
+                    continue;
+                };
+                let entry = &mut ops[index];
+                entry.op_type = match outcome {
+                    Outcome::Ok => OpType::Ok,
+                    Outcome::Fail(_) => OpType::Fail,
+                    Outcome::Info(_) => OpType::Info,
+                };
+                entry.ret = ret.clone();
+                entry.complete_index = Some(events);
+                entry.complete_time_ns = Some(record.time.as_nanos());
+            }
+            _ => continue,
+        }
+        events += 1;
+    }
+    (History { ops }, clients)
 }
 
 struct Checker {
@@ -50,6 +180,11 @@ struct Checker {
     executed: Vec<BTreeSet<u64>>,
     leader_changes: u64,
     duplicates: u64,
+    history_states: u64,
+    /// Commands some replica executed, as (client, seq).
+    executed_commands: BTreeSet<(NodeId, u64)>,
+    /// Writes in flight: (client, seq) to `f`.
+    writes: BTreeMap<(NodeId, u64), &'static str>,
     violations: Vec<Violation>,
     per_check: BTreeMap<&'static str, usize>,
     total: usize,
@@ -69,6 +204,9 @@ impl Checker {
             executed: vec![BTreeSet::new(); replicas],
             leader_changes: 0,
             duplicates: 0,
+            history_states: 0,
+            executed_commands: BTreeSet::new(),
+            writes: BTreeMap::new(),
             violations: Vec::new(),
             per_check: BTreeMap::new(),
             total: 0,
@@ -116,7 +254,120 @@ impl Checker {
                 outcome,
             }) if is_replica => self.on_applied(record.time, node, *slot, *value, *outcome),
             Observation::Protocol(PaxosEvent::LeaderElected { .. }) => self.leader_changes += 1,
+            Observation::OpInvoked { op, f, .. } if !is_replica && *f != "get" => {
+                self.writes.insert((node, *op), f);
+            }
+            Observation::OpCompleted { op, outcome, .. } if !is_replica => {
+                if let Some(f) = self.writes.remove(&(node, *op))
+                    && *outcome == Outcome::Ok
+                    && !self.executed_commands.contains(&(node, *op))
+                {
+                    self.violation(
+                        record.time,
+                        "acked_applied",
+                        vec![node],
+                        format!(
+                            "client {} was told its {f} (seq {op}) succeeded, but no replica had executed it",
+                            node.0
+                        ),
+                    );
+                }
+            }
             _ => {}
+        }
+    }
+
+    /// The `liveness` check: operations complete within `bound` of the heal.
+    fn check_liveness(&mut self, output: &RunOutput<PaxosEvent>, bound: SimDuration) {
+        let (Some(healed), crashes) = healed_at(output, self.replicas) else {
+            return;
+        };
+        let (history, clients) = client_history(output, self.replicas);
+        let mut late = history.ops.iter().filter(|op| {
+            let invoked = SimTime(op.invoke_time_ns.unwrap_or(0));
+            let deadline = invoked.max(healed).saturating_add(bound);
+            let forgotten = crashes
+                .get(&clients[op.id])
+                .is_some_and(|times| times.iter().any(|&crash| crash >= invoked));
+            deadline <= output.end_time
+                && !forgotten
+                && op
+                    .complete_time_ns
+                    .is_none_or(|done| done > deadline.as_nanos())
+        });
+        if let Some(first) = late.next() {
+            let count = 1 + late.count();
+            let invoked = SimTime(first.invoke_time_ns.unwrap_or(0));
+            let deadline = invoked.max(healed).saturating_add(bound);
+            self.violation(
+                deadline,
+                "liveness",
+                vec![clients[first.id]],
+                format!(
+                    "op {} ({first}) invoked at {invoked} had not completed {bound} after the faults healed at {healed} (deadline {deadline}); {count} op(s) late in all",
+                    first.id
+                ),
+            );
+        }
+    }
+
+    /// The `linearizable` check of the clients' key-value history.
+    fn check_history(&mut self, output: &RunOutput<PaxosEvent>) {
+        let (history, clients) = client_history(output, self.replicas);
+        if history.ops.is_empty() {
+            return;
+        }
+        let verdict = dsim_checkers::linearizable(&history, &Kv, LINEARIZABILITY_BUDGET);
+        self.history_states = verdict.states_explored();
+        match verdict {
+            dsim_checkers::Verdict::Linearizable { .. } => {}
+            dsim_checkers::Verdict::NotLinearizable { counterexample, .. } => {
+                let stuck = &history.ops[counterexample.stuck];
+                let time = SimTime(stuck.complete_time_ns.unwrap_or(stuck.invoke_time_ns.unwrap_or(0)));
+                let mut nodes: Vec<NodeId> =
+                    counterexample.window.iter().map(|&id| clients[id]).collect();
+                nodes.sort();
+                nodes.dedup();
+                let window: Vec<String> = counterexample
+                    .window
+                    .iter()
+                    .map(|&id| format!("op {id}: {}", history.ops[id]))
+                    .collect();
+                let last: Vec<String> = counterexample
+                    .prefix
+                    .iter()
+                    .rev()
+                    .take(3)
+                    .rev()
+                    .map(|&id| format!("op {id}: {}", history.ops[id]))
+                    .collect();
+                self.violation(
+                    time,
+                    "linearizable",
+                    nodes,
+                    format!(
+                        "key {}: no order of the clients' ops explains op {} ({}); the store held {} after [{}]; ops involved (op ids as in ops.csv): [{}]",
+                        counterexample.key.as_ref().map_or("-".to_string(), Value::to_string),
+                        counterexample.stuck,
+                        stuck,
+                        counterexample.state,
+                        last.join("; "),
+                        window.join("; ")
+                    ),
+                );
+            }
+            dsim_checkers::Verdict::Unknown {
+                states_explored,
+                key,
+            } => self.violation(
+                output.end_time,
+                "linearizable_unknown",
+                Vec::new(),
+                format!(
+                    "the linearizability search spent its budget ({states_explored} model steps) on key {}",
+                    key.as_ref().map_or("-".to_string(), Value::to_string)
+                ),
+            ),
         }
     }
 
@@ -191,7 +442,18 @@ impl Checker {
     fn on_learned(&mut self, time: SimTime, node: NodeId, slot: u64, value: u64) {
         self.check_validity(time, node, slot, value, "was learned");
         let by_node = self.learned.entry(slot).or_default();
-        if by_node.contains_key(&node.0) {
+        if let Some(&first) = by_node.get(&node.0) {
+            if first != value {
+                self.violation(
+                    time,
+                    "learned_once",
+                    vec![node],
+                    format!(
+                        "replica {} learned slot {slot} again as {value:#x} after {first:#x}",
+                        node.0
+                    ),
+                );
+            }
             return;
         }
         let other = by_node
@@ -296,6 +558,9 @@ impl Checker {
                 format!("replica {} ran a no-op at slot {slot} as a command", node.0),
             ),
             ApplyOutcome::Executed => {
+                if let Some(command) = command_parts(value) {
+                    self.executed_commands.insert(command);
+                }
                 if !self.executed[replica].insert(value) {
                     self.violation(
                         time,
@@ -345,6 +610,7 @@ impl Checker {
                 ("leader_changes", self.leader_changes.to_string()),
                 ("commands_submitted", self.submitted.len().to_string()),
                 ("duplicates_suppressed", self.duplicates.to_string()),
+                ("history_states_explored", self.history_states.to_string()),
                 ("violations_total", self.total.to_string()),
             ],
             violations: self.violations,
@@ -543,5 +809,152 @@ mod tests {
                 .extra_columns
                 .contains(&("duplicates_suppressed", "1".to_string()))
         );
+    }
+
+    fn put(op: u64, value: i64) -> (u32, Observation<PaxosEvent>) {
+        (
+            CLIENT.0,
+            Observation::OpInvoked {
+                op,
+                f: "put",
+                key: Some(Value::Int(0)),
+                arg: Value::Int(value),
+            },
+        )
+    }
+
+    fn get(op: u64) -> (u32, Observation<PaxosEvent>) {
+        (
+            CLIENT.0,
+            Observation::OpInvoked {
+                op,
+                f: "get",
+                key: Some(Value::Int(0)),
+                arg: Value::Nil,
+            },
+        )
+    }
+
+    fn ok(op: u64, ret: Value) -> (u32, Observation<PaxosEvent>) {
+        (
+            CLIENT.0,
+            Observation::OpCompleted {
+                op,
+                outcome: Outcome::Ok,
+                ret,
+            },
+        )
+    }
+
+    #[test]
+    fn ok_for_a_write_no_replica_executed_breaks_acked_applied() {
+        // The audit's bug: command 1 was only ever suppressed as a duplicate, yet its
+        // client heard ok. Without this check (and the history check) nothing fired.
+        let (a, b) = (command_value(CLIENT, 0), command_value(CLIENT, 1));
+        let verdict = run(vec![
+            submitted(a),
+            put(0, 1),
+            submitted(b),
+            put(1, 2),
+            learned(0, 0, a),
+            applied(0, 0, a, ApplyOutcome::Executed),
+            ok(0, Value::Int(1)),
+            learned(0, 1, b),
+            applied(0, 1, b, ApplyOutcome::Duplicate),
+            ok(1, Value::Int(2)),
+        ]);
+        assert_eq!(checks(&verdict), vec!["acked_applied"]);
+    }
+
+    #[test]
+    fn a_read_of_an_overwritten_value_is_not_linearizable() {
+        // put 1 and put 2 complete one after the other; a get invoked after both
+        // returns 1. The log may agree everywhere: only the history shows the stale read.
+        let verdict = run(vec![
+            put(0, 1),
+            ok(0, Value::Int(1)),
+            put(1, 2),
+            ok(1, Value::Int(2)),
+            get(2),
+            ok(2, Value::Int(1)),
+        ]);
+        assert!(checks(&verdict).contains(&"linearizable"), "{verdict:?}");
+    }
+
+    #[test]
+    fn a_second_decision_for_a_slot_breaks_learned_once() {
+        // A replica that changes its mind about a slot had a log that was not a log.
+        let (a, b) = (command_value(CLIENT, 0), command_value(CLIENT, 1));
+        let verdict = run(vec![
+            submitted(a),
+            submitted(b),
+            learned(0, 0, a),
+            learned(0, 0, b),
+        ]);
+        assert!(checks(&verdict).contains(&"learned_once"), "{verdict:?}");
+    }
+
+    fn starved_run(faults: Vec<(u64, Fault)>) -> Verdict {
+        let second = 1_000_000_000;
+        let record = |time, observation| ObservationRecord {
+            time: SimTime(time),
+            node: CLIENT,
+            observation,
+        };
+        let output = RunOutput {
+            seed: 1,
+            node_count: 4,
+            end_time: SimTime(5 * second),
+            counters: Counters::default(),
+            fingerprint: 0,
+            observations: vec![
+                record(second, put(0, 1).1),
+                record(second + 1, ok(0, Value::Int(1)).1),
+                // Invoked before the heal at 2 s and never answered.
+                record(second + 2, put(1, 2).1),
+            ],
+            fault_log: faults
+                .into_iter()
+                .map(|(time, fault)| dsim_core::FaultRecord {
+                    time: SimTime(time),
+                    fault,
+                })
+                .collect(),
+            messages: Vec::new(),
+        };
+        check_with(&output, 3, SimDuration::from_secs(2))
+    }
+
+    #[test]
+    fn an_op_still_open_after_the_bound_past_the_heal_breaks_liveness() {
+        // Healed at 2 s with every replica up: op 1 had until 4 s and the run went to
+        // 5 s. A starved client must fail the run, not pass quietly.
+        let second = 1_000_000_000;
+        let verdict = starved_run(vec![
+            (
+                second / 2,
+                Fault::Partition(vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]]),
+            ),
+            (2 * second, Fault::Heal),
+        ]);
+        assert!(checks(&verdict).contains(&"liveness"), "{verdict:?}");
+        let liveness = verdict.violations.iter().find(|v| v.check == "liveness");
+        assert_eq!(liveness.map(|v| v.time), Some(SimTime(4 * second)));
+    }
+
+    #[test]
+    fn no_liveness_phase_while_the_network_is_split_or_a_majority_is_down() {
+        // Without a connected majority nothing can be required to complete.
+        let second = 1_000_000_000;
+        let split = starved_run(vec![(
+            second / 2,
+            Fault::Partition(vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]]),
+        )]);
+        assert!(!checks(&split).contains(&"liveness"), "{split:?}");
+        let down = starved_run(vec![
+            (second / 2, Fault::Crash(NodeId(0))),
+            (second / 2, Fault::Crash(NodeId(1))),
+        ]);
+        assert!(!checks(&down).contains(&"liveness"), "{down:?}");
     }
 }

@@ -1,10 +1,15 @@
-//! The Paxos client: issues commands at its share of the workload rate, keeps at most
-//! `client_window` outstanding, and resends a command to the next replica when no reply
-//! came within `client_timeout`.
+//! The Paxos client: issues key-value operations (get, put, cas over `keys`, in the
+//! `read_ratio` / `cas_ratio` mix) at its share of the workload rate, keeps the commands
+//! it has in flight within `client_window` consecutive sequence numbers, and resends a
+//! command to the next replica when no reply came within `client_timeout`. It never
+//! gives up on a command: one still unanswered when the run ends stays indeterminate.
 
-use super::{Msg, PaxosConfig, PaxosEvent, PaxosNode, Timer, command_value};
-use dsim_core::rng::below;
-use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, SimTime};
+use super::{
+    KvOp, KvResult, Msg, PaxosConfig, PaxosEvent, PaxosNode, Timer, VALUE_RANGE, command_op,
+    encode_command,
+};
+use dsim_core::rng::{below, unit_f64};
+use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, SimTime, Value};
 use std::collections::BTreeMap;
 
 /// A client node.
@@ -56,17 +61,28 @@ impl Client {
     }
 
     pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, PaxosNode>, source: NodeId, msg: Msg) {
-        let Msg::Reply { seq } = msg else {
+        let Msg::Reply { seq, result } = msg else {
             return;
         };
         if source.index() < self.config.replicas {
             // Only the leader answers new commands: stick with it.
             self.target = source;
         }
-        if self.outstanding.remove(&seq).is_some() {
+        if let Some((value, _)) = self.outstanding.remove(&seq) {
+            let arg = command_op(value).map_or(Value::Nil, KvOp::arg);
+            let (outcome, ret) = match result {
+                KvResult::Read(read) => (
+                    Outcome::Ok,
+                    read.map_or(Value::Nil, |v| Value::Int(i64::from(v))),
+                ),
+                KvResult::Written => (Outcome::Ok, arg),
+                // The state machine refused it: it certainly did not write.
+                KvResult::CasFailed => (Outcome::Fail("cas-failed"), Value::Nil),
+            };
             ctx.observe(Observation::OpCompleted {
                 op: seq,
-                outcome: Outcome::Ok,
+                outcome,
+                ret,
             });
         }
     }
@@ -74,7 +90,7 @@ impl Client {
     pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, PaxosNode>, timer: Timer) {
         match timer {
             Timer::Issue => {
-                if self.outstanding.len() < self.config.client_window {
+                if self.window_open() {
                     self.issue(ctx);
                 }
                 ctx.set_timer(self.config.client_interval, Timer::Issue);
@@ -87,16 +103,50 @@ impl Client {
         }
     }
 
+    /// True when the next command stays within `client_window` sequence numbers of the
+    /// oldest one in flight. The replicas' client table relies on it: when `seq` runs,
+    /// this client completed everything below `seq + 1 - client_window`.
+    fn window_open(&self) -> bool {
+        self.outstanding
+            .first_key_value()
+            .is_none_or(|(&oldest, _)| self.next_seq - oldest < self.config.client_window as u64)
+    }
+
+    /// The next operation: a get, cas or put on a uniformly drawn key, values from
+    /// `0..VALUE_RANGE`.
+    fn next_op(&self, ctx: &mut Ctx<'_, PaxosNode>) -> KvOp {
+        let draw = unit_f64(ctx.rng());
+        let key = below(ctx.rng(), u64::from(self.config.keys)) as u8;
+        let mut value = || below(ctx.rng(), u64::from(VALUE_RANGE)) as u8;
+        if draw < self.config.read_ratio {
+            KvOp::Get { key }
+        } else if draw < self.config.read_ratio + self.config.cas_ratio {
+            KvOp::Cas {
+                key,
+                from: value(),
+                to: value(),
+            }
+        } else {
+            KvOp::Put {
+                key,
+                value: value(),
+            }
+        }
+    }
+
     fn issue(&mut self, ctx: &mut Ctx<'_, PaxosNode>) {
         let seq = self.next_seq;
         self.next_seq += 1;
         ctx.durable_mut().client_next_seq = self.next_seq;
         ctx.sync();
-        let value = command_value(self.id, seq);
+        let op = self.next_op(ctx);
+        let value = encode_command(self.id, seq, op);
         ctx.observe(Observation::Protocol(PaxosEvent::Submitted { value }));
         ctx.observe(Observation::OpInvoked {
             op: seq,
-            kind: "put",
+            f: op.f(),
+            key: Some(Value::Int(i64::from(op.key()))),
+            arg: op.arg(),
         });
         ctx.send(
             self.target,
@@ -134,7 +184,7 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Workload;
+    use super::super::{Workload, command_parts};
     use super::*;
     use dsim_core::{CtxParts, Effect, Node};
 
@@ -159,14 +209,13 @@ mod tests {
         let (mut node, mut parts) = client();
         node.on_timer(&mut parts.ctx(), Timer::Issue);
         let effects = parts.take_effects();
-        let value = command_value(NodeId(4), 0);
         let submitted = effects
             .iter()
             .position(|e| {
                 matches!(
                     e,
                     Effect::Observe(Observation::Protocol(PaxosEvent::Submitted { value: v }))
-                        if *v == value
+                        if command_parts(*v) == Some((NodeId(4), 0))
                 )
             })
             .expect("submission observed");
@@ -195,7 +244,9 @@ mod tests {
     fn timed_out_command_goes_to_the_next_replica() {
         let (mut node, mut parts) = client();
         node.on_timer(&mut parts.ctx(), Timer::Issue);
-        parts.take_effects();
+        let Msg::Request { value, .. } = parts.take_sends()[0].1 else {
+            panic!("a client sends requests");
+        };
         parts.local_now = SimTime(1_000_000_000);
         node.on_timer(&mut parts.ctx(), Timer::Retry);
         // Retrying the same (dead) replica forever would never make progress.
@@ -204,7 +255,7 @@ mod tests {
             vec![(
                 NodeId(2),
                 Msg::Request {
-                    value: command_value(NodeId(4), 0),
+                    value,
                     forwarded: false
                 }
             )]
@@ -216,8 +267,22 @@ mod tests {
         let (mut node, mut parts) = client();
         node.on_timer(&mut parts.ctx(), Timer::Issue);
         parts.take_effects();
-        node.on_message(&mut parts.ctx(), NodeId(0), Msg::Reply { seq: 0 });
-        node.on_message(&mut parts.ctx(), NodeId(0), Msg::Reply { seq: 0 });
+        node.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::Reply {
+                seq: 0,
+                result: KvResult::Written,
+            },
+        );
+        node.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::Reply {
+                seq: 0,
+                result: KvResult::Written,
+            },
+        );
         let completed = parts
             .take_effects()
             .iter()
@@ -245,5 +310,70 @@ mod tests {
             PaxosNode::Client(client) => assert_eq!(client.outstanding(), 8),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn window_spans_sequence_numbers_not_a_count() {
+        let (mut node, mut parts) = client();
+        for _ in 0..8 {
+            node.on_timer(&mut parts.ctx(), Timer::Issue);
+        }
+        for seq in 1..8 {
+            let reply = Msg::Reply {
+                seq,
+                result: KvResult::Written,
+            };
+            node.on_message(&mut parts.ctx(), NodeId(0), reply);
+        }
+        parts.take_effects();
+        node.on_timer(&mut parts.ctx(), Timer::Issue);
+        // Seven slots are free, but command 0 is still open: issuing 8 would let the
+        // replicas' client table forget 0 before it ran (the audit's acked-but-never-run
+        // bug). Only a reply to 0 may open the window.
+        assert!(parts.take_sends().is_empty());
+        let reply = Msg::Reply {
+            seq: 0,
+            result: KvResult::Written,
+        };
+        node.on_message(&mut parts.ctx(), NodeId(0), reply);
+        node.on_timer(&mut parts.ctx(), Timer::Issue);
+        assert_eq!(parts.take_sends().len(), 1);
+    }
+
+    #[test]
+    fn failed_cas_completes_as_fail_and_reads_return_their_value() {
+        let (mut node, mut parts) = client();
+        node.on_timer(&mut parts.ctx(), Timer::Issue);
+        node.on_timer(&mut parts.ctx(), Timer::Issue);
+        parts.take_effects();
+        let cas_failed = Msg::Reply {
+            seq: 0,
+            result: KvResult::CasFailed,
+        };
+        node.on_message(&mut parts.ctx(), NodeId(0), cas_failed);
+        let read = Msg::Reply {
+            seq: 1,
+            result: KvResult::Read(Some(3)),
+        };
+        node.on_message(&mut parts.ctx(), NodeId(0), read);
+        let completions: Vec<(Outcome, Value)> = parts
+            .take_effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Observe(Observation::OpCompleted { outcome, ret, .. }) => {
+                    Some((outcome, ret))
+                }
+                _ => None,
+            })
+            .collect();
+        // A refused cas certainly did not write: `fail`, so the checker drops it; a
+        // read's value is what linearizability is judged on.
+        assert_eq!(
+            completions,
+            vec![
+                (Outcome::Fail("cas-failed"), Value::Nil),
+                (Outcome::Ok, Value::Int(3)),
+            ]
+        );
     }
 }

@@ -1,4 +1,13 @@
-//! # Multi-Paxos (kind `paxos`)
+//! # Multi-Paxos (kind `paxos`): a replicated key-value store
+//!
+//! Clients issue `get`, `put` and `cas` operations on `keys` keys (the mix set by
+//! `read_ratio` and `cas_ratio`, values from `0..5`); every operation, reads included,
+//! is a command in the replicated log, and each replica's state machine — one value per
+//! key plus the client table — applies the log in slot order and answers with the
+//! result (the value read; written; or, for a cas whose expected value did not match,
+//! `cas-failed`, which the client reports as Jepsen's `fail`). Since reads go through
+//! the log, every answer is the state at one point of the one log order: the store is
+//! linearizable, and the checker verifies exactly that from the clients' history.
 //!
 //! ## The algorithm
 //!
@@ -36,12 +45,15 @@
 //! follower fetches with `CatchUp`/`Learn`. Heartbeats also drive retransmission of
 //! prepares and accepts lost by the network.
 //!
-//! Clients send a command (a unique `(client, seq)` pair encoded in one `u64`, see
-//! [`command_value`]) to one replica; a follower forwards it once to the leader it knows.
+//! Clients send a command (a unique `(client, seq)` pair and the operation, encoded in
+//! one `u64`, see [`encode_command`]) to one replica; a follower forwards it once to the leader it knows.
 //! A client that hears nothing for `client_timeout` resends to the next replica. A
 //! command may therefore be chosen in two slots; the state machine keeps a per-client
-//! session (the classic client table) and applies each command at most once, reporting
-//! the second slot as a duplicate.
+//! session (the classic client table, [`Session`]) and applies each command at most
+//! once, reporting the second slot as a duplicate and answering it with the result the
+//! first one recorded. A client keeps its commands in flight within `client_window`
+//! consecutive sequence numbers, which is what lets the table forget old results
+//! without ever taking a command that did not run for one that did.
 //!
 //! ## What it guarantees
 //!
@@ -50,7 +62,10 @@
 //! clients submitted (or the leader's no-op) are chosen (*validity*), and every replica
 //! applies the chosen log in slot order, each command at most once. Liveness: once the
 //! network heals and a majority of replicas is up and connected, a leader emerges and
-//! every pending client command is decided (the integration tests assert a bound).
+//! every pending client command is decided and answered. The checker's `liveness` check
+//! states the bound: once the last fault healed with a majority of replicas up, every
+//! client operation completes within `liveness_bound` (default 2 s) of the later of the
+//! heal and its invocation; a starved operation fails the run (exit 1).
 //!
 //! ## Failure model
 //!
@@ -80,6 +95,14 @@
 //!   slot every replica with a pending command broadcasts it, and after `naive_round`
 //!   each replica decides the smallest value it heard. Under loss or a partition
 //!   replicas hear different sets and decide differently: `agreement` fails.
+//! - `stale-read`: a replica that believes it leads answers a get from its own state at
+//!   once, without a quorum round or a lease to confirm it still leads. A leader cut off
+//!   from the majority keeps answering while a new leader takes writes: the log agrees
+//!   everywhere, but a client reads a value overwritten before its get began —
+//!   `linearizable` fails.
+//! - `follower-read`: every replica answers gets from its own state; followers apply the
+//!   log a heartbeat (or a catch-up) behind the leader, so a get misses a put that
+//!   already completed — `linearizable` fails.
 //!
 //! ## Where we depart from the papers
 //!
@@ -91,7 +114,9 @@
 //!
 //! ## The checker
 //!
-//! [`check`] judges a run from observations only: acceptors report every acceptance
+//! [`check`] judges a run from observations only. First what clients saw: the history
+//! of gets, puts and cases, with values, must be linearizable for the `kv` model, per
+//! key ([`dsim_checkers::linearizable`]). Then what the protocol's nodes report: acceptors report every acceptance
 //! ([`PaxosEvent::Accepted`]), so the checker itself knows when a majority accepted a
 //! value in one ballot, i.e. when it was chosen; replicas report what they learned
 //! (`Observation::Decided`) and applied ([`PaxosEvent::Applied`]); clients report what
@@ -105,7 +130,7 @@ mod client;
 mod naive;
 mod replica;
 
-pub use checker::check;
+pub use checker::{LIVENESS_BOUND, check, check_with};
 pub use client::Client;
 pub use naive::NaiveReplica;
 pub use replica::Replica;
@@ -115,20 +140,29 @@ use dsim_core::{
     ConfigError, Ctx, Node, NodeId, ParamKind, ParamSpec, Protocol, ProtocolInfo, RunError,
     RunRequest, RunResult, Setup, SimConfig, SimDuration, Simulation, VariantSpec, Workload,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// The value of the leader's no-op, used to fill log gaps; never a client command.
 pub const NOOP: u64 = 0;
 
+/// Bits of a command value that hold the operation (kind, key, operands).
+const OP_BITS: u32 = 24;
+
 /// Bits of a command value that hold the client's sequence number.
-const SEQ_BITS: u32 = 40;
+const SEQ_BITS: u32 = 30;
 
 /// Largest sequence number a client may use.
 pub const SEQ_MAX: u64 = (1 << SEQ_BITS) - 1;
 
-/// How far a client's applied commands may run ahead of its oldest unapplied one before
-/// the state machine takes the old one for abandoned (a limit on the client table).
-pub const SESSION_WINDOW: usize = 1024;
+/// Largest node id a client may have (10 bits hold `client + 1`).
+pub const CLIENT_NODE_MAX: u32 = (1 << (64 - OP_BITS - SEQ_BITS)) - 2;
+
+/// Most keys of the store (6 bits of a command).
+pub const KEYS_MAX: u32 = 64;
+
+/// Values clients write are drawn from `0..VALUE_RANGE`: a small domain, as in Jepsen's
+/// cas-register tests, so that a cas finds its expected value often enough to succeed.
+pub const VALUE_RANGE: u8 = 5;
 
 /// The most proposals a leader keeps in flight; further commands wait in its queue.
 const PROPOSALS_IN_FLIGHT_MAX: usize = 256;
@@ -139,25 +173,163 @@ const QUEUE_MAX: usize = 4096;
 /// The most chosen entries one `Learn` message carries.
 const LEARN_BATCH_MAX: u64 = 256;
 
-/// The value of command `seq` of client `client`: `(client + 1) << 40 | seq`. Unique per
-/// (client, seq) and never [`NOOP`].
-pub fn command_value(client: NodeId, seq: u64) -> u64 {
+/// One operation on the replicated key-value store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KvOp {
+    /// Read `key`: its value, or nil if never written.
+    Get {
+        /// The key, `0..keys`.
+        key: u8,
+    },
+    /// Write `value` to `key`.
+    Put {
+        /// The key.
+        key: u8,
+        /// The value written.
+        value: u8,
+    },
+    /// Compare-and-set: if `key` holds `from`, write `to`; otherwise fail.
+    Cas {
+        /// The key.
+        key: u8,
+        /// The expected value.
+        from: u8,
+        /// The new value.
+        to: u8,
+    },
+}
+
+impl KvOp {
+    /// Jepsen's function name: `get`, `put` or `cas`.
+    pub fn f(self) -> &'static str {
+        match self {
+            KvOp::Get { .. } => "get",
+            KvOp::Put { .. } => "put",
+            KvOp::Cas { .. } => "cas",
+        }
+    }
+
+    /// The key addressed.
+    pub fn key(self) -> u8 {
+        match self {
+            KvOp::Get { key } | KvOp::Put { key, .. } | KvOp::Cas { key, .. } => key,
+        }
+    }
+
+    /// The history argument: `nil` for a get, the value of a put, `[from to]` of a cas.
+    pub fn arg(self) -> dsim_core::Value {
+        match self {
+            KvOp::Get { .. } => dsim_core::Value::Nil,
+            KvOp::Put { value, .. } => dsim_core::Value::Int(i64::from(value)),
+            KvOp::Cas { from, to, .. } => dsim_core::Value::ints(&[i64::from(from), i64::from(to)]),
+        }
+    }
+
+    /// 24 bits: kind (2), key (6), two operands (8 each).
+    fn bits(self) -> u64 {
+        let (kind, key, a, b) = match self {
+            KvOp::Get { key } => (0, key, 0, 0),
+            KvOp::Put { key, value } => (1, key, value, 0),
+            KvOp::Cas { key, from, to } => (2, key, from, to),
+        };
+        (kind << 22) | (u64::from(key) & 0x3f) << 16 | u64::from(a) << 8 | u64::from(b)
+    }
+
+    fn from_bits(bits: u64) -> Option<KvOp> {
+        let key = ((bits >> 16) & 0x3f) as u8;
+        let (a, b) = (((bits >> 8) & 0xff) as u8, (bits & 0xff) as u8);
+        match bits >> 22 {
+            0 => Some(KvOp::Get { key }),
+            1 => Some(KvOp::Put { key, value: a }),
+            2 => Some(KvOp::Cas {
+                key,
+                from: a,
+                to: b,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What the state machine answered for one command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KvResult {
+    /// A get: the key's value, `None` if never written.
+    Read(Option<u8>),
+    /// A put, or a cas whose expected value matched: written.
+    Written,
+    /// A cas whose expected value did not match: nothing written.
+    CasFailed,
+}
+
+impl KvResult {
+    /// A small integer for message digests.
+    fn key(self) -> u64 {
+        match self {
+            KvResult::Read(None) => 1,
+            KvResult::Read(Some(value)) => 2 + u64::from(value),
+            KvResult::Written => 300,
+            KvResult::CasFailed => 301,
+        }
+    }
+}
+
+/// Runs `op` on `store` (one value per key) and says what happened.
+pub fn execute_kv(store: &mut BTreeMap<u8, u8>, op: KvOp) -> KvResult {
+    match op {
+        KvOp::Get { key } => KvResult::Read(store.get(&key).copied()),
+        KvOp::Put { key, value } => {
+            store.insert(key, value);
+            KvResult::Written
+        }
+        KvOp::Cas { key, from, to } => {
+            if store.get(&key) == Some(&from) {
+                store.insert(key, to);
+                KvResult::Written
+            } else {
+                KvResult::CasFailed
+            }
+        }
+    }
+}
+
+/// The value of command `seq` of client `client` running `op`, one `u64` that the log,
+/// the acceptors and every message carry opaquely: `(client + 1) << 54 | seq << 24 | op`
+/// (see [`KvOp`]'s 24 bits). Unique per (client, seq) and never [`NOOP`].
+pub fn encode_command(client: NodeId, seq: u64, op: KvOp) -> u64 {
     assert!(
         seq <= SEQ_MAX,
-        "client sequence number {seq} overflows 40 bits"
+        "client sequence number {seq} overflows {SEQ_BITS} bits"
     );
-    ((u64::from(client.0) + 1) << SEQ_BITS) | seq
+    assert!(
+        client.0 <= CLIENT_NODE_MAX,
+        "client node {client} overflows the command's client field"
+    );
+    ((u64::from(client.0) + 1) << (SEQ_BITS + OP_BITS)) | (seq << OP_BITS) | op.bits()
+}
+
+/// The value of command `seq` of `client`, a get of key 0 (for tests that only need a
+/// distinct command).
+pub fn command_value(client: NodeId, seq: u64) -> u64 {
+    encode_command(client, seq, KvOp::Get { key: 0 })
 }
 
 /// The (client, seq) of a command value; `None` for [`NOOP`] and for values no client
 /// could have made.
 pub fn command_parts(value: u64) -> Option<(NodeId, u64)> {
-    let high = value >> SEQ_BITS;
-    if high == 0 || high > u64::from(u32::MAX) {
+    let high = value >> (SEQ_BITS + OP_BITS);
+    if high == 0 {
         // NOOP, or no value any client could have made.
         return None;
     }
-    Some((NodeId((high - 1) as u32), value & SEQ_MAX))
+    KvOp::from_bits(value & ((1 << OP_BITS) - 1))?;
+    Some((NodeId((high - 1) as u32), (value >> OP_BITS) & SEQ_MAX))
+}
+
+/// The operation of a command value; `None` for [`NOOP`] and values no client made.
+pub fn command_op(value: u64) -> Option<KvOp> {
+    command_parts(value)?;
+    KvOp::from_bits(value & ((1 << OP_BITS) - 1))
 }
 
 /// A ballot number: ordered by round, then by the proposer's node id, so two proposers
@@ -190,6 +362,10 @@ pub enum Variant {
     NoAdopt,
     /// The source article's recipe: broadcast, decide the smallest heard.
     SeedNaive,
+    /// A leader answers gets from its own state, without confirming it still leads.
+    StaleRead,
+    /// Every replica answers gets from its own state.
+    FollowerRead,
 }
 
 impl Variant {
@@ -199,6 +375,8 @@ impl Variant {
             "correct" => Some(Variant::Correct),
             "no-adopt" => Some(Variant::NoAdopt),
             "seed-naive" => Some(Variant::SeedNaive),
+            "stale-read" => Some(Variant::StaleRead),
+            "follower-read" => Some(Variant::FollowerRead),
             _ => None,
         }
     }
@@ -209,6 +387,18 @@ impl Variant {
             Variant::Correct => "correct",
             Variant::NoAdopt => "no-adopt",
             Variant::SeedNaive => "seed-naive",
+            Variant::StaleRead => "stale-read",
+            Variant::FollowerRead => "follower-read",
+        }
+    }
+
+    /// Whether a replica in `role` answers a get from its local state instead of
+    /// running it through the log.
+    fn reads_locally(self, leader: bool) -> bool {
+        match self {
+            Variant::StaleRead => leader,
+            Variant::FollowerRead => true,
+            Variant::Correct | Variant::NoAdopt | Variant::SeedNaive => false,
         }
     }
 }
@@ -226,6 +416,14 @@ pub const VARIANTS: &[VariantSpec] = &[
     VariantSpec {
         name: "seed-naive",
         help: "bug: the article's recipe, every replica broadcasts and decides the smallest value heard",
+    },
+    VariantSpec {
+        name: "stale-read",
+        help: "bug: a leader answers gets from its own state without confirming it still leads (no lease, no quorum round)",
+    },
+    VariantSpec {
+        name: "follower-read",
+        help: "bug: every replica answers gets from its own, possibly lagging, state",
     },
 ];
 
@@ -253,7 +451,31 @@ pub const PARAMS: &[ParamSpec] = &[
             min: 1,
             max: 1024,
         },
-        help: "most commands one client has outstanding; it skips issuing while full",
+        help: "a client's commands in flight span fewer than this many sequence numbers; it skips issuing while full",
+    },
+    ParamSpec {
+        key: "keys",
+        kind: ParamKind::Int {
+            default: 5,
+            min: 1,
+            max: KEYS_MAX as i64,
+        },
+        help: "keys of the replicated key-value store; each op picks one uniformly",
+    },
+    ParamSpec {
+        key: "read_ratio",
+        kind: ParamKind::ratio(0.5),
+        help: "share of client ops that are gets",
+    },
+    ParamSpec {
+        key: "cas_ratio",
+        kind: ParamKind::ratio(0.25),
+        help: "share of client ops that are compare-and-sets (the rest of the non-gets are puts)",
+    },
+    ParamSpec {
+        key: "liveness_bound",
+        kind: ParamKind::duration(LIVENESS_BOUND),
+        help: "liveness check: once every fault healed with a majority of replicas up, each op completes within this long (of the heal, or of its invocation if later)",
     },
     ParamSpec {
         key: "naive_round",
@@ -283,6 +505,14 @@ pub struct PaxosConfig {
     pub client_window: usize,
     /// Decision delay of the `seed-naive` variant.
     pub naive_round: SimDuration,
+    /// Keys of the store.
+    pub keys: u8,
+    /// Share of gets.
+    pub read_ratio: f64,
+    /// Share of compare-and-sets.
+    pub cas_ratio: f64,
+    /// The liveness check's bound.
+    pub liveness_bound: SimDuration,
 }
 
 impl PaxosConfig {
@@ -312,6 +542,10 @@ impl PaxosConfig {
             client_interval: workload.client_interval(),
             client_window: params.int(PARAMS, "client_window").clamp(1, 1024) as usize,
             naive_round: params.duration(PARAMS, "naive_round"),
+            keys: params.int(PARAMS, "keys").clamp(1, i64::from(KEYS_MAX)) as u8,
+            read_ratio: params.ratio(PARAMS, "read_ratio"),
+            cas_ratio: params.ratio(PARAMS, "cas_ratio"),
+            liveness_bound: params.duration(PARAMS, "liveness_bound"),
         }
     }
 
@@ -324,7 +558,7 @@ impl PaxosConfig {
     pub fn from_setup(setup: &Setup<'_>) -> Result<PaxosConfig, ConfigError> {
         let variant = Variant::parse(setup.variant).ok_or_else(|| {
             ConfigError::Invalid(format!(
-                "paxos has no variant {:?} (correct, no-adopt, seed-naive)",
+                "paxos has no variant {:?} (correct, no-adopt, seed-naive, stale-read, follower-read)",
                 setup.variant
             ))
         })?;
@@ -340,6 +574,19 @@ impl PaxosConfig {
             return Err(ConfigError::Invalid(format!(
                 "paxos needs 1 to 9 replicas, found {}",
                 self.replicas
+            )));
+        }
+        if self.total_nodes() > CLIENT_NODE_MAX as usize + 1 {
+            return Err(ConfigError::Invalid(format!(
+                "paxos supports at most {} nodes (replicas plus clients), found {}",
+                CLIENT_NODE_MAX + 1,
+                self.total_nodes()
+            )));
+        }
+        if self.read_ratio + self.cas_ratio > 1.0 {
+            return Err(ConfigError::Invalid(format!(
+                "paxos read_ratio + cas_ratio must be at most 1, found {} + {}",
+                self.read_ratio, self.cas_ratio
             )));
         }
         for (name, value) in [
@@ -393,10 +640,12 @@ pub enum Msg {
         /// True once a follower forwarded it; it is not forwarded again.
         forwarded: bool,
     },
-    /// Replica to client: command `seq` was applied.
+    /// Replica to client: command `seq` ran with this result.
     Reply {
         /// The client's sequence number.
         seq: u64,
+        /// What the state machine answered.
+        result: KvResult,
     },
     /// Phase 1a: promise not to accept below `ballot`, and report accepted values from
     /// `from_slot` on.
@@ -539,39 +788,43 @@ pub struct SlotRecord {
     pub chosen: Option<u64>,
 }
 
-/// The client table entry of one client: which of its commands ran.
+/// The client table entry of one client: which of its commands ran, and their results.
+///
+/// A client keeps the commands it has in flight within `client_window` consecutive
+/// sequence numbers: it issues `seq` only once every command below
+/// `seq + 1 - client_window` has completed (it received the reply), or was forgotten in
+/// a crash. So when `seq` runs, everything below that mark needs no answer any more,
+/// and the table drops it: at most `client_window` entries, and no command is ever
+/// taken for run before it ran or its client stopped waiting for it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Session {
-    /// Every sequence number below this has run (or was abandoned).
+    /// Every sequence number below this ran, or its client no longer waits for it.
     pub low: u64,
-    /// Sequence numbers at or above `low` that have run.
-    pub above: BTreeSet<u64>,
+    /// Sequence numbers at or above `low` that ran, with what they returned.
+    pub above: BTreeMap<u64, KvResult>,
 }
 
 impl Session {
-    /// True when command `seq` already ran.
+    /// True when command `seq` already ran (or its client no longer waits for it).
     pub fn has_run(&self, seq: u64) -> bool {
-        seq < self.low || self.above.contains(&seq)
+        seq < self.low || self.above.contains_key(&seq)
     }
 
-    /// Records that `seq` runs now; false when it already ran (a duplicate).
-    fn record(&mut self, seq: u64) -> bool {
-        if self.has_run(seq) {
-            return false;
+    /// The result of `seq`, while the table still holds it.
+    pub fn result(&self, seq: u64) -> Option<KvResult> {
+        self.above.get(&seq).copied()
+    }
+
+    /// Records that `seq` ran with `result`, and forgets what the client's window says
+    /// it no longer waits for.
+    fn record(&mut self, seq: u64, result: KvResult, window: u64) {
+        assert!(!self.has_run(seq), "command {seq} recorded twice");
+        self.above.insert(seq, result);
+        let low = (seq + 1).saturating_sub(window.max(1));
+        if low > self.low {
+            self.low = low;
+            self.above = self.above.split_off(&low);
         }
-        self.above.insert(seq);
-        while self.above.remove(&self.low) {
-            self.low += 1;
-        }
-        if self.above.len() > SESSION_WINDOW {
-            // The oldest gap is taken for abandoned, so the table stays bounded.
-            let first = *self.above.first().expect("the set is not empty");
-            self.low = first;
-            while self.above.remove(&self.low) {
-                self.low += 1;
-            }
-        }
-        true
     }
 }
 
@@ -583,6 +836,7 @@ pub struct PaxosDurable {
     slots: Vec<SlotRecord>,
     applied: u64,
     sessions: BTreeMap<u32, Session>,
+    store: BTreeMap<u8, u8>,
     client_next_seq: u64,
 }
 
@@ -614,6 +868,16 @@ impl PaxosDurable {
     /// Slots below this are applied to the state machine.
     pub fn applied(&self) -> u64 {
         self.applied
+    }
+
+    /// The replicated key-value store, as applied so far.
+    pub fn store(&self) -> &BTreeMap<u8, u8> {
+        &self.store
+    }
+
+    /// The result of command `seq` of `client`, while its session still holds it.
+    pub fn result(&self, client: NodeId, seq: u64) -> Option<KvResult> {
+        self.sessions.get(&client.0)?.result(seq)
     }
 
     /// The next sequence number a client will use.
@@ -661,6 +925,7 @@ mod log {
     /// applied (the caller must sync if any).
     pub(super) fn apply_ready(
         ctx: &mut Ctx<'_, PaxosNode>,
+        window: usize,
         mut applied: impl FnMut(&mut Ctx<'_, PaxosNode>, u64, ApplyOutcome),
     ) -> u64 {
         let mut count = 0;
@@ -670,16 +935,18 @@ mod log {
                 return count;
             };
             let durable = ctx.durable_mut();
-            let outcome = match command_parts(value) {
-                None => ApplyOutcome::Noop,
-                Some((client, seq)) => {
+            let outcome = match (command_parts(value), command_op(value)) {
+                (Some((client, seq)), Some(op)) => {
                     let session = durable.sessions.entry(client.0).or_default();
-                    if session.record(seq) {
-                        ApplyOutcome::Executed
-                    } else {
+                    if session.has_run(seq) {
                         ApplyOutcome::Duplicate
+                    } else {
+                        let result = execute_kv(&mut durable.store, op);
+                        session.record(seq, result, window as u64);
+                        ApplyOutcome::Executed
                     }
                 }
+                _ => ApplyOutcome::Noop,
             };
             durable.applied = slot + 1;
             ctx.observe(Observation::Protocol(PaxosEvent::Applied {
@@ -690,6 +957,14 @@ mod log {
             applied(ctx, value, outcome);
             count += 1;
         }
+    }
+
+    /// The reply to `value`'s client if the command ran and its session still holds the
+    /// result; `None` otherwise (a client that no longer waits needs no answer).
+    pub(super) fn reply(durable: &PaxosDurable, value: u64) -> Option<(NodeId, Msg)> {
+        let (client, seq) = command_parts(value)?;
+        let result = durable.result(client, seq)?;
+        Some((client, Msg::Reply { seq, result }))
     }
 
     /// True when the command already ran on this replica's state machine.
@@ -722,7 +997,9 @@ impl PaxosNode {
             return PaxosNode::Client(Client::new(*config, id));
         }
         match config.variant {
-            Variant::Correct | Variant::NoAdopt => PaxosNode::Replica(Replica::new(*config, id)),
+            Variant::Correct | Variant::NoAdopt | Variant::StaleRead | Variant::FollowerRead => {
+                PaxosNode::Replica(Replica::new(*config, id))
+            }
             Variant::SeedNaive => PaxosNode::Naive(NaiveReplica::new(*config, id)),
         }
     }
@@ -771,7 +1048,7 @@ impl Node for PaxosNode {
         // finaliser: far cheaper than hashing the Debug text on the hot path.
         let words: [u64; 4] = match msg {
             Msg::Request { value, forwarded } => [1, *value, u64::from(*forwarded), 0],
-            Msg::Reply { seq } => [2, *seq, 0, 0],
+            Msg::Reply { seq, result } => [2, *seq, result.key(), 0],
             Msg::Prepare { ballot, from_slot } => [3, ballot.key(), *from_slot, 0],
             Msg::Promise {
                 ballot,
@@ -866,7 +1143,7 @@ impl Protocol for Paxos {
         let (output, trace_error) = execute(request, config.total_nodes(), move |id, _| {
             PaxosNode::new(&config, id)
         })?;
-        let verdict = check(&output, config.replicas);
+        let verdict = check_with(&output, config.replicas, config.liveness_bound);
         Ok(RunResult {
             output: generic_output(output),
             verdict,
@@ -904,24 +1181,87 @@ mod tests {
     }
 
     #[test]
-    fn session_suppresses_repeats_and_stays_bounded() {
-        // At-most-once apply rests on this table: a repeat must report false.
+    fn session_keeps_results_until_the_clients_window_moves_past_them() {
+        // At-most-once apply and answering retries rest on this table.
         let mut session = Session::default();
-        assert!(session.record(1));
-        assert!(session.record(0));
+        session.record(1, KvResult::Written, 4);
+        session.record(0, KvResult::Read(Some(3)), 4);
+        assert!(session.has_run(0) && session.has_run(1) && !session.has_run(2));
+        // A retry of 0 must get the read's value back, not a guess.
+        assert_eq!(session.result(0), Some(KvResult::Read(Some(3))));
+        // Running 5 with a window of 4 means the client completed everything below 2:
+        // only those entries may go. Command 3 never ran and must not count as run
+        // (the audit bug: a suppressed command answered as if it had run).
+        session.record(5, KvResult::CasFailed, 4);
+        assert_eq!(session.low, 2);
+        assert!(!session.has_run(3) && !session.has_run(4) && session.has_run(1));
         assert_eq!(
-            session.low, 2,
-            "0 and 1 ran, so the low-water mark moves past both"
+            session.result(1),
+            None,
+            "forgotten once the client moved on"
         );
-        assert!(!session.record(1));
-        assert!(session.record(5));
-        assert!(session.has_run(5) && !session.has_run(3));
-        for seq in 6..(6 + SESSION_WINDOW as u64 + 1) {
-            session.record(seq);
+        for seq in 6..2_000 {
+            session.record(seq, KvResult::Written, 4);
         }
-        assert!(
-            session.above.len() <= SESSION_WINDOW,
-            "the window bounds the table"
+        assert!(session.above.len() <= 4, "the window bounds the table");
+    }
+
+    #[test]
+    fn commands_encode_client_seq_and_operation() {
+        // The state machine decodes what the client meant from the log's u64 alone.
+        let op = KvOp::Cas {
+            key: 63,
+            from: 4,
+            to: 255,
+        };
+        let value = encode_command(NodeId(CLIENT_NODE_MAX), SEQ_MAX, op);
+        assert_eq!(
+            command_parts(value),
+            Some((NodeId(CLIENT_NODE_MAX), SEQ_MAX))
+        );
+        assert_eq!(command_op(value), Some(op));
+        let put = encode_command(NodeId(3), 7, KvOp::Put { key: 2, value: 1 });
+        assert_eq!(command_op(put), Some(KvOp::Put { key: 2, value: 1 }));
+        assert_eq!(command_op(NOOP), None);
+    }
+
+    #[test]
+    fn store_runs_get_put_and_cas() {
+        let mut store = BTreeMap::new();
+        assert_eq!(
+            execute_kv(&mut store, KvOp::Get { key: 1 }),
+            KvResult::Read(None)
+        );
+        assert_eq!(
+            execute_kv(&mut store, KvOp::Put { key: 1, value: 2 }),
+            KvResult::Written
+        );
+        // A cas with the wrong expected value writes nothing.
+        assert_eq!(
+            execute_kv(
+                &mut store,
+                KvOp::Cas {
+                    key: 1,
+                    from: 3,
+                    to: 4
+                }
+            ),
+            KvResult::CasFailed
+        );
+        assert_eq!(
+            execute_kv(
+                &mut store,
+                KvOp::Cas {
+                    key: 1,
+                    from: 2,
+                    to: 4
+                }
+            ),
+            KvResult::Written
+        );
+        assert_eq!(
+            execute_kv(&mut store, KvOp::Get { key: 1 }),
+            KvResult::Read(Some(4))
         );
     }
 

@@ -44,7 +44,7 @@ impl NaiveReplica {
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, PaxosNode>) {
         self.next_slot = ctx.durable().first_unchosen_from(0);
-        if log::apply_ready(ctx, |_, _, _| {}) > 0 {
+        if log::apply_ready(ctx, self.config.client_window, |_, _, _| {}) > 0 {
             ctx.sync();
         }
     }
@@ -64,14 +64,16 @@ impl NaiveReplica {
     }
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, PaxosNode>, source: NodeId, value: u64) {
-        let Some((client, seq)) = command_parts(value) else {
+        let Some((client, _)) = command_parts(value) else {
             return;
         };
         if client != source {
             return;
         }
         if log::has_run(ctx.durable(), value) {
-            ctx.send(client, Msg::Reply { seq });
+            if let Some((client, reply)) = log::reply(ctx.durable(), value) {
+                ctx.send(client, reply);
+            }
             return;
         }
         if !self.pending.contains(&value) && self.pending.len() < QUEUE_MAX {
@@ -130,9 +132,9 @@ impl NaiveReplica {
         let value = heard.unwrap_or(NOOP);
         log::learn(ctx, slot, value);
         self.pending.retain(|&pending| pending != value);
-        log::apply_ready(ctx, |ctx, value, _| {
-            if let Some((client, seq)) = command_parts(value) {
-                ctx.send(client, Msg::Reply { seq });
+        log::apply_ready(ctx, self.config.client_window, |ctx, value, _| {
+            if let Some((client, reply)) = log::reply(ctx.durable(), value) {
+                ctx.send(client, reply);
             }
         });
         self.early.retain(|&early, _| early > slot);
@@ -147,7 +149,7 @@ impl NaiveReplica {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{PaxosEvent, Variant, Workload, command_value};
+    use super::super::{KvResult, PaxosEvent, Variant, Workload, command_value};
     use super::*;
     use dsim_core::{CtxParts, Effect, Node, Observation};
 
@@ -225,7 +227,13 @@ mod tests {
         assert_eq!(
             parts.take_sends(),
             vec![
-                (NodeId(3), Msg::Reply { seq: 0 }),
+                (
+                    NodeId(3),
+                    Msg::Reply {
+                        seq: 0,
+                        result: KvResult::Read(None)
+                    }
+                ),
                 (
                     NodeId(0),
                     Msg::Proposal {

@@ -3,8 +3,8 @@
 
 use super::log;
 use super::{
-    Ballot, LEARN_BATCH_MAX, Msg, NOOP, PROPOSALS_IN_FLIGHT_MAX, PaxosConfig, PaxosEvent,
-    PaxosNode, PromiseEntry, QUEUE_MAX, Timer, Variant, bit, command_parts,
+    Ballot, KvOp, KvResult, LEARN_BATCH_MAX, Msg, NOOP, PROPOSALS_IN_FLIGHT_MAX, PaxosConfig,
+    PaxosEvent, PaxosNode, PromiseEntry, QUEUE_MAX, Timer, Variant, bit, command_op, command_parts,
 };
 use dsim_core::rng::below;
 use dsim_core::{Ctx, NodeId, Observation, SimDuration, SimTime};
@@ -17,7 +17,7 @@ const INFER_SCAN_MAX: u64 = 64;
 /// The most proposals a leader retransmits per heartbeat tick.
 const RETRANSMIT_PER_TICK_MAX: usize = 64;
 
-/// A Multi-Paxos replica (variants `correct` and `no-adopt`).
+/// A Multi-Paxos replica (variants `correct`, `no-adopt`, `stale-read`, `follower-read`).
 #[derive(Clone, Debug)]
 pub struct Replica {
     id: NodeId,
@@ -46,7 +46,7 @@ pub struct Replica {
     /// Durable state changed since the last sync.
     dirty: bool,
     /// Client replies to send once durable state is synced.
-    replies: Vec<(NodeId, u64)>,
+    replies: Vec<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -766,14 +766,13 @@ impl Replica {
     /// Applies chosen slots in order; the leader answers the clients.
     fn apply(&mut self, ctx: &mut Ctx<'_, PaxosNode>) {
         let replies = &mut self.replies;
+        let window = self.config.client_window;
         let applied = match &mut self.role {
-            Role::Leader(leading) => log::apply_ready(ctx, |_, value, _| {
+            Role::Leader(leading) => log::apply_ready(ctx, window, |_, value, _| {
                 leading.in_flight.remove(&value);
-                if let Some((client, seq)) = command_parts(value) {
-                    replies.push((client, seq));
-                }
+                replies.push(value);
             }),
-            _ => log::apply_ready(ctx, |_, _, _| {}),
+            _ => log::apply_ready(ctx, window, |_, _, _| {}),
         };
         if applied > 0 {
             self.dirty = true;
@@ -783,10 +782,20 @@ impl Replica {
     // ----- clients ------------------------------------------------------------------
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, PaxosNode>, value: u64, forwarded: bool) {
-        let Some((client, _)) = command_parts(value) else {
+        let Some((client, seq)) = command_parts(value) else {
             return;
         };
         if self.config.is_replica(client) || client.index() >= self.config.total_nodes() {
+            return;
+        }
+        let leader = matches!(self.role, Role::Leader(_));
+        if let Some(KvOp::Get { key }) = command_op(value)
+            && self.config.variant.reads_locally(leader)
+        {
+            // The planted bug: a read served from this replica's own applied state,
+            // which may lag behind what a newer leader (or this one's log) already chose.
+            let result = KvResult::Read(ctx.durable().store().get(&key).copied());
+            ctx.send(client, Msg::Reply { seq, result });
             return;
         }
         match &mut self.role {
@@ -815,9 +824,7 @@ impl Replica {
     }
 
     fn reply_to(&mut self, value: u64) {
-        if let Some((client, seq)) = command_parts(value) {
-            self.replies.push((client, seq));
-        }
+        self.replies.push(value);
     }
 
     /// Syncs durable state if it changed, then sends the client replies that waited
@@ -828,8 +835,12 @@ impl Replica {
             ctx.sync();
             self.dirty = false;
         }
-        for (client, seq) in self.replies.drain(..) {
-            ctx.send(client, Msg::Reply { seq });
+        for value in self.replies.drain(..) {
+            // A command whose result the session no longer holds has a client that
+            // no longer waits for it: it needs no answer (and must not get a made-up one).
+            if let Some((client, reply)) = log::reply(ctx.durable(), value) {
+                ctx.send(client, reply);
+            }
         }
     }
 }
@@ -1311,7 +1322,16 @@ mod tests {
         let sync = position(&effects, |e| matches!(e, Effect::Sync));
         let reply = position(&effects, |e| matches!(e, Effect::Send { .. }));
         assert!(sync < reply, "the client hears only what survives a crash");
-        assert_eq!(sends(&effects), vec![(client, Msg::Reply { seq: 0 })]);
+        assert_eq!(
+            sends(&effects),
+            vec![(
+                client,
+                Msg::Reply {
+                    seq: 0,
+                    result: KvResult::Read(None),
+                }
+            )]
+        );
         // A retry of the same command is answered from the client table, not re-run.
         node.on_message(
             &mut parts.ctx(),
@@ -1321,7 +1341,16 @@ mod tests {
                 forwarded: false,
             },
         );
-        assert_eq!(parts.take_sends(), vec![(client, Msg::Reply { seq: 0 })]);
+        assert_eq!(
+            parts.take_sends(),
+            vec![(
+                client,
+                Msg::Reply {
+                    seq: 0,
+                    result: KvResult::Read(None),
+                }
+            )]
+        );
     }
 
     #[test]
@@ -1433,11 +1462,13 @@ mod tests {
             },
         );
         assert_eq!(parts.durable.chosen(0), Some(value));
-        assert!(
-            parts
-                .take_sends()
-                .contains(&(NodeId(1), Msg::Reply { seq: 0 }))
-        );
+        assert!(parts.take_sends().contains(&(
+            NodeId(1),
+            Msg::Reply {
+                seq: 0,
+                result: KvResult::Read(None),
+            }
+        )));
     }
 
     #[test]

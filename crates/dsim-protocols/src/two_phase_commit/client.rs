@@ -6,11 +6,28 @@ use super::node::TpcNode;
 use super::types::{Decision, Key, TpcEvent, TpcMsg, TpcTimer, TxnId};
 use super::{COORDINATOR, TpcSettings};
 use dsim_core::rng::below;
-use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, TimerId};
+use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, TimerId, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The operation kind clients report in `ops.csv`.
 pub const TXN_KIND: &str = "txn";
+
+/// A transaction's writes as Jepsen micro-operations, `[[:w key value] ...]`; a written
+/// `u64` is shown as the `i64` with the same bits (EDN integers are signed).
+pub fn txn_value(writes: &[(Key, u64)]) -> Value {
+    Value::List(
+        writes
+            .iter()
+            .map(|&(key, value)| {
+                Value::List(vec![
+                    Value::keyword("w"),
+                    Value::Int(i64::from(key)),
+                    Value::Int(value as i64),
+                ])
+            })
+            .collect(),
+    )
+}
 
 /// The client role (nodes `nodes..nodes + clients`).
 #[derive(Clone, Debug)]
@@ -59,11 +76,13 @@ impl Client {
         }));
         let outcome = match decision {
             Decision::Commit => Outcome::Ok,
-            Decision::Abort => Outcome::Failed("aborted"),
+            // Under presumed abort an aborted transaction can never commit later.
+            Decision::Abort => Outcome::Fail("aborted"),
         };
         ctx.observe(Observation::OpCompleted {
             op: txn.seq,
             outcome,
+            ret: Value::Nil,
         });
     }
 
@@ -76,9 +95,11 @@ impl Client {
             }
             TpcTimer::ClientDeadline(op) => {
                 if self.outstanding.remove(&op).is_some() {
+                    // The coordinator may still commit it: indeterminate, not failed.
                     ctx.observe(Observation::OpCompleted {
                         op,
-                        outcome: Outcome::Failed("timeout"),
+                        outcome: Outcome::Info("timeout"),
+                        ret: Value::Nil,
                     });
                 }
             }
@@ -104,11 +125,16 @@ impl Client {
         while keys.len() < wanted {
             keys.insert(below(ctx.rng(), u64::from(self.settings.keys)) as Key);
         }
-        let writes = keys
+        let writes: Vec<(Key, u64)> = keys
             .into_iter()
             .map(|key| (key, below(ctx.rng(), u64::MAX)))
             .collect();
-        ctx.observe(Observation::OpInvoked { op, kind: TXN_KIND });
+        ctx.observe(Observation::OpInvoked {
+            op,
+            f: TXN_KIND,
+            key: None,
+            arg: txn_value(&writes),
+        });
         ctx.send(COORDINATOR, TpcMsg::Begin { txn, writes });
         let deadline = ctx.set_timer(self.settings.client_timeout, TpcTimer::ClientDeadline(op));
         self.outstanding.insert(op, deadline);
@@ -183,7 +209,8 @@ mod tests {
                 }),
                 Observation::OpCompleted {
                     op: 0,
-                    outcome: Outcome::Failed("aborted")
+                    outcome: Outcome::Fail("aborted"),
+                    ret: Value::Nil,
                 },
             ]
         );
@@ -203,12 +230,14 @@ mod tests {
                 decision: Decision::Commit,
             },
         );
-        // The operation ended as a timeout; a late commit does not rewrite ops.csv.
+        // The operation ended as a timeout, indeterminate (the coordinator may still
+        // commit it); a late commit does not rewrite ops.csv.
         assert_eq!(
             observations(&parts),
             vec![Observation::OpCompleted {
                 op: 0,
-                outcome: Outcome::Failed("timeout")
+                outcome: Outcome::Info("timeout"),
+                ret: Value::Nil,
             }]
         );
     }

@@ -6,7 +6,7 @@
 
 use dsim_core::{
     Counters, Formula, MessageFate, MessageRecord, NoEvent, NodeId, Observation, ObservationRecord,
-    Outcome, RunOutput, RunResult, SimTime, Verdict, Violation,
+    Outcome, RunOutput, RunResult, SimTime, Value, Verdict, Violation,
 };
 use dsim_report::RunMeta;
 
@@ -25,7 +25,12 @@ fn op(node: u32, op: u64, start_ms: u64, end_ms: u64) -> [ObservationRecord<NoEv
         ObservationRecord {
             time: SimTime(start_ms * MS),
             node: NodeId(node),
-            observation: Observation::OpInvoked { op, kind: "put" },
+            observation: Observation::OpInvoked {
+                op,
+                f: "put",
+                key: Some(Value::Int(1)),
+                arg: Value::Int(op as i64),
+            },
         },
         ObservationRecord {
             time: SimTime(end_ms * MS),
@@ -33,6 +38,7 @@ fn op(node: u32, op: u64, start_ms: u64, end_ms: u64) -> [ObservationRecord<NoEv
             observation: Observation::OpCompleted {
                 op,
                 outcome: Outcome::Ok,
+                ret: Value::Nil,
             },
         },
     ]

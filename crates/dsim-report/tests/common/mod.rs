@@ -11,8 +11,8 @@ use dsim_core::protocol::{RunRequest, execute, generic_output};
 use dsim_core::rng::{below, chance};
 use dsim_core::{
     Ctx, Delay, Fault, Formula, LinkModel, LinkOrder, NetworkConfig, NoEvent, Node, NodeId,
-    Observation, Outcome, Params, RunResult, SimConfig, SimDuration, SimTime, TimerId, Verdict,
-    Violation, Workload,
+    Observation, Outcome, Params, RunResult, SimConfig, SimDuration, SimTime, TimerId, Value,
+    Verdict, Violation, Workload,
 };
 use dsim_report::RunMeta;
 use std::collections::BTreeMap;
@@ -65,9 +65,13 @@ impl Node for KvNode {
                     let outcome = if accepted {
                         Outcome::Ok
                     } else {
-                        Outcome::Failed("rejected")
+                        Outcome::Fail("rejected")
                     };
-                    ctx.observe(Observation::OpCompleted { op, outcome });
+                    ctx.observe(Observation::OpCompleted {
+                        op,
+                        outcome,
+                        ret: Value::Nil,
+                    });
                 }
             }
             _ => {}
@@ -88,7 +92,12 @@ impl Node for KvNode {
                 let op = *next_op;
                 *next_op += 1;
                 let kind = if op % 3 == 0 { "get" } else { "put" };
-                ctx.observe(Observation::OpInvoked { op, kind });
+                ctx.observe(Observation::OpInvoked {
+                    op,
+                    f: kind,
+                    key: Some(Value::Int(0)),
+                    arg: Value::Nil,
+                });
                 let server = NodeId(below(ctx.rng(), u64::from(SERVERS)) as u32);
                 ctx.send(server, KvMsg::Request { op });
                 let timeout = ctx.set_timer(SimDuration::from_millis(40), KvTimer::Timeout { op });
@@ -99,7 +108,8 @@ impl Node for KvNode {
                 if pending.remove(&op).is_some() {
                     ctx.observe(Observation::OpCompleted {
                         op,
-                        outcome: Outcome::Failed("timeout"),
+                        outcome: Outcome::Info("timeout"),
+                        ret: Value::Nil,
                     });
                 }
             }

@@ -1,0 +1,288 @@
+//! `history.edn`: the run's client history in Jepsen's format, so that Knossos, Elle or
+//! Porcupine can check a dsim run unchanged.
+//!
+//! One operation map per line, invocations and completions in the order they were
+//! observed (time order), numbered by `:index`:
+//!
+//! ```text
+//! {:index 0, :time 1500000, :process 5, :type :invoke, :f :cas, :key 3, :value [1 4]}
+//! {:index 1, :time 2100000, :process 5, :type :fail, :f :cas, :key 3, :value [1 4], :error :cas-failed}
+//! ```
+//!
+//! `:time` is virtual nanoseconds and `:node` the client node. `:process` follows
+//! Jepsen's rule that a process runs one operation at a time and never invokes again
+//! after an `:info` (its operation stays open forever): a client node's first lane is
+//! its node id; a node with several operations in flight (a Paxos client's window, the
+//! MapReduce master's tasks) or one whose lane was retired by an `:info` gets further
+//! process numbers, allocated above every node id in order of first use. An `:ok` completion
+//! carries the return value; a `:fail` or `:info` completion carries the invocation's
+//! argument, as Jepsen writes them, and its reason as `:error`. `:key` is left out for
+//! unkeyed operations. An operation the run ended in the middle of has no completion
+//! line (Jepsen's tools treat it as indeterminate). The pairing rules are those of
+//! [`crate::ops_table`]: a stray or repeated completion is left out.
+
+use dsim_core::{NoEvent, NodeId, Observation, Outcome, RunOutput, Value};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Jepsen processes of the client nodes: lanes of one node, each busy with at most one
+/// operation, retired after an `:info`.
+struct Processes {
+    /// Next process number for a lane beyond a node's first.
+    next: u64,
+    /// Per node: its lanes as (process, state).
+    lanes: BTreeMap<NodeId, Vec<(u64, Lane)>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Free,
+    Busy,
+    Retired,
+}
+
+impl Processes {
+    /// The process for a new operation of `node`: its first free lane, or a new one.
+    fn take(&mut self, node: NodeId) -> u64 {
+        let lanes = self.lanes.entry(node).or_default();
+        if let Some(lane) = lanes.iter_mut().find(|(_, state)| *state == Lane::Free) {
+            lane.1 = Lane::Busy;
+            return lane.0;
+        }
+        let process = if lanes.is_empty() {
+            u64::from(node.0)
+        } else {
+            self.next += 1;
+            self.next - 1
+        };
+        lanes.push((process, Lane::Busy));
+        process
+    }
+
+    /// Ends `process`'s operation; an `:info` retires it for good.
+    fn finish(&mut self, node: NodeId, process: u64, outcome: Outcome) {
+        let state = if matches!(outcome, Outcome::Info(_)) {
+            Lane::Retired
+        } else {
+            Lane::Free
+        };
+        if let Some(lane) = self
+            .lanes
+            .get_mut(&node)
+            .and_then(|lanes| lanes.iter_mut().find(|(p, _)| *p == process))
+        {
+            lane.1 = state;
+        }
+    }
+}
+
+/// An invocation waiting for its completion: process, `f`, key, argument.
+type OpenOp<'a> = (u64, &'static str, Option<&'a Value>, &'a Value);
+
+/// The text of `history.edn` for a run: one line per invocation and completion.
+pub fn history_edn(output: &RunOutput<NoEvent>) -> String {
+    let mut text = String::new();
+    let mut open: BTreeMap<(NodeId, u64), OpenOp<'_>> = BTreeMap::new();
+    let mut processes = Processes {
+        next: output.node_count as u64,
+        lanes: BTreeMap::new(),
+    };
+    let mut index: u64 = 0;
+    for record in &output.observations {
+        let (process, kind, f, key, value, error) = match &record.observation {
+            Observation::OpInvoked { op, f, key, arg } => {
+                let process = processes.take(record.node);
+                open.insert((record.node, *op), (process, f, key.as_ref(), arg));
+                (process, "invoke", *f, key.as_ref(), arg, "")
+            }
+            Observation::OpCompleted { op, outcome, ret } => {
+                let Some((process, f, key, arg)) = open.remove(&(record.node, *op)) else {
+                    continue;
+                };
+                processes.finish(record.node, process, *outcome);
+                let value = if *outcome == Outcome::Ok { ret } else { arg };
+                (process, outcome.word(), f, key, value, outcome.reason())
+            }
+            _ => continue,
+        };
+        // Writing to a String cannot fail.
+        let _ = write!(
+            text,
+            "{{:index {index}, :time {}, :process {process}, :type :{kind}, :f :{f}",
+            record.time.as_nanos(),
+        );
+        if let Some(key) = key {
+            let _ = write!(text, ", :key {key}");
+        }
+        let _ = write!(text, ", :value {value}");
+        if !error.is_empty() {
+            let _ = write!(text, ", :error :{error}");
+        }
+        let _ = write!(text, ", :node {}", record.node.0);
+        text.push_str("}\n");
+        index += 1;
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dsim_core::{Counters, ObservationRecord, SimTime};
+
+    fn record(
+        time: u64,
+        node: u32,
+        observation: Observation<NoEvent>,
+    ) -> ObservationRecord<NoEvent> {
+        ObservationRecord {
+            time: SimTime(time),
+            node: NodeId(node),
+            observation,
+        }
+    }
+
+    fn output(observations: Vec<ObservationRecord<NoEvent>>) -> RunOutput<NoEvent> {
+        RunOutput {
+            seed: 1,
+            node_count: 6,
+            end_time: SimTime(10_000_000),
+            counters: Counters::default(),
+            fingerprint: 0,
+            observations,
+            fault_log: Vec::new(),
+            messages: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn history_lines_are_jepsen_op_maps_in_observation_order() {
+        let cas = Value::ints(&[1, 4]);
+        let text = history_edn(&output(vec![
+            record(
+                1_500_000,
+                5,
+                Observation::OpInvoked {
+                    op: 0,
+                    f: "cas",
+                    key: Some(Value::Int(3)),
+                    arg: cas.clone(),
+                },
+            ),
+            record(
+                1_600_000,
+                4,
+                Observation::OpInvoked {
+                    op: 7,
+                    f: "get",
+                    key: Some(Value::Int(3)),
+                    arg: Value::Nil,
+                },
+            ),
+            record(
+                2_000_000,
+                4,
+                Observation::OpCompleted {
+                    op: 7,
+                    outcome: Outcome::Ok,
+                    ret: Value::Int(1),
+                },
+            ),
+            record(
+                2_100_000,
+                5,
+                Observation::OpCompleted {
+                    op: 0,
+                    outcome: Outcome::Fail("cas-failed"),
+                    ret: Value::Nil,
+                },
+            ),
+            // A stray completion (no open invocation) is not part of the history.
+            record(
+                2_200_000,
+                5,
+                Observation::OpCompleted {
+                    op: 0,
+                    outcome: Outcome::Ok,
+                    ret: Value::Nil,
+                },
+            ),
+            record(
+                3_000_000,
+                4,
+                Observation::OpInvoked {
+                    op: 8,
+                    f: "txn",
+                    key: None,
+                    arg: Value::List(vec![Value::List(vec![
+                        Value::keyword("w"),
+                        Value::Int(2),
+                        Value::Int(9),
+                    ])]),
+                },
+            ),
+            record(
+                3_500_000,
+                4,
+                Observation::OpCompleted {
+                    op: 8,
+                    outcome: Outcome::Info("timeout"),
+                    ret: Value::Nil,
+                },
+            ),
+        ]));
+        // Knossos and Porcupine read exactly these fields: an ok read must carry what
+        // it returned, a failed or indeterminate op what it was invoked with.
+        let expected = "\
+{:index 0, :time 1500000, :process 5, :type :invoke, :f :cas, :key 3, :value [1 4], :node 5}
+{:index 1, :time 1600000, :process 4, :type :invoke, :f :get, :key 3, :value nil, :node 4}
+{:index 2, :time 2000000, :process 4, :type :ok, :f :get, :key 3, :value 1, :node 4}
+{:index 3, :time 2100000, :process 5, :type :fail, :f :cas, :key 3, :value [1 4], :error :cas-failed, :node 5}
+{:index 4, :time 3000000, :process 4, :type :invoke, :f :txn, :value [[:w 2 9]], :node 4}
+{:index 5, :time 3500000, :process 4, :type :info, :f :txn, :value [[:w 2 9]], :error :timeout, :node 4}
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn concurrent_and_crashed_operations_get_processes_of_their_own() {
+        let invoke = |op| Observation::OpInvoked {
+            op,
+            f: "get",
+            key: Some(Value::Int(0)),
+            arg: Value::Nil,
+        };
+        let done = |op, outcome| Observation::OpCompleted {
+            op,
+            outcome,
+            ret: Value::Nil,
+        };
+        let text = history_edn(&output(vec![
+            record(1, 5, invoke(0)),
+            record(2, 5, invoke(1)),
+            record(3, 5, done(0, Outcome::Info("timeout"))),
+            record(4, 5, done(1, Outcome::Ok)),
+            record(5, 5, invoke(2)),
+            record(6, 5, invoke(3)),
+        ]));
+        let processes: Vec<&str> = text
+            .lines()
+            .map(|line| line.split(", ").nth(2).expect("a :process field"))
+            .collect();
+        // Jepsen's tools refuse a process with two operations open, and one that
+        // invokes again after an :info (whose op stays open forever): op 1 overlaps op 0
+        // so it runs as process 6 (above the 6 node ids), op 2 reuses 6 once op 1 is
+        // done, and op 3 may not reuse 5 (retired by op 0's :info), so it gets 7.
+        assert_eq!(
+            processes,
+            [
+                ":process 5",
+                ":process 6",
+                ":process 5",
+                ":process 6",
+                ":process 6",
+                ":process 7"
+            ]
+        );
+    }
+}

@@ -1,15 +1,28 @@
-//! The checker: judges a run from observations alone (votes and outcomes as the
-//! participants saw them, the coordinator's reported decisions), and measures blocking
-//! as in-doubt time.
+//! The checker: judges a run from observations alone (what each client asked for and
+//! was told, votes, outcomes and applied writes as the participants saw them, the
+//! coordinator's reported decisions), and measures blocking as in-doubt time.
+//!
+//! A transaction's participants are the ones its *client* asked for (the owners of the
+//! keys it wrote, from its `Submitted` observation), not the list the coordinator
+//! reports: a coordinator that left a participant out must not be believed.
 
-use super::types::{Decision, Resolution, TpcEvent, TxnId, Vote};
+use super::types::{Decision, Key, Resolution, TpcEvent, TxnId, Value, Vote};
 use dsim_core::{
     Formula, NodeId, Observation, ObservationRecord, RunOutput, SimTime, Verdict, Violation,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The check names a verdict may report.
-pub const CHECKS: [&str; 3] = ["atomicity", "unanimous_commit", "durability"];
+pub const CHECKS: [&str; 5] = [
+    "atomicity",
+    "unanimous_commit",
+    "durability",
+    "client_outcome",
+    "writes_applied",
+];
+
+/// A transaction's writes to one participant's keys.
+type Writes = Vec<(Key, Value)>;
 
 /// What the observations say about one transaction.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +37,24 @@ struct TxnFacts {
     decided: Vec<(SimTime, Decision)>,
     /// When a client learned "committed".
     client_commit: Option<SimTime>,
+    /// What the client was told first (none: it timed out or never heard: `info`).
+    client_told: Option<(SimTime, Decision)>,
+    /// What the client asked for: its writes, per participant owning their keys, and
+    /// those participants.
+    requested: Option<(BTreeMap<NodeId, Writes>, Vec<NodeId>)>,
+    /// Writes the participants applied on commit, in time order.
+    applied: Vec<(SimTime, NodeId, Writes)>,
+}
+
+impl TxnFacts {
+    /// The participants to hold the transaction to: the client's request when it was
+    /// observed, else the coordinator's list.
+    fn participants(&self) -> Option<&[NodeId]> {
+        match &self.requested {
+            Some((_, participants)) => Some(participants),
+            None => self.participants.as_deref(),
+        }
+    }
 }
 
 fn gather(observations: &[ObservationRecord<TpcEvent>]) -> BTreeMap<TxnId, TxnFacts> {
@@ -57,7 +88,22 @@ fn gather(observations: &[ObservationRecord<TpcEvent>]) -> BTreeMap<TxnId, TxnFa
                     .decided
                     .push((time, *decision));
             }
+            TpcEvent::Submitted { txn, writes } => {
+                let by_owner: BTreeMap<NodeId, Writes> = writes.iter().cloned().collect();
+                let participants = by_owner.keys().copied().collect();
+                txns.entry(*txn).or_default().requested = Some((by_owner, participants));
+            }
+            TpcEvent::Applied { txn, writes } => {
+                txns.entry(*txn)
+                    .or_default()
+                    .applied
+                    .push((time, node, writes.clone()));
+            }
             TpcEvent::ClientLearned { txn, decision } => {
+                txns.entry(*txn)
+                    .or_default()
+                    .client_told
+                    .get_or_insert((time, *decision));
                 if *decision == Decision::Commit {
                     txns.entry(*txn)
                         .or_default()
@@ -125,7 +171,7 @@ fn unanimous_commit(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
         if decision != Decision::Commit {
             continue;
         }
-        let Some(participants) = &facts.participants else {
+        let Some(participants) = facts.participants() else {
             return Some(Violation {
                 time,
                 check: "unanimous_commit",
@@ -202,6 +248,92 @@ fn durability(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
     })
 }
 
+/// What a client was told matches what the participants did. Told aborted: no
+/// participant applied the transaction's writes, ever. Told committed: every
+/// participant the client asked for voted yes, and none aborted (the ones that did not
+/// resolve by the end are in doubt and will commit). Told nothing (a timeout, Jepsen's
+/// `info`): either outcome, but one (that is `atomicity`).
+fn client_outcome(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
+    let (told_at, told) = facts.client_told?;
+    match told {
+        Decision::Abort => {
+            let committed = nodes_with(facts, Decision::Commit);
+            let time = first_time(facts, Decision::Commit)?;
+            let mut nodes: Vec<NodeId> = committed.iter().copied().collect();
+            nodes.push(txn.client);
+            Some(Violation {
+                time: time.max(told_at),
+                check: "client_outcome",
+                nodes,
+                details: format!(
+                    "client {} was told txn {txn} aborted at {told_at}, but [{}] committed it",
+                    txn.client,
+                    list(&committed)
+                ),
+            })
+        }
+        Decision::Commit => {
+            let participants = facts.participants()?;
+            let unvoted: BTreeSet<NodeId> = participants
+                .iter()
+                .copied()
+                .filter(|p| facts.yes.get(p).is_none_or(|&yes_at| yes_at > told_at))
+                .collect();
+            let aborted = nodes_with(facts, Decision::Abort);
+            if unvoted.is_empty() && aborted.is_empty() {
+                return None;
+            }
+            let mut nodes: BTreeSet<NodeId> = unvoted.union(&aborted).copied().collect();
+            nodes.insert(txn.client);
+            Some(Violation {
+                time: told_at,
+                check: "client_outcome",
+                nodes: nodes.into_iter().collect(),
+                details: format!(
+                    "client {} was told txn {txn} committed at {told_at}, but [{}] had not voted yes and [{}] aborted it",
+                    txn.client,
+                    list(&unvoted),
+                    list(&aborted)
+                ),
+            })
+        }
+    }
+}
+
+/// The stores against the clients' writes: a participant that applied a transaction
+/// is one the client asked for, and applied exactly the client's writes to the keys it
+/// stores, no more, no fewer, with the client's values.
+fn writes_applied(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
+    let (by_owner, participants) = facts.requested.as_ref()?;
+    for (time, node, applied) in &facts.applied {
+        let details = match by_owner.get(node) {
+            None => format!(
+                "{node} applied txn {txn}, but client {} asked only [{}]",
+                txn.client,
+                list(&participants.iter().copied().collect())
+            ),
+            Some(expected) if sorted(expected) != sorted(applied) => format!(
+                "{node} applied {applied:?} for txn {txn}, but client {} wrote {expected:?} to its keys",
+                txn.client
+            ),
+            Some(_) => continue,
+        };
+        return Some(Violation {
+            time: *time,
+            check: "writes_applied",
+            nodes: vec![*node, txn.client],
+            details,
+        });
+    }
+    None
+}
+
+fn sorted(writes: &[(Key, Value)]) -> Vec<(Key, Value)> {
+    let mut writes = writes.to_vec();
+    writes.sort_unstable();
+    writes
+}
+
 /// Every violation in the observations, in time order (ties by check name).
 pub fn violations(observations: &[ObservationRecord<TpcEvent>]) -> Vec<Violation> {
     let mut found = Vec::new();
@@ -209,6 +341,8 @@ pub fn violations(observations: &[ObservationRecord<TpcEvent>]) -> Vec<Violation
         found.extend(atomicity(txn, &facts));
         found.extend(unanimous_commit(txn, &facts));
         found.extend(durability(txn, &facts));
+        found.extend(client_outcome(txn, &facts));
+        found.extend(writes_applied(txn, &facts));
     }
     found.sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
     found
@@ -401,6 +535,117 @@ mod tests {
                 reason: DecisionReason::Unanimous,
             },
         )
+    }
+
+    /// Client 9 asked participants 1 and 2 for writes to keys 1 and 2.
+    fn submitted(ms: u64) -> ObservationRecord<TpcEvent> {
+        at(
+            ms,
+            9,
+            TpcEvent::Submitted {
+                txn: t(),
+                writes: vec![(NodeId(1), vec![(1, 10)]), (NodeId(2), vec![(2, 20)])],
+            },
+        )
+    }
+
+    fn applied(ms: u64, node: u32, writes: Vec<(Key, Value)>) -> ObservationRecord<TpcEvent> {
+        at(ms, node, TpcEvent::Applied { txn: t(), writes })
+    }
+
+    fn told(ms: u64, decision: Decision) -> ObservationRecord<TpcEvent> {
+        at(ms, 9, TpcEvent::ClientLearned { txn: t(), decision })
+    }
+
+    #[test]
+    fn told_aborted_while_every_participant_committed_is_a_client_outcome_violation() {
+        // The audit's commit-on-timeout run: both yes votes lost to a partition, the
+        // coordinator aborts and tells the client, both in-doubt participants commit.
+        // Atomicity and unanimity hold; only the client's view shows the lie.
+        let observations = vec![
+            submitted(0),
+            began(1),
+            voted(3, 1, Vote::Yes),
+            voted(3, 2, Vote::Yes),
+            decided(200, Decision::Abort),
+            told(201, Decision::Abort),
+            applied(300, 1, vec![(1, 10)]),
+            resolved(300, 1, Decision::Commit),
+            applied(300, 2, vec![(2, 20)]),
+            resolved(300, 2, Decision::Commit),
+        ];
+        assert_eq!(checks(&observations), vec!["client_outcome"]);
+        assert_eq!(
+            violations(&observations)[0].nodes,
+            vec![NodeId(1), NodeId(2), NodeId(9)]
+        );
+    }
+
+    #[test]
+    fn told_committed_needs_every_requested_participants_yes_not_the_coordinators_list() {
+        // The coordinator began the transaction with participant 1 only; the client
+        // asked for 1 and 2. Trusting the coordinator's list would pass this commit.
+        let observations = vec![
+            submitted(0),
+            at(
+                1,
+                0,
+                TpcEvent::Began {
+                    txn: t(),
+                    participants: vec![NodeId(1)],
+                },
+            ),
+            voted(3, 1, Vote::Yes),
+            decided(4, Decision::Commit),
+            told(5, Decision::Commit),
+            applied(6, 1, vec![(1, 10)]),
+            resolved(6, 1, Decision::Commit),
+        ];
+        assert_eq!(
+            checks(&observations),
+            vec!["client_outcome", "unanimous_commit"]
+        );
+    }
+
+    #[test]
+    fn applied_writes_must_be_the_clients_writes_at_the_participants_it_asked() {
+        let clean = vec![
+            submitted(0),
+            began(1),
+            voted(3, 1, Vote::Yes),
+            voted(3, 2, Vote::Yes),
+            decided(4, Decision::Commit),
+            told(5, Decision::Commit),
+            applied(6, 1, vec![(1, 10)]),
+            resolved(6, 1, Decision::Commit),
+        ];
+        // Participant 2 has not resolved yet: in doubt, not a violation.
+        assert!(checks(&clean).is_empty(), "{:?}", violations(&clean));
+        let mut wrong_value = clean.clone();
+        wrong_value.push(applied(7, 2, vec![(2, 21)]));
+        // A store holding a value the client never wrote.
+        assert_eq!(checks(&wrong_value), vec!["writes_applied"]);
+        let mut foreign = clean.clone();
+        foreign.push(applied(7, 3, vec![(3, 30)]));
+        // A participant the client never asked applied writes for the transaction.
+        assert_eq!(checks(&foreign), vec!["writes_applied"]);
+    }
+
+    #[test]
+    fn a_timed_out_client_accepts_either_outcome() {
+        // Jepsen's info: the client heard nothing, so a commit or an abort is fine.
+        let observations = vec![
+            submitted(0),
+            began(1),
+            voted(3, 1, Vote::Yes),
+            voted(3, 2, Vote::Yes),
+            decided(4, Decision::Commit),
+            applied(6, 1, vec![(1, 10)]),
+            resolved(6, 1, Decision::Commit),
+            applied(6, 2, vec![(2, 20)]),
+            resolved(6, 2, Decision::Commit),
+        ];
+        assert!(checks(&observations).is_empty());
     }
 
     fn checks(observations: &[ObservationRecord<TpcEvent>]) -> Vec<&'static str> {

@@ -3,7 +3,7 @@
 //! how each ended.
 
 use super::node::TpcNode;
-use super::types::{Decision, Key, TpcEvent, TpcMsg, TpcTimer, TxnId};
+use super::types::{Decision, Key, TpcEvent, TpcMsg, TpcTimer, TxnId, Value};
 use super::{COORDINATOR, TpcSettings};
 use dsim_core::rng::below;
 use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, TimerId};
@@ -89,6 +89,23 @@ impl Client {
         }
     }
 
+    /// What the client asks for: its writes and the participants that store their
+    /// keys, observed so that the checker holds the participants to the request
+    /// rather than to the coordinator's word.
+    fn request(&self, txn: TxnId, writes: &[(Key, Value)]) -> TpcEvent {
+        let mut by_owner: BTreeMap<NodeId, Vec<(Key, Value)>> = BTreeMap::new();
+        for &(key, value) in writes {
+            by_owner
+                .entry(self.settings.owner(key))
+                .or_default()
+                .push((key, value));
+        }
+        TpcEvent::Submitted {
+            txn,
+            writes: by_owner.into_iter().collect(),
+        }
+    }
+
     fn submit(&mut self, ctx: &mut Ctx<'_, TpcNode>) {
         // The operation number is forced before use, so a restarted client never
         // reuses a transaction id.
@@ -107,11 +124,13 @@ impl Client {
         let writes = keys
             .into_iter()
             .map(|key| (key, below(ctx.rng(), u64::MAX)))
-            .collect();
+            .collect::<Vec<(Key, Value)>>();
+        let request = self.request(txn, &writes);
         ctx.observe(Observation::OpInvoked { op, kind: TXN_KIND });
         ctx.send(COORDINATOR, TpcMsg::Begin { txn, writes });
         let deadline = ctx.set_timer(self.settings.client_timeout, TpcTimer::ClientDeadline(op));
         self.outstanding.insert(op, deadline);
+        ctx.observe(Observation::Protocol(request));
     }
 }
 

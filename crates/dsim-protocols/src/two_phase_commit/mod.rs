@@ -67,8 +67,9 @@
 //!   participant aborts what the client was told was committed. Caught by `durability`
 //!   (and `atomicity` when another participant already committed).
 //! - `commit-on-timeout`: an in-doubt participant commits on its own when its first
-//!   `query_interval` runs out. Caught by `unanimous_commit` (a peer had not voted yes)
-//!   and `atomicity`.
+//!   `query_interval` runs out. Caught by `unanimous_commit` (a peer had not voted yes),
+//!   `atomicity`, and `client_outcome` (the coordinator aborted and told the client so
+//!   while every participant committed).
 //! - `seed-naive`: the source article's "send your state, the coordinator decides"
 //!   without prepare durability: the prepared record stays in memory, so a participant
 //!   that crashes after voting yes forgets its vote, votes no or tells a peer "abort",
@@ -76,8 +77,16 @@
 //!
 //! ## Checks and measures (see [`check`])
 //! `atomicity`, `unanimous_commit` (every participant's yes vote, as the participants
-//! observed it, precedes any commit) and `durability` (after the coordinator reported a
-//! commit, nothing aborts the transaction). Summary columns `in_doubt_total_ns` and
+//! observed it, precedes any commit), `durability` (after the coordinator reported a
+//! commit, nothing aborts the transaction), `client_outcome` (what the client was told
+//! matches what the participants did: told aborted, no participant applied the writes;
+//! told committed, every participant voted yes and none aborted; a client timeout is
+//! Jepsen's `info` and accepts either) and `writes_applied` (each participant applied
+//! exactly the client's writes to its keys). A transaction's participants are the ones
+//! its client asked for (the owners of the keys it wrote), never the coordinator's
+//! list. `client_outcome` caught `commit-on-timeout` telling a client "aborted" while
+//! both participants committed, which every other check let through
+//! (`scenarios/regressions/2pc_told_aborted_but_committed.toml`). Summary columns `in_doubt_total_ns` and
 //! `in_doubt_max_ns` measure blocking; the formula `T = (1/n) sum t_i` is the mean
 //! latency of the `ok` transactions in `ops.csv`.
 

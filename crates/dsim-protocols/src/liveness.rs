@@ -6,8 +6,10 @@
 //! system must converge by a deadline). Each protocol states its own bound and which
 //! nodes must be up; this module only says what the faults left behind.
 
-use dsim_core::{Fault, FaultRecord, NodeId, SimTime};
-use std::collections::BTreeSet;
+use dsim_core::{
+    Fault, FaultRecord, NodeId, Observation, ObservationRecord, Outcome, SimDuration, SimTime,
+};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the faults of a run left behind.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,10 +76,83 @@ impl LivenessPhase {
     }
 }
 
+/// A client starved in the liveness phase: `in_a_row` of its operations, judged in
+/// invocation order, ended without the outcome the protocol promises.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Starved {
+    /// The client node.
+    pub client: NodeId,
+    /// The first operation of the run, and when it was invoked.
+    pub first: (u64, SimTime),
+    /// The operation that completed the run, and when it was invoked.
+    pub last: (u64, SimTime),
+}
+
+/// Finds starved clients among the client operations of `observations` invoked at or
+/// after `from`. `answered` says whether a completion outcome is the one liveness
+/// promises; an operation still unfinished at `end` counts as unanswered once its
+/// `timeout` ran out, and not at all before. Clients in `phase.down` are not judged.
+/// Reports the first run of `in_a_row` unanswered operations per client.
+pub fn starved<E>(
+    observations: &[ObservationRecord<E>],
+    phase: &LivenessPhase,
+    from: SimTime,
+    end: SimTime,
+    timeout: SimDuration,
+    in_a_row: usize,
+    answered: impl Fn(Outcome) -> bool,
+) -> Vec<Starved> {
+    let mut judged: BTreeMap<(NodeId, u64), (SimTime, Option<bool>)> = BTreeMap::new();
+    for record in observations {
+        match record.observation {
+            Observation::OpInvoked { op, .. } if record.time >= from => {
+                judged.insert((record.node, op), (record.time, None));
+            }
+            Observation::OpCompleted { op, outcome } => {
+                if let Some(entry) = judged.get_mut(&(record.node, op)) {
+                    entry.1 = Some(answered(outcome));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut per_client: BTreeMap<NodeId, Vec<(SimTime, u64, bool)>> = BTreeMap::new();
+    for ((client, op), (at, outcome)) in judged {
+        let ok = match outcome {
+            Some(ok) => ok,
+            None if at.saturating_add(timeout) < end => false,
+            None => continue,
+        };
+        if !phase.down.contains(&client) {
+            per_client.entry(client).or_default().push((at, op, ok));
+        }
+    }
+    let mut found = Vec::new();
+    for (client, mut ops) in per_client {
+        ops.sort_unstable();
+        let mut row: Vec<(u64, SimTime)> = Vec::new();
+        for (at, op, ok) in ops {
+            if ok {
+                row.clear();
+                continue;
+            }
+            row.push((op, at));
+            if row.len() == in_a_row.max(1) {
+                found.push(Starved {
+                    client,
+                    first: row[0],
+                    last: (op, at),
+                });
+                break;
+            }
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dsim_core::SimDuration;
 
     fn at(ms: u64, fault: Fault) -> FaultRecord {
         FaultRecord {
@@ -119,5 +194,51 @@ mod tests {
         // An isolation never healed leaves no liveness phase to judge.
         assert!(!unhealed.network_whole);
         assert_eq!(LivenessPhase::of(&[]).start, SimTime::ZERO);
+    }
+
+    #[test]
+    fn only_a_run_of_unanswered_operations_in_a_row_is_starvation() {
+        let ms = |ms: u64| SimTime(ms * 1_000_000);
+        let op = |at: u64, node: u32, observation| ObservationRecord::<()> {
+            time: ms(at),
+            node: NodeId(node),
+            observation,
+        };
+        let invoked = |op| Observation::OpInvoked { op, kind: "op" };
+        let done = |op, outcome| Observation::OpCompleted { op, outcome };
+        let timeout = Outcome::Failed("timeout");
+        let observations = vec![
+            op(10, 7, invoked(1)), // before `from`: not judged
+            op(100, 7, invoked(2)),
+            op(150, 7, done(2, timeout)),
+            op(200, 7, invoked(3)),
+            op(250, 7, done(3, Outcome::Ok)),
+            op(300, 7, invoked(4)),
+            op(350, 7, done(4, timeout)),
+            op(400, 7, invoked(5)),
+            // op 5 never completes: its timeout ran out before the end.
+            op(500, 8, invoked(1)),
+            op(550, 8, done(1, timeout)),
+        ];
+        let phase = LivenessPhase::of(&[]);
+        let found = starved(
+            &observations,
+            &phase,
+            ms(50),
+            ms(2_000),
+            SimDuration::from_millis(100),
+            2,
+            |o| o == Outcome::Ok,
+        );
+        // Client 7: op 2 failed but op 3 answered, then ops 4 and 5 went unanswered in a
+        // row; client 8 failed once only.
+        assert_eq!(
+            found,
+            vec![Starved {
+                client: NodeId(7),
+                first: (4, ms(300)),
+                last: (5, ms(400)),
+            }]
+        );
     }
 }

@@ -26,15 +26,21 @@
 
 use super::LockConfig;
 use super::types::{LockEvent, LockId};
+use crate::liveness::{LivenessPhase, starved};
 use crate::paxos::Ballot;
 use dsim_core::{
-    Formula, NodeId, Observation, ObservationRecord, RunOutput, SimDuration, SimTime, Verdict,
-    Violation,
+    Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimDuration, SimTime,
+    Verdict, Violation,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The checks, in the order the verdict reports them.
-pub const CHECKS: &[&str] = &["mutual_exclusion", "stale_write", "master_lease"];
+pub const CHECKS: &[&str] = &[
+    "mutual_exclusion",
+    "stale_write",
+    "master_lease",
+    "liveness",
+];
 
 /// Violations kept per check; the rest are only counted.
 const VIOLATIONS_PER_CHECK_MAX: usize = 100;
@@ -45,7 +51,56 @@ pub fn check(output: &RunOutput<LockEvent>, config: &LockConfig) -> Verdict {
     for record in &output.observations {
         checker.observe(record);
     }
-    checker.verdict(output.end_time)
+    let mut verdict = checker.verdict(output.end_time);
+    verdict.violations.extend(liveness(output, config));
+    verdict
+}
+
+/// Acquires of one client in a row that must fail before the liveness check calls it
+/// starvation. A client retries an acquire every `client_retry` until `acquire_timeout`,
+/// so on a healthy cell a timeout takes heavy loss or contention; three in a row do not
+/// happen on the shipped scenarios, while a starved lock fails every acquire.
+pub const STARVED_IN_A_ROW: usize = 3;
+
+/// The liveness check. Its phase starts `liveness_bound` after the last fault ended
+/// (time for an election, the old master's lease, session expiries and lock-delay),
+/// and is judged only while a majority of replicas is up and the network is whole at
+/// the end. In it, a client up at the end must keep being granted locks:
+/// [`STARVED_IN_A_ROW`] of its acquires in a row that timed out or lost their session
+/// (or are still waiting long after their `acquire_timeout`) is starvation. Reports the
+/// first such run per client.
+pub fn liveness(output: &RunOutput<LockEvent>, config: &LockConfig) -> Vec<Violation> {
+    let phase = LivenessPhase::of(&output.fault_log);
+    let replicas_up = phase.up_among((0..config.replicas as u32).map(NodeId));
+    if !phase.network_whole || replicas_up < config.majority() {
+        return Vec::new();
+    }
+    starved(
+        &output.observations,
+        &phase,
+        phase.start.saturating_add(config.liveness_bound),
+        output.end_time,
+        config.acquire_timeout,
+        STARVED_IN_A_ROW,
+        |outcome| outcome == Outcome::Ok,
+    )
+    .into_iter()
+    .map(|found| Violation {
+        time: found.last.1.saturating_add(config.acquire_timeout),
+        check: "liveness",
+        nodes: vec![found.client],
+        details: format!(
+            "client {} was granted none of {STARVED_IN_A_ROW} acquires in a row (op {} at {} through op {} at {}), though the last fault ended at {} and {replicas_up} of {} replicas were up",
+            found.client.0,
+            found.first.0,
+            found.first.1,
+            found.last.0,
+            found.last.1,
+            phase.start,
+            config.replicas
+        ),
+    })
+    .collect()
 }
 
 /// One mastership still serving, per node.
@@ -436,5 +491,81 @@ mod tests {
             verdict.violations.is_empty(),
             "a crashed master does not overlap"
         );
+    }
+
+    fn op_record(
+        ms: u64,
+        client: u32,
+        observation: Observation<LockEvent>,
+    ) -> ObservationRecord<LockEvent> {
+        ObservationRecord {
+            time: SimTime(ms * MS),
+            node: NodeId(client),
+            observation,
+        }
+    }
+
+    fn output_with(
+        observations: Vec<ObservationRecord<LockEvent>>,
+        fault_log: Vec<dsim_core::FaultRecord>,
+    ) -> RunOutput<LockEvent> {
+        RunOutput {
+            seed: 1,
+            node_count: 6,
+            end_time: SimTime(5_000 * MS),
+            counters: Counters::default(),
+            fingerprint: 0,
+            observations,
+            fault_log,
+            messages: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn acquires_that_time_out_long_after_the_last_fault_are_starvation() {
+        let config = config(3, 2);
+        let invoked = |ms, client, op| {
+            op_record(
+                ms,
+                client,
+                Observation::OpInvoked {
+                    op,
+                    kind: "acquire",
+                },
+            )
+        };
+        let done = |ms, client, op, outcome| {
+            op_record(ms, client, Observation::OpCompleted { op, outcome })
+        };
+        let timeout = Outcome::Failed("timeout");
+        let observations = vec![
+            invoked(1_500, 3, 1),
+            done(1_510, 3, 1, Outcome::Ok),
+            invoked(1_600, 4, 2),
+            done(2_600, 4, 2, timeout),
+            invoked(2_600, 4, 3),
+            done(3_600, 4, 3, timeout),
+            // Still waiting at the end, long after its timeout ran out.
+            invoked(3_700, 4, 4),
+            // Invoked too late for its timeout to have run out: not judged.
+            invoked(4_500, 3, 5),
+        ];
+        let found = liveness(&output_with(observations.clone(), Vec::new()), &config);
+        // The audit's starvation: client 4 was granted none of three acquires in a row
+        // while the cell was healthy, and such a run used to pass every check.
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].check, found[0].nodes.clone()),
+            ("liveness", vec![NodeId(4)])
+        );
+        // With two of three replicas crashed for good there is no quorum: not judged.
+        let crashes = [0, 1]
+            .into_iter()
+            .map(|node| dsim_core::FaultRecord {
+                time: SimTime(10 * MS),
+                fault: dsim_core::Fault::Crash(NodeId(node)),
+            })
+            .collect();
+        assert!(liveness(&output_with(observations, crashes), &config).is_empty());
     }
 }

@@ -7,18 +7,22 @@
 //! reports: a coordinator that left a participant out must not be believed.
 
 use super::types::{Decision, Key, Resolution, TpcEvent, TxnId, Value, Vote};
+use super::{COORDINATOR, TpcSettings};
+use crate::liveness::{LivenessPhase, starved};
 use dsim_core::{
-    Formula, NodeId, Observation, ObservationRecord, RunOutput, SimTime, Verdict, Violation,
+    Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimTime, Verdict,
+    Violation,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The check names a verdict may report.
-pub const CHECKS: [&str; 5] = [
+pub const CHECKS: [&str; 6] = [
     "atomicity",
     "unanimous_commit",
     "durability",
     "client_outcome",
     "writes_applied",
+    "liveness",
 ];
 
 /// A transaction's writes to one participant's keys.
@@ -346,6 +350,46 @@ pub fn violations(observations: &[ObservationRecord<TpcEvent>]) -> Vec<Violation
     }
     found.sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
     found
+}
+
+/// Transactions of one client in a row that must go unanswered before the liveness
+/// check calls it starvation. Clients send `Begin` once and the coordinator sends the
+/// outcome once, so a single lost message is a timeout, not starvation; five in a row
+/// on a healthy cell is (at 1% loss, about one chance in 10^9 per window).
+pub const STARVED_IN_A_ROW: usize = 5;
+
+/// The liveness check. Its phase starts `liveness_bound` after the last fault ended and
+/// is judged only when the coordinator is up at the end and the network is whole (2PC
+/// blocks without its coordinator, by design). In it, the transactions that a client up
+/// at the end submitted, early enough that its `client_timeout` ran out before the end,
+/// must keep getting outcomes (committed or aborted): [`STARVED_IN_A_ROW`] of them in a
+/// row without one means the protocol stopped answering that client. Reports the first
+/// such run per client.
+pub fn liveness(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Violation> {
+    let phase = LivenessPhase::of(&output.fault_log);
+    if !phase.network_whole || phase.down.contains(&COORDINATOR) {
+        return Vec::new();
+    }
+    starved(
+        &output.observations,
+        &phase,
+        phase.start.saturating_add(settings.liveness_bound),
+        output.end_time,
+        settings.client_timeout,
+        STARVED_IN_A_ROW,
+        |outcome| outcome != Outcome::Failed("timeout"),
+    )
+    .into_iter()
+    .map(|found| Violation {
+        time: found.last.1.saturating_add(settings.client_timeout),
+        check: "liveness",
+        nodes: vec![found.client, COORDINATOR],
+        details: format!(
+            "client {} got no outcome for {STARVED_IN_A_ROW} transactions in a row (txn {} submitted at {} through txn {} at {}), though the last fault ended at {} and the coordinator was up",
+            found.client.0, found.first.0, found.first.1, found.last.0, found.last.1, phase.start
+        ),
+    })
+    .collect()
 }
 
 /// One participant's in-doubt time.
@@ -727,5 +771,53 @@ mod tests {
         assert_eq!(stats.total_ns, 50_000_000);
         assert_eq!(stats.max_ns, 40_000_000);
         assert_eq!(stats.unresolved, vec![(NodeId(2), t(), SimTime(2_000_000))]);
+    }
+
+    #[test]
+    fn transactions_timing_out_long_after_the_last_fault_are_a_liveness_violation() {
+        let settings = TpcSettings::default();
+        let client = |ms: u64, observation| ObservationRecord {
+            time: SimTime(ms * 1_000_000),
+            node: NodeId(5),
+            observation,
+        };
+        let txn = |observations: &mut Vec<_>, ms: u64, op: u64, outcome: &'static str| {
+            observations.push(client(ms, Observation::OpInvoked { op, kind: "txn" }));
+            observations.push(client(
+                ms + 10,
+                Observation::OpCompleted {
+                    op,
+                    outcome: Outcome::Failed(outcome),
+                },
+            ));
+        };
+        let mut observations = Vec::new();
+        // One lost message is a timeout, not starvation; an abort is an answer.
+        txn(&mut observations, 1_100, 1, "timeout");
+        txn(&mut observations, 1_200, 2, "aborted");
+        for op in 3..3 + STARVED_IN_A_ROW as u64 {
+            txn(&mut observations, 1_000 + 100 * op, op, "timeout");
+        }
+        let output = |fault_log| RunOutput {
+            seed: 1,
+            node_count: 7,
+            end_time: SimTime(5_000_000_000),
+            counters: dsim_core::Counters::default(),
+            fingerprint: 0,
+            observations: observations.clone(),
+            fault_log,
+            messages: Vec::new(),
+        };
+        // A fault-free run whose client then got no outcome five times in a row: the
+        // protocol stopped answering it (the isolated timeout before did not count).
+        let found = liveness(&output(Vec::new()), &settings);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].check, "liveness");
+        // With the coordinator down at the end, 2PC blocks by design: not judged.
+        let crashed = vec![dsim_core::FaultRecord {
+            time: SimTime(1_000_000),
+            fault: dsim_core::Fault::Crash(COORDINATOR),
+        }];
+        assert!(liveness(&output(crashed), &settings).is_empty());
     }
 }

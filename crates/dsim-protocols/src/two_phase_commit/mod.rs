@@ -31,7 +31,13 @@
 //! Safety under crashes, restarts, pauses, loss, duplication, reordering and partitions:
 //! *atomicity* (no transaction commits at one participant and aborts at another),
 //! *commit only on unanimous yes*, and *durability* of a commit once the client was told.
-//! Liveness only once the coordinator is back and the network heals: 2PC *blocks*. A
+//! Liveness only once the coordinator is back and the network heals: 2PC *blocks*.
+//! The `liveness` check holds every run to that much: from `liveness_bound` (default
+//! 1 s) after the last fault ended, with the coordinator up and the network whole at
+//! the end, a client up at the end must keep getting outcomes (committed or aborted)
+//! within `client_timeout` (default 1 s); five of its transactions in a row without one
+//! is starvation and the run exits 1. (One timeout alone is not: the client sends
+//! `Begin` once and the coordinator the outcome once, so a lost message is a timeout.) A
 //! participant that voted yes and lost the coordinator stays in doubt, holding its
 //! locks (so later transactions on those keys vote no), for as long as the coordinator
 //! is away. Cooperative termination shortens this when some peer already learned the
@@ -99,7 +105,7 @@ mod participant;
 mod testkit;
 mod types;
 
-pub use checker::{CHECKS, InDoubtStats, InDoubtTotals, check, in_doubt, violations};
+pub use checker::{CHECKS, InDoubtStats, InDoubtTotals, check, in_doubt, liveness, violations};
 pub use client::Client;
 pub use coordinator::Coordinator;
 pub use node::TpcNode;
@@ -229,6 +235,11 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: ParamKind::Duration(SimDuration::from_secs(1)),
         help: "client: report a transaction as timed out after this long without an outcome",
     },
+    ParamSpec {
+        key: "liveness_bound",
+        kind: ParamKind::Duration(SimDuration::from_secs(1)),
+        help: "liveness check: from this long after the last fault ended, with the coordinator up and the network whole, 5 transactions of a live client in a row without an outcome within client_timeout are a liveness violation",
+    },
 ];
 
 /// Everything the nodes of one run share: layout, variant and protocol keys.
@@ -260,6 +271,8 @@ pub struct TpcSettings {
     pub query_interval: SimDuration,
     /// Client: give up after this long.
     pub client_timeout: SimDuration,
+    /// How long after the last fault the liveness check starts judging transactions.
+    pub liveness_bound: SimDuration,
 }
 
 impl Default for TpcSettings {
@@ -312,6 +325,7 @@ impl TpcSettings {
             prepare_timeout: params.duration(PARAMS, "prepare_timeout"),
             query_interval: params.duration(PARAMS, "query_interval"),
             client_timeout: params.duration(PARAMS, "client_timeout"),
+            liveness_bound: params.duration(PARAMS, "liveness_bound"),
         };
         settings.validate()?;
         Ok(settings)
@@ -442,7 +456,8 @@ impl Protocol for TwoPhaseCommit {
         let (output, trace_error) = execute(request, settings.total_nodes(), move |id, _| {
             TpcNode::new(id, settings)
         })?;
-        let verdict = check(&output);
+        let mut verdict = check(&output);
+        verdict.violations.extend(liveness(&output, &settings));
         Ok(RunResult {
             output: generic_output(output),
             verdict,

@@ -10,10 +10,16 @@
 //!   write landed inside the new holder's critical section.
 //!
 //! At the replicas (what the masters did):
-//! - `master_lease`: a master acted on its lease (started serving, or found its lease
-//!   held at a tick) after a *different* node had started serving under a higher
-//!   ballot. Master leases exist to make this impossible; it happens only when clocks
-//!   drift beyond the lease margin or step (see the module essay).
+//! - `master_lease`: a master acted on its lease (started serving, found its lease held
+//!   at a tick, or served a client request: every act is observed, so an overlap
+//!   shorter than a tick is seen too) after a *different* node had started serving
+//!   under a higher ballot. Master leases exist to make this impossible; it happens
+//!   only when clocks drift beyond the lease margin or step (see the module essay).
+//! - `lock_delay`: a lock freed by a session expiry was granted again sooner than
+//!   `lock_delay * (1 - lease_margin)` (the delay as the slowest clock within the drift
+//!   bound counts it) after the expiry was applied.
+//!
+//! At the clients: `liveness` (see [`liveness`]).
 //!
 //! Measured: `unavailable_ns`, the virtual time from the first moment a master served
 //! to the end of the run during which no master served. A mastership serves from its
@@ -114,6 +120,10 @@ struct Serving {
 struct Checker {
     replicas: usize,
     heartbeat: SimDuration,
+    /// The shortest real time a lock-delay may last within the drift bound.
+    lock_delay_min: SimDuration,
+    /// Per lock in lock-delay: when the expiry that freed it was applied.
+    delayed_since: BTreeMap<LockId, SimTime>,
     /// Per lock: the newest generation the resource accepted, and per generation the
     /// first client that wrote under it.
     newest: BTreeMap<LockId, u64>,
@@ -139,6 +149,10 @@ impl Checker {
         Checker {
             replicas: config.replicas,
             heartbeat: config.heartbeat_interval,
+            lock_delay_min: SimDuration(
+                (config.lock_delay.0 as f64 * (1.0 - config.lease_margin)) as u64,
+            ),
+            delayed_since: BTreeMap::new(),
             newest: BTreeMap::new(),
             writers: BTreeMap::new(),
             reported_pairs: BTreeSet::new(),
@@ -188,8 +202,27 @@ impl Checker {
                 self.on_write(time, node, client, sequencer.lock, sequencer.generation);
             }
             LockEvent::WriteRefused { .. } => self.writes_refused += 1,
-            LockEvent::Granted { sequencer, .. } if from_replica => {
+            LockEvent::Granted { client, sequencer } if from_replica => {
                 self.grants.insert((sequencer.lock, sequencer.generation));
+                if let Some(since) = self.delayed_since.remove(&sequencer.lock)
+                    && time < since.saturating_add(self.lock_delay_min)
+                {
+                    self.violation(
+                        time,
+                        "lock_delay",
+                        vec![node, client],
+                        format!(
+                            "lock-{} was granted to client {} at {time}, {} after a session expiry freed it at {since}; lock_delay allows no grant before {}",
+                            sequencer.lock,
+                            client.0,
+                            time.saturating_since(since),
+                            self.lock_delay_min
+                        ),
+                    );
+                }
+            }
+            LockEvent::LockDelayed { lock, .. } if from_replica => {
+                self.delayed_since.insert(lock, time);
             }
             LockEvent::SessionExpired { .. } if from_replica => self.sessions_expired += 1,
             LockEvent::ServingStarted { ballot } if from_replica => {
@@ -567,5 +600,61 @@ mod tests {
             })
             .collect();
         assert!(liveness(&output_with(observations, crashes), &config).is_empty());
+    }
+
+    #[test]
+    fn a_grant_inside_the_lock_delay_after_an_expiry_is_a_violation() {
+        let config = config(3, 2);
+        let delay_ms = config.lock_delay.0 / MS;
+        let expired = LockEvent::LockDelayed {
+            lock: 1,
+            session: crate::lock_service::SessionId {
+                client: 3,
+                epoch: 0,
+            },
+        };
+        let granted = |generation| LockEvent::Granted {
+            client: NodeId(4),
+            sequencer: Sequencer {
+                lock: 1,
+                generation,
+            },
+        };
+        let early = run(
+            vec![
+                record(100, 0, expired),
+                record(100 + delay_ms / 2, 0, granted(2)),
+            ],
+            1_000,
+        );
+        // Half the lock-delay: a non-fencing resource could see the dead holder's late
+        // write interleave with the new holder's. Only lock_delay can see it.
+        assert_eq!(checks(&early), vec!["lock_delay"]);
+        let on_time = run(
+            vec![
+                record(100, 0, expired),
+                record(100 + delay_ms, 0, granted(2)),
+            ],
+            1_000,
+        );
+        assert!(on_time.violations.is_empty());
+    }
+
+    #[test]
+    fn a_client_request_served_after_a_newer_master_started_breaks_the_lease_between_ticks() {
+        let old = Ballot { round: 1, node: 0 };
+        let new = Ballot { round: 2, node: 1 };
+        // The old master's ticks were all before the takeover; one request it served
+        // 3 ms after it (less than a tick) is observed as an act under its lease.
+        let verdict = run(
+            vec![
+                record(10, 0, LockEvent::ServingStarted { ballot: old }),
+                record(90, 0, LockEvent::LeaseHeld { ballot: old }),
+                record(100, 1, LockEvent::ServingStarted { ballot: new }),
+                record(103, 0, LockEvent::LeaseHeld { ballot: old }),
+            ],
+            200,
+        );
+        assert_eq!(checks(&verdict), vec!["master_lease"]);
     }
 }

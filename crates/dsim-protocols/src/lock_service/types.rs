@@ -677,7 +677,8 @@ pub enum LockEvent {
         /// Its ballot.
         ballot: Ballot,
     },
-    /// A serving master checked its lease and still holds it (every heartbeat tick).
+    /// A serving master checked its lease and still holds it: at every heartbeat tick
+    /// and before it serves each client request.
     LeaseHeld {
         /// Its ballot.
         ballot: Ballot,

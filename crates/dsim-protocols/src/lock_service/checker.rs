@@ -15,6 +15,9 @@
 //!   shorter than a tick is seen too) after a *different* node had started serving
 //!   under a higher ballot. Master leases exist to make this impossible; it happens
 //!   only when clocks drift beyond the lease margin or step (see the module essay).
+//! - `grant_while_held`: a master granted a lock under generation `g` while an older
+//!   grant of it had not ended (no release or expiry of it was applied): two holders
+//!   by the service's own records.
 //! - `lock_delay`: a lock freed by a session expiry was granted again sooner than
 //!   `lock_delay * (1 - lease_margin)` (the delay as the slowest clock within the drift
 //!   bound counts it) after the expiry was applied.
@@ -124,6 +127,8 @@ struct Checker {
     lock_delay_min: SimDuration,
     /// Per lock in lock-delay: when the expiry that freed it was applied.
     delayed_since: BTreeMap<LockId, SimTime>,
+    /// Grants seen and not yet ended, as (lock, generation).
+    holding: BTreeSet<(LockId, u64)>,
     /// Per lock: the newest generation the resource accepted, and per generation the
     /// first client that wrote under it.
     newest: BTreeMap<LockId, u64>,
@@ -153,6 +158,7 @@ impl Checker {
                 (config.lock_delay.0 as f64 * (1.0 - config.lease_margin)) as u64,
             ),
             delayed_since: BTreeMap::new(),
+            holding: BTreeSet::new(),
             newest: BTreeMap::new(),
             writers: BTreeMap::new(),
             reported_pairs: BTreeSet::new(),
@@ -202,8 +208,31 @@ impl Checker {
                 self.on_write(time, node, client, sequencer.lock, sequencer.generation);
             }
             LockEvent::WriteRefused { .. } => self.writes_refused += 1,
+            LockEvent::Freed { sequencer } if from_replica => {
+                self.holding.remove(&(sequencer.lock, sequencer.generation));
+            }
             LockEvent::Granted { client, sequencer } if from_replica => {
                 self.grants.insert((sequencer.lock, sequencer.generation));
+                let lock = sequencer.lock;
+                let older: Vec<u64> = self
+                    .holding
+                    .range((lock, 0)..(lock, sequencer.generation))
+                    .map(|&(_, generation)| generation)
+                    .collect();
+                for generation in older {
+                    // Reported once per unended grant.
+                    self.holding.remove(&(lock, generation));
+                    self.violation(
+                        time,
+                        "grant_while_held",
+                        vec![node, client],
+                        format!(
+                            "lock-{lock} was granted to client {} under generation {} while its grant under generation {generation} had not been released or expired",
+                            client.0, sequencer.generation
+                        ),
+                    );
+                }
+                self.holding.insert((lock, sequencer.generation));
                 if let Some(since) = self.delayed_since.remove(&sequencer.lock)
                     && time < since.saturating_add(self.lock_delay_min)
                 {
@@ -656,5 +685,42 @@ mod tests {
             200,
         );
         assert_eq!(checks(&verdict), vec!["master_lease"]);
+    }
+
+    #[test]
+    fn a_grant_before_the_previous_hold_ended_is_a_grant_while_held() {
+        let granted = |client, generation| LockEvent::Granted {
+            client: NodeId(client),
+            sequencer: Sequencer {
+                lock: 0,
+                generation,
+            },
+        };
+        let freed = |generation| LockEvent::Freed {
+            sequencer: Sequencer {
+                lock: 0,
+                generation,
+            },
+        };
+        let clean = run(
+            vec![
+                record(10, 0, granted(3, 1)),
+                record(20, 0, freed(1)),
+                record(30, 0, granted(4, 2)),
+            ],
+            100,
+        );
+        assert!(clean.violations.is_empty(), "{:?}", clean.violations);
+        let twice = run(
+            vec![
+                record(10, 0, granted(3, 1)),
+                record(30, 0, granted(4, 2)),
+                record(40, 0, freed(1)),
+            ],
+            100,
+        );
+        // Generation 2 went out while client 3 still held generation 1: the resource's
+        // fencing would hide it, so only the service's own records show it.
+        assert_eq!(checks(&twice), vec!["grant_while_held"]);
     }
 }

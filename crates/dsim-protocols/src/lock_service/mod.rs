@@ -179,9 +179,13 @@
 //!
 //! [`check`] judges from observations only: the resource's [`LockEvent::WriteAccepted`]
 //! and [`LockEvent::WriteRefused`] (mutual exclusion, stale writes), and the masters'
-//! [`LockEvent::ServingStarted`], [`LockEvent::LeaseHeld`] (every tick while serving)
-//! and [`LockEvent::ServingStopped`] (the lease check, and the unavailability measure),
-//! and the clients' operations (the `liveness` check above).
+//! [`LockEvent::ServingStarted`], [`LockEvent::LeaseHeld`] (every tick while serving,
+//! and before each client request it serves, so that every act under the lease is
+//! seen) and [`LockEvent::ServingStopped`] (the `master_lease` check, and the
+//! unavailability measure), the masters' [`LockEvent::LockDelayed`] and
+//! [`LockEvent::Granted`] (the `lock_delay` check: no grant of a lock freed by a session
+//! expiry sooner than `lock_delay * (1 - lease_margin)` after it), and the clients'
+//! operations (the `liveness` check above).
 //! The formula is `L = (1/m) sum l_i`, the mean latency of the `m` granted acquires in
 //! `ops.csv`. Extra summary columns: `unavailable_ns` (virtual time since the first
 //! master served with no master serving, e.g. during a failover), `master_changes`,

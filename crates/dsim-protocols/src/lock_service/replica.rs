@@ -1038,12 +1038,31 @@ impl Replica {
             if !record.chosen {
                 return;
             }
+            let frees = matches!(record.cmd, Cmd::Release { .. } | Cmd::ExpireSession { .. });
+            let held_before = if frees { self.held(ctx) } else { Vec::new() };
             let durable = ctx.durable_mut();
             let result = durable.db.apply(&record.cmd);
             durable.applied = slot + 1;
             self.dirty = true;
+            for sequencer in held_before {
+                if ctx.durable().db.lock(sequencer.lock).holder.is_none() {
+                    ctx.observe(Observation::Protocol(LockEvent::Freed { sequencer }));
+                }
+            }
             self.react(ctx, slot, result);
         }
+    }
+
+    /// The sequencers of every lock held in the database.
+    fn held(&self, ctx: &Ctx<'_, LockNode>) -> Vec<Sequencer> {
+        (0..self.config.locks)
+            .map(|lock| (lock, ctx.durable().db.lock(lock)))
+            .filter(|(_, record)| record.holder.is_some())
+            .map(|(lock, record)| Sequencer {
+                lock,
+                generation: record.generation,
+            })
+            .collect()
     }
 
     // ----- the master serving clients ---------------------------------------------
@@ -1951,6 +1970,14 @@ mod tests {
         let (slot, cmds) = take_batch(&mut parts);
         assert!(matches!(cmds[..], [Cmd::Release { op: 1, .. }]));
         ack(&mut replica, &mut parts, leading, slot, 1);
+        // The end of Alice's hold is observed, or the checker would take Bob's grant
+        // below for a grant while held.
+        assert!(events(&parts).contains(&LockEvent::Freed {
+            sequencer: Sequencer {
+                lock: 1,
+                generation: 1
+            }
+        }));
         // Applying the release queues Bob's grant; once chosen, Bob holds generation 2.
         let (slot, cmds) = take_batch(&mut parts);
         assert_eq!(

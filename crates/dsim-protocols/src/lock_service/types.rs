@@ -695,6 +695,13 @@ pub enum LockEvent {
         /// The grant.
         sequencer: Sequencer,
     },
+    /// The master applied a command that ended the hold of `sequencer` (a release, or
+    /// the expiry of the holder's session). Observed for every applied slot, recovered
+    /// ones included, so a hold is never seen to outlive its end.
+    Freed {
+        /// The hold that ended.
+        sequencer: Sequencer,
+    },
     /// The master applied the expiry of a session.
     SessionExpired {
         /// The session.

@@ -129,6 +129,9 @@ struct Checker {
     delayed_since: BTreeMap<LockId, SimTime>,
     /// Grants seen and not yet ended, as (lock, generation).
     holding: BTreeSet<(LockId, u64)>,
+    /// Holds seen ended. A master that lost its office may apply (and observe) a
+    /// grant after its successor already applied (and observed) the grant's end.
+    ended: BTreeSet<(LockId, u64)>,
     /// Per lock: the newest generation the resource accepted, and per generation the
     /// first client that wrote under it.
     newest: BTreeMap<LockId, u64>,
@@ -159,6 +162,7 @@ impl Checker {
             ),
             delayed_since: BTreeMap::new(),
             holding: BTreeSet::new(),
+            ended: BTreeSet::new(),
             newest: BTreeMap::new(),
             writers: BTreeMap::new(),
             reported_pairs: BTreeSet::new(),
@@ -209,7 +213,9 @@ impl Checker {
             }
             LockEvent::WriteRefused { .. } => self.writes_refused += 1,
             LockEvent::Freed { sequencer } if from_replica => {
-                self.holding.remove(&(sequencer.lock, sequencer.generation));
+                let hold = (sequencer.lock, sequencer.generation);
+                self.holding.remove(&hold);
+                self.ended.insert(hold);
             }
             LockEvent::Granted { client, sequencer } if from_replica => {
                 self.grants.insert((sequencer.lock, sequencer.generation));
@@ -232,7 +238,9 @@ impl Checker {
                         ),
                     );
                 }
-                self.holding.insert((lock, sequencer.generation));
+                if !self.ended.contains(&(lock, sequencer.generation)) {
+                    self.holding.insert((lock, sequencer.generation));
+                }
                 if let Some(since) = self.delayed_since.remove(&sequencer.lock)
                     && time < since.saturating_add(self.lock_delay_min)
                 {
@@ -711,6 +719,20 @@ mod tests {
             100,
         );
         assert!(clean.violations.is_empty(), "{:?}", clean.violations);
+        let stale_master = run(
+            vec![
+                record(10, 1, freed(1)),
+                // A deposed master applies the old grant late: it had already ended.
+                record(15, 0, granted(3, 1)),
+                record(30, 1, granted(4, 2)),
+            ],
+            100,
+        );
+        assert!(
+            stale_master.violations.is_empty(),
+            "{:?}",
+            stale_master.violations
+        );
         let twice = run(
             vec![
                 record(10, 0, granted(3, 1)),

@@ -10,10 +10,13 @@
 //! - [`lock_service`] — a Chubby-style lock service (Burrows), kind `lock_service`.
 //! - [`mapreduce`] — MapReduce (Dean & Ghemawat), kind `mapreduce`.
 //! - [`hold`] — the engine benchmark, kind `hold`.
+//! - [`liveness`] — the liveness phase of a run (after its last fault), shared by the
+//!   protocols' liveness checks.
 
 #![warn(missing_docs)]
 
 pub mod hold;
+pub mod liveness;
 pub mod lock_service;
 pub mod mapreduce;
 pub mod paxos;

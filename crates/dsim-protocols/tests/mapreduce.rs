@@ -505,3 +505,67 @@ fn random_faults_never_corrupt_the_count_and_the_job_ends_after_the_heal() {
     }
     eprintln!("random faults: latest job end {latest_ns} ns");
 }
+
+// ----- audit regressions: fetch_timeout below the round trip, and liveness ------------
+
+#[test]
+fn fetch_timeout_below_the_round_trip_is_refused_before_running() {
+    let request = |fetch_ms: u64| RunRequest {
+        config: SimConfig {
+            network: NetworkConfig {
+                default_link: LinkModel {
+                    delay: Delay::Constant { ns: 2_000_000 },
+                    ..LinkModel::default()
+                },
+                ..NetworkConfig::default()
+            },
+            ..SimConfig::default()
+        },
+        nodes: 4,
+        variant: "correct".to_string(),
+        params: Params(
+            [(
+                "fetch_timeout".to_string(),
+                ParamValue::Duration(SimDuration::from_millis(fetch_ms)),
+            )]
+            .into_iter()
+            .collect(),
+        ),
+        workload: Workload {
+            clients: 0,
+            rate_per_s: 0.0,
+        },
+        duration: SimDuration::from_secs(20),
+        faults: Vec::new(),
+        trace: None,
+    };
+    // 1 ms against a 4 ms round trip: every fetch timed out, healthy map tasks were
+    // re-executed forever, and the run exited 0 with job_completed = false.
+    let refused = MapReduce.run(request(1)).err().expect("refused");
+    let message = refused.to_string();
+    assert!(
+        message.contains("fetch_timeout") && message.contains("round trip"),
+        "{message}"
+    );
+    // Above the round trip the same job runs and completes.
+    let result = MapReduce.run(request(5)).expect("accepted");
+    assert!(job_completed(&result));
+    assert!(result.verdict.violations.is_empty());
+}
+
+#[test]
+fn a_job_not_done_within_the_liveness_bound_of_a_healthy_cell_is_a_liveness_violation() {
+    // The fault-free default job takes about 0.3 s; a 10 ms bound cannot hold. Without
+    // the check an unfinished job was only a summary column.
+    let result = default_job()
+        .set(
+            "liveness_bound",
+            ParamValue::Duration(SimDuration::from_millis(10)),
+        )
+        .run();
+    let checks: Vec<&str> = result.verdict.violations.iter().map(|v| v.check).collect();
+    assert!(job_completed(&result));
+    assert_eq!(checks, vec!["liveness"]);
+    // With the default bound (5 s) the same job is live.
+    assert!(default_job().run().verdict.violations.is_empty());
+}

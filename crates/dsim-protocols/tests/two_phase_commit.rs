@@ -791,3 +791,78 @@ fn ready_scenario_files_describe_the_runs_these_tests_build() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------
+// Audit regressions.
+
+/// The audit's run (`scenarios/regressions/2pc_told_aborted_but_committed.toml`): a
+/// coordinator, 2 participants, one client at 100/s, no voluntary aborts, constant 1 ms
+/// links, and a partition `[[0], [1, 2]]` at 379 ms, healed at 700 ms. With seed 3 the
+/// client's transaction 37 has both yes votes in flight when it starts.
+fn told_aborted_request(seed: u64, variant: Variant) -> RunRequest {
+    let mut params = BTreeMap::new();
+    params.insert("abort_ratio".to_string(), ParamValue::Float(0.0));
+    RunRequest {
+        config: SimConfig {
+            seed,
+            network: NetworkConfig {
+                default_link: LinkModel {
+                    delay: Delay::Constant { ns: 1_000_000 },
+                    drop_ratio: 0.0,
+                    duplicate_ratio: 0.0,
+                    order: LinkOrder::Unordered,
+                },
+                topology: Topology::FullMesh,
+            },
+            storage: StorageMode::KeepAll,
+            message_log_limit: 0,
+        },
+        nodes: 3,
+        variant: variant.name().to_string(),
+        params: Params(params),
+        workload: Workload {
+            clients: 1,
+            rate_per_s: 100.0,
+        },
+        duration: SimDuration::from_secs(1),
+        faults: vec![
+            (
+                ms(379),
+                Fault::Partition(vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]]),
+            ),
+            (ms(700), Fault::Heal),
+        ],
+        trace: None,
+    }
+}
+
+#[test]
+fn commit_on_timeout_telling_the_client_aborted_while_both_participants_commit_is_caught() {
+    let result = TwoPhaseCommit
+        .run(told_aborted_request(3, Variant::CommitOnTimeout))
+        .expect("the request is valid");
+    let checks: Vec<&str> = result.verdict.violations.iter().map(|v| v.check).collect();
+    // Both participants voted yes and both committed (atomicity and unanimity hold);
+    // the coordinator, which never got the votes, told the client "aborted". Before the
+    // client_outcome check this run reported "checks all held".
+    assert_eq!(
+        checks,
+        vec!["client_outcome"],
+        "{:?}",
+        result.verdict.violations
+    );
+    assert!(
+        result.verdict.violations[0].details.contains("told txn"),
+        "{}",
+        result.verdict.violations[0].details
+    );
+    // The correct variant waits in doubt and aborts with the coordinator.
+    let correct = TwoPhaseCommit
+        .run(told_aborted_request(3, Variant::Correct))
+        .expect("the request is valid");
+    assert!(
+        correct.verdict.violations.is_empty(),
+        "{:?}",
+        correct.verdict.violations
+    );
+}

@@ -24,10 +24,10 @@ fn ready_scenarios() -> Vec<PathBuf> {
 const GOLDEN: &[(&str, &str)] = &[
     ("2pc-coordinator-crash-in-doubt.toml", "5c9abc07cb510559"),
     ("2pc-lossy.toml", "850b41b62ea591bb"),
-    ("2pc-nemesis.toml", "bc60c7964c5d99f9"),
-    ("clock-skew-lease.toml", "832c972ec34a56b4"),
+    ("2pc-nemesis.toml", "68b8ef50580a6fd9"),
+    ("clock-skew-lease.toml", "7eec510afbffd3d9"),
     ("lock-master-failover.toml", "d67d38dff135c2f6"),
-    ("lock-nemesis.toml", "88dc676ea2ad0a90"),
+    ("lock-nemesis.toml", "27c3743f5f3d5156"),
     ("lock-pause-without-fencing.toml", "8f981eecc1d49fdd"),
     ("mapreduce-nemesis.toml", "b677bc7dad788103"),
     ("mapreduce-stragglers-backup.toml", "8b71c98294baf530"),

@@ -10,10 +10,19 @@
 //!   write landed inside the new holder's critical section.
 //!
 //! At the replicas (what the masters did):
-//! - `master_lease`: a master acted on its lease (started serving, or found its lease
-//!   held at a tick) after a *different* node had started serving under a higher
-//!   ballot. Master leases exist to make this impossible; it happens only when clocks
-//!   drift beyond the lease margin or step (see the module essay).
+//! - `master_lease`: a master acted on its lease (started serving, found its lease held
+//!   at a tick, or served a client request: every act is observed, so an overlap
+//!   shorter than a tick is seen too) after a *different* node had started serving
+//!   under a higher ballot. Master leases exist to make this impossible; it happens
+//!   only when clocks drift beyond the lease margin or step (see the module essay).
+//! - `grant_while_held`: a master granted a lock under generation `g` while an older
+//!   grant of it had not ended (no release or expiry of it was applied): two holders
+//!   by the service's own records.
+//! - `lock_delay`: a lock freed by a session expiry was granted again sooner than
+//!   `lock_delay * (1 - lease_margin)` (the delay as the slowest clock within the drift
+//!   bound counts it) after the expiry was applied.
+//!
+//! At the clients: `liveness` (see [`liveness`]).
 //!
 //! Measured: `unavailable_ns`, the virtual time from the first moment a master served
 //! to the end of the run during which no master served. A mastership serves from its
@@ -26,15 +35,21 @@
 
 use super::LockConfig;
 use super::types::{LockEvent, LockId};
+use crate::liveness::{LivenessPhase, starved};
 use crate::paxos::Ballot;
 use dsim_core::{
-    Formula, NodeId, Observation, ObservationRecord, RunOutput, SimDuration, SimTime, Verdict,
-    Violation,
+    Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimDuration, SimTime,
+    Verdict, Violation,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The checks, in the order the verdict reports them.
-pub const CHECKS: &[&str] = &["mutual_exclusion", "stale_write", "master_lease"];
+pub const CHECKS: &[&str] = &[
+    "mutual_exclusion",
+    "stale_write",
+    "master_lease",
+    "liveness",
+];
 
 /// Violations kept per check; the rest are only counted.
 const VIOLATIONS_PER_CHECK_MAX: usize = 100;
@@ -45,7 +60,56 @@ pub fn check(output: &RunOutput<LockEvent>, config: &LockConfig) -> Verdict {
     for record in &output.observations {
         checker.observe(record);
     }
-    checker.verdict(output.end_time)
+    let mut verdict = checker.verdict(output.end_time);
+    verdict.violations.extend(liveness(output, config));
+    verdict
+}
+
+/// Acquires of one client in a row that must fail before the liveness check calls it
+/// starvation. A client retries an acquire every `client_retry` until `acquire_timeout`,
+/// so on a healthy cell a timeout takes heavy loss or contention; three in a row do not
+/// happen on the shipped scenarios, while a starved lock fails every acquire.
+pub const STARVED_IN_A_ROW: usize = 3;
+
+/// The liveness check. Its phase starts `liveness_bound` after the last fault ended
+/// (time for an election, the old master's lease, session expiries and lock-delay),
+/// and is judged only while a majority of replicas is up and the network is whole at
+/// the end. In it, a client up at the end must keep being granted locks:
+/// [`STARVED_IN_A_ROW`] of its acquires in a row that timed out or lost their session
+/// (or are still waiting long after their `acquire_timeout`) is starvation. Reports the
+/// first such run per client.
+pub fn liveness(output: &RunOutput<LockEvent>, config: &LockConfig) -> Vec<Violation> {
+    let phase = LivenessPhase::of(&output.fault_log);
+    let replicas_up = phase.up_among((0..config.replicas as u32).map(NodeId));
+    if !phase.network_whole || replicas_up < config.majority() {
+        return Vec::new();
+    }
+    starved(
+        &output.observations,
+        &phase,
+        phase.start.saturating_add(config.liveness_bound),
+        output.end_time,
+        config.acquire_timeout,
+        STARVED_IN_A_ROW,
+        |outcome| outcome == Outcome::Ok,
+    )
+    .into_iter()
+    .map(|found| Violation {
+        time: found.last.1.saturating_add(config.acquire_timeout),
+        check: "liveness",
+        nodes: vec![found.client],
+        details: format!(
+            "client {} was granted none of {STARVED_IN_A_ROW} acquires in a row (op {} at {} through op {} at {}), though the last fault ended at {} and {replicas_up} of {} replicas were up",
+            found.client.0,
+            found.first.0,
+            found.first.1,
+            found.last.0,
+            found.last.1,
+            phase.start,
+            config.replicas
+        ),
+    })
+    .collect()
 }
 
 /// One mastership still serving, per node.
@@ -59,6 +123,15 @@ struct Serving {
 struct Checker {
     replicas: usize,
     heartbeat: SimDuration,
+    /// The shortest real time a lock-delay may last within the drift bound.
+    lock_delay_min: SimDuration,
+    /// Per lock in lock-delay: when the expiry that freed it was applied.
+    delayed_since: BTreeMap<LockId, SimTime>,
+    /// Grants seen and not yet ended, as (lock, generation).
+    holding: BTreeSet<(LockId, u64)>,
+    /// Holds seen ended. A master that lost its office may apply (and observe) a
+    /// grant after its successor already applied (and observed) the grant's end.
+    ended: BTreeSet<(LockId, u64)>,
     /// Per lock: the newest generation the resource accepted, and per generation the
     /// first client that wrote under it.
     newest: BTreeMap<LockId, u64>,
@@ -84,6 +157,12 @@ impl Checker {
         Checker {
             replicas: config.replicas,
             heartbeat: config.heartbeat_interval,
+            lock_delay_min: SimDuration(
+                (config.lock_delay.0 as f64 * (1.0 - config.lease_margin)) as u64,
+            ),
+            delayed_since: BTreeMap::new(),
+            holding: BTreeSet::new(),
+            ended: BTreeSet::new(),
             newest: BTreeMap::new(),
             writers: BTreeMap::new(),
             reported_pairs: BTreeSet::new(),
@@ -133,8 +212,54 @@ impl Checker {
                 self.on_write(time, node, client, sequencer.lock, sequencer.generation);
             }
             LockEvent::WriteRefused { .. } => self.writes_refused += 1,
-            LockEvent::Granted { sequencer, .. } if from_replica => {
+            LockEvent::Freed { sequencer } if from_replica => {
+                let hold = (sequencer.lock, sequencer.generation);
+                self.holding.remove(&hold);
+                self.ended.insert(hold);
+            }
+            LockEvent::Granted { client, sequencer } if from_replica => {
                 self.grants.insert((sequencer.lock, sequencer.generation));
+                let lock = sequencer.lock;
+                let older: Vec<u64> = self
+                    .holding
+                    .range((lock, 0)..(lock, sequencer.generation))
+                    .map(|&(_, generation)| generation)
+                    .collect();
+                for generation in older {
+                    // Reported once per unended grant.
+                    self.holding.remove(&(lock, generation));
+                    self.violation(
+                        time,
+                        "grant_while_held",
+                        vec![node, client],
+                        format!(
+                            "lock-{lock} was granted to client {} under generation {} while its grant under generation {generation} had not been released or expired",
+                            client.0, sequencer.generation
+                        ),
+                    );
+                }
+                if !self.ended.contains(&(lock, sequencer.generation)) {
+                    self.holding.insert((lock, sequencer.generation));
+                }
+                if let Some(since) = self.delayed_since.remove(&sequencer.lock)
+                    && time < since.saturating_add(self.lock_delay_min)
+                {
+                    self.violation(
+                        time,
+                        "lock_delay",
+                        vec![node, client],
+                        format!(
+                            "lock-{} was granted to client {} at {time}, {} after a session expiry freed it at {since}; lock_delay allows no grant before {}",
+                            sequencer.lock,
+                            client.0,
+                            time.saturating_since(since),
+                            self.lock_delay_min
+                        ),
+                    );
+                }
+            }
+            LockEvent::LockDelayed { lock, .. } if from_replica => {
+                self.delayed_since.insert(lock, time);
             }
             LockEvent::SessionExpired { .. } if from_replica => self.sessions_expired += 1,
             LockEvent::ServingStarted { ballot } if from_replica => {
@@ -280,7 +405,7 @@ mod tests {
     use super::super::testkit::config;
     use super::super::types::Sequencer;
     use super::*;
-    use dsim_core::Counters;
+    use dsim_core::{Counters, Value};
 
     const MS: u64 = 1_000_000;
 
@@ -436,5 +561,198 @@ mod tests {
             verdict.violations.is_empty(),
             "a crashed master does not overlap"
         );
+    }
+
+    fn op_record(
+        ms: u64,
+        client: u32,
+        observation: Observation<LockEvent>,
+    ) -> ObservationRecord<LockEvent> {
+        ObservationRecord {
+            time: SimTime(ms * MS),
+            node: NodeId(client),
+            observation,
+        }
+    }
+
+    fn output_with(
+        observations: Vec<ObservationRecord<LockEvent>>,
+        fault_log: Vec<dsim_core::FaultRecord>,
+    ) -> RunOutput<LockEvent> {
+        RunOutput {
+            seed: 1,
+            node_count: 6,
+            end_time: SimTime(5_000 * MS),
+            counters: Counters::default(),
+            fingerprint: 0,
+            observations,
+            fault_log,
+            messages: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn acquires_that_time_out_long_after_the_last_fault_are_starvation() {
+        let config = config(3, 2);
+        let invoked = |ms, client, op| {
+            op_record(
+                ms,
+                client,
+                Observation::OpInvoked {
+                    op,
+                    f: "acquire",
+                    key: Some(Value::Int(0)),
+                    arg: Value::Nil,
+                },
+            )
+        };
+        let done = |ms, client, op, outcome| {
+            op_record(
+                ms,
+                client,
+                Observation::OpCompleted {
+                    op,
+                    outcome,
+                    ret: Value::Nil,
+                },
+            )
+        };
+        let timeout = Outcome::Info("timeout");
+        let observations = vec![
+            invoked(1_500, 3, 1),
+            done(1_510, 3, 1, Outcome::Ok),
+            invoked(1_600, 4, 2),
+            done(2_600, 4, 2, timeout),
+            invoked(2_600, 4, 3),
+            done(3_600, 4, 3, timeout),
+            // Still waiting at the end, long after its timeout ran out.
+            invoked(3_700, 4, 4),
+            // Invoked too late for its timeout to have run out: not judged.
+            invoked(4_500, 3, 5),
+        ];
+        let found = liveness(&output_with(observations.clone(), Vec::new()), &config);
+        // The audit's starvation: client 4 was granted none of three acquires in a row
+        // while the cell was healthy, and such a run used to pass every check.
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].check, found[0].nodes.clone()),
+            ("liveness", vec![NodeId(4)])
+        );
+        // With two of three replicas crashed for good there is no quorum: not judged.
+        let crashes = [0, 1]
+            .into_iter()
+            .map(|node| dsim_core::FaultRecord {
+                time: SimTime(10 * MS),
+                fault: dsim_core::Fault::Crash(NodeId(node)),
+            })
+            .collect();
+        assert!(liveness(&output_with(observations, crashes), &config).is_empty());
+    }
+
+    #[test]
+    fn a_grant_inside_the_lock_delay_after_an_expiry_is_a_violation() {
+        let config = config(3, 2);
+        let delay_ms = config.lock_delay.0 / MS;
+        let expired = LockEvent::LockDelayed {
+            lock: 1,
+            session: crate::lock_service::SessionId {
+                client: 3,
+                epoch: 0,
+            },
+        };
+        let granted = |generation| LockEvent::Granted {
+            client: NodeId(4),
+            sequencer: Sequencer {
+                lock: 1,
+                generation,
+            },
+        };
+        let early = run(
+            vec![
+                record(100, 0, expired),
+                record(100 + delay_ms / 2, 0, granted(2)),
+            ],
+            1_000,
+        );
+        // Half the lock-delay: a non-fencing resource could see the dead holder's late
+        // write interleave with the new holder's. Only lock_delay can see it.
+        assert_eq!(checks(&early), vec!["lock_delay"]);
+        let on_time = run(
+            vec![
+                record(100, 0, expired),
+                record(100 + delay_ms, 0, granted(2)),
+            ],
+            1_000,
+        );
+        assert!(on_time.violations.is_empty());
+    }
+
+    #[test]
+    fn a_client_request_served_after_a_newer_master_started_breaks_the_lease_between_ticks() {
+        let old = Ballot { round: 1, node: 0 };
+        let new = Ballot { round: 2, node: 1 };
+        // The old master's ticks were all before the takeover; one request it served
+        // 3 ms after it (less than a tick) is observed as an act under its lease.
+        let verdict = run(
+            vec![
+                record(10, 0, LockEvent::ServingStarted { ballot: old }),
+                record(90, 0, LockEvent::LeaseHeld { ballot: old }),
+                record(100, 1, LockEvent::ServingStarted { ballot: new }),
+                record(103, 0, LockEvent::LeaseHeld { ballot: old }),
+            ],
+            200,
+        );
+        assert_eq!(checks(&verdict), vec!["master_lease"]);
+    }
+
+    #[test]
+    fn a_grant_before_the_previous_hold_ended_is_a_grant_while_held() {
+        let granted = |client, generation| LockEvent::Granted {
+            client: NodeId(client),
+            sequencer: Sequencer {
+                lock: 0,
+                generation,
+            },
+        };
+        let freed = |generation| LockEvent::Freed {
+            sequencer: Sequencer {
+                lock: 0,
+                generation,
+            },
+        };
+        let clean = run(
+            vec![
+                record(10, 0, granted(3, 1)),
+                record(20, 0, freed(1)),
+                record(30, 0, granted(4, 2)),
+            ],
+            100,
+        );
+        assert!(clean.violations.is_empty(), "{:?}", clean.violations);
+        let stale_master = run(
+            vec![
+                record(10, 1, freed(1)),
+                // A deposed master applies the old grant late: it had already ended.
+                record(15, 0, granted(3, 1)),
+                record(30, 1, granted(4, 2)),
+            ],
+            100,
+        );
+        assert!(
+            stale_master.violations.is_empty(),
+            "{:?}",
+            stale_master.violations
+        );
+        let twice = run(
+            vec![
+                record(10, 0, granted(3, 1)),
+                record(30, 0, granted(4, 2)),
+                record(40, 0, freed(1)),
+            ],
+            100,
+        );
+        // Generation 2 went out while client 3 still held generation 1: the resource's
+        // fencing would hide it, so only the service's own records show it.
+        assert_eq!(checks(&twice), vec!["grant_while_held"]);
     }
 }

@@ -324,6 +324,13 @@ impl Client {
                     ret: Value::Nil,
                 });
                 self.phase = Phase::Idle;
+                if !self.naive {
+                    // The grant may have been applied and its reply lost: hand the lock
+                    // back, or the session (kept alive by our next requests) would hold
+                    // it forever and our next acquire of it would queue behind our own
+                    // forgotten hold. Generation 0: we never learned it.
+                    self.release(ctx, op, Sequencer::abandoned(lock));
+                }
             } else if now.saturating_since(last_sent) >= retry {
                 self.phase = Phase::Acquiring {
                     op,
@@ -435,9 +442,18 @@ impl Client {
             }
             Phase::Holding { op: holding, .. } if holding == op => {}
             _ => {
-                // A late grant for an acquire we gave up on: hand it back.
-                if !self.pending_releases.iter().any(|r| r.op == op) {
-                    self.release(ctx, op, sequencer);
+                // A late grant for an acquire we gave up on: hand it back. Its release
+                // may already be pending under generation 0 (sent when the acquire
+                // timed out): resend it under the generation we now learned.
+                let pending = self.pending_releases.iter().position(|r| r.op == op);
+                match pending {
+                    Some(index) if self.pending_releases[index].sequencer == sequencer => {}
+                    Some(index) => {
+                        self.pending_releases[index].sequencer = sequencer;
+                        self.pending_releases[index].sent_at = now;
+                        self.send_release(ctx, op, sequencer);
+                    }
+                    None => self.release(ctx, op, sequencer),
                 }
             }
         }
@@ -698,7 +714,7 @@ mod tests {
     }
 
     #[test]
-    fn late_grant_for_an_abandoned_acquire_is_released() {
+    fn timed_out_acquire_is_released_and_a_late_grant_handed_back() {
         let (mut client, mut parts, op, lock) = acquiring();
         let config = config(3, 2);
         parts.local_now = SimTime(parts.local_now.0 + config.acquire_timeout.0);
@@ -708,7 +724,11 @@ mod tests {
             outcome: Outcome::Info("timeout"),
             ret: Value::Nil,
         }));
-        parts.take_effects();
+        // The acquire may have been granted with the reply lost: without this release
+        // the session would hold the lock for nobody, for as long as it lives.
+        assert!(parts.take_sends().iter().any(
+            |(_, m)| matches!(m, Msg::Release { op: o, sequencer, .. } if *o == op && *sequencer == Sequencer::abandoned(lock))
+        ));
         let session = client.session();
         client.on_message(
             &mut parts.ctx(),
@@ -724,7 +744,8 @@ mod tests {
                 released_op: 0,
             },
         );
-        // Keeping it would block the lock until the session expired.
+        // Keeping it would block the lock until the session expired. (The timeout
+        // already released it under generation 0; the grant names the generation.)
         assert!(parts.take_sends().iter().any(
             |(_, m)| matches!(m, Msg::Release { op: o, sequencer, .. } if *o == op && sequencer.generation == 4)
         ));

@@ -100,7 +100,14 @@
 //!
 //! *Liveness*: once a majority of replicas is up and connected, a master serves within
 //! about `master_lease` plus an election; the integration tests assert that every client
-//! is granted a lock within 1 s after the last fault healed.
+//! is granted a lock within 1 s after the last fault healed. Every run is held to it by
+//! the `liveness` check: from `liveness_bound` (default 1 s) after the last fault ended,
+//! with a majority of replicas up and the network whole at the end, a client up at the
+//! end must keep being granted: three of its acquires in a row that are not granted
+//! within `acquire_timeout` (default 1 s) is starvation, and the run exits 1. A client
+//! whose acquire timed out releases that operation's hold (the grant may have been
+//! applied with its reply lost): before it did, one lost `Granted` starved a lock
+//! forever while every check held (`scenarios/regressions/lock_lost_grant_starvation.toml`).
 //!
 //! ## Failure model
 //!
@@ -172,8 +179,13 @@
 //!
 //! [`check`] judges from observations only: the resource's [`LockEvent::WriteAccepted`]
 //! and [`LockEvent::WriteRefused`] (mutual exclusion, stale writes), and the masters'
-//! [`LockEvent::ServingStarted`], [`LockEvent::LeaseHeld`] (every tick while serving)
-//! and [`LockEvent::ServingStopped`] (the lease check, and the unavailability measure).
+//! [`LockEvent::ServingStarted`], [`LockEvent::LeaseHeld`] (every tick while serving,
+//! and before each client request it serves, so that every act under the lease is
+//! seen) and [`LockEvent::ServingStopped`] (the `master_lease` check, and the
+//! unavailability measure), the masters' [`LockEvent::LockDelayed`] and
+//! [`LockEvent::Granted`] (the `lock_delay` check: no grant of a lock freed by a session
+//! expiry sooner than `lock_delay * (1 - lease_margin)` after it), and the clients'
+//! operations (the `liveness` check above).
 //! The formula is `L = (1/m) sum l_i`, the mean latency of the `m` granted acquires in
 //! `ops.csv`. Extra summary columns: `unavailable_ns` (virtual time since the first
 //! master served with no master serving, e.g. during a failover), `master_changes`,
@@ -325,6 +337,11 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: ParamKind::duration(SimDuration::from_secs(1)),
         help: "client: an acquire not granted after this long is reported as a timeout",
     },
+    ParamSpec {
+        key: "liveness_bound",
+        kind: ParamKind::duration(SimDuration::from_secs(1)),
+        help: "liveness check: from this long after the last fault ended, with a majority of replicas up and the network whole, 3 acquires of a live client in a row not granted within acquire_timeout are a liveness violation",
+    },
 ];
 
 /// Smallest and largest replica count.
@@ -365,6 +382,8 @@ pub struct LockConfig {
     pub client_retry: SimDuration,
     /// Client acquire timeout.
     pub acquire_timeout: SimDuration,
+    /// How long after the last fault the liveness check starts judging acquires.
+    pub liveness_bound: SimDuration,
 }
 
 impl LockConfig {
@@ -396,6 +415,7 @@ impl LockConfig {
             hold_time: params.duration(PARAMS, "hold_time"),
             client_retry: params.duration(PARAMS, "client_retry"),
             acquire_timeout: params.duration(PARAMS, "acquire_timeout"),
+            liveness_bound: params.duration(PARAMS, "liveness_bound"),
         }
     }
 

@@ -78,6 +78,12 @@ impl NaiveServer {
                 entry.waiters.retain(|&waiter| waiter != (source, op));
                 if entry.holder == Some((source, op)) {
                     entry.holder = None;
+                    ctx.observe(Observation::Protocol(LockEvent::Freed {
+                        sequencer: Sequencer {
+                            lock: sequencer.lock,
+                            generation: entry.token,
+                        },
+                    }));
                     if let Some((next, next_op)) = entry.waiters.pop_front() {
                         self.grant(ctx, sequencer.lock, next, next_op);
                     }

@@ -53,6 +53,19 @@ pub struct Sequencer {
     pub generation: u64,
 }
 
+impl Sequencer {
+    /// The "sequencer" a client releases under when it gave up on an acquire before it
+    /// learned whether, or under which generation, the lock was granted: generation 0,
+    /// which no grant carries. Releasing under it ends the hold of that operation,
+    /// whatever its generation.
+    pub fn abandoned(lock: LockId) -> Sequencer {
+        Sequencer {
+            lock,
+            generation: 0,
+        }
+    }
+}
+
 /// One command of the replicated lock database, chosen through Multi-Paxos and applied
 /// in log order on every replica.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -86,7 +99,8 @@ pub enum Cmd {
         session: SessionId,
         /// The lock.
         lock: LockId,
-        /// The generation of the hold being released.
+        /// The generation of the hold being released (0: the client gave up on the
+        /// acquire before it learned it).
         generation: u64,
         /// The operation whose hold ends.
         op: u64,
@@ -437,8 +451,11 @@ impl LockDb {
                 record.held.retain(|&held| {
                     let lock_record = &mut locks[held as usize];
                     let holder = lock_record.holder.expect("held locks have a holder");
-                    let named =
-                        holder.op == op && held == lock && lock_record.generation == generation;
+                    // Generation 0: the client gave up on the acquire before it
+                    // learned its generation; (session, op) still names one hold.
+                    let named = holder.op == op
+                        && held == lock
+                        && (generation == 0 || lock_record.generation == generation);
                     if named {
                         freed = Some(held);
                     } else if holder.op < op {
@@ -660,7 +677,8 @@ pub enum LockEvent {
         /// Its ballot.
         ballot: Ballot,
     },
-    /// A serving master checked its lease and still holds it (every heartbeat tick).
+    /// A serving master checked its lease and still holds it: at every heartbeat tick
+    /// and before it serves each client request.
     LeaseHeld {
         /// Its ballot.
         ballot: Ballot,
@@ -675,6 +693,13 @@ pub enum LockEvent {
         /// The holder's client node.
         client: NodeId,
         /// The grant.
+        sequencer: Sequencer,
+    },
+    /// The master applied a command that ended the hold of `sequencer` (a release, or
+    /// the expiry of the holder's session). Observed for every applied slot, recovered
+    /// ones included, so a hold is never seen to outlive its end.
+    Freed {
+        /// The hold that ended.
         sequencer: Sequencer,
     },
     /// The master applied the expiry of a session.
@@ -890,6 +915,46 @@ mod tests {
                 session: session(6),
                 lock: 1,
                 op: 2
+            }),
+            Applied::NotGranted { .. }
+        ));
+    }
+
+    #[test]
+    fn release_of_an_abandoned_acquire_frees_its_hold_whatever_the_generation() {
+        let mut db = LockDb::default();
+        db.apply(&Cmd::OpenSession {
+            session: session(6),
+        });
+        db.apply(&Cmd::Acquire {
+            session: session(6),
+            lock: 0,
+            op: 1,
+        });
+        let released = db.apply(&Cmd::Release {
+            session: session(6),
+            lock: 0,
+            generation: Sequencer::abandoned(0).generation,
+            op: 1,
+        });
+        // The client timed the acquire out before it learned the grant: if this did not
+        // free the lock, the live session would hold it for nobody, forever.
+        assert_eq!(
+            released,
+            Applied::Released {
+                session: session(6),
+                op: 1,
+                freed: Some(0),
+                freed_older: false
+            }
+        );
+        assert_eq!(db.lock(0).holder, None);
+        // Released before the grant was applied: the grant no longer happens.
+        assert!(matches!(
+            db.apply(&Cmd::Acquire {
+                session: session(6),
+                lock: 0,
+                op: 1
             }),
             Applied::NotGranted { .. }
         ));

@@ -3,10 +3,14 @@
 //! and judges only from the master's observations.
 
 use super::{Corpus, JobConfig, MrEvent, expected_partitions};
-use dsim_core::{Formula, Observation, ObservationRecord, SimTime, Verdict, Violation};
+use crate::liveness::LivenessPhase;
+use dsim_core::{Formula, NodeId, Observation, ObservationRecord, SimTime, Verdict, Violation};
 
 /// The name of the one safety check.
 pub const OUTPUT_MISMATCH: &str = "output_mismatch";
+
+/// The name of the liveness check.
+pub const LIVENESS: &str = "liveness";
 
 /// What the checker found in one run.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,6 +21,8 @@ pub struct JobSummary {
     pub job_completed: bool,
     /// From job start to job done, when it completed.
     pub job_time_ns: Option<u64>,
+    /// When the master declared the job done.
+    pub job_done_at: Option<SimTime>,
     /// Times a task went back to idle to be run again.
     pub tasks_reexecuted: u64,
     /// Backup attempts launched.
@@ -104,6 +110,7 @@ pub fn check(
         violations: Vec::new(),
         job_completed: false,
         job_time_ns: None,
+        job_done_at: None,
         tasks_reexecuted: 0,
         backup_tasks_launched: 0,
         workers_failed: 0,
@@ -154,6 +161,7 @@ pub fn check(
                 }
                 if !summary.job_completed {
                     summary.job_completed = true;
+                    summary.job_done_at = Some(record.time);
                     let start = started_at.unwrap_or(SimTime::ZERO);
                     summary.job_time_ns = Some(record.time.saturating_since(start).as_nanos());
                 }
@@ -167,11 +175,50 @@ pub fn check(
     summary
 }
 
+/// The liveness check: once the last fault ended (`phase.start`), with the master never
+/// crashed (master failure is not tolerated, by design), a majority of workers up and
+/// the network whole, the job completes within `config.liveness_bound`. A job not done
+/// by that deadline is a `liveness` violation (a run that ends before it is not
+/// judged). Before this check a job that could never finish exited 0.
+pub fn liveness(
+    config: &JobConfig,
+    summary: &JobSummary,
+    phase: &LivenessPhase,
+    end_time: SimTime,
+) -> Option<Violation> {
+    let master = NodeId(0);
+    let workers = (1..=config.workers).map(NodeId);
+    let workers_up = phase.up_among(workers);
+    let healthy = phase.network_whole
+        && !phase.ever_crashed.contains(&master)
+        && workers_up * 2 > config.workers as usize;
+    let deadline = phase.start.saturating_add(config.liveness_bound);
+    let in_time = summary.job_done_at.is_some_and(|done| done <= deadline);
+    if in_time || !healthy || end_time < deadline {
+        return None;
+    }
+    let outcome = match summary.job_done_at {
+        Some(done) => format!("it was done only at {done}"),
+        None => format!(
+            "{} of {} partitions committed, {} task re-executions",
+            summary.partitions_committed, config.reduce_tasks, summary.tasks_reexecuted
+        ),
+    };
+    Some(Violation {
+        time: deadline,
+        check: LIVENESS,
+        nodes: vec![master],
+        details: format!(
+            "the job was not done {} after the last fault ended at {} ({workers_up} of {} workers up, the network whole): {outcome}",
+            config.liveness_bound, phase.start, config.workers,
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::mapreduce::{TaskKind, Variant};
-    use dsim_core::NodeId;
 
     fn config() -> JobConfig {
         let mut config = JobConfig::defaults(3, Variant::Correct);
@@ -295,5 +342,30 @@ mod tests {
             verdict.extra_columns[1],
             ("job_completed", "false".to_string())
         );
+    }
+
+    #[test]
+    fn a_job_unfinished_long_after_the_last_fault_is_a_liveness_violation() {
+        let config = config();
+        let phase = LivenessPhase::of(&[]);
+        let unfinished = check(&config, 5, &[record(2, MrEvent::JobStarted)]);
+        let end = SimTime::ZERO.saturating_add(config.liveness_bound);
+        // Fault-free, two workers up, the deadline reached: a job that never finished
+        // (the audit's fetch_timeout run) must not pass quietly.
+        let found = liveness(&config, &unfinished, &phase, end);
+        assert_eq!(found.map(|v| v.check), Some(LIVENESS));
+        // A run that ends before the deadline is not judged.
+        let early = SimTime(end.0 - 1);
+        assert!(liveness(&config, &unfinished, &phase, early).is_none());
+        // A finished job is live.
+        let finished = check(&config, 5, &run_with(expected(&config, 5)));
+        assert!(liveness(&config, &finished, &phase, end).is_none());
+        // With the master crashed the job may legitimately never finish.
+        let master_crashed = LivenessPhase::of(&[dsim_core::FaultRecord {
+            time: SimTime(1),
+            fault: dsim_core::Fault::Crash(NodeId(0)),
+        }]);
+        let late = SimTime(end.0 + 1);
+        assert!(liveness(&config, &unfinished, &master_crashed, late).is_none());
     }
 }

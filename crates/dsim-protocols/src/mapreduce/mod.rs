@@ -46,8 +46,19 @@
 //! sequential word count's partition, sorted by word. The checker recomputes that count
 //! from the seed and parameters and flags any difference as `output_mismatch`.
 //! Liveness: as long as the master is up and at least one worker is reachable long
-//! enough, the job completes. An unfinished job is not a violation; `job_completed` and
-//! `job_time_ns` in the summary say how it went.
+//! enough, the job completes. The `liveness` check holds the run to it: once the last
+//! fault ended, with the master never crashed, a majority of workers up and the network
+//! whole, the job must be done within `liveness_bound` (default 5 s; the shipped jobs
+//! take under 1 s fault-free), or the run fails with a `liveness` violation; a run that
+//! ends before that deadline is not judged. `job_completed` and `job_time_ns` in the
+//! summary say how it went.
+//!
+//! `fetch_timeout` must exceed the network's mean round trip (twice the default link's
+//! mean delay): below it every fetch timed out before its reply arrived, the master
+//! re-executed healthy map tasks forever, and a fault-free run exited 0 with
+//! `job_completed = false` (found by the issue-10 audit). Such a configuration is now
+//! refused before the run (exit 2, naming the key), and the liveness check fails any
+//! run that still never finishes.
 //!
 //! # Failure model
 //!
@@ -91,7 +102,8 @@ mod corpus;
 mod master;
 mod worker;
 
-pub use checker::{JobSummary, check};
+use crate::liveness::LivenessPhase;
+pub use checker::{JobSummary, check, liveness};
 pub use corpus::{
     Corpus, LocalDisk, MapOutput, Zipf, expected_partitions, merge_counts, mix64, partition_counts,
     partition_of, word_count,
@@ -101,8 +113,9 @@ pub use worker::{FETCH_ROUNDS, Worker};
 
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
-    ConfigError, Ctx, Formula, Node, NodeId, ParamKind, ParamProblem, ParamSpec, Params, Protocol,
-    ProtocolInfo, RunError, RunRequest, RunResult, Setup, SimDuration, VariantSpec, Workload,
+    ConfigError, Ctx, Delay, Formula, NetworkConfig, Node, NodeId, ParamKind, ParamProblem,
+    ParamSpec, Params, Protocol, ProtocolInfo, RunError, RunRequest, RunResult, Setup, SimDuration,
+    VariantSpec, Workload,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -194,6 +207,11 @@ pub const PARAMS: &[ParamSpec] = &[
         help: "a reducer re-sends an unanswered fetch after this, and gives up after 3 tries",
     },
     ParamSpec {
+        key: "liveness_bound",
+        kind: ParamKind::duration(SimDuration::from_secs(5)),
+        help: "liveness check: once the last fault ended, with the master and a majority of workers up and the network whole, the job completes within this (else a liveness violation)",
+    },
+    ParamSpec {
         key: "backup_tasks",
         kind: ParamKind::Bool(true),
         help: "launch backup attempts of the last running tasks of each phase",
@@ -275,6 +293,9 @@ pub struct JobConfig {
     pub failure_timeout: SimDuration,
     /// Fetch retry period.
     pub fetch_timeout: SimDuration,
+    /// The liveness check's deadline for the job, counted from the end of the last
+    /// fault.
+    pub liveness_bound: SimDuration,
     /// Whether backup attempts are launched.
     pub backup_tasks: bool,
     /// Share of a phase's tasks still running below which backups start.
@@ -359,12 +380,33 @@ impl JobConfig {
             heartbeat_interval,
             failure_timeout,
             fetch_timeout: positive_duration(params, "fetch_timeout")?,
+            liveness_bound: positive_duration(params, "liveness_bound")?,
             backup_tasks: params.bool(PARAMS, "backup_tasks"),
             backup_remaining_ratio,
             slow_workers,
             slow_factor: int_param(params, "slow_factor")? as u64,
             gather_timeout: positive_duration(params, "gather_timeout")?,
         })
+    }
+
+    /// Refuses a `fetch_timeout` shorter than the mean round trip of `network`'s
+    /// default link (twice its mean delay; a heavy-tailed delay without a mean counts
+    /// its minimum): every fetch would time out before its reply could arrive, and the
+    /// master would re-execute healthy map tasks forever (the audit's finding).
+    pub fn check_latency(&self, network: &NetworkConfig) -> Result<(), ConfigError> {
+        let delay = &network.default_link.delay;
+        let one_way_ns = match *delay {
+            Delay::Pareto { scale_ns, .. } => delay.mean_ns().unwrap_or(scale_ns),
+            _ => delay.mean_ns().unwrap_or(0.0),
+        };
+        let round_trip = SimDuration((2.0 * one_way_ns).min(u64::MAX as f64 / 2.0) as u64);
+        if self.fetch_timeout < round_trip {
+            return Err(ConfigError::Invalid(format!(
+                "mapreduce fetch_timeout ({}) is shorter than the network's mean round trip ({round_trip}, twice the mean latency): every fetch would time out before its reply arrives and healthy map tasks would be re-executed forever; set fetch_timeout above {round_trip}",
+                self.fetch_timeout
+            )));
+        }
+        Ok(())
     }
 
     /// The defaults for `nodes` nodes and a variant (tests, benches).
@@ -935,13 +977,20 @@ impl Protocol for MapReduce {
 
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
         let config = JobConfig::from_params(request.nodes, &request.variant, &request.params)?;
+        config.check_latency(&request.config.network)?;
         let seed = request.config.seed;
         let job = Arc::new(Job::new(config.clone(), seed));
         let nodes = request.nodes;
         let (output, trace_error) = execute(request, nodes, move |id, _durable: &MrDurable| {
             MrNode::new(id, job.clone())
         })?;
-        let summary = check(&config, seed, &output.observations);
+        let mut summary = check(&config, seed, &output.observations);
+        summary.violations.extend(liveness(
+            &config,
+            &summary,
+            &LivenessPhase::of(&output.fault_log),
+            output.end_time,
+        ));
         Ok(RunResult {
             output: generic_output(output),
             verdict: summary.verdict(Formula::MeanOkLatency { name: "R" }),

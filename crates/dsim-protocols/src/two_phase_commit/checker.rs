@@ -1,15 +1,32 @@
-//! The checker: judges a run from observations alone (votes and outcomes as the
-//! participants saw them, the coordinator's reported decisions), and measures blocking
-//! as in-doubt time.
+//! The checker: judges a run from observations alone (what each client asked for and
+//! was told, votes, outcomes and applied writes as the participants saw them, the
+//! coordinator's reported decisions), and measures blocking as in-doubt time.
+//!
+//! A transaction's participants are the ones its *client* asked for (the owners of the
+//! keys it wrote, from its `Submitted` observation), not the list the coordinator
+//! reports: a coordinator that left a participant out must not be believed.
 
-use super::types::{Decision, Resolution, TpcEvent, TxnId, Vote};
+use super::types::{Decision, Key, Resolution, TpcEvent, TxnId, Value, Vote};
+use super::{COORDINATOR, TpcSettings};
+use crate::liveness::{LivenessPhase, starved};
 use dsim_core::{
-    Formula, NodeId, Observation, ObservationRecord, RunOutput, SimTime, Verdict, Violation,
+    Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimTime, Verdict,
+    Violation,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The check names a verdict may report.
-pub const CHECKS: [&str; 3] = ["atomicity", "unanimous_commit", "durability"];
+pub const CHECKS: [&str; 6] = [
+    "atomicity",
+    "unanimous_commit",
+    "durability",
+    "client_outcome",
+    "writes_applied",
+    "liveness",
+];
+
+/// A transaction's writes to one participant's keys.
+type Writes = Vec<(Key, Value)>;
 
 /// What the observations say about one transaction.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +41,24 @@ struct TxnFacts {
     decided: Vec<(SimTime, Decision)>,
     /// When a client learned "committed".
     client_commit: Option<SimTime>,
+    /// What the client was told first (none: it timed out or never heard: `info`).
+    client_told: Option<(SimTime, Decision)>,
+    /// What the client asked for: its writes, per participant owning their keys, and
+    /// those participants.
+    requested: Option<(BTreeMap<NodeId, Writes>, Vec<NodeId>)>,
+    /// Writes the participants applied on commit, in time order.
+    applied: Vec<(SimTime, NodeId, Writes)>,
+}
+
+impl TxnFacts {
+    /// The participants to hold the transaction to: the client's request when it was
+    /// observed, else the coordinator's list.
+    fn participants(&self) -> Option<&[NodeId]> {
+        match &self.requested {
+            Some((_, participants)) => Some(participants),
+            None => self.participants.as_deref(),
+        }
+    }
 }
 
 fn gather(observations: &[ObservationRecord<TpcEvent>]) -> BTreeMap<TxnId, TxnFacts> {
@@ -57,7 +92,22 @@ fn gather(observations: &[ObservationRecord<TpcEvent>]) -> BTreeMap<TxnId, TxnFa
                     .decided
                     .push((time, *decision));
             }
+            TpcEvent::Submitted { txn, writes } => {
+                let by_owner: BTreeMap<NodeId, Writes> = writes.iter().cloned().collect();
+                let participants = by_owner.keys().copied().collect();
+                txns.entry(*txn).or_default().requested = Some((by_owner, participants));
+            }
+            TpcEvent::Applied { txn, writes } => {
+                txns.entry(*txn)
+                    .or_default()
+                    .applied
+                    .push((time, node, writes.clone()));
+            }
             TpcEvent::ClientLearned { txn, decision } => {
+                txns.entry(*txn)
+                    .or_default()
+                    .client_told
+                    .get_or_insert((time, *decision));
                 if *decision == Decision::Commit {
                     txns.entry(*txn)
                         .or_default()
@@ -125,7 +175,7 @@ fn unanimous_commit(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
         if decision != Decision::Commit {
             continue;
         }
-        let Some(participants) = &facts.participants else {
+        let Some(participants) = facts.participants() else {
             return Some(Violation {
                 time,
                 check: "unanimous_commit",
@@ -202,6 +252,92 @@ fn durability(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
     })
 }
 
+/// What a client was told matches what the participants did. Told aborted: no
+/// participant applied the transaction's writes, ever. Told committed: every
+/// participant the client asked for voted yes, and none aborted (the ones that did not
+/// resolve by the end are in doubt and will commit). Told nothing (a timeout, Jepsen's
+/// `info`): either outcome, but one (that is `atomicity`).
+fn client_outcome(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
+    let (told_at, told) = facts.client_told?;
+    match told {
+        Decision::Abort => {
+            let committed = nodes_with(facts, Decision::Commit);
+            let time = first_time(facts, Decision::Commit)?;
+            let mut nodes: Vec<NodeId> = committed.iter().copied().collect();
+            nodes.push(txn.client);
+            Some(Violation {
+                time: time.max(told_at),
+                check: "client_outcome",
+                nodes,
+                details: format!(
+                    "client {} was told txn {txn} aborted at {told_at}, but [{}] committed it",
+                    txn.client,
+                    list(&committed)
+                ),
+            })
+        }
+        Decision::Commit => {
+            let participants = facts.participants()?;
+            let unvoted: BTreeSet<NodeId> = participants
+                .iter()
+                .copied()
+                .filter(|p| facts.yes.get(p).is_none_or(|&yes_at| yes_at > told_at))
+                .collect();
+            let aborted = nodes_with(facts, Decision::Abort);
+            if unvoted.is_empty() && aborted.is_empty() {
+                return None;
+            }
+            let mut nodes: BTreeSet<NodeId> = unvoted.union(&aborted).copied().collect();
+            nodes.insert(txn.client);
+            Some(Violation {
+                time: told_at,
+                check: "client_outcome",
+                nodes: nodes.into_iter().collect(),
+                details: format!(
+                    "client {} was told txn {txn} committed at {told_at}, but [{}] had not voted yes and [{}] aborted it",
+                    txn.client,
+                    list(&unvoted),
+                    list(&aborted)
+                ),
+            })
+        }
+    }
+}
+
+/// The stores against the clients' writes: a participant that applied a transaction
+/// is one the client asked for, and applied exactly the client's writes to the keys it
+/// stores, no more, no fewer, with the client's values.
+fn writes_applied(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
+    let (by_owner, participants) = facts.requested.as_ref()?;
+    for (time, node, applied) in &facts.applied {
+        let details = match by_owner.get(node) {
+            None => format!(
+                "{node} applied txn {txn}, but client {} asked only [{}]",
+                txn.client,
+                list(&participants.iter().copied().collect())
+            ),
+            Some(expected) if sorted(expected) != sorted(applied) => format!(
+                "{node} applied {applied:?} for txn {txn}, but client {} wrote {expected:?} to its keys",
+                txn.client
+            ),
+            Some(_) => continue,
+        };
+        return Some(Violation {
+            time: *time,
+            check: "writes_applied",
+            nodes: vec![*node, txn.client],
+            details,
+        });
+    }
+    None
+}
+
+fn sorted(writes: &[(Key, Value)]) -> Vec<(Key, Value)> {
+    let mut writes = writes.to_vec();
+    writes.sort_unstable();
+    writes
+}
+
 /// Every violation in the observations, in time order (ties by check name).
 pub fn violations(observations: &[ObservationRecord<TpcEvent>]) -> Vec<Violation> {
     let mut found = Vec::new();
@@ -209,9 +345,51 @@ pub fn violations(observations: &[ObservationRecord<TpcEvent>]) -> Vec<Violation
         found.extend(atomicity(txn, &facts));
         found.extend(unanimous_commit(txn, &facts));
         found.extend(durability(txn, &facts));
+        found.extend(client_outcome(txn, &facts));
+        found.extend(writes_applied(txn, &facts));
     }
     found.sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
     found
+}
+
+/// Transactions of one client in a row that must go unanswered before the liveness
+/// check calls it starvation. Clients send `Begin` once and the coordinator sends the
+/// outcome once, so a single lost message is a timeout, not starvation; five in a row
+/// on a healthy cell is (at 1% loss, about one chance in 10^9 per window).
+pub const STARVED_IN_A_ROW: usize = 5;
+
+/// The liveness check. Its phase starts `liveness_bound` after the last fault ended and
+/// is judged only when the coordinator is up at the end and the network is whole (2PC
+/// blocks without its coordinator, by design). In it, the transactions that a client up
+/// at the end submitted, early enough that its `client_timeout` ran out before the end,
+/// must keep getting outcomes (committed or aborted): [`STARVED_IN_A_ROW`] of them in a
+/// row without one means the protocol stopped answering that client. Reports the first
+/// such run per client.
+pub fn liveness(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Violation> {
+    let phase = LivenessPhase::of(&output.fault_log);
+    if !phase.network_whole || phase.down.contains(&COORDINATOR) {
+        return Vec::new();
+    }
+    starved(
+        &output.observations,
+        &phase,
+        phase.start.saturating_add(settings.liveness_bound),
+        output.end_time,
+        settings.client_timeout,
+        STARVED_IN_A_ROW,
+        |outcome| !matches!(outcome, Outcome::Info(_)),
+    )
+    .into_iter()
+    .map(|found| Violation {
+        time: found.last.1.saturating_add(settings.client_timeout),
+        check: "liveness",
+        nodes: vec![found.client, COORDINATOR],
+        details: format!(
+            "client {} got no outcome for {STARVED_IN_A_ROW} transactions in a row (txn {} submitted at {} through txn {} at {}), though the last fault ended at {} and the coordinator was up",
+            found.client.0, found.first.0, found.first.1, found.last.0, found.last.1, phase.start
+        ),
+    })
+    .collect()
 }
 
 /// One participant's in-doubt time.
@@ -403,6 +581,117 @@ mod tests {
         )
     }
 
+    /// Client 9 asked participants 1 and 2 for writes to keys 1 and 2.
+    fn submitted(ms: u64) -> ObservationRecord<TpcEvent> {
+        at(
+            ms,
+            9,
+            TpcEvent::Submitted {
+                txn: t(),
+                writes: vec![(NodeId(1), vec![(1, 10)]), (NodeId(2), vec![(2, 20)])],
+            },
+        )
+    }
+
+    fn applied(ms: u64, node: u32, writes: Vec<(Key, Value)>) -> ObservationRecord<TpcEvent> {
+        at(ms, node, TpcEvent::Applied { txn: t(), writes })
+    }
+
+    fn told(ms: u64, decision: Decision) -> ObservationRecord<TpcEvent> {
+        at(ms, 9, TpcEvent::ClientLearned { txn: t(), decision })
+    }
+
+    #[test]
+    fn told_aborted_while_every_participant_committed_is_a_client_outcome_violation() {
+        // The audit's commit-on-timeout run: both yes votes lost to a partition, the
+        // coordinator aborts and tells the client, both in-doubt participants commit.
+        // Atomicity and unanimity hold; only the client's view shows the lie.
+        let observations = vec![
+            submitted(0),
+            began(1),
+            voted(3, 1, Vote::Yes),
+            voted(3, 2, Vote::Yes),
+            decided(200, Decision::Abort),
+            told(201, Decision::Abort),
+            applied(300, 1, vec![(1, 10)]),
+            resolved(300, 1, Decision::Commit),
+            applied(300, 2, vec![(2, 20)]),
+            resolved(300, 2, Decision::Commit),
+        ];
+        assert_eq!(checks(&observations), vec!["client_outcome"]);
+        assert_eq!(
+            violations(&observations)[0].nodes,
+            vec![NodeId(1), NodeId(2), NodeId(9)]
+        );
+    }
+
+    #[test]
+    fn told_committed_needs_every_requested_participants_yes_not_the_coordinators_list() {
+        // The coordinator began the transaction with participant 1 only; the client
+        // asked for 1 and 2. Trusting the coordinator's list would pass this commit.
+        let observations = vec![
+            submitted(0),
+            at(
+                1,
+                0,
+                TpcEvent::Began {
+                    txn: t(),
+                    participants: vec![NodeId(1)],
+                },
+            ),
+            voted(3, 1, Vote::Yes),
+            decided(4, Decision::Commit),
+            told(5, Decision::Commit),
+            applied(6, 1, vec![(1, 10)]),
+            resolved(6, 1, Decision::Commit),
+        ];
+        assert_eq!(
+            checks(&observations),
+            vec!["client_outcome", "unanimous_commit"]
+        );
+    }
+
+    #[test]
+    fn applied_writes_must_be_the_clients_writes_at_the_participants_it_asked() {
+        let clean = vec![
+            submitted(0),
+            began(1),
+            voted(3, 1, Vote::Yes),
+            voted(3, 2, Vote::Yes),
+            decided(4, Decision::Commit),
+            told(5, Decision::Commit),
+            applied(6, 1, vec![(1, 10)]),
+            resolved(6, 1, Decision::Commit),
+        ];
+        // Participant 2 has not resolved yet: in doubt, not a violation.
+        assert!(checks(&clean).is_empty(), "{:?}", violations(&clean));
+        let mut wrong_value = clean.clone();
+        wrong_value.push(applied(7, 2, vec![(2, 21)]));
+        // A store holding a value the client never wrote.
+        assert_eq!(checks(&wrong_value), vec!["writes_applied"]);
+        let mut foreign = clean.clone();
+        foreign.push(applied(7, 3, vec![(3, 30)]));
+        // A participant the client never asked applied writes for the transaction.
+        assert_eq!(checks(&foreign), vec!["writes_applied"]);
+    }
+
+    #[test]
+    fn a_timed_out_client_accepts_either_outcome() {
+        // Jepsen's info: the client heard nothing, so a commit or an abort is fine.
+        let observations = vec![
+            submitted(0),
+            began(1),
+            voted(3, 1, Vote::Yes),
+            voted(3, 2, Vote::Yes),
+            decided(4, Decision::Commit),
+            applied(6, 1, vec![(1, 10)]),
+            resolved(6, 1, Decision::Commit),
+            applied(6, 2, vec![(2, 20)]),
+            resolved(6, 2, Decision::Commit),
+        ];
+        assert!(checks(&observations).is_empty());
+    }
+
     fn checks(observations: &[ObservationRecord<TpcEvent>]) -> Vec<&'static str> {
         violations(observations).iter().map(|v| v.check).collect()
     }
@@ -482,5 +771,66 @@ mod tests {
         assert_eq!(stats.total_ns, 50_000_000);
         assert_eq!(stats.max_ns, 40_000_000);
         assert_eq!(stats.unresolved, vec![(NodeId(2), t(), SimTime(2_000_000))]);
+    }
+
+    #[test]
+    fn transactions_timing_out_long_after_the_last_fault_are_a_liveness_violation() {
+        let settings = TpcSettings::default();
+        let client = |ms: u64, observation| ObservationRecord {
+            time: SimTime(ms * 1_000_000),
+            node: NodeId(5),
+            observation,
+        };
+        let txn = |observations: &mut Vec<_>, ms: u64, op: u64, outcome: &'static str| {
+            observations.push(client(
+                ms,
+                Observation::OpInvoked {
+                    op,
+                    f: "txn",
+                    key: None,
+                    arg: dsim_core::Value::Nil,
+                },
+            ));
+            observations.push(client(
+                ms + 10,
+                Observation::OpCompleted {
+                    op,
+                    outcome: if outcome == "timeout" {
+                        Outcome::Info(outcome)
+                    } else {
+                        Outcome::Fail(outcome)
+                    },
+                    ret: dsim_core::Value::Nil,
+                },
+            ));
+        };
+        let mut observations = Vec::new();
+        // One lost message is a timeout, not starvation; an abort is an answer.
+        txn(&mut observations, 1_100, 1, "timeout");
+        txn(&mut observations, 1_200, 2, "aborted");
+        for op in 3..3 + STARVED_IN_A_ROW as u64 {
+            txn(&mut observations, 1_000 + 100 * op, op, "timeout");
+        }
+        let output = |fault_log| RunOutput {
+            seed: 1,
+            node_count: 7,
+            end_time: SimTime(5_000_000_000),
+            counters: dsim_core::Counters::default(),
+            fingerprint: 0,
+            observations: observations.clone(),
+            fault_log,
+            messages: Vec::new(),
+        };
+        // A fault-free run whose client then got no outcome five times in a row: the
+        // protocol stopped answering it (the isolated timeout before did not count).
+        let found = liveness(&output(Vec::new()), &settings);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].check, "liveness");
+        // With the coordinator down at the end, 2PC blocks by design: not judged.
+        let crashed = vec![dsim_core::FaultRecord {
+            time: SimTime(1_000_000),
+            fault: dsim_core::Fault::Crash(COORDINATOR),
+        }];
+        assert!(liveness(&output(crashed), &settings).is_empty());
     }
 }

@@ -110,6 +110,23 @@ impl Client {
         }
     }
 
+    /// What the client asks for: its writes and the participants that store their
+    /// keys, observed so that the checker holds the participants to the request
+    /// rather than to the coordinator's word.
+    fn request(&self, txn: TxnId, writes: &[(Key, u64)]) -> TpcEvent {
+        let mut by_owner: BTreeMap<NodeId, Vec<(Key, u64)>> = BTreeMap::new();
+        for &(key, value) in writes {
+            by_owner
+                .entry(self.settings.owner(key))
+                .or_default()
+                .push((key, value));
+        }
+        TpcEvent::Submitted {
+            txn,
+            writes: by_owner.into_iter().collect(),
+        }
+    }
+
     fn submit(&mut self, ctx: &mut Ctx<'_, TpcNode>) {
         // The operation number is forced before use, so a restarted client never
         // reuses a transaction id.
@@ -129,6 +146,7 @@ impl Client {
             .into_iter()
             .map(|key| (key, below(ctx.rng(), u64::MAX)))
             .collect();
+        let request = self.request(txn, &writes);
         ctx.observe(Observation::OpInvoked {
             op,
             f: TXN_KIND,
@@ -138,6 +156,7 @@ impl Client {
         ctx.send(COORDINATOR, TpcMsg::Begin { txn, writes });
         let deadline = ctx.set_timer(self.settings.client_timeout, TpcTimer::ClientDeadline(op));
         self.outstanding.insert(op, deadline);
+        ctx.observe(Observation::Protocol(request));
     }
 }
 

@@ -31,7 +31,13 @@
 //! Safety under crashes, restarts, pauses, loss, duplication, reordering and partitions:
 //! *atomicity* (no transaction commits at one participant and aborts at another),
 //! *commit only on unanimous yes*, and *durability* of a commit once the client was told.
-//! Liveness only once the coordinator is back and the network heals: 2PC *blocks*. A
+//! Liveness only once the coordinator is back and the network heals: 2PC *blocks*.
+//! The `liveness` check holds every run to that much: from `liveness_bound` (default
+//! 1 s) after the last fault ended, with the coordinator up and the network whole at
+//! the end, a client up at the end must keep getting outcomes (committed or aborted)
+//! within `client_timeout` (default 1 s); five of its transactions in a row without one
+//! is starvation and the run exits 1. (One timeout alone is not: the client sends
+//! `Begin` once and the coordinator the outcome once, so a lost message is a timeout.) A
 //! participant that voted yes and lost the coordinator stays in doubt, holding its
 //! locks (so later transactions on those keys vote no), for as long as the coordinator
 //! is away. Cooperative termination shortens this when some peer already learned the
@@ -67,8 +73,9 @@
 //!   participant aborts what the client was told was committed. Caught by `durability`
 //!   (and `atomicity` when another participant already committed).
 //! - `commit-on-timeout`: an in-doubt participant commits on its own when its first
-//!   `query_interval` runs out. Caught by `unanimous_commit` (a peer had not voted yes)
-//!   and `atomicity`.
+//!   `query_interval` runs out. Caught by `unanimous_commit` (a peer had not voted yes),
+//!   `atomicity`, and `client_outcome` (the coordinator aborted and told the client so
+//!   while every participant committed).
 //! - `seed-naive`: the source article's "send your state, the coordinator decides"
 //!   without prepare durability: the prepared record stays in memory, so a participant
 //!   that crashes after voting yes forgets its vote, votes no or tells a peer "abort",
@@ -76,8 +83,16 @@
 //!
 //! ## Checks and measures (see [`check`])
 //! `atomicity`, `unanimous_commit` (every participant's yes vote, as the participants
-//! observed it, precedes any commit) and `durability` (after the coordinator reported a
-//! commit, nothing aborts the transaction). Summary columns `in_doubt_total_ns` and
+//! observed it, precedes any commit), `durability` (after the coordinator reported a
+//! commit, nothing aborts the transaction), `client_outcome` (what the client was told
+//! matches what the participants did: told aborted, no participant applied the writes;
+//! told committed, every participant voted yes and none aborted; a client timeout is
+//! Jepsen's `info` and accepts either) and `writes_applied` (each participant applied
+//! exactly the client's writes to its keys). A transaction's participants are the ones
+//! its client asked for (the owners of the keys it wrote), never the coordinator's
+//! list. `client_outcome` caught `commit-on-timeout` telling a client "aborted" while
+//! both participants committed, which every other check let through
+//! (`scenarios/regressions/2pc_told_aborted_but_committed.toml`). Summary columns `in_doubt_total_ns` and
 //! `in_doubt_max_ns` measure blocking; the formula `T = (1/n) sum t_i` is the mean
 //! latency of the `ok` transactions in `ops.csv`.
 
@@ -90,7 +105,7 @@ mod participant;
 mod testkit;
 mod types;
 
-pub use checker::{CHECKS, InDoubtStats, InDoubtTotals, check, in_doubt, violations};
+pub use checker::{CHECKS, InDoubtStats, InDoubtTotals, check, in_doubt, liveness, violations};
 pub use client::Client;
 pub use coordinator::Coordinator;
 pub use node::TpcNode;
@@ -221,6 +236,11 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: ParamKind::duration_or_zero(SimDuration::from_secs(1)),
         help: "client: report a transaction as timed out after this long without an outcome",
     },
+    ParamSpec {
+        key: "liveness_bound",
+        kind: ParamKind::duration(SimDuration::from_secs(1)),
+        help: "liveness check: from this long after the last fault ended, with the coordinator up and the network whole, 5 transactions of a live client in a row without an outcome within client_timeout are a liveness violation",
+    },
 ];
 
 /// Everything the nodes of one run share: layout, variant and protocol keys.
@@ -252,6 +272,8 @@ pub struct TpcSettings {
     pub query_interval: SimDuration,
     /// Client: give up after this long.
     pub client_timeout: SimDuration,
+    /// How long after the last fault the liveness check starts judging transactions.
+    pub liveness_bound: SimDuration,
 }
 
 impl Default for TpcSettings {
@@ -304,6 +326,7 @@ impl TpcSettings {
             prepare_timeout: params.duration(PARAMS, "prepare_timeout"),
             query_interval: params.duration(PARAMS, "query_interval"),
             client_timeout: params.duration(PARAMS, "client_timeout"),
+            liveness_bound: params.duration(PARAMS, "liveness_bound"),
         };
         settings.validate()?;
         Ok(settings)
@@ -449,7 +472,8 @@ impl Protocol for TwoPhaseCommit {
         let (output, trace_error) = execute(request, settings.total_nodes(), move |id, _| {
             TpcNode::new(id, settings)
         })?;
-        let verdict = check(&output);
+        let mut verdict = check(&output);
+        verdict.violations.extend(liveness(&output, &settings));
         Ok(RunResult {
             output: generic_output(output),
             verdict,

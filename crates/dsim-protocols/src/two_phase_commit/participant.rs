@@ -387,6 +387,12 @@ impl Participant {
         }
         durable.decided.insert(txn, decision);
         ctx.sync();
+        if decision == Decision::Commit {
+            ctx.observe(Observation::Protocol(TpcEvent::Applied {
+                txn,
+                writes: writes.to_vec(),
+            }));
+        }
         ctx.observe(Observation::Protocol(TpcEvent::Resolved {
             txn,
             decision,
@@ -822,14 +828,20 @@ mod tests {
         let t = txn(5, 0);
         in_doubt(&mut participant, &mut parts, t);
         participant.on_timer(&mut parts.ctx(), TpcTimer::InDoubt(t));
-        // The planted bug: a commit nobody decided.
+        // The planted bug: a commit nobody decided, its writes applied to the store.
         assert_eq!(
             events(&parts),
-            vec![TpcEvent::Resolved {
-                txn: t,
-                decision: Decision::Commit,
-                how: Resolution::OwnTimeout
-            }]
+            vec![
+                TpcEvent::Applied {
+                    txn: t,
+                    writes: vec![(0, 100), (4, 104)]
+                },
+                TpcEvent::Resolved {
+                    txn: t,
+                    decision: Decision::Commit,
+                    how: Resolution::OwnTimeout
+                }
+            ]
         );
     }
 }

@@ -106,6 +106,23 @@ pub enum DecisionReason {
 /// Protocol-specific observations for the checker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TpcEvent {
+    /// A client submitted a transaction: what it asked for, so that the checker judges
+    /// the participants against the client's request rather than the coordinator's word.
+    Submitted {
+        /// The transaction.
+        txn: TxnId,
+        /// Its writes grouped by the participant that stores their keys (the cell's
+        /// placement), participants sorted, keys distinct and sorted.
+        writes: Vec<(NodeId, Vec<(Key, Value)>)>,
+    },
+    /// A participant applied a committed transaction's writes to its store (observed
+    /// just before its `Resolved` commit).
+    Applied {
+        /// The transaction.
+        txn: TxnId,
+        /// The writes it applied.
+        writes: Vec<(Key, Value)>,
+    },
     /// The coordinator started a transaction with these participants (sorted).
     Began {
         /// The transaction.

@@ -461,7 +461,7 @@ impl<N: Node> Simulation<N> {
 
     /// Time of the next event, if any.
     pub fn next_event_time(&self) -> Option<SimTime> {
-        self.queue.peek().map(|entry| SimTime(entry.time))
+        self.queue.peek_time().map(SimTime)
     }
 
     /// Handles the next event. Returns false when there is none, or when the run

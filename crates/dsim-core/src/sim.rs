@@ -46,6 +46,9 @@ pub struct SimConfig {
     pub storage: StorageMode,
     /// How many of the first messages to keep for the space-time diagram.
     pub message_log_limit: usize,
+    /// The load model (service times, arrival queues, sync latency); `None` for none,
+    /// the default: every handler takes no time. See [`crate::load`].
+    pub load: Option<LoadConfig>,
 }
 
 /// Counts of what the engine did.
@@ -291,6 +294,7 @@ impl<N: Node> Simulation<N> {
             )));
         }
         let network = Network::new(config.network, node_count)?;
+        let load = config.load;
         let nodes = (0..node_count)
             .map(|index| {
                 let id = NodeId(index as u32);
@@ -339,6 +343,9 @@ impl<N: Node> Simulation<N> {
             error: None,
             load: None,
         };
+        if let Some(load) = load {
+            sim.set_load(load)?;
+        }
         for index in 0..node_count {
             sim.schedule(
                 SimTime::ZERO,

@@ -38,6 +38,7 @@
 
 pub mod emit;
 pub mod error;
+mod load;
 pub mod nemesis;
 pub mod reader;
 pub mod registry;

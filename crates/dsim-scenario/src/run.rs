@@ -29,6 +29,7 @@ pub fn run_scenario(
             network: scenario.network.clone(),
             storage: scenario.storage,
             message_log_limit: MESSAGE_LOG_LIMIT,
+            load: scenario.load.clone(),
         },
         nodes: scenario.nodes,
         variant: scenario.variant.clone(),

@@ -14,8 +14,8 @@ use crate::registry::Registry;
 use crate::tree::{Item, Source, Value, apply_override, read_file};
 use crate::units::{self, RATE_HELP};
 use dsim_core::{
-    Delay, Fault, Link, LinkModel, LinkOrder, NetworkConfig, NodeId, ParamKind, ParamValue, Params,
-    SimDuration, SimTime, StorageMode, Topology, Workload,
+    Delay, Fault, Link, LinkModel, LinkOrder, LoadConfig, NetworkConfig, NodeId, ParamKind,
+    ParamValue, Params, SimDuration, SimTime, StorageMode, Topology, Workload,
 };
 use std::path::{Path, PathBuf};
 
@@ -63,6 +63,8 @@ pub struct Scenario {
     pub faults: Vec<ScheduledFault>,
     /// The seeded nemesis, if the file has a `[nemesis]` table.
     pub nemesis: Option<NemesisConfig>,
+    /// The load model (`[nodes]`, a storage sync latency), if the file has one.
+    pub load: Option<LoadConfig>,
 }
 
 impl Scenario {
@@ -103,6 +105,7 @@ impl Scenario {
 /// The fields of the top level of a scenario file.
 const TOP_FIELDS: &[&str] = &[
     "name", "seed", "duration", "storage", "protocol", "workload", "network", "faults", "nemesis",
+    "nodes",
 ];
 const NEMESIS_FIELDS: &[&str] = &[
     "every",
@@ -207,21 +210,7 @@ impl Scenario {
                 "a positive duration, e.g. \"10s\"",
             ));
         }
-        let storage = match top.text("storage", "\"keep-all\" or \"lose-unsynced\"")? {
-            None => StorageMode::KeepAll,
-            Some(at) => match at.value.as_str() {
-                "keep-all" => StorageMode::KeepAll,
-                "lose-unsynced" => StorageMode::LoseUnsynced,
-                other => {
-                    return Err(error(
-                        &at.origin,
-                        "storage",
-                        format!("found {other:?}"),
-                        "\"keep-all\" or \"lose-unsynced\"",
-                    ));
-                }
-            },
-        };
+        let (storage, sync) = crate::load::parse_storage(top.take("storage"))?;
         let protocol_item = top.require("protocol", "a [protocol] table with kind and nodes")?;
         let workload = match top.take("workload") {
             Some(item) => parse_workload(item)?,
@@ -236,6 +225,7 @@ impl Scenario {
             Some(item) => parse_network(item, total_nodes)?,
             None => NetworkConfig::default(),
         };
+        let load = crate::load::parse_load(top.take("nodes"), sync, total_nodes)?;
         let faults = match top.take("faults") {
             Some(item) => parse_faults(item, total_nodes, duration.value)?,
             None => Vec::new(),
@@ -262,6 +252,7 @@ impl Scenario {
             network,
             faults,
             nemesis,
+            load,
         })
     }
 }
@@ -412,7 +403,7 @@ fn parse_protocol(
     ))
 }
 
-fn parse_delay(item: Item, field: &str) -> Result<Delay, ScenarioError> {
+pub(crate) fn parse_delay(item: Item, field: &str) -> Result<Delay, ScenarioError> {
     let origin = item.origin.clone();
     let delay = match item.value {
         Value::Text(_) => Delay::Constant {

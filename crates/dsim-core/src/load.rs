@@ -113,6 +113,10 @@ pub(crate) struct CpuState {
     pub cpu_factor: f64,
     /// Multiplies sync latencies (a `slow_disk` fault); 1 when healthy.
     pub disk_factor: f64,
+    /// Counts `slow` faults, so that only the latest one's end restores the CPU.
+    pub slow_generation: u32,
+    /// Counts `slow_disk` faults, likewise for the disk.
+    pub slow_disk_generation: u32,
 }
 
 impl CpuState {
@@ -123,6 +127,8 @@ impl CpuState {
             waiting: VecDeque::new(),
             cpu_factor: 1.0,
             disk_factor: 1.0,
+            slow_generation: 0,
+            slow_disk_generation: 0,
         }
     }
 }

@@ -205,6 +205,12 @@ enum Payload<N: Node> {
         incarnation: u32,
         held: u32,
     },
+    /// The end of a `slow` or `slow_disk` fault (load model).
+    SlowEnd {
+        node: NodeId,
+        part: SlowPart,
+        generation: u32,
+    },
     /// Effects a handler recorded after a `ctx.sync()`, due when the sync completes
     /// (load model).
     Effects {
@@ -212,6 +218,13 @@ enum Payload<N: Node> {
         incarnation: u32,
         effects: Vec<Effect<N>>,
     },
+}
+
+/// What a fail-slow fault slows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlowPart {
+    Cpu,
+    Disk,
 }
 
 /// The load model's state: its configuration, each node's servers, and its stream.
@@ -413,6 +426,13 @@ impl<N: Node> Simulation<N> {
                 if let Some(ratio) = drop_ratio {
                     crate::network::check_probability("degrade drop", *ratio)?;
                 }
+            }
+            Fault::Slow { factor, .. } | Fault::SlowDisk { factor, .. }
+                if !(factor.is_finite() && *factor > 0.0) =>
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "slow factor {factor} is not a finite positive number"
+                )));
             }
             Fault::Partition(groups) if groups.len() > 63 => {
                 return Err(ConfigError::Invalid("at most 63 partition groups".into()));
@@ -769,6 +789,11 @@ impl<N: Node> Simulation<N> {
                 incarnation,
                 effects,
             } => self.apply_synced(node, incarnation, effects),
+            Payload::SlowEnd {
+                node,
+                part,
+                generation,
+            } => self.slow_end(node, part, generation),
             Payload::Free { .. } => unreachable!("take_slot never returns a free slot"),
         }
     }
@@ -1088,6 +1113,22 @@ impl<N: Node> Simulation<N> {
                 self.schedule(now + *duration, Payload::DegradeEnd { id });
                 true
             }
+            Fault::Slow {
+                node,
+                factor,
+                duration,
+            } => {
+                self.slow(*node, SlowPart::Cpu, *factor, *duration);
+                true
+            }
+            Fault::SlowDisk {
+                node,
+                factor,
+                duration,
+            } => {
+                self.slow(*node, SlowPart::Disk, *factor, *duration);
+                true
+            }
         };
         if applied {
             let digest = crate::trace::digest_debug(&fault);
@@ -1340,6 +1381,49 @@ impl<N: Node> Simulation<N> {
         let local_now = self.nodes[node.index()].clock.local(self.now);
         for effect in effects {
             self.apply_effect(node, local_now, effect);
+        }
+    }
+
+    /// Multiplies a node's service times or sync latencies by `factor` for `duration`;
+    /// a later slow fault of the same part replaces an earlier one. Without a load
+    /// model nothing takes time, so nothing changes.
+    fn slow(&mut self, node: NodeId, part: SlowPart, factor: f64, duration: SimDuration) {
+        let Some(load) = self.load.as_mut() else {
+            return;
+        };
+        let cpu = &mut load.cpus[node.index()];
+        let generation = match part {
+            SlowPart::Cpu => {
+                cpu.cpu_factor = factor;
+                cpu.slow_generation += 1;
+                cpu.slow_generation
+            }
+            SlowPart::Disk => {
+                cpu.disk_factor = factor;
+                cpu.slow_disk_generation += 1;
+                cpu.slow_disk_generation
+            }
+        };
+        self.schedule(
+            self.now + duration,
+            Payload::SlowEnd {
+                node,
+                part,
+                generation,
+            },
+        );
+    }
+
+    /// Ends a slow fault, unless a later one of the same part replaced it.
+    fn slow_end(&mut self, node: NodeId, part: SlowPart, generation: u32) {
+        let Some(load) = self.load.as_mut() else {
+            return;
+        };
+        let cpu = &mut load.cpus[node.index()];
+        match part {
+            SlowPart::Cpu if cpu.slow_generation == generation => cpu.cpu_factor = 1.0,
+            SlowPart::Disk if cpu.slow_disk_generation == generation => cpu.disk_factor = 1.0,
+            _ => {}
         }
     }
 

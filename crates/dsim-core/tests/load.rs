@@ -316,3 +316,66 @@ fn bad_capacity_settings_are_refused() {
     nan.sync = Some(Delay::Exponential { mean_ns: f64::NAN });
     assert!(sim.set_load(nan).is_err());
 }
+
+#[test]
+fn a_slow_fault_multiplies_service_times_while_it_lasts() {
+    // The server's CPU is 3x slower from 0 to 5 ms: the first request (arriving at
+    // 1 ms) takes 3 ms, its reply arrives at 5 ms. A second run with the fault over
+    // (at 0.5 ms) before the request arrives serves it in 1 ms (reply at 3 ms): the factor must
+    // end with the fault.
+    let slowed = |duration_ns: u64| {
+        let mut sim = station(1, 1, false);
+        sim.set_load(load(1, MS, None)).unwrap();
+        sim.schedule_fault(
+            SimTime::ZERO,
+            dsim_core::Fault::Slow {
+                node: NodeId(0),
+                factor: 3.0,
+                duration: SimDuration(duration_ns),
+            },
+        )
+        .unwrap();
+        sim.run_until_quiescent().unwrap();
+        completions_ms(&sim)
+    };
+    assert_eq!(slowed(5 * MS), [(5, 100)]);
+    assert_eq!(slowed(MS / 2), [(3, 100)]);
+}
+
+#[test]
+fn a_slow_disk_fault_multiplies_sync_latency() {
+    // Sync 5 ms, disk 2x slower: the reply recorded after the sync leaves at
+    // 2 + 10 = 12 ms and arrives at 13 ms (8 ms with a healthy disk).
+    let mut sim = station(1, 1, true);
+    let mut config = load(1, MS, None);
+    config.sync = Some(Delay::Constant { ns: 5 * MS });
+    sim.set_load(config).unwrap();
+    sim.schedule_fault(
+        SimTime::ZERO,
+        dsim_core::Fault::SlowDisk {
+            node: NodeId(0),
+            factor: 2.0,
+            duration: SimDuration(100 * MS),
+        },
+    )
+    .unwrap();
+    sim.run_until_quiescent().unwrap();
+    assert_eq!(completions_ms(&sim), [(3, 100), (13, 150)]);
+}
+
+#[test]
+fn a_slow_factor_must_be_finite_and_positive() {
+    // A zero, negative or NaN factor would make service times vanish or nonsense.
+    let mut sim = station(1, 1, false);
+    for factor in [0.0, -2.0, f64::NAN, f64::INFINITY] {
+        let fault = dsim_core::Fault::Slow {
+            node: NodeId(0),
+            factor,
+            duration: SimDuration(MS),
+        };
+        assert!(
+            sim.schedule_fault(SimTime::ZERO, fault).is_err(),
+            "{factor}"
+        );
+    }
+}

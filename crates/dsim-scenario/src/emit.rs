@@ -240,6 +240,26 @@ fn fault_fields(out: &mut String, fault: &Fault) {
             "clock = {{ node = {}, drift_ppm = {drift_ppm} }}",
             node.0
         ),
+        Fault::Slow {
+            node,
+            factor,
+            duration: length,
+        } => writeln!(
+            out,
+            "slow = {}\nfactor = {factor:?}\nduration = {}",
+            node.0,
+            duration(*length)
+        ),
+        Fault::SlowDisk {
+            node,
+            factor,
+            duration: length,
+        } => writeln!(
+            out,
+            "slow_disk = {}\nfactor = {factor:?}\nduration = {}",
+            node.0,
+            duration(*length)
+        ),
         Fault::Degrade {
             nodes: targets,
             delay: d,

@@ -132,6 +132,8 @@ const FAULT_ACTIONS: &[&str] = &[
     "heal",
     "clock",
     "degrade",
+    "slow",
+    "slow_disk",
 ];
 const LATENCY_HELP: &str = "a duration like \"2ms\", or a table such as { dist = \"lognormal\", median = \"2ms\", sigma = 0.6 } (dist: constant, uniform, normal, exponential, lognormal, pareto)";
 
@@ -776,6 +778,40 @@ fn parse_faults(
                     duration: duration()?,
                 }
             }
+            "slow" | "slow_disk" => {
+                let node = check_node(as_node(value, &field)?, &field, total)?;
+                let duration = duration()?;
+                let factor_help = "factor = a finite multiplier above 0, e.g. factor = 20";
+                let factor = table.number("factor", factor_help)?.ok_or_else(|| {
+                    error(
+                        &origin,
+                        &format!("{path}.factor"),
+                        format!("missing: {action} needs a factor"),
+                        factor_help,
+                    )
+                })?;
+                if !(factor.value.is_finite() && factor.value > 0.0) {
+                    return Err(error(
+                        &factor.origin,
+                        &format!("{path}.factor"),
+                        format!("found {}", factor.value),
+                        factor_help,
+                    ));
+                }
+                if action == "slow" {
+                    Fault::Slow {
+                        node,
+                        factor: factor.value,
+                        duration,
+                    }
+                } else {
+                    Fault::SlowDisk {
+                        node,
+                        factor: factor.value,
+                        duration,
+                    }
+                }
+            }
             "heal" => match value.value {
                 Value::Bool(true) => Fault::Heal,
                 _ => return Err(error(&origin, &field, found(&value), "heal = true")),
@@ -881,13 +917,23 @@ fn parse_faults(
             }
             _ => unreachable!("every action in FAULT_ACTIONS is handled"),
         };
-        let allowed: Vec<&str> = ["at", action, "duration"].into_iter().collect();
-        if !matches!(fault, Fault::Pause { .. } | Fault::Degrade { .. }) && table.has("duration") {
+        let allowed: Vec<&str> = ["at", action, "duration", "factor"]
+            .into_iter()
+            .filter(|key| *key != "factor" || matches!(action, "slow" | "slow_disk"))
+            .collect();
+        if !matches!(
+            fault,
+            Fault::Pause { .. }
+                | Fault::Degrade { .. }
+                | Fault::Slow { .. }
+                | Fault::SlowDisk { .. }
+        ) && table.has("duration")
+        {
             return Err(error(
                 table.origin(),
                 &format!("{path}.duration"),
                 format!("{action} takes no duration"),
-                "duration only with pause and degrade (for crash use a later restart, for partitions a later heal)",
+                "duration only with pause, degrade, slow and slow_disk (for crash use a later restart, for partitions a later heal)",
             ));
         }
         table.finish(&allowed)?;

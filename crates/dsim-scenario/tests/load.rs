@@ -173,11 +173,76 @@ node = 1
 cpu = { dist = "exponential", mean = "1ms" }
 "#,
     );
+    let text = format!(
+        "{text}\n[[faults]]\nat = \"100ms\"\nslow = 0\nfactor = 20\nduration = \"300ms\"\n\n[[faults]]\nat = \"200ms\"\nslow_disk = 1\nfactor = 2.5\nduration = \"1ms\"\n"
+    );
     let scenario = read(&text).unwrap();
     let written = emit::emit(&scenario, &scenario.faults, true, "");
     let again = read(&written).unwrap_or_else(|e| panic!("{e}\n{written}"));
     assert_eq!(again.load, scenario.load);
     assert_eq!(again.storage, scenario.storage);
+    assert_eq!(again.faults, scenario.faults);
+}
+
+#[test]
+fn slow_faults_read_with_their_factor_and_duration() {
+    // A fail-slow CPU and a fail-slow disk, as the engine applies them; a missing or
+    // non-positive factor and a missing duration are refused at their line.
+    let fault = |body: &str| paxos(&format!("[nodes]\n\n[[faults]]\nat = \"100ms\"\n{body}\n"));
+    let scenario = read(&fault("slow = 2\nfactor = 20\nduration = \"300ms\"")).unwrap();
+    assert_eq!(
+        scenario.faults[0].fault,
+        dsim_core::Fault::Slow {
+            node: NodeId(2),
+            factor: 20.0,
+            duration: dsim_core::SimDuration::from_millis(300),
+        }
+    );
+    let scenario = read(&fault("slow_disk = 1\nfactor = 3.5\nduration = \"1s\"")).unwrap();
+    assert_eq!(
+        scenario.faults[0].fault,
+        dsim_core::Fault::SlowDisk {
+            node: NodeId(1),
+            factor: 3.5,
+            duration: dsim_core::SimDuration::from_secs(1),
+        }
+    );
+    for (body, line, field) in [
+        (
+            "slow = 0\nfactor = 0\nduration = \"1s\"",
+            9,
+            "faults[0].factor",
+        ),
+        (
+            "slow = 0\nfactor = -1\nduration = \"1s\"",
+            9,
+            "faults[0].factor",
+        ),
+        ("slow = 0\nduration = \"1s\"", 8, "faults[0].factor"),
+        ("slow_disk = 0\nfactor = 2", 8, "faults[0].duration"),
+    ] {
+        let error = read(&fault(body)).expect_err(body);
+        assert_eq!(line_of(&error), line, "{body}: {error}");
+        assert_eq!(error.field, field, "{body}: {error}");
+    }
+}
+
+#[test]
+fn the_nemesis_draws_slow_faults_when_asked() {
+    // `slow` and `slow_disk` are nemesis kinds: a nemesis limited to them draws only
+    // fail-slow faults, with the nemesis factor.
+    let text = paxos("[nodes]\n[nemesis]\nevery = \"100ms\"\nfaults = [\"slow\", \"slow_disk\"]\n");
+    let scenario = read(&text).unwrap_or_else(|e| panic!("{e}"));
+    let faults = scenario.concrete_faults();
+    assert!(faults.len() >= 3, "{faults:?}");
+    for fault in &faults {
+        match fault.fault {
+            dsim_core::Fault::Slow { factor, .. } | dsim_core::Fault::SlowDisk { factor, .. } => {
+                assert_eq!(factor, dsim_scenario::nemesis::NEMESIS_SLOW_FACTOR)
+            }
+            ref other => panic!("not a slow fault: {other:?}"),
+        }
+    }
 }
 
 #[test]

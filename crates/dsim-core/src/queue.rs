@@ -294,13 +294,33 @@ impl EventQueue {
     /// Removes and returns the earliest entry by `(time, seq)`.
     #[inline]
     pub fn pop(&mut self) -> Option<QueueEntry> {
-        if self.front_is_empty() {
+        if !self.early.is_empty() {
+            return Some(self.pop_front());
+        }
+        // The usual case: the front is the run alone.
+        if self.run_next == self.run.len() {
             if self.len == 0 {
                 return None;
             }
+            // A refill fills the run only.
             self.refill_run();
         }
-        Some(self.pop_front())
+        let head = self.run[self.run_next];
+        self.run_next += 1;
+        if self.run_next == self.run.len() {
+            self.run.clear();
+            self.run_next = 0;
+        }
+        Some(self.popped(head))
+    }
+
+    /// Bookkeeping for an entry just taken from the front.
+    #[inline(always)]
+    fn popped(&mut self, entry: QueueEntry) -> QueueEntry {
+        self.links[entry.slot as usize].next = FREE;
+        self.len -= 1;
+        self.last_popped = entry.key();
+        entry
     }
 
     /// Removes and returns the earliest front entry; the front must not be empty.
@@ -317,10 +337,7 @@ impl EventQueue {
             }
             _ => self.early.pop().expect("the front is not empty").0,
         };
-        self.links[entry.slot as usize].next = FREE;
-        self.len -= 1;
-        self.last_popped = entry.key();
-        entry
+        self.popped(entry)
     }
 
     /// Removes and returns the earliest entry if its time is at or before `deadline`;

@@ -5,14 +5,23 @@
 //! about 1,000 x 1,000 fetch requests and as many replies, so a run handles roughly
 //! 2.1 million deliveries. Target: a run in under a few seconds of wall time
 //! (`cargo bench -p dsim-benches --bench mapreduce -- --warm-up-time 1 --measurement-time 3`).
+//!
+//! The same job runs twice: over the default constant 1 ms links, where every burst of
+//! messages lands at one instant, and over log-normal links (median 1 ms, sigma 0.5),
+//! where a burst spreads over a window and most new events fall among events already
+//! due: the case that used to make the event queue insert one entry at a time into a
+//! long sorted run.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use dsim_core::{ParamValue, Params, Protocol, RunRequest, SimConfig, SimDuration, Workload};
+use dsim_core::{
+    Delay, LinkModel, NetworkConfig, ParamValue, Params, Protocol, RunRequest, SimConfig,
+    SimDuration, Workload,
+};
 use dsim_protocols::mapreduce::MapReduce;
 use std::hint::black_box;
 
-/// The 1,000-worker job as a run request.
-fn big_job() -> RunRequest {
+/// The 1,000-worker job as a run request, over links with this delay.
+fn big_job(delay: Delay) -> RunRequest {
     let params = [
         ("map_tasks", 10_000),
         ("reduce_tasks", 1_000),
@@ -24,6 +33,13 @@ fn big_job() -> RunRequest {
     RunRequest {
         config: SimConfig {
             seed: 42,
+            network: NetworkConfig {
+                default_link: LinkModel {
+                    delay,
+                    ..LinkModel::default()
+                },
+                ..NetworkConfig::default()
+            },
             ..SimConfig::default()
         },
         nodes: 1_001,
@@ -44,18 +60,29 @@ fn big_job() -> RunRequest {
     }
 }
 
+/// Runs the job and checks its output, returning its event count.
+fn run_job(delay: Delay) -> u64 {
+    let result = MapReduce.run(big_job(delay)).expect("the job runs");
+    assert!(
+        result.verdict.violations.is_empty(),
+        "{:?}",
+        result.verdict.violations
+    );
+    result.output.counters.events
+}
+
 fn bench_big_job(c: &mut Criterion) {
     let mut group = c.benchmark_group("mapreduce");
     group.sample_size(10);
     group.bench_function("1000_workers_10000_maps_1000_reduces", |b| {
+        b.iter(|| black_box(run_job(Delay::Constant { ns: 1_000_000 })))
+    });
+    group.bench_function("1000_workers_10000_maps_1000_reduces_lognormal", |b| {
         b.iter(|| {
-            let result = MapReduce.run(big_job()).expect("the job runs");
-            assert!(
-                result.verdict.violations.is_empty(),
-                "{:?}",
-                result.verdict.violations
-            );
-            black_box(result.output.counters.events)
+            black_box(run_job(Delay::LogNormal {
+                median_ns: 1_000_000.0,
+                sigma: 0.5,
+            }))
         })
     });
     group.finish();

@@ -49,6 +49,7 @@ fn run_once(seed: u64) -> (u64, u64) {
         },
         storage: StorageMode::KeepAll,
         message_log_limit: 0,
+        load: None,
     };
     let mut sim = build_simulation(sim_config, &config).expect("valid configuration");
     sim.run_until(SimTime(VIRTUAL_MS * 1_000_000))

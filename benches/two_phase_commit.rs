@@ -40,6 +40,7 @@ fn config(seed: u64) -> SimConfig {
         },
         storage: StorageMode::KeepAll,
         message_log_limit: 0,
+        load: None,
     }
 }
 

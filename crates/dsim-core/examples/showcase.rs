@@ -145,6 +145,7 @@ fn main() -> ExitCode {
         },
         storage: StorageMode::LoseUnsynced,
         message_log_limit: 0,
+        load: None,
     };
     let nodes = 5;
     let mut sim = Simulation::new(config, nodes, |_, _| Pinger::default())

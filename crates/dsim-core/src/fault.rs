@@ -58,6 +58,26 @@ pub enum Fault {
         /// How long the degradation lasts.
         duration: SimDuration,
     },
+    /// For `duration`, the node's service times are multiplied by `factor`: a fail-slow
+    /// CPU (load model; without one, handlers take no time and this changes nothing).
+    Slow {
+        /// The slowed node.
+        node: NodeId,
+        /// Multiplier of its service times; finite and positive.
+        factor: f64,
+        /// How long it lasts.
+        duration: SimDuration,
+    },
+    /// For `duration`, the node's sync latencies are multiplied by `factor`: a fail-slow
+    /// disk (load model with a sync latency).
+    SlowDisk {
+        /// The node whose disk slows.
+        node: NodeId,
+        /// Multiplier of its sync latencies; finite and positive.
+        factor: f64,
+        /// How long it lasts.
+        duration: SimDuration,
+    },
 }
 
 impl Fault {
@@ -74,6 +94,8 @@ impl Fault {
             Fault::ClockOffset { .. } => "clock_offset",
             Fault::ClockDrift { .. } => "clock_drift",
             Fault::Degrade { .. } => "degrade",
+            Fault::Slow { .. } => "slow",
+            Fault::SlowDisk { .. } => "slow_disk",
         }
     }
 
@@ -85,7 +107,9 @@ impl Fault {
             | Fault::Isolate(node)
             | Fault::Pause { node, .. }
             | Fault::ClockOffset { node, .. }
-            | Fault::ClockDrift { node, .. } => vec![*node],
+            | Fault::ClockDrift { node, .. }
+            | Fault::Slow { node, .. }
+            | Fault::SlowDisk { node, .. } => vec![*node],
             Fault::Partition(groups) => groups.iter().flatten().copied().collect(),
             Fault::Cut { from, to } => from.iter().chain(to).copied().collect(),
             Fault::Degrade { nodes, .. } => nodes.clone(),

@@ -32,6 +32,20 @@ pub trait Node: Sized {
     fn message_digest(msg: &Self::Msg) -> u64 {
         crate::trace::digest_debug(msg)
     }
+
+    /// The CPU cost of handling `msg`, in units of the node's per-unit time (see
+    /// [`crate::load`]): 0, the default, means the handler takes no time. Only a run
+    /// with a load model uses it.
+    fn message_cost(msg: &Self::Msg) -> u32 {
+        let _ = msg;
+        0
+    }
+
+    /// The CPU cost of handling `timer`, like [`Node::message_cost`]; 0 by default.
+    fn timer_cost(timer: &Self::Timer) -> u32 {
+        let _ = timer;
+        0
+    }
 }
 
 /// Names a timer so that it can be cancelled. Lazy cancellation: the id's generation

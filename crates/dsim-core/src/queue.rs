@@ -7,18 +7,30 @@
 //! The queue is a radix heap (Ahuja, Mehlhorn, Orlin and Tarjan 1990) over the event
 //! time, with 8-bit digits, which suits a discrete-event simulation: the time of an
 //! event being scheduled is never before the time of the event being handled, so the
-//! keys are monotone. The earliest entries wait in a short run, sorted. Every other
-//! entry sits in the bucket named by the highest digit in which its time differs from a
-//! base time (at or after every run entry) and its own value of that digit: each bucket
-//! covers a range of times, later than every lower bucket's. A bucket is a list linked
-//! through a table indexed by slot, so an entry is never copied and the queue holds 24
-//! bytes per slot and nothing per bucket beyond its head. Pushing is a bucket index and
-//! a few stores. When the run empties, the lowest non-empty bucket is taken: one of the
-//! two lowest digit positions (entries within 2^16 ns of each other) is sorted into the
-//! run whole; a higher one has its entries at its earliest time moved to the run and
-//! the others relinked into the buckets below it. With 10,000 events pending and delays
+//! keys are monotone. The earliest entries wait at the front, at or before a base time;
+//! every other entry sits in the bucket named by the highest digit in which its time
+//! differs from the base time and its own value of that digit: each bucket covers a
+//! range of times, later than every lower bucket's. A bucket is a list linked through a
+//! table indexed by slot, so an entry is never copied and the queue holds 24 bytes per
+//! slot and nothing per bucket beyond its head. Pushing is a bucket index and a few
+//! stores.
+//!
+//! The front is a sorted run plus a small binary heap. When the front is empty and an
+//! entry is wanted, the lowest non-empty bucket is taken: one of the two lowest digit
+//! positions (entries within 2^16 ns of each other) is sorted into the run whole; a
+//! higher one has its entries at its earliest time moved to the run and the others
+//! relinked into the buckets below it. The front is refilled only when an entry is
+//! wanted, not when the last one leaves: the handler of that last entry schedules
+//! relative to a base time that is still its own time, so its events go to the
+//! buckets, however far the next pending event is. An entry pushed at or before the
+//! base time that does not extend the run (an event due sooner than entries the run
+//! already holds) goes to the front's heap, so a burst that lands among them costs
+//! O(log n) per entry, never a shift of the run. With 10,000 events pending and delays
 //! around a millisecond an entry is linked twice over its life and sorted with one or
 //! two others. The order that comes out is exactly the `(time, seq)` order of a heap.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
 /// A queue entry: the earliest `(time, seq)` comes out first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +66,7 @@ const SORTED_BUCKETS: usize = 2 * DIGIT_VALUES;
 const END: u32 = u32::MAX;
 /// `Link::next` of a slot that is not queued.
 const FREE: u32 = u32::MAX - 1;
-/// `Link::next` of a slot waiting in the run.
+/// `Link::next` of a slot waiting at the front (in the run or its heap).
 const IN_RUN: u32 = u32::MAX - 2;
 
 /// The bucket of `time` relative to `base_time`, or `None` when they are equal: the
@@ -70,6 +82,31 @@ fn bucket_of(time: u64, base_time: u64) -> Option<usize> {
     let position = (63 - diff.leading_zeros()) / DIGIT_BITS;
     let value = (time >> (position * DIGIT_BITS)) as usize & (DIGIT_VALUES - 1);
     Some((position as usize * DIGIT_VALUES + value) & (BUCKETS - 1))
+}
+
+/// A front entry in the front's heap: the earliest `(time, seq)` is the greatest, so
+/// the standard max-heap pops it first.
+#[derive(Clone, Copy, Debug)]
+struct Early(QueueEntry);
+
+impl PartialEq for Early {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key() == other.0.key()
+    }
+}
+
+impl Eq for Early {}
+
+impl PartialOrd for Early {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Early {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.key().cmp(&self.0.key())
+    }
 }
 
 /// A queued entry's key and its successor in its bucket, stored at its slot.
@@ -89,17 +126,18 @@ struct Link {
 /// with the next `seq`). Each queued entry must name a slot that no other queued entry
 /// names. [`EventQueue::push`] asserts both.
 pub struct EventQueue {
-    /// At or after every run entry, before every bucket entry: buckets are relative to
-    /// it.
+    /// At or after every front entry and the last entry popped, before every bucket
+    /// entry: buckets are relative to it.
     base_time: u64,
     /// The `(time, seq)` of the last entry popped, for the monotonicity check.
     last_popped: (u64, u64),
-    /// The earliest entries, sorted by `(time, seq)`, all at or before `base_time`,
-    /// from `run_next` on (the ones before it were popped); never exhausted while the
-    /// queue is not empty. New entries at or before the base time join it in order.
+    /// Front entries sorted by `(time, seq)`, from `run_next` on (the ones before it
+    /// were popped). A new front entry that comes after its last joins it.
     run: Vec<QueueEntry>,
     /// The next entry of `run` to pop.
     run_next: usize,
+    /// Front entries that came before the run's last when they were pushed.
+    early: BinaryHeap<Early>,
     /// Per slot: the key of the entry queued there and the bucket list through it.
     links: Vec<Link>,
     /// The first slot of each bucket's list (meaningful while the bucket is occupied).
@@ -121,6 +159,7 @@ impl Default for EventQueue {
             last_popped: (0, 0),
             run: Vec::new(),
             run_next: 0,
+            early: BinaryHeap::new(),
             links: Vec::new(),
             heads: Box::new([END; BUCKETS]),
             earliest: Box::new([0; BUCKETS]),
@@ -144,10 +183,45 @@ impl EventQueue {
         self.len == 0
     }
 
-    /// The earliest entry.
+    /// The earliest entry (taking the lowest bucket to the front when the front is
+    /// empty).
     #[inline]
-    pub fn peek(&self) -> Option<&QueueEntry> {
-        self.run.get(self.run_next)
+    pub fn peek(&mut self) -> Option<QueueEntry> {
+        if self.front_is_empty() {
+            if self.len == 0 {
+                return None;
+            }
+            self.refill_run();
+        }
+        Some(self.front_min())
+    }
+
+    /// The time of the earliest entry, leaving the queue as it is.
+    pub fn peek_time(&self) -> Option<u64> {
+        if self.len == 0 {
+            return None;
+        }
+        if self.front_is_empty() {
+            return Some(self.earliest[self.lowest_bucket()]);
+        }
+        Some(self.front_min().time)
+    }
+
+    /// True when neither the run nor the front's heap holds an entry.
+    #[inline(always)]
+    fn front_is_empty(&self) -> bool {
+        self.run_next == self.run.len() && self.early.is_empty()
+    }
+
+    /// The earliest front entry; the front must not be empty.
+    #[inline(always)]
+    fn front_min(&self) -> QueueEntry {
+        match (self.run.get(self.run_next), self.early.peek()) {
+            (Some(&head), None) => head,
+            (Some(&head), Some(early)) if head.key() < early.0.key() => head,
+            (_, Some(early)) => early.0,
+            (None, None) => unreachable!("the front is not empty"),
+        }
     }
 
     /// Adds an entry.
@@ -167,11 +241,11 @@ impl EventQueue {
             slot_queued_twice(entry.slot);
         }
         self.len += 1;
-        if entry.time > self.base_time && self.len > 1 {
+        if entry.time > self.base_time {
             let index = bucket_of(entry.time, self.base_time).expect("time after the base");
             self.link(index, entry.slot, entry.time, entry.seq);
         } else {
-            self.push_run(entry);
+            self.push_front(entry);
         }
     }
 
@@ -187,24 +261,15 @@ impl EventQueue {
         self.links.resize(slot as usize + 1, free);
     }
 
-    /// Adds an entry at or before the base time (or the first entry of an empty queue)
-    /// to the run, in order: an entry at the base time with the largest `seq` so far,
-    /// the engine's usual case, is an append.
+    /// Adds an entry at or before the base time to the front: to the run when it comes
+    /// after the run's last entry (the engine's usual case: an event at the current
+    /// time with the largest `seq` so far), otherwise to the front's heap.
     #[inline]
-    fn push_run(&mut self, entry: QueueEntry) {
+    fn push_front(&mut self, entry: QueueEntry) {
         self.links[entry.slot as usize].next = IN_RUN;
-        match self.run.last() {
-            None => {
-                self.base_time = entry.time;
-                self.run.push(entry);
-            }
-            Some(last) if last.key() <= entry.key() => self.run.push(entry),
-            Some(_) => {
-                let at = self.run_next
-                    + self.run[self.run_next..]
-                        .partition_point(|queued| queued.key() < entry.key());
-                self.run.insert(at, entry);
-            }
+        match self.run[self.run_next..].last() {
+            Some(last) if last.key() > entry.key() => self.early.push(Early(entry)),
+            _ => self.run.push(entry),
         }
     }
 
@@ -229,32 +294,81 @@ impl EventQueue {
     /// Removes and returns the earliest entry by `(time, seq)`.
     #[inline]
     pub fn pop(&mut self) -> Option<QueueEntry> {
-        let entry = *self.run.get(self.run_next)?;
+        if !self.early.is_empty() {
+            return Some(self.pop_front());
+        }
+        // The usual case: the front is the run alone.
+        if self.run_next == self.run.len() {
+            if self.len == 0 {
+                return None;
+            }
+            // A refill fills the run only.
+            self.refill_run();
+        }
+        let head = self.run[self.run_next];
         self.run_next += 1;
-        self.links[entry.slot as usize].next = FREE;
-        self.len -= 1;
-        self.last_popped = entry.key();
         if self.run_next == self.run.len() {
             self.run.clear();
             self.run_next = 0;
-            if self.len > 0 {
-                self.refill_run();
-            }
         }
-        Some(entry)
+        Some(self.popped(head))
+    }
+
+    /// Bookkeeping for an entry just taken from the front.
+    #[inline(always)]
+    fn popped(&mut self, entry: QueueEntry) -> QueueEntry {
+        self.links[entry.slot as usize].next = FREE;
+        self.len -= 1;
+        self.last_popped = entry.key();
+        entry
+    }
+
+    /// Removes and returns the earliest front entry; the front must not be empty.
+    #[inline(always)]
+    fn pop_front(&mut self) -> QueueEntry {
+        let entry = match (self.run.get(self.run_next), self.early.peek()) {
+            (Some(&head), early) if early.is_none_or(|early| head.key() < early.0.key()) => {
+                self.run_next += 1;
+                if self.run_next == self.run.len() {
+                    self.run.clear();
+                    self.run_next = 0;
+                }
+                head
+            }
+            _ => self.early.pop().expect("the front is not empty").0,
+        };
+        self.popped(entry)
     }
 
     /// Removes and returns the earliest entry if its time is at or before `deadline`;
-    /// otherwise leaves the queue as it is and returns `None`.
+    /// otherwise leaves the queue as it is and returns `None`. The base time never
+    /// passes the deadline here, so an entry pushed afterwards between the deadline and
+    /// the next entry still goes to a bucket.
     #[inline]
     pub fn pop_at_or_before(&mut self, deadline: u64) -> Option<QueueEntry> {
-        if self.peek()?.time > deadline {
+        if self.front_is_empty() {
+            if self.len == 0 || self.earliest[self.lowest_bucket()] > deadline {
+                return None;
+            }
+            self.refill_run();
+        } else if self.front_min().time > deadline {
             return None;
         }
-        self.pop()
+        Some(self.pop_front())
     }
 
-    /// Refills the empty run from the lowest non-empty bucket.
+    /// The index of the lowest non-empty bucket; some bucket must be occupied.
+    #[inline]
+    fn lowest_bucket(&self) -> usize {
+        assert!(
+            self.occupied_words != 0,
+            "a non-empty queue with an empty front has an occupied bucket"
+        );
+        let word = self.occupied_words.trailing_zeros() as usize;
+        word * 64 + self.occupied[word].trailing_zeros() as usize
+    }
+
+    /// Refills the empty front from the lowest non-empty bucket.
     ///
     /// A bucket of the two lowest digit positions spans at most 2^16 ns, close ahead:
     /// it becomes the run whole, sorted, and its latest time the base time. A higher
@@ -265,12 +379,8 @@ impl EventQueue {
     /// agrees with it in the bucket's digit and all above it: the other (later) buckets
     /// stay valid relative to it, and each relinked entry lands lower.
     fn refill_run(&mut self) {
-        assert!(
-            self.occupied_words != 0,
-            "a non-empty queue with an empty run has an occupied bucket"
-        );
-        let word = self.occupied_words.trailing_zeros() as usize;
-        let index = word * 64 + self.occupied[word].trailing_zeros() as usize;
+        let index = self.lowest_bucket();
+        let word = index / 64;
         self.occupied[word] &= !(1 << (index % 64));
         if self.occupied[word] == 0 {
             self.occupied_words &= !(1 << word);
@@ -370,9 +480,10 @@ mod tests {
     proptest! {
         /// Whatever the interleaving of pushes and pops (pushes never before the last
         /// pop, as in the engine), entries come out in exactly the `(time, seq)` order a
-        /// sorted list gives, and peek always shows the entry pop returns next.
+        /// sorted list gives, and peek and peek_time always show the entry pop returns
+        /// next.
         #[test]
-        fn pops_in_time_then_seq_order(operations in proptest::collection::vec((step(), 0u8..3), 1..600)) {
+        fn pops_in_time_then_seq_order(operations in proptest::collection::vec((step(), 0u8..4), 1..600)) {
             let mut queue = EventQueue::default();
             let mut reference: Vec<(u64, u64)> = Vec::new();
             let mut seq = 0u64;
@@ -380,8 +491,12 @@ mod tests {
             for (offset, action) in operations {
                 reference.sort_unstable();
                 let expected_next = reference.first().copied();
-                prop_assert_eq!(queue.peek().map(|entry| (entry.time, entry.seq)), expected_next);
+                prop_assert_eq!(queue.peek_time(), expected_next.map(|(time, _)| time));
                 match action {
+                    3 => {
+                        // peek takes the lowest bucket to the front when it is empty.
+                        prop_assert_eq!(queue.peek().map(|entry| (entry.time, entry.seq)), expected_next);
+                    }
                     0 => {
                         let expected = if reference.is_empty() { None } else { Some(reference.remove(0)) };
                         let got = queue.pop().map(|entry| (entry.time, entry.seq));
@@ -411,6 +526,107 @@ mod tests {
                 prop_assert_eq!(queue.len(), reference.len());
             }
         }
+
+        /// Bursts as a handler makes them: many events scheduled at once from the current
+        /// time over a window (shorter than a low bucket, about a low bucket, and about
+        /// a millisecond of random latency), in no time order, with a few handled
+        /// between bursts. They land among entries already at the front and in every
+        /// bucket; the order must still be exactly that of a sorted list. A front that
+        /// mixed up its run and its heap, or a refill that skipped the heap, would
+        /// return some entry early here.
+        #[test]
+        fn bursts_pop_in_time_then_seq_order(
+            bursts in proptest::collection::vec(
+                prop_oneof![Just(300u64), Just(70_000u64), Just(3_000_000u64)].prop_flat_map(|window| {
+                    (proptest::collection::vec(0..window, 0..150), 0usize..120)
+                }),
+                1..30,
+            )
+        ) {
+            let mut queue = EventQueue::default();
+            let mut reference: Vec<(u64, u64)> = Vec::new();
+            let mut seq = 0u64;
+            let mut now = 0u64;
+            for (offsets, pops) in bursts {
+                for offset in offsets {
+                    queue.push(QueueEntry { time: now + offset, seq, slot: seq as u32 });
+                    reference.push((now + offset, seq));
+                    seq += 1;
+                }
+                reference.sort_unstable_by(|a, b| b.cmp(a));
+                for _ in 0..pops {
+                    let expected = reference.pop();
+                    prop_assert_eq!(queue.pop().map(|entry| (entry.time, entry.seq)), expected);
+                    if let Some((time, _)) = expected {
+                        now = time;
+                    }
+                }
+            }
+            while let Some(expected) = reference.pop() {
+                prop_assert_eq!(queue.pop().map(|entry| (entry.time, entry.seq)), Some(expected));
+            }
+            prop_assert!(queue.is_empty());
+        }
+    }
+
+    /// An entry at `time` with `seq`, in slot `seq`.
+    fn entry(time: u64, seq: u64) -> QueueEntry {
+        QueueEntry {
+            time,
+            seq,
+            slot: seq as u32,
+        }
+    }
+
+    #[test]
+    fn a_burst_before_the_next_pending_event_goes_to_the_buckets() {
+        // The handler of the last front entry (time 0) schedules a burst before the next
+        // pending event (10 ms). The front is refilled only when an entry is wanted, so
+        // the base time is still 0 and the burst is linked into buckets: nothing is
+        // shifted. If the front were refilled as its last entry left, the base time
+        // would be 10 ms and all 1,000 entries would crowd the front.
+        let mut queue = EventQueue::default();
+        queue.push(entry(0, 0));
+        queue.push(entry(10_000_000, 1));
+        assert_eq!(queue.pop(), Some(entry(0, 0)));
+        for seq in 2..1_002 {
+            queue.push(entry(10_000_000 - seq * 1_000, seq));
+        }
+        assert_eq!(queue.run.len() - queue.run_next + queue.early.len(), 0);
+        assert_eq!(queue.peek_time(), Some(10_000_000 - 1_001 * 1_000));
+        let times: Vec<u64> = std::iter::from_fn(|| queue.pop().map(|e| e.time)).collect();
+        assert_eq!(times.len(), 1_001);
+        assert!(times.is_sorted(), "popped out of time order");
+        assert_eq!(times.last(), Some(&10_000_000));
+    }
+
+    #[test]
+    fn entries_due_before_the_runs_last_wait_in_the_front_heap() {
+        // 200 entries within 200 ns form one sorted run (base time 10,199). Entries then
+        // pushed between the current time and the run's last must not be inserted into
+        // the run one shift at a time: they wait in the front's heap, and come out
+        // interleaved with the run exactly by (time, seq). If they went to the run, the
+        // heap would be empty; if pop ignored the heap, 10,001 would not come second.
+        let mut queue = EventQueue::default();
+        queue.push(entry(10_000, 0));
+        for seq in 1..201 {
+            queue.push(entry(10_000 + seq - 1, seq));
+        }
+        assert_eq!(queue.pop(), Some(entry(10_000, 0)));
+        // Refilled: one 256 ns bucket became the run.
+        assert_eq!(queue.pop(), Some(entry(10_000, 1)));
+        assert_eq!(queue.base_time, 10_199);
+        // 99 entries from 10,001 to 10,197, all before the run's last.
+        for seq in 201..300 {
+            queue.push(entry(10_001 + (seq - 201) * 2, seq));
+        }
+        assert_eq!(queue.early.len(), 99);
+        assert_eq!(queue.pop(), Some(entry(10_001, 2)));
+        assert_eq!(queue.pop(), Some(entry(10_001, 201)));
+        let keys: Vec<(u64, u64)> =
+            std::iter::from_fn(|| queue.pop().map(|e| (e.time, e.seq))).collect();
+        assert_eq!(keys.len(), 296);
+        assert!(keys.is_sorted(), "popped out of (time, seq) order");
     }
 
     #[test]
@@ -420,11 +636,6 @@ mod tests {
         // once with a seq below the run's last. If ties were broken by bucket position
         // or arrival in the run instead of seq, 3 would not come first, nor 5, 6, 7, 8 after.
         let mut queue = EventQueue::default();
-        let entry = |time, seq| QueueEntry {
-            time,
-            seq,
-            slot: seq as u32,
-        };
         queue.push(entry(64, 0));
         queue.push(entry(100, 3));
         assert_eq!(queue.pop(), Some(entry(64, 0)));

@@ -25,6 +25,8 @@ pub enum Stream {
     Nemesis,
     /// Swarm testing: the draw of which fault kinds a seed enables.
     Swarm,
+    /// The load model: service times at nodes and storage sync latencies.
+    Load,
     /// One node's own stream, handed to it through `Ctx::rng`.
     Node(NodeId),
 }
@@ -38,6 +40,7 @@ impl Stream {
             Stream::Workload => 2,
             Stream::Nemesis => 3,
             Stream::Swarm => 4,
+            Stream::Load => 5,
             Stream::Node(id) => 1_000 + u64::from(id.0),
         }
     }

@@ -14,6 +14,7 @@ use crate::clock::LocalClock;
 use crate::error::{ConfigError, SimError};
 use crate::fault::Fault;
 use crate::id::NodeId;
+use crate::load::{CpuState, LoadConfig, scaled};
 use crate::network::{Network, NetworkConfig, Transmission};
 use crate::node::{Ctx, Effect, Node, TimerId, TimerTable};
 use crate::observe::ObservationRecord;
@@ -45,6 +46,9 @@ pub struct SimConfig {
     pub storage: StorageMode,
     /// How many of the first messages to keep for the space-time diagram.
     pub message_log_limit: usize,
+    /// The load model (service times, arrival queues, sync latency); `None` for none,
+    /// the default: every handler takes no time. See [`crate::load`].
+    pub load: Option<LoadConfig>,
 }
 
 /// Counts of what the engine did.
@@ -68,6 +72,9 @@ pub struct Counters {
     pub dropped_by_partition: u64,
     /// Lost because the target was down or restarted while it was in flight.
     pub dropped_at_crashed_node: u64,
+    /// Lost because the target's arrival queue was full (the load model's
+    /// `queue_capacity`).
+    pub dropped_by_overload: u64,
 }
 
 /// Why a message was lost.
@@ -79,6 +86,8 @@ pub enum DropReason {
     Partition,
     /// The target was down, or crashed while the message was in flight.
     CrashedTarget,
+    /// The target's arrival queue was full (load model).
+    Overload,
 }
 
 impl DropReason {
@@ -88,6 +97,7 @@ impl DropReason {
             DropReason::Link => "link",
             DropReason::Partition => "partition",
             DropReason::CrashedTarget => "crashed_target",
+            DropReason::Overload => "overload",
         }
     }
 }
@@ -190,6 +200,40 @@ enum Payload<N: Node> {
     DegradeEnd {
         id: u64,
     },
+    /// The service of the delivery or timer held in slab slot `held` ends: its handler
+    /// runs now (load model).
+    ServiceEnd {
+        node: NodeId,
+        incarnation: u32,
+        held: u32,
+    },
+    /// The end of a `slow` or `slow_disk` fault (load model).
+    SlowEnd {
+        node: NodeId,
+        part: SlowPart,
+        generation: u32,
+    },
+    /// Effects a handler recorded after a `ctx.sync()`, due when the sync completes
+    /// (load model).
+    Effects {
+        node: NodeId,
+        incarnation: u32,
+        effects: Vec<Effect<N>>,
+    },
+}
+
+/// What a fail-slow fault slows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlowPart {
+    Cpu,
+    Disk,
+}
+
+/// The load model's state: its configuration, each node's servers, and its stream.
+struct LoadState {
+    config: LoadConfig,
+    cpus: Vec<CpuState>,
+    rng: SimRng,
 }
 
 /// Builds a node from its durable state: at time zero and after every restart.
@@ -244,6 +288,8 @@ pub struct Simulation<N: Node> {
     message_log_limit: usize,
     effects: Vec<Effect<N>>,
     error: Option<SimError>,
+    /// The load model, when the run has one (see [`crate::load`]).
+    load: Option<Box<LoadState>>,
 }
 
 impl<N: Node> Simulation<N> {
@@ -263,6 +309,7 @@ impl<N: Node> Simulation<N> {
             )));
         }
         let network = Network::new(config.network, node_count)?;
+        let load = config.load;
         let nodes = (0..node_count)
             .map(|index| {
                 let id = NodeId(index as u32);
@@ -309,7 +356,11 @@ impl<N: Node> Simulation<N> {
             message_log_limit: config.message_log_limit,
             effects: Vec::new(),
             error: None,
+            load: None,
         };
+        if let Some(load) = load {
+            sim.set_load(load)?;
+        }
         for index in 0..node_count {
             sim.schedule(
                 SimTime::ZERO,
@@ -319,6 +370,19 @@ impl<N: Node> Simulation<N> {
             );
         }
         Ok(sim)
+    }
+
+    /// Turns the load model on (see [`crate::load`]): service times and arrival queues
+    /// at nodes, storage sync latency. Call it before the run starts; without it every
+    /// handler takes no time, as always.
+    pub fn set_load(&mut self, config: LoadConfig) -> Result<(), ConfigError> {
+        config.validate(self.nodes.len())?;
+        self.load = Some(Box::new(LoadState {
+            config,
+            cpus: vec![CpuState::idle(); self.nodes.len()],
+            rng: stream_rng(self.seed, Stream::Load),
+        }));
+        Ok(())
     }
 
     /// Streams the event trace to `writer` from now on.
@@ -364,6 +428,13 @@ impl<N: Node> Simulation<N> {
                 if let Some(ratio) = drop_ratio {
                     crate::network::check_probability("degrade drop", *ratio)?;
                 }
+            }
+            Fault::Slow { factor, .. } | Fault::SlowDisk { factor, .. }
+                if !(factor.is_finite() && *factor > 0.0) =>
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "slow factor {factor} is not a finite positive number"
+                )));
             }
             Fault::Partition(groups) if groups.len() > 63 => {
                 return Err(ConfigError::Invalid("at most 63 partition groups".into()));
@@ -463,7 +534,7 @@ impl<N: Node> Simulation<N> {
 
     /// Time of the next event, if any.
     pub fn next_event_time(&self) -> Option<SimTime> {
-        self.queue.peek().map(|entry| SimTime(entry.time))
+        self.queue.peek_time().map(SimTime)
     }
 
     /// Handles the next event. Returns false when there is none, or when the run
@@ -654,6 +725,21 @@ impl<N: Node> Simulation<N> {
                     );
                     return;
                 }
+                if self.load.is_some() {
+                    self.arrive(
+                        target,
+                        Payload::Deliver {
+                            source,
+                            target,
+                            target_incarnation,
+                            record,
+                            sent_epoch,
+                            digest,
+                            msg,
+                        },
+                    );
+                    return;
+                }
                 self.deliver(source, target, digest, record, msg);
             }
             Payload::Timer {
@@ -695,6 +781,21 @@ impl<N: Node> Simulation<N> {
             }
             Payload::Resume { node } => self.resume(node),
             Payload::DegradeEnd { id } => self.network.end_degradation(id),
+            Payload::ServiceEnd {
+                node,
+                incarnation,
+                held,
+            } => self.service_end(node, incarnation, held),
+            Payload::Effects {
+                node,
+                incarnation,
+                effects,
+            } => self.apply_synced(node, incarnation, effects),
+            Payload::SlowEnd {
+                node,
+                part,
+                generation,
+            } => self.slow_end(node, part, generation),
             Payload::Free { .. } => unreachable!("take_slot never returns a free slot"),
         }
     }
@@ -744,6 +845,19 @@ impl<N: Node> Simulation<N> {
             );
             return;
         }
+        if self.load.is_some() {
+            self.arrive(
+                node,
+                Payload::Timer {
+                    node,
+                    incarnation,
+                    id,
+                    deadline_local,
+                    timer,
+                },
+            );
+            return;
+        }
         self.fire_timer(node, id, timer);
     }
 
@@ -774,6 +888,7 @@ impl<N: Node> Simulation<N> {
             DropReason::Link => self.counters.dropped_by_link += 1,
             DropReason::Partition => self.counters.dropped_by_partition += 1,
             DropReason::CrashedTarget => self.counters.dropped_at_crashed_node += 1,
+            DropReason::Overload => self.counters.dropped_by_overload += 1,
         }
         if record != NOT_LOGGED {
             self.set_fate(record, MessageFate::Dropped(self.now, reason));
@@ -806,8 +921,17 @@ impl<N: Node> Simulation<N> {
             .with_clock_steps(slot.clock_steps_ns);
             handler(state, &mut ctx);
         }
-        for effect in effects.drain(..) {
-            self.apply_effect(node, local_now, effect);
+        if self
+            .load
+            .as_ref()
+            .is_some_and(|load| load.config.sync.is_some())
+            && effects.iter().any(|effect| matches!(effect, Effect::Sync))
+        {
+            self.apply_with_syncs(node, local_now, &mut effects);
+        } else {
+            for effect in effects.drain(..) {
+                self.apply_effect(node, local_now, effect);
+            }
         }
         self.effects = effects;
     }
@@ -1012,6 +1136,22 @@ impl<N: Node> Simulation<N> {
                 self.schedule(now + *duration, Payload::DegradeEnd { id });
                 true
             }
+            Fault::Slow {
+                node,
+                factor,
+                duration,
+            } => {
+                self.slow(*node, SlowPart::Cpu, *factor, *duration);
+                true
+            }
+            Fault::SlowDisk {
+                node,
+                factor,
+                duration,
+            } => {
+                self.slow(*node, SlowPart::Disk, *factor, *duration);
+                true
+            }
         };
         if applied {
             let digest = crate::trace::digest_debug(&fault);
@@ -1027,6 +1167,286 @@ impl<N: Node> Simulation<N> {
                 self.log(kind, node, node, digest);
             }
             self.fault_log.push(FaultRecord { time: now, fault });
+        }
+    }
+
+    /// The declared cost of handling a held delivery or timer (load model).
+    fn cost_of(payload: &Payload<N>) -> u32 {
+        match payload {
+            Payload::Deliver { msg, .. } => N::message_cost(msg),
+            Payload::Timer { timer, .. } => N::timer_cost(timer),
+            _ => 0,
+        }
+    }
+
+    /// A delivery or timer reaches its up, unpaused node under the load model: handled
+    /// now when it costs nothing, put in service when a core is free, otherwise queued
+    /// (or, for a message beyond the queue's capacity, dropped).
+    fn arrive(&mut self, node: NodeId, payload: Payload<N>) {
+        let cost = Self::cost_of(&payload);
+        if cost == 0 {
+            self.handle_now(node, payload);
+            return;
+        }
+        let load = self
+            .load
+            .as_mut()
+            .expect("arrive runs under the load model");
+        let capacity = load.config.node(node);
+        let (cores, queue_capacity) = (capacity.cores, capacity.queue_capacity);
+        let cpu = &mut load.cpus[node.index()];
+        if cpu.busy < cores {
+            self.start_service(node, cost, payload);
+            return;
+        }
+        let full = queue_capacity.is_some_and(|limit| cpu.waiting.len() >= limit as usize);
+        match payload {
+            Payload::Deliver {
+                source,
+                digest,
+                record,
+                ..
+            } if full => {
+                self.drop_message(source, node, digest, record, DropReason::Overload);
+            }
+            payload => {
+                let slot = self.store(payload);
+                self.load.as_mut().expect("load model").cpus[node.index()]
+                    .waiting
+                    .push_back(slot);
+            }
+        }
+    }
+
+    /// Occupies a free core with `payload` until its service ends; a service of zero
+    /// time needs no core, and its handler runs at once.
+    fn start_service(&mut self, node: NodeId, cost: u32, payload: Payload<N>) {
+        let load = self
+            .load
+            .as_mut()
+            .expect("service runs under the load model");
+        let per_unit_ns = load.config.node(node).cpu.sample(&mut load.rng).0;
+        let cpu = &mut load.cpus[node.index()];
+        let service_ns = scaled(per_unit_ns, cost, cpu.cpu_factor);
+        if service_ns == 0 {
+            self.handle_now(node, payload);
+            return;
+        }
+        cpu.busy += 1;
+        let incarnation = self.status[node.index()].incarnation;
+        let held = self.store(payload);
+        self.schedule(
+            self.now + SimDuration(service_ns),
+            Payload::ServiceEnd {
+                node,
+                incarnation,
+                held,
+            },
+        );
+    }
+
+    /// A service ends: the core is freed, the handler runs, and the next waiting
+    /// arrival (if any) takes the core.
+    fn service_end(&mut self, node: NodeId, incarnation: u32, held: u32) {
+        let status = self.status[node.index()];
+        if status.incarnation != incarnation {
+            // The node crashed during the service (which freed its cores): lost.
+            if let Payload::Deliver {
+                source,
+                digest,
+                record,
+                ..
+            } = self.take_slot(held)
+            {
+                self.drop_message(source, node, digest, record, DropReason::CrashedTarget);
+            }
+            return;
+        }
+        if status.paused {
+            self.hold(
+                node,
+                Payload::ServiceEnd {
+                    node,
+                    incarnation,
+                    held,
+                },
+            );
+            return;
+        }
+        let payload = self.take_slot(held);
+        self.handle_now(node, payload);
+        let load = self
+            .load
+            .as_mut()
+            .expect("service runs under the load model");
+        let cpu = &mut load.cpus[node.index()];
+        // The handler cannot crash its own node, so the core is still counted busy.
+        cpu.busy -= 1;
+        self.start_waiting(node);
+    }
+
+    /// Puts waiting arrivals in service while cores are free.
+    fn start_waiting(&mut self, node: NodeId) {
+        loop {
+            let Some(load) = self.load.as_mut() else {
+                return;
+            };
+            let cores = load.config.node(node).cores;
+            let cpu = &mut load.cpus[node.index()];
+            if cpu.busy >= cores {
+                return;
+            }
+            let Some(slot) = cpu.waiting.pop_front() else {
+                return;
+            };
+            let payload = self.take_slot(slot);
+            if let Payload::Timer { id, .. } = &payload
+                && !self.nodes[node.index()].timers.is_live(*id)
+            {
+                // Cancelled while it waited: it takes no core.
+                continue;
+            }
+            let cost = Self::cost_of(&payload);
+            self.start_service(node, cost, payload);
+        }
+    }
+
+    /// Runs the handler of a delivery or a (still live) timer at once.
+    fn handle_now(&mut self, node: NodeId, payload: Payload<N>) {
+        match payload {
+            Payload::Deliver {
+                source,
+                digest,
+                record,
+                msg,
+                ..
+            } => self.deliver(source, node, digest, record, msg),
+            Payload::Timer { id, timer, .. } => {
+                if self.nodes[node.index()].timers.is_live(id) {
+                    self.fire_timer(node, id, timer);
+                }
+            }
+            _ => unreachable!("only deliveries and timers are handled"),
+        }
+    }
+
+    /// Applies a handler's effects under a sync latency: those before its first sync
+    /// now, each later group once every sync before it has completed.
+    #[cold]
+    fn apply_with_syncs(&mut self, node: NodeId, local_now: SimTime, effects: &mut Vec<Effect<N>>) {
+        let incarnation = self.status[node.index()].incarnation;
+        let mut delay_ns = 0u64;
+        let mut group: Vec<Effect<N>> = Vec::new();
+        let mut now_group = true;
+        for effect in effects.drain(..) {
+            if matches!(effect, Effect::Sync) {
+                if !now_group && !group.is_empty() {
+                    self.schedule_synced(node, incarnation, delay_ns, std::mem::take(&mut group));
+                }
+                now_group = false;
+                let load = self
+                    .load
+                    .as_mut()
+                    .expect("syncs take time under the load model");
+                let sync = load.config.sync.as_ref().expect("a sync latency is set");
+                let sample = sync.sample(&mut load.rng).0;
+                delay_ns =
+                    delay_ns.saturating_add(scaled(sample, 1, load.cpus[node.index()].disk_factor));
+                continue;
+            }
+            if now_group {
+                self.apply_effect(node, local_now, effect);
+            } else {
+                group.push(effect);
+            }
+        }
+        if !group.is_empty() {
+            self.schedule_synced(node, incarnation, delay_ns, group);
+        }
+    }
+
+    /// Queues effects for when the syncs before them complete.
+    fn schedule_synced(
+        &mut self,
+        node: NodeId,
+        incarnation: u32,
+        delay_ns: u64,
+        effects: Vec<Effect<N>>,
+    ) {
+        self.schedule(
+            self.now + SimDuration(delay_ns),
+            Payload::Effects {
+                node,
+                incarnation,
+                effects,
+            },
+        );
+    }
+
+    /// Applies effects whose syncs completed, unless the node crashed meanwhile (the
+    /// reply that waited for its fsync never leaves) or is paused (they wait).
+    fn apply_synced(&mut self, node: NodeId, incarnation: u32, effects: Vec<Effect<N>>) {
+        let status = self.status[node.index()];
+        if status.incarnation != incarnation || !status.up {
+            return;
+        }
+        if status.paused {
+            self.hold(
+                node,
+                Payload::Effects {
+                    node,
+                    incarnation,
+                    effects,
+                },
+            );
+            return;
+        }
+        let local_now = self.nodes[node.index()].clock.local(self.now);
+        for effect in effects {
+            self.apply_effect(node, local_now, effect);
+        }
+    }
+
+    /// Multiplies a node's service times or sync latencies by `factor` for `duration`;
+    /// a later slow fault of the same part replaces an earlier one. Without a load
+    /// model nothing takes time, so nothing changes.
+    fn slow(&mut self, node: NodeId, part: SlowPart, factor: f64, duration: SimDuration) {
+        let Some(load) = self.load.as_mut() else {
+            return;
+        };
+        let cpu = &mut load.cpus[node.index()];
+        let generation = match part {
+            SlowPart::Cpu => {
+                cpu.cpu_factor = factor;
+                cpu.slow_generation += 1;
+                cpu.slow_generation
+            }
+            SlowPart::Disk => {
+                cpu.disk_factor = factor;
+                cpu.slow_disk_generation += 1;
+                cpu.slow_disk_generation
+            }
+        };
+        self.schedule(
+            self.now + duration,
+            Payload::SlowEnd {
+                node,
+                part,
+                generation,
+            },
+        );
+    }
+
+    /// Ends a slow fault, unless a later one of the same part replaced it.
+    fn slow_end(&mut self, node: NodeId, part: SlowPart, generation: u32) {
+        let Some(load) = self.load.as_mut() else {
+            return;
+        };
+        let cpu = &mut load.cpus[node.index()];
+        match part {
+            SlowPart::Cpu if cpu.slow_generation == generation => cpu.cpu_factor = 1.0,
+            SlowPart::Disk if cpu.slow_disk_generation == generation => cpu.disk_factor = 1.0,
+            _ => {}
         }
     }
 
@@ -1047,13 +1467,24 @@ impl<N: Node> Simulation<N> {
         status.up = false;
         status.paused = false;
         status.incarnation += 1;
-        for held_slot in held {
+        let mut lost = held;
+        if let Some(load) = self.load.as_mut() {
+            let cpu = &mut load.cpus[node.index()];
+            cpu.busy = 0;
+            lost.extend(cpu.waiting.drain(..));
+        }
+        for lost_slot in lost {
+            let payload = match self.take_slot(lost_slot) {
+                // A service cut short: the delivery or timer it held is lost too.
+                Payload::ServiceEnd { held, .. } => self.take_slot(held),
+                payload => payload,
+            };
             if let Payload::Deliver {
                 source,
                 digest,
                 record,
                 ..
-            } = self.take_slot(held_slot)
+            } = payload
             {
                 self.drop_message(source, node, digest, record, DropReason::CrashedTarget);
             }
@@ -1109,7 +1540,16 @@ impl<N: Node> Simulation<N> {
                     record,
                     msg,
                     ..
-                } => self.deliver(source, node, digest, record, msg),
+                } if self.load.is_none() => self.deliver(source, node, digest, record, msg),
+                deliver @ Payload::Deliver { .. } => self.arrive(node, deliver),
+                Payload::ServiceEnd {
+                    incarnation, held, ..
+                } => self.service_end(node, incarnation, held),
+                Payload::Effects {
+                    incarnation,
+                    effects,
+                    ..
+                } => self.apply_synced(node, incarnation, effects),
                 Payload::Timer {
                     incarnation,
                     id,
@@ -1121,7 +1561,7 @@ impl<N: Node> Simulation<N> {
                         self.fire_when_due(node, incarnation, id, deadline_local, timer);
                     }
                 }
-                _ => unreachable!("only deliveries and timers are held"),
+                _ => unreachable!("only deliveries, timers and their service ends are held"),
             }
             if self.error.is_some() {
                 break;

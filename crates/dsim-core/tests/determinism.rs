@@ -55,6 +55,7 @@ fn run_gossip(seed: u64) -> RunDigest {
         network: lossy_network(),
         storage: StorageMode::LoseUnsynced,
         message_log_limit: 0,
+        load: None,
     };
     let mut sim = Simulation::new(config, 8, |_, _| GossipNode::default()).expect("valid config");
     let trace = capture_trace(&mut sim);

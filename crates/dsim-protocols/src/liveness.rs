@@ -44,9 +44,10 @@ impl LivenessPhase {
                     down.remove(node);
                     record.time
                 }
-                Fault::Pause { duration, .. } | Fault::Degrade { duration, .. } => {
-                    record.time.saturating_add(*duration)
-                }
+                Fault::Pause { duration, .. }
+                | Fault::Degrade { duration, .. }
+                | Fault::Slow { duration, .. }
+                | Fault::SlowDisk { duration, .. } => record.time.saturating_add(*duration),
                 Fault::Partition(_) | Fault::Cut { .. } | Fault::Isolate(_) => {
                     network_whole = false;
                     record.time

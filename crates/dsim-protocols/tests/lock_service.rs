@@ -59,6 +59,7 @@ fn master_failover(seed: u64, variant: &str) -> RunRequest {
             network: network(2.0, 0.6, 0.01, 0.001),
             storage: StorageMode::LoseUnsynced,
             message_log_limit: 0,
+            load: None,
         },
         nodes: 5,
         variant: variant.to_string(),
@@ -91,6 +92,7 @@ fn client_pause(seed: u64, variant: &str) -> RunRequest {
             network: network(2.0, 0.5, 0.0, 0.0),
             storage: StorageMode::KeepAll,
             message_log_limit: 0,
+            load: None,
         },
         nodes: 5,
         variant: variant.to_string(),
@@ -121,6 +123,7 @@ fn clock_skew(seed: u64, master_drift_ppm: i64, replica_drift_ppm: i64) -> RunRe
             network: network(2.0, 0.5, 0.0, 0.0),
             storage: StorageMode::KeepAll,
             message_log_limit: 0,
+            load: None,
         },
         nodes: 5,
         variant: "correct".to_string(),
@@ -338,6 +341,7 @@ fn simulation(seed: u64, storage: StorageMode, config: &LockConfig) -> Simulatio
         network: network(2.0, 0.6, 0.01, 0.005),
         storage,
         message_log_limit: 0,
+        load: None,
     };
     build_simulation(sim, config).expect("valid configuration")
 }
@@ -707,6 +711,7 @@ fn lost_grant(seed: u64) -> RunRequest {
             },
             storage: StorageMode::KeepAll,
             message_log_limit: 0,
+            load: None,
         },
         nodes: 3,
         variant: "correct".to_string(),

@@ -62,6 +62,7 @@ fn dueling_proposers(seed: u64, variant: &str) -> RunRequest {
             network: network(2.0, 0.8, 0.02, 0.01),
             storage: StorageMode::KeepAll,
             message_log_limit: 0,
+            load: None,
         },
         nodes: 5,
         variant: variant.to_string(),
@@ -111,6 +112,7 @@ fn minority_partition(seed: u64, variant: &str) -> RunRequest {
             network: network(2.0, 0.6, 0.01, 0.005),
             storage: StorageMode::KeepAll,
             message_log_limit: 0,
+            load: None,
         },
         nodes: 5,
         variant: variant.to_string(),
@@ -147,6 +149,7 @@ fn leader_crash(seed: u64, duration: SimDuration) -> RunRequest {
             network: network(2.0, 0.6, 0.01, 0.001),
             storage: StorageMode::LoseUnsynced,
             message_log_limit: 0,
+            load: None,
         },
         nodes: 5,
         variant: "correct".to_string(),
@@ -348,6 +351,7 @@ fn simulation(seed: u64, storage: StorageMode) -> Simulation<PaxosNode> {
         network: network(2.0, 0.6, 0.02, 0.01),
         storage,
         message_log_limit: 0,
+        load: None,
     };
     build_simulation(sim, &config).expect("valid configuration")
 }

@@ -42,6 +42,7 @@ fn coordinator_crash_request(seed: u64, variant: Variant) -> RunRequest {
             network: lossy_link(0.01, 0.01),
             storage: StorageMode::LoseUnsynced,
             message_log_limit: 0,
+            load: None,
         },
         nodes: 5,
         variant: variant.name().to_string(),
@@ -77,6 +78,7 @@ fn lossy_request(seed: u64, variant: Variant) -> RunRequest {
             network: lossy_link(0.05, 0.02),
             storage: StorageMode::LoseUnsynced,
             message_log_limit: 0,
+            load: None,
         },
         nodes: 5,
         variant: variant.name().to_string(),
@@ -215,6 +217,7 @@ fn sim(seed: u64, settings: TpcSettings, network: NetworkConfig) -> Simulation<T
         network,
         storage: StorageMode::LoseUnsynced,
         message_log_limit: 0,
+        load: None,
     };
     simulation(config, settings).expect("valid settings")
 }
@@ -816,6 +819,7 @@ fn told_aborted_request(seed: u64, variant: Variant) -> RunRequest {
             },
             storage: StorageMode::KeepAll,
             message_log_limit: 0,
+            load: None,
         },
         nodes: 3,
         variant: variant.name().to_string(),

@@ -18,7 +18,7 @@
     for (var i = 0; i < deltas.length; i++) { total += deltas[i]; out[i] = total; }
     return out;
   }
-  var FATES = ["delivered", "lost: link drop", "lost: partition", "lost: target down", "in flight at the end"];
+  var FATES = ["delivered", "lost: link drop", "lost: partition", "lost: target down", "in flight at the end", "lost: arrival queue full"];
   var m = data.m, msgCount = m.s.length;
   var msgSent = sums(m.at);
   var msgEnd = new Array(msgCount);

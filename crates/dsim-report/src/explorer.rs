@@ -367,6 +367,7 @@ fn fate_code(fate: MessageFate) -> u8 {
         MessageFate::Dropped(_, DropReason::Partition) => 2,
         MessageFate::Dropped(_, DropReason::CrashedTarget) => 3,
         MessageFate::InFlight => 4,
+        MessageFate::Dropped(_, DropReason::Overload) => 5,
     }
 }
 

@@ -290,6 +290,27 @@ pub fn fault_windows(fault_log: &[FaultRecord], end: SimTime) -> Vec<FaultWindow
                 builder.timed(index, *duration);
             }
             Fault::ClockOffset { .. } | Fault::ClockDrift { .. } => {}
+            // Fail-slow faults degrade a node for a while: shaded like degradations.
+            Fault::Slow {
+                node,
+                factor,
+                duration,
+            }
+            | Fault::SlowDisk {
+                node,
+                factor,
+                duration,
+            } => {
+                let word = if matches!(record.fault, Fault::Slow { .. }) {
+                    "slow"
+                } else {
+                    "slow_disk"
+                };
+                let details = format!("{word} {node} x{factor} for {duration}");
+                let index =
+                    builder.open(WindowKind::Degrade, vec![*node], at, word.into(), details);
+                builder.timed(index, *duration);
+            }
         }
     }
     builder.windows
@@ -399,6 +420,45 @@ mod tests {
             ]
         );
         assert_eq!(windows[0].details, "pause n1 for 120ms");
+    }
+
+    #[test]
+    fn slow_faults_shade_their_node_for_their_duration() {
+        // A fail-slow CPU and disk each get a window on their node, shaded like a
+        // degradation, lasting exactly their duration; without the arm they would make
+        // no window at all and the chart would not show the gray failure.
+        let log = [
+            at(
+                100,
+                Fault::Slow {
+                    node: NodeId(0),
+                    factor: 20.0,
+                    duration: SimDuration::from_millis(300),
+                },
+            ),
+            at(
+                500,
+                Fault::SlowDisk {
+                    node: NodeId(2),
+                    factor: 2.5,
+                    duration: SimDuration::from_millis(100),
+                },
+            ),
+        ];
+        let windows = fault_windows(&log, ms(1_000));
+        let spans: Vec<_> = windows
+            .iter()
+            .map(|w| (w.kind, w.nodes.clone(), w.start, w.end))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (WindowKind::Degrade, vec![NodeId(0)], ms(100), ms(400)),
+                (WindowKind::Degrade, vec![NodeId(2)], ms(500), ms(600)),
+            ]
+        );
+        assert_eq!(windows[0].details, "slow n0 x20 for 300ms");
+        assert_eq!(windows[1].details, "slow_disk n2 x2.5 for 100ms");
     }
 
     #[test]

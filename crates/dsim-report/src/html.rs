@@ -56,8 +56,13 @@ fn column_meaning(column: &str) -> &'static str {
         "events" => "events the engine handled (starts, deliveries, timers, faults)",
         "messages_sent" => "messages nodes sent",
         "messages_delivered" => "messages handed to their target, duplicates included",
-        "messages_dropped" => "messages lost (link drops, partitions, crashed targets)",
+        "messages_dropped" => {
+            "messages lost (link drops, partitions, crashed targets, full queues)"
+        }
         "messages_duplicated" => "extra copies made by the network",
+        "messages_dropped_overload" => {
+            "messages dropped because their target's arrival queue was full (load model)"
+        }
         "ops_ok" => "client operations that succeeded",
         "ops_failed" => "client operations that completed with a failure (timeout, abort, ...)",
         "latency_mean_ns" => "mean latency of ok operations, rounded to the nearest ns",

@@ -102,7 +102,7 @@ fn optional(value: Option<u64>) -> String {
 }
 
 /// The standard columns of `summary.csv`, in order; a protocol's extra columns follow.
-pub const SUMMARY_COLUMNS: [&str; 20] = [
+pub const SUMMARY_COLUMNS: [&str; 21] = [
     "scenario",
     "protocol",
     "variant",
@@ -123,6 +123,7 @@ pub const SUMMARY_COLUMNS: [&str; 20] = [
     "agreement",
     "violations",
     "fingerprint",
+    "messages_dropped_overload",
 ];
 
 /// One row of `summary.csv` (and of a sweep's `sweep.csv`).
@@ -148,6 +149,9 @@ pub struct Summary {
     pub messages_dropped: u64,
     /// Extra copies made by duplication.
     pub messages_duplicated: u64,
+    /// Messages dropped because their target's arrival queue was full (load model;
+    /// also counted in `messages_dropped`).
+    pub messages_dropped_overload: u64,
     /// Operations that completed `ok`.
     pub ops_ok: u64,
     /// Operations that completed with a failure outcome (unfinished ones not counted).
@@ -198,6 +202,7 @@ impl Summary {
             messages_delivered: output.counters.messages_delivered,
             messages_dropped: output.counters.messages_dropped,
             messages_duplicated: output.counters.messages_duplicated,
+            messages_dropped_overload: output.counters.dropped_by_overload,
             ops_ok: ops.iter().filter(|op| op.is_ok()).count() as u64,
             ops_failed: ops.iter().filter(|op| op.is_failed()).count() as u64,
             ops_unfinished: ops.iter().filter(|op| op.outcome.is_none()).count() as u64,
@@ -247,6 +252,7 @@ impl Summary {
             format_ratio(self.agreement),
             self.violations.to_string(),
             fingerprint_hex(self.fingerprint),
+            self.messages_dropped_overload.to_string(),
         ];
         standard
             .into_iter()

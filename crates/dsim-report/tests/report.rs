@@ -103,6 +103,7 @@ fn summary_latency_statistics_recompute_from_ops_csv() {
             "agreement",
             "violations",
             "fingerprint",
+            "messages_dropped_overload",
             "job_time_ns",
             "retries",
         ]

@@ -26,8 +26,23 @@ pub fn emit(
     let _ = writeln!(out, "name = {}", quote(&scenario.name));
     let _ = writeln!(out, "seed = {}", scenario.seed);
     let _ = writeln!(out, "duration = {}", duration(scenario.duration));
-    if scenario.storage == StorageMode::LoseUnsynced {
-        let _ = writeln!(out, "storage = \"lose-unsynced\"");
+    let sync = scenario.load.as_ref().and_then(|load| load.sync.as_ref());
+    match (scenario.storage, sync) {
+        (StorageMode::KeepAll, None) => {}
+        (StorageMode::LoseUnsynced, None) => {
+            let _ = writeln!(out, "storage = \"lose-unsynced\"");
+        }
+        (mode, Some(sync)) => {
+            let mode = match mode {
+                StorageMode::KeepAll => "keep-all",
+                StorageMode::LoseUnsynced => "lose-unsynced",
+            };
+            let _ = writeln!(
+                out,
+                "storage = {{ mode = \"{mode}\", sync = {} }}",
+                delay(sync)
+            );
+        }
     }
     let _ = writeln!(out, "\n[protocol]");
     let _ = writeln!(out, "kind = {}", quote(&scenario.kind));
@@ -63,6 +78,15 @@ pub fn emit(
                     link_fields(&mut out, model);
                 }
             }
+        }
+    }
+    if let Some(load) = &scenario.load {
+        let _ = writeln!(out, "\n[nodes]");
+        cpu_fields(&mut out, &load.cpu);
+        for (node, cpu) in &load.overrides {
+            let _ = writeln!(out, "\n[[nodes.overrides]]");
+            let _ = writeln!(out, "node = {}", node.0);
+            cpu_fields(&mut out, cpu);
         }
     }
     for fault in faults {
@@ -109,6 +133,15 @@ pub fn emit(
         let _ = writeln!(out, "max_drift_ppm = {}", nemesis.max_drift_ppm);
     }
     out
+}
+
+/// `cores`, `cpu` and `queue_capacity` of a `[nodes]` table or override, all explicit.
+fn cpu_fields(out: &mut String, cpu: &dsim_core::NodeCpu) {
+    let _ = writeln!(out, "cores = {}", cpu.cores);
+    let _ = writeln!(out, "cpu = {}", delay(&cpu.cpu));
+    if let Some(capacity) = cpu.queue_capacity {
+        let _ = writeln!(out, "queue_capacity = {capacity}");
+    }
 }
 
 fn quote(text: &str) -> String {
@@ -206,6 +239,26 @@ fn fault_fields(out: &mut String, fault: &Fault) {
             out,
             "clock = {{ node = {}, drift_ppm = {drift_ppm} }}",
             node.0
+        ),
+        Fault::Slow {
+            node,
+            factor,
+            duration: length,
+        } => writeln!(
+            out,
+            "slow = {}\nfactor = {factor:?}\nduration = {}",
+            node.0,
+            duration(*length)
+        ),
+        Fault::SlowDisk {
+            node,
+            factor,
+            duration: length,
+        } => writeln!(
+            out,
+            "slow_disk = {}\nfactor = {factor:?}\nduration = {}",
+            node.0,
+            duration(*length)
         ),
         Fault::Degrade {
             nodes: targets,

@@ -39,6 +39,7 @@
 
 pub mod emit;
 pub mod error;
+mod load;
 pub mod nemesis;
 pub mod reader;
 pub mod registry;

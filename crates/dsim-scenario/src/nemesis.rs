@@ -31,11 +31,20 @@ pub enum NemesisFault {
     ClockSkew,
     /// Degrade the links of one target (slow and lossy) for a while.
     Degrade,
+    /// Make one target's CPU [`NEMESIS_SLOW_FACTOR`] times slower for a while (load
+    /// model).
+    Slow,
+    /// Make one target's disk syncs [`NEMESIS_SLOW_FACTOR`] times slower for a while
+    /// (load model).
+    SlowDisk,
 }
+
+/// How much slower the nemesis makes a CPU or a disk.
+pub const NEMESIS_SLOW_FACTOR: f64 = 10.0;
 
 impl NemesisFault {
     /// Every kind, in the order names are listed.
-    pub const ALL: [NemesisFault; 7] = [
+    pub const ALL: [NemesisFault; 9] = [
         NemesisFault::Partition,
         NemesisFault::Cut,
         NemesisFault::Isolate,
@@ -43,6 +52,8 @@ impl NemesisFault {
         NemesisFault::Pause,
         NemesisFault::ClockSkew,
         NemesisFault::Degrade,
+        NemesisFault::Slow,
+        NemesisFault::SlowDisk,
     ];
 
     /// The name used in scenario files.
@@ -55,6 +66,8 @@ impl NemesisFault {
             NemesisFault::Pause => "pause",
             NemesisFault::ClockSkew => "clock_skew",
             NemesisFault::Degrade => "degrade",
+            NemesisFault::Slow => "slow",
+            NemesisFault::SlowDisk => "slow_disk",
         }
     }
 
@@ -288,6 +301,25 @@ impl NemesisConfig {
                             duration: end - at,
                         },
                     );
+                }
+                NemesisFault::Slow | NemesisFault::SlowDisk => {
+                    // A slow node is not down: it counts against no limit.
+                    let node = candidates[below(&mut rng, candidates.len() as u64) as usize];
+                    let (factor, duration) = (NEMESIS_SLOW_FACTOR, end - at);
+                    let fault = if kind == NemesisFault::Slow {
+                        Fault::Slow {
+                            node,
+                            factor,
+                            duration,
+                        }
+                    } else {
+                        Fault::SlowDisk {
+                            node,
+                            factor,
+                            duration,
+                        }
+                    };
+                    push(at, fault);
                 }
                 // The kind drawn has no room now (too many down, network busy): skip it.
                 _ => {}

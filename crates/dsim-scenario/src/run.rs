@@ -33,6 +33,7 @@ pub fn run_scenario(
             network: scenario.network.clone(),
             storage: scenario.storage,
             message_log_limit: options.message_log_limit.unwrap_or(MESSAGE_LOG_LIMIT),
+            load: scenario.load.clone(),
         },
         nodes: scenario.nodes,
         variant: scenario.variant.clone(),

@@ -15,8 +15,8 @@ use crate::registry::Registry;
 use crate::tree::{Item, Source, Value, apply_override, read_file};
 use crate::units::{self, RATE_HELP};
 use dsim_core::{
-    ConfigError, Delay, Fault, Link, LinkModel, LinkOrder, NetworkConfig, NodeId, ParamKind,
-    ParamValue, Params, Setup, SimDuration, SimTime, StorageMode, Topology, Workload,
+    ConfigError, Delay, Fault, Link, LinkModel, LinkOrder, LoadConfig, NetworkConfig, NodeId,
+    ParamKind, ParamValue, Params, Setup, SimDuration, SimTime, StorageMode, Topology, Workload,
 };
 use std::path::{Path, PathBuf};
 
@@ -64,6 +64,8 @@ pub struct Scenario {
     pub faults: Vec<ScheduledFault>,
     /// The seeded nemesis, if the file has a `[nemesis]` table.
     pub nemesis: Option<NemesisConfig>,
+    /// The load model (`[nodes]`, a storage sync latency), if the file has one.
+    pub load: Option<LoadConfig>,
 }
 
 impl Scenario {
@@ -104,6 +106,7 @@ impl Scenario {
 /// The fields of the top level of a scenario file.
 const TOP_FIELDS: &[&str] = &[
     "name", "seed", "duration", "storage", "protocol", "workload", "network", "faults", "nemesis",
+    "nodes",
 ];
 const NEMESIS_FIELDS: &[&str] = &[
     "every",
@@ -130,6 +133,8 @@ const FAULT_ACTIONS: &[&str] = &[
     "heal",
     "clock",
     "degrade",
+    "slow",
+    "slow_disk",
 ];
 const LATENCY_HELP: &str = "a duration like \"2ms\", or a table such as { dist = \"lognormal\", median = \"2ms\", sigma = 0.6 } (dist: constant, uniform, normal, exponential, lognormal, pareto)";
 
@@ -242,21 +247,7 @@ impl Scenario {
                 "a positive duration, e.g. \"10s\"",
             ));
         }
-        let storage = match top.text("storage", "\"keep-all\" or \"lose-unsynced\"")? {
-            None => StorageMode::KeepAll,
-            Some(at) => match at.value.as_str() {
-                "keep-all" => StorageMode::KeepAll,
-                "lose-unsynced" => StorageMode::LoseUnsynced,
-                other => {
-                    return Err(error(
-                        &at.origin,
-                        "storage",
-                        format!("found {}", quote(other)),
-                        "\"keep-all\" or \"lose-unsynced\"",
-                    ));
-                }
-            },
-        };
+        let (storage, sync) = crate::load::parse_storage(top.take("storage"))?;
         let protocol_item = top.require("protocol", "a [protocol] table with kind and nodes")?;
         let workload = match top.take("workload") {
             Some(item) => parse_workload(item)?,
@@ -272,6 +263,7 @@ impl Scenario {
             Some(item) => parse_network(item, total_nodes)?,
             None => NetworkConfig::default(),
         };
+        let load = crate::load::parse_load(top.take("nodes"), sync, total_nodes)?;
         let faults = match top.take("faults") {
             Some(item) => parse_faults(item, total_nodes, duration.value)?,
             None => Vec::new(),
@@ -298,6 +290,7 @@ impl Scenario {
             network,
             faults,
             nemesis,
+            load,
         };
         let estimate = scenario.memory_estimate_bytes(registry);
         if limit == WorkLimit::Enforced && estimate > MEMORY_ESTIMATE_MAX_BYTES {
@@ -544,7 +537,7 @@ fn parse_protocol(
     ))
 }
 
-fn parse_delay(item: Item, field: &str) -> Result<Delay, ScenarioError> {
+pub(crate) fn parse_delay(item: Item, field: &str) -> Result<Delay, ScenarioError> {
     let origin = item.origin.clone();
     let delay = match item.value {
         Value::Text(_) => Delay::Constant {
@@ -917,6 +910,40 @@ fn parse_faults(
                     duration: duration()?,
                 }
             }
+            "slow" | "slow_disk" => {
+                let node = check_node(as_node(value, &field)?, &field, total)?;
+                let duration = duration()?;
+                let factor_help = "factor = a finite multiplier above 0, e.g. factor = 20";
+                let factor = table.number("factor", factor_help)?.ok_or_else(|| {
+                    error(
+                        &origin,
+                        &format!("{path}.factor"),
+                        format!("missing: {action} needs a factor"),
+                        factor_help,
+                    )
+                })?;
+                if !(factor.value.is_finite() && factor.value > 0.0) {
+                    return Err(error(
+                        &factor.origin,
+                        &format!("{path}.factor"),
+                        format!("found {}", factor.value),
+                        factor_help,
+                    ));
+                }
+                if action == "slow" {
+                    Fault::Slow {
+                        node,
+                        factor: factor.value,
+                        duration,
+                    }
+                } else {
+                    Fault::SlowDisk {
+                        node,
+                        factor: factor.value,
+                        duration,
+                    }
+                }
+            }
             "heal" => match value.value {
                 Value::Bool(true) => Fault::Heal,
                 _ => return Err(error(&origin, &field, found(&value), "heal = true")),
@@ -1022,13 +1049,23 @@ fn parse_faults(
             }
             _ => unreachable!("every action in FAULT_ACTIONS is handled"),
         };
-        let allowed: Vec<&str> = ["at", action, "duration"].into_iter().collect();
-        if !matches!(fault, Fault::Pause { .. } | Fault::Degrade { .. }) && table.has("duration") {
+        let allowed: Vec<&str> = ["at", action, "duration", "factor"]
+            .into_iter()
+            .filter(|key| *key != "factor" || matches!(action, "slow" | "slow_disk"))
+            .collect();
+        if !matches!(
+            fault,
+            Fault::Pause { .. }
+                | Fault::Degrade { .. }
+                | Fault::Slow { .. }
+                | Fault::SlowDisk { .. }
+        ) && table.has("duration")
+        {
             return Err(error(
                 table.origin(),
                 &format!("{path}.duration"),
                 format!("{action} takes no duration"),
-                "duration only with pause and degrade (for crash use a later restart, for partitions a later heal)",
+                "duration only with pause, degrade, slow and slow_disk (for crash use a later restart, for partitions a later heal)",
             ));
         }
         table.finish(&allowed)?;

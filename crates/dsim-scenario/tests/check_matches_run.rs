@@ -166,6 +166,7 @@ fn check_matches_run(kind: &'static str, draw: Draw) -> Result<(), TestCaseError
                     network: Default::default(),
                     storage: Default::default(),
                     message_log_limit: 0,
+                    load: None,
                 },
                 nodes,
                 variant: variant.to_string(),

@@ -303,9 +303,16 @@ fn set_flags_are_validated_like_the_file() {
     // The error points at the flag, not at a line of the file.
     assert_eq!(error.origin, Origin::Flag("network.drop=2".into()));
     assert_eq!(error.field, "network.drop");
+    let error = Scenario::from_text(path, hold_text(), &["replicas=3".to_string()], &registry)
+        .expect_err("a top-level `replicas` is unknown");
+    assert!(
+        error.problem.contains("unknown field `replicas`"),
+        "{error}"
+    );
+    // `nodes` at the top level is the load model's [nodes] table, not a count.
     let error = Scenario::from_text(path, hold_text(), &["nodes=3".to_string()], &registry)
-        .expect_err("a top-level `nodes` is unknown");
-    assert!(error.problem.contains("unknown field `nodes`"), "{error}");
+        .expect_err("a top-level `nodes` must be a table");
+    assert!(error.problem.contains("found 3"), "{error}");
     let error = Scenario::from_text(path, hold_text(), &["network.drop".to_string()], &registry)
         .expect_err("a flag without = is refused");
     assert!(error.problem.contains("missing `=`"));

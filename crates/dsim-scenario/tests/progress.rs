@@ -65,6 +65,7 @@ fn a_sliced_run_is_the_same_run_as_one_run_until() {
         network: scenario.network.clone(),
         storage: scenario.storage,
         message_log_limit: dsim_scenario::run::MESSAGE_LOG_LIMIT,
+        load: None,
     };
     let mut sim =
         Simulation::new(config, scenario.total_nodes, |_, _| HoldNode::new(10)).expect("valid");

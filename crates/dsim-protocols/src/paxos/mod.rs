@@ -1043,6 +1043,19 @@ impl Node for PaxosNode {
         }
     }
 
+    /// CPU cost under the load model, in units of `[nodes] cpu`: one unit to handle
+    /// any replica message (plus one per entry a Promise or Learn carries, which the
+    /// handler walks), nothing for the client's reply (clients are not the servers
+    /// being modelled). Timers cost nothing.
+    fn message_cost(msg: &Msg) -> u32 {
+        match msg {
+            Msg::Reply { .. } => 0,
+            Msg::Promise { entries, .. } => 1u32.saturating_add(entries.len() as u32),
+            Msg::Learn { entries } => 1u32.saturating_add(entries.len() as u32),
+            _ => 1,
+        }
+    }
+
     fn message_digest(msg: &Msg) -> u64 {
         // One multiply-xor step per field that tells messages apart, then a single
         // finaliser: far cheaper than hashing the Debug text on the hot path.

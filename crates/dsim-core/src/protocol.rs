@@ -8,6 +8,7 @@
 use crate::error::{ConfigError, SimError};
 use crate::fault::Fault;
 use crate::id::NodeId;
+use crate::network::NetworkConfig;
 use crate::node::Node;
 use crate::observe::NoEvent;
 use crate::progress::{CHECKPOINTS, Progress, checkpoint, report};
@@ -456,6 +457,14 @@ pub trait Protocol: Send + Sync {
     /// from one function. The default accepts everything.
     fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> {
         let _ = setup;
+        Ok(())
+    }
+    /// Refuses keys that cannot work with the scenario's network model (a timeout
+    /// shorter than the mean round trip, ...). The scenario calls it once the network
+    /// is known, so `dsim check` reports it; `run` must refuse exactly what this
+    /// refuses, so build both from one function. The default accepts everything.
+    fn check_network(&self, setup: &Setup<'_>, network: &NetworkConfig) -> Result<(), ConfigError> {
+        let _ = (setup, network);
         Ok(())
     }
     /// A rough, generous estimate of the memory this protocol's own state takes for a

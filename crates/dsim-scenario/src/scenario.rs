@@ -263,6 +263,24 @@ impl Scenario {
             Some(item) => parse_network(item, total_nodes)?,
             None => NetworkConfig::default(),
         };
+        if let Some(protocol) = registry.get(&kind) {
+            let setup = Setup {
+                nodes,
+                variant: &variant,
+                params: &params,
+                workload,
+            };
+            protocol
+                .check_network(&setup, &network)
+                .map_err(|refusal| {
+                    error(
+                        &protocol_origin,
+                        "protocol",
+                        refusal.to_string(),
+                        "protocol keys that fit the [network] latency model",
+                    )
+                })?;
+        }
         let load = crate::load::parse_load(top.take("nodes"), sync, total_nodes)?;
         let faults = match top.take("faults") {
             Some(item) => parse_faults(item, total_nodes, duration.value)?,

@@ -160,6 +160,13 @@ const CASES: &[(&str, Option<usize>, &str, &str, &str)] = &[
         "at most nodes - 1",
     ),
     (
+        "fetch_timeout_below_round_trip.toml",
+        Some(6),
+        "protocol",
+        "fetch_timeout (3ms) is shorter than the network's mean round trip",
+        "fit the [network] latency model",
+    ),
+    (
         "zero_gather_timeout.toml",
         Some(8),
         "protocol.gather_timeout",

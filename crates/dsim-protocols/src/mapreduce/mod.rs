@@ -960,6 +960,12 @@ impl Protocol for MapReduce {
         JobConfig::from_params(setup.nodes, setup.variant, setup.params).map(|_| ())
     }
 
+    /// `fetch_timeout` must outlast the mean round trip of the default link
+    /// ([`JobConfig::check_latency`], which `run` calls too).
+    fn check_network(&self, setup: &Setup<'_>, network: &NetworkConfig) -> Result<(), ConfigError> {
+        JobConfig::from_params(setup.nodes, setup.variant, setup.params)?.check_latency(network)
+    }
+
     /// The corpus (4 bytes a word, held by the job), the Zipf table over the
     /// vocabulary, the map outputs (at most one 16-byte record per corpus word), and
     /// the shuffle: every reduce task fetches from every map task, M × R messages

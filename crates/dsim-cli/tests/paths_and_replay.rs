@@ -32,7 +32,7 @@ seed = 42
 duration = "600ms"
 [protocol]
 kind = "paxos"
-nodes = 3
+nodes = 5
 variant = "seed-naive"
 [workload]
 clients = 2
@@ -137,7 +137,7 @@ fn a_plug_in_binary_prints_replay_commands_with_its_own_name() {
     );
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(
-        text(&output).contains("replay with  dsim-plugin run s.toml --seed 1"),
+        text(&output).contains("replay with  dsim-plugin run s.toml --seed 2"),
         "{}",
         text(&output)
     );
@@ -146,6 +146,6 @@ fn a_plug_in_binary_prints_replay_commands_with_its_own_name() {
     assert_eq!(completions.status.code(), Some(0), "{}", text(&completions));
     assert!(text(&completions).contains("complete -F _dsim__plugin"));
     let page = fs::read_to_string(dir.path().join("w/sweep.html")).expect("sweep page");
-    assert!(page.contains("dsim-plugin run s.toml --seed 1"), "{page}");
+    assert!(page.contains("dsim-plugin run s.toml --seed 2"), "{page}");
     assert!(!page.contains("dsim run"), "{page}");
 }

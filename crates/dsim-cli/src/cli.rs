@@ -123,6 +123,11 @@ pub struct SweepArgs {
     /// Swarm testing: each seed also draws which nemesis fault kinds are on and how often.
     #[arg(long)]
     pub swarm: bool,
+    /// A load sweep: run the seeds once per value of KEY (each value a --set KEY=V on top
+    /// of the other --set flags), e.g. --vary workload.rate=500/s,1000/s or
+    /// --vary network.drop=0..0.1:0.02; writes vary.csv, load charts and vary.html.
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub vary: Option<String>,
 }
 
 /// `dsim merge`.

@@ -42,6 +42,8 @@ pub enum OutputKind {
     Merge,
     /// `dsim compare` (the folder around its sweeps).
     Compare,
+    /// `dsim sweep --vary` (the folder around its per-value sweeps).
+    Vary,
 }
 
 impl OutputKind {
@@ -52,6 +54,7 @@ impl OutputKind {
             OutputKind::Sweep => "sweep",
             OutputKind::Merge => "merge",
             OutputKind::Compare => "compare",
+            OutputKind::Vary => "vary",
         }
     }
 
@@ -61,6 +64,7 @@ impl OutputKind {
             OutputKind::Sweep,
             OutputKind::Merge,
             OutputKind::Compare,
+            OutputKind::Vary,
         ]
         .into_iter()
         .find(|kind| kind.word() == word)

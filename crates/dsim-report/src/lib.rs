@@ -102,6 +102,7 @@ mod style;
 pub mod sweep;
 mod sweep_charts;
 pub mod timeline;
+pub mod vary;
 pub mod write;
 
 pub use charts::{Chart, ChartInput};

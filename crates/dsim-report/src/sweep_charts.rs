@@ -959,6 +959,259 @@ where
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Load sweeps (`--vary`): latency and throughput against offered load
+
+/// Caption of `vary_latency`, for `vary.html`.
+pub(crate) const VARY_LATENCY_CAPTION: &str = "Latency of ok operations against offered load, \
+    one point per value of the varied key: lines are the means over seeds of each seed's p50 \
+    and p99 (nearest rank), shaded bands their min..max over seeds; the dashed vertical line \
+    marks the knee, the first load whose mean p99 exceeds twice its value at the lowest load.";
+
+/// Caption of `vary_throughput`, for `vary.html`.
+pub(crate) const VARY_THROUGHPUT_CAPTION: &str = "Completed operations (throughput) and ok \
+    operations (goodput) per virtual second against offered load: lines are means over seeds, \
+    shaded bands their min..max; the grey diagonal is throughput = offered load.";
+
+/// A chart of a load sweep.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum VaryFigure<'a> {
+    /// p50 and p99 against offered load, the knee marked.
+    Latency {
+        /// The scenario's name.
+        name: &'a str,
+        /// The varied key.
+        key: &'a str,
+        /// The rows of `vary.csv`.
+        rows: &'a [crate::vary::VaryRow],
+    },
+    /// Throughput and goodput against offered load.
+    Throughput {
+        /// The scenario's name.
+        name: &'a str,
+        /// The varied key.
+        key: &'a str,
+        /// The rows of `vary.csv`.
+        rows: &'a [crate::vary::VaryRow],
+    },
+}
+
+impl Figure for VaryFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1200, 620)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        match *self {
+            VaryFigure::Latency { name, key, rows } => draw_vary_latency(root, name, key, rows),
+            VaryFigure::Throughput { name, key, rows } => {
+                draw_vary_throughput(root, name, key, rows)
+            }
+        }
+    }
+}
+
+/// One line with its band: (offered load, mean, min, max) points in load order.
+type BandPoints = Vec<(f64, f64, f64, f64)>;
+
+fn band_points(
+    rows: &[crate::vary::VaryRow],
+    figure: impl Fn(&crate::vary::VaryRow) -> Option<crate::vary::Spread>,
+) -> BandPoints {
+    crate::vary::by_offered_load(rows)
+        .into_iter()
+        .filter_map(|i| {
+            let spread = figure(&rows[i])?;
+            Some((rows[i].offered_per_s?, spread.mean, spread.min, spread.max))
+        })
+        .collect()
+}
+
+fn draw_band<DB: DrawingBackend, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    points: &BandPoints,
+    scale: f64,
+    color: RGBColor,
+) -> DrawResult<DB>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    if points.len() > 1 {
+        let mut outline: Vec<(f64, f64)> = points.iter().map(|p| (p.0, p.3 / scale)).collect();
+        outline.extend(points.iter().rev().map(|p| (p.0, p.2 / scale)));
+        chart.draw_series(std::iter::once(Polygon::new(
+            outline,
+            color.mix(0.2).filled(),
+        )))?;
+    } else {
+        chart.draw_series(points.iter().map(|p| {
+            PathElement::new(
+                vec![(p.0, p.2 / scale), (p.0, p.3 / scale)],
+                color.mix(0.5).stroke_width(6),
+            )
+        }))?;
+    }
+    chart.draw_series(LineSeries::new(
+        points.iter().map(|p| (p.0, p.1 / scale)),
+        color.stroke_width(2),
+    ))?;
+    chart.draw_series(
+        points
+            .iter()
+            .map(|p| Circle::new((p.0, p.1 / scale), 4, color.filled())),
+    )?;
+    Ok(())
+}
+
+fn load_range(rows: &[crate::vary::VaryRow]) -> Option<(f64, f64)> {
+    let loads: Vec<f64> = rows.iter().filter_map(|r| r.offered_per_s).collect();
+    let first = loads.iter().copied().fold(f64::INFINITY, f64::min);
+    let last = loads.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !first.is_finite() || !last.is_finite() {
+        return None;
+    }
+    let pad = if last > first {
+        (last - first) * 0.05
+    } else {
+        (last * 0.05).max(1.0)
+    };
+    Some(((first - pad).max(0.0), last + pad))
+}
+
+fn draw_vary_latency<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    name: &str,
+    key: &str,
+    rows: &[crate::vary::VaryRow],
+) -> DrawResult<DB> {
+    let title = format!("{name}: latency against offered load (varying {key})");
+    let p50 = band_points(rows, |r| r.latency_p50_ns);
+    let p99 = band_points(rows, |r| r.latency_p99_ns);
+    let Some((x_min, x_max)) = load_range(rows) else {
+        return no_data(root, &title, "No value has an offered load.");
+    };
+    if p50.is_empty() && p99.is_empty() {
+        return no_data(
+            root,
+            &title,
+            "No seed of any value completed an operation ok.",
+        );
+    }
+    let max_ns = p50.iter().chain(&p99).map(|p| p.3).fold(0.0, f64::max);
+    let unit = time_unit(max_ns);
+    let scale = unit.of(1.0).recip();
+    let y_max = headroom(unit.of(max_ns)).max(1e-9);
+    let knee = rows.iter().find(|r| r.knee).and_then(|r| r.offered_per_s);
+    let mut legend = vec![
+        (
+            "p50 (mean over seeds; band min..max)".to_string(),
+            Mark::Line(BLUE, 2),
+        ),
+        (
+            "p99 (mean over seeds; band min..max)".to_string(),
+            Mark::Line(ORANGE, 2),
+        ),
+    ];
+    if knee.is_some() {
+        legend.push((
+            "knee: p99 above 2x its lowest-load value".to_string(),
+            Mark::Dashed(RED, 2),
+        ));
+    }
+    let subtitle = format!("{} values, one point each", rows.len());
+    let area = header(root, &title, Some(&subtitle), &legend)?;
+    let mut chart = ChartBuilder::on(&area)
+        .margin(14)
+        .margin_right(28)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x_min..x_max, 0.0..y_max)?;
+    mesh!(chart)
+        .x_desc("offered load (operations per second)")
+        .y_desc(format!("latency of ok operations ({})", unit.name))
+        .x_labels(10)
+        .x_label_formatter(&|v| number(*v))
+        .y_label_formatter(&|v| number(*v))
+        .draw()?;
+    draw_band(&mut chart, &p50, scale, BLUE)?;
+    draw_band(&mut chart, &p99, scale, ORANGE)?;
+    if let Some(knee) = knee {
+        let top = chart.backend_coord(&(knee, y_max));
+        let bottom = chart.backend_coord(&(knee, 0.0));
+        for segment in dashes(bottom, top) {
+            root.draw(&PathElement::new(segment, RED.stroke_width(2)))?;
+        }
+        root.draw(&Text::new(
+            format!("knee {}/s", number(knee)),
+            (top.0 + 6, top.1 + 12),
+            anchored(13, RED, HPos::Left, VPos::Center),
+        ))?;
+    }
+    Ok(())
+}
+
+fn draw_vary_throughput<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    name: &str,
+    key: &str,
+    rows: &[crate::vary::VaryRow],
+) -> DrawResult<DB> {
+    let title = format!("{name}: throughput and goodput against offered load (varying {key})");
+    let throughput = band_points(rows, |r| r.throughput_per_s);
+    let goodput = band_points(rows, |r| r.goodput_per_s);
+    let Some((x_min, x_max)) = load_range(rows) else {
+        return no_data(root, &title, "No value has an offered load.");
+    };
+    if throughput.is_empty() {
+        return no_data(root, &title, "No seed of any value completed an operation.");
+    }
+    let y_top = throughput
+        .iter()
+        .chain(&goodput)
+        .map(|p| p.3)
+        .fold(x_max, f64::max);
+    let y_max = headroom(y_top).max(1e-9);
+    let legend = vec![
+        (
+            "throughput: completed ops/s".to_string(),
+            Mark::Line(BLUE, 2),
+        ),
+        ("goodput: ok ops/s".to_string(), Mark::Line(GREEN, 2)),
+        (
+            "throughput = offered load".to_string(),
+            Mark::Dashed(GREY, 2),
+        ),
+    ];
+    let subtitle = format!(
+        "{} values; per virtual second, means over seeds",
+        rows.len()
+    );
+    let area = header(root, &title, Some(&subtitle), &legend)?;
+    let mut chart = ChartBuilder::on(&area)
+        .margin(14)
+        .margin_right(28)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x_min..x_max, 0.0..y_max)?;
+    mesh!(chart)
+        .x_desc("offered load (operations per second)")
+        .y_desc("operations per second")
+        .x_labels(10)
+        .x_label_formatter(&|v| number(*v))
+        .y_label_formatter(&|v| number(*v))
+        .draw()?;
+    let diagonal_end = x_max.min(y_max);
+    let from = chart.backend_coord(&(x_min, x_min));
+    let to = chart.backend_coord(&(diagonal_end, diagonal_end));
+    for segment in dashes(from, to) {
+        root.draw(&PathElement::new(segment, GREY.stroke_width(2)))?;
+    }
+    draw_band(&mut chart, &throughput, 1.0, BLUE)?;
+    draw_band(&mut chart, &goodput, 1.0, GREEN)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

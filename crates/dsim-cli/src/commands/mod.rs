@@ -8,6 +8,7 @@ pub mod merge;
 pub mod run;
 pub mod shrink;
 pub mod sweep;
+pub mod vary;
 
 use crate::cli::Command;
 use crate::output::Printer;

@@ -8,8 +8,10 @@ use crate::output::{Printer, thousands};
 use crate::replay::{ReplayCommand, file_name, for_terminal, program_name};
 use anyhow::{Context, bail};
 use dsim_core::RunResult;
+use dsim_report::metrics::ok_latencies;
 use dsim_report::sweep::{SweepStats, SweepTable, write_sweep_report};
-use dsim_report::{RunMeta, Summary};
+use dsim_report::vary::{P999_COLUMN, p999_ns};
+use dsim_report::{RunMeta, Summary, ops_table};
 use dsim_scenario::nemesis::SwarmDraw;
 use dsim_scenario::sweep::{
     Journal, META_FILE, SWEEP_FILE, SeedPlan, SeedRange, SeedSet, Shard, SweepIdentity, SweepRow,
@@ -75,7 +77,8 @@ pub fn replay_prefix(identity: &SweepIdentity) -> String {
     .render(&program_name())
 }
 
-/// A sweep row: the summary columns, the first violation, and the swarm draw.
+/// A sweep row: the summary columns, the first violation, the swarm draw, and the
+/// 99.9th percentile latency of ok operations (`latency_p999_ns`).
 pub fn sweep_row(scenario: &Scenario, result: &RunResult, swarm: Option<&SwarmDraw>) -> SweepRow {
     let meta = RunMeta {
         scenario: scenario.name.clone(),
@@ -86,7 +89,8 @@ pub fn sweep_row(scenario: &Scenario, result: &RunResult, swarm: Option<&SwarmDr
         scenario_toml: String::new(),
         duration_ns: scenario.duration.as_nanos(),
     };
-    let summary = Summary::from_run(&meta, result);
+    let ops = ops_table(&result.output);
+    let summary = Summary::from_ops(&meta, result, &ops);
     let mut header = summary.header();
     let mut values = summary.values();
     let first = result.verdict.violations.first();
@@ -100,6 +104,9 @@ pub fn sweep_row(scenario: &Scenario, result: &RunResult, swarm: Option<&SwarmDr
         header.push("swarm_every_scale_percent".into());
         values.push(draw.every_scale_percent.to_string());
     }
+    // Last, so every earlier column keeps its place: load sweeps read the tail latency.
+    header.push(P999_COLUMN.into());
+    values.push(p999_ns(&ok_latencies(&ops)).map_or(String::new(), |v| v.to_string()));
     SweepRow {
         seed: scenario.seed,
         header,
@@ -230,6 +237,9 @@ pub fn execute(
 
 /// `dsim sweep`.
 pub fn sweep(args: SweepArgs, registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
+    if args.vary.is_some() {
+        return crate::commands::vary::vary(args, registry, printer);
+    }
     let scenario = Scenario::load_with_limit(
         &args.scenario.scenario,
         &args.scenario.set,

@@ -20,16 +20,19 @@
 //! Row contents are the caller's (the CLI formats summary rows through dsim-report):
 //! this module owns seeds, sharding, parallelism and the files. Its parts: `seeds`
 //! ([`SeedRange`], [`Shard`], [`SeedSet`]), `identity` ([`SweepIdentity`], the
-//! `sweep.meta` file), `journal` ([`Journal`], checksummed rows), and here the table,
+//! `sweep.meta` file), `journal` ([`Journal`], checksummed rows), `vary` ([`VarySpec`], the `--vary`
+//! value list of a load sweep, and [`VaryIdentity`]), and here the table,
 //! the atomic writes and [`run_seeds`].
 
 mod identity;
 mod journal;
 mod seeds;
+mod vary;
 
 pub use identity::{SweepIdentity, scenario_digest};
 pub use journal::{Journal, JournalContents, journal_line, read_journal};
 pub use seeds::{SeedRange, SeedSet, Shard};
+pub use vary::{VARY_META_FILE, VARY_VALUES_MAX, VaryError, VaryIdentity, VarySpec};
 
 use crate::registry::Registry;
 use crate::run::{RunOptions, run_scenario};

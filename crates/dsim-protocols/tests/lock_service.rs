@@ -66,6 +66,7 @@ fn master_failover(seed: u64, variant: &str) -> RunRequest {
         workload: Workload {
             clients: 5,
             rate_per_s: 50.0,
+            idle_clients: Default::default(),
         },
         duration: SimDuration::from_secs(4),
         faults: vec![
@@ -98,6 +99,7 @@ fn client_pause(seed: u64, variant: &str) -> RunRequest {
         workload: Workload {
             clients: 4,
             rate_per_s: 40.0,
+            idle_clients: Default::default(),
         },
         duration: SimDuration::from_millis(2_500),
         faults: vec![(
@@ -132,6 +134,7 @@ fn clock_skew(seed: u64, master_drift_ppm: i64, replica_drift_ppm: i64) -> RunRe
         workload: Workload {
             clients: 4,
             rate_per_s: 40.0,
+            idle_clients: Default::default(),
         },
         duration: SimDuration::from_secs(4),
         faults: vec![
@@ -328,6 +331,7 @@ fn cell_config() -> LockConfig {
         Workload {
             clients: CLIENTS as usize,
             rate_per_s: 50.0,
+            idle_clients: Default::default(),
         },
     )
 }

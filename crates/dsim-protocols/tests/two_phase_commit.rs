@@ -49,6 +49,7 @@ fn coordinator_crash_request(seed: u64, variant: Variant) -> RunRequest {
         workload: Workload {
             clients: 2,
             rate_per_s: 200.0,
+            idle_clients: Default::default(),
         },
         duration: SimDuration::from_secs(2),
         faults: vec![
@@ -84,6 +85,7 @@ fn lossy_request(seed: u64, variant: Variant) -> RunRequest {
         workload: Workload {
             clients: 2,
             rate_per_s: 100.0,
+            idle_clients: Default::default(),
         },
         duration: SimDuration::from_secs(2),
         faults: vec![

@@ -574,3 +574,34 @@ pub fn generic_output<E>(output: RunOutput<E>) -> RunOutput<NoEvent> {
         messages: output.messages,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NodeId;
+
+    #[test]
+    fn idle_clients_name_client_numbers_and_leave_the_interval_alone() {
+        let idle = IdleClients::from_clients(&[0, 65, 255]).expect("in range");
+        // A set that lost a word or a bit would answer some of these wrongly.
+        assert_eq!(idle.clients(), vec![0, 65, 255]);
+        assert!(idle.is_idle(65) && !idle.is_idle(64) && !idle.is_idle(256));
+        assert_eq!(IdleClients::from_clients(&[256]), Err(256));
+        // Clients follow the replicas: with 3 replicas, node 3 is client 0 and node 0
+        // is a replica, never idle.
+        assert!(idle.is_idle_node(3, NodeId(3)));
+        assert!(!idle.is_idle_node(3, NodeId(0)) && !idle.is_idle_node(3, NodeId(4)));
+        // Idle clients keep their share of the rate, so the others' gap is unchanged.
+        let all = Workload {
+            clients: 4,
+            rate_per_s: 100.0,
+            idle_clients: IdleClients::NONE,
+        };
+        let some_idle = Workload {
+            idle_clients: IdleClients::from_clients(&[1, 2]).expect("in range"),
+            ..all
+        };
+        assert_eq!(some_idle.client_interval(), all.client_interval());
+        assert!(IdleClients::NONE.is_empty() && !some_idle.idle_clients.is_empty());
+    }
+}

@@ -127,7 +127,7 @@ fn kept(outcome: &ShrinkOutcome) -> String {
                 .collect();
             let more = if kept.len() > 16 { ", ..." } else { "" };
             format!(
-                "clients at nodes [{}{more}] ({} of {}; the others stay as idle nodes with the same ids, so every node id and schedule is unchanged)",
+                "clients at nodes [{}{more}] ({} of {}; the others stay as idle nodes with the same ids and random streams)",
                 nodes.join(", "),
                 kept.len(),
                 minimal.workload.clients

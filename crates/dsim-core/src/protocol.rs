@@ -246,13 +246,71 @@ pub struct ProtocolInfo {
 pub struct Workload {
     /// Client nodes (added after the replicas).
     pub clients: usize,
-    /// Operations per second across all clients.
+    /// Operations per second across all clients, idle ones included: an idle client
+    /// keeps its share of the rate, so the others keep their schedules.
     pub rate_per_s: f64,
+    /// Clients that stay idle: they keep their node ids and their random streams but
+    /// issue no operation (see [`IdleClients`]). Empty by default.
+    pub idle_clients: IdleClients,
+}
+
+/// The clients of a workload that stay idle, by client number (client `c` is node
+/// `replicas + c`). An idle client is still a node with the same id and the same random
+/// stream; it asks [`IdleClients::is_idle`] at start and then does nothing, so the other
+/// clients' own draws and schedules are exactly those of a run where it was active.
+/// Used by `dsim shrink` to drop clients without renumbering the rest.
+///
+/// A fixed-size bitset so that [`Workload`] stays `Copy`: client numbers from 0 to
+/// [`IdleClients::MAX`] - 1 can be idle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IdleClients([u64; 4]);
+
+impl IdleClients {
+    /// No idle client: every client runs.
+    pub const NONE: IdleClients = IdleClients([0; 4]);
+    /// How many client numbers the set can hold (0 to `MAX - 1`).
+    pub const MAX: usize = 256;
+
+    /// The set of the given client numbers, or the first number that is `MAX` or more.
+    pub fn from_clients(clients: &[usize]) -> Result<IdleClients, usize> {
+        let mut set = IdleClients::NONE;
+        for &client in clients {
+            if client >= Self::MAX {
+                return Err(client);
+            }
+            set.0[client / 64] |= 1 << (client % 64);
+        }
+        Ok(set)
+    }
+
+    /// True if client number `client` stays idle.
+    pub fn is_idle(&self, client: usize) -> bool {
+        client < Self::MAX && self.0[client / 64] & (1 << (client % 64)) != 0
+    }
+
+    /// True if no client is idle.
+    pub fn is_empty(&self) -> bool {
+        *self == IdleClients::NONE
+    }
+
+    /// The idle client numbers, in increasing order.
+    pub fn clients(&self) -> Vec<usize> {
+        (0..Self::MAX).filter(|&c| self.is_idle(c)).collect()
+    }
+
+    /// True if the client at node `node` stays idle, for a protocol whose clients are
+    /// the nodes after its `replicas` replicas; false for every other node. The one
+    /// question a client asks at start.
+    pub fn is_idle_node(&self, replicas: usize, node: crate::NodeId) -> bool {
+        node.index()
+            .checked_sub(replicas)
+            .is_some_and(|client| self.is_idle(client))
+    }
 }
 
 impl Workload {
     /// The gap between two operations of one client, so that all clients together run
-    /// at `rate_per_s`.
+    /// at `rate_per_s`. Idle clients count: dropping a client leaves the gap unchanged.
     pub fn client_interval(&self) -> SimDuration {
         if self.rate_per_s <= 0.0 || self.clients == 0 {
             return SimDuration::from_secs(1);
@@ -523,5 +581,36 @@ pub fn generic_output<E>(output: RunOutput<E>) -> RunOutput<NoEvent> {
             .collect(),
         fault_log: output.fault_log,
         messages: output.messages,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NodeId;
+
+    #[test]
+    fn idle_clients_name_client_numbers_and_leave_the_interval_alone() {
+        let idle = IdleClients::from_clients(&[0, 65, 255]).expect("in range");
+        // A set that lost a word or a bit would answer some of these wrongly.
+        assert_eq!(idle.clients(), vec![0, 65, 255]);
+        assert!(idle.is_idle(65) && !idle.is_idle(64) && !idle.is_idle(256));
+        assert_eq!(IdleClients::from_clients(&[256]), Err(256));
+        // Clients follow the replicas: with 3 replicas, node 3 is client 0 and node 0
+        // is a replica, never idle.
+        assert!(idle.is_idle_node(3, NodeId(3)));
+        assert!(!idle.is_idle_node(3, NodeId(0)) && !idle.is_idle_node(3, NodeId(4)));
+        // Idle clients keep their share of the rate, so the others' gap is unchanged.
+        let all = Workload {
+            clients: 4,
+            rate_per_s: 100.0,
+            idle_clients: IdleClients::NONE,
+        };
+        let some_idle = Workload {
+            idle_clients: IdleClients::from_clients(&[1, 2]).expect("in range"),
+            ..all
+        };
+        assert_eq!(some_idle.client_interval(), all.client_interval());
+        assert!(IdleClients::NONE.is_empty() && !some_idle.idle_clients.is_empty());
     }
 }

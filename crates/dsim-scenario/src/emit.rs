@@ -54,6 +54,16 @@ pub fn emit(
     let _ = writeln!(out, "\n[workload]");
     let _ = writeln!(out, "clients = {}", scenario.workload.clients);
     let _ = writeln!(out, "rate = \"{}/s\"", scenario.workload.rate_per_s);
+    if !scenario.workload.idle_clients.is_empty() {
+        let ids: Vec<NodeId> = scenario
+            .workload
+            .idle_clients
+            .clients()
+            .into_iter()
+            .map(|client| NodeId((scenario.nodes + client) as u32))
+            .collect();
+        let _ = writeln!(out, "idle_clients = {}", nodes(&ids));
+    }
     let _ = writeln!(out, "\n[network]");
     link_fields(&mut out, &scenario.network.default_link);
     match &scenario.network.topology {

@@ -15,8 +15,9 @@ use crate::registry::Registry;
 use crate::tree::{Item, Source, Value, apply_override, read_file};
 use crate::units::{self, RATE_HELP};
 use dsim_core::{
-    ConfigError, Delay, Fault, Link, LinkModel, LinkOrder, LoadConfig, NetworkConfig, NodeId,
-    ParamKind, ParamValue, Params, Setup, SimDuration, SimTime, StorageMode, Topology, Workload,
+    ConfigError, Delay, Fault, IdleClients, Link, LinkModel, LinkOrder, LoadConfig, NetworkConfig,
+    NodeId, ParamKind, ParamValue, Params, Setup, SimDuration, SimTime, StorageMode, Topology,
+    Workload,
 };
 use std::path::{Path, PathBuf};
 
@@ -121,7 +122,7 @@ const NEMESIS_FIELDS: &[&str] = &[
 ];
 const NETWORK_FIELDS: &[&str] = &["latency", "drop", "duplicate", "fifo", "topology", "links"];
 const LINK_FIELDS: &[&str] = &["between", "latency", "drop", "duplicate", "fifo", "one_way"];
-const WORKLOAD_FIELDS: &[&str] = &["clients", "rate"];
+const WORKLOAD_FIELDS: &[&str] = &["clients", "rate", "idle_clients"];
 const FAULT_ACTIONS: &[&str] = &[
     "crash",
     "restart",
@@ -249,16 +250,21 @@ impl Scenario {
         }
         let (storage, sync) = crate::load::parse_storage(top.take("storage"))?;
         let protocol_item = top.require("protocol", "a [protocol] table with kind and nodes")?;
-        let workload = match top.take("workload") {
+        let (mut workload, idle_ids) = match top.take("workload") {
             Some(item) => parse_workload(item)?,
-            None => Workload {
-                clients: 1,
-                rate_per_s: 100.0,
-            },
+            None => (
+                Workload {
+                    clients: 1,
+                    rate_per_s: 100.0,
+                    idle_clients: Default::default(),
+                },
+                Vec::new(),
+            ),
         };
         let protocol_origin = protocol_item.origin.clone();
         let (kind, nodes, variant, params, total_nodes) =
             parse_protocol(protocol_item, registry, &workload)?;
+        workload.idle_clients = check_idle_clients(&idle_ids, registry, &kind, nodes, &workload)?;
         let network = match top.take("network") {
             Some(item) => parse_network(item, total_nodes)?,
             None => NetworkConfig::default(),
@@ -382,7 +388,9 @@ fn parse_seed(item: &Item) -> Result<u64, ScenarioError> {
     seed.ok_or_else(|| error(&item.origin, "seed", found(item), SEED_HELP))
 }
 
-fn parse_workload(item: Item) -> Result<Workload, ScenarioError> {
+/// The `[workload]` table, and the raw `idle_clients` node ids (checked later, once the
+/// replica count is known).
+fn parse_workload(item: Item) -> Result<(Workload, Vec<At<u32>>), ScenarioError> {
     let mut table = TableReader::new(item, "workload")?;
     let clients = match table.int("clients", "a whole number of client nodes from 0 to 10000")? {
         None => 1,
@@ -414,11 +422,100 @@ fn parse_workload(item: Item) -> Result<Workload, ScenarioError> {
             }
         }
     };
+    let idle_ids = match table.take("idle_clients") {
+        None => Vec::new(),
+        Some(item) => as_array(item, "workload.idle_clients", IDLE_CLIENTS_HELP)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, element)| as_node(element, &format!("workload.idle_clients[{i}]")))
+            .collect::<Result<_, _>>()?,
+    };
     table.finish(WORKLOAD_FIELDS)?;
-    Ok(Workload {
-        clients,
-        rate_per_s,
-    })
+    Ok((
+        Workload {
+            clients,
+            rate_per_s,
+            idle_clients: Default::default(),
+        },
+        idle_ids,
+    ))
+}
+
+const IDLE_CLIENTS_HELP: &str =
+    "an array of client node ids, e.g. [6, 7]: clients that keep their ids but issue nothing";
+
+/// `[workload] idle_clients`: client node ids (`nodes..nodes + clients`), each once,
+/// for a protocol whose clients are nodes.
+fn check_idle_clients(
+    ids: &[At<u32>],
+    registry: &Registry,
+    kind: &str,
+    nodes: usize,
+    workload: &Workload,
+) -> Result<IdleClients, ScenarioError> {
+    let Some(first) = ids.first() else {
+        return Ok(IdleClients::NONE);
+    };
+    let protocol = registry.get(kind).expect("the kind was checked");
+    let without_clients = Workload {
+        clients: 0,
+        ..*workload
+    };
+    if protocol.total_nodes(nodes, workload) == protocol.total_nodes(nodes, &without_clients) {
+        return Err(error(
+            &first.origin,
+            "workload.idle_clients",
+            format!("{kind} has no client nodes"),
+            "no idle_clients key for this protocol",
+        ));
+    }
+    let mut clients = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("workload.idle_clients[{i}]");
+        let node = id.value as usize;
+        let Some(client) = node
+            .checked_sub(nodes)
+            .filter(|&client| client < workload.clients)
+        else {
+            let allowed = if workload.clients == 0 {
+                "no ids: this scenario has no clients".to_string()
+            } else {
+                format!(
+                    "a client node id from {nodes} to {} (replicas are 0 to {}, clients follow)",
+                    nodes + workload.clients - 1,
+                    nodes.saturating_sub(1)
+                )
+            };
+            return Err(error(
+                &id.origin,
+                &field,
+                format!("node {node} is not a client"),
+                allowed,
+            ));
+        };
+        if clients.contains(&client) {
+            return Err(error(
+                &id.origin,
+                &field,
+                format!("node {node} is listed twice"),
+                "each client node id at most once",
+            ));
+        }
+        if client >= IdleClients::MAX {
+            return Err(error(
+                &id.origin,
+                &field,
+                format!("node {node} is client number {client}"),
+                format!(
+                    "one of the first {} clients (nodes {nodes} to {})",
+                    IdleClients::MAX,
+                    nodes + IdleClients::MAX - 1
+                ),
+            ));
+        }
+        clients.push(client);
+    }
+    Ok(IdleClients::from_clients(&clients).expect("every client number was checked"))
 }
 
 type ProtocolParts = (String, usize, String, Params, usize);

@@ -5,12 +5,17 @@
 //!    windows — a crash with its restart, a partition, cut or isolation with its heal —
 //!    so every candidate stays valid and a "fault" is what a person would call one;
 //! 2. the shortest duration (binary search, to the millisecond) that still fails;
-//! 3. a lighter workload: fewer clients, then a lower rate.
+//! 3. a lighter workload: fewer active clients (ddmin again), then a lower rate.
+//!
+//! A client is dropped by making it idle (`[workload] idle_clients`), not by lowering
+//! the client count: every node keeps its id, its random stream and (through the
+//! unchanged per-client interval) its schedule, so the remaining clients issue what they
+//! issued before, and faults naming client or helper nodes stay valid.
 
 use crate::registry::Registry;
 use crate::run::{RunOptions, run_scenario};
 use crate::scenario::{Scenario, ScheduledFault};
-use dsim_core::{Fault, RunError, SimDuration, SimTime, Workload};
+use dsim_core::{Fault, IdleClients, RunError, SimDuration, SimTime, Workload};
 
 /// What shrinking found.
 #[derive(Clone, Debug)]
@@ -29,6 +34,9 @@ pub struct ShrinkOutcome {
     pub original_duration: SimDuration,
     /// Workload before shrinking.
     pub original_workload: Workload,
+    /// The client numbers still active in the result (client `c` is node
+    /// `nodes + c`), or `None` when the protocol has no client nodes to drop.
+    pub kept_clients: Option<Vec<usize>>,
     /// Runs it took.
     pub runs: usize,
 }
@@ -115,20 +123,33 @@ impl Shrinker<'_> {
         candidate
     }
 
-    /// ddmin: the smallest subset of units (1-minimal) that still fails.
+    /// ddmin over the fault windows.
     fn minimise_faults(
         &mut self,
         base: &Scenario,
-        mut current: Vec<Unit>,
+        current: Vec<Unit>,
     ) -> Result<Vec<Unit>, RunError> {
+        self.ddmin(current, "faults", &mut |units| {
+            Self::with_faults(base, units)
+        })
+    }
+
+    /// ddmin: the smallest subset of `current` (1-minimal) whose scenario, built by
+    /// `candidate`, still fails.
+    fn ddmin<T: Clone>(
+        &mut self,
+        mut current: Vec<T>,
+        what: &str,
+        candidate: &mut dyn FnMut(&[T]) -> Scenario,
+    ) -> Result<Vec<T>, RunError> {
         let mut granularity = 2usize;
         while current.len() >= 2 {
             let chunk = current.len().div_ceil(granularity);
-            let chunks: Vec<Vec<Unit>> = current.chunks(chunk).map(<[Unit]>::to_vec).collect();
+            let chunks: Vec<Vec<T>> = current.chunks(chunk).map(<[T]>::to_vec).collect();
             let mut reduced = false;
             // Try each chunk alone, then each complement.
             for subset in &chunks {
-                if self.fails(&Self::with_faults(base, subset))? {
+                if self.fails(&candidate(subset))? {
                     current = subset.clone();
                     granularity = 2;
                     reduced = true;
@@ -137,13 +158,13 @@ impl Shrinker<'_> {
             }
             if !reduced && chunks.len() > 2 {
                 for skip in 0..chunks.len() {
-                    let complement: Vec<Unit> = chunks
+                    let complement: Vec<T> = chunks
                         .iter()
                         .enumerate()
                         .filter(|(i, _)| *i != skip)
                         .flat_map(|(_, c)| c.clone())
                         .collect();
-                    if self.fails(&Self::with_faults(base, &complement))? {
+                    if self.fails(&candidate(&complement))? {
                         current = complement;
                         granularity = (granularity - 1).max(2);
                         reduced = true;
@@ -157,10 +178,10 @@ impl Shrinker<'_> {
                 }
                 granularity = (granularity * 2).min(current.len());
             }
-            (self.progress)(&format!("faults: {} units left", current.len()));
+            (self.progress)(&format!("{what}: {} left", current.len()));
         }
-        // A single remaining unit may not be needed at all.
-        if current.len() == 1 && self.fails(&Self::with_faults(base, &[]))? {
+        // A single remaining element may not be needed at all.
+        if current.len() == 1 && self.fails(&candidate(&[]))? {
             current.clear();
         }
         Ok(current)
@@ -199,30 +220,14 @@ impl Shrinker<'_> {
         Ok(())
     }
 
-    /// Fewer clients, then a lower rate, while it still fails.
+    /// Fewer active clients (the others idle, keeping their ids), then a lower rate,
+    /// while it still fails.
     fn minimise_workload(&mut self, scenario: &mut Scenario) -> Result<(), RunError> {
-        while scenario.workload.clients > 1 {
-            let mut candidate = scenario.clone();
-            candidate.workload.clients -= 1;
-            // Node ids after the replicas (clients, helper nodes) shift when a client
-            // goes, so a fault naming one of them pins the client count.
-            let replicas = candidate.nodes as u32;
-            if candidate
-                .faults
-                .iter()
-                .any(|f| f.fault.nodes().iter().any(|n| n.0 >= replicas))
-            {
-                break;
-            }
-            let protocol = self
-                .registry
-                .get(&candidate.kind)
-                .expect("kind is registered");
-            candidate.total_nodes = protocol.total_nodes(candidate.nodes, &candidate.workload);
-            if !self.fails(&candidate)? {
-                break;
-            }
-            *scenario = candidate;
+        if self.has_client_nodes(scenario) {
+            let active = active_clients(&scenario.workload);
+            let base = scenario.clone();
+            let kept = self.ddmin(active, "clients", &mut |kept| with_active(&base, kept))?;
+            *scenario = with_active(&base, &kept);
         }
         while scenario.workload.rate_per_s > 1.0 {
             let mut candidate = scenario.clone();
@@ -233,11 +238,47 @@ impl Shrinker<'_> {
             *scenario = candidate;
         }
         (self.progress)(&format!(
-            "workload: {} clients at {}/s",
-            scenario.workload.clients, scenario.workload.rate_per_s
+            "workload: {} of {} clients active at {}/s",
+            active_clients(&scenario.workload).len(),
+            scenario.workload.clients,
+            scenario.workload.rate_per_s
         ));
         Ok(())
     }
+
+    /// True if the scenario's protocol lays its clients out as nodes (so that they can
+    /// be made idle); MapReduce and `hold` have none.
+    fn has_client_nodes(&self, scenario: &Scenario) -> bool {
+        let protocol = self
+            .registry
+            .get(&scenario.kind)
+            .expect("kind is registered");
+        let without = Workload {
+            clients: 0,
+            ..scenario.workload
+        };
+        protocol.total_nodes(scenario.nodes, &scenario.workload)
+            != protocol.total_nodes(scenario.nodes, &without)
+    }
+}
+
+/// The client numbers that issue operations: not idle, and only the first
+/// [`IdleClients::MAX`] (a client past those cannot be made idle, so it is not offered).
+pub fn active_clients(workload: &Workload) -> Vec<usize> {
+    (0..workload.clients.min(IdleClients::MAX))
+        .filter(|&client| !workload.idle_clients.is_idle(client))
+        .collect()
+}
+
+/// `base` with only the clients in `kept` active, among those [`active_clients`] offers.
+fn with_active(base: &Scenario, kept: &[usize]) -> Scenario {
+    let idle: Vec<usize> = (0..base.workload.clients.min(IdleClients::MAX))
+        .filter(|client| !kept.contains(client))
+        .collect();
+    let mut candidate = base.clone();
+    candidate.workload.idle_clients =
+        IdleClients::from_clients(&idle).expect("client numbers below IdleClients::MAX");
+    candidate
 }
 
 /// Shrinks `scenario` (with its seed) to a minimal scenario that fails the same check.
@@ -266,6 +307,9 @@ pub fn shrink(
     minimal.faults = flatten(&kept);
     shrinker.minimise_duration(&mut minimal)?;
     shrinker.minimise_workload(&mut minimal)?;
+    let kept_clients = shrinker
+        .has_client_nodes(&minimal)
+        .then(|| active_clients(&minimal.workload));
     let check = shrinker.check;
     let runs = shrinker.runs;
     Ok(ShrinkOutcome {
@@ -276,6 +320,7 @@ pub fn shrink(
         windows: kept.len(),
         original_duration: scenario.duration,
         original_workload: scenario.workload,
+        kept_clients,
         runs,
     })
 }

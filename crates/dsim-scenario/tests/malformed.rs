@@ -229,6 +229,28 @@ const CASES: &[(&str, Option<usize>, &str, &str, &str)] = &[
         "missing required field",
         "short name",
     ),
+    // Idle clients name client nodes (replicas 0..3, clients 3..5 here), each once.
+    (
+        "idle_client_not_a_client.toml",
+        Some(8),
+        "workload.idle_clients[1]",
+        "node 5 is not a client",
+        "a client node id from 3 to 4",
+    ),
+    (
+        "idle_client_twice.toml",
+        Some(9),
+        "workload.idle_clients[1]",
+        "node 4 is listed twice",
+        "at most once",
+    ),
+    (
+        "idle_clients_without_client_nodes.toml",
+        Some(8),
+        "workload.idle_clients",
+        "mapreduce has no client nodes",
+        "no idle_clients key",
+    ),
 ];
 
 #[test]

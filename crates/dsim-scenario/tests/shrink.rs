@@ -75,3 +75,150 @@ fn every_buggy_variant_shrinks_to_at_most_three_faults() {
     }
     println!("{}", report.join("\n"));
 }
+
+/// Client and operation observations (invocations, completions) of node `node`, before
+/// `until`.
+fn client_ops(
+    result: &dsim_core::RunResult,
+    node: dsim_core::NodeId,
+    until: dsim_core::SimTime,
+) -> Vec<String> {
+    result
+        .output
+        .observations
+        .iter()
+        .filter(|r| r.node == node && r.time < until)
+        .filter(|r| {
+            matches!(
+                r.observation,
+                dsim_core::Observation::OpInvoked { .. }
+                    | dsim_core::Observation::OpCompleted { .. }
+            )
+        })
+        .map(|r| format!("{} {:?}", r.time, r.observation))
+        .collect()
+}
+
+#[test]
+fn a_failure_needing_fewer_clients_shrinks_to_fewer_with_the_others_unchanged() {
+    let registry = Registry::builtin();
+    let mut base = scenario("paxos-nemesis.toml", "no-adopt", &registry);
+    assert_eq!(base.workload.clients, 3);
+    base.seed = (1..=100)
+        .find(|&seed| {
+            base.seed = seed;
+            let result = run_scenario(&registry, &base, RunOptions::default()).expect("runs");
+            !result.verdict.violations.is_empty()
+        })
+        .expect("a failing seed in 1..=100");
+    let outcome = shrink(&registry, &base, &mut |_| {}).expect("shrinks");
+    let minimal = &outcome.scenario;
+    let kept = outcome
+        .kept_clients
+        .clone()
+        .expect("paxos clients are nodes");
+    // Dropping clients must have happened: with the old count-lowering pass refused (a
+    // fault names a client) or broken, all three would still be active.
+    assert!(kept.len() < 3, "kept clients {kept:?}");
+    // Idle clients keep their ids: the node count and client count are unchanged.
+    assert_eq!(minimal.workload.clients, 3);
+    assert_eq!(minimal.total_nodes, base.total_nodes);
+    assert_eq!(minimal.seed, base.seed);
+    // The written file reads back with the idle clients and still fails the same check.
+    let text = emit(minimal, &minimal.faults, false, "test");
+    assert!(text.contains("idle_clients = ["), "{text}");
+    let reread = Scenario::from_text(Path::new("min.toml"), &text, &[], &registry)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(reread.workload, minimal.workload);
+    let shrunk = run_scenario(&registry, &reread, RunOptions::default()).expect("runs");
+    assert!(
+        shrunk
+            .verdict
+            .violations
+            .iter()
+            .any(|v| v.check == outcome.check),
+        "the shrunk file no longer fails {}",
+        outcome.check
+    );
+
+    // The same window with every client active: nothing else changed.
+    let mut all_active = reread.clone();
+    all_active.workload.idle_clients = dsim_core::IdleClients::NONE;
+    let before = run_scenario(&registry, &all_active, RunOptions::default()).expect("runs");
+    // Each client draws its phase and picks its commands from its own random stream, so
+    // an idle client shifts nobody's draws. Message delays, though, come from the one
+    // network stream in send order, so the runs agree exactly until a dropped client
+    // first sends, which a Paxos client does first when it invokes its first operation.
+    // From then on the network draws are shifted (and the dropped client's commands
+    // take log slots), so later ops of the kept clients may differ; before it they must
+    // be identical, event for event.
+    let client_node = |c: usize| dsim_core::NodeId((minimal.nodes + c) as u32);
+    let first_dropped_send = before
+        .output
+        .observations
+        .iter()
+        .filter(|r| {
+            (0..3).any(|c| !kept.contains(&c) && r.node == client_node(c))
+                && matches!(r.observation, dsim_core::Observation::OpInvoked { .. })
+        })
+        .map(|r| r.time)
+        .min()
+        .unwrap_or(dsim_core::SimTime::MAX);
+    let mut compared = 0;
+    for &c in &kept {
+        let then = client_ops(&before, client_node(c), first_dropped_send);
+        let now = client_ops(&shrunk, client_node(c), first_dropped_send);
+        // If an idle client shifted a kept client's stream or timers, its invocation
+        // times or op numbers would differ here.
+        assert_eq!(now, then, "client node {}", client_node(c));
+        compared += then.len();
+    }
+    assert!(
+        compared > 0,
+        "no kept-client op before {first_dropped_send}: nothing compared"
+    );
+    // Dropped clients really issue nothing.
+    for c in (0..3).filter(|c| !kept.contains(c)) {
+        assert!(client_ops(&shrunk, client_node(c), dsim_core::SimTime::MAX).is_empty());
+    }
+}
+
+#[test]
+fn idle_clients_issue_nothing_in_every_protocol_with_clients() {
+    let registry = Registry::builtin();
+    for file in [
+        "paxos-nemesis.toml",
+        "2pc-nemesis.toml",
+        "lock-nemesis.toml",
+    ] {
+        let mut base = scenario(file, "correct", &registry);
+        base.duration = dsim_core::SimDuration::from_secs(2);
+        let first_client = dsim_core::NodeId(base.nodes as u32);
+        let invoked = |result: &dsim_core::RunResult, node| {
+            result
+                .output
+                .observations
+                .iter()
+                .filter(|r| {
+                    r.node == node
+                        && matches!(r.observation, dsim_core::Observation::OpInvoked { .. })
+                })
+                .count()
+        };
+        let all = run_scenario(&registry, &base, RunOptions::default()).expect("runs");
+        // Without this the check below would pass for a client that never issues anyway.
+        assert!(invoked(&all, first_client) > 0, "{file}: client 0 is busy");
+        base.workload.idle_clients = dsim_core::IdleClients::from_clients(&[0]).expect("0");
+        let idle = run_scenario(&registry, &base, RunOptions::default()).expect("runs");
+        // A protocol whose client ignored the idle set would still invoke operations.
+        assert_eq!(
+            invoked(&idle, first_client),
+            0,
+            "{file}: idle client issued"
+        );
+        assert!(
+            invoked(&idle, dsim_core::NodeId(first_client.0 + 1)) > 0,
+            "{file}"
+        );
+    }
+}

@@ -119,6 +119,13 @@ impl Client {
     }
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, LockNode>) {
+        if self
+            .config
+            .idle_clients
+            .is_idle_node(self.config.replicas, ctx.id())
+        {
+            return;
+        }
         let now = ctx.monotonic();
         if self.naive {
             self.session = SessionId {

@@ -354,6 +354,8 @@ pub struct LockConfig {
     pub replicas: usize,
     /// Client count (nodes `replicas..replicas + clients`).
     pub clients: usize,
+    /// Clients that issue nothing (`[workload] idle_clients`).
+    pub idle_clients: dsim_core::IdleClients,
     /// Which variant runs.
     pub variant: Variant,
     /// Number of lock names.
@@ -401,6 +403,7 @@ impl LockConfig {
         LockConfig {
             replicas,
             clients: workload.clients,
+            idle_clients: workload.idle_clients,
             variant,
             locks: params.int(PARAMS, "locks").clamp(1, 4096) as u32,
             client_interval: workload.client_interval(),
@@ -790,6 +793,7 @@ mod tests {
         Workload {
             clients: 3,
             rate_per_s: 30.0,
+            idle_clients: Default::default(),
         }
     }
 

@@ -51,6 +51,13 @@ impl Client {
     }
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, PaxosNode>) {
+        if self
+            .config
+            .idle_clients
+            .is_idle_node(self.config.replicas, ctx.id())
+        {
+            return;
+        }
         // Sequence numbers survive a restart, so a command value is never reused.
         self.next_seq = ctx.durable().client_next_seq();
         // Clients start at a random phase so that they do not issue in lockstep.
@@ -194,6 +201,7 @@ mod tests {
             Workload {
                 clients: 2,
                 rate_per_s: 100.0,
+                idle_clients: Default::default(),
             },
         );
         // Node 4 is the second client: it starts with replica (4 - 3) % 3 = 1.

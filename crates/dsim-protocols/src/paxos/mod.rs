@@ -491,6 +491,8 @@ pub struct PaxosConfig {
     pub replicas: usize,
     /// Client count (nodes `replicas..replicas + clients`).
     pub clients: usize,
+    /// Clients that issue nothing (`[workload] idle_clients`).
+    pub idle_clients: dsim_core::IdleClients,
     /// Which variant the replicas run.
     pub variant: Variant,
     /// Base election timeout.
@@ -535,6 +537,7 @@ impl PaxosConfig {
         PaxosConfig {
             replicas,
             clients: workload.clients,
+            idle_clients: workload.idle_clients,
             variant,
             election_timeout: params.duration(PARAMS, "election_timeout"),
             heartbeat_interval: params.duration(PARAMS, "heartbeat_interval"),
@@ -1286,6 +1289,7 @@ mod tests {
             Workload {
                 clients: 1,
                 rate_per_s: 10.0,
+                idle_clients: Default::default(),
             },
         );
         assert!(config.validate().is_ok());

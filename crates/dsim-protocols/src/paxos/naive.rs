@@ -159,6 +159,7 @@ mod tests {
             Workload {
                 clients: 2,
                 rate_per_s: 10.0,
+                idle_clients: Default::default(),
             },
         );
         config.variant = Variant::SeedNaive;

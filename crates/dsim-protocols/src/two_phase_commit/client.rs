@@ -53,6 +53,13 @@ impl Client {
 
     /// Starts submitting after a random phase, so that clients do not all fire at once.
     pub fn on_start(&mut self, ctx: &mut Ctx<'_, TpcNode>) {
+        if self
+            .settings
+            .idle_clients
+            .is_idle_node(self.settings.nodes, ctx.id())
+        {
+            return;
+        }
         let phase = below(ctx.rng(), self.settings.client_interval.as_nanos().max(1));
         ctx.set_timer(SimDuration(phase), TpcTimer::Submit);
     }

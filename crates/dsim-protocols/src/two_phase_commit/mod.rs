@@ -250,6 +250,8 @@ pub struct TpcSettings {
     pub nodes: usize,
     /// Client nodes after them.
     pub clients: usize,
+    /// Clients that issue nothing (`[workload] idle_clients`).
+    pub idle_clients: dsim_core::IdleClients,
     /// Gap between two transactions of one client.
     pub client_interval: SimDuration,
     /// Bug to plant, if any.
@@ -315,6 +317,7 @@ impl TpcSettings {
         let settings = TpcSettings {
             nodes,
             clients,
+            idle_clients: dsim_core::IdleClients::NONE,
             client_interval,
             variant,
             keys: int_param(params, "keys")?,
@@ -351,13 +354,17 @@ impl TpcSettings {
             ))
         })?;
         setup.params.check(PARAMS)?;
-        TpcSettings::from_params(
+        let settings = TpcSettings::from_params(
             setup.params,
             setup.nodes,
             setup.workload.clients,
             setup.workload.client_interval(),
             variant,
-        )
+        )?;
+        Ok(TpcSettings {
+            idle_clients: setup.workload.idle_clients,
+            ..settings
+        })
     }
 
     /// Checks what the per-key ranges cannot: node count, keys per transaction against

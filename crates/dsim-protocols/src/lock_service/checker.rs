@@ -233,7 +233,7 @@ pub fn mutex_history<E>(output: &RunOutput<E>) -> Vec<Violation> {
                 check: "mutex_history",
                 nodes,
                 details: format!(
-                    "lock-{}: no order of the clients' acquires and releases explains {} ; the lock was {} after [{}]; ops involved (op ids as in ops.csv): [{}]",
+                    "lock-{}: no order of the clients' acquires and releases explains {}; the lock was {} after [{}]; ops involved (op ids as in ops.csv): [{}]",
                     counterexample
                         .key
                         .as_ref()

@@ -24,7 +24,7 @@
 //!
 //! At the clients (what they saw, with Jepsen's semantics):
 //! - `mutex_history`: the clients' lock history, checked against the `mutex` model
-//!   per lock name with [`dsim_checkers::linearizable`] (see [`mutex_history`] for
+//!   per lock name with [`dsim_checkers::linearizable()`] (see [`mutex_history`] for
 //!   which operations it judges and why that is sound). A search that spends its
 //!   budget is `mutex_history_unknown`, a violation, never a pass.
 //! - `liveness` (see [`liveness`]).

@@ -22,7 +22,12 @@
 //!   `lock_delay * (1 - lease_margin)` (the delay as the slowest clock within the drift
 //!   bound counts it) after the expiry was applied.
 //!
-//! At the clients: `liveness` (see [`liveness`]).
+//! At the clients (what they saw, with Jepsen's semantics):
+//! - `mutex_history`: the clients' lock history, checked against the `mutex` model
+//!   per lock name with [`dsim_checkers::linearizable()`] (see [`mutex_history`] for
+//!   which operations it judges and why that is sound). A search that spends its
+//!   budget is `mutex_history_unknown`, a violation, never a pass.
+//! - `liveness` (see [`liveness`]).
 //!
 //! Measured: `unavailable_ns`, the virtual time from the first moment a master served
 //! to the end of the run during which no master served. A mastership serves from its
@@ -34,12 +39,14 @@
 //! latency of the `ok` acquires in `ops.csv`.
 
 use super::LockConfig;
+use super::client::RELEASE_OP_BIT;
 use super::types::{LockEvent, LockId};
 use crate::liveness::{LivenessPhase, starved};
 use crate::paxos::Ballot;
+use dsim_checkers::{History, Mutex, Op, OpType};
 use dsim_core::{
     Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimDuration, SimTime,
-    Verdict, Violation,
+    Value, Verdict, Violation,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,8 +55,15 @@ pub const CHECKS: &[&str] = &[
     "mutual_exclusion",
     "stale_write",
     "master_lease",
+    "grant_while_held",
+    "lock_delay",
+    "mutex_history",
+    "mutex_history_unknown",
     "liveness",
 ];
+
+/// Model steps the `mutex_history` search may spend before it answers `Unknown`.
+pub const MUTEX_HISTORY_BUDGET: u64 = 5_000_000;
 
 /// Violations kept per check; the rest are only counted.
 const VIOLATIONS_PER_CHECK_MAX: usize = 100;
@@ -61,8 +75,193 @@ pub fn check(output: &RunOutput<LockEvent>, config: &LockConfig) -> Verdict {
         checker.observe(record);
     }
     let mut verdict = checker.verdict(output.end_time);
+    verdict.violations.extend(mutex_history(output));
     verdict.violations.extend(liveness(output, config));
     verdict
+}
+
+/// The clients' history as the `mutex` model judges it, with each operation's row in
+/// `ops.csv` (operations are numbered there as here: every `OpInvoked` of the run in
+/// order). An operation the run ended in the middle of is `info`.
+///
+/// It keeps the operations whose outcome says something certain about the lock:
+/// - every `release`: the client invokes one only when its hold ended with its own
+///   lease view still holding (the client's own rule; see below), `ok` once a reply
+///   reports it applied or once the session expired (either way the lock was free by
+///   then), `info` when the client moved on without a confirmation;
+/// - an `ok` acquire only when the same client's next operation is the `release` of
+///   that hold (the release carries the acquire's operation number with
+///   [`RELEASE_OP_BIT`] set): a *verified* hold.
+///
+/// It leaves out `info` acquires (which may always be placed "never", so they cannot
+/// turn a linearizable history into one that is not) and `ok` acquires with no release
+/// of their own: the client crashed while holding, its session expired under it, it
+/// got the grant with its lease view already run out and handed it back, or its lease
+/// view ran out before the hold ended (a pause).
+///
+/// Why this is sound, i.e. `correct` is never flagged: a client's lease view ends
+/// before the master can expire its session (within the drift bound; see the module
+/// essay), so a client that is inside its lease view both when the grant arrives
+/// (it only uses a grant then) and when its hold ends knows its session, and with it
+/// the hold, was alive at the master all along: the master applied the grant after
+/// the acquire was invoked and before its reply arrived, and the hold ends (by the
+/// release, or by the session's expiry) after the release was invoked and before
+/// the client learned so. Grants are exclusive at the master, so the verified holds
+/// place their acquires and releases in one sequence that the mutex model accepts.
+/// Counting holds the client merely *believed* in would not be sound: a client paused
+/// between its grant and its write still believes it holds a lock its session lost
+/// (that is what fencing is for, and why `no-fencing` shows up at the resource, not
+/// here). A hold dropped here is still judged at the resource.
+pub fn mutex_history_of<E>(output: &RunOutput<E>) -> (History, Vec<(usize, NodeId)>) {
+    // (node, client op number) -> position in `ops`; ops carry their ops.csv row.
+    let mut all: Vec<(Op, NodeId, u64)> = Vec::new();
+    let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
+    for (events, record) in output.observations.iter().enumerate() {
+        match &record.observation {
+            Observation::OpInvoked { op, f, key, arg } => {
+                open.insert((record.node, *op), all.len());
+                let op_row = Op {
+                    id: all.len(),
+                    process: u64::from(record.node.0),
+                    f: f.to_string(),
+                    key: key.clone(),
+                    value: arg.clone(),
+                    ret: Value::Nil,
+                    op_type: OpType::Info,
+                    invoke_index: events,
+                    complete_index: None,
+                    invoke_time_ns: Some(record.time.as_nanos()),
+                    complete_time_ns: None,
+                    pos: None,
+                };
+                all.push((op_row, record.node, *op));
+            }
+            Observation::OpCompleted { op, outcome, ret } => {
+                let Some(index) = open.remove(&(record.node, *op)) else {
+                    continue;
+                };
+                let entry = &mut all[index].0;
+                entry.op_type = match outcome {
+                    Outcome::Ok => OpType::Ok,
+                    Outcome::Fail(_) => OpType::Fail,
+                    Outcome::Info(_) => OpType::Info,
+                };
+                entry.ret = ret.clone();
+                entry.complete_index = Some(events);
+                entry.complete_time_ns = Some(record.time.as_nanos());
+            }
+            _ => {}
+        }
+    }
+    // Per client, its operations in invocation order: an acquire is verified when the
+    // client's next operation is its own release.
+    let mut next_of: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut last: BTreeMap<NodeId, usize> = BTreeMap::new();
+    for (index, (_, node, _)) in all.iter().enumerate() {
+        if let Some(previous) = last.insert(*node, index) {
+            next_of.insert(previous, index);
+        }
+    }
+    let mut ops = Vec::new();
+    let mut rows = Vec::new();
+    for (index, (op, node, number)) in all.iter().enumerate() {
+        let keep = match op.f.as_str() {
+            "release" => true,
+            "acquire" => {
+                op.op_type == OpType::Ok
+                    && next_of.get(&index).is_some_and(|&next| {
+                        let (release, _, release_number) = &all[next];
+                        release.f == "release" && *release_number == number | RELEASE_OP_BIT
+                    })
+            }
+            _ => false,
+        };
+        if keep {
+            let mut op = op.clone();
+            op.id = ops.len();
+            ops.push(op);
+            rows.push((index, *node));
+        }
+    }
+    (History { ops }, rows)
+}
+
+/// The `mutex_history` check: [`mutex_history_of`] judged by the `mutex` model per lock
+/// name. `NotLinearizable` is a `mutex_history` violation naming the lock, the
+/// operation that could not be placed and the operations involved (by their `op_id`
+/// in `ops.csv`); a spent budget is `mutex_history_unknown`.
+pub fn mutex_history<E>(output: &RunOutput<E>) -> Vec<Violation> {
+    let (history, rows) = mutex_history_of(output);
+    if history.ops.is_empty() {
+        return Vec::new();
+    }
+    let describe = |id: usize| format!("op {}: {}", rows[id].0, history.ops[id]);
+    match dsim_checkers::linearizable(&history, &Mutex, MUTEX_HISTORY_BUDGET) {
+        dsim_checkers::Verdict::Linearizable { .. } => Vec::new(),
+        dsim_checkers::Verdict::NotLinearizable { counterexample, .. } => {
+            let stuck = &history.ops[counterexample.stuck];
+            let time = SimTime(
+                stuck
+                    .complete_time_ns
+                    .unwrap_or(stuck.invoke_time_ns.unwrap_or(0)),
+            );
+            // The clients of the operations that could not be placed and of the last
+            // ones placed before them (the holder the lock was still with).
+            let tail = counterexample.prefix.len().saturating_sub(3);
+            let mut nodes: Vec<NodeId> = counterexample.prefix[tail..]
+                .iter()
+                .chain(&counterexample.window)
+                .map(|&id| rows[id].1)
+                .collect();
+            nodes.sort();
+            nodes.dedup();
+            let window: Vec<String> = counterexample
+                .window
+                .iter()
+                .map(|&id| describe(id))
+                .collect();
+            let last: Vec<String> = counterexample
+                .prefix
+                .iter()
+                .rev()
+                .take(3)
+                .rev()
+                .map(|&id| describe(id))
+                .collect();
+            vec![Violation {
+                time,
+                check: "mutex_history",
+                nodes,
+                details: format!(
+                    "lock-{}: no order of the clients' acquires and releases explains {}; the lock was {} after [{}]; ops involved (op ids as in ops.csv): [{}]",
+                    counterexample
+                        .key
+                        .as_ref()
+                        .map_or("-".to_string(), Value::to_string),
+                    describe(counterexample.stuck),
+                    if counterexample.state == Value::Bool(true) {
+                        "held"
+                    } else {
+                        "free"
+                    },
+                    last.join("; "),
+                    window.join("; ")
+                ),
+            }]
+        }
+        dsim_checkers::Verdict::Unknown {
+            states_explored,
+            key,
+        } => vec![Violation {
+            time: output.end_time,
+            check: "mutex_history_unknown",
+            nodes: Vec::new(),
+            details: format!(
+                "the mutex-history search spent its budget ({states_explored} model steps) on lock-{}",
+                key.as_ref().map_or("-".to_string(), Value::to_string)
+            ),
+        }],
+    }
 }
 
 /// Acquires of one client in a row that must fail before the liveness check calls it
@@ -84,8 +283,21 @@ pub fn liveness(output: &RunOutput<LockEvent>, config: &LockConfig) -> Vec<Viola
     if !phase.network_whole || replicas_up < config.majority() {
         return Vec::new();
     }
+    // Only acquires are judged: a release is answered by the next reply that reports
+    // it applied, and one the client moved on from is `info` without any starvation.
+    let acquires: Vec<ObservationRecord<LockEvent>> = output
+        .observations
+        .iter()
+        .filter(|record| match record.observation {
+            Observation::OpInvoked { op, .. } | Observation::OpCompleted { op, .. } => {
+                op & RELEASE_OP_BIT == 0
+            }
+            _ => false,
+        })
+        .cloned()
+        .collect();
     starved(
-        &output.observations,
+        &acquires,
         &phase,
         phase.start.saturating_add(config.liveness_bound),
         output.end_time,
@@ -754,5 +966,118 @@ mod tests {
         // Generation 2 went out while client 3 still held generation 1: the resource's
         // fencing would hide it, so only the service's own records show it.
         assert_eq!(checks(&twice), vec!["grant_while_held"]);
+    }
+
+    /// A hold of lock 0 by `client`: acquire invoked at `from_ms`, granted (`ok`,
+    /// generation `generation`) 1 ms later, and, when `released`, its release invoked at
+    /// `to_ms` and confirmed 1 ms later.
+    fn hold(
+        client: u32,
+        op: u64,
+        generation: i64,
+        from_ms: u64,
+        to_ms: u64,
+        released: bool,
+    ) -> Vec<ObservationRecord<LockEvent>> {
+        let key = Some(Value::Int(0));
+        let mut records = vec![
+            op_record(
+                from_ms,
+                client,
+                Observation::OpInvoked {
+                    op,
+                    f: "acquire",
+                    key: key.clone(),
+                    arg: Value::Nil,
+                },
+            ),
+            op_record(
+                from_ms + 1,
+                client,
+                Observation::OpCompleted {
+                    op,
+                    outcome: Outcome::Ok,
+                    ret: Value::Int(generation),
+                },
+            ),
+        ];
+        if released {
+            records.push(op_record(
+                to_ms,
+                client,
+                Observation::OpInvoked {
+                    op: op | RELEASE_OP_BIT,
+                    f: "release",
+                    key,
+                    arg: Value::Int(generation),
+                },
+            ));
+            records.push(op_record(
+                to_ms + 1,
+                client,
+                Observation::OpCompleted {
+                    op: op | RELEASE_OP_BIT,
+                    outcome: Outcome::Ok,
+                    ret: Value::Nil,
+                },
+            ));
+        }
+        records
+    }
+
+    fn in_time_order(mut records: Vec<ObservationRecord<LockEvent>>) -> RunOutput<LockEvent> {
+        records.sort_by_key(|record| record.time);
+        output_with(records, Vec::new())
+    }
+
+    #[test]
+    fn two_overlapping_released_holds_of_one_lock_break_the_mutex_history() {
+        // Client 3 holds lock 0 from 10 ms to 100 ms; client 4 is granted it at 51 ms.
+        let mut records = hold(3, 1, 1, 10, 100, true);
+        records.extend(hold(4, 1, 2, 50, 150, true));
+        let violations = mutex_history(&in_time_order(records));
+        // Two verified holds overlap: no order of acquires and releases has the lock
+        // free when client 4's acquire completes.
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        let violation = &violations[0];
+        assert_eq!(violation.check, "mutex_history");
+        assert_eq!(violation.nodes, vec![NodeId(3), NodeId(4)]);
+        // The op ids are the ops.csv rows: 0 and 1 are the acquires (invocation order),
+        // 2 is client 3's release.
+        assert!(
+            violation.details.contains("op 1: p4 acquire"),
+            "{}",
+            violation.details
+        );
+        assert!(
+            violation.details.contains("op 0: p3 acquire"),
+            "{}",
+            violation.details
+        );
+    }
+
+    #[test]
+    fn holds_one_after_the_other_are_a_clean_mutex_history() {
+        let mut records = hold(3, 1, 1, 10, 100, true);
+        records.extend(hold(4, 1, 2, 100, 150, true));
+        // Client 4's acquire was pending when client 3 released: ordering the release
+        // first explains it, so a checker that ignored real-time overlap would misfire.
+        assert!(mutex_history(&in_time_order(records)).is_empty());
+    }
+
+    #[test]
+    fn a_hold_without_its_own_release_is_not_judged() {
+        // Client 3's hold lapsed (a pause: no release observed, its next op is a new
+        // acquire); client 4 got the lock meanwhile, as the session expiry allowed.
+        let mut records = hold(3, 1, 1, 10, 0, false);
+        records.extend(hold(4, 1, 2, 50, 150, true));
+        records.extend(hold(3, 2, 3, 300, 400, true));
+        let output = in_time_order(records);
+        let (history, rows) = mutex_history_of(&output);
+        // Counting the lapsed hold would flag `correct` under every long client pause.
+        assert!(mutex_history(&output).is_empty());
+        // The lapsed acquire (row 0) is left out; the verified holds are kept.
+        assert_eq!(history.ops.len(), 4);
+        assert_eq!(rows.first().map(|row| row.0), Some(1));
     }
 }

@@ -35,7 +35,14 @@ pub struct Client {
     pending_releases: Vec<PendingRelease>,
     /// A `NotMaster` already triggered an immediate resend since the last tick.
     redirected: bool,
+    /// The acquire whose `release` operation is invoked and not yet completed.
+    open_release: Option<u64>,
 }
+
+/// The bit that turns an acquire's operation number into the number of the `release`
+/// operation that ends its hold: operation numbers stay unique per client, and the
+/// checker pairs each release with its acquire.
+pub const RELEASE_OP_BIT: u64 = 1 << 63;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SessionState {
@@ -95,6 +102,7 @@ impl Client {
             hold_timer: None,
             pending_releases: Vec::new(),
             redirected: false,
+            open_release: None,
         }
     }
 
@@ -167,6 +175,7 @@ impl Client {
                 self.awaiting_since = None;
                 self.extend_lease(lease_from);
                 self.pending_releases.retain(|r| r.op > released_op);
+                self.confirm_release(ctx, released_op);
             }
             Msg::Granted {
                 session,
@@ -387,6 +396,33 @@ impl Client {
         }
     }
 
+    /// Completes the open `release` operation `ok` once the master reports it applied
+    /// (a reply's `released_op` covers it).
+    fn confirm_release(&mut self, ctx: &mut Ctx<'_, LockNode>, released_op: u64) {
+        if let Some(op) = self.open_release
+            && op <= released_op
+        {
+            self.open_release = None;
+            ctx.observe(Observation::OpCompleted {
+                op: op | RELEASE_OP_BIT,
+                outcome: Outcome::Ok,
+                ret: Value::Nil,
+            });
+        }
+    }
+
+    /// Completes the open `release` operation `info`: the client stops waiting for its
+    /// confirmation (the release may still be applied later, or may have been already).
+    fn abandon_release(&mut self, ctx: &mut Ctx<'_, LockNode>, why: &'static str) {
+        if let Some(op) = self.open_release.take() {
+            ctx.observe(Observation::OpCompleted {
+                op: op | RELEASE_OP_BIT,
+                outcome: Outcome::Info(why),
+                ret: Value::Nil,
+            });
+        }
+    }
+
     fn start_acquire(&mut self, ctx: &mut Ctx<'_, LockNode>) {
         let now = ctx.monotonic();
         let op = ctx.durable().last_op + 1;
@@ -426,6 +462,7 @@ impl Client {
         self.awaiting_since = None;
         self.extend_lease(lease_from);
         self.pending_releases.retain(|r| r.op > released_op);
+        self.confirm_release(ctx, released_op);
         match self.phase {
             Phase::Acquiring {
                 op: wanted, lock, ..
@@ -473,6 +510,24 @@ impl Client {
         };
         ctx.send(self.config.resource(), Msg::Write { sequencer });
         self.phase = Phase::Idle;
+        if self.healthy(ctx.monotonic()) {
+            // The lease still holds, so the session (and with it this hold) has been
+            // alive at the master from the grant until now: the hold the client
+            // believed in was real, and it ends with this release. A client whose lease
+            // view ran out (a pause) cannot tell when its hold ended, so it observes no
+            // release and the checker does not count the hold (see the checker).
+            // A release still unconfirmed when the next one starts is indeterminate
+            // (the history writer gives overlapping operations of a node their own
+            // Jepsen processes). Usually the next grant confirms it first.
+            self.abandon_release(ctx, "unconfirmed");
+            self.open_release = Some(op);
+            ctx.observe(Observation::OpInvoked {
+                op: op | RELEASE_OP_BIT,
+                f: "release",
+                key: Some(Value::Int(i64::from(sequencer.lock))),
+                arg: Value::Int(sequencer.generation as i64),
+            });
+        }
         self.release(ctx, op, sequencer);
     }
 
@@ -492,7 +547,10 @@ impl Client {
             Phase::Idle => {}
         }
         self.phase = Phase::Idle;
-        // The expiry freed every lock the session held.
+        // The expiry freed every lock the session held: an unconfirmed release took
+        // effect by now (the master applied it, or the expiry freed the lock), and after
+        // its invocation, when the session was still alive: the release is `ok`.
+        self.confirm_release(ctx, u64::MAX);
         self.pending_releases.clear();
         self.open_new_session(ctx);
     }
@@ -629,6 +687,147 @@ mod tests {
         assert_eq!(sends[0], (NodeId(5), Msg::Write { sequencer }));
         assert!(matches!(sends[1], (NodeId(0), Msg::Release { op: o, .. }) if o == op));
         assert_eq!(client.phase(), Phase::Idle);
+    }
+
+    /// The client holding lock `lock` under generation 6, granted at its current time.
+    fn holding() -> (Client, CtxParts<LockNode>, u64, LockId) {
+        let (mut client, mut parts, op, lock) = acquiring();
+        let session = client.session();
+        let lease_from = parts.local_now;
+        client.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::Granted {
+                session,
+                sequencer: Sequencer {
+                    lock,
+                    generation: 6,
+                },
+                op,
+                lease_from,
+                released_op: 0,
+            },
+        );
+        parts.take_effects();
+        (client, parts, op, lock)
+    }
+
+    #[test]
+    fn hold_ending_inside_the_lease_observes_a_release_completed_by_the_masters_reply() {
+        let (mut client, mut parts, op, lock) = holding();
+        client.on_timer(&mut parts.ctx(), Timer::HoldEnd);
+        // Without the release the mutex model would see the lock held forever and
+        // every later acquire of it by another client as a second holder.
+        assert_eq!(
+            observations(&parts),
+            vec![Observation::OpInvoked {
+                op: op | RELEASE_OP_BIT,
+                f: "release",
+                key: Some(Value::Int(i64::from(lock))),
+                arg: Value::Int(6),
+            }]
+        );
+        parts.take_effects();
+        let session = client.session();
+        let lease_from = parts.local_now;
+        client.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::KeepAliveAck {
+                session,
+                lease_from,
+                released_op: op - 1,
+            },
+        );
+        // A reply that does not cover the release says nothing about it.
+        assert!(observations(&parts).is_empty());
+        client.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::KeepAliveAck {
+                session,
+                lease_from,
+                released_op: op,
+            },
+        );
+        assert_eq!(
+            observations(&parts),
+            vec![Observation::OpCompleted {
+                op: op | RELEASE_OP_BIT,
+                outcome: Outcome::Ok,
+                ret: Value::Nil,
+            }]
+        );
+    }
+
+    #[test]
+    fn unconfirmed_release_is_info_when_the_next_release_starts_and_ok_on_session_expiry() {
+        let (mut client, mut parts, op, lock) = holding();
+        client.on_timer(&mut parts.ctx(), Timer::HoldEnd);
+        // A second hold ends before any reply confirmed the first release.
+        client.phase = Phase::Holding {
+            op: op + 1,
+            sequencer: Sequencer {
+                lock,
+                generation: 7,
+            },
+        };
+        parts.take_effects();
+        client.on_timer(&mut parts.ctx(), Timer::HoldEnd);
+        let seen = observations(&parts);
+        // The first release may still be applied later: indeterminate, closed before
+        // the next release opens.
+        assert_eq!(
+            seen[0],
+            Observation::OpCompleted {
+                op: op | RELEASE_OP_BIT,
+                outcome: Outcome::Info("unconfirmed"),
+                ret: Value::Nil,
+            }
+        );
+        assert!(matches!(
+            seen[1],
+            Observation::OpInvoked { f: "release", .. }
+        ));
+
+        let (mut client, mut parts, op, _) = holding();
+        client.on_timer(&mut parts.ctx(), Timer::HoldEnd);
+        parts.take_effects();
+        let session = client.session();
+        client.on_message(&mut parts.ctx(), NodeId(0), Msg::SessionExpired { session });
+        // The expiry freed the lock after the release was invoked (the session was alive
+        // then): the lock is certainly free now, so the release is ok.
+        assert_eq!(
+            observations(&parts)[0],
+            Observation::OpCompleted {
+                op: op | RELEASE_OP_BIT,
+                outcome: Outcome::Ok,
+                ret: Value::Nil,
+            }
+        );
+    }
+
+    #[test]
+    fn hold_ending_after_the_lease_view_ran_out_observes_no_release() {
+        let (mut client, mut parts, _, _) = holding();
+        // A pause: the hold ends after the client's own lease view ended.
+        parts.local_now = SimTime(client.lease_end().0 + 1);
+        client.on_timer(&mut parts.ctx(), Timer::HoldEnd);
+        // The session may have expired long ago and the lock gone to another client: a
+        // release invoked now would claim the hold lasted until now, and the mutex
+        // model would flag `correct` for a pause fencing makes harmless.
+        assert!(
+            observations(&parts)
+                .iter()
+                .all(|o| !matches!(o, Observation::OpInvoked { f: "release", .. }))
+        );
+        // The lock is still handed back.
+        assert!(
+            parts
+                .take_sends()
+                .iter()
+                .any(|(_, m)| matches!(m, Msg::Release { .. }))
+        );
     }
 
     #[test]

@@ -466,6 +466,15 @@ pub enum Formula {
         /// Formula name: `T`, `L` or `R`.
         name: &'static str,
     },
+    /// The mean latency of the `ok` operations of one function (`f`) in `ops.csv`: the
+    /// lock service's L averages acquisitions only, though its clients also record
+    /// releases.
+    MeanOkLatencyOf {
+        /// Formula name, e.g. `L`.
+        name: &'static str,
+        /// The `f` column value of the rows averaged, e.g. `acquire`.
+        f: &'static str,
+    },
 }
 
 /// A checker's judgement of one run.

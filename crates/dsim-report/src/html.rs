@@ -23,10 +23,14 @@ pub fn formula_sentence(formula: &Formula) -> String {
             latency_ns of the n transactions that completed ok, in nanoseconds (formula_value equals \
             latency_mean_ns)."
             .to_string(),
-        Formula::MeanOkLatency { name: "L" } => "L = (1/m) Σ lᵢ is the mean lock acquisition latency: the \
-            average latency_ns of the m lock grants that completed ok, in nanoseconds (formula_value \
-            equals latency_mean_ns)."
-            .to_string(),
+        Formula::MeanOkLatencyOf { name: "L", f } => format!(
+            "L = (1/m) Σ lᵢ is the mean lock acquisition latency: the average latency_ns of the m \
+             lock grants that completed ok (the ok rows of ops.csv whose f is {f}; releases are \
+             recorded too but not averaged), in nanoseconds."
+        ),
+        Formula::MeanOkLatencyOf { name, f } => format!(
+            "{name} is the mean latency of the {f} operations that completed ok, in nanoseconds."
+        ),
         Formula::MeanOkLatency { name: "R" } => "R = (1/k) Σ rᵢ is the mean task completion time: the \
             average latency_ns of the k tasks that completed ok, in nanoseconds (formula_value equals \
             latency_mean_ns)."
@@ -213,7 +217,11 @@ mod tests {
         assert!(t.contains("mean transaction latency"), "{t}");
         assert!(f.contains("argmax_v"), "{f}");
         assert!(
-            formula_sentence(&Formula::MeanOkLatency { name: "L" }).contains("lock acquisition")
+            formula_sentence(&Formula::MeanOkLatencyOf {
+                name: "L",
+                f: "acquire"
+            })
+            .contains("lock acquisition")
         );
         assert!(
             formula_sentence(&Formula::MeanOkLatency { name: "R" }).contains("task completion")

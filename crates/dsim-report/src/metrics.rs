@@ -8,8 +8,9 @@
 //!   sorted latencies (rank 1 at least);
 //! - all three are empty when no operation completed `ok`.
 //!
-//! `formula_value` is the protocol's formula: for T, L and R ([`Formula::MeanOkLatency`])
-//! it is exactly `latency_mean_ns`; for a checker-computed value ([`Formula::Value`],
+//! `formula_value` is the protocol's formula: for T and R ([`Formula::MeanOkLatency`])
+//! it is exactly `latency_mean_ns`; for L ([`Formula::MeanOkLatencyOf`]) it is the same
+//! mean over the `ok` rows whose `f` is `acquire` (lock clients also record releases); for a checker-computed value ([`Formula::Value`],
 //! Paxos' `f(x)`) it is printed with 6 decimals, as is `agreement`.
 
 use crate::RunMeta;
@@ -189,6 +190,13 @@ impl Summary {
         let latency = LatencyStats::of_ok(ops);
         let (formula, formula_value) = match verdict.formula {
             Formula::MeanOkLatency { name } => (name.to_string(), optional(latency.mean_ns)),
+            Formula::MeanOkLatencyOf { name, f } => {
+                let only: Vec<OpRow> = ops.iter().filter(|op| op.kind == f).cloned().collect();
+                (
+                    name.to_string(),
+                    optional(LatencyStats::of_ok(&only).mean_ns),
+                )
+            }
             Formula::Value { name, value } => (name.to_string(), format_ratio(value)),
         };
         Summary {

@@ -598,7 +598,10 @@ impl Checker {
         };
         Verdict {
             violations: self.violations,
-            formula: Formula::MeanOkLatency { name: "L" },
+            formula: Formula::MeanOkLatencyOf {
+                name: "L",
+                f: "acquire",
+            },
             agreement: 1.0,
             extra_columns: vec![
                 ("unavailable_ns", unavailable_ns.to_string()),

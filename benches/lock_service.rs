@@ -38,6 +38,7 @@ fn run_once(seed: u64, acquires_per_s: f64) -> (u64, u64) {
         Workload {
             clients: 100,
             rate_per_s: acquires_per_s,
+            arrival: dsim_core::Arrival::Fixed,
         },
     );
     config.locks = 100;

@@ -53,6 +53,7 @@ fn big_job(delay: Delay) -> RunRequest {
         workload: Workload {
             clients: 0,
             rate_per_s: 0.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(60),
         faults: Vec::new(),

@@ -29,6 +29,7 @@ fn run_once(seed: u64) -> (u64, u64) {
         Workload {
             clients: 3,
             rate_per_s: 1_000.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
     );
     // Enough room that the window never throttles the offered 1,000 ops/s.

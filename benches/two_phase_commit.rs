@@ -48,6 +48,7 @@ fn workload() -> Workload {
     Workload {
         clients: CLIENTS,
         rate_per_s: RATE_PER_S,
+        arrival: dsim_core::Arrival::Fixed,
     }
 }
 

@@ -240,6 +240,29 @@ pub struct ProtocolInfo {
     pub nodes_range: (usize, usize),
 }
 
+/// How an open-loop client spaces its operations (`[workload] arrival`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Arrival {
+    /// One operation every [`Workload::client_interval`], after a random phase: the
+    /// behaviour every protocol had before `arrival` existed, and the default.
+    #[default]
+    Fixed,
+    /// A Poisson process: exponential gaps with mean [`Workload::client_interval`], so
+    /// that all clients together form a Poisson stream of `rate_per_s`. Protocols that
+    /// support it say so in their docs; the others keep fixed gaps.
+    Poisson,
+}
+
+impl Arrival {
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arrival::Fixed => "fixed",
+            Arrival::Poisson => "poisson",
+        }
+    }
+}
+
 /// The `[workload]` of a scenario.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Workload {
@@ -247,6 +270,8 @@ pub struct Workload {
     pub clients: usize,
     /// Operations per second across all clients.
     pub rate_per_s: f64,
+    /// How each client spaces its operations.
+    pub arrival: Arrival,
 }
 
 impl Workload {

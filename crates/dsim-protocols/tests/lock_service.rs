@@ -67,6 +67,7 @@ fn master_failover(seed: u64, variant: &str) -> RunRequest {
         workload: Workload {
             clients: 5,
             rate_per_s: 50.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(4),
         faults: vec![
@@ -100,6 +101,7 @@ fn client_pause(seed: u64, variant: &str) -> RunRequest {
         workload: Workload {
             clients: 4,
             rate_per_s: 40.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_millis(2_500),
         faults: vec![(
@@ -135,6 +137,7 @@ fn clock_skew(seed: u64, master_drift_ppm: i64, replica_drift_ppm: i64) -> RunRe
         workload: Workload {
             clients: 4,
             rate_per_s: 40.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(4),
         faults: vec![
@@ -331,6 +334,7 @@ fn cell_config() -> LockConfig {
         Workload {
             clients: CLIENTS as usize,
             rate_per_s: 50.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
     )
 }
@@ -719,6 +723,7 @@ fn lost_grant(seed: u64) -> RunRequest {
         workload: Workload {
             clients: 2,
             rate_per_s: 2.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(8),
         faults: vec![

@@ -79,6 +79,7 @@ fn dueling_proposers(seed: u64, variant: &str) -> RunRequest {
         workload: Workload {
             clients: 3,
             rate_per_s: 300.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_millis(2_500),
         faults: vec![
@@ -120,6 +121,7 @@ fn minority_partition(seed: u64, variant: &str) -> RunRequest {
         workload: Workload {
             clients: 3,
             rate_per_s: 200.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_millis(2_500),
         faults: vec![
@@ -157,6 +159,7 @@ fn leader_crash(seed: u64, duration: SimDuration) -> RunRequest {
         workload: Workload {
             clients: 3,
             rate_per_s: 200.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration,
         faults,
@@ -344,6 +347,7 @@ fn simulation(seed: u64, storage: StorageMode) -> Simulation<PaxosNode> {
         Workload {
             clients: 3,
             rate_per_s: 200.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
     );
     let sim = SimConfig {

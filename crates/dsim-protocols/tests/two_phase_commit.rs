@@ -50,6 +50,7 @@ fn coordinator_crash_request(seed: u64, variant: Variant) -> RunRequest {
         workload: Workload {
             clients: 2,
             rate_per_s: 200.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(2),
         faults: vec![
@@ -86,6 +87,7 @@ fn lossy_request(seed: u64, variant: Variant) -> RunRequest {
         workload: Workload {
             clients: 2,
             rate_per_s: 100.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(2),
         faults: vec![
@@ -827,6 +829,7 @@ fn told_aborted_request(seed: u64, variant: Variant) -> RunRequest {
         workload: Workload {
             clients: 1,
             rate_per_s: 100.0,
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(1),
         faults: vec![

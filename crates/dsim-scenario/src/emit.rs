@@ -54,6 +54,9 @@ pub fn emit(
     let _ = writeln!(out, "\n[workload]");
     let _ = writeln!(out, "clients = {}", scenario.workload.clients);
     let _ = writeln!(out, "rate = \"{}/s\"", scenario.workload.rate_per_s);
+    if scenario.workload.arrival != dsim_core::Arrival::Fixed {
+        let _ = writeln!(out, "arrival = \"{}\"", scenario.workload.arrival.name());
+    }
     let _ = writeln!(out, "\n[network]");
     link_fields(&mut out, &scenario.network.default_link);
     match &scenario.network.topology {

@@ -15,8 +15,9 @@ use crate::registry::Registry;
 use crate::tree::{Item, Source, Value, apply_override, read_file};
 use crate::units::{self, RATE_HELP};
 use dsim_core::{
-    ConfigError, Delay, Fault, Link, LinkModel, LinkOrder, LoadConfig, NetworkConfig, NodeId,
-    ParamKind, ParamValue, Params, Setup, SimDuration, SimTime, StorageMode, Topology, Workload,
+    Arrival, ConfigError, Delay, Fault, Link, LinkModel, LinkOrder, LoadConfig, NetworkConfig,
+    NodeId, ParamKind, ParamValue, Params, Setup, SimDuration, SimTime, StorageMode, Topology,
+    Workload,
 };
 use std::path::{Path, PathBuf};
 
@@ -121,7 +122,9 @@ const NEMESIS_FIELDS: &[&str] = &[
 ];
 const NETWORK_FIELDS: &[&str] = &["latency", "drop", "duplicate", "fifo", "topology", "links"];
 const LINK_FIELDS: &[&str] = &["between", "latency", "drop", "duplicate", "fifo", "one_way"];
-const WORKLOAD_FIELDS: &[&str] = &["clients", "rate"];
+const WORKLOAD_FIELDS: &[&str] = &["clients", "rate", "arrival"];
+const ARRIVAL_HELP: &str =
+    "\"fixed\" (one operation per client interval, the default) or \"poisson\" (exponential gaps)";
 const FAULT_ACTIONS: &[&str] = &[
     "crash",
     "restart",
@@ -254,6 +257,7 @@ impl Scenario {
             None => Workload {
                 clients: 1,
                 rate_per_s: 100.0,
+                arrival: dsim_core::Arrival::Fixed,
             },
         };
         let protocol_origin = protocol_item.origin.clone();
@@ -396,10 +400,26 @@ fn parse_workload(item: Item) -> Result<Workload, ScenarioError> {
             }
         }
     };
+    let arrival = match table.text("arrival", ARRIVAL_HELP)? {
+        None => Arrival::Fixed,
+        Some(at) => match at.value.as_str() {
+            "fixed" => Arrival::Fixed,
+            "poisson" => Arrival::Poisson,
+            other => {
+                return Err(error(
+                    &at.origin,
+                    "workload.arrival",
+                    format!("found {}", quote(other)),
+                    ARRIVAL_HELP,
+                ));
+            }
+        },
+    };
     table.finish(WORKLOAD_FIELDS)?;
     Ok(Workload {
         clients,
         rate_per_s,
+        arrival,
     })
 }
 

@@ -179,6 +179,7 @@ fn check_matches_run(kind: &'static str, draw: Draw) -> Result<(), TestCaseError
                 workload: dsim_core::Workload {
                     clients: draw.clients as usize,
                     rate_per_s: 1000.0,
+                    arrival: dsim_core::Arrival::Fixed,
                 },
                 duration: SimDuration(RUN_NS),
                 faults: Vec::new(),

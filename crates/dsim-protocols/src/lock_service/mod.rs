@@ -790,6 +790,7 @@ mod tests {
         Workload {
             clients: 3,
             rate_per_s: 30.0,
+            arrival: dsim_core::Arrival::Fixed,
         }
     }
 

@@ -12,6 +12,7 @@ pub fn config(replicas: usize, clients: usize) -> LockConfig {
         Workload {
             clients,
             rate_per_s: 10.0 * clients as f64,
+            arrival: dsim_core::Arrival::Fixed,
         },
     )
 }

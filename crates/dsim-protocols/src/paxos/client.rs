@@ -194,6 +194,7 @@ mod tests {
             Workload {
                 clients: 2,
                 rate_per_s: 100.0,
+                arrival: dsim_core::Arrival::Fixed,
             },
         );
         // Node 4 is the second client: it starts with replica (4 - 3) % 3 = 1.

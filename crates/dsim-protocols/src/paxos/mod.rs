@@ -1286,6 +1286,7 @@ mod tests {
             Workload {
                 clients: 1,
                 rate_per_s: 10.0,
+                arrival: dsim_core::Arrival::Fixed,
             },
         );
         assert!(config.validate().is_ok());

@@ -159,6 +159,7 @@ mod tests {
             Workload {
                 clients: 2,
                 rate_per_s: 10.0,
+                arrival: dsim_core::Arrival::Fixed,
             },
         );
         config.variant = Variant::SeedNaive;

@@ -903,6 +903,7 @@ mod tests {
             Workload {
                 clients: 1,
                 rate_per_s: 100.0,
+                arrival: dsim_core::Arrival::Fixed,
             },
         );
         config.variant = variant;

@@ -350,3 +350,62 @@ fn littles_law_holds_on_the_summary_of_shipped_scenarios() {
     // At least the M/M/1 scenario, whose requests all complete, is held to the plain law.
     assert!(plain_law_checked >= 1);
 }
+
+#[test]
+fn arrival_is_read_written_back_and_refused_at_its_line_when_unknown() {
+    let registry = Registry::builtin();
+    let read = |text: &str| Scenario::from_text(Path::new("queueing.toml"), text, &[], &registry);
+    // Read: "poisson" reaches the workload; a file without the key keeps fixed gaps
+    // (every existing scenario, so their fingerprints do not change).
+    let poisson = read(&station(1, EXPONENTIAL_1MS, 500, "1s")).expect("valid");
+    assert_eq!(poisson.workload.arrival, dsim_core::Arrival::Poisson);
+    let fixed_text = station(1, EXPONENTIAL_1MS, 500, "1s").replace("arrival = \"poisson\"\n", "");
+    let fixed = read(&fixed_text).expect("valid");
+    assert_eq!(fixed.workload.arrival, dsim_core::Arrival::Fixed);
+    // Written back by emit (shrink, --emit-scenario): a shrunk M/M/1 failure must
+    // replay with Poisson arrivals, not fixed ones.
+    let written = dsim_scenario::emit::emit(&poisson, &poisson.faults, true, "");
+    let again = read(&written).unwrap_or_else(|e| panic!("{e}\n{written}"));
+    assert_eq!(again.workload, poisson.workload);
+    // An unknown shape is refused at its own line (line 13 of the text), naming the
+    // field and what is allowed.
+    let bad = station(1, EXPONENTIAL_1MS, 500, "1s").replace("\"poisson\"", "\"bursty\"");
+    let error = read(&bad).expect_err("bursty is not an arrival shape");
+    assert_eq!(error.field, "workload.arrival");
+    assert!(error.allowed.contains("poisson"), "{}", error.allowed);
+    match &error.origin {
+        dsim_scenario::Origin::File { line, .. } => assert_eq!(*line, 13),
+        other => panic!("expected a file position, got {other}"),
+    }
+}
+
+#[test]
+fn poisson_arrivals_have_exponential_gaps_and_fixed_ones_do_not() {
+    // One client at 1,000/s for 20 s: Poisson gaps have mean 1 ms and a coefficient of
+    // variation of 1 (sd of the mean 1 ms / sqrt(20,000) = 7 us, so 5% is over 7 sd);
+    // fixed gaps are exactly 1 ms. A Poisson client that kept fixed gaps would show a
+    // variation of 0, one that drew from the wrong mean would miss 1 ms.
+    let one_client = |arrival: &str| {
+        station(1, r#""1us""#, 1_000, "20s")
+            .replace("clients = 10", "clients = 1")
+            .replace("arrival = \"poisson\"", &format!("arrival = \"{arrival}\""))
+    };
+    let gaps = |text: &str| -> Vec<f64> {
+        let (ops, _) = run(text);
+        let mut starts: Vec<u64> = ops.iter().map(|op| op.start.as_nanos()).collect();
+        starts.sort_unstable();
+        starts.windows(2).map(|w| (w[1] - w[0]) as f64).collect()
+    };
+    let poisson = gaps(&one_client("poisson"));
+    let mean = poisson.iter().sum::<f64>() / poisson.len() as f64;
+    let sd =
+        (poisson.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / poisson.len() as f64).sqrt();
+    assert!((mean - 1e6).abs() <= 0.05e6, "mean gap {mean} ns");
+    assert!(
+        (sd / mean - 1.0).abs() <= 0.05,
+        "coefficient of variation {}",
+        sd / mean
+    );
+    let fixed = gaps(&one_client("fixed"));
+    assert!(fixed.iter().all(|&g| g == 1e6), "fixed gaps vary");
+}

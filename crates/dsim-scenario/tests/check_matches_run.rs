@@ -225,4 +225,9 @@ proptest! {
     fn hold_check_accepts_exactly_what_run_accepts(draw in draw("hold")) {
         check_matches_run("hold", draw)?;
     }
+
+    #[test]
+    fn queue_check_accepts_exactly_what_run_accepts(draw in draw("queue")) {
+        check_matches_run("queue", draw)?;
+    }
 }

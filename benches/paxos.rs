@@ -30,6 +30,7 @@ fn run_once(seed: u64) -> (u64, u64) {
             clients: 3,
             rate_per_s: 1_000.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
     );
     // Enough room that the window never throttles the offered 1,000 ops/s.

@@ -368,6 +368,7 @@ fn list_shows_every_kind_and_completions_print() {
         "mapreduce",
         "hold",
         "messages_per_node",
+        "queue",
     ] {
         assert!(listing.contains(kind), "{kind} missing from dsim list");
     }

@@ -66,9 +66,9 @@ pub use network::{Link, LinkModel, LinkOrder, NetworkConfig, Topology};
 pub use node::{Ctx, CtxParts, Effect, Node, TimerId};
 pub use observe::{NoEvent, Observation, ObservationRecord, Outcome};
 pub use protocol::{
-    DURATION_MAX, Formula, IdleClients, ParamKind, ParamProblem, ParamSpec, ParamValue, Params,
-    Protocol, ProtocolInfo, RatioMax, RunError, RunRequest, RunResult, Setup, VariantSpec, Verdict,
-    Violation, Workload,
+    Arrival, DURATION_MAX, Formula, IdleClients, ParamKind, ParamProblem, ParamSpec, ParamValue,
+    Params, Protocol, ProtocolInfo, RatioMax, RunError, RunRequest, RunResult, Setup, VariantSpec,
+    Verdict, Violation, Workload,
 };
 pub use sim::{
     Counters, DropReason, FaultRecord, MessageFate, MessageRecord, RunOutput, SimConfig,

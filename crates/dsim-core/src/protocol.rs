@@ -241,6 +241,29 @@ pub struct ProtocolInfo {
     pub nodes_range: (usize, usize),
 }
 
+/// How an open-loop client spaces its operations (`[workload] arrival`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Arrival {
+    /// One operation every [`Workload::client_interval`], after a random phase: the
+    /// behaviour every protocol had before `arrival` existed, and the default.
+    #[default]
+    Fixed,
+    /// A Poisson process: exponential gaps with mean [`Workload::client_interval`], so
+    /// that all clients together form a Poisson stream of `rate_per_s`. Protocols that
+    /// support it say so in their docs; the others keep fixed gaps.
+    Poisson,
+}
+
+impl Arrival {
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arrival::Fixed => "fixed",
+            Arrival::Poisson => "poisson",
+        }
+    }
+}
+
 /// The `[workload]` of a scenario.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Workload {
@@ -252,6 +275,8 @@ pub struct Workload {
     /// Clients that stay idle: they keep their node ids and their random streams but
     /// issue no operation (see [`IdleClients`]). Empty by default.
     pub idle_clients: IdleClients,
+    /// How each client spaces its operations.
+    pub arrival: Arrival,
 }
 
 /// The clients of a workload that stay idle, by client number (client `c` is node
@@ -614,6 +639,7 @@ mod tests {
             clients: 4,
             rate_per_s: 100.0,
             idle_clients: IdleClients::NONE,
+            arrival: Arrival::Fixed,
         };
         let some_idle = Workload {
             idle_clients: IdleClients::from_clients(&[1, 2]).expect("in range"),

@@ -10,6 +10,8 @@
 //! - [`lock_service`] — a Chubby-style lock service (Burrows), kind `lock_service`.
 //! - [`mapreduce`] — MapReduce (Dean & Ghemawat), kind `mapreduce`.
 //! - [`hold`] — the engine benchmark, kind `hold`.
+//! - [`queue`] — one service station and open-loop clients, kind `queue`: the load
+//!   model checked against queueing theory.
 //! - [`liveness`] — the liveness phase of a run (after its last fault), shared by the
 //!   protocols' liveness checks.
 
@@ -20,6 +22,7 @@ pub mod liveness;
 pub mod lock_service;
 pub mod mapreduce;
 pub mod paxos;
+pub mod queue;
 pub mod two_phase_commit;
 
 use dsim_core::Protocol;
@@ -32,5 +35,6 @@ pub fn builtin() -> Vec<Box<dyn Protocol>> {
         Box::new(lock_service::LockService),
         Box::new(mapreduce::MapReduce),
         Box::new(hold::Hold),
+        Box::new(queue::Queue),
     ]
 }

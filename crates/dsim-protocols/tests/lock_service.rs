@@ -68,6 +68,7 @@ fn master_failover(seed: u64, variant: &str) -> RunRequest {
             clients: 5,
             rate_per_s: 50.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(4),
         faults: vec![
@@ -102,6 +103,7 @@ fn client_pause(seed: u64, variant: &str) -> RunRequest {
             clients: 4,
             rate_per_s: 40.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_millis(2_500),
         faults: vec![(
@@ -138,6 +140,7 @@ fn clock_skew(seed: u64, master_drift_ppm: i64, replica_drift_ppm: i64) -> RunRe
             clients: 4,
             rate_per_s: 40.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(4),
         faults: vec![
@@ -388,6 +391,7 @@ fn cell_config() -> LockConfig {
             clients: CLIENTS as usize,
             rate_per_s: 50.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
     )
 }
@@ -781,6 +785,7 @@ fn lost_grant(seed: u64) -> RunRequest {
             clients: 2,
             rate_per_s: 2.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(8),
         faults: vec![

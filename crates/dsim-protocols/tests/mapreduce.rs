@@ -57,6 +57,7 @@ impl Job {
                 clients: 0,
                 rate_per_s: 0.0,
                 idle_clients: Default::default(),
+                arrival: dsim_core::Arrival::Fixed,
             },
             duration: self.duration,
             faults: self.faults.clone(),
@@ -414,6 +415,7 @@ fn bad_parameters_are_refused_with_a_clear_error() {
                 clients: 0,
                 rate_per_s: 0.0,
                 idle_clients: Default::default(),
+                arrival: dsim_core::Arrival::Fixed,
             },
             duration: SimDuration::from_secs(1),
             faults: Vec::new(),
@@ -449,6 +451,7 @@ fn protocol_reports_its_kind_and_node_layout() {
         clients: 3,
         rate_per_s: 10.0,
         idle_clients: Default::default(),
+        arrival: dsim_core::Arrival::Fixed,
     };
     assert_eq!(MapReduce.total_nodes(9, &workload), 9);
 }
@@ -538,6 +541,7 @@ fn fetch_timeout_below_the_round_trip_is_refused_before_running() {
             clients: 0,
             rate_per_s: 0.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(20),
         faults: Vec::new(),

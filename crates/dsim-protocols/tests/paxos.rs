@@ -80,6 +80,7 @@ fn dueling_proposers(seed: u64, variant: &str) -> RunRequest {
             clients: 3,
             rate_per_s: 300.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_millis(2_500),
         faults: vec![
@@ -122,6 +123,7 @@ fn minority_partition(seed: u64, variant: &str) -> RunRequest {
             clients: 3,
             rate_per_s: 200.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_millis(2_500),
         faults: vec![
@@ -160,6 +162,7 @@ fn leader_crash(seed: u64, duration: SimDuration) -> RunRequest {
             clients: 3,
             rate_per_s: 200.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration,
         faults,
@@ -348,6 +351,7 @@ fn simulation(seed: u64, storage: StorageMode) -> Simulation<PaxosNode> {
             clients: 3,
             rate_per_s: 200.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
     );
     let sim = SimConfig {

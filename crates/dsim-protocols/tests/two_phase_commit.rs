@@ -51,6 +51,7 @@ fn coordinator_crash_request(seed: u64, variant: Variant) -> RunRequest {
             clients: 2,
             rate_per_s: 200.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(2),
         faults: vec![
@@ -88,6 +89,7 @@ fn lossy_request(seed: u64, variant: Variant) -> RunRequest {
             clients: 2,
             rate_per_s: 100.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(2),
         faults: vec![
@@ -830,6 +832,7 @@ fn told_aborted_request(seed: u64, variant: Variant) -> RunRequest {
             clients: 1,
             rate_per_s: 100.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         },
         duration: SimDuration::from_secs(1),
         faults: vec![

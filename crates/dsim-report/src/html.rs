@@ -77,6 +77,10 @@ fn column_meaning(column: &str) -> &'static str {
         "agreement" => "agreement ratio in [0, 1]",
         "violations" => "broken invariants found by the checker",
         "fingerprint" => "hash of the ordered event trace: equal runs have equal fingerprints",
+        "throughput_per_s" => "ok operations per second of virtual time",
+        "mean_in_flight" => {
+            "time-average number of operations in flight (Little's law: about throughput times mean latency)"
+        }
         _ => "protocol-specific column",
     }
 }

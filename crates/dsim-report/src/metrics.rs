@@ -15,7 +15,7 @@
 
 use crate::RunMeta;
 use crate::ops::{OpRow, ops_table};
-use dsim_core::{Formula, RunResult, fingerprint_hex};
+use dsim_core::{Formula, RunResult, SimTime, fingerprint_hex};
 
 /// Mean and nearest-rank percentiles of a set of latencies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -98,12 +98,35 @@ pub fn format_ratio(value: f64) -> String {
     }
 }
 
+/// `throughput_per_s`: the `ok` operations divided by the run's virtual time in seconds
+/// (NaN, written empty, for a run of zero length).
+pub fn throughput_per_s(ops: &[OpRow], end: SimTime) -> f64 {
+    let ok = ops.iter().filter(|op| op.is_ok()).count() as f64;
+    ok / (end.as_nanos() as f64 / 1e9)
+}
+
+/// `mean_in_flight`: the time-average number of operations in flight over the run,
+/// `sum_i (min(end_i, T) - start_i) / T` with `T` the run's virtual time and an
+/// unfinished operation in flight until `T`. Every operation counts, whatever its
+/// outcome. By Little's law it approaches `throughput_per_s` times the mean latency
+/// (in seconds) when nearly every operation completes `ok` within the run.
+pub fn mean_in_flight(ops: &[OpRow], end: SimTime) -> f64 {
+    let busy_ns: u128 = ops
+        .iter()
+        .map(|op| {
+            let until = op.end.map_or(end, |done| done.min(end));
+            u128::from(until.saturating_since(op.start).as_nanos())
+        })
+        .sum();
+    busy_ns as f64 / end.as_nanos() as f64
+}
+
 fn optional(value: Option<u64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// The standard columns of `summary.csv`, in order; a protocol's extra columns follow.
-pub const SUMMARY_COLUMNS: [&str; 21] = [
+pub const SUMMARY_COLUMNS: [&str; 23] = [
     "scenario",
     "protocol",
     "variant",
@@ -125,6 +148,8 @@ pub const SUMMARY_COLUMNS: [&str; 21] = [
     "violations",
     "fingerprint",
     "messages_dropped_overload",
+    "throughput_per_s",
+    "mean_in_flight",
 ];
 
 /// One row of `summary.csv` (and of a sweep's `sweep.csv`).
@@ -172,6 +197,11 @@ pub struct Summary {
     pub violations: u64,
     /// Run fingerprint.
     pub fingerprint: u64,
+    /// Operations completed `ok` per virtual second of the run (see
+    /// [`throughput_per_s`]).
+    pub throughput_per_s: f64,
+    /// Time-average number of operations in flight (see [`mean_in_flight`]).
+    pub mean_in_flight: f64,
     /// The protocol's own columns, in order.
     pub extra_columns: Vec<(String, String)>,
 }
@@ -220,6 +250,8 @@ impl Summary {
             agreement: verdict.agreement,
             violations: verdict.violations.len() as u64,
             fingerprint: output.fingerprint,
+            throughput_per_s: throughput_per_s(ops, output.end_time),
+            mean_in_flight: mean_in_flight(ops, output.end_time),
             extra_columns: verdict
                 .extra_columns
                 .iter()
@@ -261,6 +293,8 @@ impl Summary {
             self.violations.to_string(),
             fingerprint_hex(self.fingerprint),
             self.messages_dropped_overload.to_string(),
+            format_ratio(self.throughput_per_s),
+            format_ratio(self.mean_in_flight),
         ];
         standard
             .into_iter()
@@ -295,6 +329,46 @@ mod tests {
         assert_eq!(mean_rounded(&[1, 1, 2]), Some(1));
         assert_eq!(mean_rounded(&[u64::MAX, u64::MAX]), Some(u64::MAX));
         assert_eq!(mean_rounded(&[]), None);
+    }
+
+    fn op(start_ns: u64, end_ns: Option<u64>, outcome: Option<dsim_core::Outcome>) -> OpRow {
+        OpRow {
+            op_id: start_ns,
+            client: dsim_core::NodeId(1),
+            client_op: start_ns,
+            kind: "request",
+            key: None,
+            arg: dsim_core::Value::Nil,
+            ret: dsim_core::Value::Nil,
+            start: SimTime(start_ns),
+            end: end_ns.map(SimTime),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn throughput_and_in_flight_follow_the_ops_intervals() {
+        use dsim_core::Outcome;
+        // A 2 s run: two ok ops of 0.5 s and 1 s, a failed one of 0.25 s and one still
+        // open at the end since 1.5 s (counted in flight until 2 s).
+        let ops = [
+            op(0, Some(500_000_000), Some(Outcome::Ok)),
+            op(100_000_000, Some(1_100_000_000), Some(Outcome::Ok)),
+            op(
+                200_000_000,
+                Some(450_000_000),
+                Some(Outcome::Fail("timeout")),
+            ),
+            op(1_500_000_000, None, None),
+        ];
+        let end = SimTime(2_000_000_000);
+        // Only ok ops count: 2 per 2 s. Counting all four would give 2.0.
+        assert_eq!(throughput_per_s(&ops, end), 1.0);
+        // (0.5 + 1 + 0.25 + 0.5) s / 2 s = 1.125. Leaving out the failed op would give
+        // 1.0, leaving out the open one 0.875.
+        assert_eq!(mean_in_flight(&ops, end), 1.125);
+        // A zero-length run has no rate: NaN, written as an empty field.
+        assert_eq!(format_ratio(throughput_per_s(&[], SimTime(0))), "");
     }
 
     #[test]

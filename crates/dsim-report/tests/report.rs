@@ -104,6 +104,8 @@ fn summary_latency_statistics_recompute_from_ops_csv() {
             "violations",
             "fingerprint",
             "messages_dropped_overload",
+            "throughput_per_s",
+            "mean_in_flight",
             "job_time_ns",
             "retries",
         ]

@@ -64,6 +64,9 @@ pub fn emit(
             .collect();
         let _ = writeln!(out, "idle_clients = {}", nodes(&ids));
     }
+    if scenario.workload.arrival != dsim_core::Arrival::Fixed {
+        let _ = writeln!(out, "arrival = \"{}\"", scenario.workload.arrival.name());
+    }
     let _ = writeln!(out, "\n[network]");
     link_fields(&mut out, &scenario.network.default_link);
     match &scenario.network.topology {

@@ -15,9 +15,9 @@ use crate::registry::Registry;
 use crate::tree::{Item, Source, Value, apply_override, read_file};
 use crate::units::{self, RATE_HELP};
 use dsim_core::{
-    ConfigError, Delay, Fault, IdleClients, Link, LinkModel, LinkOrder, LoadConfig, NetworkConfig,
-    NodeId, ParamKind, ParamValue, Params, Setup, SimDuration, SimTime, StorageMode, Topology,
-    Workload,
+    Arrival, ConfigError, Delay, Fault, IdleClients, Link, LinkModel, LinkOrder, LoadConfig,
+    NetworkConfig, NodeId, ParamKind, ParamValue, Params, Setup, SimDuration, SimTime, StorageMode,
+    Topology, Workload,
 };
 use std::path::{Path, PathBuf};
 
@@ -122,7 +122,9 @@ const NEMESIS_FIELDS: &[&str] = &[
 ];
 const NETWORK_FIELDS: &[&str] = &["latency", "drop", "duplicate", "fifo", "topology", "links"];
 const LINK_FIELDS: &[&str] = &["between", "latency", "drop", "duplicate", "fifo", "one_way"];
-const WORKLOAD_FIELDS: &[&str] = &["clients", "rate", "idle_clients"];
+const WORKLOAD_FIELDS: &[&str] = &["clients", "rate", "idle_clients", "arrival"];
+const ARRIVAL_HELP: &str =
+    "\"fixed\" (one operation per client interval, the default) or \"poisson\" (exponential gaps)";
 const FAULT_ACTIONS: &[&str] = &[
     "crash",
     "restart",
@@ -257,6 +259,7 @@ impl Scenario {
                     clients: 1,
                     rate_per_s: 100.0,
                     idle_clients: Default::default(),
+                    arrival: dsim_core::Arrival::Fixed,
                 },
                 Vec::new(),
             ),
@@ -422,6 +425,21 @@ fn parse_workload(item: Item) -> Result<(Workload, Vec<At<u32>>), ScenarioError>
             }
         }
     };
+    let arrival = match table.text("arrival", ARRIVAL_HELP)? {
+        None => Arrival::Fixed,
+        Some(at) => match at.value.as_str() {
+            "fixed" => Arrival::Fixed,
+            "poisson" => Arrival::Poisson,
+            other => {
+                return Err(error(
+                    &at.origin,
+                    "workload.arrival",
+                    format!("found {}", quote(other)),
+                    ARRIVAL_HELP,
+                ));
+            }
+        },
+    };
     let idle_ids = match table.take("idle_clients") {
         None => Vec::new(),
         Some(item) => as_array(item, "workload.idle_clients", IDLE_CLIENTS_HELP)?
@@ -436,6 +454,7 @@ fn parse_workload(item: Item) -> Result<(Workload, Vec<At<u32>>), ScenarioError>
             clients,
             rate_per_s,
             idle_clients: Default::default(),
+            arrival,
         },
         idle_ids,
     ))

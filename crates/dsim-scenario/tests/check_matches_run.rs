@@ -180,6 +180,7 @@ fn check_matches_run(kind: &'static str, draw: Draw) -> Result<(), TestCaseError
                     clients: draw.clients as usize,
                     rate_per_s: 1000.0,
                     idle_clients: Default::default(),
+                    arrival: dsim_core::Arrival::Fixed,
                 },
                 duration: SimDuration(RUN_NS),
                 faults: Vec::new(),
@@ -224,5 +225,10 @@ proptest! {
     #[test]
     fn hold_check_accepts_exactly_what_run_accepts(draw in draw("hold")) {
         check_matches_run("hold", draw)?;
+    }
+
+    #[test]
+    fn queue_check_accepts_exactly_what_run_accepts(draw in draw("queue")) {
+        check_matches_run("queue", draw)?;
     }
 }

@@ -813,6 +813,7 @@ mod tests {
             clients: 3,
             rate_per_s: 30.0,
             idle_clients: Default::default(),
+            arrival: dsim_core::Arrival::Fixed,
         }
     }
 

@@ -202,6 +202,7 @@ mod tests {
                 clients: 2,
                 rate_per_s: 100.0,
                 idle_clients: Default::default(),
+                arrival: dsim_core::Arrival::Fixed,
             },
         );
         // Node 4 is the second client: it starts with replica (4 - 3) % 3 = 1.

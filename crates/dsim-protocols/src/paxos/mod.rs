@@ -1290,6 +1290,7 @@ mod tests {
                 clients: 1,
                 rate_per_s: 10.0,
                 idle_clients: Default::default(),
+                arrival: dsim_core::Arrival::Fixed,
             },
         );
         assert!(config.validate().is_ok());

@@ -160,6 +160,7 @@ mod tests {
                 clients: 2,
                 rate_per_s: 10.0,
                 idle_clients: Default::default(),
+                arrival: dsim_core::Arrival::Fixed,
             },
         );
         config.variant = Variant::SeedNaive;

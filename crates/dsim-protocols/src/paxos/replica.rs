@@ -904,6 +904,7 @@ mod tests {
                 clients: 1,
                 rate_per_s: 100.0,
                 idle_clients: Default::default(),
+                arrival: dsim_core::Arrival::Fixed,
             },
         );
         config.variant = variant;

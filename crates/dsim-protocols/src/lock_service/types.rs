@@ -738,7 +738,10 @@ pub enum LockEvent {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LockDurable {
     pub(super) promised: Ballot,
-    pub(super) slots: Vec<SlotRecord>,
+    /// A persistent vector: `Ctx::sync` snapshots the durable state by cloning it, and
+    /// a clone shares every chunk, so a sync costs O(1) however long the log grew; a
+    /// write after it copies only the chunks on its path (O(log n)).
+    pub(super) slots: imbl::Vector<SlotRecord>,
     pub(super) applied: u64,
     pub(super) db: LockDb,
     pub(super) next_epoch: u32,
@@ -788,8 +791,8 @@ impl LockDurable {
 
     pub(super) fn slot_mut(&mut self, slot: u64) -> &mut SlotRecord {
         let index = usize::try_from(slot).expect("slot numbers fit in memory");
-        if index >= self.slots.len() {
-            self.slots.resize(index + 1, SlotRecord::default());
+        while self.slots.len() <= index {
+            self.slots.push_back(SlotRecord::default());
         }
         &mut self.slots[index]
     }
@@ -810,6 +813,28 @@ mod tests {
 
     fn session(client: u32) -> SessionId {
         SessionId { client, epoch: 0 }
+    }
+
+    #[test]
+    fn log_snapshot_is_isolated_from_writes_after_it() {
+        // A sync snapshot is a clone of the durable state whose log shares its chunks
+        // with the live one. If a later write reached the shared chunks, the snapshot
+        // (what a crash restores) would show slot 3 or slot 199 chosen, or a 201st slot.
+        let mut live = LockDurable::default();
+        let ballot = Ballot { round: 1, node: 0 };
+        for slot in 0..200 {
+            live.slot_mut(slot).ballot = ballot;
+        }
+        let snapshot = live.clone();
+        live.slot_mut(3).chosen = true;
+        live.slot_mut(199).chosen = true;
+        live.slot_mut(200).ballot = ballot;
+        assert_eq!(snapshot.log_len(), 200);
+        assert!(!snapshot.slot(3).chosen && !snapshot.slot(199).chosen);
+        assert_eq!(snapshot.slot(150).ballot, ballot);
+        // The live log did take the writes.
+        assert!(live.slot(3).chosen && live.slot(199).chosen);
+        assert_eq!(live.log_len(), 201);
     }
 
     #[test]

@@ -836,7 +836,10 @@ impl Session {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PaxosDurable {
     promised: Ballot,
-    slots: Vec<SlotRecord>,
+    /// A persistent vector: `Ctx::sync` snapshots the durable state by cloning it, and
+    /// a clone shares every chunk, so a sync costs O(1) however long the log grew; a
+    /// write after it copies only the chunks on its path (O(log n)).
+    slots: imbl::Vector<SlotRecord>,
     applied: u64,
     sessions: BTreeMap<u32, Session>,
     store: BTreeMap<u8, u8>,
@@ -890,8 +893,8 @@ impl PaxosDurable {
 
     fn slot_mut(&mut self, slot: u64) -> &mut SlotRecord {
         let index = usize::try_from(slot).expect("slot numbers fit in memory");
-        if index >= self.slots.len() {
-            self.slots.resize(index + 1, SlotRecord::default());
+        while self.slots.len() <= index {
+            self.slots.push_back(SlotRecord::default());
         }
         &mut self.slots[index]
     }
@@ -1183,6 +1186,44 @@ mod tests {
             Some((NodeId(0), 0))
         );
         assert_eq!(command_parts(NOOP), None);
+    }
+
+    #[test]
+    fn sync_snapshot_shares_the_log_yet_loses_writes_made_after_it() {
+        // The sync snapshot is a clone of a persistent vector that shares its chunks
+        // with the live log. 300 slots span several chunks. If a write after the sync
+        // reached the shared chunks, the "crashed" copy below would show it (slot 5's
+        // ballot, slot 250's value or the 301st slot) and these assertions would fail.
+        let mut parts: dsim_core::CtxParts<PaxosNode> = dsim_core::CtxParts::new(NodeId(0), 8, 1);
+        let mut synced = Some(PaxosDurable::default());
+        let ballot = Ballot { round: 1, node: 0 };
+        let later = Ballot { round: 2, node: 3 };
+        {
+            let mut ctx = parts.ctx().with_sync_snapshot(&mut synced);
+            for slot in 0..300 {
+                let record = ctx.durable_mut().slot_mut(slot);
+                record.accepted_ballot = ballot;
+                record.accepted_value = slot * 10;
+            }
+            ctx.sync();
+            ctx.durable_mut().slot_mut(5).accepted_ballot = later;
+            ctx.durable_mut().slot_mut(250).accepted_value = 7;
+            ctx.durable_mut().slot_mut(300).chosen = Some(9);
+        }
+        // What a crash under lose-unsynced restores: the snapshot.
+        let crashed = synced.clone().expect("the run loses unsynced writes");
+        assert_eq!(crashed.log_len(), 300);
+        assert_eq!(crashed.slot(5).accepted_ballot, ballot);
+        assert_eq!(crashed.slot(250).accepted_value, 2_500);
+        assert_eq!(crashed.slot(299).accepted_value, 2_990);
+        assert_eq!(crashed.chosen(300), None);
+        // The live state did take the writes (so the test is not vacuous).
+        assert_eq!(parts.durable.slot(5).accepted_ballot, later);
+        assert_eq!(parts.durable.slot(250).accepted_value, 7);
+        assert_eq!(parts.durable.chosen(300), Some(9));
+        // A second sync persists them.
+        parts.ctx().with_sync_snapshot(&mut synced).sync();
+        assert_eq!(synced.as_ref(), Some(&parts.durable));
     }
 
     #[test]

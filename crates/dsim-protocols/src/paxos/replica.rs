@@ -864,7 +864,7 @@ fn promise_contents(
         .min(slots.len());
     let mut accepted = Vec::new();
     let mut chosen = Vec::new();
-    for (offset, record) in slots[start..].iter().enumerate() {
+    for (offset, record) in slots.skip(start).iter().enumerate() {
         let slot = (start + offset) as u64;
         if let Some(value) = record.chosen {
             chosen.push((slot, value));

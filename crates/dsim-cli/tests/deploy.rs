@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use yaml_rust2::{Yaml, YamlLoader};
 
+mod common;
+use common::text;
+
 /// A scenario and variant that violates agreement on every seed, so every shard's
 /// `dsim sweep` exits 1 and the scripts' exit-code mapping is exercised.
 const SCENARIO: &str = "scenarios/paxos-minority-partition.toml";
@@ -37,14 +40,6 @@ fn path_with_dsim() -> OsString {
         &std::env::var_os("PATH").unwrap_or_default(),
     ));
     std::env::join_paths(dirs).expect("a PATH")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn dsim(args: &[&str]) -> Output {

@@ -5,19 +5,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::text;
+
 fn dsim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dsim"))
         .args(args)
         .output()
         .expect("the dsim binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn etcd(name: &str) -> String {

@@ -5,6 +5,9 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+use common::text;
+
 fn run_binary(binary: &Path, args: &[&str], dir: &Path) -> Output {
     Command::new(binary)
         .args(args)
@@ -15,14 +18,6 @@ fn run_binary(binary: &Path, args: &[&str], dir: &Path) -> Output {
 
 fn dsim(args: &[&str], dir: &Path) -> Output {
     run_binary(Path::new(env!("CARGO_BIN_EXE_dsim")), args, dir)
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// A short Paxos run whose `seed-naive` variant violates agreement.

@@ -16,7 +16,7 @@ dsim=target/release/dsim
 
 # scenario file, protocol kind, variants (correct first, as the baseline).
 runs=(
-    "scenarios/paxos-nemesis.toml paxos correct no-adopt seed-naive"
+    "scenarios/paxos-nemesis.toml paxos correct no-adopt seed-naive stale-read follower-read"
     "scenarios/2pc-nemesis.toml two_phase_commit correct no-durable-decision commit-on-timeout seed-naive"
     "scenarios/mapreduce-nemesis.toml mapreduce correct seed-naive"
 )

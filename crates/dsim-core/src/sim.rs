@@ -694,7 +694,7 @@ impl<N: Node> Simulation<N> {
                 record,
                 sent_epoch,
                 digest,
-                msg,
+                ..
             } => {
                 let status = self.status[target.index()];
                 let reason = if !status.up || status.incarnation != target_incarnation {
@@ -708,46 +708,19 @@ impl<N: Node> Simulation<N> {
                 };
                 if let Some(reason) = reason {
                     self.drop_message(source, target, digest, record, reason);
-                    return;
+                } else if status.paused {
+                    self.hold(target, payload);
+                } else if self.load.is_some() {
+                    self.arrive(target, payload);
+                } else if let Payload::Deliver { msg, .. } = payload {
+                    self.deliver(source, target, digest, record, msg);
                 }
-                if status.paused {
-                    self.hold(
-                        target,
-                        Payload::Deliver {
-                            source,
-                            target,
-                            target_incarnation,
-                            record,
-                            sent_epoch,
-                            digest,
-                            msg,
-                        },
-                    );
-                    return;
-                }
-                if self.load.is_some() {
-                    self.arrive(
-                        target,
-                        Payload::Deliver {
-                            source,
-                            target,
-                            target_incarnation,
-                            record,
-                            sent_epoch,
-                            digest,
-                            msg,
-                        },
-                    );
-                    return;
-                }
-                self.deliver(source, target, digest, record, msg);
             }
             Payload::Timer {
                 node,
                 incarnation,
                 id,
-                deadline_local,
-                timer,
+                ..
             } => {
                 let status = self.status[node.index()];
                 if status.incarnation != incarnation || !self.nodes[node.index()].timers.is_live(id)
@@ -756,19 +729,15 @@ impl<N: Node> Simulation<N> {
                     return;
                 }
                 if status.paused {
-                    self.hold(
-                        node,
-                        Payload::Timer {
-                            node,
-                            incarnation,
-                            id,
-                            deadline_local,
-                            timer,
-                        },
-                    );
-                    return;
+                    self.hold(node, payload);
+                } else if let Payload::Timer {
+                    deadline_local,
+                    timer,
+                    ..
+                } = payload
+                {
+                    self.fire_when_due(node, incarnation, id, deadline_local, timer);
                 }
-                self.fire_when_due(node, incarnation, id, deadline_local, timer);
             }
             Payload::Start { node } => {
                 self.counters.events += 1;

@@ -885,23 +885,9 @@ mod tests {
 
     #[test]
     fn quiet_client_sends_a_keepalive_once_half_its_lease_is_used() {
-        let (mut client, mut parts, op, lock) = acquiring();
-        let session = client.session();
+        let (mut client, mut parts, _, _) = holding();
+        // `holding` granted the lock at the current local time, which starts the lease.
         let lease_from = parts.local_now;
-        client.on_message(
-            &mut parts.ctx(),
-            NodeId(0),
-            Msg::Granted {
-                session,
-                sequencer: Sequencer {
-                    lock,
-                    generation: 1,
-                },
-                op,
-                lease_from,
-                released_op: 0,
-            },
-        );
         client.on_timer(&mut parts.ctx(), Timer::HoldEnd);
         parts.take_effects();
         // The next turn is skipped only if busy; make the client idle and quiet: no

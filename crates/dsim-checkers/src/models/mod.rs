@@ -53,3 +53,14 @@ pub(crate) fn validate_cas(op: &Op) -> Result<(), String> {
     }
 }
 pub(crate) use kv::append as append_value;
+
+/// One process's completed `ok` operation, for the models' unit tests.
+#[cfg(test)]
+pub(crate) fn test_op(f: &str, value: Value, ret: Value) -> Op {
+    use crate::history::{Event, EventType, History};
+    let events = [
+        Event::new(0, EventType::Invoke, f, value),
+        Event::new(0, EventType::Ok, f, ret),
+    ];
+    History::from_events(&events).unwrap().ops.remove(0)
+}

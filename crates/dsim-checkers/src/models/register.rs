@@ -50,15 +50,7 @@ impl Model for Register {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Event, EventType, History};
-
-    fn op(f: &str, value: Value, ret: Value) -> Op {
-        let events = [
-            Event::new(0, EventType::Invoke, f, value),
-            Event::new(0, EventType::Ok, f, ret),
-        ];
-        History::from_events(&events).unwrap().ops.remove(0)
-    }
+    use crate::models::test_op as op;
 
     #[test]
     fn reads_see_the_last_write_and_nil_first() {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{dsim, text};
+use common::{dsim, files_of, text};
 
 const NEMESIS_HOLD: &str = r#"
 name = "hold-nemesis"
@@ -31,24 +31,6 @@ fn workspace() -> (tempfile::TempDir, PathBuf) {
     let scenario = dir.path().join("nemesis.toml");
     fs::write(&scenario, NEMESIS_HOLD).expect("write scenario");
     (dir, scenario)
-}
-
-fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
-        .expect("run folder")
-        .map(|entry| {
-            let path = entry.expect("entry").path();
-            let name = path
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned();
-            (name, fs::read(&path).expect("read file"))
-        })
-        .filter(|(name, _)| name != "perf.csv")
-        .collect();
-    files.sort();
-    files
 }
 
 #[test]

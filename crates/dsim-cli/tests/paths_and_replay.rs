@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
-use common::text;
+use common::{files_of, text};
 
 fn run_binary(binary: &Path, args: &[&str], dir: &Path) -> Output {
     Command::new(binary)
@@ -36,24 +36,6 @@ rate = "200/s"
 latency = { dist = "lognormal", median = "2ms", sigma = 0.6 }
 drop = 0.01
 "#;
-
-fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
-        .expect("run folder")
-        .map(|entry| {
-            let path = entry.expect("entry").path();
-            let name = path
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned();
-            (name, fs::read(&path).expect("read file"))
-        })
-        .filter(|(name, _)| name != "perf.csv")
-        .collect();
-    files.sort();
-    files
-}
 
 #[test]
 fn report_files_are_the_same_bytes_however_the_path_was_typed_and_wherever_dsim_started() {

@@ -4,6 +4,7 @@
 // Each test file is its own crate and uses only some of these.
 #![allow(dead_code)]
 
+use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -23,4 +24,24 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// The files of an output folder, by name, with their bytes: everything dsim promises
+/// to write byte-identically (all but `perf.csv`, which holds wall-clock times).
+pub fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .expect("run folder")
+        .map(|entry| {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            (name, fs::read(&path).expect("read file"))
+        })
+        .filter(|(name, _)| name != "perf.csv")
+        .collect();
+    files.sort();
+    files
 }

@@ -67,8 +67,8 @@ pub use node::{Ctx, CtxParts, Effect, Node, TimerId};
 pub use observe::{NoEvent, Observation, ObservationRecord, Outcome};
 pub use protocol::{
     Arrival, DURATION_MAX, Formula, IdleClients, ParamKind, ParamProblem, ParamSpec, ParamValue,
-    Params, Protocol, ProtocolInfo, RatioMax, RunError, RunRequest, RunResult, Setup, VariantSpec,
-    Verdict, Violation, Workload,
+    Params, Protocol, ProtocolInfo, ProtocolVariant, RatioMax, RunError, RunRequest, RunResult,
+    Setup, VariantSpec, Verdict, Violation, Workload,
 };
 pub use sim::{
     Counters, DropReason, FaultRecord, MessageFate, MessageRecord, RunOutput, SimConfig,

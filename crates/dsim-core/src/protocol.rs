@@ -226,6 +226,103 @@ pub struct VariantSpec {
     pub help: &'static str,
 }
 
+/// A protocol's variants as a Rust enum, so that code matches on `Variant::NoWriteBack`
+/// instead of comparing strings: a typo is a compile error, and the names `dsim list`
+/// shows, `dsim check` accepts and the protocol runs are the same list, declared once.
+///
+/// Declare one with [`protocol_variants!`](crate::protocol_variants), which writes the
+/// enum and this impl; [`ProtocolVariant::SPECS`] is what [`ProtocolInfo::variants`]
+/// takes, and [`RunRequest::variant_as`] turns the scenario's text into the enum.
+///
+/// ```
+/// use dsim_core::ProtocolVariant;
+///
+/// dsim_core::protocol_variants! {
+///     /// How this register behaves.
+///     pub enum Variant {
+///         /// The algorithm as published.
+///         Correct => "correct": "reads write back before returning",
+///         /// A planted bug.
+///         NoWriteBack => "no-write-back": "BUG: reads return without writing back",
+///     }
+/// }
+///
+/// assert_eq!(Variant::NoWriteBack.name(), "no-write-back");
+/// assert_eq!(Variant::from_name("correct").ok(), Some(Variant::Correct));
+/// assert_eq!(Variant::SPECS[1].help, "BUG: reads return without writing back");
+/// let typo = Variant::from_name("no-writeback").unwrap_err().to_string();
+/// assert!(typo.contains("correct, no-write-back"), "{typo}");
+/// ```
+pub trait ProtocolVariant: Copy + Eq + fmt::Debug + 'static {
+    /// Every variant's name and help, `correct` first, in the order of [`Self::ALL`].
+    const SPECS: &'static [VariantSpec];
+    /// Every variant, in the order of [`Self::SPECS`].
+    const ALL: &'static [Self];
+
+    /// The variant's name in scenario files.
+    fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// What the variant does differently, in one line.
+    fn description(self) -> &'static str {
+        self.spec().help
+    }
+
+    /// The variant's entry in [`Self::SPECS`].
+    fn spec(self) -> VariantSpec {
+        let index = Self::ALL
+            .iter()
+            .position(|&variant| variant == self)
+            .expect("ProtocolVariant::ALL lists every variant");
+        Self::SPECS[index]
+    }
+
+    /// The variant named `name`, or an error listing the names allowed.
+    fn from_name(name: &str) -> Result<Self, ConfigError> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|variant| variant.name() == name)
+            .ok_or_else(|| {
+                let allowed: Vec<&str> = Self::SPECS.iter().map(|spec| spec.name).collect();
+                ConfigError::Invalid(format!(
+                    "protocol.variant: unknown variant `{name}`; allowed: {}",
+                    allowed.join(", ")
+                ))
+            })
+    }
+}
+
+/// Declares a protocol's variants: an enum (`Clone, Copy, Debug, PartialEq, Eq`) and its
+/// [`ProtocolVariant`] impl, each variant written `Ident => "name": "help"`, `correct`
+/// first. See [`ProtocolVariant`] for an example.
+#[macro_export]
+macro_rules! protocol_variants {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $enum:ident {
+            $(
+                $(#[$variant_meta:meta])*
+                $variant:ident => $name:literal : $help:literal
+            ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis enum $enum {
+            $($(#[$variant_meta])* $variant),+
+        }
+
+        impl $crate::ProtocolVariant for $enum {
+            const SPECS: &'static [$crate::VariantSpec] = &[
+                $($crate::VariantSpec { name: $name, help: $help }),+
+            ];
+            const ALL: &'static [Self] = &[$($enum::$variant),+];
+        }
+    };
+}
+
 /// What `dsim list` shows about a protocol.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ProtocolInfo {
@@ -451,6 +548,33 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
+    /// The request's variant as the protocol's enum (see [`ProtocolVariant`]); an
+    /// unknown name is refused with the names allowed.
+    ///
+    /// ```
+    /// # dsim_core::protocol_variants! { enum Variant { Correct => "correct": "as published" } }
+    /// # use dsim_core::{Arrival, IdleClients, Params, RunRequest, SimConfig, SimDuration, Workload};
+    /// let request = RunRequest {
+    ///     config: SimConfig::default(),
+    ///     nodes: 3,
+    ///     variant: "correct".into(),
+    ///     params: Params::default(),
+    ///     workload: Workload {
+    ///         clients: 0,
+    ///         rate_per_s: 0.0,
+    ///         idle_clients: IdleClients::NONE,
+    ///         arrival: Arrival::Fixed,
+    ///     },
+    ///     duration: SimDuration::from_secs(1),
+    ///     faults: Vec::new(),
+    ///     trace: None,
+    /// };
+    /// assert_eq!(request.variant_as::<Variant>().ok(), Some(Variant::Correct));
+    /// ```
+    pub fn variant_as<V: ProtocolVariant>(&self) -> Result<V, ConfigError> {
+        V::from_name(&self.variant)
+    }
+
     /// The protocol-level part of the request.
     pub fn setup(&self) -> Setup<'_> {
         Setup {
@@ -515,6 +639,67 @@ pub struct Verdict {
     pub extra_columns: Vec<(&'static str, String)>,
 }
 
+impl Verdict {
+    /// The formula [`Verdict::new`] reports unless told otherwise: the mean latency of
+    /// the `ok` operations in `ops.csv`.
+    pub const DEFAULT_FORMULA: Formula = Formula::MeanOkLatency {
+        name: "mean_ok_latency",
+    };
+
+    /// A verdict with these violations, the default formula
+    /// ([`Verdict::DEFAULT_FORMULA`]), agreement 1.0 and no extra columns; change
+    /// those with the `with_` methods.
+    ///
+    /// ```
+    /// use dsim_core::{Formula, SimTime, Verdict, Violation};
+    ///
+    /// let verdict = Verdict::new(Vec::new());
+    /// assert!(verdict.violations.is_empty());
+    /// assert_eq!((verdict.formula, verdict.agreement), (Verdict::DEFAULT_FORMULA, 1.0));
+    ///
+    /// let broken = Violation {
+    ///     time: SimTime(5),
+    ///     check: "linearizable",
+    ///     nodes: Vec::new(),
+    ///     details: "a stale read".into(),
+    /// };
+    /// let verdict = Verdict::new(vec![broken])
+    ///     .with_formula(Formula::MeanOkLatency { name: "R" })
+    ///     .with_agreement(0.8)
+    ///     .with_column("reads", "12".into());
+    /// assert_eq!(verdict.violations[0].check, "linearizable");
+    /// assert_eq!(verdict.agreement, 0.8);
+    /// assert_eq!(verdict.extra_columns, vec![("reads", "12".to_string())]);
+    /// ```
+    pub fn new(violations: Vec<Violation>) -> Verdict {
+        Verdict {
+            violations,
+            formula: Verdict::DEFAULT_FORMULA,
+            agreement: 1.0,
+            extra_columns: Vec::new(),
+        }
+    }
+
+    /// The verdict with `formula` as the protocol's formula metric.
+    pub fn with_formula(mut self, formula: Formula) -> Verdict {
+        self.formula = formula;
+        self
+    }
+
+    /// The verdict with this agreement ratio (in `[0, 1]`).
+    pub fn with_agreement(mut self, agreement: f64) -> Verdict {
+        self.agreement = agreement;
+        self
+    }
+
+    /// The verdict with one more protocol-specific summary column, after those already
+    /// added.
+    pub fn with_column(mut self, name: &'static str, value: String) -> Verdict {
+        self.extra_columns.push((name, value));
+        self
+    }
+}
+
 /// A finished, judged run.
 pub struct RunResult {
     /// Engine output without protocol-specific observations.
@@ -541,8 +726,12 @@ pub trait Protocol: Send + Sync {
     /// Kind name, variants and keys.
     fn info(&self) -> ProtocolInfo;
     /// Total node count (replicas, clients and any helper nodes) for a request, so that
-    /// fault node ids can be checked before running.
-    fn total_nodes(&self, nodes: usize, workload: &Workload) -> usize;
+    /// fault node ids can be checked before running. The default is the replicas
+    /// followed by one node per client, `nodes + workload.clients`; a protocol with
+    /// helper nodes, or whose clients are not nodes, overrides it.
+    fn total_nodes(&self, nodes: usize, workload: &Workload) -> usize {
+        nodes + workload.clients
+    }
     /// Refuses configurations the protocol cannot run, beyond each key's declared
     /// bounds (which the scenario checks): keys against each other, against the node
     /// count or the workload. `run` must refuse exactly what this refuses, so build both

@@ -130,7 +130,7 @@ mod client;
 mod naive;
 mod replica;
 
-pub use checker::{LIVENESS_BOUND, check, check_with};
+pub use checker::{LIVENESS_BOUND, check, check_with, client_history};
 pub use client::Client;
 pub use naive::NaiveReplica;
 pub use replica::Replica;

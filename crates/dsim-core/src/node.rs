@@ -148,6 +148,28 @@ pub struct Ctx<'a, N: Node> {
 impl<'a, N: Node> Ctx<'a, N> {
     /// A context over the given parts. The engine builds one per handler call; tests
     /// use [`CtxParts`] instead.
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, Effect, Node, NodeId, SimTime};
+    /// # use dsim_core::node::TimerTable;
+    /// # use dsim_core::rng::{Stream, stream_rng};
+    /// # #[derive(Clone, Debug)] struct Ping;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = (); type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+    /// # }
+    /// let mut rng = stream_rng(7, Stream::Node(NodeId(0)));
+    /// let (mut durable, mut timers, mut effects) = (0u64, TimerTable::default(), Vec::new());
+    /// let mut ctx: Ctx<'_, Pinger> = Ctx::new(
+    ///     NodeId(0), 2, SimTime(5), &mut rng, &mut durable, &mut timers, &mut effects,
+    /// );
+    /// ctx.send(NodeId(1), Ping);
+    /// assert_eq!(ctx.now(), SimTime(5));
+    /// assert!(matches!(effects[..], [Effect::Send { target: NodeId(1), .. }]));
+    /// ```
     pub fn new(
         id: NodeId,
         node_count: usize,
@@ -172,6 +194,24 @@ impl<'a, N: Node> Ctx<'a, N> {
 
     /// Tells the context how far the node's clock has been stepped in all (the sum of
     /// its `ClockOffset` changes), so that [`Ctx::monotonic`] can leave steps out.
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// parts.local_now = SimTime(2_000_000_000);
+    /// let ctx = parts.ctx().with_clock_steps(-500_000_000); // stepped back 0.5s
+    /// assert_eq!(ctx.monotonic(), SimTime(2500_000_000));
+    /// ```
     pub fn with_clock_steps(mut self, clock_steps_ns: i64) -> Self {
         self.clock_steps_ns = clock_steps_ns;
         self
@@ -180,23 +220,99 @@ impl<'a, N: Node> Ctx<'a, N> {
     /// Makes [`Ctx::sync`] store a snapshot of the durable state in `synced` at the
     /// moment it is called (for runs that lose unsynced writes). A `None` inside means
     /// the run keeps every write, and `sync` stores nothing.
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// let mut synced = Some(0u64); // the last synced state, as the engine keeps it
+    /// let mut ctx = parts.ctx().with_sync_snapshot(&mut synced);
+    /// *ctx.durable_mut() = 5;
+    /// ctx.sync();
+    /// *ctx.durable_mut() = 6; // not synced: a crash now would restart from 5
+    /// assert_eq!(synced, Some(5));
+    /// ```
     pub fn with_sync_snapshot(mut self, synced: &'a mut Option<N::Durable>) -> Self {
         self.synced = Some(synced);
         self
     }
 
     /// This node's id.
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// let ctx = parts.ctx();
+    /// assert_eq!(ctx.id(), NodeId(1));
+    /// ```
     pub fn id(&self) -> NodeId {
         self.id
     }
 
     /// How many nodes the simulation has (ids `0..node_count`).
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// let ctx = parts.ctx();
+    /// // Every other node, e.g. to broadcast:
+    /// let peers: Vec<NodeId> =
+    ///     (0..ctx.node_count() as u32).map(NodeId).filter(|&n| n != ctx.id()).collect();
+    /// assert_eq!(peers, vec![NodeId(0), NodeId(2)]);
+    /// ```
     pub fn node_count(&self) -> usize {
         self.node_count
     }
 
     /// This node's local clock: `offset + (1 + drift) * virtual time`. Like a wall
     /// clock it jumps when the clock is stepped (a `ClockOffset` fault).
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// parts.local_now = SimTime(250_000_000);
+    /// let ctx = parts.ctx();
+    /// assert_eq!(ctx.now(), SimTime(250_000_000));
+    /// ```
     pub fn now(&self) -> SimTime {
         self.local_now
     }
@@ -204,6 +320,27 @@ impl<'a, N: Node> Ctx<'a, N> {
     /// This node's monotonic clock: the local clock without its steps, so it runs at the
     /// local rate (drift included) but never jumps, like `CLOCK_MONOTONIC`. Measure
     /// intervals that safety depends on (leases) with this, not with [`Ctx::now`].
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// parts.local_now = SimTime(250_000_000);
+    /// // The clock was stepped forward by 100ms at some point: `now` shows the step,
+    /// // `monotonic` does not.
+    /// let ctx = parts.ctx().with_clock_steps(100_000_000);
+    /// assert_eq!(ctx.now(), SimTime(250_000_000));
+    /// assert_eq!(ctx.monotonic(), SimTime(150_000_000));
+    /// ```
     pub fn monotonic(&self) -> SimTime {
         SimTime(
             self.local_now
@@ -213,22 +350,102 @@ impl<'a, N: Node> Ctx<'a, N> {
     }
 
     /// This node's own random stream.
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// use dsim_core::rng::below;
+    /// let mut ctx = parts.ctx();
+    /// // Draw through dsim's samplers so that a dependency upgrade never changes a run.
+    /// let peer = below(ctx.rng(), 3);
+    /// assert!(peer < 3);
+    /// // Same seed and node, same draws: runs replay.
+    /// let mut again = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// assert_eq!(below(again.ctx().rng(), 3), peer);
+    /// ```
     pub fn rng(&mut self) -> &mut SimRng {
         self.rng
     }
 
     /// The state that survives crashes.
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// parts.durable = 41; // what a restarted node finds
+    /// let ctx = parts.ctx();
+    /// assert_eq!(*ctx.durable(), 41);
+    /// ```
     pub fn durable(&self) -> &N::Durable {
         self.durable
     }
 
     /// Mutable durable state. Writes survive a crash unless the run loses unsynced
     /// writes and [`Ctx::sync`] was not called after them.
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// let mut ctx = parts.ctx();
+    /// *ctx.durable_mut() += 1;
+    /// ctx.sync(); // persist before telling anyone
+    /// assert_eq!(parts.durable, 1);
+    /// ```
     pub fn durable_mut(&mut self) -> &mut N::Durable {
         self.durable
     }
 
     /// Marks the durable state as persisted (an fsync).
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// let mut ctx = parts.ctx();
+    /// *ctx.durable_mut() = 9;
+    /// ctx.sync();
+    /// ctx.send(NodeId(0), Ping); // acknowledge only after the sync
+    /// assert!(matches!(parts.effects[..], [Effect::Sync, Effect::Send { .. }]));
+    /// ```
     pub fn sync(&mut self) {
         if let Some(Some(snapshot)) = self.synced.as_deref_mut() {
             snapshot.clone_from(self.durable);
@@ -237,11 +454,52 @@ impl<'a, N: Node> Ctx<'a, N> {
     }
 
     /// Sends `msg` to `target`.
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// let mut ctx = parts.ctx();
+    /// ctx.send(NodeId(2), Ping);
+    /// // Recorded, not delivered: the engine applies it after the handler returns.
+    /// assert_eq!(parts.take_sends(), vec![(NodeId(2), Ping)]);
+    /// ```
     pub fn send(&mut self, target: NodeId, msg: N::Msg) {
         self.effects.push(Effect::Send { target, msg });
     }
 
     /// Sets a timer that fires after `after` on this node's local clock.
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// let mut ctx = parts.ctx();
+    /// let id = ctx.set_timer(SimDuration::from_millis(50), Tick);
+    /// assert!(matches!(
+    ///     &parts.effects[..],
+    ///     [Effect::SetTimer { id: set, after, timer: Tick }]
+    ///         if *set == id && *after == SimDuration::from_millis(50)
+    /// ));
+    /// ```
     pub fn set_timer(&mut self, after: SimDuration, timer: N::Timer) -> TimerId {
         let id = self.timers.allocate();
         self.effects.push(Effect::SetTimer { id, after, timer });
@@ -249,12 +507,53 @@ impl<'a, N: Node> Ctx<'a, N> {
     }
 
     /// Cancels a timer; harmless if it already fired or was cancelled.
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// let mut ctx = parts.ctx();
+    /// let id = ctx.set_timer(SimDuration::from_millis(50), Tick);
+    /// ctx.cancel_timer(id);
+    /// ctx.cancel_timer(id); // a second cancel is harmless
+    /// assert!(!parts.timers.is_live(id));
+    /// assert_eq!(parts.timers.live_count(), 0);
+    /// ```
     pub fn cancel_timer(&mut self, id: TimerId) {
         self.timers.retire(id);
         self.effects.push(Effect::CancelTimer(id));
     }
 
     /// Records an observation for metrics and checkers.
+    ///
+    /// ```
+    /// # use dsim_core::{Ctx, CtxParts, Effect, Node, NodeId, Observation, SimDuration, SimTime};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Tick;
+    /// # struct Pinger;
+    /// # impl Node for Pinger {
+    /// #     type Msg = Ping; type Timer = Tick; type Durable = u64; type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Ping) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// // A pretend node 1 of 3 (seed 7), as tests drive handlers.
+    /// let mut parts = CtxParts::<Pinger>::new(NodeId(1), 3, 7);
+    /// use dsim_core::{Outcome, Value};
+    /// let mut ctx = parts.ctx();
+    /// ctx.observe(Observation::OpInvoked { op: 0, f: "read", key: None, arg: Value::Nil });
+    /// ctx.observe(Observation::OpCompleted { op: 0, outcome: Outcome::Ok, ret: Value::Int(3) });
+    /// assert_eq!(parts.effects.len(), 2);
+    /// ```
     pub fn observe(&mut self, observation: Observation<N::Event>) {
         self.effects.push(Effect::Observe(observation));
     }

@@ -722,13 +722,144 @@ pub enum RunError {
 }
 
 /// A protocol that tools can list and run.
+///
+/// Two methods are required, [`Protocol::info`] and [`Protocol::run`]; the others have
+/// defaults. A whole protocol, with a node that pings node 0 once:
+///
+/// ```
+/// use dsim_core::protocol::{execute, generic_output};
+/// use dsim_core::{
+///     Ctx, Node, NodeId, Protocol, ProtocolInfo, RunError, RunRequest, RunResult, VariantSpec,
+///     Verdict,
+/// };
+///
+/// struct Pinger;
+///
+/// impl Node for Pinger {
+///     type Msg = ();
+///     type Timer = ();
+///     type Durable = ();
+///     type Event = ();
+///     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+///         if ctx.id() != NodeId(0) {
+///             ctx.send(NodeId(0), ());
+///         }
+///     }
+///     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: ()) {}
+///     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+/// }
+///
+/// struct Ping;
+///
+/// impl Protocol for Ping {
+///     fn info(&self) -> ProtocolInfo {
+///         ProtocolInfo {
+///             kind: "ping",
+///             summary: "every node pings node 0",
+///             variants: &[VariantSpec { name: "correct", help: "as is" }],
+///             params: &[],
+///             nodes_range: (1, 9),
+///         }
+///     }
+///
+///     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+///         let nodes = self.total_nodes(request.nodes, &request.workload);
+///         let (output, trace_error) = execute(request, nodes, |_, _| Pinger)?;
+///         // Judge from observations here; this protocol has nothing to check.
+///         let verdict = Verdict::new(Vec::new());
+///         Ok(RunResult { output: generic_output(output), verdict, trace_error })
+///     }
+/// }
+/// # assert_eq!(Ping.info().kind, "ping");
+/// ```
 pub trait Protocol: Send + Sync {
     /// Kind name, variants and keys.
+    ///
+    /// ```
+    /// # use dsim_core::protocol::{execute, generic_output};
+    /// # use dsim_core::{Arrival, ConfigError, Ctx, IdleClients, NetworkConfig, Node, NodeId, Params,
+    /// #     Protocol, ProtocolInfo, RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration,
+    /// #     VariantSpec, Verdict, Workload};
+    /// # struct Quiet;
+    /// # impl Node for Quiet {
+    /// #     type Msg = (); type Timer = (); type Durable = (); type Event = ();
+    /// #     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    /// #         if ctx.id() != NodeId(0) { ctx.send(NodeId(0), ()); }
+    /// #     }
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: ()) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+    /// # }
+    /// # fn workload(clients: usize) -> Workload {
+    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// # }
+    /// # fn request(nodes: usize, clients: usize) -> RunRequest {
+    /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
+    /// #         params: Params::default(), workload: workload(clients),
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// # }
+    /// # struct Ping;
+    /// # impl Protocol for Ping {
+    /// #     fn info(&self) -> ProtocolInfo {
+    /// #         ProtocolInfo { kind: "ping", summary: "every node pings node 0",
+    /// #             variants: &[VariantSpec { name: "correct", help: "as is" }],
+    /// #             params: &[], nodes_range: (1, 9) }
+    /// #     }
+    /// #     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+    /// #         let nodes = self.total_nodes(request.nodes, &request.workload);
+    /// #         let (output, trace_error) = execute(request, nodes, |_, _| Quiet)?;
+    /// #         Ok(RunResult { output: generic_output(output), verdict: Verdict::new(Vec::new()), trace_error })
+    /// #     }
+    /// # }
+    /// let info = Ping.info();
+    /// // What `dsim list` shows, and what `dsim check` accepts for `kind` and `variant`.
+    /// assert_eq!(info.kind, "ping");
+    /// assert_eq!(info.variants[0].name, "correct");
+    /// assert_eq!(info.nodes_range, (1, 9));
+    /// ```
     fn info(&self) -> ProtocolInfo;
     /// Total node count (replicas, clients and any helper nodes) for a request, so that
     /// fault node ids can be checked before running. The default is the replicas
     /// followed by one node per client, `nodes + workload.clients`; a protocol with
     /// helper nodes, or whose clients are not nodes, overrides it.
+    ///
+    /// ```
+    /// # use dsim_core::protocol::{execute, generic_output};
+    /// # use dsim_core::{Arrival, ConfigError, Ctx, IdleClients, NetworkConfig, Node, NodeId, Params,
+    /// #     Protocol, ProtocolInfo, RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration,
+    /// #     VariantSpec, Verdict, Workload};
+    /// # struct Quiet;
+    /// # impl Node for Quiet {
+    /// #     type Msg = (); type Timer = (); type Durable = (); type Event = ();
+    /// #     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    /// #         if ctx.id() != NodeId(0) { ctx.send(NodeId(0), ()); }
+    /// #     }
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: ()) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+    /// # }
+    /// # fn workload(clients: usize) -> Workload {
+    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// # }
+    /// # fn request(nodes: usize, clients: usize) -> RunRequest {
+    /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
+    /// #         params: Params::default(), workload: workload(clients),
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// # }
+    /// # struct Ping;
+    /// # impl Protocol for Ping {
+    /// #     fn info(&self) -> ProtocolInfo {
+    /// #         ProtocolInfo { kind: "ping", summary: "every node pings node 0",
+    /// #             variants: &[VariantSpec { name: "correct", help: "as is" }],
+    /// #             params: &[], nodes_range: (1, 9) }
+    /// #     }
+    /// #     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+    /// #         let nodes = self.total_nodes(request.nodes, &request.workload);
+    /// #         let (output, trace_error) = execute(request, nodes, |_, _| Quiet)?;
+    /// #         Ok(RunResult { output: generic_output(output), verdict: Verdict::new(Vec::new()), trace_error })
+    /// #     }
+    /// # }
+    /// // The default: 3 replicas followed by 2 client nodes, so a fault may name 0..5.
+    /// assert_eq!(Ping.total_nodes(3, &workload(2)), 5);
+    /// ```
     fn total_nodes(&self, nodes: usize, workload: &Workload) -> usize {
         nodes + workload.clients
     }
@@ -736,6 +867,58 @@ pub trait Protocol: Send + Sync {
     /// bounds (which the scenario checks): keys against each other, against the node
     /// count or the workload. `run` must refuse exactly what this refuses, so build both
     /// from one function. The default accepts everything.
+    ///
+    /// ```
+    /// # use dsim_core::protocol::{execute, generic_output};
+    /// # use dsim_core::{Arrival, ConfigError, Ctx, IdleClients, NetworkConfig, Node, NodeId, Params,
+    /// #     Protocol, ProtocolInfo, RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration,
+    /// #     VariantSpec, Verdict, Workload};
+    /// # struct Quiet;
+    /// # impl Node for Quiet {
+    /// #     type Msg = (); type Timer = (); type Durable = (); type Event = ();
+    /// #     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    /// #         if ctx.id() != NodeId(0) { ctx.send(NodeId(0), ()); }
+    /// #     }
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: ()) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+    /// # }
+    /// # fn workload(clients: usize) -> Workload {
+    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// # }
+    /// # fn request(nodes: usize, clients: usize) -> RunRequest {
+    /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
+    /// #         params: Params::default(), workload: workload(clients),
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// # }
+    /// # struct Ping;
+    /// # impl Protocol for Ping {
+    /// #     fn info(&self) -> ProtocolInfo {
+    /// #         ProtocolInfo { kind: "ping", summary: "every node pings node 0",
+    /// #             variants: &[VariantSpec { name: "correct", help: "as is" }],
+    /// #             params: &[], nodes_range: (1, 9) }
+    /// #     }
+    /// #     fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> { odd_replicas(setup) }
+    /// #     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+    /// #         let nodes = self.total_nodes(request.nodes, &request.workload);
+    /// #         let (output, trace_error) = execute(request, nodes, |_, _| Quiet)?;
+    /// #         Ok(RunResult { output: generic_output(output), verdict: Verdict::new(Vec::new()), trace_error })
+    /// #     }
+    /// # }
+    /// // One function that both `check_setup` and `run` call:
+    /// fn odd_replicas(setup: &Setup<'_>) -> Result<(), ConfigError> {
+    ///     if setup.nodes % 2 == 0 {
+    ///         return Err(ConfigError::Invalid(format!(
+    ///             "protocol.nodes: {} replicas; use an odd number", setup.nodes
+    ///         )));
+    ///     }
+    ///     Ok(())
+    /// }
+    /// let params = Params::default();
+    /// let setup = |nodes| Setup { nodes, variant: "correct", params: &params, workload: workload(1) };
+    /// assert!(Ping.check_setup(&setup(3)).is_ok());
+    /// let refused = Ping.check_setup(&setup(4)).unwrap_err().to_string();
+    /// assert!(refused.contains("odd"), "{refused}");
+    /// ```
     fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> {
         let _ = setup;
         Ok(())
@@ -744,6 +927,47 @@ pub trait Protocol: Send + Sync {
     /// shorter than the mean round trip, ...). The scenario calls it once the network
     /// is known, so `dsim check` reports it; `run` must refuse exactly what this
     /// refuses, so build both from one function. The default accepts everything.
+    ///
+    /// ```
+    /// # use dsim_core::protocol::{execute, generic_output};
+    /// # use dsim_core::{Arrival, ConfigError, Ctx, IdleClients, NetworkConfig, Node, NodeId, Params,
+    /// #     Protocol, ProtocolInfo, RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration,
+    /// #     VariantSpec, Verdict, Workload};
+    /// # struct Quiet;
+    /// # impl Node for Quiet {
+    /// #     type Msg = (); type Timer = (); type Durable = (); type Event = ();
+    /// #     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    /// #         if ctx.id() != NodeId(0) { ctx.send(NodeId(0), ()); }
+    /// #     }
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: ()) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+    /// # }
+    /// # fn workload(clients: usize) -> Workload {
+    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// # }
+    /// # fn request(nodes: usize, clients: usize) -> RunRequest {
+    /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
+    /// #         params: Params::default(), workload: workload(clients),
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// # }
+    /// # struct Ping;
+    /// # impl Protocol for Ping {
+    /// #     fn info(&self) -> ProtocolInfo {
+    /// #         ProtocolInfo { kind: "ping", summary: "every node pings node 0",
+    /// #             variants: &[VariantSpec { name: "correct", help: "as is" }],
+    /// #             params: &[], nodes_range: (1, 9) }
+    /// #     }
+    /// #     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+    /// #         let nodes = self.total_nodes(request.nodes, &request.workload);
+    /// #         let (output, trace_error) = execute(request, nodes, |_, _| Quiet)?;
+    /// #         Ok(RunResult { output: generic_output(output), verdict: Verdict::new(Vec::new()), trace_error })
+    /// #     }
+    /// # }
+    /// let params = Params::default();
+    /// let setup = Setup { nodes: 3, variant: "correct", params: &params, workload: workload(1) };
+    /// // The default accepts any network.
+    /// assert!(Ping.check_network(&setup, &NetworkConfig::default()).is_ok());
+    /// ```
     fn check_network(&self, setup: &Setup<'_>, network: &NetworkConfig) -> Result<(), ConfigError> {
         let _ = (setup, network);
         Ok(())
@@ -752,11 +976,94 @@ pub trait Protocol: Send + Sync {
     /// setup (corpora, messages in flight, tables sized by keys), in bytes, so that
     /// tools can refuse valid but huge work before starting it. The engine's per-node
     /// and per-fault costs are counted by the caller. The default is 0 (nothing big).
+    ///
+    /// ```
+    /// # use dsim_core::protocol::{execute, generic_output};
+    /// # use dsim_core::{Arrival, ConfigError, Ctx, IdleClients, NetworkConfig, Node, NodeId, Params,
+    /// #     Protocol, ProtocolInfo, RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration,
+    /// #     VariantSpec, Verdict, Workload};
+    /// # struct Quiet;
+    /// # impl Node for Quiet {
+    /// #     type Msg = (); type Timer = (); type Durable = (); type Event = ();
+    /// #     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    /// #         if ctx.id() != NodeId(0) { ctx.send(NodeId(0), ()); }
+    /// #     }
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: ()) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+    /// # }
+    /// # fn workload(clients: usize) -> Workload {
+    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// # }
+    /// # fn request(nodes: usize, clients: usize) -> RunRequest {
+    /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
+    /// #         params: Params::default(), workload: workload(clients),
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// # }
+    /// # struct Ping;
+    /// # impl Protocol for Ping {
+    /// #     fn info(&self) -> ProtocolInfo {
+    /// #         ProtocolInfo { kind: "ping", summary: "every node pings node 0",
+    /// #             variants: &[VariantSpec { name: "correct", help: "as is" }],
+    /// #             params: &[], nodes_range: (1, 9) }
+    /// #     }
+    /// #     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+    /// #         let nodes = self.total_nodes(request.nodes, &request.workload);
+    /// #         let (output, trace_error) = execute(request, nodes, |_, _| Quiet)?;
+    /// #         Ok(RunResult { output: generic_output(output), verdict: Verdict::new(Vec::new()), trace_error })
+    /// #     }
+    /// # }
+    /// let params = Params::default();
+    /// let setup = Setup { nodes: 3, variant: "correct", params: &params, workload: workload(1) };
+    /// // Nothing big by default; a protocol holding a corpus would estimate its bytes.
+    /// assert_eq!(Ping.memory_estimate_bytes(&setup), 0);
+    /// ```
     fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
         let _ = setup;
         0
     }
     /// Runs and judges one simulation.
+    ///
+    /// ```
+    /// # use dsim_core::protocol::{execute, generic_output};
+    /// # use dsim_core::{Arrival, ConfigError, Ctx, IdleClients, NetworkConfig, Node, NodeId, Params,
+    /// #     Protocol, ProtocolInfo, RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration,
+    /// #     VariantSpec, Verdict, Workload};
+    /// # struct Quiet;
+    /// # impl Node for Quiet {
+    /// #     type Msg = (); type Timer = (); type Durable = (); type Event = ();
+    /// #     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    /// #         if ctx.id() != NodeId(0) { ctx.send(NodeId(0), ()); }
+    /// #     }
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: ()) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+    /// # }
+    /// # fn workload(clients: usize) -> Workload {
+    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// # }
+    /// # fn request(nodes: usize, clients: usize) -> RunRequest {
+    /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
+    /// #         params: Params::default(), workload: workload(clients),
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// # }
+    /// # struct Ping;
+    /// # impl Protocol for Ping {
+    /// #     fn info(&self) -> ProtocolInfo {
+    /// #         ProtocolInfo { kind: "ping", summary: "every node pings node 0",
+    /// #             variants: &[VariantSpec { name: "correct", help: "as is" }],
+    /// #             params: &[], nodes_range: (1, 9) }
+    /// #     }
+    /// #     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
+    /// #         let nodes = self.total_nodes(request.nodes, &request.workload);
+    /// #         let (output, trace_error) = execute(request, nodes, |_, _| Quiet)?;
+    /// #         Ok(RunResult { output: generic_output(output), verdict: Verdict::new(Vec::new()), trace_error })
+    /// #     }
+    /// # }
+    /// let result = Ping.run(request(3, 2)).expect("runs");
+    /// // 3 replicas and 2 clients; every node but 0 sent one ping.
+    /// assert_eq!(result.output.node_count, 5);
+    /// assert_eq!(result.output.counters.messages_sent, 4);
+    /// assert!(result.verdict.violations.is_empty());
+    /// ```
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError>;
 }
 

@@ -597,6 +597,46 @@ pub struct Violation {
     pub nodes: Vec<NodeId>,
     /// What happened, in one line.
     pub details: String,
+    /// The client operations involved, by their `op_id` in `ops.csv` (the order of
+    /// invocation over the run, from 0): for a history check, the checker's failing
+    /// window. Empty when the check is not about operations.
+    pub ops: Vec<u64>,
+}
+
+impl Violation {
+    /// A violation involving no operations; add them with [`Violation::with_ops`].
+    ///
+    /// ```
+    /// use dsim_core::{NodeId, SimTime, Violation};
+    ///
+    /// let violation = Violation::new(SimTime(9), "linearizable", vec![NodeId(4)], "a stale read")
+    ///     .with_ops(vec![12, 7, 12]);
+    /// assert_eq!(violation.check, "linearizable");
+    /// assert_eq!(violation.ops, vec![7, 12], "sorted, each once");
+    /// ```
+    pub fn new(
+        time: SimTime,
+        check: &'static str,
+        nodes: Vec<NodeId>,
+        details: impl Into<String>,
+    ) -> Violation {
+        Violation {
+            time,
+            check,
+            nodes,
+            details: details.into(),
+            ops: Vec::new(),
+        }
+    }
+
+    /// The violation with these operations (`ops.csv` op ids) involved, sorted and each
+    /// once.
+    pub fn with_ops(mut self, mut ops: Vec<u64>) -> Violation {
+        ops.sort_unstable();
+        ops.dedup();
+        self.ops = ops;
+        self
+    }
 }
 
 /// The metric formula a protocol reports in `summary.csv`.
@@ -657,12 +697,7 @@ impl Verdict {
     /// assert!(verdict.violations.is_empty());
     /// assert_eq!((verdict.formula, verdict.agreement), (Verdict::DEFAULT_FORMULA, 1.0));
     ///
-    /// let broken = Violation {
-    ///     time: SimTime(5),
-    ///     check: "linearizable",
-    ///     nodes: Vec::new(),
-    ///     details: "a stale read".into(),
-    /// };
+    /// let broken = Violation::new(SimTime(5), "linearizable", Vec::new(), "a stale read");
     /// let verdict = Verdict::new(vec![broken])
     ///     .with_formula(Formula::MeanOkLatency { name: "R" })
     ///     .with_agreement(0.8)

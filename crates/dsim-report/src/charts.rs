@@ -1062,6 +1062,7 @@ mod tests {
             check: "agreement",
             nodes: vec![NodeId(0)],
             details: String::new(),
+            ops: Vec::new(),
         }];
         // Violation at 70 ms: messages 50..90, twenty on each side.
         let window = spacetime_window(&spacetime_input(&messages, &windows, &violations));

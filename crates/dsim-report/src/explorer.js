@@ -292,8 +292,7 @@
       fmt(data.span) + ": " + drawn.messages + " message" + (drawn.messages === 1 ? "" : "s") +
       ", " + drawn.ops + " operation" + (drawn.ops === 1 ? "" : "s") + " on " + shown.length +
       " node" + (shown.length === 1 ? "" : "s") + " (* marks clients)." +
-      (highlight ? " Highlighted: " + highlight.m.length + " messages and " + highlight.o.length +
-        " operations involving n" + highlight.nodes.join(", n") + " before the " + highlight.check +
+      (highlight ? " Highlighted: " + highlightSummary(highlight) + " of the " + highlight.check +
         " violation at " + fmt(highlight.at) + "." : "");
   }
 
@@ -355,15 +354,28 @@
     var width = view.to - view.from;
     setView(view.from + share * width, view.to + share * width);
   }
+  // What a violation's highlight shows, in words: the operations its checker named (by
+  // op id, as in ops.csv) and their clients' messages, else its nodes' operations and
+  // messages around its time.
+  function highlightSummary(v) {
+    if (v.ids.length > 0) {
+      return v.o.length + " operation" + (v.o.length === 1 ? "" : "s") + " named by the checker (op " +
+        v.o.map(function (i) { return opId[i]; }).join(", op ") + ") and " + v.m.length +
+        " messages of their clients while they were open";
+    }
+    return v.m.length + " messages and " + v.o.length + " operations involving n" +
+      v.nodes.join(", n") + " before the violation";
+  }
   function jumpToViolation(index) {
     var v = data.violations[index || 0];
     if (!v) return false;
     highlight = v;
     setView(v.from, Math.max(v.to, v.from + MIN_SPAN));
     details.textContent = "Violation " + v.check + " at " + fmt(v.at) + " (" + v.at + " ns)\n" +
-      "nodes: n" + v.nodes.join(", n") + "\n" + v.details + "\n\nHighlighted: " + v.m.length +
-      " messages from or to these nodes and " + v.o.length +
-      " of their operations, in the window up to the violation.";
+      "nodes: n" + v.nodes.join(", n") + "\n" + v.details + "\n\nHighlighted: " +
+      highlightSummary(v) + "." +
+      (v.ids.length > v.o.length ? " (" + (v.ids.length - v.o.length) +
+        " named operation(s) fall outside the embedded window.)" : "");
     return true;
   }
 
@@ -538,7 +550,8 @@
         visibleMessages: drawn.messages, visibleOps: drawn.ops, labels: drawn.labels,
         lanes: lanes(), kinds: data.kinds.filter(function (_, k) { return kindOn[k]; }),
         highlighted: highlight ? { check: highlight.check, at: highlight.at,
-          messages: highlight.m.length, ops: highlight.o.length } : null,
+          messages: highlight.m.length, ops: highlight.o.length,
+          opIds: highlight.o.map(function (i) { return opId[i]; }), named: highlight.ids } : null,
         selected: selected, note: data.note
       };
     },

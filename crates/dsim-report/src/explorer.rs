@@ -13,8 +13,10 @@
 //! and operations is embedded as a window of that many events around its first
 //! violation (else its first fault, else its start); the page says what it left out.
 //!
-//! The operations and messages "involved" in a violation are found from what a
-//! [`Violation`] carries (its nodes and time): see [`involved`].
+//! The operations and messages "involved" in a violation are those its checker named
+//! (the operations' op ids in [`Violation::ops`], and their clients' messages while
+//! they were open), or, for a check that names no operations, those of its nodes
+//! around its time: see [`involved`].
 
 use crate::faults::FaultWindow;
 use crate::ops::{OPS_HEADER, OpRow};
@@ -217,9 +219,16 @@ pub struct Involved {
     pub to: SimTime,
 }
 
-/// The window around `violation` and what in it involves the violation's nodes.
+/// The window around `violation` and what in it the violation involves.
 ///
-/// Violations name nodes and a time, not messages or operations, so "involved" means:
+/// When the checker named operations ([`Violation::ops`], op ids as in `ops.csv`),
+/// those are the involved operations, and the involved messages are those sent from or
+/// to an involved operation's client while that operation was open (its requests and
+/// replies); the window spans the operations and the violation's time, with an eighth
+/// of that span as margin on each side. Named operations that were not embedded are
+/// left out; if none was embedded, the rule below applies.
+///
+/// A violation that names no operations names nodes and a time, so "involved" means:
 /// an operation of one of those nodes open at some point in the window up to the
 /// violation, and a message from or to one of them that arrived (or was lost) in that
 /// part of the window. The window starts at the send time of the
@@ -230,6 +239,9 @@ pub fn involved(
     selection: &Selection,
     violation: &Violation,
 ) -> Involved {
+    if let Some(named) = named_ops(input, selection, violation) {
+        return named;
+    }
     let at = violation.time;
     let before = selection
         .messages
@@ -274,6 +286,61 @@ pub fn involved(
         from,
         to,
     }
+}
+
+/// What a violation that names operations involves (see [`involved`]); `None` when it
+/// names none, or none of them was embedded.
+fn named_ops(
+    input: &ExplorerInput<'_>,
+    selection: &Selection,
+    violation: &Violation,
+) -> Option<Involved> {
+    let ops: Vec<usize> = selection
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|&(_, &i)| violation.ops.contains(&input.ops[i].op_id))
+        .map(|(position, _)| position)
+        .collect();
+    if ops.is_empty() {
+        return None;
+    }
+    let spans: Vec<(dsim_core::NodeId, SimTime, SimTime)> = ops
+        .iter()
+        .map(|&position| {
+            let op = &input.ops[selection.ops[position]];
+            (op.client, op.start, op.end.unwrap_or(input.span))
+        })
+        .collect();
+    let first = spans.iter().map(|&(_, start, _)| start).min()?;
+    let last = spans
+        .iter()
+        .map(|&(_, _, end)| end)
+        .max()?
+        .max(violation.time)
+        .min(input.span.max(violation.time));
+    let first = first.min(violation.time);
+    let margin_ns = ((last.as_nanos() - first.as_nanos()) / 8).max(500_000);
+    let messages = selection
+        .messages
+        .iter()
+        .enumerate()
+        .filter(|&(_, &i)| {
+            let message = &input.messages[i];
+            spans.iter().any(|&(client, start, end)| {
+                (message.source == client || message.target == client)
+                    && message.sent_at >= start
+                    && message.sent_at <= end
+            })
+        })
+        .map(|(position, _)| position)
+        .collect();
+    Some(Involved {
+        messages,
+        ops,
+        from: SimTime(first.as_nanos().saturating_sub(margin_ns)),
+        to: SimTime(last.as_nanos().saturating_add(margin_ns)),
+    })
 }
 
 /// The message's kind: its label up to the first space, brace or parenthesis.
@@ -553,6 +620,8 @@ pub fn data_json(input: &ExplorerInput<'_>, selection: &Selection) -> String {
         json_numbers(&mut out, involved.messages);
         out.push_str(",\"o\":");
         json_numbers(&mut out, involved.ops);
+        out.push_str(",\"ids\":");
+        json_numbers(&mut out, violation.ops.iter().copied());
         out.push('}');
     }
     out.push_str("]}");
@@ -682,6 +751,7 @@ mod tests {
             check: "agreement",
             nodes: vec![NodeId(0)],
             details: String::new(),
+            ops: Vec::new(),
         };
         let faults = [FaultRecord {
             time: SimTime(100_000_000),
@@ -740,6 +810,7 @@ mod tests {
             check: "agreement",
             nodes: vec![NodeId(0), NodeId(1)],
             details: String::new(),
+            ops: Vec::new(),
         };
         let violations = [violation.clone()];
         let input = input(&messages, &ops, &[], &violations);
@@ -751,6 +822,36 @@ mod tests {
         assert_eq!(involved.ops, vec![1]);
         assert_eq!(involved.from, SimTime::ZERO);
         assert_eq!(involved.to, SimTime(25_000_000));
+    }
+
+    #[test]
+    fn a_violation_naming_operations_highlights_those_and_their_clients_messages() {
+        let messages = [
+            message(3, 0, 6, 7, "Query"),
+            message(0, 3, 8, 9, "QueryAck"),
+            message(4, 0, 8, 9, "Query"),
+            message(3, 0, 40, 41, "Query"),
+        ];
+        let ops = [
+            op(0, 3, 5, Some(10)),
+            op(1, 4, 7, Some(12)),
+            op(2, 3, 38, Some(45)),
+        ];
+        let violation = Violation::new(SimTime(45_000_000), "linearizable", vec![NodeId(3)], "")
+            .with_ops(vec![0, 2]);
+        let violations = [violation.clone()];
+        let input = input(&messages, &ops, &[], &violations);
+        let selection = select(&input, 100);
+        let involved = involved(&input, &selection, &violation);
+        // Exactly the named ops, not op 1 (unnamed, though open near them); the
+        // messages of client 3 while op 0 or op 2 was open, not client 4's.
+        assert_eq!(involved.ops, vec![0, 2]);
+        assert_eq!(involved.messages, vec![0, 1, 3]);
+        // From op 0's start (5 ms) to the violation (45 ms), 5 ms of margin each side.
+        assert_eq!(involved.from, SimTime(0));
+        assert_eq!(involved.to, SimTime(50_000_000));
+        let json = data_json(&input, &selection);
+        assert!(json.contains("\"o\":[0,2],\"ids\":[0,2]"), "{json}");
     }
 
     #[test]

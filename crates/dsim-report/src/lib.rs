@@ -9,7 +9,7 @@
 //! | `ops.csv` | one row per client operation ([`ops::OPS_HEADER`]) |
 //! | `history.edn` | the client history in Jepsen's format ([`mod@history`]) |
 //! | `timeline.csv` | per interval: throughput, availability, active faults ([`mod@timeline`]) |
-//! | `violations.csv` | only when a check failed: `time_ns, check, nodes, details` |
+//! | `violations.csv` | only when a check failed: `time_ns, check, nodes, details, ops` (the `op_id`s of `ops.csv` involved, space-separated) |
 //! | `latency_cdf`, `latency_histogram`, `timeline`, `spacetime` `.svg` / `.png` | charts ([`charts`]) |
 //! | `report.html` | self-contained page: the run explorer, summary, formula, charts, violations, scenario |
 //! | `perf.csv` | wall-clock figures; the only file that differs between equal runs |
@@ -157,7 +157,13 @@ pub struct ReportFiles {
 }
 
 /// Columns of `violations.csv`.
-pub const VIOLATIONS_HEADER: [&str; 4] = ["time_ns", "check", "nodes", "details"];
+pub const VIOLATIONS_HEADER: [&str; 5] = ["time_ns", "check", "nodes", "details", "ops"];
+
+/// The `ops` field of `violations.csv`: the involved operations' `op_id`s,
+/// space-separated (empty when the check is not about operations).
+fn ops_field(ops: &[u64]) -> String {
+    ops.iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
+}
 
 /// Columns of `perf.csv`.
 pub const PERF_HEADER: [&str; 6] = [
@@ -282,6 +288,7 @@ fn write_deterministic_files(
                     violation.check.to_string(),
                     nodes.join(" "),
                     violation.details.clone(),
+                    ops_field(&violation.ops),
                 ]
             })
             .collect();

@@ -333,6 +333,7 @@ fn all_digests() -> Vec<(String, u64)> {
             check: "agreement",
             nodes: vec![NodeId(1), NodeId(2)],
             details: "two values chosen".into(),
+            ops: Vec::new(),
         }],
         5,
     ));

@@ -162,9 +162,25 @@ fn explorer_zooms_filters_selects_and_jumps_to_the_violation_in_chromium() {
         number(&jumped, "to") - number(&jumped, "from") < span / 10.0,
         "{jumped}"
     );
-    // n3 and n4 are clients issuing an operation every 10 ms: some of their operations
-    // and messages fall in the window.
-    assert!(number(&jumped["highlighted"], "ops") >= 2.0, "{jumped}");
+    // The violation names two operations (violations.csv's `ops`, one of n3 and one of
+    // n4): exactly those are highlighted, with their clients' requests and replies. A
+    // highlight by nodes and time alone would light up more of n3's and n4's operations
+    // (one every 10 ms) and fail the equality.
+    let (_, rows) = common::read_csv(&dir.path().join("violations.csv"));
+    let mut named: Vec<f64> = rows[0][4]
+        .split(' ')
+        .map(|id| id.parse().expect("op ids are numbers"))
+        .collect();
+    named.sort_by(f64::total_cmp);
+    assert_eq!(named.len(), 2, "{rows:?}");
+    let highlighted: Vec<f64> = jumped["highlighted"]["opIds"]
+        .as_array()
+        .unwrap_or_else(|| panic!("opIds missing in {jumped}"))
+        .iter()
+        .map(|id| id.as_f64().unwrap())
+        .collect();
+    assert_eq!(highlighted, named, "{jumped}");
+    assert_eq!(number(&jumped["highlighted"], "ops"), 2.0, "{jumped}");
     assert!(
         number(&jumped["highlighted"], "messages") >= 2.0,
         "{jumped}"
@@ -180,6 +196,13 @@ fn explorer_zooms_filters_selects_and_jumps_to_the_violation_in_chromium() {
     let details = browser.eval("document.getElementById('ex-details').textContent");
     assert!(
         details.as_str().unwrap().contains("nodes: n3, n4"),
+        "{details}"
+    );
+    assert!(
+        details.as_str().unwrap().contains(&format!(
+            "2 operations named by the checker (op {}, op {})",
+            named[0], named[1]
+        )),
         "{details}"
     );
 

@@ -181,6 +181,12 @@ fn checker_formula_value_prints_with_six_decimals() {
 
 #[test]
 fn violations_csv_lists_each_violation_and_goes_away_when_a_rerun_has_none() {
+    // The op ids the fixture's first violation names, as violations.csv must write them.
+    fn named_ops_of(result: &dsim_core::RunResult) -> String {
+        let ops = &result.verdict.violations[0].ops;
+        assert_eq!(ops.len(), 2, "the fixture names one op of n3 and one of n4");
+        format!("{} {}", ops[0], ops[1])
+    }
     let dir = tempfile::tempdir().unwrap();
     let spec = Spec {
         with_violations: true,
@@ -190,8 +196,9 @@ fn violations_csv_lists_each_violation_and_goes_away_when_a_rerun_has_none() {
     let (meta, result) = run(&spec);
     write_run_report(dir.path(), &meta, &result, &perf()).unwrap();
     let (header, rows) = read_csv(&dir.path().join("violations.csv"));
-    assert_eq!(header, ["time_ns", "check", "nodes", "details"]);
-    // Node ids are space-separated numbers; the details keep their commas and quotes.
+    assert_eq!(header, ["time_ns", "check", "nodes", "details", "ops"]);
+    // Node ids and op ids are space-separated numbers; the details keep their commas
+    // and quotes; a check not about operations leaves `ops` empty.
     assert_eq!(
         rows,
         [
@@ -200,12 +207,14 @@ fn violations_csv_lists_each_violation_and_goes_away_when_a_rerun_has_none() {
                 "mutual_exclusion".into(),
                 "3 4".into(),
                 "clients n3 and n4 both wrote \"lock-1\" <fenced?> & kept going, twice".into(),
+                named_ops_of(&result),
             ],
             vec![
                 "499000000".to_string(),
                 "atomicity".into(),
                 "0".into(),
-                "participant n0 committed alone".into()
+                "participant n0 committed alone".into(),
+                String::new(),
             ],
         ]
     );

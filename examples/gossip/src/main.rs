@@ -149,6 +149,7 @@ impl Protocol for Gossip {
                     missing.len()
                 ),
                 nodes: missing,
+                ops: Vec::new(),
             });
         }
         let agreement = learned.iter().filter(|&&l| l).count() as f64 / nodes as f64;

@@ -172,7 +172,9 @@ pub fn check_history<E>(output: &RunOutput<E>, replicas: usize) -> Vec<Violation
                     describe(&history, counterexample.prefix.iter().rev().take(3).rev()),
                     describe(&history, counterexample.window.iter()),
                 ),
-            }]
+                ops: Vec::new(),
+            }
+            .with_ops(counterexample.window.iter().map(|&id| id as u64).collect())]
         }
         dsim_checkers::Verdict::Unknown {
             states_explored, ..
@@ -183,6 +185,7 @@ pub fn check_history<E>(output: &RunOutput<E>, replicas: usize) -> Vec<Violation
             details: format!(
                 "the linearizability search spent its budget ({states_explored} model steps)"
             ),
+            ops: Vec::new(),
         }],
     }
 }

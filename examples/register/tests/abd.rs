@@ -61,6 +61,17 @@ fn no_write_back_is_caught_by_linearizability_and_shrinks_to_a_smaller_failing_s
     base.seed = seed;
     // Only the history check can see the bug: no node misbehaves by its own account.
     assert_eq!(checks(&base), vec!["linearizable"], "seed {seed}");
+    // The violation carries the failing window's operations as data (ops.csv op ids),
+    // each of them a read or write the details name.
+    let result = run_scenario(&registry, &base, RunOptions::default()).expect("runs");
+    let violation = &result.verdict.violations[0];
+    assert!(!violation.ops.is_empty(), "{violation:?}");
+    for id in &violation.ops {
+        assert!(
+            violation.details.contains(&format!("op {id}: ")),
+            "{violation:?}"
+        );
+    }
 
     let outcome = shrink(&registry, &base, &mut |_| {}).expect("shrinks");
     let minimal = &outcome.scenario;

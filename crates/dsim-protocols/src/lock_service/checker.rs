@@ -247,6 +247,15 @@ pub fn mutex_history<E>(output: &RunOutput<E>) -> Vec<Violation> {
                     last.join("; "),
                     window.join("; ")
                 ),
+                ops: {
+                    let mut ops: Vec<u64> = counterexample
+                        .window
+                        .iter()
+                        .map(|&id| rows[id].0 as u64)
+                        .collect();
+                    ops.sort_unstable();
+                    ops
+                },
             }]
         }
         dsim_checkers::Verdict::Unknown {
@@ -260,6 +269,7 @@ pub fn mutex_history<E>(output: &RunOutput<E>) -> Vec<Violation> {
                 "the mutex-history search spent its budget ({states_explored} model steps) on lock-{}",
                 key.as_ref().map_or("-".to_string(), Value::to_string)
             ),
+            ops: Vec::new(),
         }],
     }
 }
@@ -320,6 +330,7 @@ pub fn liveness(output: &RunOutput<LockEvent>, config: &LockConfig) -> Vec<Viola
             phase.start,
             config.replicas
         ),
+        ops: Vec::new(),
     })
     .collect()
 }
@@ -408,6 +419,7 @@ impl Checker {
                 check,
                 nodes,
                 details,
+                ops: Vec::new(),
             });
         }
     }

@@ -126,6 +126,7 @@ pub fn check(
             check: OUTPUT_MISMATCH,
             nodes: vec![record.node],
             details,
+            ops: Vec::new(),
         };
         match event {
             MrEvent::JobStarted => {
@@ -212,6 +213,7 @@ pub fn liveness(
             "the job was not done {} after the last fault ended at {} ({workers_up} of {} workers up, the network whole): {outcome}",
             config.liveness_bound, phase.start, config.workers,
         ),
+        ops: Vec::new(),
     })
 }
 

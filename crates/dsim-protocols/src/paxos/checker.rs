@@ -229,6 +229,7 @@ impl Checker {
                 check,
                 nodes,
                 details,
+                ops: Vec::new(),
             });
         }
     }
@@ -355,6 +356,11 @@ impl Checker {
                         window.join("; ")
                     ),
                 );
+                // The operations as data (ops.csv op ids), for reports to highlight.
+                if let Some(violation) = self.violations.last_mut().filter(|v| v.check == "linearizable") {
+                    violation.ops = counterexample.window.iter().map(|&id| id as u64).collect();
+                    violation.ops.sort_unstable();
+                }
             }
             dsim_checkers::Verdict::Unknown {
                 states_explored,

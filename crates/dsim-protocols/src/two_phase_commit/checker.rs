@@ -165,6 +165,7 @@ fn atomicity(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
             list(&committed),
             list(&aborted)
         ),
+        ops: Vec::new(),
     })
 }
 
@@ -183,6 +184,7 @@ fn unanimous_commit(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
                 details: format!(
                     "txn {txn} committed at {node} but the coordinator never began it"
                 ),
+                ops: Vec::new(),
             });
         };
         let missing: BTreeSet<NodeId> = participants
@@ -208,6 +210,7 @@ fn unanimous_commit(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
                     list(&missing),
                     list(&against)
                 ),
+                ops: Vec::new(),
             });
         }
     }
@@ -249,6 +252,7 @@ fn durability(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
         details: format!(
             "txn {txn} was reported committed at {reported} but {by} ({node}) aborted it at {time}"
         ),
+        ops: Vec::new(),
     })
 }
 
@@ -274,6 +278,7 @@ fn client_outcome(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
                     txn.client,
                     list(&committed)
                 ),
+                ops: Vec::new(),
             })
         }
         Decision::Commit => {
@@ -299,6 +304,7 @@ fn client_outcome(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
                     list(&unvoted),
                     list(&aborted)
                 ),
+                ops: Vec::new(),
             })
         }
     }
@@ -327,6 +333,7 @@ fn writes_applied(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
             check: "writes_applied",
             nodes: vec![*node, txn.client],
             details,
+            ops: Vec::new(),
         });
     }
     None
@@ -388,6 +395,7 @@ pub fn liveness(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Vio
             "client {} got no outcome for {STARVED_IN_A_ROW} transactions in a row (txn {} submitted at {} through txn {} at {}), though the last fault ended at {} and the coordinator was up",
             found.client.0, found.first.0, found.first.1, found.last.0, found.last.1, phase.start
         ),
+        ops: Vec::new(),
     })
     .collect()
 }

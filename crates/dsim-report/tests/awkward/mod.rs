@@ -89,6 +89,7 @@ pub fn case(name: &str) -> (RunMeta, RunResult) {
                 check: "agreement",
                 nodes: vec![NodeId(3)],
                 details: "two values chosen for slot 9".into(),
+                ops: Vec::new(),
             }],
         ),
         "violation-at-zero" => (
@@ -101,6 +102,7 @@ pub fn case(name: &str) -> (RunMeta, RunResult) {
                 check: "validity",
                 nodes: vec![NodeId(0), NodeId(2)],
                 details: "decided a value nobody proposed".into(),
+                ops: Vec::new(),
             }],
         ),
         other => panic!("no case {other}"),

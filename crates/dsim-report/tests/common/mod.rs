@@ -234,6 +234,22 @@ pub fn run(spec: &Spec) -> (RunMeta, RunResult) {
         })
         .expect("the test protocol runs");
     let violations = if spec.with_violations {
+        // The mutual-exclusion violation names, as a history checker would, the last
+        // operation n3 and n4 each invoked before it (op ids as in ops.csv: the order of
+        // invocation over the run).
+        let named_ops: Vec<u64> = [3, 4]
+            .iter()
+            .filter_map(|&client| {
+                output
+                    .observations
+                    .iter()
+                    .filter(|r| matches!(r.observation, dsim_core::Observation::OpInvoked { .. }))
+                    .enumerate()
+                    .filter(|(_, r)| r.node == NodeId(client) && r.time <= ms(d / 2 + 3))
+                    .map(|(id, _)| id as u64)
+                    .last()
+            })
+            .collect();
         vec![
             Violation {
                 time: ms(d / 2 + 3),
@@ -241,12 +257,14 @@ pub fn run(spec: &Spec) -> (RunMeta, RunResult) {
                 nodes: vec![NodeId(3), NodeId(4)],
                 details: "clients n3 and n4 both wrote \"lock-1\" <fenced?> & kept going, twice"
                     .into(),
+                ops: named_ops,
             },
             Violation {
                 time: ms(d - 1),
                 check: "atomicity",
                 nodes: vec![NodeId(0)],
                 details: "participant n0 committed alone".into(),
+                ops: Vec::new(),
             },
         ]
     } else {

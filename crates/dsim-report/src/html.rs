@@ -165,7 +165,7 @@ pub(crate) fn render(
         );
         page.push_str(
             "<table id=\"violations-table\">\n<thead><tr><th>time</th><th>time_ns</th><th>check</th>\
-             <th>nodes</th><th>details</th></tr></thead>\n<tbody>\n",
+             <th>nodes</th><th>details</th><th>ops</th></tr></thead>\n<tbody>\n",
         );
         for violation in violations {
             let nodes: Vec<String> = violation
@@ -173,14 +173,18 @@ pub(crate) fn render(
                 .iter()
                 .map(|node| node.to_string())
                 .collect();
+            // The operations involved, by op_id in ops.csv (empty for checks not about
+            // operations).
+            let ops: Vec<String> = violation.ops.iter().map(u64::to_string).collect();
             let _ = writeln!(
                 page,
-                "<tr><td>{}</td><td class=\"value\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td class=\"value\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 violation.time,
                 violation.time.as_nanos(),
                 e(violation.check),
                 e(&nodes.join(" ")),
-                e(&violation.details)
+                e(&violation.details),
+                e(&ops.join(" "))
             );
         }
         page.push_str("</tbody>\n</table>\n");

@@ -226,6 +226,14 @@ fn violations_csv_lists_each_violation_and_goes_away_when_a_rerun_has_none() {
         html.contains("&lt;fenced?&gt; &amp; kept going"),
         "violation details are escaped"
     );
+    // The report's violations table carries the op ids too, in their own column.
+    assert!(
+        html.contains(&format!(
+            "kept going, twice</td><td>{}</td></tr>",
+            named_ops_of(&result)
+        )),
+        "the violations table lists the operations involved"
+    );
 
     // The same folder reused for a run without violations must not keep the old file.
     let (meta, result) = run(&Spec {

@@ -1069,6 +1069,9 @@ mod tests {
             "{}",
             violation.details
         );
+        // The same window as data, for reports: client 4's acquire (op 1) could not be
+        // placed, so it is among the operations involved.
+        assert!(violation.ops.contains(&1), "{:?}", violation.ops);
     }
 
     #[test]

@@ -885,6 +885,13 @@ mod tests {
             ok(2, Value::Int(1)),
         ]);
         assert!(checks(&verdict).contains(&"linearizable"), "{verdict:?}");
+        // The stale get (the third op, op id 2) is named as data for reports too.
+        let violation = verdict
+            .violations
+            .iter()
+            .find(|v| v.check == "linearizable")
+            .expect("found above");
+        assert!(violation.ops.contains(&2), "{violation:?}");
     }
 
     #[test]

@@ -47,7 +47,7 @@
 //! ## The check
 //!
 //! Every run's client history (reads and writes, with values, from
-//! `OpInvoked`/`OpCompleted`) is judged by [`dsim_checkers::linearizable`] with the
+//! `OpInvoked`/`OpCompleted`) is judged by [`dsim_checkers::linearizable()`] with the
 //! [`dsim_checkers::Register`] model; see [`check_history`].
 
 #![warn(missing_docs)]
@@ -134,7 +134,7 @@ impl Protocol for AbdRegister {
 }
 
 /// The `linearizable` check: the clients' register history (nodes from `replicas` on)
-/// judged by [`dsim_checkers::linearizable`] with the `register` model. A history that
+/// judged by [`dsim_checkers::linearizable()`] with the `register` model. A history that
 /// is not linearizable gives one violation at the stuck operation's completion, naming
 /// the clients and operations of the checker's failing window; a search that spends
 /// its budget gives `linearizable_unknown` (never a pass).

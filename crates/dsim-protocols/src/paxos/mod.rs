@@ -135,12 +135,16 @@ pub use client::Client;
 pub use naive::NaiveReplica;
 pub use replica::Replica;
 
+use crate::multipaxos;
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
-    ConfigError, Ctx, Node, NodeId, ParamKind, ParamSpec, Protocol, ProtocolInfo, RunError,
-    RunRequest, RunResult, Setup, SimConfig, SimDuration, Simulation, VariantSpec, Workload,
+    ConfigError, Ctx, Node, NodeId, Observation, ParamKind, ParamSpec, Protocol, ProtocolInfo,
+    RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration, Simulation, VariantSpec,
+    Workload,
 };
 use std::collections::BTreeMap;
+
+pub use crate::multipaxos::Ballot;
 
 /// The value of the leader's no-op, used to fill log gaps; never a client command.
 pub const NOOP: u64 = 0;
@@ -164,14 +168,8 @@ pub const KEYS_MAX: u32 = 64;
 /// cas-register tests, so that a cas finds its expected value often enough to succeed.
 pub const VALUE_RANGE: u8 = 5;
 
-/// The most proposals a leader keeps in flight; further commands wait in its queue.
-const PROPOSALS_IN_FLIGHT_MAX: usize = 256;
-
 /// The most commands a replica queues while it has no leader to hand them to.
 const QUEUE_MAX: usize = 4096;
-
-/// The most chosen entries one `Learn` message carries.
-const LEARN_BATCH_MAX: u64 = 256;
 
 /// One operation on the replicated key-value store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -330,26 +328,6 @@ pub fn command_parts(value: u64) -> Option<(NodeId, u64)> {
 pub fn command_op(value: u64) -> Option<KvOp> {
     command_parts(value)?;
     KvOp::from_bits(value & ((1 << OP_BITS) - 1))
-}
-
-/// A ballot number: ordered by round, then by the proposer's node id, so two proposers
-/// never share a ballot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Ballot {
-    /// The round; real ballots start at round 1.
-    pub round: u32,
-    /// The proposer that owns this ballot.
-    pub node: u32,
-}
-
-impl Ballot {
-    /// Below every real ballot: "nothing promised / accepted yet".
-    pub const NONE: Ballot = Ballot { round: 0, node: 0 };
-
-    /// A 64-bit key for digests.
-    fn key(self) -> u64 {
-        (u64::from(self.round) << 32) | u64::from(self.node)
-    }
 }
 
 /// The named variants of the protocol.
@@ -620,18 +598,24 @@ impl PaxosConfig {
     fn is_replica(&self, node: NodeId) -> bool {
         node.index() < self.replicas
     }
+
+    /// The Multi-Paxos core's settings for this run.
+    fn core(&self) -> multipaxos::Config<KvMachine> {
+        multipaxos::Config {
+            replicas: self.replicas,
+            election_timeout: self.election_timeout,
+            heartbeat_interval: self.heartbeat_interval,
+            adoption: match self.variant {
+                Variant::NoAdopt => multipaxos::Adoption::Ignore,
+                _ => multipaxos::Adoption::Highest,
+            },
+            machine: self.client_window as u64,
+        }
+    }
 }
 
 /// The entries of a promise: one accepted (ballot, value) per slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PromiseEntry {
-    /// The log slot.
-    pub slot: u64,
-    /// The ballot in which the acceptor accepted `value`.
-    pub ballot: Ballot,
-    /// The accepted value.
-    pub value: u64,
-}
+pub type PromiseEntry = multipaxos::PromiseEntry<u64>;
 
 /// Every message of the protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -781,15 +765,7 @@ pub enum PaxosEvent {
 }
 
 /// One slot of a replica's durable log.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SlotRecord {
-    /// Ballot of the last accepted value; [`Ballot::NONE`] when nothing was accepted.
-    pub accepted_ballot: Ballot,
-    /// The last accepted value (meaningless while `accepted_ballot` is `NONE`).
-    pub accepted_value: u64,
-    /// The value learned as chosen, if any.
-    pub chosen: Option<u64>,
-}
+pub type SlotRecord = multipaxos::SlotRecord<u64>;
 
 /// The client table entry of one client: which of its commands ran, and their results.
 ///
@@ -831,157 +807,286 @@ impl Session {
     }
 }
 
-/// Everything a Paxos node keeps across crashes. Replicas use the acceptor, log and
-/// state-machine fields; clients only `client_next_seq`.
+/// The replicated state machine of the key-value store: one value per key, and the
+/// client table that makes every command run at most once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PaxosDurable {
-    promised: Ballot,
-    /// A persistent vector: `Ctx::sync` snapshots the durable state by cloning it, and
-    /// a clone shares every chunk, so a sync costs O(1) however long the log grew; a
-    /// write after it copies only the chunks on its path (O(log n)).
-    slots: imbl::Vector<SlotRecord>,
-    applied: u64,
+pub struct KvMachine {
     sessions: BTreeMap<u32, Session>,
     store: BTreeMap<u8, u8>,
+}
+
+impl KvMachine {
+    /// The store: one value per key written so far.
+    pub fn store(&self) -> &BTreeMap<u8, u8> {
+        &self.store
+    }
+
+    /// What command `seq` of `client` returned, while the client table holds it.
+    pub fn result(&self, client: NodeId, seq: u64) -> Option<KvResult> {
+        self.sessions.get(&client.0)?.result(seq)
+    }
+}
+
+impl multipaxos::StateMachine for KvMachine {
+    type Command = u64;
+    type Output = ApplyOutcome;
+    /// The client window: how many results a session keeps.
+    type Config = u64;
+    const NOOP: u64 = NOOP;
+
+    fn apply(&mut self, window: &u64, value: u64) -> ApplyOutcome {
+        match (command_parts(value), command_op(value)) {
+            (Some((client, seq)), Some(op)) => {
+                let session = self.sessions.entry(client.0).or_default();
+                if session.has_run(seq) {
+                    ApplyOutcome::Duplicate
+                } else {
+                    let result = execute_kv(&mut self.store, op);
+                    session.record(seq, result, *window);
+                    ApplyOutcome::Executed
+                }
+            }
+            _ => ApplyOutcome::Noop,
+        }
+    }
+
+    fn has_run(&self, value: u64) -> bool {
+        match command_parts(value) {
+            None => true,
+            Some((client, seq)) => self
+                .sessions
+                .get(&client.0)
+                .is_some_and(|session| session.has_run(seq)),
+        }
+    }
+}
+
+/// Everything a Paxos node keeps across crashes. Replicas use the Multi-Paxos core's
+/// durable state (promise, log, the key-value machine); clients only `client_next_seq`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PaxosDurable {
+    /// The core's acceptor state, log and state machine. The log is a persistent
+    /// vector: `Ctx::sync` snapshots the durable state by cloning it, and a clone
+    /// shares every chunk, so a sync costs O(1) however long the log grew.
+    core: multipaxos::Durable<KvMachine>,
     client_next_seq: u64,
 }
 
 impl PaxosDurable {
     /// The acceptor's promise.
     pub fn promised(&self) -> Ballot {
-        self.promised
+        self.core.promised()
     }
 
-    /// The durable record of `slot` (default when never touched).
+    /// The record of `slot` (default when never touched).
     pub fn slot(&self, slot: u64) -> SlotRecord {
-        usize::try_from(slot)
-            .ok()
-            .and_then(|index| self.slots.get(index))
-            .copied()
-            .unwrap_or_default()
+        self.core.slot(slot)
     }
 
     /// The chosen value of `slot`, if learned.
     pub fn chosen(&self, slot: u64) -> Option<u64> {
-        self.slot(slot).chosen
+        self.core.chosen(slot)
     }
 
-    /// Length of the log: one past the highest slot ever accepted or learned.
+    /// One past the last slot the log holds.
     pub fn log_len(&self) -> u64 {
-        self.slots.len() as u64
+        self.core.log_len()
     }
 
-    /// Slots below this are applied to the state machine.
+    /// Slots below this were applied to the store.
     pub fn applied(&self) -> u64 {
-        self.applied
+        self.core.applied()
     }
 
-    /// The replicated key-value store, as applied so far.
+    /// The store: one value per key written so far.
     pub fn store(&self) -> &BTreeMap<u8, u8> {
-        &self.store
+        self.core.machine().store()
     }
 
-    /// The result of command `seq` of `client`, while its session still holds it.
+    /// What command `seq` of `client` returned, while the client table holds it.
     pub fn result(&self, client: NodeId, seq: u64) -> Option<KvResult> {
-        self.sessions.get(&client.0)?.result(seq)
+        self.core.machine().result(client, seq)
     }
 
-    /// The next sequence number a client will use.
+    /// A client's next sequence number (clients only).
     pub fn client_next_seq(&self) -> u64 {
         self.client_next_seq
     }
 
-    fn slot_mut(&mut self, slot: u64) -> &mut SlotRecord {
-        let index = usize::try_from(slot).expect("slot numbers fit in memory");
-        while self.slots.len() <= index {
-            self.slots.push_back(SlotRecord::default());
-        }
-        &mut self.slots[index]
+    fn first_unchosen_from(&self, from: u64) -> u64 {
+        self.core.first_unchosen_from(from)
     }
 
-    /// The first slot at or after `from` whose chosen value is unknown.
-    fn first_unchosen_from(&self, from: u64) -> u64 {
-        let mut slot = from;
-        while self.chosen(slot).is_some() {
-            slot += 1;
-        }
-        slot
+    #[cfg(test)]
+    fn slot_mut(&mut self, slot: u64) -> &mut SlotRecord {
+        self.core.slot_mut(slot)
+    }
+
+    #[cfg(test)]
+    fn set_promised(&mut self, ballot: Ballot) {
+        self.core.set_promised(ballot);
     }
 }
 
-/// The log and state machine steps that every replica variant shares.
+/// The log helpers the seed-naive replica and the client answers share.
 mod log {
     use super::*;
-    use dsim_core::Observation;
 
-    /// Records `value` as chosen for `slot` and observes it as learned; the first value
-    /// learned wins (a correct run never learns two). Returns true when it was new.
+    /// Learns `value` chosen in `slot`; false if already known.
     pub(super) fn learn(ctx: &mut Ctx<'_, PaxosNode>, slot: u64, value: u64) -> bool {
-        let record = ctx.durable_mut().slot_mut(slot);
-        if record.chosen.is_some() {
-            return false;
-        }
-        record.chosen = Some(value);
-        ctx.observe(Observation::Decided { slot, value });
-        true
+        multipaxos::learn(ctx, slot, value)
     }
 
-    /// Applies every chosen slot in order from the durable apply point, observing each,
-    /// and calls `applied(ctx, value, outcome)` after each one. Returns how many it
-    /// applied (the caller must sync if any).
+    /// Applies every chosen slot next in order (observing each), calling `applied`.
     pub(super) fn apply_ready(
         ctx: &mut Ctx<'_, PaxosNode>,
         window: usize,
-        mut applied: impl FnMut(&mut Ctx<'_, PaxosNode>, u64, ApplyOutcome),
+        applied: impl FnMut(&mut Ctx<'_, PaxosNode>, u64),
     ) -> u64 {
-        let mut count = 0;
-        loop {
-            let slot = ctx.durable().applied;
-            let Some(value) = ctx.durable().chosen(slot) else {
-                return count;
-            };
-            let durable = ctx.durable_mut();
-            let outcome = match (command_parts(value), command_op(value)) {
-                (Some((client, seq)), Some(op)) => {
-                    let session = durable.sessions.entry(client.0).or_default();
-                    if session.has_run(seq) {
-                        ApplyOutcome::Duplicate
-                    } else {
-                        let result = execute_kv(&mut durable.store, op);
-                        session.record(seq, result, window as u64);
-                        ApplyOutcome::Executed
-                    }
-                }
-                _ => ApplyOutcome::Noop,
-            };
-            durable.applied = slot + 1;
-            ctx.observe(Observation::Protocol(PaxosEvent::Applied {
-                slot,
-                value,
-                outcome,
-            }));
-            applied(ctx, value, outcome);
-            count += 1;
-        }
+        multipaxos::apply_ready(ctx, &(window as u64), applied)
     }
 
-    /// The reply to `value`'s client if the command ran and its session still holds the
-    /// result; `None` otherwise (a client that no longer waits needs no answer).
+    /// The reply to the client of `value`, if the client table still holds its result.
     pub(super) fn reply(durable: &PaxosDurable, value: u64) -> Option<(NodeId, Msg)> {
         let (client, seq) = command_parts(value)?;
         let result = durable.result(client, seq)?;
         Some((client, Msg::Reply { seq, result }))
     }
 
-    /// True when the command already ran on this replica's state machine.
+    /// True when `value` already ran (the no-op always counts as run).
     pub(super) fn has_run(durable: &PaxosDurable, value: u64) -> bool {
-        match command_parts(value) {
-            None => true,
-            Some((client, seq)) => durable
-                .sessions
-                .get(&client.0)
-                .is_some_and(|session| session.has_run(seq)),
+        multipaxos::StateMachine::has_run(durable.core.machine(), value)
+    }
+}
+
+impl multipaxos::Host for PaxosNode {
+    type Machine = KvMachine;
+
+    fn core(durable: &PaxosDurable) -> &multipaxos::Durable<KvMachine> {
+        &durable.core
+    }
+
+    fn core_mut(durable: &mut PaxosDurable) -> &mut multipaxos::Durable<KvMachine> {
+        &mut durable.core
+    }
+
+    fn message(msg: multipaxos::Msg<u64>) -> Msg {
+        Msg::from(msg)
+    }
+
+    fn timer(timer: multipaxos::Timer) -> Timer {
+        match timer {
+            multipaxos::Timer::Election => Timer::Election,
+            multipaxos::Timer::Tick => Timer::Tick,
         }
+    }
+
+    fn observe(ctx: &mut Ctx<'_, PaxosNode>, event: multipaxos::Event<'_, KvMachine>) {
+        let observation = match event {
+            multipaxos::Event::Accepted {
+                slot,
+                ballot,
+                value,
+            } => Observation::Protocol(PaxosEvent::Accepted {
+                slot,
+                ballot,
+                value,
+            }),
+            multipaxos::Event::Decided { slot, value } => Observation::Decided { slot, value },
+            multipaxos::Event::Applied {
+                slot,
+                value,
+                output,
+            } => Observation::Protocol(PaxosEvent::Applied {
+                slot,
+                value,
+                outcome: *output,
+            }),
+            multipaxos::Event::LeaderElected { ballot } => {
+                Observation::Protocol(PaxosEvent::LeaderElected { ballot })
+            }
+        };
+        ctx.observe(observation);
+    }
+
+    fn answer(ctx: &mut Ctx<'_, PaxosNode>, value: u64) {
+        // A command whose result the session no longer holds has a client that no
+        // longer waits for it: it needs no answer (and must not get a made-up one).
+        if let Some((client, reply)) = log::reply(ctx.durable(), value) {
+            ctx.send(client, reply);
+        }
+    }
+}
+
+impl From<multipaxos::Msg<u64>> for Msg {
+    fn from(msg: multipaxos::Msg<u64>) -> Msg {
+        use multipaxos::Msg as Core;
+        match msg {
+            Core::Prepare { ballot, from_slot } => Msg::Prepare { ballot, from_slot },
+            Core::Promise {
+                ballot,
+                entries,
+                chosen,
+            } => Msg::Promise {
+                ballot,
+                entries,
+                chosen,
+            },
+            Core::Accept {
+                ballot,
+                slot,
+                value,
+                commit,
+            } => Msg::Accept {
+                ballot,
+                slot,
+                value,
+                commit,
+            },
+            Core::Accepted { ballot, slot } => Msg::Accepted { ballot, slot },
+            Core::Nack { promised } => Msg::Nack { promised },
+            Core::Heartbeat { ballot, commit } => Msg::Heartbeat { ballot, commit },
+            Core::CatchUp { from_slot } => Msg::CatchUp { from_slot },
+            Core::Learn { entries } => Msg::Learn { entries },
+        }
+    }
+}
+
+impl Msg {
+    /// The core message this is, if it is one (client and seed-naive messages are not).
+    fn into_core(self) -> Result<multipaxos::Msg<u64>, Msg> {
+        use multipaxos::Msg as Core;
+        Ok(match self {
+            Msg::Prepare { ballot, from_slot } => Core::Prepare { ballot, from_slot },
+            Msg::Promise {
+                ballot,
+                entries,
+                chosen,
+            } => Core::Promise {
+                ballot,
+                entries,
+                chosen,
+            },
+            Msg::Accept {
+                ballot,
+                slot,
+                value,
+                commit,
+            } => Core::Accept {
+                ballot,
+                slot,
+                value,
+                commit,
+            },
+            Msg::Accepted { ballot, slot } => Core::Accepted { ballot, slot },
+            Msg::Nack { promised } => Core::Nack { promised },
+            Msg::Heartbeat { ballot, commit } => Core::Heartbeat { ballot, commit },
+            Msg::CatchUp { from_slot } => Core::CatchUp { from_slot },
+            Msg::Learn { entries } => Core::Learn { entries },
+            other @ (Msg::Request { .. } | Msg::Reply { .. } | Msg::Proposal { .. }) => {
+                return Err(other);
+            }
+        })
     }
 }
 
@@ -1115,11 +1220,6 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// A bit per replica, for quorum counting (at most 32 replicas; we allow 9).
-fn bit(node: NodeId) -> u32 {
-    1u32 << node.0
 }
 
 /// Builds (but does not run) the simulation of a Paxos run: every replica and client,

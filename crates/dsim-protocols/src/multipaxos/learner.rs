@@ -1,0 +1,105 @@
+//! The learner: chosen values from the leader's commit index, catch-up of the ones it
+//! cannot infer, and applying the chosen prefix to the state machine.
+
+use super::replica::Role;
+use super::{Cmd, Host, Msg, Replica};
+use dsim_core::{Ctx, NodeId};
+
+/// The most slots a follower scans per message when it infers chosen values from the
+/// leader's commit index; anything further it fetches with `CatchUp`.
+const INFER_SCAN_MAX: u64 = 64;
+
+/// The most chosen entries one `Learn` message carries.
+const LEARN_BATCH_MAX: u64 = 256;
+
+impl<H: Host> Replica<H> {
+    /// Learns the slots below the leader's commit index that we accepted in the
+    /// leader's own ballot: the leader proposes one value per slot and ballot, so that
+    /// value is the chosen one.
+    pub(super) fn learn_from_commit(&mut self, ctx: &mut Ctx<'_, H>) {
+        let end = self
+            .leader_commit
+            .min(self.first_unchosen + INFER_SCAN_MAX)
+            .min(H::core(ctx.durable()).log_len());
+        for slot in self.first_unchosen..end {
+            let record = H::core(ctx.durable()).slot(slot);
+            if record.chosen.is_none()
+                && record.accepted_ballot == self.leader_ballot
+                && super::learn(ctx, slot, record.accepted_value)
+            {
+                self.dirty = true;
+            }
+        }
+        self.first_unchosen = H::core(ctx.durable()).first_unchosen_from(self.first_unchosen);
+        self.apply(ctx);
+    }
+
+    /// Asks the leader for chosen values we cannot infer, at most once per heartbeat
+    /// interval unless an answer came in.
+    pub(super) fn maybe_catch_up(&mut self, ctx: &mut Ctx<'_, H>) {
+        if self.first_unchosen >= self.leader_commit {
+            self.catch_up_sent = None;
+            return;
+        }
+        let Some(leader) = self.leader.filter(|&leader| leader != self.id) else {
+            return;
+        };
+        let now = ctx.now();
+        if self
+            .catch_up_sent
+            .is_some_and(|sent| now.saturating_since(sent) < self.config.heartbeat_interval)
+        {
+            return;
+        }
+        self.catch_up_sent = Some(now);
+        ctx.send(
+            leader,
+            H::message(Msg::CatchUp {
+                from_slot: self.first_unchosen,
+            }),
+        );
+    }
+
+    /// Anyone: sends the chosen values it knows from `from_slot` on.
+    pub(super) fn on_catch_up(&mut self, ctx: &mut Ctx<'_, H>, source: NodeId, from_slot: u64) {
+        let durable = H::core(ctx.durable());
+        let end = from_slot
+            .saturating_add(LEARN_BATCH_MAX)
+            .min(durable.log_len());
+        let entries: Vec<(u64, Cmd<H>)> = (from_slot..end)
+            .filter_map(|slot| durable.chosen(slot).map(|value| (slot, value)))
+            .collect();
+        if !entries.is_empty() {
+            ctx.send(source, H::message(Msg::Learn { entries }));
+        }
+    }
+
+    /// Chosen values arrived: learn and apply them, and ask for more if still behind.
+    pub(super) fn on_learn(&mut self, ctx: &mut Ctx<'_, H>, entries: &[(u64, Cmd<H>)]) {
+        for &(slot, value) in entries {
+            if super::learn(ctx, slot, value) {
+                self.dirty = true;
+            }
+        }
+        self.first_unchosen = H::core(ctx.durable()).first_unchosen_from(self.first_unchosen);
+        self.apply(ctx);
+        self.catch_up_sent = None;
+        self.maybe_catch_up(ctx);
+    }
+
+    /// Applies chosen slots in order; a leader answers the clients.
+    pub(super) fn apply(&mut self, ctx: &mut Ctx<'_, H>) {
+        let answers = &mut self.answers;
+        let machine = self.config.machine;
+        let applied = match &mut self.role {
+            Role::Leader(leading) => super::apply_ready(ctx, &machine, |_, value| {
+                leading.in_flight.remove(&value);
+                answers.push(value);
+            }),
+            _ => super::apply_ready(ctx, &machine, |_, _| {}),
+        };
+        if applied > 0 {
+            self.dirty = true;
+        }
+    }
+}

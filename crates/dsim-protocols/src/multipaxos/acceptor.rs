@@ -18,6 +18,12 @@ impl<H: Host> Replica<H> {
         if !self.admit(ctx, source, ballot) {
             return;
         }
+        // A prepare for slots we compacted cannot be answered with their accepted
+        // values: the candidate gets our snapshot instead (no promise), installs it,
+        // and prepares again from after it.
+        if self.send_snapshot_below(ctx, source, from_slot) {
+            return;
+        }
         if self.raise_promise(ctx, ballot) {
             if !matches!(self.role, Role::Follower) {
                 self.step_down();
@@ -56,6 +62,14 @@ impl<H: Host> Replica<H> {
         }
         self.raise_promise(ctx, ballot);
         self.follow(ctx, ballot, commit);
+        if slot < H::core(ctx.durable()).log_start() {
+            // Compacted: chosen, and any proposal for a chosen slot carries the chosen
+            // value, so it counts as accepted without a record.
+            self.learn_from_commit(ctx);
+            self.persist(ctx);
+            ctx.send(source, H::message(Msg::Accepted { ballot, slot }));
+            return;
+        }
         let record = H::core(ctx.durable()).slot(slot);
         if record.accepted_ballot != ballot || record.accepted_value != value {
             let record = H::core_mut(ctx.durable_mut()).slot_mut(slot);

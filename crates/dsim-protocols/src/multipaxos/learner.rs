@@ -2,7 +2,7 @@
 //! cannot infer, and applying the chosen prefix to the state machine.
 
 use super::replica::Role;
-use super::{Cmd, Host, Msg, Replica};
+use super::{Cmd, Event, Host, Msg, Replica};
 use dsim_core::{Ctx, NodeId};
 
 /// The most slots a follower scans per message when it infers chosen values from the
@@ -60,8 +60,12 @@ impl<H: Host> Replica<H> {
         );
     }
 
-    /// Anyone: sends the chosen values it knows from `from_slot` on.
+    /// Anyone: sends the chosen values it knows from `from_slot` on, or its snapshot
+    /// when it compacted some of them.
     pub(super) fn on_catch_up(&mut self, ctx: &mut Ctx<'_, H>, source: NodeId, from_slot: u64) {
+        if self.send_snapshot_below(ctx, source, from_slot) {
+            return;
+        }
         let durable = H::core(ctx.durable());
         let end = from_slot
             .saturating_add(LEARN_BATCH_MAX)
@@ -87,7 +91,53 @@ impl<H: Host> Replica<H> {
         self.maybe_catch_up(ctx);
     }
 
-    /// Applies chosen slots in order; a leader answers the clients.
+    /// Sends our snapshot to `target` if it asks for slots from `from_slot` on and we
+    /// compacted some of them; true if it did.
+    pub(super) fn send_snapshot_below(
+        &mut self,
+        ctx: &mut Ctx<'_, H>,
+        target: NodeId,
+        from_slot: u64,
+    ) -> bool {
+        let durable = H::core(ctx.durable());
+        if from_slot >= durable.log_start() {
+            return false;
+        }
+        let msg = Msg::Snapshot {
+            through: durable.applied(),
+            machine: durable.machine().clone(),
+        };
+        ctx.send(target, H::message(msg));
+        true
+    }
+
+    /// A snapshot arrived: a follower or candidate behind it installs it in place of
+    /// its log below, then fetches the chosen values after it. A leader never needs
+    /// one (its phase 1 brought it up to its quorum's log) and ignores it.
+    pub(super) fn on_snapshot(&mut self, ctx: &mut Ctx<'_, H>, through: u64, machine: H::Machine) {
+        if matches!(self.role, Role::Leader(_)) {
+            return;
+        }
+        if !H::core_mut(ctx.durable_mut()).install(through, machine) {
+            return;
+        }
+        self.dirty = true;
+        H::observe(ctx, Event::SnapshotInstalled { through });
+        self.first_unchosen = H::core(ctx.durable()).first_unchosen_from(self.first_unchosen);
+        if let Role::Candidate(campaign) = &mut self.role {
+            // Every slot below `through` is chosen and applied: phase 1 need only
+            // report what comes after (the next prepare asks from there).
+            campaign.from_slot = campaign.from_slot.max(self.first_unchosen);
+            let from_slot = campaign.from_slot;
+            campaign.adopted.retain(|&slot, _| slot >= from_slot);
+        }
+        self.apply(ctx);
+        self.catch_up_sent = None;
+        self.maybe_catch_up(ctx);
+    }
+
+    /// Applies chosen slots in order; a leader answers the clients. Every
+    /// `snapshot_interval` applied slots the log below is compacted.
     pub(super) fn apply(&mut self, ctx: &mut Ctx<'_, H>) {
         let answers = &mut self.answers;
         let machine = self.config.machine;
@@ -100,6 +150,10 @@ impl<H: Host> Replica<H> {
         };
         if applied > 0 {
             self.dirty = true;
+            let durable = H::core_mut(ctx.durable_mut());
+            if durable.applied() - durable.log_start() >= self.config.snapshot_interval {
+                durable.compact(self.config.compaction);
+            }
         }
     }
 }

@@ -22,7 +22,8 @@
 //! catch-up, applying).
 //!
 //! Options of the core ([`Config`]) carry the buggy variants that live inside
-//! consensus: [`Adoption::Ignore`] is `paxos`'s `no-adopt`.
+//! consensus: [`Adoption::Ignore`] is `paxos`'s `no-adopt`, and
+//! [`Compaction::DiscardUnchosen`] its `compact-unchosen`.
 
 pub mod ballot;
 pub mod durable;
@@ -55,6 +56,17 @@ pub enum Adoption {
     Ignore,
 }
 
+/// What a snapshot discards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compaction {
+    /// The chosen, applied prefix of the log (the machine holds it).
+    #[default]
+    ChosenPrefix,
+    /// Also the accepted values of slots not known chosen: the planted
+    /// `compact-unchosen` bug (an acceptor forgets a value a quorum may have chosen).
+    DiscardUnchosen,
+}
+
 /// The core's settings for one run.
 #[derive(Debug)]
 pub struct Config<S: StateMachine> {
@@ -67,6 +79,11 @@ pub struct Config<S: StateMachine> {
     pub heartbeat_interval: SimDuration,
     /// What a new leader proposes in reported slots.
     pub adoption: Adoption,
+    /// A replica snapshots its machine and compacts its log once this many applied
+    /// slots accumulated since the last snapshot (at least 1).
+    pub snapshot_interval: u64,
+    /// What a snapshot discards.
+    pub compaction: Compaction,
     /// The state machine's settings.
     pub machine: S::Config,
 }
@@ -119,6 +136,11 @@ pub enum Event<'a, S: StateMachine> {
         /// What the state machine said.
         output: &'a S::Output,
     },
+    /// This replica installed another's snapshot of the slots below `through`.
+    SnapshotInstalled {
+        /// First slot not in the snapshot: the next one it applies.
+        through: u64,
+    },
     /// This replica won phase 1 with `ballot`.
     LeaderElected {
         /// The ballot.
@@ -139,7 +161,7 @@ pub trait Host: Node + Sized {
     fn core_mut(durable: &mut Self::Durable) -> &mut Durable<Self::Machine>;
 
     /// The protocol message carrying a core message.
-    fn message(msg: Msg<Cmd<Self>>) -> Self::Msg;
+    fn message(msg: Msg<Self::Machine>) -> Self::Msg;
 
     /// The protocol timer standing for a core timer.
     fn timer(timer: Timer) -> Self::Timer;

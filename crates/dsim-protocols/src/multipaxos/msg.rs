@@ -1,6 +1,6 @@
 //! The messages replicas exchange, generic over the command type `C`.
 
-use super::Ballot;
+use super::{Ballot, StateMachine};
 
 /// One accepted (ballot, value) a promise reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,9 +13,9 @@ pub struct PromiseEntry<C> {
     pub value: C,
 }
 
-/// Every message between replicas of the Multi-Paxos core.
+/// Every message between replicas of the Multi-Paxos core, for state machine `S`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Msg<C> {
+pub enum Msg<S: StateMachine> {
     /// Phase 1a: promise not to accept below `ballot`, and report accepted values from
     /// `from_slot` on.
     Prepare {
@@ -30,9 +30,9 @@ pub enum Msg<C> {
         ballot: Ballot,
         /// Accepted (ballot, value) per slot from `from_slot` on, for the slots whose
         /// chosen value the acceptor does not know.
-        entries: Vec<PromiseEntry<C>>,
+        entries: Vec<PromiseEntry<S::Command>>,
         /// (slot, value) the acceptor already learned as chosen from `from_slot` on.
-        chosen: Vec<(u64, C)>,
+        chosen: Vec<(u64, S::Command)>,
     },
     /// Phase 2a: accept `value` in `slot` under `ballot`.
     Accept {
@@ -41,7 +41,7 @@ pub enum Msg<C> {
         /// The log slot.
         slot: u64,
         /// The proposed value.
-        value: C,
+        value: S::Command,
         /// The leader's commit index: every slot below it is chosen.
         commit: u64,
     },
@@ -72,7 +72,16 @@ pub enum Msg<C> {
     /// Chosen (slot, value) pairs, the answer to `CatchUp`.
     Learn {
         /// The chosen entries.
-        entries: Vec<(u64, C)>,
+        entries: Vec<(u64, S::Command)>,
+    },
+    /// The answer to a `CatchUp` or `Prepare` for slots the sender compacted: its
+    /// state machine after applying every slot below `through` (all chosen), as
+    /// Raft's InstallSnapshot. The receiver asks for the log after it with `CatchUp`.
+    Snapshot {
+        /// Slots below this are applied in `machine`.
+        through: u64,
+        /// The sender's state machine.
+        machine: S,
     },
 }
 

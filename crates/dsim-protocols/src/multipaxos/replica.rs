@@ -142,7 +142,7 @@ impl<H: Host> Replica<H> {
     }
 
     /// Handles a core message; the caller ends the handler with [`Replica::persist`].
-    pub fn on_message(&mut self, ctx: &mut Ctx<'_, H>, source: NodeId, msg: Msg<Cmd<H>>) {
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_, H>, source: NodeId, msg: Msg<H::Machine>) {
         match msg {
             Msg::Prepare { ballot, from_slot } => self.on_prepare(ctx, source, ballot, from_slot),
             Msg::Promise {
@@ -161,6 +161,7 @@ impl<H: Host> Replica<H> {
             Msg::Heartbeat { ballot, commit } => self.on_heartbeat(ctx, source, ballot, commit),
             Msg::CatchUp { from_slot } => self.on_catch_up(ctx, source, from_slot),
             Msg::Learn { entries } => self.on_learn(ctx, &entries),
+            Msg::Snapshot { through, machine } => self.on_snapshot(ctx, through, machine),
         }
     }
 

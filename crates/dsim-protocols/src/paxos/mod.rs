@@ -11,6 +11,10 @@
 //!
 //! ## The algorithm
 //!
+//! The consensus part lives in the shared Multi-Paxos core, [`crate::multipaxos`]; this
+//! module adds the state machine ([`KvMachine`]), the client interface and the
+//! local-read variants.
+//!
 //! Paxos (Lamport, "The Part-Time Parliament" and "Paxos Made Simple") chooses one value
 //! per *slot* of a replicated log. Each replica plays three roles:
 //!
@@ -67,6 +71,18 @@
 //! client operation completes within `liveness_bound` (default 2 s) of the later of the
 //! heal and its invocation; a starved operation fails the run (exit 1).
 //!
+//! ## Log compaction
+//!
+//! Every `snapshot_interval` applied slots (default 1,000) a replica compacts: the
+//! durable state machine (store and client table) is the snapshot of the applied prefix,
+//! and the log below it is discarded; durable state is the promise, the snapshot and the
+//! log after it. A replica asked (by `CatchUp`, or by a `Prepare` from a candidate) for
+//! slots it compacted answers with `Snapshot`, Raft's InstallSnapshot: the receiver
+//! replaces its log below the snapshot with it, then fetches the chosen values after it
+//! as usual; a candidate prepares again from after the snapshot. Only chosen, applied
+//! slots are ever discarded, so what an acceptor accepted in an undecided slot is never
+//! lost.
+//!
 //! ## Failure model
 //!
 //! Crash-recovery with stable storage: acceptor state (promise, accepted ballot and
@@ -100,6 +116,11 @@
 //!   from the majority keeps answering while a new leader takes writes: the log agrees
 //!   everywhere, but a client reads a value overwritten before its get began —
 //!   `linearizable` fails.
+//! - `compact-unchosen`: when a replica snapshots, it also discards what it accepted in
+//!   the slots it does not yet know chosen. A value a quorum chose can so be forgotten by
+//!   members of that quorum, and a new leader whose phase-1 quorum holds them proposes
+//!   something else in the slot: `agreement` fails (with frequent snapshots, e.g.
+//!   `snapshot_interval = 16` on `paxos-nemesis`).
 //! - `follower-read`: every replica answers gets from its own state; followers apply the
 //!   log a heartbeat (or a catch-up) behind the leader, so a get misses a put that
 //!   already completed — `linearizable` fails.
@@ -108,7 +129,7 @@
 //!
 //! One command per slot (no batching); the leader learns from its own `Accepted`
 //! messages and followers from the commit index (no all-to-all `Accepted`); no
-//! reconfiguration, snapshots or log truncation; the client table is a sliding window
+//! reconfiguration; the client table is a sliding window
 //! per client (a command more than [`SESSION_WINDOW`] commands behind its client's
 //! newest applied one is taken for abandoned and suppressed).
 //!
@@ -344,6 +365,8 @@ pub enum Variant {
     StaleRead,
     /// Every replica answers gets from its own state.
     FollowerRead,
+    /// A snapshot also discards accepted values of slots not known chosen.
+    CompactUnchosen,
 }
 
 impl Variant {
@@ -355,6 +378,7 @@ impl Variant {
             "seed-naive" => Some(Variant::SeedNaive),
             "stale-read" => Some(Variant::StaleRead),
             "follower-read" => Some(Variant::FollowerRead),
+            "compact-unchosen" => Some(Variant::CompactUnchosen),
             _ => None,
         }
     }
@@ -367,6 +391,7 @@ impl Variant {
             Variant::SeedNaive => "seed-naive",
             Variant::StaleRead => "stale-read",
             Variant::FollowerRead => "follower-read",
+            Variant::CompactUnchosen => "compact-unchosen",
         }
     }
 
@@ -376,7 +401,9 @@ impl Variant {
         match self {
             Variant::StaleRead => leader,
             Variant::FollowerRead => true,
-            Variant::Correct | Variant::NoAdopt | Variant::SeedNaive => false,
+            Variant::Correct | Variant::NoAdopt | Variant::SeedNaive | Variant::CompactUnchosen => {
+                false
+            }
         }
     }
 }
@@ -403,7 +430,15 @@ pub const VARIANTS: &[VariantSpec] = &[
         name: "follower-read",
         help: "bug: every replica answers gets from its own, possibly lagging, state",
     },
+    VariantSpec {
+        name: "compact-unchosen",
+        help: "bug: a snapshot also discards the accepted values of slots not yet known chosen, so a value a quorum chose can be forgotten",
+    },
 ];
+
+/// Applied slots between two snapshots unless `snapshot_interval` says otherwise: the
+/// durable log stays near this length however long a run lasts.
+pub const SNAPSHOT_INTERVAL_DEFAULT: i64 = 1000;
 
 /// The keys accepted under `[protocol]`.
 pub const PARAMS: &[ParamSpec] = &[
@@ -456,6 +491,15 @@ pub const PARAMS: &[ParamSpec] = &[
         help: "liveness check: once every fault healed with a majority of replicas up, each op completes within this long (of the heal, or of its invocation if later)",
     },
     ParamSpec {
+        key: "snapshot_interval",
+        kind: ParamKind::Int {
+            default: SNAPSHOT_INTERVAL_DEFAULT,
+            min: 1,
+            max: 1 << 40,
+        },
+        help: "a replica snapshots its state machine and discards the log below it every this many applied slots; a lagging replica catches up from a snapshot",
+    },
+    ParamSpec {
         key: "naive_round",
         kind: ParamKind::duration(SimDuration::from_millis(20)),
         help: "seed-naive only: how long a replica collects proposals before deciding the smallest",
@@ -493,6 +537,8 @@ pub struct PaxosConfig {
     pub cas_ratio: f64,
     /// The liveness check's bound.
     pub liveness_bound: SimDuration,
+    /// Applied slots between two snapshots (log compactions).
+    pub snapshot_interval: u64,
 }
 
 impl PaxosConfig {
@@ -527,6 +573,7 @@ impl PaxosConfig {
             read_ratio: params.ratio(PARAMS, "read_ratio"),
             cas_ratio: params.ratio(PARAMS, "cas_ratio"),
             liveness_bound: params.duration(PARAMS, "liveness_bound"),
+            snapshot_interval: params.int(PARAMS, "snapshot_interval").max(1) as u64,
         }
     }
 
@@ -539,7 +586,7 @@ impl PaxosConfig {
     pub fn from_setup(setup: &Setup<'_>) -> Result<PaxosConfig, ConfigError> {
         let variant = Variant::parse(setup.variant).ok_or_else(|| {
             ConfigError::Invalid(format!(
-                "paxos has no variant {:?} (correct, no-adopt, seed-naive, stale-read, follower-read)",
+                "paxos has no variant {:?} (correct, no-adopt, seed-naive, stale-read, follower-read, compact-unchosen)",
                 setup.variant
             ))
         })?;
@@ -608,6 +655,11 @@ impl PaxosConfig {
             adoption: match self.variant {
                 Variant::NoAdopt => multipaxos::Adoption::Ignore,
                 _ => multipaxos::Adoption::Highest,
+            },
+            snapshot_interval: self.snapshot_interval,
+            compaction: match self.variant {
+                Variant::CompactUnchosen => multipaxos::Compaction::DiscardUnchosen,
+                _ => multipaxos::Compaction::ChosenPrefix,
             },
             machine: self.client_window as u64,
         }
@@ -693,6 +745,13 @@ pub enum Msg {
         /// (slot, value) pairs, ascending.
         entries: Vec<(u64, u64)>,
     },
+    /// A replica's snapshot, answering a `CatchUp` or `Prepare` for slots it compacted.
+    Snapshot {
+        /// Slots below this are applied in `machine`.
+        through: u64,
+        /// The sender's store and client table.
+        machine: KvMachine,
+    },
     /// `seed-naive`: my proposal for `slot`.
     Proposal {
         /// The log slot.
@@ -734,6 +793,12 @@ pub enum ApplyOutcome {
 /// Paxos observations for the checker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PaxosEvent {
+    /// A replica installed a snapshot of slots below `through` (from another replica)
+    /// in place of its log: it applies `through` next.
+    SnapshotInstalled {
+        /// First slot not in the snapshot.
+        through: u64,
+    },
     /// A client submitted this command value (observed before it is sent).
     Submitted {
         /// The command.
@@ -898,6 +963,12 @@ impl PaxosDurable {
         self.core.applied()
     }
 
+    /// First slot the log still holds: the ones below were compacted into the
+    /// snapshot (the store and client table).
+    pub fn log_start(&self) -> u64 {
+        self.core.log_start()
+    }
+
     /// The store: one value per key written so far.
     pub fn store(&self) -> &BTreeMap<u8, u8> {
         self.core.machine().store()
@@ -970,7 +1041,7 @@ impl multipaxos::Host for PaxosNode {
         &mut durable.core
     }
 
-    fn message(msg: multipaxos::Msg<u64>) -> Msg {
+    fn message(msg: multipaxos::Msg<KvMachine>) -> Msg {
         Msg::from(msg)
     }
 
@@ -1002,6 +1073,9 @@ impl multipaxos::Host for PaxosNode {
                 value,
                 outcome: *output,
             }),
+            multipaxos::Event::SnapshotInstalled { through } => {
+                Observation::Protocol(PaxosEvent::SnapshotInstalled { through })
+            }
             multipaxos::Event::LeaderElected { ballot } => {
                 Observation::Protocol(PaxosEvent::LeaderElected { ballot })
             }
@@ -1018,8 +1092,8 @@ impl multipaxos::Host for PaxosNode {
     }
 }
 
-impl From<multipaxos::Msg<u64>> for Msg {
-    fn from(msg: multipaxos::Msg<u64>) -> Msg {
+impl From<multipaxos::Msg<KvMachine>> for Msg {
+    fn from(msg: multipaxos::Msg<KvMachine>) -> Msg {
         use multipaxos::Msg as Core;
         match msg {
             Core::Prepare { ballot, from_slot } => Msg::Prepare { ballot, from_slot },
@@ -1048,13 +1122,14 @@ impl From<multipaxos::Msg<u64>> for Msg {
             Core::Heartbeat { ballot, commit } => Msg::Heartbeat { ballot, commit },
             Core::CatchUp { from_slot } => Msg::CatchUp { from_slot },
             Core::Learn { entries } => Msg::Learn { entries },
+            Core::Snapshot { through, machine } => Msg::Snapshot { through, machine },
         }
     }
 }
 
 impl Msg {
     /// The core message this is, if it is one (client and seed-naive messages are not).
-    fn into_core(self) -> Result<multipaxos::Msg<u64>, Msg> {
+    fn into_core(self) -> Result<multipaxos::Msg<KvMachine>, Msg> {
         use multipaxos::Msg as Core;
         Ok(match self {
             Msg::Prepare { ballot, from_slot } => Core::Prepare { ballot, from_slot },
@@ -1083,6 +1158,7 @@ impl Msg {
             Msg::Heartbeat { ballot, commit } => Core::Heartbeat { ballot, commit },
             Msg::CatchUp { from_slot } => Core::CatchUp { from_slot },
             Msg::Learn { entries } => Core::Learn { entries },
+            Msg::Snapshot { through, machine } => Core::Snapshot { through, machine },
             other @ (Msg::Request { .. } | Msg::Reply { .. } | Msg::Proposal { .. }) => {
                 return Err(other);
             }
@@ -1108,9 +1184,11 @@ impl PaxosNode {
             return PaxosNode::Client(Client::new(*config, id));
         }
         match config.variant {
-            Variant::Correct | Variant::NoAdopt | Variant::StaleRead | Variant::FollowerRead => {
-                PaxosNode::Replica(Replica::new(*config, id))
-            }
+            Variant::Correct
+            | Variant::NoAdopt
+            | Variant::StaleRead
+            | Variant::FollowerRead
+            | Variant::CompactUnchosen => PaxosNode::Replica(Replica::new(*config, id)),
             Variant::SeedNaive => PaxosNode::Naive(NaiveReplica::new(*config, id)),
         }
     }
@@ -1163,6 +1241,7 @@ impl Node for PaxosNode {
             Msg::Reply { .. } => 0,
             Msg::Promise { entries, .. } => 1u32.saturating_add(entries.len() as u32),
             Msg::Learn { entries } => 1u32.saturating_add(entries.len() as u32),
+            Msg::Snapshot { machine, .. } => 1u32.saturating_add(machine.store.len() as u32),
             _ => 1,
         }
     }
@@ -1207,6 +1286,16 @@ impl Node for PaxosNode {
                 0,
             ],
             Msg::Proposal { slot, value } => [11, *slot, *value, 0],
+            Msg::Snapshot { through, machine } => [
+                12,
+                *through,
+                machine.store.iter().fold(0, |acc, (&key, &value)| {
+                    mix(acc ^ u64::from(key) ^ u64::from(value).rotate_left(29))
+                }),
+                machine.sessions.iter().fold(0, |acc, (&client, session)| {
+                    mix(acc ^ u64::from(client) ^ session.low.rotate_left(17))
+                }),
+            ],
         };
         mix(words.iter().fold(0x9E37_79B9_7F4A_7C15, |acc, &word| {
             (acc.rotate_left(23) ^ word).wrapping_mul(0xBF58_476D_1CE4_E5B9)

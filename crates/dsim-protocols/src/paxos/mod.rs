@@ -157,6 +157,7 @@ pub use naive::NaiveReplica;
 pub use replica::Replica;
 
 use crate::multipaxos;
+use crate::multipaxos::Msg as Core;
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
     ConfigError, Ctx, Node, NodeId, Observation, ParamKind, ParamSpec, Protocol, ProtocolInfo,
@@ -686,72 +687,8 @@ pub enum Msg {
         /// What the state machine answered.
         result: KvResult,
     },
-    /// Phase 1a: promise not to accept below `ballot`, and report accepted values from
-    /// `from_slot` on.
-    Prepare {
-        /// The proposer's ballot.
-        ballot: Ballot,
-        /// First slot the proposer does not know to be chosen.
-        from_slot: u64,
-    },
-    /// Phase 1b: the acceptor's promise and its accepted values.
-    Promise {
-        /// The ballot promised.
-        ballot: Ballot,
-        /// Accepted (ballot, value) per slot, from the prepare's `from_slot` on, for
-        /// the slots whose chosen value the acceptor does not know.
-        entries: Vec<PromiseEntry>,
-        /// (slot, value) the acceptor already learned as chosen from `from_slot` on: a
-        /// lagging proposer learns them instead of proposing them again.
-        chosen: Vec<(u64, u64)>,
-    },
-    /// Phase 2a: accept `value` in `slot` under `ballot`.
-    Accept {
-        /// The leader's ballot.
-        ballot: Ballot,
-        /// The log slot.
-        slot: u64,
-        /// The proposed value.
-        value: u64,
-        /// The leader's commit index: every slot below it is chosen.
-        commit: u64,
-    },
-    /// Phase 2b: the acceptor accepted `slot` under `ballot`.
-    Accepted {
-        /// The ballot accepted.
-        ballot: Ballot,
-        /// The log slot.
-        slot: u64,
-    },
-    /// Refusal: the acceptor promised a higher ballot.
-    Nack {
-        /// The acceptor's promise.
-        promised: Ballot,
-    },
-    /// Leader keep-alive with its commit index.
-    Heartbeat {
-        /// The leader's ballot.
-        ballot: Ballot,
-        /// Every slot below it is chosen.
-        commit: u64,
-    },
-    /// Learner to leader: send me chosen values from `from_slot` on.
-    CatchUp {
-        /// First slot the learner misses.
-        from_slot: u64,
-    },
-    /// Chosen values, answering `CatchUp`.
-    Learn {
-        /// (slot, value) pairs, ascending.
-        entries: Vec<(u64, u64)>,
-    },
-    /// A replica's snapshot, answering a `CatchUp` or `Prepare` for slots it compacted.
-    Snapshot {
-        /// Slots below this are applied in `machine`.
-        through: u64,
-        /// The sender's store and client table.
-        machine: KvMachine,
-    },
+    /// Replica to replica: a message of the Multi-Paxos core.
+    Core(multipaxos::Msg<KvMachine>),
     /// `seed-naive`: my proposal for `slot`.
     Proposal {
         /// The log slot.
@@ -1042,7 +979,7 @@ impl multipaxos::Host for PaxosNode {
     }
 
     fn message(msg: multipaxos::Msg<KvMachine>) -> Msg {
-        Msg::from(msg)
+        Msg::Core(msg)
     }
 
     fn timer(timer: multipaxos::Timer) -> Timer {
@@ -1089,80 +1026,6 @@ impl multipaxos::Host for PaxosNode {
         if let Some((client, reply)) = log::reply(ctx.durable(), value) {
             ctx.send(client, reply);
         }
-    }
-}
-
-impl From<multipaxos::Msg<KvMachine>> for Msg {
-    fn from(msg: multipaxos::Msg<KvMachine>) -> Msg {
-        use multipaxos::Msg as Core;
-        match msg {
-            Core::Prepare { ballot, from_slot } => Msg::Prepare { ballot, from_slot },
-            Core::Promise {
-                ballot,
-                entries,
-                chosen,
-            } => Msg::Promise {
-                ballot,
-                entries,
-                chosen,
-            },
-            Core::Accept {
-                ballot,
-                slot,
-                value,
-                commit,
-            } => Msg::Accept {
-                ballot,
-                slot,
-                value,
-                commit,
-            },
-            Core::Accepted { ballot, slot } => Msg::Accepted { ballot, slot },
-            Core::Nack { promised } => Msg::Nack { promised },
-            Core::Heartbeat { ballot, commit } => Msg::Heartbeat { ballot, commit },
-            Core::CatchUp { from_slot } => Msg::CatchUp { from_slot },
-            Core::Learn { entries } => Msg::Learn { entries },
-            Core::Snapshot { through, machine } => Msg::Snapshot { through, machine },
-        }
-    }
-}
-
-impl Msg {
-    /// The core message this is, if it is one (client and seed-naive messages are not).
-    fn into_core(self) -> Result<multipaxos::Msg<KvMachine>, Msg> {
-        use multipaxos::Msg as Core;
-        Ok(match self {
-            Msg::Prepare { ballot, from_slot } => Core::Prepare { ballot, from_slot },
-            Msg::Promise {
-                ballot,
-                entries,
-                chosen,
-            } => Core::Promise {
-                ballot,
-                entries,
-                chosen,
-            },
-            Msg::Accept {
-                ballot,
-                slot,
-                value,
-                commit,
-            } => Core::Accept {
-                ballot,
-                slot,
-                value,
-                commit,
-            },
-            Msg::Accepted { ballot, slot } => Core::Accepted { ballot, slot },
-            Msg::Nack { promised } => Core::Nack { promised },
-            Msg::Heartbeat { ballot, commit } => Core::Heartbeat { ballot, commit },
-            Msg::CatchUp { from_slot } => Core::CatchUp { from_slot },
-            Msg::Learn { entries } => Core::Learn { entries },
-            Msg::Snapshot { through, machine } => Core::Snapshot { through, machine },
-            other @ (Msg::Request { .. } | Msg::Reply { .. } | Msg::Proposal { .. }) => {
-                return Err(other);
-            }
-        })
     }
 }
 
@@ -1239,9 +1102,11 @@ impl Node for PaxosNode {
     fn message_cost(msg: &Msg) -> u32 {
         match msg {
             Msg::Reply { .. } => 0,
-            Msg::Promise { entries, .. } => 1u32.saturating_add(entries.len() as u32),
-            Msg::Learn { entries } => 1u32.saturating_add(entries.len() as u32),
-            Msg::Snapshot { machine, .. } => 1u32.saturating_add(machine.store.len() as u32),
+            Msg::Core(Core::Promise { entries, .. }) => 1u32.saturating_add(entries.len() as u32),
+            Msg::Core(Core::Learn { entries }) => 1u32.saturating_add(entries.len() as u32),
+            Msg::Core(Core::Snapshot { machine, .. }) => {
+                1u32.saturating_add(machine.store.len() as u32)
+            }
             _ => 1,
         }
     }
@@ -1252,12 +1117,12 @@ impl Node for PaxosNode {
         let words: [u64; 4] = match msg {
             Msg::Request { value, forwarded } => [1, *value, u64::from(*forwarded), 0],
             Msg::Reply { seq, result } => [2, *seq, result.key(), 0],
-            Msg::Prepare { ballot, from_slot } => [3, ballot.key(), *from_slot, 0],
-            Msg::Promise {
+            Msg::Core(Core::Prepare { ballot, from_slot }) => [3, ballot.key(), *from_slot, 0],
+            Msg::Core(Core::Promise {
                 ballot,
                 entries,
                 chosen,
-            } => [
+            }) => [
                 4,
                 ballot.key(),
                 entries.len() as u64 | (chosen.len() as u64) << 32,
@@ -1267,17 +1132,17 @@ impl Node for PaxosNode {
                     mix(acc ^ slot ^ value.rotate_left(29))
                 }),
             ],
-            Msg::Accept {
+            Msg::Core(Core::Accept {
                 ballot,
                 slot,
                 value,
                 commit,
-            } => [5, ballot.key(), *slot ^ commit.rotate_left(32), *value],
-            Msg::Accepted { ballot, slot } => [6, ballot.key(), *slot, 0],
-            Msg::Nack { promised } => [7, promised.key(), 0, 0],
-            Msg::Heartbeat { ballot, commit } => [8, ballot.key(), *commit, 0],
-            Msg::CatchUp { from_slot } => [9, *from_slot, 0, 0],
-            Msg::Learn { entries } => [
+            }) => [5, ballot.key(), *slot ^ commit.rotate_left(32), *value],
+            Msg::Core(Core::Accepted { ballot, slot }) => [6, ballot.key(), *slot, 0],
+            Msg::Core(Core::Nack { promised }) => [7, promised.key(), 0, 0],
+            Msg::Core(Core::Heartbeat { ballot, commit }) => [8, ballot.key(), *commit, 0],
+            Msg::Core(Core::CatchUp { from_slot }) => [9, *from_slot, 0, 0],
+            Msg::Core(Core::Learn { entries }) => [
                 10,
                 entries.len() as u64,
                 entries.iter().fold(0, |acc, (slot, value)| {
@@ -1286,7 +1151,7 @@ impl Node for PaxosNode {
                 0,
             ],
             Msg::Proposal { slot, value } => [11, *slot, *value, 0],
-            Msg::Snapshot { through, machine } => [
+            Msg::Core(Core::Snapshot { through, machine }) => [
                 12,
                 *through,
                 machine.store.iter().fold(0, |acc, (&key, &value)| {
@@ -1542,14 +1407,14 @@ mod tests {
     #[test]
     fn digests_tell_messages_apart() {
         // The fingerprint relies on different messages hashing differently.
-        let a = PaxosNode::message_digest(&Msg::Accepted {
+        let a = PaxosNode::message_digest(&Msg::Core(Core::Accepted {
             ballot: Ballot { round: 1, node: 0 },
             slot: 3,
-        });
-        let b = PaxosNode::message_digest(&Msg::Accepted {
+        }));
+        let b = PaxosNode::message_digest(&Msg::Core(Core::Accepted {
             ballot: Ballot { round: 1, node: 0 },
             slot: 4,
-        });
+        }));
         assert_ne!(a, b);
     }
 }

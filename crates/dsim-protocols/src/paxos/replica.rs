@@ -42,11 +42,11 @@ impl Replica {
     }
 
     pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, PaxosNode>, source: NodeId, msg: Msg) {
-        match msg.into_core() {
-            Ok(core) => self.core.on_message(ctx, source, core),
-            Err(Msg::Request { value, forwarded }) => self.on_request(ctx, value, forwarded),
+        match msg {
+            Msg::Core(core) => self.core.on_message(ctx, source, core),
+            Msg::Request { value, forwarded } => self.on_request(ctx, value, forwarded),
             // Clients' and seed-naive messages mean nothing to a Multi-Paxos replica.
-            Err(_) => {}
+            Msg::Reply { .. } | Msg::Proposal { .. } => {}
         }
         self.core.persist(ctx);
     }
@@ -96,6 +96,7 @@ mod tests {
     use super::super::PaxosEvent;
     use super::super::{NOOP, PaxosDurable, PromiseEntry, Variant, Workload, command_value};
     use super::*;
+    use crate::multipaxos::Msg as Core;
     use dsim_core::{CtxParts, Effect, Node, Observation, SimTime};
 
     const REPLICAS: usize = 3;
@@ -154,18 +155,18 @@ mod tests {
         let prepare = sends(&effects)
             .into_iter()
             .find_map(|(_, msg)| match msg {
-                Msg::Prepare { ballot, .. } => Some(ballot),
+                Msg::Core(Core::Prepare { ballot, .. }) => Some(ballot),
                 _ => None,
             })
             .expect("an election sends prepares");
         node.on_message(
             &mut parts.ctx(),
             NodeId(1),
-            Msg::Promise {
+            Msg::Core(Core::Promise {
                 ballot: prepare,
                 entries: promise,
                 chosen: Vec::new(),
-            },
+            }),
         );
         (node, parts)
     }
@@ -178,10 +179,10 @@ mod tests {
         node.on_message(
             &mut parts.ctx(),
             NodeId(0),
-            Msg::Prepare {
+            Msg::Core(Core::Prepare {
                 ballot: ballot(3, 0),
                 from_slot: 2,
-            },
+            }),
         );
         let effects = parts.take_effects();
         // The promise must survive a crash: the sync comes before the reply, or a
@@ -194,7 +195,7 @@ mod tests {
             sends(&effects),
             vec![(
                 NodeId(0),
-                Msg::Promise {
+                Msg::Core(Core::Promise {
                     ballot: ballot(3, 0),
                     entries: vec![PromiseEntry {
                         slot: 4,
@@ -202,7 +203,7 @@ mod tests {
                         value: 99
                     }],
                     chosen: Vec::new(),
-                }
+                })
             )],
             "the promise carries the accepted value so the proposer can adopt it"
         );
@@ -215,19 +216,19 @@ mod tests {
         node.on_message(
             &mut parts.ctx(),
             NodeId(0),
-            Msg::Prepare {
+            Msg::Core(Core::Prepare {
                 ballot: ballot(4, 0),
                 from_slot: 0,
-            },
+            }),
         );
         // Promising a lower ballot would let two leaders choose different values.
         assert_eq!(
             parts.take_sends(),
             vec![(
                 NodeId(0),
-                Msg::Nack {
+                Msg::Core(Core::Nack {
                     promised: ballot(5, 2)
-                }
+                })
             )]
         );
         assert_eq!(parts.durable.promised(), ballot(5, 2));
@@ -239,12 +240,12 @@ mod tests {
         node.on_message(
             &mut parts.ctx(),
             NodeId(0),
-            Msg::Accept {
+            Msg::Core(Core::Accept {
                 ballot: ballot(1, 0),
                 slot: 0,
                 value: 42,
                 commit: 0,
-            },
+            }),
         );
         let effects = parts.take_effects();
         let sync = position(&effects, |e| matches!(e, Effect::Sync));
@@ -265,10 +266,10 @@ mod tests {
             sends(&effects),
             vec![(
                 NodeId(0),
-                Msg::Accepted {
+                Msg::Core(Core::Accepted {
                     ballot: ballot(1, 0),
                     slot: 0
-                }
+                })
             )]
         );
     }
@@ -280,12 +281,12 @@ mod tests {
         node.on_message(
             &mut parts.ctx(),
             NodeId(0),
-            Msg::Accept {
+            Msg::Core(Core::Accept {
                 ballot: ballot(1, 0),
                 slot: 0,
                 value: 42,
                 commit: 0,
-            },
+            }),
         );
         // Accepting under a broken promise is exactly how two values get chosen.
         assert_eq!(parts.durable.slot(0).accepted_ballot, Ballot::NONE);
@@ -293,9 +294,9 @@ mod tests {
             parts.take_sends(),
             vec![(
                 NodeId(0),
-                Msg::Nack {
+                Msg::Core(Core::Nack {
                     promised: ballot(2, 1)
-                }
+                })
             )]
         );
     }
@@ -307,21 +308,21 @@ mod tests {
             node.on_message(
                 &mut parts.ctx(),
                 NodeId(0),
-                Msg::Accept {
+                Msg::Core(Core::Accept {
                     ballot: ballot(1, 0),
                     slot,
                     value: command_value(NodeId(3), slot),
                     commit: 0,
-                },
+                }),
             );
         }
         node.on_message(
             &mut parts.ctx(),
             NodeId(0),
-            Msg::Heartbeat {
+            Msg::Core(Core::Heartbeat {
                 ballot: ballot(1, 0),
                 commit: 2,
-            },
+            }),
         );
         // Without learning from the commit index followers would never apply anything.
         assert_eq!(parts.durable.chosen(0), Some(command_value(NodeId(3), 0)));
@@ -335,26 +336,26 @@ mod tests {
         node.on_message(
             &mut parts.ctx(),
             NodeId(0),
-            Msg::Heartbeat {
+            Msg::Core(Core::Heartbeat {
                 ballot: ballot(1, 0),
                 commit: 3,
-            },
+            }),
         );
         // The follower accepted nothing, so only catch-up can fill its log.
         assert_eq!(
             parts.take_sends(),
-            vec![(NodeId(0), Msg::CatchUp { from_slot: 0 })]
+            vec![(NodeId(0), Msg::Core(Core::CatchUp { from_slot: 0 }))]
         );
         node.on_message(
             &mut parts.ctx(),
             NodeId(0),
-            Msg::Learn {
+            Msg::Core(Core::Learn {
                 entries: vec![
                     (0, NOOP),
                     (1, command_value(NodeId(3), 7)),
                     (2, command_value(NodeId(3), 8)),
                 ],
-            },
+            }),
         );
         assert_eq!(parts.durable.applied(), 3);
         assert!(
@@ -369,9 +370,9 @@ mod tests {
         node.on_message(
             &mut parts.ctx(),
             NodeId(1),
-            Msg::Nack {
+            Msg::Core(Core::Nack {
                 promised: ballot(6, 2),
-            },
+            }),
         );
         parts.local_now = SimTime(10_000_000_000);
         node.on_timer(&mut parts.ctx(), Timer::Election);
@@ -381,10 +382,10 @@ mod tests {
         for (_, msg) in sent {
             assert_eq!(
                 msg,
-                Msg::Prepare {
+                Msg::Core(Core::Prepare {
                     ballot: ballot(7, 0),
                     from_slot: 0
-                }
+                })
             );
         }
         assert_eq!(parts.durable.promised(), ballot(7, 0));
@@ -402,14 +403,14 @@ mod tests {
         parts0.local_now = SimTime(10_000_000_000);
         node.on_timer(&mut parts0.ctx(), Timer::Election);
         let prepare = match parts0.take_sends().remove(0).1 {
-            Msg::Prepare { ballot, .. } => ballot,
+            Msg::Core(Core::Prepare { ballot, .. }) => ballot,
             other => panic!("expected a prepare, got {other:?}"),
         };
         let adopted = command_value(NodeId(3), 9);
         node.on_message(
             &mut parts0.ctx(),
             NodeId(1),
-            Msg::Promise {
+            Msg::Core(Core::Promise {
                 ballot: prepare,
                 entries: vec![PromiseEntry {
                     slot: 0,
@@ -417,7 +418,7 @@ mod tests {
                     value: adopted,
                 }],
                 chosen: Vec::new(),
-            },
+            }),
         );
         // Proposing anything but the highest-ballot value could overwrite a chosen one.
         assert_eq!(node.leading(), Some(prepare));
@@ -425,14 +426,12 @@ mod tests {
             .take_sends()
             .into_iter()
             .map(|(_, msg)| msg)
-            .filter(|msg| matches!(msg, Msg::Accept { .. }))
+            .filter(|msg| matches!(msg, Msg::Core(Core::Accept { .. })))
             .collect();
         assert_eq!(accepts.len(), REPLICAS - 1);
-        assert!(
-            accepts
-                .iter()
-                .all(|msg| matches!(msg, Msg::Accept { slot: 0, value, .. } if *value == adopted))
-        );
+        assert!(accepts.iter().all(
+            |msg| matches!(msg, Msg::Core(Core::Accept { slot: 0, value, .. }) if *value == adopted)
+        ));
     }
 
     #[test]
@@ -442,17 +441,17 @@ mod tests {
         fresh.local_now = SimTime(10_000_000_000);
         node.on_timer(&mut fresh.ctx(), Timer::Election);
         let prepare = match fresh.take_sends().remove(0).1 {
-            Msg::Prepare { ballot, .. } => ballot,
+            Msg::Core(Core::Prepare { ballot, .. }) => ballot,
             other => panic!("expected a prepare, got {other:?}"),
         };
         node.on_message(
             &mut fresh.ctx(),
             NodeId(1),
-            Msg::Promise {
+            Msg::Core(Core::Promise {
                 ballot: prepare,
                 entries: Vec::new(),
                 chosen: vec![(0, chosen)],
-            },
+            }),
         );
         // Slot 0 is known chosen: it is learned and applied, and the new leader
         // proposes nothing for it (re-proposing a whole lagging log would be wasteful).
@@ -462,7 +461,7 @@ mod tests {
             !fresh
                 .take_sends()
                 .iter()
-                .any(|(_, msg)| matches!(msg, Msg::Accept { .. }))
+                .any(|(_, msg)| matches!(msg, Msg::Core(Core::Accept { .. })))
         );
     }
 
@@ -483,15 +482,15 @@ mod tests {
             .take_sends()
             .into_iter()
             .map(|(_, msg)| msg)
-            .filter(|msg| matches!(msg, Msg::Accept { .. }))
+            .filter(|msg| matches!(msg, Msg::Core(Core::Accept { .. })))
             .collect();
         assert!(accepts.iter().all(|msg| matches!(
             msg,
-            Msg::Accept {
+            Msg::Core(Core::Accept {
                 slot: 0,
                 value: NOOP,
                 ..
-            }
+            })
         )));
     }
 
@@ -515,10 +514,10 @@ mod tests {
         node.on_message(
             &mut parts.ctx(),
             NodeId(2),
-            Msg::Accepted {
+            Msg::Core(Core::Accepted {
                 ballot: leading,
                 slot: 0,
-            },
+            }),
         );
         // Two of three accepted: the value is chosen, applied and answered.
         assert_eq!(parts.durable.chosen(0), Some(value));
@@ -576,7 +575,7 @@ mod tests {
         let accepts = parts
             .take_sends()
             .into_iter()
-            .filter(|(_, msg)| matches!(msg, Msg::Accept { slot: 0, .. }))
+            .filter(|(_, msg)| matches!(msg, Msg::Core(Core::Accept { slot: 0, .. })))
             .count();
         // Under message loss a leader that never retransmits stalls forever.
         assert_eq!(accepts, REPLICAS - 1);
@@ -589,10 +588,10 @@ mod tests {
         node.on_message(
             &mut parts.ctx(),
             NodeId(2),
-            Msg::Heartbeat {
+            Msg::Core(Core::Heartbeat {
                 ballot: ballot(9, 2),
                 commit: 0,
-            },
+            }),
         );
         // Two nodes both acting as leader would only livelock, but a leader deaf to
         // higher ballots would never let a new one finish.
@@ -609,10 +608,10 @@ mod tests {
         node.on_message(
             &mut parts.ctx(),
             NodeId(2),
-            Msg::Heartbeat {
+            Msg::Core(Core::Heartbeat {
                 ballot: ballot(1, 2),
                 commit: 0,
-            },
+            }),
         );
         parts.take_effects();
         let value = command_value(NodeId(3), 1);
@@ -688,21 +687,21 @@ mod tests {
         node.on_message(
             &mut parts.ctx(),
             NodeId(0),
-            Msg::Accept {
+            Msg::Core(Core::Accept {
                 ballot: ballot(3, 0),
                 slot: 0,
                 value: 5,
                 commit: 0,
-            },
+            }),
         );
         // Forgetting a promise across a restart is the classic durable-state bug.
         assert_eq!(
             parts.take_sends(),
             vec![(
                 NodeId(0),
-                Msg::Nack {
+                Msg::Core(Core::Nack {
                     promised: ballot(4, 1)
-                }
+                })
             )]
         );
     }

@@ -118,22 +118,25 @@ impl<H: Host> Replica<H> {
         if matches!(self.role, Role::Leader(_)) {
             return;
         }
-        if !H::core_mut(ctx.durable_mut()).install(through, machine) {
-            return;
+        let installed = H::core_mut(ctx.durable_mut()).install(through, machine);
+        if installed {
+            self.dirty = true;
+            H::observe(ctx, Event::SnapshotInstalled { through });
+            self.first_unchosen = H::core(ctx.durable()).first_unchosen_from(self.first_unchosen);
         }
-        self.dirty = true;
-        H::observe(ctx, Event::SnapshotInstalled { through });
-        self.first_unchosen = H::core(ctx.durable()).first_unchosen_from(self.first_unchosen);
         if let Role::Candidate(campaign) = &mut self.role {
-            // Every slot below `through` is chosen and applied: phase 1 need only
-            // report what comes after (the next prepare asks from there).
+            // Every slot below `first_unchosen` is known chosen (installed, or learned
+            // during the campaign): phase 1 need only report what comes after, and the
+            // next prepare asks from there, which the sender can answer with a promise.
             campaign.from_slot = campaign.from_slot.max(self.first_unchosen);
             let from_slot = campaign.from_slot;
             campaign.adopted.retain(|&slot, _| slot >= from_slot);
         }
-        self.apply(ctx);
-        self.catch_up_sent = None;
-        self.maybe_catch_up(ctx);
+        if installed {
+            self.apply(ctx);
+            self.catch_up_sent = None;
+            self.maybe_catch_up(ctx);
+        }
     }
 
     /// Applies chosen slots in order; a leader answers the clients. Every

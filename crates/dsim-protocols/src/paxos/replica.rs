@@ -96,7 +96,7 @@ mod tests {
     use super::super::PaxosEvent;
     use super::super::{NOOP, PaxosDurable, PromiseEntry, Variant, Workload, command_value};
     use super::*;
-    use crate::multipaxos::Msg as Core;
+    use crate::multipaxos::{Compaction, Msg as Core};
     use dsim_core::{CtxParts, Effect, Node, Observation, SimTime};
 
     const REPLICAS: usize = 3;
@@ -703,6 +703,65 @@ mod tests {
                     promised: ballot(4, 1)
                 })
             )]
+        );
+    }
+
+    #[test]
+    fn prepare_for_compacted_slots_is_answered_with_the_snapshot_not_a_promise() {
+        let (mut node, mut parts) = replica(1, Variant::Correct);
+        let value = command_value(NodeId(3), 0);
+        assert!(parts.durable.core.learn(0, value));
+        assert!(parts.durable.core.apply_next(&8).is_some());
+        parts.durable.core.compact(Compaction::ChosenPrefix);
+        node.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::Core(Core::Prepare {
+                ballot: ballot(3, 0),
+                from_slot: 0,
+            }),
+        );
+        // A promise from slot 0 could not report slot 0 (compacted), so the candidate
+        // would not learn it is chosen and could propose another value there.
+        let sent = parts.take_sends();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        match &sent[0] {
+            (NodeId(0), Msg::Core(Core::Snapshot { through, machine })) => {
+                assert_eq!(*through, 1);
+                assert_eq!(machine.result(NodeId(3), 0), Some(KvResult::Read(None)));
+            }
+            other => panic!("expected a snapshot to node 0, got {other:?}"),
+        }
+        assert_eq!(parts.durable.promised(), Ballot::NONE, "no promise given");
+    }
+
+    #[test]
+    fn follower_installs_a_snapshot_then_fetches_the_log_after_it() {
+        let (mut node, mut parts) = replica(1, Variant::Correct);
+        node.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::Core(Core::Heartbeat {
+                ballot: ballot(1, 0),
+                commit: 5,
+            }),
+        );
+        parts.take_effects();
+        node.on_message(
+            &mut parts.ctx(),
+            NodeId(0),
+            Msg::Core(Core::Snapshot {
+                through: 3,
+                machine: super::super::KvMachine::default(),
+            }),
+        );
+        // Slots 0..3 now live in the installed machine; the follower resumes at 3 and
+        // asks for 3 and 4, which the leader still holds as log entries.
+        assert_eq!(parts.durable.applied(), 3);
+        assert_eq!(parts.durable.log_start(), 3);
+        assert_eq!(
+            parts.take_sends(),
+            vec![(NodeId(0), Msg::Core(Core::CatchUp { from_slot: 3 }))]
         );
     }
 }

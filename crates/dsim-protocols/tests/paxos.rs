@@ -345,7 +345,16 @@ fn rolling_crashes_with_unsynced_loss_keep_agreement() {
 // ----- liveness: faults, heal, then everything pending is decided --------------------
 
 fn simulation(seed: u64, storage: StorageMode) -> Simulation<PaxosNode> {
-    let config = PaxosConfig::new(
+    simulation_with(seed, storage, |_| {})
+}
+
+/// `simulation` with the defaults of `PaxosConfig` adjusted by `adjust`.
+fn simulation_with(
+    seed: u64,
+    storage: StorageMode,
+    adjust: impl FnOnce(&mut PaxosConfig),
+) -> Simulation<PaxosNode> {
+    let mut config = PaxosConfig::new(
         5,
         Workload {
             clients: 3,
@@ -354,6 +363,7 @@ fn simulation(seed: u64, storage: StorageMode) -> Simulation<PaxosNode> {
             arrival: dsim_core::Arrival::Fixed,
         },
     );
+    adjust(&mut config);
     let sim = SimConfig {
         seed,
         network: network(2.0, 0.6, 0.02, 0.01),
@@ -395,6 +405,18 @@ fn completions<E>(
 
 fn output(sim: Simulation<PaxosNode>) -> RunOutput<PaxosEvent> {
     sim.into_output()
+}
+
+/// Judges the run's observations (5 replicas), asserts that every check held, and
+/// returns the verdict.
+fn assert_checks_hold(sim: Simulation<PaxosNode>, seed: u64) -> Verdict {
+    let verdict = paxos::check(&output(sim), 5);
+    assert!(
+        verdict.violations.is_empty(),
+        "seed {seed}: {:?}",
+        verdict.violations
+    );
+    verdict
 }
 
 /// Asserts the liveness phase: everything invoked before `heal` completed by
@@ -450,12 +472,7 @@ fn crash_of_leader_and_another_replica_then_restart_decides_everything_pending()
             .expect("runs");
         let slowest = assert_live(&sim, heal);
         println!("seed {seed}: slowest pending op done {slowest} after restart");
-        let verdict = paxos::check(&output(sim), 5);
-        assert!(
-            verdict.violations.is_empty(),
-            "seed {seed}: {:?}",
-            verdict.violations
-        );
+        assert_checks_hold(sim, seed);
     }
 }
 
@@ -500,12 +517,7 @@ fn minority_side_of_a_partition_decides_nothing_and_the_majority_carries_on() {
         sim.run_until(heal + SimDuration::from_secs(3))
             .expect("runs");
         assert_live(&sim, heal);
-        let verdict = paxos::check(&output(sim), 5);
-        assert!(
-            verdict.violations.is_empty(),
-            "seed {seed}: {:?}",
-            verdict.violations
-        );
+        let verdict = assert_checks_hold(sim, seed);
         // After healing, the old minority catches up: every replica learned nearly all.
         assert!(
             verdict.agreement > 0.95,
@@ -551,12 +563,7 @@ fn majority_side_split_stalls_then_recovers_after_heal() {
             .expect("runs");
         let slowest = assert_live(&sim, heal);
         println!("seed {seed}: slowest pending op done {slowest} after heal");
-        let verdict = paxos::check(&output(sim), 5);
-        assert!(
-            verdict.violations.is_empty(),
-            "seed {seed}: {:?}",
-            verdict.violations
-        );
+        assert_checks_hold(sim, seed);
     }
 }
 
@@ -599,12 +606,7 @@ fn paused_leader_is_replaced_and_steps_down_when_it_wakes() {
         sim.run_until(woke + SimDuration::from_secs(3))
             .expect("runs");
         assert_live(&sim, woke);
-        let verdict = paxos::check(&output(sim), 5);
-        assert!(
-            verdict.violations.is_empty(),
-            "seed {seed}: {:?}",
-            verdict.violations
-        );
+        let verdict = assert_checks_hold(sim, seed);
         assert!(extra(&verdict, "leader_changes") >= 2);
     }
 }
@@ -723,24 +725,9 @@ fn random_fault_schedules_keep_safety_and_decide_everything_after_healing() {
 
 /// `simulation` with a snapshot every `interval` applied slots.
 fn compacting_simulation(seed: u64, interval: u64) -> Simulation<PaxosNode> {
-    let mut config = PaxosConfig::new(
-        5,
-        Workload {
-            clients: 3,
-            rate_per_s: 200.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
-        },
-    );
-    config.snapshot_interval = interval;
-    let sim = SimConfig {
-        seed,
-        network: network(2.0, 0.6, 0.02, 0.01),
-        storage: StorageMode::LoseUnsynced,
-        message_log_limit: 0,
-        load: None,
-    };
-    build_simulation(sim, &config).expect("valid configuration")
+    simulation_with(seed, StorageMode::LoseUnsynced, |config| {
+        config.snapshot_interval = interval
+    })
 }
 
 #[test]
@@ -784,12 +771,7 @@ fn replica_restarted_after_compaction_catches_up_from_a_snapshot_and_stays_linea
         );
         // The clients' history stays linearizable and the log checks hold (apply_order
         // resumes at the snapshot, agreement on every slot anyone learned).
-        let verdict = paxos::check(&output(sim), 5);
-        assert!(
-            verdict.violations.is_empty(),
-            "seed {seed}: {:?}",
-            verdict.violations
-        );
+        assert_checks_hold(sim, seed);
     }
 }
 

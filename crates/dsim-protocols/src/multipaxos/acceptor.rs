@@ -6,6 +6,22 @@ use super::replica::Role;
 use super::{Ballot, Cmd, Event, Host, Msg, Replica};
 use dsim_core::{Ctx, NodeId};
 
+/// Records (durably once synced) and reports the acceptance of `value` in `slot`
+/// under `ballot`.
+pub(super) fn accept<H: Host>(ctx: &mut Ctx<'_, H>, slot: u64, ballot: Ballot, value: Cmd<H>) {
+    let record = H::core_mut(ctx.durable_mut()).slot_mut(slot);
+    record.accepted_ballot = ballot;
+    record.accepted_value = value;
+    H::observe(
+        ctx,
+        Event::Accepted {
+            slot,
+            ballot,
+            value,
+        },
+    );
+}
+
 impl<H: Host> Replica<H> {
     /// Phase 1b.
     pub(super) fn on_prepare(
@@ -72,18 +88,8 @@ impl<H: Host> Replica<H> {
         }
         let record = H::core(ctx.durable()).slot(slot);
         if record.accepted_ballot != ballot || record.accepted_value != value {
-            let record = H::core_mut(ctx.durable_mut()).slot_mut(slot);
-            record.accepted_ballot = ballot;
-            record.accepted_value = value;
+            accept::<H>(ctx, slot, ballot, value);
             self.dirty = true;
-            H::observe(
-                ctx,
-                Event::Accepted {
-                    slot,
-                    ballot,
-                    value,
-                },
-            );
         }
         if slot < self.leader_commit && super::learn(ctx, slot, value) {
             self.dirty = true;

@@ -270,17 +270,7 @@ impl<H: Host> Replica<H> {
                 !H::core(ctx.durable()).is_chosen(slot),
                 "leader proposes in slot {slot}, already chosen"
             );
-            let record = H::core_mut(ctx.durable_mut()).slot_mut(slot);
-            record.accepted_ballot = ballot;
-            record.accepted_value = value;
-            H::observe(
-                ctx,
-                Event::Accepted {
-                    slot,
-                    ballot,
-                    value,
-                },
-            );
+            super::acceptor::accept::<H>(ctx, slot, ballot, value);
             leading.proposals.insert(
                 slot,
                 Proposal {

@@ -143,6 +143,21 @@ mod tests {
             .collect()
     }
 
+    /// Replica 1 following `leader` (ballot `(1, leader)`) that announced `commit`.
+    fn follower_of(leader: u32, commit: u64) -> (PaxosNode, CtxParts<PaxosNode>) {
+        let (mut node, mut parts) = replica(1, Variant::Correct);
+        node.on_message(
+            &mut parts.ctx(),
+            NodeId(leader),
+            Msg::Core(Core::Heartbeat {
+                ballot: ballot(1, leader),
+                commit,
+            }),
+        );
+        parts.take_effects();
+        (node, parts)
+    }
+
     /// Drives node 0 through an election it wins with node 1's promise.
     fn elected_leader(
         variant: Variant,
@@ -604,16 +619,7 @@ mod tests {
 
     #[test]
     fn follower_forwards_requests_once_to_the_leader() {
-        let (mut node, mut parts) = replica(1, Variant::Correct);
-        node.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::Core(Core::Heartbeat {
-                ballot: ballot(1, 2),
-                commit: 0,
-            }),
-        );
-        parts.take_effects();
+        let (mut node, mut parts) = follower_of(2, 0);
         let value = command_value(NodeId(3), 1);
         node.on_message(
             &mut parts.ctx(),
@@ -737,16 +743,7 @@ mod tests {
 
     #[test]
     fn follower_installs_a_snapshot_then_fetches_the_log_after_it() {
-        let (mut node, mut parts) = replica(1, Variant::Correct);
-        node.on_message(
-            &mut parts.ctx(),
-            NodeId(0),
-            Msg::Core(Core::Heartbeat {
-                ballot: ballot(1, 0),
-                commit: 5,
-            }),
-        );
-        parts.take_effects();
+        let (mut node, mut parts) = follower_of(0, 5);
         node.on_message(
             &mut parts.ctx(),
             NodeId(0),

@@ -6,6 +6,7 @@
 //! scenario registry can list and run it.
 //!
 //! - [`paxos`] — multi-decree Paxos (Lamport), kind `paxos`.
+//! - [`multipaxos`] — the one Multi-Paxos core `paxos` replicates its store with.
 //! - [`two_phase_commit`]: two-phase commit (Gray), kind `two_phase_commit`.
 //! - [`lock_service`] — a Chubby-style lock service (Burrows), kind `lock_service`.
 //! - [`mapreduce`] — MapReduce (Dean & Ghemawat), kind `mapreduce`.
@@ -23,6 +24,7 @@ pub mod kit;
 pub mod liveness;
 pub mod lock_service;
 pub mod mapreduce;
+pub mod multipaxos;
 pub mod paxos;
 pub mod queue;
 pub mod two_phase_commit;

@@ -345,7 +345,16 @@ fn rolling_crashes_with_unsynced_loss_keep_agreement() {
 // ----- liveness: faults, heal, then everything pending is decided --------------------
 
 fn simulation(seed: u64, storage: StorageMode) -> Simulation<PaxosNode> {
-    let config = PaxosConfig::new(
+    simulation_with(seed, storage, |_| {})
+}
+
+/// `simulation` with the defaults of `PaxosConfig` adjusted by `adjust`.
+fn simulation_with(
+    seed: u64,
+    storage: StorageMode,
+    adjust: impl FnOnce(&mut PaxosConfig),
+) -> Simulation<PaxosNode> {
+    let mut config = PaxosConfig::new(
         5,
         Workload {
             clients: 3,
@@ -354,6 +363,7 @@ fn simulation(seed: u64, storage: StorageMode) -> Simulation<PaxosNode> {
             arrival: dsim_core::Arrival::Fixed,
         },
     );
+    adjust(&mut config);
     let sim = SimConfig {
         seed,
         network: network(2.0, 0.6, 0.02, 0.01),
@@ -395,6 +405,18 @@ fn completions<E>(
 
 fn output(sim: Simulation<PaxosNode>) -> RunOutput<PaxosEvent> {
     sim.into_output()
+}
+
+/// Judges the run's observations (5 replicas), asserts that every check held, and
+/// returns the verdict.
+fn assert_checks_hold(sim: Simulation<PaxosNode>, seed: u64) -> Verdict {
+    let verdict = paxos::check(&output(sim), 5);
+    assert!(
+        verdict.violations.is_empty(),
+        "seed {seed}: {:?}",
+        verdict.violations
+    );
+    verdict
 }
 
 /// Asserts the liveness phase: everything invoked before `heal` completed by
@@ -450,12 +472,7 @@ fn crash_of_leader_and_another_replica_then_restart_decides_everything_pending()
             .expect("runs");
         let slowest = assert_live(&sim, heal);
         println!("seed {seed}: slowest pending op done {slowest} after restart");
-        let verdict = paxos::check(&output(sim), 5);
-        assert!(
-            verdict.violations.is_empty(),
-            "seed {seed}: {:?}",
-            verdict.violations
-        );
+        assert_checks_hold(sim, seed);
     }
 }
 
@@ -500,12 +517,7 @@ fn minority_side_of_a_partition_decides_nothing_and_the_majority_carries_on() {
         sim.run_until(heal + SimDuration::from_secs(3))
             .expect("runs");
         assert_live(&sim, heal);
-        let verdict = paxos::check(&output(sim), 5);
-        assert!(
-            verdict.violations.is_empty(),
-            "seed {seed}: {:?}",
-            verdict.violations
-        );
+        let verdict = assert_checks_hold(sim, seed);
         // After healing, the old minority catches up: every replica learned nearly all.
         assert!(
             verdict.agreement > 0.95,
@@ -551,12 +563,7 @@ fn majority_side_split_stalls_then_recovers_after_heal() {
             .expect("runs");
         let slowest = assert_live(&sim, heal);
         println!("seed {seed}: slowest pending op done {slowest} after heal");
-        let verdict = paxos::check(&output(sim), 5);
-        assert!(
-            verdict.violations.is_empty(),
-            "seed {seed}: {:?}",
-            verdict.violations
-        );
+        assert_checks_hold(sim, seed);
     }
 }
 
@@ -599,12 +606,7 @@ fn paused_leader_is_replaced_and_steps_down_when_it_wakes() {
         sim.run_until(woke + SimDuration::from_secs(3))
             .expect("runs");
         assert_live(&sim, woke);
-        let verdict = paxos::check(&output(sim), 5);
-        assert!(
-            verdict.violations.is_empty(),
-            "seed {seed}: {:?}",
-            verdict.violations
-        );
+        let verdict = assert_checks_hold(sim, seed);
         assert!(extra(&verdict, "leader_changes") >= 2);
     }
 }
@@ -621,7 +623,8 @@ fn scenario_variants_are_listed_and_parse() {
             "no-adopt",
             "seed-naive",
             "stale-read",
-            "follower-read"
+            "follower-read",
+            "compact-unchosen"
         ]
     );
     for name in names {
@@ -716,4 +719,80 @@ fn random_fault_schedules_keep_safety_and_decide_everything_after_healing() {
             assert_live_in(&result.output.observations, end, heal);
         }
     }
+}
+
+// ----- log compaction ---------------------------------------------------------------
+
+/// `simulation` with a snapshot every `interval` applied slots.
+fn compacting_simulation(seed: u64, interval: u64) -> Simulation<PaxosNode> {
+    simulation_with(seed, StorageMode::LoseUnsynced, |config| {
+        config.snapshot_interval = interval
+    })
+}
+
+#[test]
+fn replica_restarted_after_compaction_catches_up_from_a_snapshot_and_stays_linearizable() {
+    for seed in 1..=3 {
+        let mut sim = compacting_simulation(seed, 16);
+        sim.run_until(at_ms(800)).expect("runs");
+        let leader = current_leader(&sim).expect("a leader emerged in 800 ms");
+        let down = NodeId((leader.0 + 1) % 5);
+        sim.schedule_fault(sim.now(), Fault::Crash(down)).unwrap();
+        sim.run_until(at_ms(2_000)).expect("runs");
+        let leader = current_leader(&sim).expect("the majority keeps a leader");
+        let leader_applied = sim.durable(leader).applied();
+        let down_applied = sim.durable(down).applied();
+        // The others went on and compacted past everything the crashed replica has.
+        assert!(
+            sim.durable(leader).log_start() > down_applied,
+            "seed {seed}: leader log starts at {}, crashed replica applied {down_applied}",
+            sim.durable(leader).log_start()
+        );
+        let restart = sim.now();
+        sim.schedule_fault(restart, Fault::Restart(down)).unwrap();
+        sim.run_until(restart + SimDuration::from_secs(2))
+            .expect("runs");
+        // It could only get the compacted slots as a snapshot: without InstallSnapshot
+        // it would stay behind forever (nobody holds those slots any more).
+        let installed = sim.observations().iter().any(|record| {
+            record.node == down
+                && record.time >= restart
+                && matches!(
+                    record.observation,
+                    Observation::Protocol(PaxosEvent::SnapshotInstalled { through })
+                        if through > down_applied
+                )
+        });
+        assert!(installed, "seed {seed}: no snapshot installed on {down}");
+        assert!(
+            sim.durable(down).applied() >= leader_applied,
+            "seed {seed}: restarted replica applied {}, the leader had {leader_applied} at the restart",
+            sim.durable(down).applied()
+        );
+        // The clients' history stays linearizable and the log checks hold (apply_order
+        // resumes at the snapshot, agreement on every slot anyone learned).
+        assert_checks_hold(sim, seed);
+    }
+}
+
+#[test]
+fn durable_log_stays_within_about_the_snapshot_interval_in_a_long_run() {
+    let interval = 50;
+    let mut sim = compacting_simulation(3, interval);
+    let mut longest = 0;
+    for step in 1..=200 {
+        sim.run_until(at_ms(100 * step)).expect("runs");
+        for id in (0..5).map(NodeId) {
+            let durable = sim.durable(id);
+            longest = longest.max(durable.log_len() - durable.log_start());
+        }
+    }
+    let applied = sim.durable(NodeId(0)).applied();
+    // 20 s at 200 commands/s: thousands of slots, so an uncompacted log would hold all
+    // of them; a compacted one holds at most an interval plus the few in flight.
+    assert!(applied > 40 * interval, "only {applied} slots applied");
+    assert!(
+        longest <= interval + 16,
+        "a durable log held {longest} slots (interval {interval})"
+    );
 }

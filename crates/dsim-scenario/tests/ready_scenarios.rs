@@ -35,7 +35,7 @@ const GOLDEN: &[(&str, &str)] = &[
     ("paxos-dueling-proposers.toml", "8a353e6263bc630f"),
     ("paxos-leader-crash.toml", "90787339261d8566"),
     ("paxos-minority-partition.toml", "3d556c909fae2848"),
-    ("paxos-nemesis.toml", "9191f6bd2c8144fa"),
+    ("paxos-nemesis.toml", "ea175366e617262f"),
     ("queue-mm1.toml", "d80e2023394104ec"),
 ];
 

@@ -9,7 +9,8 @@
 //!   submitted before.
 //! - `apply_order`: each replica applies slots 0, 1, 2, ... in order, each with the
 //!   chosen value (or, where the checker saw no majority, the value the replica itself
-//!   learned), no-ops as no-ops, and no command twice.
+//!   learned), no-ops as no-ops, and no command twice. A replica that installs another's
+//!   snapshot of the slots below `s` ([`PaxosEvent::SnapshotInstalled`]) resumes at `s`.
 //! - `acked_applied`: every put or cas a client was told succeeded (`ok`) was executed
 //!   (not suppressed as a duplicate, not skipped) by some replica's state machine before
 //!   the client heard so. Gets are left to `linearizable`, which judges their values.
@@ -255,6 +256,11 @@ impl Checker {
                 outcome,
             }) if is_replica => self.on_applied(record.time, node, *slot, *value, *outcome),
             Observation::Protocol(PaxosEvent::LeaderElected { .. }) => self.leader_changes += 1,
+            Observation::Protocol(PaxosEvent::SnapshotInstalled { through }) if is_replica => {
+                // The snapshot stands for every slot below `through`: applying resumes there.
+                let next = &mut self.next_apply[node.index()];
+                *next = (*next).max(*through);
+            }
             Observation::OpInvoked { op, f, .. } if !is_replica && *f != "get" => {
                 self.writes.insert((node, *op), f);
             }

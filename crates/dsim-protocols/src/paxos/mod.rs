@@ -11,6 +11,10 @@
 //!
 //! ## The algorithm
 //!
+//! The consensus part lives in the shared Multi-Paxos core, [`crate::multipaxos`]; this
+//! module adds the state machine ([`KvMachine`]), the client interface and the
+//! local-read variants.
+//!
 //! Paxos (Lamport, "The Part-Time Parliament" and "Paxos Made Simple") chooses one value
 //! per *slot* of a replicated log. Each replica plays three roles:
 //!
@@ -67,6 +71,18 @@
 //! client operation completes within `liveness_bound` (default 2 s) of the later of the
 //! heal and its invocation; a starved operation fails the run (exit 1).
 //!
+//! ## Log compaction
+//!
+//! Every `snapshot_interval` applied slots (default 1,000) a replica compacts: the
+//! durable state machine (store and client table) is the snapshot of the applied prefix,
+//! and the log below it is discarded; durable state is the promise, the snapshot and the
+//! log after it. A replica asked (by `CatchUp`, or by a `Prepare` from a candidate) for
+//! slots it compacted answers with `Snapshot`, Raft's InstallSnapshot: the receiver
+//! replaces its log below the snapshot with it, then fetches the chosen values after it
+//! as usual; a candidate prepares again from after the snapshot. Only chosen, applied
+//! slots are ever discarded, so what an acceptor accepted in an undecided slot is never
+//! lost.
+//!
 //! ## Failure model
 //!
 //! Crash-recovery with stable storage: acceptor state (promise, accepted ballot and
@@ -100,6 +116,11 @@
 //!   from the majority keeps answering while a new leader takes writes: the log agrees
 //!   everywhere, but a client reads a value overwritten before its get began —
 //!   `linearizable` fails.
+//! - `compact-unchosen`: when a replica snapshots, it also discards what it accepted in
+//!   the slots it does not yet know chosen. A value a quorum chose can so be forgotten by
+//!   members of that quorum, and a new leader whose phase-1 quorum holds them proposes
+//!   something else in the slot: `agreement` fails (with frequent snapshots, e.g.
+//!   `snapshot_interval = 16` on `paxos-nemesis`).
 //! - `follower-read`: every replica answers gets from its own state; followers apply the
 //!   log a heartbeat (or a catch-up) behind the leader, so a get misses a put that
 //!   already completed — `linearizable` fails.
@@ -108,7 +129,7 @@
 //!
 //! One command per slot (no batching); the leader learns from its own `Accepted`
 //! messages and followers from the commit index (no all-to-all `Accepted`); no
-//! reconfiguration, snapshots or log truncation; the client table is a sliding window
+//! reconfiguration; the client table is a sliding window
 //! per client (a command more than [`SESSION_WINDOW`] commands behind its client's
 //! newest applied one is taken for abandoned and suppressed).
 //!
@@ -135,12 +156,17 @@ pub use client::Client;
 pub use naive::NaiveReplica;
 pub use replica::Replica;
 
+use crate::multipaxos;
+use crate::multipaxos::Msg as Core;
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
-    ConfigError, Ctx, Node, NodeId, ParamKind, ParamSpec, Protocol, ProtocolInfo, RunError,
-    RunRequest, RunResult, Setup, SimConfig, SimDuration, Simulation, VariantSpec, Workload,
+    ConfigError, Ctx, Node, NodeId, Observation, ParamKind, ParamSpec, Protocol, ProtocolInfo,
+    RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration, Simulation, VariantSpec,
+    Workload,
 };
 use std::collections::BTreeMap;
+
+pub use crate::multipaxos::Ballot;
 
 /// The value of the leader's no-op, used to fill log gaps; never a client command.
 pub const NOOP: u64 = 0;
@@ -164,14 +190,8 @@ pub const KEYS_MAX: u32 = 64;
 /// cas-register tests, so that a cas finds its expected value often enough to succeed.
 pub const VALUE_RANGE: u8 = 5;
 
-/// The most proposals a leader keeps in flight; further commands wait in its queue.
-const PROPOSALS_IN_FLIGHT_MAX: usize = 256;
-
 /// The most commands a replica queues while it has no leader to hand them to.
 const QUEUE_MAX: usize = 4096;
-
-/// The most chosen entries one `Learn` message carries.
-const LEARN_BATCH_MAX: u64 = 256;
 
 /// One operation on the replicated key-value store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -332,26 +352,6 @@ pub fn command_op(value: u64) -> Option<KvOp> {
     KvOp::from_bits(value & ((1 << OP_BITS) - 1))
 }
 
-/// A ballot number: ordered by round, then by the proposer's node id, so two proposers
-/// never share a ballot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Ballot {
-    /// The round; real ballots start at round 1.
-    pub round: u32,
-    /// The proposer that owns this ballot.
-    pub node: u32,
-}
-
-impl Ballot {
-    /// Below every real ballot: "nothing promised / accepted yet".
-    pub const NONE: Ballot = Ballot { round: 0, node: 0 };
-
-    /// A 64-bit key for digests.
-    fn key(self) -> u64 {
-        (u64::from(self.round) << 32) | u64::from(self.node)
-    }
-}
-
 /// The named variants of the protocol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Variant {
@@ -366,6 +366,8 @@ pub enum Variant {
     StaleRead,
     /// Every replica answers gets from its own state.
     FollowerRead,
+    /// A snapshot also discards accepted values of slots not known chosen.
+    CompactUnchosen,
 }
 
 impl Variant {
@@ -377,6 +379,7 @@ impl Variant {
             "seed-naive" => Some(Variant::SeedNaive),
             "stale-read" => Some(Variant::StaleRead),
             "follower-read" => Some(Variant::FollowerRead),
+            "compact-unchosen" => Some(Variant::CompactUnchosen),
             _ => None,
         }
     }
@@ -389,6 +392,7 @@ impl Variant {
             Variant::SeedNaive => "seed-naive",
             Variant::StaleRead => "stale-read",
             Variant::FollowerRead => "follower-read",
+            Variant::CompactUnchosen => "compact-unchosen",
         }
     }
 
@@ -398,7 +402,9 @@ impl Variant {
         match self {
             Variant::StaleRead => leader,
             Variant::FollowerRead => true,
-            Variant::Correct | Variant::NoAdopt | Variant::SeedNaive => false,
+            Variant::Correct | Variant::NoAdopt | Variant::SeedNaive | Variant::CompactUnchosen => {
+                false
+            }
         }
     }
 }
@@ -425,7 +431,15 @@ pub const VARIANTS: &[VariantSpec] = &[
         name: "follower-read",
         help: "bug: every replica answers gets from its own, possibly lagging, state",
     },
+    VariantSpec {
+        name: "compact-unchosen",
+        help: "bug: a snapshot also discards the accepted values of slots not yet known chosen, so a value a quorum chose can be forgotten",
+    },
 ];
+
+/// Applied slots between two snapshots unless `snapshot_interval` says otherwise: the
+/// durable log stays near this length however long a run lasts.
+pub const SNAPSHOT_INTERVAL_DEFAULT: i64 = 1000;
 
 /// The keys accepted under `[protocol]`.
 pub const PARAMS: &[ParamSpec] = &[
@@ -478,6 +492,15 @@ pub const PARAMS: &[ParamSpec] = &[
         help: "liveness check: once every fault healed with a majority of replicas up, each op completes within this long (of the heal, or of its invocation if later)",
     },
     ParamSpec {
+        key: "snapshot_interval",
+        kind: ParamKind::Int {
+            default: SNAPSHOT_INTERVAL_DEFAULT,
+            min: 1,
+            max: 1 << 40,
+        },
+        help: "a replica snapshots its state machine and discards the log below it every this many applied slots; a lagging replica catches up from a snapshot",
+    },
+    ParamSpec {
         key: "naive_round",
         kind: ParamKind::duration(SimDuration::from_millis(20)),
         help: "seed-naive only: how long a replica collects proposals before deciding the smallest",
@@ -515,6 +538,8 @@ pub struct PaxosConfig {
     pub cas_ratio: f64,
     /// The liveness check's bound.
     pub liveness_bound: SimDuration,
+    /// Applied slots between two snapshots (log compactions).
+    pub snapshot_interval: u64,
 }
 
 impl PaxosConfig {
@@ -549,6 +574,7 @@ impl PaxosConfig {
             read_ratio: params.ratio(PARAMS, "read_ratio"),
             cas_ratio: params.ratio(PARAMS, "cas_ratio"),
             liveness_bound: params.duration(PARAMS, "liveness_bound"),
+            snapshot_interval: params.int(PARAMS, "snapshot_interval").max(1) as u64,
         }
     }
 
@@ -561,7 +587,7 @@ impl PaxosConfig {
     pub fn from_setup(setup: &Setup<'_>) -> Result<PaxosConfig, ConfigError> {
         let variant = Variant::parse(setup.variant).ok_or_else(|| {
             ConfigError::Invalid(format!(
-                "paxos has no variant {:?} (correct, no-adopt, seed-naive, stale-read, follower-read)",
+                "paxos has no variant {:?} (correct, no-adopt, seed-naive, stale-read, follower-read, compact-unchosen)",
                 setup.variant
             ))
         })?;
@@ -620,18 +646,29 @@ impl PaxosConfig {
     fn is_replica(&self, node: NodeId) -> bool {
         node.index() < self.replicas
     }
+
+    /// The Multi-Paxos core's settings for this run.
+    fn core(&self) -> multipaxos::Config<KvMachine> {
+        multipaxos::Config {
+            replicas: self.replicas,
+            election_timeout: self.election_timeout,
+            heartbeat_interval: self.heartbeat_interval,
+            adoption: match self.variant {
+                Variant::NoAdopt => multipaxos::Adoption::Ignore,
+                _ => multipaxos::Adoption::Highest,
+            },
+            snapshot_interval: self.snapshot_interval,
+            compaction: match self.variant {
+                Variant::CompactUnchosen => multipaxos::Compaction::DiscardUnchosen,
+                _ => multipaxos::Compaction::ChosenPrefix,
+            },
+            machine: self.client_window as u64,
+        }
+    }
 }
 
 /// The entries of a promise: one accepted (ballot, value) per slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PromiseEntry {
-    /// The log slot.
-    pub slot: u64,
-    /// The ballot in which the acceptor accepted `value`.
-    pub ballot: Ballot,
-    /// The accepted value.
-    pub value: u64,
-}
+pub type PromiseEntry = multipaxos::PromiseEntry<u64>;
 
 /// Every message of the protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -650,65 +687,8 @@ pub enum Msg {
         /// What the state machine answered.
         result: KvResult,
     },
-    /// Phase 1a: promise not to accept below `ballot`, and report accepted values from
-    /// `from_slot` on.
-    Prepare {
-        /// The proposer's ballot.
-        ballot: Ballot,
-        /// First slot the proposer does not know to be chosen.
-        from_slot: u64,
-    },
-    /// Phase 1b: the acceptor's promise and its accepted values.
-    Promise {
-        /// The ballot promised.
-        ballot: Ballot,
-        /// Accepted (ballot, value) per slot, from the prepare's `from_slot` on, for
-        /// the slots whose chosen value the acceptor does not know.
-        entries: Vec<PromiseEntry>,
-        /// (slot, value) the acceptor already learned as chosen from `from_slot` on: a
-        /// lagging proposer learns them instead of proposing them again.
-        chosen: Vec<(u64, u64)>,
-    },
-    /// Phase 2a: accept `value` in `slot` under `ballot`.
-    Accept {
-        /// The leader's ballot.
-        ballot: Ballot,
-        /// The log slot.
-        slot: u64,
-        /// The proposed value.
-        value: u64,
-        /// The leader's commit index: every slot below it is chosen.
-        commit: u64,
-    },
-    /// Phase 2b: the acceptor accepted `slot` under `ballot`.
-    Accepted {
-        /// The ballot accepted.
-        ballot: Ballot,
-        /// The log slot.
-        slot: u64,
-    },
-    /// Refusal: the acceptor promised a higher ballot.
-    Nack {
-        /// The acceptor's promise.
-        promised: Ballot,
-    },
-    /// Leader keep-alive with its commit index.
-    Heartbeat {
-        /// The leader's ballot.
-        ballot: Ballot,
-        /// Every slot below it is chosen.
-        commit: u64,
-    },
-    /// Learner to leader: send me chosen values from `from_slot` on.
-    CatchUp {
-        /// First slot the learner misses.
-        from_slot: u64,
-    },
-    /// Chosen values, answering `CatchUp`.
-    Learn {
-        /// (slot, value) pairs, ascending.
-        entries: Vec<(u64, u64)>,
-    },
+    /// Replica to replica: a message of the Multi-Paxos core.
+    Core(multipaxos::Msg<KvMachine>),
     /// `seed-naive`: my proposal for `slot`.
     Proposal {
         /// The log slot.
@@ -750,6 +730,12 @@ pub enum ApplyOutcome {
 /// Paxos observations for the checker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PaxosEvent {
+    /// A replica installed a snapshot of slots below `through` (from another replica)
+    /// in place of its log: it applies `through` next.
+    SnapshotInstalled {
+        /// First slot not in the snapshot.
+        through: u64,
+    },
     /// A client submitted this command value (observed before it is sent).
     Submitted {
         /// The command.
@@ -781,15 +767,7 @@ pub enum PaxosEvent {
 }
 
 /// One slot of a replica's durable log.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SlotRecord {
-    /// Ballot of the last accepted value; [`Ballot::NONE`] when nothing was accepted.
-    pub accepted_ballot: Ballot,
-    /// The last accepted value (meaningless while `accepted_ballot` is `NONE`).
-    pub accepted_value: u64,
-    /// The value learned as chosen, if any.
-    pub chosen: Option<u64>,
-}
+pub type SlotRecord = multipaxos::SlotRecord<u64>;
 
 /// The client table entry of one client: which of its commands ran, and their results.
 ///
@@ -831,156 +809,222 @@ impl Session {
     }
 }
 
-/// Everything a Paxos node keeps across crashes. Replicas use the acceptor, log and
-/// state-machine fields; clients only `client_next_seq`.
+/// The replicated state machine of the key-value store: one value per key, and the
+/// client table that makes every command run at most once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PaxosDurable {
-    promised: Ballot,
-    /// A persistent vector: `Ctx::sync` snapshots the durable state by cloning it, and
-    /// a clone shares every chunk, so a sync costs O(1) however long the log grew; a
-    /// write after it copies only the chunks on its path (O(log n)).
-    slots: imbl::Vector<SlotRecord>,
-    applied: u64,
+pub struct KvMachine {
     sessions: BTreeMap<u32, Session>,
     store: BTreeMap<u8, u8>,
+}
+
+impl KvMachine {
+    /// The store: one value per key written so far.
+    pub fn store(&self) -> &BTreeMap<u8, u8> {
+        &self.store
+    }
+
+    /// What command `seq` of `client` returned, while the client table holds it.
+    pub fn result(&self, client: NodeId, seq: u64) -> Option<KvResult> {
+        self.sessions.get(&client.0)?.result(seq)
+    }
+}
+
+impl multipaxos::StateMachine for KvMachine {
+    type Command = u64;
+    type Output = ApplyOutcome;
+    /// The client window: how many results a session keeps.
+    type Config = u64;
+    const NOOP: u64 = NOOP;
+
+    fn apply(&mut self, window: &u64, value: u64) -> ApplyOutcome {
+        match (command_parts(value), command_op(value)) {
+            (Some((client, seq)), Some(op)) => {
+                let session = self.sessions.entry(client.0).or_default();
+                if session.has_run(seq) {
+                    ApplyOutcome::Duplicate
+                } else {
+                    let result = execute_kv(&mut self.store, op);
+                    session.record(seq, result, *window);
+                    ApplyOutcome::Executed
+                }
+            }
+            _ => ApplyOutcome::Noop,
+        }
+    }
+
+    fn has_run(&self, value: u64) -> bool {
+        match command_parts(value) {
+            None => true,
+            Some((client, seq)) => self
+                .sessions
+                .get(&client.0)
+                .is_some_and(|session| session.has_run(seq)),
+        }
+    }
+}
+
+/// Everything a Paxos node keeps across crashes. Replicas use the Multi-Paxos core's
+/// durable state (promise, log, the key-value machine); clients only `client_next_seq`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PaxosDurable {
+    /// The core's acceptor state, log and state machine. The log is a persistent
+    /// vector: `Ctx::sync` snapshots the durable state by cloning it, and a clone
+    /// shares every chunk, so a sync costs O(1) however long the log grew.
+    core: multipaxos::Durable<KvMachine>,
     client_next_seq: u64,
 }
 
 impl PaxosDurable {
     /// The acceptor's promise.
     pub fn promised(&self) -> Ballot {
-        self.promised
+        self.core.promised()
     }
 
-    /// The durable record of `slot` (default when never touched).
+    /// The record of `slot` (default when never touched).
     pub fn slot(&self, slot: u64) -> SlotRecord {
-        usize::try_from(slot)
-            .ok()
-            .and_then(|index| self.slots.get(index))
-            .copied()
-            .unwrap_or_default()
+        self.core.slot(slot)
     }
 
     /// The chosen value of `slot`, if learned.
     pub fn chosen(&self, slot: u64) -> Option<u64> {
-        self.slot(slot).chosen
+        self.core.chosen(slot)
     }
 
-    /// Length of the log: one past the highest slot ever accepted or learned.
+    /// One past the last slot the log holds.
     pub fn log_len(&self) -> u64 {
-        self.slots.len() as u64
+        self.core.log_len()
     }
 
-    /// Slots below this are applied to the state machine.
+    /// Slots below this were applied to the store.
     pub fn applied(&self) -> u64 {
-        self.applied
+        self.core.applied()
     }
 
-    /// The replicated key-value store, as applied so far.
+    /// First slot the log still holds: the ones below were compacted into the
+    /// snapshot (the store and client table).
+    pub fn log_start(&self) -> u64 {
+        self.core.log_start()
+    }
+
+    /// The store: one value per key written so far.
     pub fn store(&self) -> &BTreeMap<u8, u8> {
-        &self.store
+        self.core.machine().store()
     }
 
-    /// The result of command `seq` of `client`, while its session still holds it.
+    /// What command `seq` of `client` returned, while the client table holds it.
     pub fn result(&self, client: NodeId, seq: u64) -> Option<KvResult> {
-        self.sessions.get(&client.0)?.result(seq)
+        self.core.machine().result(client, seq)
     }
 
-    /// The next sequence number a client will use.
+    /// A client's next sequence number (clients only).
     pub fn client_next_seq(&self) -> u64 {
         self.client_next_seq
     }
 
-    fn slot_mut(&mut self, slot: u64) -> &mut SlotRecord {
-        let index = usize::try_from(slot).expect("slot numbers fit in memory");
-        while self.slots.len() <= index {
-            self.slots.push_back(SlotRecord::default());
-        }
-        &mut self.slots[index]
+    fn first_unchosen_from(&self, from: u64) -> u64 {
+        self.core.first_unchosen_from(from)
     }
 
-    /// The first slot at or after `from` whose chosen value is unknown.
-    fn first_unchosen_from(&self, from: u64) -> u64 {
-        let mut slot = from;
-        while self.chosen(slot).is_some() {
-            slot += 1;
-        }
-        slot
+    #[cfg(test)]
+    fn slot_mut(&mut self, slot: u64) -> &mut SlotRecord {
+        self.core.slot_mut(slot)
+    }
+
+    #[cfg(test)]
+    fn set_promised(&mut self, ballot: Ballot) {
+        self.core.set_promised(ballot);
     }
 }
 
-/// The log and state machine steps that every replica variant shares.
+/// The log helpers the seed-naive replica and the client answers share.
 mod log {
     use super::*;
-    use dsim_core::Observation;
 
-    /// Records `value` as chosen for `slot` and observes it as learned; the first value
-    /// learned wins (a correct run never learns two). Returns true when it was new.
+    /// Learns `value` chosen in `slot`; false if already known.
     pub(super) fn learn(ctx: &mut Ctx<'_, PaxosNode>, slot: u64, value: u64) -> bool {
-        let record = ctx.durable_mut().slot_mut(slot);
-        if record.chosen.is_some() {
-            return false;
-        }
-        record.chosen = Some(value);
-        ctx.observe(Observation::Decided { slot, value });
-        true
+        multipaxos::learn(ctx, slot, value)
     }
 
-    /// Applies every chosen slot in order from the durable apply point, observing each,
-    /// and calls `applied(ctx, value, outcome)` after each one. Returns how many it
-    /// applied (the caller must sync if any).
+    /// Applies every chosen slot next in order (observing each), calling `applied`.
     pub(super) fn apply_ready(
         ctx: &mut Ctx<'_, PaxosNode>,
         window: usize,
-        mut applied: impl FnMut(&mut Ctx<'_, PaxosNode>, u64, ApplyOutcome),
+        applied: impl FnMut(&mut Ctx<'_, PaxosNode>, u64),
     ) -> u64 {
-        let mut count = 0;
-        loop {
-            let slot = ctx.durable().applied;
-            let Some(value) = ctx.durable().chosen(slot) else {
-                return count;
-            };
-            let durable = ctx.durable_mut();
-            let outcome = match (command_parts(value), command_op(value)) {
-                (Some((client, seq)), Some(op)) => {
-                    let session = durable.sessions.entry(client.0).or_default();
-                    if session.has_run(seq) {
-                        ApplyOutcome::Duplicate
-                    } else {
-                        let result = execute_kv(&mut durable.store, op);
-                        session.record(seq, result, window as u64);
-                        ApplyOutcome::Executed
-                    }
-                }
-                _ => ApplyOutcome::Noop,
-            };
-            durable.applied = slot + 1;
-            ctx.observe(Observation::Protocol(PaxosEvent::Applied {
-                slot,
-                value,
-                outcome,
-            }));
-            applied(ctx, value, outcome);
-            count += 1;
-        }
+        multipaxos::apply_ready(ctx, &(window as u64), applied)
     }
 
-    /// The reply to `value`'s client if the command ran and its session still holds the
-    /// result; `None` otherwise (a client that no longer waits needs no answer).
+    /// The reply to the client of `value`, if the client table still holds its result.
     pub(super) fn reply(durable: &PaxosDurable, value: u64) -> Option<(NodeId, Msg)> {
         let (client, seq) = command_parts(value)?;
         let result = durable.result(client, seq)?;
         Some((client, Msg::Reply { seq, result }))
     }
 
-    /// True when the command already ran on this replica's state machine.
+    /// True when `value` already ran (the no-op always counts as run).
     pub(super) fn has_run(durable: &PaxosDurable, value: u64) -> bool {
-        match command_parts(value) {
-            None => true,
-            Some((client, seq)) => durable
-                .sessions
-                .get(&client.0)
-                .is_some_and(|session| session.has_run(seq)),
+        multipaxos::StateMachine::has_run(durable.core.machine(), value)
+    }
+}
+
+impl multipaxos::Host for PaxosNode {
+    type Machine = KvMachine;
+
+    fn core(durable: &PaxosDurable) -> &multipaxos::Durable<KvMachine> {
+        &durable.core
+    }
+
+    fn core_mut(durable: &mut PaxosDurable) -> &mut multipaxos::Durable<KvMachine> {
+        &mut durable.core
+    }
+
+    fn message(msg: multipaxos::Msg<KvMachine>) -> Msg {
+        Msg::Core(msg)
+    }
+
+    fn timer(timer: multipaxos::Timer) -> Timer {
+        match timer {
+            multipaxos::Timer::Election => Timer::Election,
+            multipaxos::Timer::Tick => Timer::Tick,
+        }
+    }
+
+    fn observe(ctx: &mut Ctx<'_, PaxosNode>, event: multipaxos::Event<'_, KvMachine>) {
+        let observation = match event {
+            multipaxos::Event::Accepted {
+                slot,
+                ballot,
+                value,
+            } => Observation::Protocol(PaxosEvent::Accepted {
+                slot,
+                ballot,
+                value,
+            }),
+            multipaxos::Event::Decided { slot, value } => Observation::Decided { slot, value },
+            multipaxos::Event::Applied {
+                slot,
+                value,
+                output,
+            } => Observation::Protocol(PaxosEvent::Applied {
+                slot,
+                value,
+                outcome: *output,
+            }),
+            multipaxos::Event::SnapshotInstalled { through } => {
+                Observation::Protocol(PaxosEvent::SnapshotInstalled { through })
+            }
+            multipaxos::Event::LeaderElected { ballot } => {
+                Observation::Protocol(PaxosEvent::LeaderElected { ballot })
+            }
+        };
+        ctx.observe(observation);
+    }
+
+    fn answer(ctx: &mut Ctx<'_, PaxosNode>, value: u64) {
+        // A command whose result the session no longer holds has a client that no
+        // longer waits for it: it needs no answer (and must not get a made-up one).
+        if let Some((client, reply)) = log::reply(ctx.durable(), value) {
+            ctx.send(client, reply);
         }
     }
 }
@@ -1003,9 +1047,11 @@ impl PaxosNode {
             return PaxosNode::Client(Client::new(*config, id));
         }
         match config.variant {
-            Variant::Correct | Variant::NoAdopt | Variant::StaleRead | Variant::FollowerRead => {
-                PaxosNode::Replica(Replica::new(*config, id))
-            }
+            Variant::Correct
+            | Variant::NoAdopt
+            | Variant::StaleRead
+            | Variant::FollowerRead
+            | Variant::CompactUnchosen => PaxosNode::Replica(Replica::new(*config, id)),
             Variant::SeedNaive => PaxosNode::Naive(NaiveReplica::new(*config, id)),
         }
     }
@@ -1056,8 +1102,11 @@ impl Node for PaxosNode {
     fn message_cost(msg: &Msg) -> u32 {
         match msg {
             Msg::Reply { .. } => 0,
-            Msg::Promise { entries, .. } => 1u32.saturating_add(entries.len() as u32),
-            Msg::Learn { entries } => 1u32.saturating_add(entries.len() as u32),
+            Msg::Core(Core::Promise { entries, .. }) => 1u32.saturating_add(entries.len() as u32),
+            Msg::Core(Core::Learn { entries }) => 1u32.saturating_add(entries.len() as u32),
+            Msg::Core(Core::Snapshot { machine, .. }) => {
+                1u32.saturating_add(machine.store.len() as u32)
+            }
             _ => 1,
         }
     }
@@ -1068,12 +1117,12 @@ impl Node for PaxosNode {
         let words: [u64; 4] = match msg {
             Msg::Request { value, forwarded } => [1, *value, u64::from(*forwarded), 0],
             Msg::Reply { seq, result } => [2, *seq, result.key(), 0],
-            Msg::Prepare { ballot, from_slot } => [3, ballot.key(), *from_slot, 0],
-            Msg::Promise {
+            Msg::Core(Core::Prepare { ballot, from_slot }) => [3, ballot.key(), *from_slot, 0],
+            Msg::Core(Core::Promise {
                 ballot,
                 entries,
                 chosen,
-            } => [
+            }) => [
                 4,
                 ballot.key(),
                 entries.len() as u64 | (chosen.len() as u64) << 32,
@@ -1083,17 +1132,17 @@ impl Node for PaxosNode {
                     mix(acc ^ slot ^ value.rotate_left(29))
                 }),
             ],
-            Msg::Accept {
+            Msg::Core(Core::Accept {
                 ballot,
                 slot,
                 value,
                 commit,
-            } => [5, ballot.key(), *slot ^ commit.rotate_left(32), *value],
-            Msg::Accepted { ballot, slot } => [6, ballot.key(), *slot, 0],
-            Msg::Nack { promised } => [7, promised.key(), 0, 0],
-            Msg::Heartbeat { ballot, commit } => [8, ballot.key(), *commit, 0],
-            Msg::CatchUp { from_slot } => [9, *from_slot, 0, 0],
-            Msg::Learn { entries } => [
+            }) => [5, ballot.key(), *slot ^ commit.rotate_left(32), *value],
+            Msg::Core(Core::Accepted { ballot, slot }) => [6, ballot.key(), *slot, 0],
+            Msg::Core(Core::Nack { promised }) => [7, promised.key(), 0, 0],
+            Msg::Core(Core::Heartbeat { ballot, commit }) => [8, ballot.key(), *commit, 0],
+            Msg::Core(Core::CatchUp { from_slot }) => [9, *from_slot, 0, 0],
+            Msg::Core(Core::Learn { entries }) => [
                 10,
                 entries.len() as u64,
                 entries.iter().fold(0, |acc, (slot, value)| {
@@ -1102,6 +1151,16 @@ impl Node for PaxosNode {
                 0,
             ],
             Msg::Proposal { slot, value } => [11, *slot, *value, 0],
+            Msg::Core(Core::Snapshot { through, machine }) => [
+                12,
+                *through,
+                machine.store.iter().fold(0, |acc, (&key, &value)| {
+                    mix(acc ^ u64::from(key) ^ u64::from(value).rotate_left(29))
+                }),
+                machine.sessions.iter().fold(0, |acc, (&client, session)| {
+                    mix(acc ^ u64::from(client) ^ session.low.rotate_left(17))
+                }),
+            ],
         };
         mix(words.iter().fold(0x9E37_79B9_7F4A_7C15, |acc, &word| {
             (acc.rotate_left(23) ^ word).wrapping_mul(0xBF58_476D_1CE4_E5B9)
@@ -1115,11 +1174,6 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// A bit per replica, for quorum counting (at most 32 replicas; we allow 9).
-fn bit(node: NodeId) -> u32 {
-    1u32 << node.0
 }
 
 /// Builds (but does not run) the simulation of a Paxos run: every replica and client,
@@ -1353,14 +1407,14 @@ mod tests {
     #[test]
     fn digests_tell_messages_apart() {
         // The fingerprint relies on different messages hashing differently.
-        let a = PaxosNode::message_digest(&Msg::Accepted {
+        let a = PaxosNode::message_digest(&Msg::Core(Core::Accepted {
             ballot: Ballot { round: 1, node: 0 },
             slot: 3,
-        });
-        let b = PaxosNode::message_digest(&Msg::Accepted {
+        }));
+        let b = PaxosNode::message_digest(&Msg::Core(Core::Accepted {
             ballot: Ballot { round: 1, node: 0 },
             slot: 4,
-        });
+        }));
         assert_ne!(a, b);
     }
 }

@@ -44,7 +44,7 @@ impl NaiveReplica {
 
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, PaxosNode>) {
         self.next_slot = ctx.durable().first_unchosen_from(0);
-        if log::apply_ready(ctx, self.config.client_window, |_, _, _| {}) > 0 {
+        if log::apply_ready(ctx, self.config.client_window, |_, _| {}) > 0 {
             ctx.sync();
         }
     }
@@ -132,7 +132,7 @@ impl NaiveReplica {
         let value = heard.unwrap_or(NOOP);
         log::learn(ctx, slot, value);
         self.pending.retain(|&pending| pending != value);
-        log::apply_ready(ctx, self.config.client_window, |ctx, value, _| {
+        log::apply_ready(ctx, self.config.client_window, |ctx, value| {
             if let Some((client, reply)) = log::reply(ctx.durable(), value) {
                 ctx.send(client, reply);
             }

@@ -1,0 +1,404 @@
+//! The proposer: phase 1 (prepare, promises, adoption), the stable leader's phase 2
+//! (accept, accepted, chosen) and its heartbeats and retransmissions.
+
+use super::replica::{Campaign, Leading, Proposal, QUEUE_MAX, Role, bit, has_run, peers};
+use super::{Adoption, Ballot, Cmd, Event, Host, Msg, PromiseEntry, Replica, StateMachine};
+use dsim_core::Ctx;
+use dsim_core::NodeId;
+use std::collections::{BTreeMap, VecDeque};
+
+/// The most proposals a leader keeps in flight; further commands wait in its queue.
+const PROPOSALS_IN_FLIGHT_MAX: usize = 256;
+
+/// The most proposals a leader retransmits per heartbeat tick.
+const RETRANSMIT_PER_TICK_MAX: usize = 64;
+
+impl<H: Host> Replica<H> {
+    /// Leader: heartbeats with the commit index, then retransmits accepts the network
+    /// lost (or whose acks it lost), oldest first and a bounded number per tick, so a
+    /// leader cut off from its followers does not flood the network with its window.
+    pub(super) fn leader_tick(&mut self, ctx: &mut Ctx<'_, H>) {
+        let now = ctx.now();
+        let interval = self.config.heartbeat_interval;
+        let commit = self.first_unchosen;
+        let me = self.id;
+        let replicas = self.config.replicas;
+        let Role::Leader(leading) = &mut self.role else {
+            return;
+        };
+        let ballot = leading.ballot;
+        for peer in peers(me, replicas) {
+            ctx.send(peer, H::message(Msg::Heartbeat { ballot, commit }));
+        }
+        for (&slot, proposal) in leading.proposals.iter_mut().take(RETRANSMIT_PER_TICK_MAX) {
+            if now.saturating_since(proposal.sent_at) < interval {
+                continue;
+            }
+            proposal.sent_at = now;
+            for peer in peers(me, replicas) {
+                if proposal.acks & bit(peer) == 0 {
+                    ctx.send(
+                        peer,
+                        H::message(Msg::Accept {
+                            ballot,
+                            slot,
+                            value: proposal.value,
+                            commit,
+                        }),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Candidate: resends prepares to the acceptors that have not promised yet.
+    pub(super) fn candidate_tick(&mut self, ctx: &mut Ctx<'_, H>) {
+        let now = ctx.now();
+        let interval = self.config.heartbeat_interval;
+        let me = self.id;
+        let replicas = self.config.replicas;
+        let Role::Candidate(campaign) = &mut self.role else {
+            return;
+        };
+        if now.saturating_since(campaign.sent_at) >= interval {
+            campaign.sent_at = now;
+            for peer in peers(me, replicas) {
+                if campaign.promised_by & bit(peer) == 0 {
+                    ctx.send(
+                        peer,
+                        H::message(Msg::Prepare {
+                            ballot: campaign.ballot,
+                            from_slot: campaign.from_slot,
+                        }),
+                    );
+                }
+            }
+        }
+    }
+
+    // ----- phase 1 ------------------------------------------------------------------
+
+    /// Starts phase 1 with a ballot above every round seen.
+    pub(super) fn start_election(&mut self, ctx: &mut Ctx<'_, H>) {
+        let now = ctx.now();
+        let round = self
+            .max_round_seen
+            .max(H::core(ctx.durable()).promised.round)
+            + 1;
+        let ballot = Ballot {
+            round,
+            node: self.id.0,
+        };
+        self.max_round_seen = round;
+        // We promise our own ballot first: durable before anyone hears of it.
+        H::core_mut(ctx.durable_mut()).promised = ballot;
+        self.dirty = true;
+        self.persist(ctx);
+        self.attempts = self.attempts.saturating_add(1);
+        self.election_wait = self.draw_wait(ctx);
+        self.last_contact = now;
+        self.leader = None;
+        self.leader_ballot = Ballot::NONE;
+        self.leader_commit = 0;
+        let from_slot = self.first_unchosen;
+        let mut adopted = BTreeMap::new();
+        for entry in promise_contents::<H>(ctx, from_slot).0 {
+            adopted.insert(entry.slot, (entry.ballot, entry.value));
+        }
+        self.role = Role::Candidate(Campaign {
+            ballot,
+            from_slot,
+            promised_by: bit(self.id),
+            adopted,
+            sent_at: now,
+        });
+        for peer in peers(self.id, self.config.replicas) {
+            ctx.send(peer, H::message(Msg::Prepare { ballot, from_slot }));
+        }
+        if self.config.majority() == 1 {
+            self.become_leader(ctx);
+        }
+    }
+
+    /// Collects promises; a majority makes us leader.
+    pub(super) fn on_promise(
+        &mut self,
+        ctx: &mut Ctx<'_, H>,
+        source: NodeId,
+        ballot: Ballot,
+        entries: &[PromiseEntry<Cmd<H>>],
+        chosen: &[(u64, Cmd<H>)],
+    ) {
+        let Role::Candidate(campaign) = &mut self.role else {
+            return;
+        };
+        if campaign.ballot != ballot || campaign.promised_by & bit(source) != 0 {
+            return;
+        }
+        campaign.promised_by |= bit(source);
+        // Values an acceptor learned as chosen are chosen: learning them is always safe.
+        for &(slot, value) in chosen {
+            if super::learn(ctx, slot, value) {
+                self.dirty = true;
+            }
+        }
+        for entry in entries {
+            if entry.slot < campaign.from_slot {
+                continue;
+            }
+            let best = campaign
+                .adopted
+                .entry(entry.slot)
+                .or_insert((entry.ballot, entry.value));
+            if entry.ballot > best.0 {
+                *best = (entry.ballot, entry.value);
+            }
+        }
+        let won = campaign.promised_by.count_ones() as usize >= self.config.majority();
+        self.first_unchosen = H::core(ctx.durable()).first_unchosen_from(self.first_unchosen);
+        self.apply(ctx);
+        if won {
+            self.become_leader(ctx);
+        }
+    }
+
+    /// Phase 1 succeeded: re-propose every slot from `from_slot` on (adopting reported
+    /// values, or not under [`Adoption::Ignore`]), then serve with phase 2 only.
+    fn become_leader(&mut self, ctx: &mut Ctx<'_, H>) {
+        let Role::Candidate(campaign) = std::mem::replace(&mut self.role, Role::Follower) else {
+            unreachable!("only a candidate becomes leader");
+        };
+        let ballot = campaign.ballot;
+        H::observe(ctx, Event::LeaderElected { ballot });
+        self.leader = Some(self.id);
+        self.leader_ballot = ballot;
+        self.attempts = 0;
+        let end = campaign
+            .adopted
+            .last_key_value()
+            .map_or(0, |(&slot, _)| slot + 1)
+            .max(campaign.from_slot)
+            .max(H::core(ctx.durable()).log_len());
+        let mut leading = Leading {
+            ballot,
+            next_slot: end,
+            proposals: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            waiting: std::mem::take(&mut self.queue),
+        };
+        let mut batch = Vec::new();
+        for slot in campaign.from_slot..end {
+            if H::core(ctx.durable()).is_chosen(slot) {
+                continue;
+            }
+            let value = match self.config.adoption {
+                Adoption::Ignore => next_own_value::<H>(ctx, &mut leading.waiting),
+                Adoption::Highest => campaign
+                    .adopted
+                    .get(&slot)
+                    .map_or(H::Machine::NOOP, |&(_, value)| value),
+            };
+            batch.push((slot, value));
+        }
+        self.role = Role::Leader(leading);
+        let commit = self.first_unchosen;
+        for peer in peers(self.id, self.config.replicas) {
+            ctx.send(peer, H::message(Msg::Heartbeat { ballot, commit }));
+        }
+        self.propose(ctx, &batch);
+        self.pump(ctx);
+    }
+
+    // ----- phase 2 ------------------------------------------------------------------
+
+    /// Leader: runs or queues a client command (at most once in flight).
+    pub(super) fn submit(&mut self, ctx: &mut Ctx<'_, H>, value: Cmd<H>) {
+        if has_run::<H>(ctx, value) {
+            self.answers.push(value);
+            return;
+        }
+        let Role::Leader(leading) = &mut self.role else {
+            return;
+        };
+        if leading.in_flight.contains_key(&value) || leading.waiting.contains(&value) {
+            return;
+        }
+        if leading.proposals.len() >= PROPOSALS_IN_FLIGHT_MAX {
+            if leading.waiting.len() < QUEUE_MAX {
+                leading.waiting.push_back(value);
+            }
+            return;
+        }
+        let slot = leading.next_slot;
+        leading.next_slot += 1;
+        self.propose(ctx, &[(slot, value)]);
+    }
+
+    /// Proposes waiting commands while there is room.
+    fn pump(&mut self, ctx: &mut Ctx<'_, H>) {
+        loop {
+            let Role::Leader(leading) = &mut self.role else {
+                return;
+            };
+            if leading.proposals.len() >= PROPOSALS_IN_FLIGHT_MAX {
+                return;
+            }
+            let Some(value) = leading.waiting.pop_front() else {
+                return;
+            };
+            self.submit(ctx, value);
+        }
+    }
+
+    /// Leader: accepts `(slot, value)` pairs itself (durably), then sends phase 2a.
+    fn propose(&mut self, ctx: &mut Ctx<'_, H>, batch: &[(u64, Cmd<H>)]) {
+        if batch.is_empty() {
+            return;
+        }
+        let Role::Leader(leading) = &mut self.role else {
+            return;
+        };
+        let ballot = leading.ballot;
+        assert_eq!(
+            H::core(ctx.durable()).promised,
+            ballot,
+            "a leader whose promise moved on must have stepped down"
+        );
+        let now = ctx.now();
+        for &(slot, value) in batch {
+            assert!(
+                !H::core(ctx.durable()).is_chosen(slot),
+                "leader proposes in slot {slot}, already chosen"
+            );
+            super::acceptor::accept::<H>(ctx, slot, ballot, value);
+            leading.proposals.insert(
+                slot,
+                Proposal {
+                    value,
+                    acks: bit(self.id),
+                    sent_at: now,
+                },
+            );
+            if value != H::Machine::NOOP {
+                leading.in_flight.insert(value, slot);
+            }
+        }
+        self.dirty = true;
+        // Our own acceptance counts towards the quorum: durable first.
+        self.persist(ctx);
+        let commit = self.first_unchosen;
+        for &(slot, value) in batch {
+            for peer in peers(self.id, self.config.replicas) {
+                ctx.send(
+                    peer,
+                    H::message(Msg::Accept {
+                        ballot,
+                        slot,
+                        value,
+                        commit,
+                    }),
+                );
+            }
+        }
+        if self.config.majority() == 1 {
+            for &(slot, _) in batch {
+                self.chosen(ctx, slot);
+            }
+        }
+    }
+
+    /// Leader: counts phase 2b answers.
+    pub(super) fn on_accepted(
+        &mut self,
+        ctx: &mut Ctx<'_, H>,
+        source: NodeId,
+        ballot: Ballot,
+        slot: u64,
+    ) {
+        let majority = self.config.majority();
+        let is_replica = self.config.is_replica(source);
+        let Role::Leader(leading) = &mut self.role else {
+            return;
+        };
+        if leading.ballot != ballot || !is_replica {
+            return;
+        }
+        let Some(proposal) = leading.proposals.get_mut(&slot) else {
+            return;
+        };
+        proposal.acks |= bit(source);
+        if proposal.acks.count_ones() as usize >= majority {
+            self.chosen(ctx, slot);
+        }
+    }
+
+    /// Leader: a majority accepted `slot` in our ballot, so its value is chosen.
+    fn chosen(&mut self, ctx: &mut Ctx<'_, H>, slot: u64) {
+        let Role::Leader(leading) = &mut self.role else {
+            return;
+        };
+        let Some(proposal) = leading.proposals.remove(&slot) else {
+            return;
+        };
+        if super::learn(ctx, slot, proposal.value) {
+            self.dirty = true;
+        }
+        self.first_unchosen = H::core(ctx.durable()).first_unchosen_from(self.first_unchosen);
+        self.apply(ctx);
+        self.persist(ctx);
+        self.pump(ctx);
+    }
+
+    /// A refusal: a higher promise than our ballot makes us step down.
+    pub(super) fn on_nack(&mut self, ctx: &mut Ctx<'_, H>, promised: Ballot) {
+        self.max_round_seen = self.max_round_seen.max(promised.round);
+        let mine = match &self.role {
+            Role::Follower => return,
+            Role::Candidate(campaign) => campaign.ballot,
+            Role::Leader(leading) => leading.ballot,
+        };
+        if promised > mine {
+            self.step_down();
+            self.leader = None;
+            self.last_contact = ctx.now();
+        }
+    }
+}
+
+/// What a promise reports from `from_slot` on: the accepted (ballot, value) of every
+/// slot whose chosen value is unknown here, and the (slot, value) of every learned one.
+#[allow(clippy::type_complexity)]
+pub(super) fn promise_contents<H: Host>(
+    ctx: &Ctx<'_, H>,
+    from_slot: u64,
+) -> (Vec<PromiseEntry<Cmd<H>>>, Vec<(u64, Cmd<H>)>) {
+    let durable = H::core(ctx.durable());
+    let start = from_slot.max(durable.base).min(durable.log_len());
+    let skip = usize::try_from(start - durable.base).unwrap_or(usize::MAX);
+    let mut accepted = Vec::new();
+    let mut chosen = Vec::new();
+    for (offset, record) in durable.slots.skip(skip).iter().enumerate() {
+        let slot = start + offset as u64;
+        if let Some(value) = record.chosen {
+            chosen.push((slot, value));
+        } else if record.accepted_ballot != Ballot::NONE {
+            accepted.push(PromiseEntry {
+                slot,
+                ballot: record.accepted_ballot,
+                value: record.accepted_value,
+            });
+        }
+    }
+    (accepted, chosen)
+}
+
+/// [`Adoption::Ignore`]: the new leader's "own value" for a slot, a waiting command or
+/// a no-op.
+fn next_own_value<H: Host>(ctx: &Ctx<'_, H>, waiting: &mut VecDeque<Cmd<H>>) -> Cmd<H> {
+    while let Some(value) = waiting.pop_front() {
+        if !has_run::<H>(ctx, value) {
+            return value;
+        }
+    }
+    H::Machine::NOOP
+}

@@ -66,8 +66,9 @@ pub use network::{Link, LinkModel, LinkOrder, NetworkConfig, Topology};
 pub use node::{Ctx, CtxParts, Effect, Node, TimerId};
 pub use observe::{NoEvent, Observation, ObservationRecord, Outcome};
 pub use protocol::{
-    Arrival, DURATION_MAX, Formula, IdleClients, ParamKind, ParamProblem, ParamSpec, ParamValue,
-    Params, Protocol, ProtocolInfo, RatioMax, RunError, RunRequest, RunResult, Setup, VariantSpec,
+    Arrival, Backoff, ClosedLoop, DURATION_MAX, Formula, IdleClients, Jitter, ParamKind,
+    ParamProblem, ParamSpec, ParamValue, Params, PhaseError, Protocol, ProtocolInfo, RatePhase,
+    RatePhases, RatioMax, RetryPolicy, RunError, RunRequest, RunResult, Setup, VariantSpec,
     Verdict, Violation, Workload,
 };
 pub use sim::{

@@ -12,12 +12,14 @@
 //! - [`hold`] — the engine benchmark, kind `hold`.
 //! - [`queue`] — one service station and open-loop clients, kind `queue`: the load
 //!   model checked against queueing theory.
+//! - [`kit`] — pieces protocols share: the client driver (pacing, retries, history).
 //! - [`liveness`] — the liveness phase of a run (after its last fault), shared by the
 //!   protocols' liveness checks.
 
 #![warn(missing_docs)]
 
 pub mod hold;
+pub mod kit;
 pub mod liveness;
 pub mod lock_service;
 pub mod mapreduce;

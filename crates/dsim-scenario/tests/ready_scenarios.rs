@@ -36,7 +36,8 @@ const GOLDEN: &[(&str, &str)] = &[
     ("paxos-leader-crash.toml", "90787339261d8566"),
     ("paxos-minority-partition.toml", "3d556c909fae2848"),
     ("paxos-nemesis.toml", "9191f6bd2c8144fa"),
-    ("queue-mm1.toml", "d80e2023394104ec"),
+    ("metastable-retry-storm.toml", "0b9d350756b18dc5"),
+    ("queue-mm1.toml", "3ebadf3d35d0d6cb"),
 ];
 
 #[test]

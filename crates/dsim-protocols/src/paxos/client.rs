@@ -201,8 +201,7 @@ mod tests {
             Workload {
                 clients: 2,
                 rate_per_s: 100.0,
-                idle_clients: Default::default(),
-                arrival: dsim_core::Arrival::Fixed,
+                ..Workload::default()
             },
         );
         // Node 4 is the second client: it starts with replica (4 - 3) % 3 = 1.

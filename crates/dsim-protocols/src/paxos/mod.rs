@@ -1330,8 +1330,7 @@ mod tests {
             Workload {
                 clients: 1,
                 rate_per_s: 10.0,
-                idle_clients: Default::default(),
-                arrival: dsim_core::Arrival::Fixed,
+                ..Workload::default()
             },
         );
         assert!(config.validate().is_ok());

@@ -903,8 +903,7 @@ mod tests {
             Workload {
                 clients: 1,
                 rate_per_s: 100.0,
-                idle_clients: Default::default(),
-                arrival: dsim_core::Arrival::Fixed,
+                ..Workload::default()
             },
         );
         config.variant = variant;

@@ -118,7 +118,12 @@ struct Requests;
 impl ClientApp<QueueNode> for Requests {
     type Op = ();
 
-    fn next_op(&mut self, _: &mut Ctx<'_, QueueNode>, _: u64) -> Option<((), Invocation)> {
+    fn next_op(
+        &mut self,
+        _: &mut Ctx<'_, QueueNode>,
+        _: u64,
+        _: Option<u64>,
+    ) -> Option<((), Invocation)> {
         Some((
             (),
             Invocation {

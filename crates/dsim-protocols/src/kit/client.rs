@@ -88,7 +88,14 @@ pub trait ClientApp<N: Node> {
 
     /// A new operation numbered `op`, drawn from the node's random stream, and what the
     /// history records for it; `None` skips this arrival (e.g. a window is full).
-    fn next_op(&mut self, ctx: &mut Ctx<'_, N>, op: u64) -> Option<(Self::Op, Invocation)>;
+    /// `oldest_in_flight` is the smallest id still in flight, for protocols that keep
+    /// their operations within a window of ids.
+    fn next_op(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        op: u64,
+        oldest_in_flight: Option<u64>,
+    ) -> Option<(Self::Op, Invocation)>;
 
     /// Sends attempt `attempt` (0 for the first) of operation `op`.
     fn send(&mut self, ctx: &mut Ctx<'_, N>, op: u64, attempt: u32, payload: &Self::Op);
@@ -338,7 +345,8 @@ impl<O: Clone + std::fmt::Debug> ClientDriver<O> {
             }
         }
         let op = self.next_op;
-        let Some((payload, invocation)) = app.next_op(ctx, op) else {
+        let oldest = self.pending.keys().next().copied();
+        let Some((payload, invocation)) = app.next_op(ctx, op, oldest) else {
             // Nothing issued: a closed-loop slot thinks again (at least 1 ms, so that a
             // refusing protocol cannot spin at one instant).
             if let Pacing::Closed(closed) = self.pacing {

@@ -171,7 +171,7 @@ impl Replica {
         match timer {
             Timer::Election => self.on_election_timer(ctx),
             Timer::Tick => self.on_tick(ctx),
-            Timer::Issue | Timer::Retry | Timer::Decide { .. } => {}
+            Timer::Client(_) | Timer::Decide { .. } => {}
         }
         self.persist(ctx);
     }

@@ -394,4 +394,42 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_command_out_of_attempts_ends_info_and_ignores_a_late_reply() {
+        let mut workload = Workload {
+            clients: 2,
+            rate_per_s: 100.0,
+            ..Workload::default()
+        };
+        workload.retry.max_attempts = Some(2);
+        let config = PaxosConfig::new(3, workload);
+        let mut parts = CtxParts::new(NodeId(4), config.total_nodes(), 9);
+        let mut node = PaxosNode::new(&config, NodeId(4));
+        node.on_start(&mut parts.ctx());
+        node.on_timer(&mut parts.ctx(), ARRIVE);
+        parts.take_effects();
+        let timeout = |attempt| Timer::Client(DriverTimer::Timeout { op: 0, attempt });
+        node.on_timer(&mut parts.ctx(), timeout(0));
+        // The second attempt goes out; the first timeout does not end the command.
+        assert_eq!(parts.take_sends().len(), 1);
+        node.on_timer(&mut parts.ctx(), timeout(1));
+        let reply = Msg::Reply {
+            seq: 0,
+            result: KvResult::Written,
+        };
+        node.on_message(&mut parts.ctx(), NodeId(0), reply);
+        let completions: Vec<Outcome> = parts
+            .take_effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Observe(Observation::OpCompleted { outcome, .. }) => Some(outcome),
+                _ => None,
+            })
+            .collect();
+        // Out of attempts: indeterminate (the command may still be chosen), recorded
+        // once; a third send or an `ok` from the late reply would break the history.
+        assert_eq!(completions, vec![Outcome::Info("timeout")]);
+        assert!(parts.take_sends().is_empty());
+    }
 }

@@ -38,8 +38,7 @@ fn run_once(seed: u64, acquires_per_s: f64) -> (u64, u64) {
         Workload {
             clients: 100,
             rate_per_s: acquires_per_s,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
     );
     config.locks = 100;

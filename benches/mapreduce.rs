@@ -53,8 +53,7 @@ fn big_job(delay: Delay) -> RunRequest {
         workload: Workload {
             clients: 0,
             rate_per_s: 0.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_secs(60),
         faults: Vec::new(),

@@ -29,8 +29,7 @@ fn run_once(seed: u64) -> (u64, u64) {
         Workload {
             clients: 3,
             rate_per_s: 1_000.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
     );
     // Enough room that the window never throttles the offered 1,000 ops/s.

@@ -48,8 +48,7 @@ fn workload() -> Workload {
     Workload {
         clients: CLIENTS,
         rate_per_s: RATE_PER_S,
-        idle_clients: Default::default(),
-        arrival: dsim_core::Arrival::Fixed,
+        ..Workload::default()
     }
 }
 

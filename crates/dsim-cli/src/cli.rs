@@ -40,6 +40,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// Sweep several scenarios (or variants) over the same seeds and compare them.
     Compare(CompareArgs),
+    /// Chart the goodput over time of several run folders on one chart.
+    Goodput(GoodputArgs),
     /// Reduce a failing run to a minimal scenario that fails the same check.
     Shrink(ShrinkArgs),
     /// Check client histories: `dsim history check FILE --model NAME`.
@@ -166,6 +168,20 @@ pub struct CompareArgs {
     /// Output folder (default: results/compare/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+/// `dsim goodput`.
+#[derive(Debug, Args)]
+pub struct GoodputArgs {
+    /// Run folders (written by `dsim run`), each drawn as one line labelled by its name.
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Where to write goodput_over_time.svg and .png.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The chart's title.
+    #[arg(long)]
+    pub title: Option<String>,
 }
 
 /// `dsim shrink`.

@@ -66,9 +66,10 @@ pub use network::{Link, LinkModel, LinkOrder, NetworkConfig, Topology};
 pub use node::{Ctx, CtxParts, Effect, Node, TimerId};
 pub use observe::{NoEvent, Observation, ObservationRecord, Outcome};
 pub use protocol::{
-    Arrival, DURATION_MAX, Formula, IdleClients, ParamKind, ParamProblem, ParamSpec, ParamValue,
-    Params, Protocol, ProtocolInfo, ProtocolVariant, RatioMax, RunError, RunRequest, RunResult,
-    Setup, VariantSpec, Verdict, Violation, Workload,
+    Arrival, Backoff, ClosedLoop, DURATION_MAX, Formula, IdleClients, Jitter, ParamKind,
+    ParamProblem, ParamSpec, ParamValue, Params, PhaseError, Protocol, ProtocolInfo,
+    ProtocolVariant, RatePhase, RatePhases, RatioMax, RetryPolicy, RunError, RunRequest,
+    RunResult, Setup, VariantSpec, Verdict, Violation, Workload,
 };
 pub use sim::{
     Counters, DropReason, FaultRecord, MessageFate, MessageRecord, RunOutput, SimConfig,

@@ -372,8 +372,220 @@ pub struct Workload {
     /// Clients that stay idle: they keep their node ids and their random streams but
     /// issue no operation (see [`IdleClients`]). Empty by default.
     pub idle_clients: IdleClients,
-    /// How each client spaces its operations.
+    /// How each client spaces its operations (open loop).
     pub arrival: Arrival,
+    /// Closed loop instead of open loop (`[workload] outstanding`, `think_time`): each
+    /// client keeps this many operations in flight and ignores `rate_per_s`,
+    /// `arrival` and `phases`. `None` (the default) is open loop.
+    pub closed_loop: Option<ClosedLoop>,
+    /// Rate changes over the run (`[[workload.phase]]`), in time order; empty by default.
+    pub phases: RatePhases,
+    /// How clients time out and retry an operation (`[workload.retry]`).
+    pub retry: RetryPolicy,
+}
+
+impl Default for Workload {
+    /// One client at 100 operations per second, fixed gaps, open loop, no phases, the
+    /// default retry policy: what a scenario without a `[workload]` table runs.
+    fn default() -> Workload {
+        Workload {
+            clients: 1,
+            rate_per_s: 100.0,
+            idle_clients: IdleClients::NONE,
+            arrival: Arrival::Fixed,
+            closed_loop: None,
+            phases: RatePhases::NONE,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A closed-loop workload: a client starts an operation only when one of its
+/// `outstanding` slots is free, after `think_time` (the interactive response time law's
+/// Z) since that slot's last operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClosedLoop {
+    /// Operations each client keeps in flight, at least 1.
+    pub outstanding: u32,
+    /// Pause between an operation's end and the next one in the same slot.
+    pub think_time: SimDuration,
+}
+
+/// From `at` on, all clients together run at `rate_per_s` (`[[workload.phase]]`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RatePhase {
+    /// When the phase starts (virtual time since the run's start).
+    pub at: SimTime,
+    /// Operations per second across all clients from then on; 0 pauses the workload.
+    pub rate_per_s: f64,
+}
+
+/// The rate phases of a workload, in strictly increasing `at` order, at most
+/// [`RatePhases::MAX`] of them. A fixed-size array so that [`Workload`] stays `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RatePhases {
+    len: usize,
+    phases: [RatePhase; RatePhases::MAX],
+}
+
+/// Why a [`RatePhases::push`] was refused.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum PhaseError {
+    /// More than [`RatePhases::MAX`] phases.
+    #[error("more than {} phases", RatePhases::MAX)]
+    TooMany,
+    /// The phase does not start after the previous one.
+    #[error("starts at {at}, not after the previous phase at {previous}")]
+    OutOfOrder {
+        /// This phase's start.
+        at: SimTime,
+        /// The previous phase's start.
+        previous: SimTime,
+    },
+    /// The rate is negative, infinite or NaN.
+    #[error("rate {0} is not a finite number of operations per second from 0")]
+    BadRate(f64),
+}
+
+impl Default for RatePhases {
+    fn default() -> RatePhases {
+        RatePhases::NONE
+    }
+}
+
+impl RatePhases {
+    /// How many phases a workload can hold.
+    pub const MAX: usize = 32;
+    /// No phase: the workload's `rate_per_s` holds for the whole run.
+    pub const NONE: RatePhases = RatePhases {
+        len: 0,
+        phases: [RatePhase {
+            at: SimTime::ZERO,
+            rate_per_s: 0.0,
+        }; RatePhases::MAX],
+    };
+
+    /// Appends a phase, which must start after the last one and have a finite rate
+    /// from 0.
+    pub fn push(&mut self, phase: RatePhase) -> Result<(), PhaseError> {
+        if !(phase.rate_per_s.is_finite() && phase.rate_per_s >= 0.0) {
+            return Err(PhaseError::BadRate(phase.rate_per_s));
+        }
+        if let Some(last) = self.as_slice().last()
+            && phase.at <= last.at
+        {
+            return Err(PhaseError::OutOfOrder {
+                at: phase.at,
+                previous: last.at,
+            });
+        }
+        if self.len == Self::MAX {
+            return Err(PhaseError::TooMany);
+        }
+        self.phases[self.len] = phase;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The phases, in time order.
+    pub fn as_slice(&self) -> &[RatePhase] {
+        &self.phases[..self.len]
+    }
+
+    /// True if there is no phase.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// How long a client waits between a timed-out attempt and the next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backoff {
+    /// Always `base` (capped by `cap`): the naive policy.
+    #[default]
+    Fixed,
+    /// `min(cap, base * 2^n)` before retry number `n` (from 0).
+    Exponential,
+}
+
+impl Backoff {
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backoff::Fixed => "fixed",
+            Backoff::Exponential => "exponential",
+        }
+    }
+}
+
+/// Randomization of a backoff delay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Jitter {
+    /// The delay exactly.
+    #[default]
+    None,
+    /// Uniform in `[0, delay]` ("full jitter", Brooker, AWS Architecture Blog 2015).
+    Full,
+}
+
+impl Jitter {
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Jitter::None => "none",
+            Jitter::Full => "full",
+        }
+    }
+}
+
+/// A client's retry policy (`[workload.retry]`): per-attempt timeout, backoff between
+/// attempts, attempt limit, and a retry budget.
+///
+/// The budget is Finagle's `RetryBudget` (and gRPC's retry throttling) in its simplest
+/// form: within the last [`RetryPolicy::BUDGET_WINDOW`], a client sends at most
+/// `budget_ratio` retries per first attempt; a retry over budget is not sent and the
+/// operation ends `info`. It is what keeps retries from multiplying load in overload.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Per-attempt timeout; `None` leaves it to the protocol (its own key, or for the
+    /// `queue` kind: wait forever, never retry).
+    pub timeout: Option<SimDuration>,
+    /// Fixed or exponential backoff.
+    pub backoff: Backoff,
+    /// Delay before the first retry (and every retry with `Fixed`).
+    pub base: SimDuration,
+    /// Longest delay between attempts.
+    pub cap: SimDuration,
+    /// Randomization of each delay.
+    pub jitter: Jitter,
+    /// Attempts per operation, the first included; `None` retries until the run ends.
+    pub max_attempts: Option<u32>,
+    /// Retries allowed per first attempt within the budget window; `None` is no budget.
+    pub budget_ratio: Option<f64>,
+}
+
+impl RetryPolicy {
+    /// The window over which the budget counts first attempts and retries: 10 s, as
+    /// Finagle's default `ttl`.
+    pub const BUDGET_WINDOW: SimDuration = SimDuration::from_secs(10);
+    /// The largest `budget_ratio` accepted: 10 retries per first attempt.
+    pub const BUDGET_RATIO_MAX: f64 = 10.0;
+}
+
+impl Default for RetryPolicy {
+    /// The protocol's own timeout, retry immediately, forever, no jitter, no budget:
+    /// how every built-in client behaved before retry policies existed.
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            timeout: None,
+            backoff: Backoff::Fixed,
+            base: SimDuration::ZERO,
+            cap: SimDuration::from_secs(10),
+            jitter: Jitter::None,
+            max_attempts: None,
+            budget_ratio: None,
+        }
+    }
 }
 
 /// The clients of a workload that stay idle, by client number (client `c` is node
@@ -434,11 +646,37 @@ impl Workload {
     /// The gap between two operations of one client, so that all clients together run
     /// at `rate_per_s`. Idle clients count: dropping a client leaves the gap unchanged.
     pub fn client_interval(&self) -> SimDuration {
-        if self.rate_per_s <= 0.0 || self.clients == 0 {
-            return SimDuration::from_secs(1);
+        self.interval_at_rate(self.rate_per_s)
+            .unwrap_or(SimDuration::from_secs(1))
+    }
+
+    /// The gap between two operations of one client when all clients together run at
+    /// `rate_per_s`; `None` for a rate of 0 (or no clients).
+    pub fn interval_at_rate(&self, rate_per_s: f64) -> Option<SimDuration> {
+        if rate_per_s <= 0.0 || self.clients == 0 {
+            return None;
         }
-        let ns = (self.clients as f64 * 1e9 / self.rate_per_s).round();
-        SimDuration(ns.clamp(1.0, 1e18) as u64)
+        let ns = (self.clients as f64 * 1e9 / rate_per_s).round();
+        Some(SimDuration(ns.clamp(1.0, 1e18) as u64))
+    }
+
+    /// The rate in force at `time`: the last phase started by then, else `rate_per_s`.
+    pub fn rate_at(&self, time: SimTime) -> f64 {
+        self.phases
+            .as_slice()
+            .iter()
+            .rev()
+            .find(|phase| phase.at <= time)
+            .map_or(self.rate_per_s, |phase| phase.rate_per_s)
+    }
+
+    /// The start of the first phase strictly after `time`, if any.
+    pub fn next_phase_after(&self, time: SimTime) -> Option<SimTime> {
+        self.phases
+            .as_slice()
+            .iter()
+            .map(|phase| phase.at)
+            .find(|&at| at > time)
     }
 }
 
@@ -1169,8 +1407,7 @@ mod tests {
         let all = Workload {
             clients: 4,
             rate_per_s: 100.0,
-            idle_clients: IdleClients::NONE,
-            arrival: Arrival::Fixed,
+            ..Workload::default()
         };
         let some_idle = Workload {
             idle_clients: IdleClients::from_clients(&[1, 2]).expect("in range"),

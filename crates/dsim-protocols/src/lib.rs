@@ -13,7 +13,8 @@
 //! - [`hold`] — the engine benchmark, kind `hold`.
 //! - [`queue`] — one service station and open-loop clients, kind `queue`: the load
 //!   model checked against queueing theory.
-//! - [`kit`] — reusable pieces for writing protocols (quorum collection).
+//! - [`kit`] — reusable pieces for writing protocols: the client driver (pacing,
+//!   retries, history) and quorum collection.
 //! - [`liveness`] — the liveness phase of a run (after its last fault), shared by the
 //!   protocols' liveness checks.
 

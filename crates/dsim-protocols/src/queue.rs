@@ -1,13 +1,21 @@
 //! A single service station, kind `queue`: the protocol that checks the load model
 //! against queueing theory.
 //!
-//! Node 0 is the server; nodes `1..=clients` are clients. A client issues requests open
-//! loop, never waiting for earlier ones: with `[workload] arrival = "fixed"` one every
-//! client interval (after a random phase), with `arrival = "poisson"` after exponential
-//! gaps of that mean, so that all clients together are a Poisson stream of
-//! `[workload] rate` (a superposition of Poisson processes is one). The server answers
-//! each request with a reply; the client records the operation (`f = request`) from
-//! invocation to reply, so `ops.csv` holds one response time per request.
+//! Node 0 is the server; nodes `1..=clients` are clients. A client issues requests
+//! through the kit's [`ClientDriver`]: by default open loop, never waiting for earlier
+//! ones: with `[workload] arrival = "fixed"` one every client interval (after a random
+//! phase), with `arrival = "poisson"` after exponential gaps of that mean, so that all
+//! clients together are a Poisson stream of `[workload] rate` (a superposition of
+//! Poisson processes is one); rate phases and closed loops (`outstanding`) work too.
+//! The server answers each request with a reply; the client records the operation
+//! (`f = request`) from invocation to reply, so `ops.csv` holds one response time per
+//! request.
+//!
+//! Requests wait for their reply forever unless `[workload.retry] timeout` is set; then
+//! an attempt that times out is abandoned (its late reply ignored, the server's work on
+//! it wasted) and retried under the retry policy, and a request out of attempts or of
+//! retry budget ends `info`. That is the setting of the `metastable-retry-storm`
+//! showcase.
 //!
 //! The queueing is the engine's, not this module's: a request costs one unit of CPU
 //! ([`Node::message_cost`]) and a reply none, so with the load model each request
@@ -26,15 +34,17 @@
 //! support, so the kind reuses it rather than growing a second distribution syntax.
 //!
 //! Nothing is checked beyond the run itself (there is no safety property); the formula is
-//! `W`, the mean response time of the `ok` requests. A request whose reply never comes
-//! (the server crashed, a message was dropped) stays open in `ops.csv`.
+//! `W`, the mean response time of the `ok` requests. Without a timeout, a request whose
+//! reply never comes (the server crashed, a message was dropped) stays open in `ops.csv`.
 
+use crate::kit::client::{
+    ClientApp, ClientDriver, DriverTimer, Invocation, Replies, incarnation_base,
+};
 use dsim_core::protocol::{execute, generic_output};
-use dsim_core::rng::below;
 use dsim_core::{
-    Arrival, ConfigError, Ctx, Delay, Formula, LoadConfig, Node, NodeCpu, NodeId, Observation,
-    Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, RunError, RunRequest, RunResult,
-    SimDuration, Value, VariantSpec, Verdict, Workload,
+    ConfigError, Ctx, Delay, Formula, LoadConfig, Node, NodeCpu, NodeId, Outcome, ParamKind,
+    ParamSpec, Protocol, ProtocolInfo, RunError, RunRequest, RunResult, Value, VariantSpec,
+    Verdict, Workload,
 };
 
 /// The `queue` kind.
@@ -59,23 +69,33 @@ const PARAMS: &[ParamSpec] = &[ParamSpec {
 /// The messages of the queue kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueMsg {
-    /// A client's request number `op`.
+    /// Attempt `attempt` of a client's request `op`.
     Request {
-        /// The client's own operation number.
+        /// The client's operation id.
         op: u64,
+        /// The attempt, 0 for the first.
+        attempt: u32,
     },
-    /// The server's answer to request `op`.
+    /// The server's answer to attempt `attempt` of request `op`.
     Reply {
-        /// The operation number of the request answered.
+        /// The operation id of the request answered.
         op: u64,
+        /// The attempt answered.
+        attempt: u32,
     },
 }
 
-/// The one timer of the queue kind: a client's next arrival.
+/// The timers of the queue kind: only the client driver's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueTimer {
-    /// Issue the next request.
-    Arrive,
+    /// A timer of the client driver (arrival, attempt timeout, retry backoff).
+    Client(DriverTimer),
+}
+
+impl From<DriverTimer> for QueueTimer {
+    fn from(timer: DriverTimer) -> QueueTimer {
+        QueueTimer::Client(timer)
+    }
 }
 
 /// A node of the queue kind: the server or a client.
@@ -83,17 +103,40 @@ pub enum QueueTimer {
 pub enum QueueNode {
     /// Node 0: answers every request.
     Server,
-    /// A client issuing requests open loop.
-    Client {
-        /// Mean gap between two of this client's requests.
-        interval: SimDuration,
-        /// Fixed or Poisson gaps.
-        arrival: Arrival,
-        /// The next operation number.
-        next_op: u64,
-    },
+    /// A client issuing requests through the [`ClientDriver`] (boxed: the driver holds
+    /// the whole workload, rate phases included).
+    Client(Box<ClientDriver<()>>),
     /// A client the scenario keeps idle (`[workload] idle_clients`): it issues nothing.
     IdleClient,
+}
+
+/// The queue client's side of the driver: every operation is a `request`, sent to the
+/// server; a timed-out attempt is abandoned (its late reply ignored), as an RPC client
+/// that cancels a call does.
+struct Requests;
+
+impl ClientApp<QueueNode> for Requests {
+    type Op = ();
+
+    fn next_op(
+        &mut self,
+        _: &mut Ctx<'_, QueueNode>,
+        _: u64,
+        _: Option<u64>,
+    ) -> Option<((), Invocation)> {
+        Some((
+            (),
+            Invocation {
+                f: "request",
+                key: None,
+                arg: Value::Nil,
+            },
+        ))
+    }
+
+    fn send(&mut self, ctx: &mut Ctx<'_, QueueNode>, op: u64, attempt: u32, _: &()) {
+        ctx.send(SERVER, QueueMsg::Request { op, attempt });
+    }
 }
 
 impl QueueNode {
@@ -104,58 +147,49 @@ impl QueueNode {
         } else if workload.idle_clients.is_idle_node(1, id) {
             QueueNode::IdleClient
         } else {
-            QueueNode::Client {
-                interval: workload.client_interval(),
-                arrival: workload.arrival,
-                next_op: 0,
-            }
+            // Requests wait forever unless the scenario's retry policy sets a timeout.
+            QueueNode::Client(Box::new(ClientDriver::new(
+                workload,
+                None,
+                Replies::CurrentAttempt,
+                0,
+            )))
         }
-    }
-}
-
-/// The gap before a client's next request.
-fn next_gap(ctx: &mut Ctx<'_, QueueNode>, interval: SimDuration, arrival: Arrival) -> SimDuration {
-    match arrival {
-        Arrival::Fixed => interval,
-        Arrival::Poisson => Delay::Exponential {
-            mean_ns: interval.as_nanos() as f64,
-        }
-        .sample(ctx.rng()),
     }
 }
 
 impl Node for QueueNode {
     type Msg = QueueMsg;
     type Timer = QueueTimer;
-    type Durable = ();
+    /// A client's incarnation: how many times it has started, so that operation ids
+    /// never repeat across a restart.
+    type Durable = u32;
     type Event = dsim_core::NoEvent;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
-        if let QueueNode::Client {
-            interval, arrival, ..
-        } = *self
-        {
-            let first = match arrival {
-                // A random phase, so that fixed-rate clients do not arrive in lockstep.
-                Arrival::Fixed => SimDuration(below(ctx.rng(), interval.as_nanos().max(1))),
-                // Memoryless: the first gap is like every other.
-                Arrival::Poisson => next_gap(ctx, interval, arrival),
-            };
-            ctx.set_timer(first, QueueTimer::Arrive);
+        if let QueueNode::Client(driver) = self {
+            let incarnation = *ctx.durable();
+            if incarnation > 0 {
+                // A restart: a new driver (nothing in flight survives) with fresh ids.
+                **driver = ClientDriver::new(
+                    &driver.workload(),
+                    None,
+                    Replies::CurrentAttempt,
+                    incarnation_base(incarnation),
+                );
+            }
+            *ctx.durable_mut() = incarnation + 1;
+            driver.start(ctx);
         }
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, source: NodeId, msg: QueueMsg) {
         match (self, msg) {
-            (QueueNode::Server, QueueMsg::Request { op }) => {
-                ctx.send(source, QueueMsg::Reply { op });
+            (QueueNode::Server, QueueMsg::Request { op, attempt }) => {
+                ctx.send(source, QueueMsg::Reply { op, attempt });
             }
-            (QueueNode::Client { .. }, QueueMsg::Reply { op }) => {
-                ctx.observe(Observation::OpCompleted {
-                    op,
-                    outcome: Outcome::Ok,
-                    ret: Value::Nil,
-                });
+            (QueueNode::Client(driver), QueueMsg::Reply { op, attempt }) => {
+                driver.on_reply(ctx, op, attempt, |_| (Outcome::Ok, Value::Nil));
             }
             // A request to a client or a reply to the server is nobody's protocol:
             // ignored (only a misrouted message could produce one).
@@ -164,31 +198,16 @@ impl Node for QueueNode {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: QueueTimer) {
-        let QueueTimer::Arrive = timer;
-        if let QueueNode::Client {
-            interval,
-            arrival,
-            next_op,
-        } = self
-        {
-            let op = *next_op;
-            *next_op += 1;
-            ctx.observe(Observation::OpInvoked {
-                op,
-                f: "request",
-                key: None,
-                arg: Value::Nil,
-            });
-            ctx.send(SERVER, QueueMsg::Request { op });
-            let gap = next_gap(ctx, *interval, *arrival);
-            ctx.set_timer(gap, QueueTimer::Arrive);
+        let QueueTimer::Client(timer) = timer;
+        if let QueueNode::Client(driver) = self {
+            driver.on_timer(&mut Requests, ctx, timer);
         }
     }
 
     fn message_digest(msg: &QueueMsg) -> u64 {
         match *msg {
-            QueueMsg::Request { op } => op << 1,
-            QueueMsg::Reply { op } => (op << 1) | 1,
+            QueueMsg::Request { op, attempt } => (op << 1) ^ (u64::from(attempt) << 48),
+            QueueMsg::Reply { op, attempt } => ((op << 1) | 1) ^ (u64::from(attempt) << 48),
         }
     }
 
@@ -300,7 +319,13 @@ mod tests {
     fn only_requests_cost_service_time() {
         // A costed reply would make the clients queue too, and the response time would no
         // longer be the server's wait plus service.
-        assert_eq!(QueueNode::message_cost(&QueueMsg::Request { op: 3 }), 1);
-        assert_eq!(QueueNode::message_cost(&QueueMsg::Reply { op: 3 }), 0);
+        assert_eq!(
+            QueueNode::message_cost(&QueueMsg::Request { op: 3, attempt: 0 }),
+            1
+        );
+        assert_eq!(
+            QueueNode::message_cost(&QueueMsg::Reply { op: 3, attempt: 0 }),
+            0
+        );
     }
 }

@@ -67,8 +67,7 @@ fn master_failover(seed: u64, variant: &str) -> RunRequest {
         workload: Workload {
             clients: 5,
             rate_per_s: 50.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_secs(4),
         faults: vec![
@@ -102,8 +101,7 @@ fn client_pause(seed: u64, variant: &str) -> RunRequest {
         workload: Workload {
             clients: 4,
             rate_per_s: 40.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_millis(2_500),
         faults: vec![(
@@ -139,8 +137,7 @@ fn clock_skew(seed: u64, master_drift_ppm: i64, replica_drift_ppm: i64) -> RunRe
         workload: Workload {
             clients: 4,
             rate_per_s: 40.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_secs(4),
         faults: vec![
@@ -390,8 +387,7 @@ fn cell_config() -> LockConfig {
         Workload {
             clients: CLIENTS as usize,
             rate_per_s: 50.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
     )
 }
@@ -784,8 +780,7 @@ fn lost_grant(seed: u64) -> RunRequest {
         workload: Workload {
             clients: 2,
             rate_per_s: 2.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_secs(8),
         faults: vec![

@@ -56,8 +56,7 @@ impl Job {
             workload: Workload {
                 clients: 0,
                 rate_per_s: 0.0,
-                idle_clients: Default::default(),
-                arrival: dsim_core::Arrival::Fixed,
+                ..Workload::default()
             },
             duration: self.duration,
             faults: self.faults.clone(),
@@ -414,8 +413,7 @@ fn bad_parameters_are_refused_with_a_clear_error() {
             workload: Workload {
                 clients: 0,
                 rate_per_s: 0.0,
-                idle_clients: Default::default(),
-                arrival: dsim_core::Arrival::Fixed,
+                ..Workload::default()
             },
             duration: SimDuration::from_secs(1),
             faults: Vec::new(),
@@ -450,8 +448,7 @@ fn protocol_reports_its_kind_and_node_layout() {
     let workload = Workload {
         clients: 3,
         rate_per_s: 10.0,
-        idle_clients: Default::default(),
-        arrival: dsim_core::Arrival::Fixed,
+        ..Workload::default()
     };
     assert_eq!(MapReduce.total_nodes(9, &workload), 9);
 }
@@ -540,8 +537,7 @@ fn fetch_timeout_below_the_round_trip_is_refused_before_running() {
         workload: Workload {
             clients: 0,
             rate_per_s: 0.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_secs(20),
         faults: Vec::new(),

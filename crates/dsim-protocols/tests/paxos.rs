@@ -79,8 +79,7 @@ fn dueling_proposers(seed: u64, variant: &str) -> RunRequest {
         workload: Workload {
             clients: 3,
             rate_per_s: 300.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_millis(2_500),
         faults: vec![
@@ -122,8 +121,7 @@ fn minority_partition(seed: u64, variant: &str) -> RunRequest {
         workload: Workload {
             clients: 3,
             rate_per_s: 200.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_millis(2_500),
         faults: vec![
@@ -161,8 +159,7 @@ fn leader_crash(seed: u64, duration: SimDuration) -> RunRequest {
         workload: Workload {
             clients: 3,
             rate_per_s: 200.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration,
         faults,
@@ -359,8 +356,7 @@ fn simulation_with(
         Workload {
             clients: 3,
             rate_per_s: 200.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
     );
     adjust(&mut config);

@@ -50,8 +50,7 @@ fn coordinator_crash_request(seed: u64, variant: Variant) -> RunRequest {
         workload: Workload {
             clients: 2,
             rate_per_s: 200.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_secs(2),
         faults: vec![
@@ -88,8 +87,7 @@ fn lossy_request(seed: u64, variant: Variant) -> RunRequest {
         workload: Workload {
             clients: 2,
             rate_per_s: 100.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_secs(2),
         faults: vec![
@@ -831,8 +829,7 @@ fn told_aborted_request(seed: u64, variant: Variant) -> RunRequest {
         workload: Workload {
             clients: 1,
             rate_per_s: 100.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_secs(1),
         faults: vec![

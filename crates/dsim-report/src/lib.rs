@@ -93,6 +93,7 @@ pub mod charts;
 pub mod error;
 pub mod explorer;
 pub mod faults;
+pub mod goodput;
 pub mod history;
 pub mod html;
 pub mod metrics;

@@ -53,7 +53,15 @@ pub fn emit(
     }
     let _ = writeln!(out, "\n[workload]");
     let _ = writeln!(out, "clients = {}", scenario.workload.clients);
-    let _ = writeln!(out, "rate = \"{}/s\"", scenario.workload.rate_per_s);
+    match scenario.workload.closed_loop {
+        None => {
+            let _ = writeln!(out, "rate = \"{}/s\"", scenario.workload.rate_per_s);
+        }
+        Some(closed) => {
+            let _ = writeln!(out, "outstanding = {}", closed.outstanding);
+            let _ = writeln!(out, "think_time = {}", duration(closed.think_time));
+        }
+    }
     if !scenario.workload.idle_clients.is_empty() {
         let ids: Vec<NodeId> = scenario
             .workload
@@ -67,6 +75,7 @@ pub fn emit(
     if scenario.workload.arrival != dsim_core::Arrival::Fixed {
         let _ = writeln!(out, "arrival = \"{}\"", scenario.workload.arrival.name());
     }
+    workload_shape(&mut out, &scenario.workload);
     let _ = writeln!(out, "\n[network]");
     link_fields(&mut out, &scenario.network.default_link);
     match &scenario.network.topology {
@@ -333,4 +342,30 @@ fn bridge_of(groups: &[Vec<u32>]) -> Option<(u32, Vec<String>)> {
         })
         .collect();
     Some((*node, sides))
+}
+
+/// The workload's rate phases and retry policy, when they differ from the defaults.
+fn workload_shape(out: &mut String, workload: &dsim_core::Workload) {
+    let retry = &workload.retry;
+    if *retry != dsim_core::RetryPolicy::default() {
+        let _ = writeln!(out, "\n[workload.retry]");
+        let _ = writeln!(out, "policy = \"{}\"", retry.backoff.name());
+        if let Some(timeout) = retry.timeout {
+            let _ = writeln!(out, "timeout = {}", duration(timeout));
+        }
+        let _ = writeln!(out, "base = {}", duration(retry.base));
+        let _ = writeln!(out, "cap = {}", duration(retry.cap));
+        let _ = writeln!(out, "jitter = \"{}\"", retry.jitter.name());
+        if let Some(attempts) = retry.max_attempts {
+            let _ = writeln!(out, "max_attempts = {attempts}");
+        }
+        if let Some(budget) = retry.budget_ratio {
+            let _ = writeln!(out, "budget = {budget:?}");
+        }
+    }
+    for phase in workload.phases.as_slice() {
+        let _ = writeln!(out, "\n[[workload.phase]]");
+        let _ = writeln!(out, "at = {}", duration(SimDuration(phase.at.0)));
+        let _ = writeln!(out, "rate = \"{}/s\"", phase.rate_per_s);
+    }
 }

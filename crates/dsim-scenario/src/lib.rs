@@ -16,6 +16,7 @@
 //! - [`shrink`] — a failing run reduced to a minimal scenario.
 //! - [`sweep`] — many seeds in parallel, journal, shards.
 //! - [`units`] — durations and rates.
+//! - [`workload`] — closed loop, rate phases and the retry policy of `[workload]`.
 //!
 //! ```
 //! use dsim_scenario::{Registry, Scenario, run_scenario, RunOptions};
@@ -49,6 +50,7 @@ pub mod shrink;
 pub mod sweep;
 pub mod tree;
 pub mod units;
+pub mod workload;
 
 pub use error::{Origin, ScenarioError};
 pub use registry::Registry;

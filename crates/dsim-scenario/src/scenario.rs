@@ -13,7 +13,7 @@ use crate::reader::{
 };
 use crate::registry::Registry;
 use crate::tree::{Item, Source, Value, apply_override, read_file};
-use crate::units::{self, RATE_HELP};
+use crate::units;
 use dsim_core::{
     Arrival, ConfigError, Delay, Fault, IdleClients, Link, LinkModel, LinkOrder, LoadConfig,
     NetworkConfig, NodeId, ParamKind, ParamValue, Params, Setup, SimDuration, SimTime, StorageMode,
@@ -258,8 +258,7 @@ impl Scenario {
                 Workload {
                     clients: 1,
                     rate_per_s: 100.0,
-                    idle_clients: Default::default(),
-                    arrival: dsim_core::Arrival::Fixed,
+                    ..Workload::default()
                 },
                 Vec::new(),
             ),
@@ -407,25 +406,17 @@ fn parse_workload(item: Item) -> Result<(Workload, Vec<At<u32>>), ScenarioError>
             ));
         }
     };
-    let rate_per_s = match table.take("rate") {
-        None => 100.0,
-        Some(item) => {
+    let rate = table
+        .take("rate")
+        .map(|item| {
             let origin = item.origin.clone();
-            let text = as_text(item, "workload.rate", RATE_HELP)?;
-            match units::parse_rate(&text.value) {
-                Some(rate) if rate <= 1e9 => rate,
-                _ => {
-                    return Err(error(
-                        &origin,
-                        "workload.rate",
-                        format!("cannot read {} as a rate", quote(&text.value)),
-                        RATE_HELP,
-                    ));
-                }
-            }
-        }
-    };
-    let arrival = match table.text("arrival", ARRIVAL_HELP)? {
+            crate::workload::parse_rate_item(item, "workload.rate").map(|rate| (rate, origin))
+        })
+        .transpose()?;
+    let rate_per_s = rate.as_ref().map_or(100.0, |(rate, _)| *rate);
+    let arrival_at = table.text("arrival", ARRIVAL_HELP)?;
+    let arrival_origin = arrival_at.as_ref().map(|at| at.origin.clone());
+    let arrival = match arrival_at {
         None => Arrival::Fixed,
         Some(at) => match at.value.as_str() {
             "fixed" => Arrival::Fixed,
@@ -448,13 +439,38 @@ fn parse_workload(item: Item) -> Result<(Workload, Vec<At<u32>>), ScenarioError>
             .map(|(i, element)| as_node(element, &format!("workload.idle_clients[{i}]")))
             .collect::<Result<_, _>>()?,
     };
-    table.finish(WORKLOAD_FIELDS)?;
+    let shape = crate::workload::parse_shape(&mut table)?;
+    if let Some(closed) = &shape.closed_loop {
+        let open_loop_key = if rate.is_some() {
+            Some("rate")
+        } else if arrival_origin.is_some() {
+            Some("arrival")
+        } else if !shape.phases.is_empty() {
+            Some("phase")
+        } else {
+            None
+        };
+        if let Some(key) = open_loop_key {
+            return Err(error(
+                &closed.origin,
+                "workload.outstanding",
+                format!("a closed-loop workload (outstanding) cannot also set `{key}`"),
+                "either outstanding (+ think_time) for a closed loop, or rate (+ arrival, phase) for an open loop",
+            ));
+        }
+    }
+    let mut fields = WORKLOAD_FIELDS.to_vec();
+    fields.extend_from_slice(crate::workload::SHAPE_FIELDS);
+    table.finish(&fields)?;
     Ok((
         Workload {
             clients,
             rate_per_s,
-            idle_clients: Default::default(),
             arrival,
+            closed_loop: shape.closed_loop.map(|at| at.value),
+            phases: shape.phases,
+            retry: shape.retry,
+            ..Workload::default()
         },
         idle_ids,
     ))

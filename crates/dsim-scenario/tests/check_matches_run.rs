@@ -179,8 +179,7 @@ fn check_matches_run(kind: &'static str, draw: Draw) -> Result<(), TestCaseError
                 workload: dsim_core::Workload {
                     clients: draw.clients as usize,
                     rate_per_s: 1000.0,
-                    idle_clients: Default::default(),
-                    arrival: dsim_core::Arrival::Fixed,
+                    ..dsim_core::Workload::default()
                 },
                 duration: SimDuration(RUN_NS),
                 faults: Vec::new(),

@@ -32,11 +32,12 @@ const GOLDEN: &[(&str, &str)] = &[
     ("mapreduce-nemesis.toml", "b677bc7dad788103"),
     ("mapreduce-stragglers-backup.toml", "8b71c98294baf530"),
     ("mapreduce-worker-failures.toml", "b066c9ba7a57cf19"),
-    ("paxos-dueling-proposers.toml", "8a353e6263bc630f"),
-    ("paxos-leader-crash.toml", "90787339261d8566"),
-    ("paxos-minority-partition.toml", "3d556c909fae2848"),
-    ("paxos-nemesis.toml", "ea175366e617262f"),
-    ("queue-mm1.toml", "d80e2023394104ec"),
+    ("paxos-dueling-proposers.toml", "e75ca69854d73503"),
+    ("paxos-leader-crash.toml", "18c298dacb1bb6a1"),
+    ("paxos-minority-partition.toml", "1f23bfb223fb81ca"),
+    ("paxos-nemesis.toml", "cb3849e894bde272"),
+    ("metastable-retry-storm.toml", "0b9d350756b18dc5"),
+    ("queue-mm1.toml", "3ebadf3d35d0d6cb"),
 ];
 
 #[test]

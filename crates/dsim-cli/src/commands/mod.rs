@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod goodput;
 pub mod history;
 pub mod list;
 pub mod merge;
@@ -23,6 +24,7 @@ pub fn dispatch(command: Command, registry: &Registry, printer: &Printer) -> any
         Command::Sweep(args) => sweep::sweep(args, registry, printer),
         Command::Merge(args) => merge::merge(args, printer),
         Command::Compare(args) => compare::compare(args, registry, printer),
+        Command::Goodput(args) => goodput::goodput(args, printer),
         Command::Shrink(args) => shrink::shrink(args, registry, printer),
         Command::History(args) => history::history(args, printer),
         Command::Completions { shell } => {

@@ -812,8 +812,7 @@ mod tests {
         Workload {
             clients: 3,
             rate_per_s: 30.0,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         }
     }
 

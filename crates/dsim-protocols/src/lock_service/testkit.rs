@@ -12,8 +12,7 @@ pub fn config(replicas: usize, clients: usize) -> LockConfig {
         Workload {
             clients,
             rate_per_s: 10.0 * clients as f64,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
     )
 }

@@ -51,7 +51,8 @@
 //!
 //! Clients send a command (a unique `(client, seq)` pair and the operation, encoded in
 //! one `u64`, see [`encode_command`]) to one replica; a follower forwards it once to the leader it knows.
-//! A client that hears nothing for `client_timeout` resends to the next replica. A
+//! A client that hears nothing for `client_timeout` (or the workload's retry timeout)
+//! resends to the next replica, under the workload's retry policy. A
 //! command may therefore be chosen in two slots; the state machine keeps a per-client
 //! session (the classic client table, [`Session`]) and applies each command at most
 //! once, reporting the second slot as a duplicate and answering it with the result the
@@ -522,8 +523,10 @@ pub struct PaxosConfig {
     pub election_timeout: SimDuration,
     /// Heartbeat and retransmission period.
     pub heartbeat_interval: SimDuration,
-    /// Client retry timeout.
+    /// Client attempt timeout (unless `[workload.retry] timeout` sets one).
     pub client_timeout: SimDuration,
+    /// The workload the clients run (pacing, phases, retry policy).
+    pub workload: Workload,
     /// Gap between two commands of one client.
     pub client_interval: SimDuration,
     /// Most outstanding commands per client.
@@ -567,6 +570,7 @@ impl PaxosConfig {
             election_timeout: params.duration(PARAMS, "election_timeout"),
             heartbeat_interval: params.duration(PARAMS, "heartbeat_interval"),
             client_timeout: params.duration(PARAMS, "client_timeout"),
+            workload,
             client_interval: workload.client_interval(),
             client_window: params.int(PARAMS, "client_window").clamp(1, 1024) as usize,
             naive_round: params.duration(PARAMS, "naive_round"),
@@ -705,10 +709,8 @@ pub enum Timer {
     Election,
     /// Replica: heartbeat, retransmission and catch-up period.
     Tick,
-    /// Client: issue the next command.
-    Issue,
-    /// Client: resend commands that timed out.
-    Retry,
+    /// Client: a timer of its driver (next command, attempt timeout, retry backoff).
+    Client(crate::kit::client::DriverTimer),
     /// `seed-naive`: decide `slot` now.
     Decide {
         /// The slot to decide.
@@ -1384,8 +1386,7 @@ mod tests {
             Workload {
                 clients: 1,
                 rate_per_s: 10.0,
-                idle_clients: Default::default(),
-                arrival: dsim_core::Arrival::Fixed,
+                ..Workload::default()
             },
         );
         assert!(config.validate().is_ok());

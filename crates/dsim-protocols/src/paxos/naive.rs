@@ -159,8 +159,7 @@ mod tests {
             Workload {
                 clients: 2,
                 rate_per_s: 10.0,
-                idle_clients: Default::default(),
-                arrival: dsim_core::Arrival::Fixed,
+                ..Workload::default()
             },
         );
         config.variant = Variant::SeedNaive;

@@ -55,7 +55,7 @@ impl Replica {
         match timer {
             Timer::Election => self.core.on_timer(ctx, multipaxos::Timer::Election),
             Timer::Tick => self.core.on_timer(ctx, multipaxos::Timer::Tick),
-            Timer::Issue | Timer::Retry | Timer::Decide { .. } => {}
+            Timer::Client(_) | Timer::Decide { .. } => {}
         }
         self.core.persist(ctx);
     }
@@ -107,8 +107,7 @@ mod tests {
             Workload {
                 clients: 1,
                 rate_per_s: 100.0,
-                idle_clients: Default::default(),
-                arrival: dsim_core::Arrival::Fixed,
+                ..Workload::default()
             },
         );
         config.variant = variant;

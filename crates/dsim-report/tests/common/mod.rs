@@ -212,8 +212,7 @@ pub fn run(spec: &Spec) -> (RunMeta, RunResult) {
         workload: Workload {
             clients: spec.clients as usize,
             rate_per_s: 1_000.0 * f64::from(spec.clients) / spec.client_interval_ms as f64,
-            idle_clients: Default::default(),
-            arrival: dsim_core::Arrival::Fixed,
+            ..Workload::default()
         },
         duration: SimDuration::from_millis(d),
         faults,

@@ -17,7 +17,7 @@ use crate::id::NodeId;
 use crate::load::{CpuState, LoadConfig, scaled};
 use crate::network::{Network, NetworkConfig, Transmission};
 use crate::node::{Ctx, Effect, Node, TimerId, TimerTable};
-use crate::observe::ObservationRecord;
+use crate::observe::{ObservationRecord, ObservationSink, Retain};
 use crate::queue::{EventQueue, QueueEntry};
 use crate::rng::{SimRng, Stream, stream_rng};
 use crate::time::{SimDuration, SimTime};
@@ -152,7 +152,7 @@ pub struct RunOutput<E> {
     pub counters: Counters,
     /// Fingerprint of the ordered event trace.
     pub fingerprint: u64,
-    /// Every observation, in order.
+    /// Every observation, in order; with an observation sink, those it kept.
     pub observations: Vec<ObservationRecord<E>>,
     /// Every fault applied, in order.
     pub fault_log: Vec<FaultRecord>,
@@ -282,6 +282,8 @@ pub struct Simulation<N: Node> {
     fingerprint: Fingerprint,
     trace: Option<TraceWriter>,
     observations: Vec<ObservationRecord<N::Event>>,
+    /// Sees every observation first and decides which the engine keeps.
+    observation_sink: Option<Box<dyn ObservationSink<N::Event>>>,
     scheduled_faults: Vec<Fault>,
     fault_log: Vec<FaultRecord>,
     messages: Vec<MessageRecord>,
@@ -350,6 +352,7 @@ impl<N: Node> Simulation<N> {
             fingerprint: Fingerprint::default(),
             trace: None,
             observations: Vec::new(),
+            observation_sink: None,
             scheduled_faults: Vec::new(),
             fault_log: Vec::new(),
             messages: Vec::new(),
@@ -388,6 +391,18 @@ impl<N: Node> Simulation<N> {
     /// Streams the event trace to `writer` from now on.
     pub fn set_trace(&mut self, writer: TraceWriter) {
         self.trace = Some(writer);
+    }
+
+    /// Hands every observation from now on to `sink` as it is made; the engine keeps
+    /// only those the sink answers [`Retain::Keep`] for (without a sink it keeps all).
+    /// The run itself (events, fingerprint) is the same either way.
+    pub fn set_observation_sink(&mut self, sink: Box<dyn ObservationSink<N::Event>>) {
+        self.observation_sink = Some(sink);
+    }
+
+    /// Detaches the observation sink, if one is attached, and returns it.
+    pub fn take_observation_sink(&mut self) -> Option<Box<dyn ObservationSink<N::Event>>> {
+        self.observation_sink.take()
     }
 
     /// Stops tracing, flushes, and reports the first write error.
@@ -485,7 +500,8 @@ impl<N: Node> Simulation<N> {
         self.fingerprint.value()
     }
 
-    /// Observations so far.
+    /// Observations kept so far: all of them, or with an observation sink attached,
+    /// those it asked the engine to keep.
     pub fn observations(&self) -> &[ObservationRecord<N::Event>] {
         &self.observations
     }
@@ -930,11 +946,20 @@ impl<N: Node> Simulation<N> {
             Effect::CancelTimer(_) => {}
             // `Ctx::sync` took the snapshot when it was called.
             Effect::Sync => {}
-            Effect::Observe(observation) => self.observations.push(ObservationRecord {
-                time: self.now,
-                node,
-                observation,
-            }),
+            Effect::Observe(observation) => {
+                let record = ObservationRecord {
+                    time: self.now,
+                    node,
+                    observation,
+                };
+                let retain = match &mut self.observation_sink {
+                    Some(sink) => sink.observe(&record),
+                    None => Retain::Keep,
+                };
+                if retain == Retain::Keep {
+                    self.observations.push(record);
+                }
+            }
         }
     }
 

@@ -64,7 +64,7 @@ pub use id::NodeId;
 pub use load::{LoadConfig, NodeCpu};
 pub use network::{Link, LinkModel, LinkOrder, NetworkConfig, Topology};
 pub use node::{Ctx, CtxParts, Effect, Node, TimerId};
-pub use observe::{NoEvent, Observation, ObservationRecord, Outcome};
+pub use observe::{NoEvent, Observation, ObservationRecord, ObservationSink, Outcome, Retain};
 pub use protocol::{
     Arrival, Backoff, ClosedLoop, DURATION_MAX, Formula, IdleClients, Jitter, ParamKind,
     ParamProblem, ParamSpec, ParamValue, Params, PhaseError, Protocol, ProtocolInfo,

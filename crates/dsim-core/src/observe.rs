@@ -99,11 +99,59 @@ pub struct ObservationRecord<E> {
     pub observation: Observation<E>,
 }
 
+/// What the engine does with an observation after its sink has seen it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retain {
+    /// Keep it in the run's output ([`crate::RunOutput::observations`]): someone still
+    /// needs it when the run ends.
+    Keep,
+    /// Let it go: the sink has consumed it (judged it, written it out), so a long run
+    /// does not hold it in memory.
+    Release,
+}
+
+/// Takes observations as they happen, in the run's order (time, then the order the
+/// engine applied effects), so that a long run need not hold them all: a checker that
+/// judges incrementally, a writer that streams them to a file. Attach one with
+/// [`crate::Simulation::set_observation_sink`]; it never changes the run itself.
+pub trait ObservationSink<E> {
+    /// Sees one observation; says whether the engine still keeps it.
+    fn observe(&mut self, record: &ObservationRecord<E>) -> Retain;
+}
+
+impl<E, F: FnMut(&ObservationRecord<E>) -> Retain> ObservationSink<E> for F {
+    fn observe(&mut self, record: &ObservationRecord<E>) -> Retain {
+        self(record)
+    }
+}
+
 /// A protocol with no protocol-specific observations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoEvent {}
 
 impl<E> ObservationRecord<E> {
+    /// [`ObservationRecord::generic`] by value: moves the values instead of cloning them
+    /// (what [`crate::protocol::generic_output`] uses, so the run's observations are not
+    /// held twice while the output is converted).
+    pub fn into_generic(self) -> Option<ObservationRecord<NoEvent>> {
+        let observation = match self.observation {
+            Observation::OpInvoked { op, f, key, arg } => {
+                Observation::OpInvoked { op, f, key, arg }
+            }
+            Observation::OpCompleted { op, outcome, ret } => {
+                Observation::OpCompleted { op, outcome, ret }
+            }
+            Observation::Decided { slot, value } => Observation::Decided { slot, value },
+            Observation::Metric { name, value } => Observation::Metric { name, value },
+            Observation::Protocol(_) => return None,
+        };
+        Some(ObservationRecord {
+            time: self.time,
+            node: self.node,
+            observation,
+        })
+    }
+
     /// The record without its protocol-specific payload, for protocol-agnostic reports;
     /// `None` for `Observation::Protocol`.
     pub fn generic(&self) -> Option<ObservationRecord<NoEvent>> {

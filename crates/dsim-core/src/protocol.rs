@@ -10,7 +10,7 @@ use crate::fault::Fault;
 use crate::id::NodeId;
 use crate::network::NetworkConfig;
 use crate::node::Node;
-use crate::observe::NoEvent;
+use crate::observe::{NoEvent, ObservationRecord};
 use crate::progress::{CHECKPOINTS, Progress, checkpoint, report};
 use crate::sim::{RunOutput, SimConfig, Simulation};
 use crate::time::{SimDuration, SimTime};
@@ -797,12 +797,7 @@ impl RunRequest {
     ///     nodes: 3,
     ///     variant: "correct".into(),
     ///     params: Params::default(),
-    ///     workload: Workload {
-    ///         clients: 0,
-    ///         rate_per_s: 0.0,
-    ///         idle_clients: IdleClients::NONE,
-    ///         arrival: Arrival::Fixed,
-    ///     },
+    ///     workload: Workload::default(),
     ///     duration: SimDuration::from_secs(1),
     ///     faults: Vec::new(),
     ///     trace: None,
@@ -1063,7 +1058,7 @@ pub trait Protocol: Send + Sync {
     /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
     /// # }
     /// # fn workload(clients: usize) -> Workload {
-    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// #     Workload { clients, rate_per_s: 10.0, ..Workload::default() }
     /// # }
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
@@ -1110,7 +1105,7 @@ pub trait Protocol: Send + Sync {
     /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
     /// # }
     /// # fn workload(clients: usize) -> Workload {
-    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// #     Workload { clients, rate_per_s: 10.0, ..Workload::default() }
     /// # }
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
@@ -1156,7 +1151,7 @@ pub trait Protocol: Send + Sync {
     /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
     /// # }
     /// # fn workload(clients: usize) -> Workload {
-    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// #     Workload { clients, rate_per_s: 10.0, ..Workload::default() }
     /// # }
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
@@ -1216,7 +1211,7 @@ pub trait Protocol: Send + Sync {
     /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
     /// # }
     /// # fn workload(clients: usize) -> Workload {
-    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// #     Workload { clients, rate_per_s: 10.0, ..Workload::default() }
     /// # }
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
@@ -1265,7 +1260,7 @@ pub trait Protocol: Send + Sync {
     /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
     /// # }
     /// # fn workload(clients: usize) -> Workload {
-    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// #     Workload { clients, rate_per_s: 10.0, ..Workload::default() }
     /// # }
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
@@ -1311,7 +1306,7 @@ pub trait Protocol: Send + Sync {
     /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
     /// # }
     /// # fn workload(clients: usize) -> Workload {
-    /// #     Workload { clients, rate_per_s: 10.0, idle_clients: IdleClients::NONE, arrival: Arrival::Fixed }
+    /// #     Workload { clients, rate_per_s: 10.0, ..Workload::default() }
     /// # }
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
@@ -1347,12 +1342,28 @@ pub fn execute<N: Node>(
     node_count: usize,
     factory: impl FnMut(NodeId, &N::Durable) -> N + 'static,
 ) -> Result<(RunOutput<N::Event>, Option<std::io::Error>), RunError> {
+    execute_with_sink(request, node_count, factory, None)
+}
+
+/// [`execute`] with an observation sink attached for the whole run (see
+/// [`crate::ObservationSink`]): the output keeps only the observations the sink asked to
+/// keep. A protocol whose checker judges incrementally uses this so that a long run's
+/// memory does not grow with observations nobody needs at the end.
+pub fn execute_with_sink<N: Node>(
+    request: RunRequest,
+    node_count: usize,
+    factory: impl FnMut(NodeId, &N::Durable) -> N + 'static,
+    sink: Option<Box<dyn crate::ObservationSink<N::Event>>>,
+) -> Result<(RunOutput<N::Event>, Option<std::io::Error>), RunError> {
     let mut sim = Simulation::new(request.config, node_count, factory)?;
     for (at, fault) in request.faults {
         sim.schedule_fault(at, fault)?;
     }
     if let Some(trace) = request.trace {
         sim.set_trace(trace);
+    }
+    if let Some(sink) = sink {
+        sim.set_observation_sink(sink);
     }
     // In slices of virtual time, so that a watcher sees progress; the slices are the
     // same whether or not anyone watches, and do not change the run (see progress.rs).
@@ -1379,8 +1390,8 @@ pub fn generic_output<E>(output: RunOutput<E>) -> RunOutput<NoEvent> {
         fingerprint: output.fingerprint,
         observations: output
             .observations
-            .iter()
-            .filter_map(|record| record.generic())
+            .into_iter()
+            .filter_map(ObservationRecord::into_generic)
             .collect(),
         fault_log: output.fault_log,
         messages: output.messages,

@@ -17,7 +17,7 @@ use crate::id::NodeId;
 use crate::load::{CpuState, LoadConfig, scaled};
 use crate::network::{Network, NetworkConfig, Transmission};
 use crate::node::{Ctx, Effect, Node, TimerId, TimerTable};
-use crate::observe::ObservationRecord;
+use crate::observe::{ObservationRecord, ObservationSink, Retain};
 use crate::queue::{EventQueue, QueueEntry};
 use crate::rng::{SimRng, Stream, stream_rng};
 use crate::time::{SimDuration, SimTime};
@@ -152,13 +152,17 @@ pub struct RunOutput<E> {
     pub counters: Counters,
     /// Fingerprint of the ordered event trace.
     pub fingerprint: u64,
-    /// Every observation, in order.
+    /// Every observation, in order; with an observation sink, those it kept.
     pub observations: Vec<ObservationRecord<E>>,
     /// Every fault applied, in order.
     pub fault_log: Vec<FaultRecord>,
     /// The first messages of the run.
     pub messages: Vec<MessageRecord>,
 }
+
+/// How many observations the engine gathers before handing them to the observation
+/// sink: a bound on what it holds for the sink (about 400 KB for Paxos' records).
+const SINK_BATCH: usize = 4_096;
 
 /// Marks a message that is not in the message log.
 const NOT_LOGGED: u32 = u32::MAX;
@@ -282,6 +286,12 @@ pub struct Simulation<N: Node> {
     fingerprint: Fingerprint,
     trace: Option<TraceWriter>,
     observations: Vec<ObservationRecord<N::Event>>,
+    /// Sees every observation first and decides which the engine keeps.
+    observation_sink: Option<Box<dyn ObservationSink<N::Event>>>,
+    /// Observations made while a sink is attached that it has not seen yet: handed
+    /// over in batches of [`SINK_BATCH`] (the sink's work stays in cache, as when it
+    /// ran after the run) and whenever `step` or `run_until` returns.
+    unsunk: Vec<ObservationRecord<N::Event>>,
     scheduled_faults: Vec<Fault>,
     fault_log: Vec<FaultRecord>,
     messages: Vec<MessageRecord>,
@@ -350,6 +360,8 @@ impl<N: Node> Simulation<N> {
             fingerprint: Fingerprint::default(),
             trace: None,
             observations: Vec::new(),
+            observation_sink: None,
+            unsunk: Vec::new(),
             scheduled_faults: Vec::new(),
             fault_log: Vec::new(),
             messages: Vec::new(),
@@ -388,6 +400,39 @@ impl<N: Node> Simulation<N> {
     /// Streams the event trace to `writer` from now on.
     pub fn set_trace(&mut self, writer: TraceWriter) {
         self.trace = Some(writer);
+    }
+
+    /// Hands every observation from now on to `sink` as it is made; the engine keeps
+    /// only those the sink answers [`Retain::Keep`] for (without a sink it keeps all).
+    /// The run itself (events, fingerprint) is the same either way.
+    /// By the time `step`, `run_until` or `into_output` returns, the sink has seen every
+    /// observation made so far, in order.
+    pub fn set_observation_sink(&mut self, sink: Box<dyn ObservationSink<N::Event>>) {
+        self.flush_observations();
+        self.observation_sink = Some(sink);
+    }
+
+    /// Detaches the observation sink, if one is attached, and returns it (after it has
+    /// seen every observation made so far).
+    pub fn take_observation_sink(&mut self) -> Option<Box<dyn ObservationSink<N::Event>>> {
+        self.flush_observations();
+        self.observation_sink.take()
+    }
+
+    /// Hands the observations the sink has not seen yet to it, keeping those it keeps.
+    fn flush_observations(&mut self) {
+        if self.unsunk.is_empty() {
+            return;
+        }
+        let Some(sink) = &mut self.observation_sink else {
+            self.observations.append(&mut self.unsunk);
+            return;
+        };
+        for record in self.unsunk.drain(..) {
+            if sink.observe(&record) == Retain::Keep {
+                self.observations.push(record);
+            }
+        }
     }
 
     /// Stops tracing, flushes, and reports the first write error.
@@ -485,7 +530,8 @@ impl<N: Node> Simulation<N> {
         self.fingerprint.value()
     }
 
-    /// Observations so far.
+    /// Observations kept so far: all of them, or with an observation sink attached,
+    /// those it asked the engine to keep.
     pub fn observations(&self) -> &[ObservationRecord<N::Event>] {
         &self.observations
     }
@@ -548,6 +594,7 @@ impl<N: Node> Simulation<N> {
             return false;
         };
         self.handle(entry);
+        self.flush_observations();
         true
     }
 
@@ -559,6 +606,7 @@ impl<N: Node> Simulation<N> {
             };
             self.handle(entry);
         }
+        self.flush_observations();
         self.now = self.now.max(deadline);
         self.result()
     }
@@ -597,7 +645,8 @@ impl<N: Node> Simulation<N> {
     }
 
     /// Ends the run and hands over what it produced.
-    pub fn into_output(self) -> RunOutput<N::Event> {
+    pub fn into_output(mut self) -> RunOutput<N::Event> {
+        self.flush_observations();
         RunOutput {
             seed: self.seed,
             node_count: self.nodes.len(),
@@ -930,11 +979,21 @@ impl<N: Node> Simulation<N> {
             Effect::CancelTimer(_) => {}
             // `Ctx::sync` took the snapshot when it was called.
             Effect::Sync => {}
-            Effect::Observe(observation) => self.observations.push(ObservationRecord {
-                time: self.now,
-                node,
-                observation,
-            }),
+            Effect::Observe(observation) => {
+                let record = ObservationRecord {
+                    time: self.now,
+                    node,
+                    observation,
+                };
+                if self.observation_sink.is_some() {
+                    self.unsunk.push(record);
+                    if self.unsunk.len() >= SINK_BATCH {
+                        self.flush_observations();
+                    }
+                } else {
+                    self.observations.push(record);
+                }
+            }
         }
     }
 

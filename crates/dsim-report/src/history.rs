@@ -24,6 +24,7 @@
 use dsim_core::{NoEvent, NodeId, Observation, Outcome, RunOutput, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io;
 
 /// Jepsen processes of the client nodes: lanes of one node, each busy with at most one
 /// operation, retired after an `:info`.
@@ -81,6 +82,14 @@ type OpenOp<'a> = (u64, &'static str, Option<&'a Value>, &'a Value);
 
 /// The text of `history.edn` for a run: one line per invocation and completion.
 pub fn history_edn(output: &RunOutput<NoEvent>) -> String {
+    let mut bytes = Vec::new();
+    write_history_edn(output, &mut bytes).expect("writing to memory cannot fail");
+    String::from_utf8(bytes).expect("EDN text is UTF-8")
+}
+
+/// Writes `history.edn` ([`history_edn`]'s text) to `out` line by line, holding one
+/// line at a time.
+pub fn write_history_edn(output: &RunOutput<NoEvent>, out: &mut dyn io::Write) -> io::Result<()> {
     let mut text = String::new();
     let mut open: BTreeMap<(NodeId, u64), OpenOp<'_>> = BTreeMap::new();
     let mut processes = Processes {
@@ -120,9 +129,11 @@ pub fn history_edn(output: &RunOutput<NoEvent>) -> String {
         }
         let _ = write!(text, ", :node {}", record.node.0);
         text.push_str("}\n");
+        out.write_all(text.as_bytes())?;
+        text.clear();
         index += 1;
     }
-    text
+    Ok(())
 }
 
 #[cfg(test)]

@@ -112,7 +112,9 @@ pub use faults::{FaultWindow, WindowKind, fault_windows};
 pub use metrics::{LatencyStats, Summary};
 pub use ops::{OpRow, ops_table};
 pub use timeline::{TimelineRow, timeline};
-pub use write::{csv_bytes, write_csv_atomically, write_file_atomically};
+pub use write::{
+    csv_bytes, write_csv_atomically, write_file_atomically, write_streamed_atomically,
+};
 
 use dsim_core::{RunResult, SimTime};
 use metrics::format_ratio;
@@ -239,25 +241,33 @@ fn write_deterministic_files(
     let verdict = &result.verdict;
     let mut files = Vec::new();
     let path = dir.join("history.edn");
-    write_file_atomically(&path, history::history_edn(output).as_bytes())?;
+    // history.edn, ops.csv and timeline.csv grow with the run: each is streamed to its
+    // temporary file row by row, never built whole in memory.
+    write_streamed_atomically(&path, |out| history::write_history_edn(output, out))?;
     files.push(path);
-    let mut csv =
-        |name: &str, header: &[String], rows: Vec<Vec<String>>| -> Result<(), ReportError> {
-            let path = dir.join(name);
-            write_csv_atomically(&path, header, rows)?;
-            files.push(path);
-            Ok(())
-        };
+    let mut csv = |name: &str,
+                   header: &[String],
+                   rows: &mut dyn Iterator<Item = Vec<String>>|
+     -> Result<(), ReportError> {
+        let path = dir.join(name);
+        write_csv_atomically(&path, header, rows)?;
+        files.push(path);
+        Ok(())
+    };
     let strings =
         |header: &[&str]| -> Vec<String> { header.iter().map(|h| h.to_string()).collect() };
 
     let ops = ops_table(output);
     let summary = Summary::from_ops(meta, result, &ops);
-    csv("summary.csv", &summary.header(), vec![summary.values()])?;
+    csv(
+        "summary.csv",
+        &summary.header(),
+        &mut std::iter::once(summary.values()),
+    )?;
     csv(
         "ops.csv",
         &strings(&ops::OPS_HEADER),
-        ops.iter().map(OpRow::fields).collect(),
+        &mut ops.iter().map(OpRow::fields),
     )?;
     let span = SimTime(output.end_time.as_nanos().max(meta.duration_ns));
     let windows = fault_windows(&output.fault_log, span);
@@ -265,7 +275,7 @@ fn write_deterministic_files(
     csv(
         "timeline.csv",
         &strings(&timeline::TIMELINE_HEADER),
-        rows.iter().map(TimelineRow::fields).collect(),
+        &mut rows.iter().map(TimelineRow::fields),
     )?;
     let violations_path = dir.join("violations.csv");
     if verdict.violations.is_empty() {
@@ -275,25 +285,21 @@ fn write_deterministic_files(
             Err(error) => return Err(ReportError::io(&violations_path, error)),
         }
     } else {
-        let rows = verdict
-            .violations
-            .iter()
-            .map(|violation| {
-                let nodes: Vec<String> = violation
-                    .nodes
-                    .iter()
-                    .map(|node| node.0.to_string())
-                    .collect();
-                vec![
-                    violation.time.as_nanos().to_string(),
-                    violation.check.to_string(),
-                    nodes.join(" "),
-                    violation.details.clone(),
-                    ops_field(&violation.ops),
-                ]
-            })
-            .collect();
-        csv("violations.csv", &strings(&VIOLATIONS_HEADER), rows)?;
+        let mut rows = verdict.violations.iter().map(|violation| {
+            let nodes: Vec<String> = violation
+                .nodes
+                .iter()
+                .map(|node| node.0.to_string())
+                .collect();
+            vec![
+                violation.time.as_nanos().to_string(),
+                violation.check.to_string(),
+                nodes.join(" "),
+                violation.details.clone(),
+                ops_field(&violation.ops),
+            ]
+        });
+        csv("violations.csv", &strings(&VIOLATIONS_HEADER), &mut rows)?;
     }
 
     let input = ChartInput {

@@ -4,7 +4,7 @@
 
 use crate::error::ReportError;
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// The temporary name used while `path` is being written: a hidden file in the same
@@ -36,10 +36,23 @@ pub(crate) fn commit(temporary: &Path, path: &Path) -> Result<(), ReportError> {
 /// The folder must exist. On failure the temporary file is removed and the error names
 /// `path`.
 pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    write_streamed_atomically(path, |out| out.write_all(bytes))
+}
+
+/// Streams a file to `path` atomically: `fill` writes it piece by piece into a buffered
+/// temporary file in the same folder, which is renamed over `path` only once `fill`
+/// and the flush succeeded. Nothing but the buffer is held in memory, so a long run's
+/// tables cost no more memory than a short one's. On failure the temporary file is
+/// removed and the error names `path`.
+pub fn write_streamed_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), ReportError> {
     let temporary = temporary_path(path);
-    let written = fs::File::create(&temporary).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.flush()
+    let written = fs::File::create(&temporary).and_then(|file| {
+        let mut out = io::BufWriter::new(file);
+        fill(&mut out)?;
+        out.flush()
     });
     if let Err(error) = written {
         let _ = fs::remove_file(&temporary);
@@ -79,15 +92,39 @@ where
         .expect("flushing a CSV writer into memory")
 }
 
-/// Writes a CSV table (see [`csv_bytes`]) to `path` atomically. Reusable for any
-/// table, e.g. a sweep's `sweep.csv`.
+/// Writes a CSV table (see [`csv_bytes`]: the same bytes) to `path` atomically, row by
+/// row: rows are formatted as the iterator yields them and go straight to the buffered
+/// temporary file, so `rows` can be a lazy iterator over a table of any length.
+/// Reusable for any table, e.g. a sweep's `sweep.csv`.
 pub fn write_csv_atomically<H, R, F>(path: &Path, header: &[H], rows: R) -> Result<(), ReportError>
 where
     H: AsRef<str>,
     R: IntoIterator<Item = Vec<F>>,
     F: AsRef<str>,
 {
-    write_file_atomically(path, &csv_bytes(header, rows))
+    write_streamed_atomically(path, |out| write_csv(out, header, rows))
+}
+
+/// Writes a CSV table to `out` in [`csv_bytes`]' format, row by row.
+fn write_csv<H, R, F>(out: &mut dyn Write, header: &[H], rows: R) -> io::Result<()>
+where
+    H: AsRef<str>,
+    R: IntoIterator<Item = Vec<F>>,
+    F: AsRef<str>,
+{
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out);
+    writer.write_record(header.iter().map(|field| field.as_ref()))?;
+    for row in rows {
+        assert_eq!(
+            row.len(),
+            header.len(),
+            "a CSV row must have one field per header column"
+        );
+        writer.write_record(row.iter().map(|field| field.as_ref()))?;
+    }
+    writer.flush()
 }
 
 #[cfg(test)]
@@ -114,5 +151,36 @@ mod tests {
         let bytes = csv_bytes(&["a", "b"], vec![vec!["1", "x,y"]]);
         // An unquoted comma would shift every later column of the row.
         assert_eq!(String::from_utf8(bytes).unwrap(), "a,b\n1,\"x,y\"\n");
+    }
+
+    #[test]
+    fn streamed_csv_file_has_exactly_the_in_memory_bytes() {
+        // ops.csv and timeline.csv are streamed row by row; if the streamed writer
+        // quoted, terminated or ordered anything differently from `csv_bytes`, report
+        // files would change bytes (and the golden output tests with them).
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let path = dir.path().join("table.csv");
+        let rows =
+            || (0..1_000u32).map(|i| vec![i.to_string(), format!("a,\"{i}\"\nb"), String::new()]);
+        write_csv_atomically(&path, &["n", "text", "empty"], rows()).expect("written");
+        let written = fs::read(&path).expect("read back");
+        assert_eq!(written, csv_bytes(&["n", "text", "empty"], rows()));
+        // Only the final file is left: the temporary one was renamed.
+        let names: Vec<_> = fs::read_dir(dir.path()).expect("list").collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn failed_stream_leaves_neither_file_nor_temporary() {
+        // "Nothing half-written": a writer that fails midway must not leave a partial
+        // file under the final name, nor its temporary file.
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let path = dir.path().join("ops.csv");
+        let result = write_streamed_atomically(&path, |out| {
+            out.write_all(b"op_id\n0\n")?;
+            Err(io::Error::other("disk full"))
+        });
+        assert!(result.is_err());
+        assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 0);
     }
 }

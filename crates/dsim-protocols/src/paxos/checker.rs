@@ -40,7 +40,10 @@ use dsim_core::{
     Fault, Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimDuration,
     SimTime, Value, Verdict, Violation,
 };
+use dsim_core::{ObservationSink, Retain};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 /// Violations kept per check; the rest are only counted (`violations_total`).
 const VIOLATIONS_PER_CHECK_MAX: usize = 100;
@@ -73,6 +76,44 @@ pub fn check_with(
     checker.check_history(output);
     checker.check_liveness(output, liveness_bound);
     checker.verdict()
+}
+
+/// [`check_with`] while the run happens: [`LiveCheck::sink`] is the engine's observation
+/// sink, which judges each observation as it is made and lets the engine keep only the
+/// clients' operations (the history checks and the report need those at the end), so a
+/// long run does not hold every acceptance and decision. [`LiveCheck::finish`] gives
+/// the same verdict [`check_with`] gives on the whole run.
+pub struct LiveCheck {
+    checker: Rc<RefCell<Checker>>,
+}
+
+impl LiveCheck {
+    /// A check of a run with `replicas` replicas.
+    pub fn new(replicas: usize) -> LiveCheck {
+        LiveCheck {
+            checker: Rc::new(RefCell::new(Checker::new(replicas))),
+        }
+    }
+
+    /// The observation sink to attach to the run.
+    pub fn sink(&self) -> Box<dyn ObservationSink<PaxosEvent>> {
+        let checker = Rc::clone(&self.checker);
+        Box::new(move |record: &ObservationRecord<PaxosEvent>| {
+            checker.borrow_mut().observe(record);
+            match record.observation {
+                Observation::OpInvoked { .. } | Observation::OpCompleted { .. } => Retain::Keep,
+                _ => Retain::Release,
+            }
+        })
+    }
+
+    /// Finishes the checks on the run's output (its client operations and fault log).
+    pub fn finish(self, output: &RunOutput<PaxosEvent>, liveness_bound: SimDuration) -> Verdict {
+        let mut checker = self.checker.replace(Checker::new(0));
+        checker.check_history(output);
+        checker.check_liveness(output, liveness_bound);
+        checker.verdict()
+    }
 }
 
 /// When the run's last fault healed, if it did: `None` when the run ends with the

@@ -152,14 +152,14 @@ mod client;
 mod naive;
 mod replica;
 
-pub use checker::{LIVENESS_BOUND, check, check_with, client_history};
+pub use checker::{LIVENESS_BOUND, LiveCheck, check, check_with, client_history};
 pub use client::Client;
 pub use naive::NaiveReplica;
 pub use replica::Replica;
 
 use crate::multipaxos;
 use crate::multipaxos::Msg as Core;
-use dsim_core::protocol::{execute, generic_output};
+use dsim_core::protocol::{execute_with_sink, generic_output};
 use dsim_core::{
     ConfigError, Ctx, Node, NodeId, Observation, ParamKind, ParamSpec, Protocol, ProtocolInfo,
     RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration, Simulation, VariantSpec,
@@ -1215,10 +1215,15 @@ impl Protocol for Paxos {
 
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
         let config = PaxosConfig::from_request(&request)?;
-        let (output, trace_error) = execute(request, config.total_nodes(), move |id, _| {
-            PaxosNode::new(&config, id)
-        })?;
-        let verdict = check_with(&output, config.replicas, config.liveness_bound);
+        // Judged as it runs, so that only the clients' operations are held to the end.
+        let check = LiveCheck::new(config.replicas);
+        let (output, trace_error) = execute_with_sink(
+            request,
+            config.total_nodes(),
+            move |id, _| PaxosNode::new(&config, id),
+            Some(check.sink()),
+        )?;
+        let verdict = check.finish(&output, config.liveness_bound);
         Ok(RunResult {
             output: generic_output(output),
             verdict,

@@ -34,7 +34,7 @@ const GOLDEN: &[(&str, &str)] = &[
     ("mapreduce-stragglers-backup.toml", "8b71c98294baf530"),
     ("mapreduce-worker-failures.toml", "b066c9ba7a57cf19"),
     ("paxos-dueling-proposers.toml", "8a353e6263bc630f"),
-    ("paxos-latency-vs-load.toml", "235b031252101245"),
+    ("paxos-latency-vs-load.toml", "7ecd786d4717fdba"),
     ("paxos-leader-crash.toml", "90787339261d8566"),
     ("paxos-minority-partition.toml", "3d556c909fae2848"),
     ("paxos-nemesis.toml", "9191f6bd2c8144fa"),

@@ -47,7 +47,8 @@ pub enum Fault {
         drift_ppm: i64,
     },
     /// For `duration`, links touching `nodes` (all links when empty) use a different
-    /// delay and/or drop ratio.
+    /// delay and/or drop ratio, and/or transmit at `bandwidth_factor` times their
+    /// bandwidth (links and NICs with one; see [`crate::load`]).
     Degrade {
         /// Nodes whose links degrade; empty means every link.
         nodes: Vec<NodeId>,
@@ -55,6 +56,9 @@ pub enum Fault {
         delay: Option<Delay>,
         /// Replacement drop ratio, if any.
         drop_ratio: Option<f64>,
+        /// Multiplier of link and NIC bandwidth (finite, positive; 0.1 = a tenth), if
+        /// any.
+        bandwidth_factor: Option<f64>,
         /// How long the degradation lasts.
         duration: SimDuration,
     },
@@ -99,6 +103,27 @@ impl Fault {
         }
     }
 
+    /// A 64-bit digest of the fault for the run fingerprint: its `Debug` text, except
+    /// that a `degrade` without a `bandwidth_factor` leaves the field out, so that runs
+    /// from before bandwidth existed keep their fingerprints.
+    pub fn digest(&self) -> u64 {
+        match self {
+            Fault::Degrade {
+                nodes,
+                delay,
+                drop_ratio,
+                bandwidth_factor: None,
+                duration,
+            } => crate::trace::digest_debug(&DegradeWithoutBandwidth {
+                nodes,
+                delay,
+                drop_ratio,
+                duration,
+            }),
+            fault => crate::trace::digest_debug(fault),
+        }
+    }
+
     /// Every node id the fault names, for validation.
     pub fn nodes(&self) -> Vec<NodeId> {
         match self {
@@ -115,5 +140,50 @@ impl Fault {
             Fault::Degrade { nodes, .. } => nodes.clone(),
             Fault::Heal => Vec::new(),
         }
+    }
+}
+
+/// A `degrade` fault's `Debug` text as it was before `bandwidth_factor` existed.
+struct DegradeWithoutBandwidth<'a> {
+    nodes: &'a Vec<NodeId>,
+    delay: &'a Option<Delay>,
+    drop_ratio: &'a Option<f64>,
+    duration: &'a SimDuration,
+}
+
+impl std::fmt::Debug for DegradeWithoutBandwidth<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Degrade")
+            .field("nodes", self.nodes)
+            .field("delay", self.delay)
+            .field("drop_ratio", self.drop_ratio)
+            .field("duration", self.duration)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_degrade_without_bandwidth_digests_as_before_bandwidth_existed() {
+        // The text `derive(Debug)` gave the fault before the field was added; a
+        // different digest would change the fingerprint of every run with a degrade.
+        let fault = Fault::Degrade {
+            nodes: vec![NodeId(1)],
+            delay: Some(Delay::Constant { ns: 5 }),
+            drop_ratio: Some(0.5),
+            bandwidth_factor: None,
+            duration: SimDuration(7),
+        };
+        let before = "Degrade { nodes: [NodeId(1)], delay: Some(Constant { ns: 5 }), drop_ratio: Some(0.5), duration: SimDuration(7) }";
+        struct Text(&'static str);
+        impl std::fmt::Debug for Text {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        assert_eq!(fault.digest(), crate::trace::digest_debug(&Text(before)));
     }
 }

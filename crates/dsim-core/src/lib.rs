@@ -61,9 +61,9 @@ pub use dist::Delay;
 pub use error::{ConfigError, SimError};
 pub use fault::Fault;
 pub use id::NodeId;
-pub use load::{LoadConfig, NodeCpu};
+pub use load::{Bandwidth, LinkBandwidth, LoadConfig, NodeCpu};
 pub use network::{Link, LinkModel, LinkOrder, NetworkConfig, Topology};
-pub use node::{Ctx, CtxParts, Effect, Node, TimerId};
+pub use node::{Ctx, CtxParts, DEFAULT_MESSAGE_SIZE_BYTES, Effect, Node, TimerId};
 pub use observe::{NoEvent, Observation, ObservationRecord, ObservationSink, Outcome, Retain};
 pub use protocol::{
     Arrival, Backoff, ClosedLoop, DURATION_MAX, Formula, IdleClients, Jitter, ParamKind,

@@ -17,6 +17,19 @@
 //! wait for it (an acceptor's reply leaves after its fsync); after a second sync they
 //! wait for both. The core is not held meanwhile (the disk works, not the CPU).
 //!
+//! Links: with a [`LinkBandwidth`], a message of [`Node::message_size`](crate::Node::message_size)
+//! bytes between two different nodes is transmitted for `size * 8 / bandwidth`, where
+//! the bandwidth is the smallest of the sender's NIC, the link's and the receiver's NIC
+//! (those that have one), each cut by any `degrade` fault's `bandwidth_factor` on it.
+//! The transmission holds all three at once and starts when all three are free: each
+//! transmits one message at a time, in the order they were sent (a FIFO reservation
+//! made at send time). The link's sampled propagation delay follows the transmission,
+//! and a link with bandwidth delivers in order (no message overtakes an earlier one on
+//! the same source-target pair). A node's messages to itself skip the network and take
+//! no bandwidth; a message the network drops or cannot route takes none either, and a
+//! duplicate the network makes arrives with the original's transmission time added to
+//! its own delay, without a transmission of its own.
+//!
 //! Service and sync times are drawn from a stream of their own
 //! ([`Stream::Load`](crate::rng::Stream::Load)), so turning the model on leaves the
 //! network's and the nodes' draws as they were.
@@ -74,6 +87,8 @@ pub struct LoadConfig {
     pub overrides: BTreeMap<NodeId, NodeCpu>,
     /// Latency of `ctx.sync()`; `None` for free syncs.
     pub sync: Option<Delay>,
+    /// Link and NIC bandwidths; none by default (transmission takes no time).
+    pub bandwidth: LinkBandwidth,
 }
 
 impl LoadConfig {
@@ -93,12 +108,240 @@ impl LoadConfig {
         if let Some(sync) = &self.sync {
             sync.validate()?;
         }
-        Ok(())
+        self.bandwidth.validate(node_count)
     }
 
     /// The capacity of `node`.
     pub fn node(&self, node: NodeId) -> &NodeCpu {
         self.overrides.get(&node).unwrap_or(&self.cpu)
+    }
+}
+
+/// A transmission rate in bits per second (at least 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Bandwidth {
+    /// Bits per second.
+    pub bits_per_s: u64,
+}
+
+impl Bandwidth {
+    /// `bits_per_s` bits per second.
+    pub const fn bits_per_s(bits_per_s: u64) -> Self {
+        Bandwidth { bits_per_s }
+    }
+
+    /// Nanoseconds to transmit `bytes` at this rate, rounded up (so that no message
+    /// arrives before its size allows); saturating.
+    pub fn transmit_ns(self, bytes: u64) -> u64 {
+        let bits = u128::from(bytes) * 8 * 1_000_000_000;
+        let rate = u128::from(self.bits_per_s.max(1));
+        u64::try_from(bits.div_ceil(rate)).unwrap_or(u64::MAX)
+    }
+}
+
+/// Bandwidths of links and network interfaces (see the module text). Every field is
+/// optional; the default has none, and transmission takes no time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LinkBandwidth {
+    /// Bandwidth of every source-target link not listed in `pairs`.
+    pub link: Option<Bandwidth>,
+    /// Per directed (source, target) pair, replacing `link`.
+    pub pairs: BTreeMap<(NodeId, NodeId), Bandwidth>,
+    /// Bandwidth of every node's NIC not listed in `nics` (each direction: a NIC sends
+    /// and receives at this rate at the same time).
+    pub nic: Option<Bandwidth>,
+    /// Per node NIC, replacing `nic`.
+    pub nics: BTreeMap<NodeId, Bandwidth>,
+}
+
+impl LinkBandwidth {
+    /// True when some link or NIC has a bandwidth.
+    pub fn is_on(&self) -> bool {
+        self.link.is_some() || self.nic.is_some() || !self.pairs.is_empty() || !self.nics.is_empty()
+    }
+
+    /// Checks that every rate is at least 1 bit/s and that nodes exist.
+    pub fn validate(&self, node_count: usize) -> Result<(), ConfigError> {
+        let check_rate = |rate: &Bandwidth| {
+            if rate.bits_per_s == 0 {
+                Err(ConfigError::Invalid(
+                    "bandwidth must be above 0 bit/s".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let check_node = |node: NodeId| {
+            if node.index() < node_count {
+                Ok(())
+            } else {
+                Err(ConfigError::UnknownNode { node, node_count })
+            }
+        };
+        for rate in self.link.iter().chain(self.nic.iter()) {
+            check_rate(rate)?;
+        }
+        for ((source, target), rate) in &self.pairs {
+            check_node(*source)?;
+            check_node(*target)?;
+            check_rate(rate)?;
+        }
+        for (node, rate) in &self.nics {
+            check_node(*node)?;
+            check_rate(rate)?;
+        }
+        Ok(())
+    }
+
+    /// The NIC bandwidth of `node`, if it has one.
+    pub fn nic_of(&self, node: NodeId) -> Option<Bandwidth> {
+        if self.nics.is_empty() {
+            self.nic
+        } else {
+            self.nics.get(&node).copied().or(self.nic)
+        }
+    }
+
+    /// The bandwidth of the `source` to `target` link, if it has one.
+    pub fn link_of(&self, source: NodeId, target: NodeId) -> Option<Bandwidth> {
+        if self.pairs.is_empty() {
+            self.link
+        } else {
+            self.pairs.get(&(source, target)).copied().or(self.link)
+        }
+    }
+}
+
+/// What a link with bandwidth remembers between messages.
+#[derive(Clone, Copy, Debug, Default)]
+struct PairState {
+    /// When the link finishes its last reserved transmission (ns).
+    free_ns: u64,
+    /// The latest arrival scheduled on it (ns), so later messages never overtake.
+    last_arrival_ns: u64,
+}
+
+/// A `degrade` fault's cut of bandwidth while it lasts.
+#[derive(Clone, Debug)]
+struct BandwidthCut {
+    id: u64,
+    /// Sorted node ids whose links and NICs it cuts; empty for all.
+    nodes: Vec<u32>,
+    factor: f64,
+}
+
+impl BandwidthCut {
+    fn touches(&self, node: NodeId) -> bool {
+        self.nodes.is_empty() || self.nodes.binary_search(&node.0).is_ok()
+    }
+}
+
+/// The links' and NICs' reservations as the run goes. Per message it does a few array
+/// reads and one ordered-map lookup; it allocates only when a pair first sends.
+#[derive(Clone, Debug)]
+pub(crate) struct BandwidthState {
+    config: LinkBandwidth,
+    /// Per node: when its NIC finishes sending, and receiving, what it has reserved.
+    tx_free_ns: Vec<u64>,
+    rx_free_ns: Vec<u64>,
+    pairs: BTreeMap<(u32, u32), PairState>,
+    cuts: Vec<BandwidthCut>,
+    next_cut: u64,
+}
+
+impl BandwidthState {
+    /// Idle links and NICs for `node_count` nodes.
+    pub fn new(config: LinkBandwidth, node_count: usize) -> Self {
+        BandwidthState {
+            config,
+            tx_free_ns: vec![0; node_count],
+            rx_free_ns: vec![0; node_count],
+            pairs: BTreeMap::new(),
+            cuts: Vec::new(),
+            next_cut: 0,
+        }
+    }
+
+    /// Cuts the bandwidth of links and NICs touching `nodes` (all when empty) by
+    /// `factor` until [`BandwidthState::end_cut`]; returns the cut's id. Cuts that
+    /// overlap multiply.
+    pub fn cut(&mut self, nodes: &[NodeId], factor: f64) -> u64 {
+        let mut ids: Vec<u32> = nodes.iter().map(|n| n.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let id = self.next_cut;
+        self.next_cut += 1;
+        self.cuts.push(BandwidthCut {
+            id,
+            nodes: ids,
+            factor,
+        });
+        id
+    }
+
+    /// Ends a cut.
+    pub fn end_cut(&mut self, id: u64) {
+        self.cuts.retain(|cut| cut.id != id);
+    }
+
+    /// Reserves the transmission of a `bytes`-byte message sent at `now_ns` from
+    /// `source` to `target` and returns how long after `now_ns` it ends, or `None` when
+    /// neither the link nor a NIC on the way has a bandwidth.
+    pub fn transmit(
+        &mut self,
+        now_ns: u64,
+        source: NodeId,
+        target: NodeId,
+        bytes: u64,
+    ) -> Option<u64> {
+        let rates = [
+            self.config.nic_of(source),
+            self.config.link_of(source, target),
+            self.config.nic_of(target),
+        ];
+        let slowest = rates.iter().flatten().min().copied()?;
+        let mut duration_ns = slowest.transmit_ns(bytes);
+        let factor: f64 = self
+            .cuts
+            .iter()
+            .filter(|cut| cut.touches(source) || cut.touches(target))
+            .map(|cut| cut.factor)
+            .product();
+        if factor != 1.0 {
+            // Exact IEEE division and rounding: the same on every machine.
+            let cut = (duration_ns as f64 / factor).ceil();
+            duration_ns = if cut >= u64::MAX as f64 {
+                u64::MAX
+            } else {
+                cut as u64
+            };
+        }
+        let pair = self.pairs.entry((source.0, target.0)).or_default();
+        let mut start_ns = now_ns.max(pair.free_ns);
+        if rates[0].is_some() {
+            start_ns = start_ns.max(self.tx_free_ns[source.index()]);
+        }
+        if rates[2].is_some() {
+            start_ns = start_ns.max(self.rx_free_ns[target.index()]);
+        }
+        let end_ns = start_ns.saturating_add(duration_ns);
+        pair.free_ns = end_ns;
+        if rates[0].is_some() {
+            self.tx_free_ns[source.index()] = end_ns;
+        }
+        if rates[2].is_some() {
+            self.rx_free_ns[target.index()] = end_ns;
+        }
+        Some(end_ns - now_ns)
+    }
+
+    /// The arrival time of a message on the `source` to `target` link that would
+    /// arrive at `at_ns` on its own: never before the link's latest arrival so far.
+    pub fn in_order(&mut self, source: NodeId, target: NodeId, at_ns: u64) -> u64 {
+        let pair = self.pairs.entry((source.0, target.0)).or_default();
+        let at_ns = at_ns.max(pair.last_arrival_ns);
+        pair.last_arrival_ns = at_ns;
+        at_ns
     }
 }
 

@@ -46,7 +46,20 @@ pub trait Node: Sized {
         let _ = timer;
         0
     }
+
+    /// The size of `msg` on the wire, in bytes: with link or NIC bandwidth (see
+    /// [`crate::load`]) its transmission takes `size * 8 / bandwidth`. The default is
+    /// [`DEFAULT_MESSAGE_SIZE_BYTES`] for every message; protocols whose messages carry
+    /// data override it. Only a run with bandwidth uses it.
+    fn message_size(msg: &Self::Msg) -> u64 {
+        let _ = msg;
+        DEFAULT_MESSAGE_SIZE_BYTES
+    }
 }
+
+/// The size of a message whose protocol does not declare one ([`Node::message_size`]):
+/// 100 bytes, about a small RPC with its TCP/IP headers.
+pub const DEFAULT_MESSAGE_SIZE_BYTES: u64 = 100;
 
 /// Names a timer so that it can be cancelled. Lazy cancellation: the id's generation
 /// stops matching its slot, and the queue entry is skipped when it comes up.

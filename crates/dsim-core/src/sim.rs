@@ -14,7 +14,7 @@ use crate::clock::LocalClock;
 use crate::error::{ConfigError, SimError};
 use crate::fault::Fault;
 use crate::id::NodeId;
-use crate::load::{CpuState, LoadConfig, scaled};
+use crate::load::{BandwidthState, CpuState, LoadConfig, scaled};
 use crate::network::{Network, NetworkConfig, Transmission};
 use crate::node::{Ctx, Effect, Node, TimerId, TimerTable};
 use crate::observe::{ObservationRecord, ObservationSink, Retain};
@@ -204,6 +204,10 @@ enum Payload<N: Node> {
     DegradeEnd {
         id: u64,
     },
+    /// The end of a `degrade` fault's bandwidth cut (load model with bandwidth).
+    BandwidthCutEnd {
+        id: u64,
+    },
     /// The service of the delivery or timer held in slab slot `held` ends: its handler
     /// runs now (load model).
     ServiceEnd {
@@ -238,6 +242,8 @@ struct LoadState {
     config: LoadConfig,
     cpus: Vec<CpuState>,
     rng: SimRng,
+    /// Link and NIC reservations; `None` when no link or NIC has a bandwidth.
+    bandwidth: Option<BandwidthState>,
 }
 
 /// Builds a node from its durable state: at time zero and after every restart.
@@ -389,10 +395,15 @@ impl<N: Node> Simulation<N> {
     /// handler takes no time, as always.
     pub fn set_load(&mut self, config: LoadConfig) -> Result<(), ConfigError> {
         config.validate(self.nodes.len())?;
+        let bandwidth = config
+            .bandwidth
+            .is_on()
+            .then(|| BandwidthState::new(config.bandwidth.clone(), self.nodes.len()));
         self.load = Some(Box::new(LoadState {
             config,
             cpus: vec![CpuState::idle(); self.nodes.len()],
             rng: stream_rng(self.seed, Stream::Load),
+            bandwidth,
         }));
         Ok(())
     }
@@ -465,13 +476,23 @@ impl<N: Node> Simulation<N> {
             }
             .validate()?,
             Fault::Degrade {
-                delay, drop_ratio, ..
+                delay,
+                drop_ratio,
+                bandwidth_factor,
+                ..
             } => {
                 if let Some(delay) = delay {
                     delay.validate()?;
                 }
                 if let Some(ratio) = drop_ratio {
                     crate::network::check_probability("degrade drop", *ratio)?;
+                }
+                if let Some(factor) = bandwidth_factor
+                    && !(factor.is_finite() && *factor > 0.0)
+                {
+                    return Err(ConfigError::Invalid(format!(
+                        "degrade bandwidth_factor {factor} is not a finite positive number"
+                    )));
                 }
             }
             Fault::Slow { factor, .. } | Fault::SlowDisk { factor, .. }
@@ -799,6 +820,11 @@ impl<N: Node> Simulation<N> {
             }
             Payload::Resume { node } => self.resume(node),
             Payload::DegradeEnd { id } => self.network.end_degradation(id),
+            Payload::BandwidthCutEnd { id } => {
+                if let Some(bandwidth) = self.load.as_mut().and_then(|l| l.bandwidth.as_mut()) {
+                    bandwidth.end_cut(id);
+                }
+            }
             Payload::ServiceEnd {
                 node,
                 incarnation,
@@ -1029,7 +1055,17 @@ impl<N: Node> Simulation<N> {
             Transmission::Dropped => {
                 self.drop_message(source, target, digest, record, DropReason::Link)
             }
-            Transmission::Scheduled { at, duplicate_at } => {
+            Transmission::Scheduled {
+                mut at,
+                mut duplicate_at,
+            } => {
+                if source != target
+                    && let Some(load) = self.load.as_deref_mut()
+                    && let Some(bandwidth) = load.bandwidth.as_mut()
+                {
+                    (at, duplicate_at) =
+                        Self::transmit(bandwidth, self.now, source, target, &msg, at, duplicate_at);
+                }
                 let sent_epoch = self.network.cut_epoch();
                 if let Some(copy_at) = duplicate_at {
                     self.counters.messages_duplicated += 1;
@@ -1062,6 +1098,30 @@ impl<N: Node> Simulation<N> {
                 );
             }
         }
+    }
+
+    /// Adds the transmission time of `msg` over its links and NICs with bandwidth to
+    /// the network's arrival times (`at`, and the duplicate's), keeping the link's
+    /// deliveries in order (load model with bandwidth).
+    fn transmit(
+        bandwidth: &mut BandwidthState,
+        now: SimTime,
+        source: NodeId,
+        target: NodeId,
+        msg: &N::Msg,
+        at: SimTime,
+        duplicate_at: Option<SimTime>,
+    ) -> (SimTime, Option<SimTime>) {
+        let Some(transmit_ns) = bandwidth.transmit(now.0, source, target, N::message_size(msg))
+        else {
+            return (at, duplicate_at);
+        };
+        let mut shifted = |time: SimTime| {
+            SimTime(bandwidth.in_order(source, target, time.0.saturating_add(transmit_ns)))
+        };
+        let at = shifted(at);
+        let duplicate_at = duplicate_at.map(&mut shifted);
+        (at, duplicate_at)
     }
 
     /// Adds a message to the message log; returns its record number.
@@ -1155,6 +1215,7 @@ impl<N: Node> Simulation<N> {
                 nodes,
                 delay,
                 drop_ratio,
+                bandwidth_factor,
                 duration,
             } => {
                 let id = self
@@ -1162,6 +1223,13 @@ impl<N: Node> Simulation<N> {
                     .degrade(nodes, delay.clone(), *drop_ratio)
                     .expect("degradation was checked when scheduled");
                 self.schedule(now + *duration, Payload::DegradeEnd { id });
+                // Without bandwidth, transmission takes no time: nothing to cut.
+                if let Some(factor) = bandwidth_factor
+                    && let Some(bandwidth) = self.load.as_mut().and_then(|l| l.bandwidth.as_mut())
+                {
+                    let cut = bandwidth.cut(nodes, *factor);
+                    self.schedule(now + *duration, Payload::BandwidthCutEnd { id: cut });
+                }
                 true
             }
             Fault::Slow {
@@ -1182,7 +1250,7 @@ impl<N: Node> Simulation<N> {
             }
         };
         if applied {
-            let digest = crate::trace::digest_debug(&fault);
+            let digest = fault.digest();
             let node = fault.nodes().first().copied().unwrap_or_default();
             let kind = match fault {
                 Fault::Crash(_) => TraceKind::Crash,

@@ -602,6 +602,7 @@ fn degradation_window_changes_delay_only_for_its_span() {
             nodes: vec![NodeId(1)],
             delay: Some(Delay::Constant { ns: 5 * MS }),
             drop_ratio: None,
+            bandwidth_factor: None,
             duration: SimDuration::from_millis(10),
         },
     )
@@ -641,6 +642,7 @@ fn degradation_drop_ratio_applies_only_during_the_window() {
             nodes: Vec::new(),
             delay: None,
             drop_ratio: Some(1.0),
+            bandwidth_factor: None,
             duration: SimDuration::from_millis(10),
         },
     )

@@ -405,6 +405,7 @@ impl Scenario {
                 nodes: node.map(|n| vec![self.node(n)]).unwrap_or_default(),
                 delay: Some(Delay::Constant { ns: delay_ms * MS }),
                 drop_ratio: *drop_ratio,
+                bandwidth_factor: None,
                 duration: SimDuration::from_millis(*duration_ms),
             },
         }

@@ -262,6 +262,7 @@ pub fn fault_windows(fault_log: &[FaultRecord], end: SimTime) -> Vec<FaultWindow
                 nodes,
                 delay,
                 drop_ratio,
+                bandwidth_factor,
                 duration,
             } => {
                 let mut details = if nodes.is_empty() {
@@ -275,6 +276,9 @@ pub fn fault_windows(fault_log: &[FaultRecord], end: SimTime) -> Vec<FaultWindow
                 }
                 if let Some(ratio) = drop_ratio {
                     changes.push(format!("drop {ratio}"));
+                }
+                if let Some(factor) = bandwidth_factor {
+                    changes.push(format!("bandwidth x{factor}"));
                 }
                 if !changes.is_empty() {
                     let _ = write!(details, " ({})", changes.join(", "));
@@ -477,6 +481,7 @@ mod tests {
                     nodes: vec![NodeId(0)],
                     delay: Some(Delay::Constant { ns: 50_000_000 }),
                     drop_ratio: Some(0.3),
+                    bandwidth_factor: Some(0.1),
                     duration: SimDuration::from_millis(200),
                 },
             ),
@@ -486,7 +491,7 @@ mod tests {
         assert_eq!((windows[0].start, windows[0].end), (ms(20), ms(220)));
         assert_eq!(
             windows[0].details,
-            "degrade n0 (latency 50ms, drop 0.3) for 200ms"
+            "degrade n0 (latency 50ms, drop 0.3, bandwidth x0.1) for 200ms"
         );
     }
 }

@@ -76,8 +76,16 @@ pub fn emit(
         let _ = writeln!(out, "arrival = \"{}\"", scenario.workload.arrival.name());
     }
     workload_shape(&mut out, &scenario.workload);
+    let bandwidth = scenario
+        .load
+        .as_ref()
+        .map(|load| load.bandwidth.clone())
+        .unwrap_or_default();
     let _ = writeln!(out, "\n[network]");
     link_fields(&mut out, &scenario.network.default_link);
+    if let Some(rate) = bandwidth.link {
+        let _ = writeln!(out, "bandwidth = {}", rate_text(rate));
+    }
     match &scenario.network.topology {
         Topology::FullMesh => {}
         Topology::FullMeshWithOverrides(pairs) => {
@@ -86,6 +94,9 @@ pub fn emit(
                 let _ = writeln!(out, "between = [{}, {}]", source.0, target.0);
                 let _ = writeln!(out, "one_way = true");
                 link_fields(&mut out, model);
+                if let Some(rate) = bandwidth.pairs.get(&(*source, *target)) {
+                    let _ = writeln!(out, "bandwidth = {}", rate_text(*rate));
+                }
             }
         }
         Topology::Graph(links) => {
@@ -105,10 +116,22 @@ pub fn emit(
     if let Some(load) = &scenario.load {
         let _ = writeln!(out, "\n[nodes]");
         cpu_fields(&mut out, &load.cpu);
-        for (node, cpu) in &load.overrides {
+        if let Some(rate) = load.bandwidth.nic {
+            let _ = writeln!(out, "nic = {}", rate_text(rate));
+        }
+        let mut overridden: Vec<NodeId> = load.overrides.keys().copied().collect();
+        overridden.extend(load.bandwidth.nics.keys().copied());
+        overridden.sort_unstable();
+        overridden.dedup();
+        for node in overridden {
             let _ = writeln!(out, "\n[[nodes.overrides]]");
             let _ = writeln!(out, "node = {}", node.0);
-            cpu_fields(&mut out, cpu);
+            if let Some(cpu) = load.overrides.get(&node) {
+                cpu_fields(&mut out, cpu);
+            }
+            if let Some(rate) = load.bandwidth.nics.get(&node) {
+                let _ = writeln!(out, "nic = {}", rate_text(*rate));
+            }
         }
     }
     for fault in faults {
@@ -164,6 +187,11 @@ fn cpu_fields(out: &mut String, cpu: &dsim_core::NodeCpu) {
     if let Some(capacity) = cpu.queue_capacity {
         let _ = writeln!(out, "queue_capacity = {capacity}");
     }
+}
+
+/// A bandwidth exactly, in bits per second.
+fn rate_text(rate: dsim_core::Bandwidth) -> String {
+    format!("\"{}bit/s\"", rate.bits_per_s)
 }
 
 fn quote(text: &str) -> String {
@@ -286,6 +314,7 @@ fn fault_fields(out: &mut String, fault: &Fault) {
             nodes: targets,
             delay: d,
             drop_ratio,
+            bandwidth_factor,
             duration: length,
         } => {
             let mut fields = Vec::new();
@@ -297,6 +326,9 @@ fn fault_fields(out: &mut String, fault: &Fault) {
             }
             if let Some(ratio) = drop_ratio {
                 fields.push(format!("drop = {ratio:?}"));
+            }
+            if let Some(factor) = bandwidth_factor {
+                fields.push(format!("bandwidth_factor = {factor:?}"));
             }
             writeln!(
                 out,

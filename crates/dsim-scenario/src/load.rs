@@ -6,23 +6,31 @@
 //! cores = 2                     # servers per node (default 1)
 //! cpu = "20us"                  # time per unit of declared cost, or a distribution
 //! queue_capacity = 1000         # waiting arrivals beyond this are dropped (default: no limit)
+//! nic = "1Gbit/s"               # every node's network interface, each direction
 //! [[nodes.overrides]]           # one node's own settings; unset fields follow [nodes]
 //! node = 0
 //! cores = 8
+//! nic = "10Gbit/s"
 //! ```
 //!
-//! Without `[nodes]` and without a sync latency the run has no load model at all (the
-//! same runs as before it existed). With only a sync latency, handlers stay free.
+//! Link bandwidths come from `[network] bandwidth` and `[[network.links]] bandwidth`.
+//! Without `[nodes]`, a sync latency or a bandwidth the run has no load model at all
+//! (the same runs as before it existed). With only a sync latency or a link bandwidth,
+//! handlers stay free.
 
 use crate::error::ScenarioError;
-use crate::reader::{At, TableReader, as_array, as_node, as_text, error};
+use crate::reader::{At, TableReader, as_array, as_node, as_text, error, found};
 use crate::scenario::parse_delay;
 use crate::tree::{Item, Value};
-use dsim_core::{Delay, LoadConfig, NodeCpu, NodeId, StorageMode};
+use crate::units::BANDWIDTH_HELP;
+use dsim_core::{Bandwidth, Delay, LinkBandwidth, LoadConfig, NodeCpu, NodeId, StorageMode};
 use std::collections::BTreeMap;
 
-const NODES_FIELDS: &[&str] = &["cores", "cpu", "queue_capacity", "overrides"];
-const OVERRIDE_FIELDS: &[&str] = &["node", "cores", "cpu", "queue_capacity"];
+const NODES_FIELDS: &[&str] = &["cores", "cpu", "queue_capacity", "overrides", "nic"];
+const OVERRIDE_FIELDS: &[&str] = &["node", "cores", "cpu", "queue_capacity", "nic"];
+/// The fields of an override that set its CPU (an override with only `nic` leaves the
+/// node's CPU as `[nodes]` sets it).
+const CPU_FIELDS: &[&str] = &["cores", "cpu", "queue_capacity"];
 const STORAGE_FIELDS: &[&str] = &["mode", "sync"];
 const STORAGE_HELP: &str =
     "\"keep-all\" or \"lose-unsynced\", or a table { mode = \"keep-all\", sync = \"1ms\" }";
@@ -69,21 +77,46 @@ fn parse_mode(at: At<String>, field: &str) -> Result<StorageMode, ScenarioError>
     }
 }
 
-/// The load model from `[nodes]` and the sync latency, or `None` when the file has
-/// neither.
+/// A bandwidth such as `"1Gbit/s"`: a string with a unit, above zero.
+pub(crate) fn parse_bandwidth(item: Item, field: &str) -> Result<Bandwidth, ScenarioError> {
+    let Value::Text(text) = &item.value else {
+        return Err(error(&item.origin, field, found(&item), BANDWIDTH_HELP));
+    };
+    match crate::units::parse_bandwidth(text) {
+        Some(0) => Err(error(
+            &item.origin,
+            field,
+            format!(
+                "found {} (nothing could be sent)",
+                crate::reader::quote(text)
+            ),
+            BANDWIDTH_HELP,
+        )),
+        Some(bits_per_s) => Ok(Bandwidth::bits_per_s(bits_per_s)),
+        None => Err(error(&item.origin, field, found(&item), BANDWIDTH_HELP)),
+    }
+}
+
+/// The load model from `[nodes]`, the sync latency and the links' bandwidths, or
+/// `None` when the file has none of them.
 pub(crate) fn parse_load(
     nodes: Option<Item>,
     sync: Option<Delay>,
+    mut bandwidth: LinkBandwidth,
     total: usize,
 ) -> Result<Option<LoadConfig>, ScenarioError> {
     let Some(item) = nodes else {
-        return Ok(sync.map(|sync| LoadConfig {
+        if sync.is_none() && !bandwidth.is_on() {
+            return Ok(None);
+        }
+        return Ok(Some(LoadConfig {
             cpu: NodeCpu {
                 cpu: Delay::Constant { ns: 0 },
                 ..NodeCpu::default()
             },
             overrides: BTreeMap::new(),
-            sync: Some(sync),
+            sync,
+            bandwidth,
         }));
     };
     let mut table = TableReader::new(item, "nodes")?;
@@ -92,7 +125,12 @@ pub(crate) fn parse_load(
         ..NodeCpu::default()
     };
     let cpu = parse_cpu(&mut table, "nodes", &base)?;
+    bandwidth.nic = table
+        .take("nic")
+        .map(|item| parse_bandwidth(item, "nodes.nic"))
+        .transpose()?;
     let mut overrides = BTreeMap::new();
+    let mut seen: Vec<u32> = Vec::new();
     if let Some(item) = table.take("overrides") {
         let elements = as_array(
             item,
@@ -112,7 +150,7 @@ pub(crate) fn parse_load(
                     format!("a node id from 0 to {}", total - 1),
                 ));
             }
-            if overrides.contains_key(&NodeId(node.value)) {
+            if seen.contains(&node.value) {
                 return Err(error(
                     &node.origin,
                     &format!("{path}.node"),
@@ -120,9 +158,17 @@ pub(crate) fn parse_load(
                     "one [[nodes.overrides]] entry per node",
                 ));
             }
+            seen.push(node.value);
+            if let Some(item) = entry.take("nic") {
+                let nic = parse_bandwidth(item, &format!("{path}.nic"))?;
+                bandwidth.nics.insert(NodeId(node.value), nic);
+            }
+            let sets_cpu = CPU_FIELDS.iter().any(|field| entry.has(field));
             let settings = parse_cpu(&mut entry, &path, &cpu)?;
             entry.finish(OVERRIDE_FIELDS)?;
-            overrides.insert(NodeId(node.value), settings);
+            if sets_cpu {
+                overrides.insert(NodeId(node.value), settings);
+            }
         }
     }
     table.finish(NODES_FIELDS)?;
@@ -130,6 +176,7 @@ pub(crate) fn parse_load(
         cpu,
         overrides,
         sync,
+        bandwidth,
     }))
 }
 

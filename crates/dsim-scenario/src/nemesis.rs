@@ -298,6 +298,7 @@ impl NemesisConfig {
                                 sigma: 0.8,
                             }),
                             drop_ratio: Some(0.2),
+                            bandwidth_factor: None,
                             duration: end - at,
                         },
                     );

@@ -6,6 +6,7 @@
 //! in time order (no restart of a node that is up, no crash of one that is down).
 
 use crate::error::{Origin, ScenarioError};
+use crate::load::parse_bandwidth;
 use crate::nemesis::{NemesisConfig, NemesisFault, Targets};
 use crate::reader::{
     At, TableReader, as_array, as_duration, as_node, as_nodes, as_number, as_text, error, found,
@@ -15,9 +16,9 @@ use crate::registry::Registry;
 use crate::tree::{Item, Source, Value, apply_override, read_file};
 use crate::units;
 use dsim_core::{
-    Arrival, ConfigError, Delay, Fault, IdleClients, Link, LinkModel, LinkOrder, LoadConfig,
-    NetworkConfig, NodeId, ParamKind, ParamValue, Params, Setup, SimDuration, SimTime, StorageMode,
-    Topology, Workload,
+    Arrival, ConfigError, Delay, Fault, IdleClients, Link, LinkBandwidth, LinkModel, LinkOrder,
+    LoadConfig, NetworkConfig, NodeId, ParamKind, ParamValue, Params, Setup, SimDuration, SimTime,
+    StorageMode, Topology, Workload,
 };
 use std::path::{Path, PathBuf};
 
@@ -120,8 +121,24 @@ const NEMESIS_FIELDS: &[&str] = &[
     "max_clock_offset",
     "max_drift_ppm",
 ];
-const NETWORK_FIELDS: &[&str] = &["latency", "drop", "duplicate", "fifo", "topology", "links"];
-const LINK_FIELDS: &[&str] = &["between", "latency", "drop", "duplicate", "fifo", "one_way"];
+const NETWORK_FIELDS: &[&str] = &[
+    "latency",
+    "drop",
+    "duplicate",
+    "fifo",
+    "topology",
+    "links",
+    "bandwidth",
+];
+const LINK_FIELDS: &[&str] = &[
+    "between",
+    "latency",
+    "drop",
+    "duplicate",
+    "fifo",
+    "one_way",
+    "bandwidth",
+];
 const WORKLOAD_FIELDS: &[&str] = &["clients", "rate", "idle_clients", "arrival"];
 const ARRIVAL_HELP: &str =
     "\"fixed\" (one operation per client interval, the default) or \"poisson\" (exponential gaps)";
@@ -267,9 +284,9 @@ impl Scenario {
         let (kind, nodes, variant, params, total_nodes) =
             parse_protocol(protocol_item, registry, &workload)?;
         workload.idle_clients = check_idle_clients(&idle_ids, registry, &kind, nodes, &workload)?;
-        let network = match top.take("network") {
+        let (network, link_bandwidth) = match top.take("network") {
             Some(item) => parse_network(item, total_nodes)?,
-            None => NetworkConfig::default(),
+            None => (NetworkConfig::default(), LinkBandwidth::default()),
         };
         if let Some(protocol) = registry.get(&kind) {
             let setup = Setup {
@@ -289,9 +306,10 @@ impl Scenario {
                     )
                 })?;
         }
-        let load = crate::load::parse_load(top.take("nodes"), sync, total_nodes)?;
+        let load = crate::load::parse_load(top.take("nodes"), sync, link_bandwidth, total_nodes)?;
+        let has_bandwidth = load.as_ref().is_some_and(|load| load.bandwidth.is_on());
         let faults = match top.take("faults") {
-            Some(item) => parse_faults(item, total_nodes, duration.value)?,
+            Some(item) => parse_faults(item, total_nodes, duration.value, has_bandwidth)?,
             None => Vec::new(),
         };
         let nemesis = top
@@ -846,9 +864,21 @@ fn check_nodes(ids: At<Vec<u32>>, field: &str, total: usize) -> Result<Vec<NodeI
         .collect()
 }
 
-fn parse_network(item: Item, total: usize) -> Result<NetworkConfig, ScenarioError> {
+/// `[network]`: the link models and topology, and the links' bandwidths (which the
+/// load model carries).
+fn parse_network(
+    item: Item,
+    total: usize,
+) -> Result<(NetworkConfig, LinkBandwidth), ScenarioError> {
     let mut table = TableReader::new(item, "network")?;
     let default_link = parse_link_model(&mut table, &LinkModel::default())?;
+    let mut bandwidth = LinkBandwidth {
+        link: table
+            .take("bandwidth")
+            .map(|item| parse_bandwidth(item, "network.bandwidth"))
+            .transpose()?,
+        ..LinkBandwidth::default()
+    };
     let graph = match table.text("topology", "\"mesh\" (default) or \"graph\"")? {
         None => false,
         Some(at) => match at.value.as_str() {
@@ -889,6 +919,22 @@ fn parse_network(item: Item, total: usize) -> Result<NetworkConfig, ScenarioErro
             let ends = check_nodes(between, &between_field, total)?;
             let model = parse_link_model(&mut link_table, &default_link)?;
             let one_way = link_table.boolean("one_way")?.is_some_and(|at| at.value);
+            if let Some(item) = link_table.take("bandwidth") {
+                let origin = item.origin.clone();
+                let rate = parse_bandwidth(item, &format!("{path}.bandwidth"))?;
+                if graph {
+                    return Err(error(
+                        &origin,
+                        &format!("{path}.bandwidth"),
+                        "per-link bandwidth in a graph topology (messages cross several links, and bandwidth is modelled end to end)",
+                        "network.bandwidth for every source-target pair, or nodes.nic per node",
+                    ));
+                }
+                bandwidth.pairs.insert((ends[0], ends[1]), rate);
+                if !one_way {
+                    bandwidth.pairs.insert((ends[1], ends[0]), rate);
+                }
+            }
             link_table.finish(LINK_FIELDS)?;
             links.push(Link {
                 a: ends[0],
@@ -914,10 +960,13 @@ fn parse_network(item: Item, total: usize) -> Result<NetworkConfig, ScenarioErro
         }
         Topology::FullMeshWithOverrides(pairs)
     };
-    Ok(NetworkConfig {
-        default_link,
-        topology,
-    })
+    Ok((
+        NetworkConfig {
+            default_link,
+            topology,
+        },
+        bandwidth,
+    ))
 }
 
 fn parse_groups(item: Item, field: &str, total: usize) -> Result<Vec<Vec<NodeId>>, ScenarioError> {
@@ -977,6 +1026,7 @@ fn parse_faults(
     item: Item,
     total: usize,
     run: SimDuration,
+    has_bandwidth: bool,
 ) -> Result<Vec<ScheduledFault>, ScenarioError> {
     let entries = as_array(item, "faults", "an array of tables: [[faults]]")?;
     let mut parsed: Vec<(ScheduledFault, Origin, String)> = Vec::new();
@@ -1181,19 +1231,40 @@ fn parse_faults(
                     .map(|item| parse_delay(item, &format!("{field}.latency")))
                     .transpose()?;
                 let drop_ratio = degrade.probability("drop")?.map(|at| at.value);
-                degrade.finish(&["nodes", "latency", "drop"])?;
-                if delay.is_none() && drop_ratio.is_none() {
+                let factor_help = "a number above 0 that multiplies the bandwidth of the links and NICs it touches (0.1 = a tenth)";
+                let bandwidth_factor = match degrade.number("bandwidth_factor", factor_help)? {
+                    Some(at) if at.value <= 0.0 => {
+                        return Err(error(
+                            &at.origin,
+                            &format!("{field}.bandwidth_factor"),
+                            format!("found {}", at.value),
+                            factor_help,
+                        ));
+                    }
+                    Some(at) if !has_bandwidth => {
+                        return Err(error(
+                            &at.origin,
+                            &format!("{field}.bandwidth_factor"),
+                            "no link or NIC has a bandwidth to cut",
+                            "network.bandwidth, a link's bandwidth or nodes.nic first",
+                        ));
+                    }
+                    other => other.map(|at| at.value),
+                };
+                degrade.finish(&["nodes", "latency", "drop", "bandwidth_factor"])?;
+                if delay.is_none() && drop_ratio.is_none() && bandwidth_factor.is_none() {
                     return Err(error(
                         &origin,
                         &field,
                         "changes nothing",
-                        "latency and/or drop",
+                        "latency, drop and/or bandwidth_factor",
                     ));
                 }
                 Fault::Degrade {
                     nodes,
                     delay,
                     drop_ratio,
+                    bandwidth_factor,
                     duration: duration()?,
                 }
             }

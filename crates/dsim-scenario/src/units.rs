@@ -1,5 +1,6 @@
-//! Durations and rates as people write them: `"150ms"`, `"2.5s"`, `"1m"`, `"200/s"`.
-//! Parsed exactly in integer nanoseconds, never through floats.
+//! Durations, rates and bandwidths as people write them: `"150ms"`, `"2.5s"`, `"1m"`,
+//! `"200/s"`, `"1Gbit/s"`, `"100MB/s"`. Durations and bandwidths are parsed exactly in
+//! integers (nanoseconds, bits per second), never through floats.
 
 use dsim_core::SimDuration;
 
@@ -12,6 +13,43 @@ const DURATION_UNITS: [(&str, u64); 6] = [
     ("m", 60_000_000_000),
     ("h", 3_600_000_000_000),
 ];
+
+/// Units a bandwidth may use, with their size in bits per second: bits in decimal
+/// (SI) multiples, bytes (8 bits) in decimal and binary multiples.
+const BANDWIDTH_UNITS: [(&str, u64); 13] = [
+    ("bit/s", 1),
+    ("kbit/s", 1_000),
+    ("Mbit/s", 1_000_000),
+    ("Gbit/s", 1_000_000_000),
+    ("Tbit/s", 1_000_000_000_000),
+    ("B/s", 8),
+    ("kB/s", 8_000),
+    ("MB/s", 8_000_000),
+    ("GB/s", 8_000_000_000),
+    ("TB/s", 8_000_000_000_000),
+    ("KiB/s", 8 << 10),
+    ("MiB/s", 8 << 20),
+    ("GiB/s", 8 << 30),
+];
+
+/// What a bandwidth looks like, for error messages.
+pub const BANDWIDTH_HELP: &str = "a bandwidth above zero like \"1Gbit/s\", \"100Mbit/s\" or \"125MB/s\" (units: bit/s, kbit/s, Mbit/s, Gbit/s, Tbit/s, B/s, kB/s, MB/s, GB/s, TB/s, KiB/s, MiB/s, GiB/s)";
+
+/// Parses a bandwidth such as `"2.5Gbit/s"` into bits per second; `None` if malformed,
+/// finer than a bit per second, or too large. Zero parses (callers refuse it with a
+/// message of their own).
+pub fn parse_bandwidth(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = BANDWIDTH_UNITS
+        .iter()
+        .find(|(name, _)| *name == unit.trim())
+        .map(|(_, scale)| *scale)?;
+    scaled_decimal(number, scale)
+}
 
 /// What a duration looks like, for error messages.
 pub const DURATION_HELP: &str =
@@ -114,6 +152,23 @@ mod tests {
             "99999999999h",
         ] {
             assert_eq!(parse_duration(bad), None, "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn bandwidths_parse_exactly_in_bits_per_second() {
+        // A unit scaled wrong (bytes taken as bits, binary as decimal) changes every
+        // transmission time by that factor.
+        assert_eq!(parse_bandwidth("1Gbit/s"), Some(1_000_000_000));
+        assert_eq!(parse_bandwidth("2.5 Mbit/s"), Some(2_500_000));
+        assert_eq!(parse_bandwidth("8bit/s"), Some(8));
+        assert_eq!(parse_bandwidth("125MB/s"), Some(1_000_000_000));
+        assert_eq!(parse_bandwidth("1KiB/s"), Some(8_192));
+        assert_eq!(parse_bandwidth("0bit/s"), Some(0));
+        for bad in [
+            "", "1", "1Gb", "1 gbit/s", "-1Mbit/s", "NaN", "0.5bit/s", "1e9bit/s",
+        ] {
+            assert_eq!(parse_bandwidth(bad), None, "{bad:?} should not parse");
         }
     }
 

@@ -77,6 +77,7 @@ cpu = "10us"
         .into_iter()
         .collect(),
         sync: Some(Delay::Constant { ns: 2_000_000 }),
+        ..LoadConfig::default()
     };
     assert_eq!(scenario.load, Some(expected));
 }

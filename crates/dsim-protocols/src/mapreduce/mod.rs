@@ -816,6 +816,42 @@ impl Node for MrNode {
     fn message_digest(msg: &Msg) -> u64 {
         message_digest(msg)
     }
+
+    fn message_size(msg: &Msg) -> u64 {
+        message_size(msg)
+    }
+}
+
+/// Bytes of a message's fixed part: its kind, ids and attempt, with RPC and TCP/IP
+/// headers (the engine's default size of a message without data).
+pub const MESSAGE_HEADER_BYTES: u64 = dsim_core::DEFAULT_MESSAGE_SIZE_BYTES;
+
+/// Bytes of one `(word_id, count)` pair of an intermediate file or an output on the
+/// wire: a 4-byte word id and an 8-byte count.
+pub const PAIR_BYTES: u64 = 12;
+
+/// The size of `msg` on the wire (see [`dsim_core::Node::message_size`]): the header,
+/// plus 12 bytes per `(word, count)` pair it carries (the intermediate files a reducer
+/// fetches, a reduce's output, a naive split's counts) and 4 bytes per task or worker
+/// id in its lists. Splits are read from the worker's local disk, as in the paper, so
+/// assignments carry task ids, not text.
+pub fn message_size(msg: &Msg) -> u64 {
+    let ids = |n: usize| 4 * n as u64;
+    let pairs = |n: usize| PAIR_BYTES * n as u64;
+    MESSAGE_HEADER_BYTES
+        + match msg {
+            Msg::Ping { .. } | Msg::Pong { .. } | Msg::AssignMap { .. } | Msg::MapDone { .. } => 0,
+            Msg::AssignReduce { locations, .. } => {
+                ids(locations.0.workers.len() + locations.0.starts.len() + locations.0.tasks.len())
+            }
+            Msg::ReduceDone { counts, .. } | Msg::NaiveResult { counts, .. } => pairs(counts.len()),
+            Msg::ReduceFailed { missing, .. } => ids(2 * missing.len()),
+            Msg::Fetch { tasks, .. } => ids(tasks.len()),
+            Msg::FetchReply {
+                missing, counts, ..
+            } => ids(missing.len()) + pairs(counts.len()),
+            Msg::NaiveAssign { tasks } => ids(tasks.len()),
+        }
 }
 
 /// Folds words into a digest.
@@ -1080,5 +1116,26 @@ pub(crate) mod test_support {
                 _ => None,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::{Msg, message_size};
+
+    #[test]
+    fn messages_weigh_their_header_plus_the_pairs_and_ids_they_carry() {
+        // A fetch reply with 1,000 pairs is an intermediate file of 12 kB: under a
+        // bandwidth it must take 120 times longer to send than a ping. Were every
+        // message the default size, the shuffle would cost nothing more than pings.
+        let ping = Msg::Ping { seq: 1, acked: 0 };
+        let reply = Msg::FetchReply {
+            partition: 0,
+            attempt: 1,
+            missing: vec![3, 4],
+            counts: (0..1_000).map(|word| (word, 1)).collect(),
+        };
+        assert_eq!(message_size(&ping), 100);
+        assert_eq!(message_size(&reply), 100 + 8 + 12_000);
     }
 }

@@ -138,7 +138,12 @@ fn healed_at(
             }
             Fault::Partition(_) | Fault::Cut { .. } | Fault::Isolate(_) => split = true,
             Fault::Heal => split = false,
-            Fault::Pause { duration, .. } | Fault::Degrade { duration, .. } => {
+            // A fail-slow node is not down, but it can hold back a majority's progress
+            // (a slow leader keeps its leadership) until its slowness ends.
+            Fault::Pause { duration, .. }
+            | Fault::Degrade { duration, .. }
+            | Fault::Slow { duration, .. }
+            | Fault::SlowDisk { duration, .. } => {
                 until = record.time.saturating_add(*duration);
             }
             // A clock step or drift does not stop a majority from making progress.

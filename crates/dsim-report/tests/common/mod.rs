@@ -180,6 +180,7 @@ pub fn run(spec: &Spec) -> (RunMeta, RunResult) {
                     nodes: Vec::new(),
                     delay: Some(Delay::Constant { ns: 30_000_000 }),
                     drop_ratio: Some(0.2),
+                    bandwidth_factor: None,
                     duration: SimDuration::from_millis(d / 10),
                 },
             ),

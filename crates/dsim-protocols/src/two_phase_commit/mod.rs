@@ -105,16 +105,22 @@ mod participant;
 mod testkit;
 mod types;
 
-pub use checker::{CHECKS, InDoubtStats, InDoubtTotals, check, in_doubt, liveness, violations};
+pub use checker::{
+    CHECKS, ISOLATION_BUDGET, InDoubtStats, InDoubtTotals, check, in_doubt, isolation, liveness,
+    txn_history, violations,
+};
 pub use client::Client;
+pub use client::{txn_value, written_value};
 pub use coordinator::Coordinator;
 pub use node::TpcNode;
+pub use participant::KeyLock;
 pub use participant::Participant;
 pub use types::{
-    Decision, DecisionReason, Key, PreparedRecord, Resolution, TpcDurable, TpcEvent, TpcMsg,
-    TpcTimer, TxnId, Value, Vote, VoteReason,
+    Decision, DecisionReason, Key, Mop, MopKind, PreparedRecord, ReadValue, Resolution, TpcDurable,
+    TpcEvent, TpcMsg, TpcTimer, TxnId, Value, Vote, VoteReason,
 };
 
+pub use dsim_checkers::isolation::Workload as TxnWorkload;
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
     ConfigError, NodeId, ParamKind, ParamProblem, ParamSpec, Params, Protocol, ProtocolInfo,
@@ -137,6 +143,12 @@ pub enum Variant {
     CommitOnTimeout,
     /// BUG: participants do not force their prepared state (the article's sketch).
     SeedNaive,
+    /// BUG: a participant releases its locks when it votes yes, before the decision.
+    EarlyLockRelease,
+    /// BUG: reads take no locks.
+    NoReadLocks,
+    /// BUG: reads see the writes of prepared, undecided transactions.
+    ReadUncommitted,
 }
 
 const VARIANTS: &[VariantSpec] = &[
@@ -156,6 +168,18 @@ const VARIANTS: &[VariantSpec] = &[
         name: "seed-naive",
         help: "BUG: the article's sketch, prepared state not forced, a crash forgets yes votes",
     },
+    VariantSpec {
+        name: "early-lock-release",
+        help: "BUG: participants release their locks when voting yes, so others read undecided writes (G1a, G1c)",
+    },
+    VariantSpec {
+        name: "no-read-locks",
+        help: "BUG: reads take no locks, so a read value may be overwritten before commit (G-single, G2)",
+    },
+    VariantSpec {
+        name: "read-uncommitted",
+        help: "BUG: reads ignore write locks and see prepared, undecided writes (G1a when those abort)",
+    },
 ];
 
 impl Variant {
@@ -166,6 +190,9 @@ impl Variant {
             "no-durable-decision" => Some(Variant::NoDurableDecision),
             "commit-on-timeout" => Some(Variant::CommitOnTimeout),
             "seed-naive" => Some(Variant::SeedNaive),
+            "early-lock-release" => Some(Variant::EarlyLockRelease),
+            "no-read-locks" => Some(Variant::NoReadLocks),
+            "read-uncommitted" => Some(Variant::ReadUncommitted),
             _ => None,
         }
     }
@@ -177,6 +204,9 @@ impl Variant {
             Variant::NoDurableDecision => "no-durable-decision",
             Variant::CommitOnTimeout => "commit-on-timeout",
             Variant::SeedNaive => "seed-naive",
+            Variant::EarlyLockRelease => "early-lock-release",
+            Variant::NoReadLocks => "no-read-locks",
+            Variant::ReadUncommitted => "read-uncommitted",
         }
     }
 }
@@ -203,13 +233,35 @@ pub const PARAMS: &[ParamSpec] = &[
         help: "keys across all participants (key k lives at participant 1 + k % participants)",
     },
     ParamSpec {
-        key: "keys_per_txn",
+        key: "txn_length_min",
         kind: ParamKind::Int {
-            default: 3,
+            default: 1,
             min: 1,
-            max: 16,
+            max: TXN_LENGTH_MAX as i64,
         },
-        help: "distinct keys each transaction writes (at most keys)",
+        help: "fewest micro-operations in a transaction",
+    },
+    ParamSpec {
+        key: "txn_length_max",
+        kind: ParamKind::Int {
+            default: 4,
+            min: 1,
+            max: TXN_LENGTH_MAX as i64,
+        },
+        help: "most micro-operations in a transaction (at least txn_length_min)",
+    },
+    ParamSpec {
+        key: "read_ratio",
+        kind: ParamKind::ratio(0.5),
+        help: "share of micro-operations that are reads (the rest append or write)",
+    },
+    ParamSpec {
+        key: "workload",
+        kind: ParamKind::Choice {
+            default: "list-append",
+            allowed: &["list-append", "rw-register"],
+        },
+        help: "Elle's list-append ([:append k v], [:r k nil]) or rw-register ([:w k v], [:r k nil])",
     },
     ParamSpec {
         key: "vote_timeout",
@@ -258,8 +310,14 @@ pub struct TpcSettings {
     pub variant: Variant,
     /// Keys across all participants.
     pub keys: u32,
-    /// Distinct keys per transaction.
-    pub keys_per_txn: u32,
+    /// Fewest micro-operations per transaction.
+    pub txn_length_min: u32,
+    /// Most micro-operations per transaction.
+    pub txn_length_max: u32,
+    /// Share of micro-operations that are reads.
+    pub read_ratio: f64,
+    /// List-append or rw-register.
+    pub workload: TxnWorkload,
     /// Probability of a no vote at prepare.
     pub abort_ratio: f64,
     /// In-doubt participants also ask their peers.
@@ -321,7 +379,17 @@ impl TpcSettings {
             client_interval,
             variant,
             keys: int_param(params, "keys")?,
-            keys_per_txn: int_param(params, "keys_per_txn")?,
+            txn_length_min: int_param(params, "txn_length_min")?,
+            txn_length_max: int_param(params, "txn_length_max")?,
+            read_ratio: params.ratio(PARAMS, "read_ratio"),
+            workload: TxnWorkload::from_name(params.choice(PARAMS, "workload")).ok_or_else(
+                || {
+                    ConfigError::Invalid(format!(
+                        "workload must be \"list-append\" or \"rw-register\", found {:?}",
+                        params.choice(PARAMS, "workload")
+                    ))
+                },
+            )?,
             abort_ratio: params.ratio(PARAMS, "abort_ratio"),
             cooperative_termination: params.bool(PARAMS, "cooperative_termination"),
             vote_timeout: params.duration(PARAMS, "vote_timeout"),
@@ -377,18 +445,33 @@ impl TpcSettings {
                 self.nodes
             )));
         }
-        if self.keys == 0 || self.keys_per_txn == 0 || self.keys_per_txn > self.keys {
+        if self.txn_length_min == 0
+            || self.txn_length_min > self.txn_length_max
+            || self.txn_length_max > TXN_LENGTH_MAX
+        {
             return Err(ParamProblem {
-                keys: vec!["keys_per_txn", "keys"],
+                keys: vec!["txn_length_min", "txn_length_max"],
                 problem: format!(
-                    "found keys_per_txn = {} with keys = {}",
-                    self.keys_per_txn, self.keys
+                    "found txn_length_min = {} with txn_length_max = {}",
+                    self.txn_length_min, self.txn_length_max
                 ),
-                allowed: "1 <= keys_per_txn <= keys: a transaction writes distinct keys".into(),
+                allowed: format!(
+                    "1 <= txn_length_min <= txn_length_max <= {TXN_LENGTH_MAX}: the fewest and most micro-operations of a transaction"
+                ),
             }
             .into());
         }
+        if self.keys == 0 {
+            return Err(ConfigError::Invalid("keys must be at least 1".into()));
+        }
+        if self.total_nodes() >= NODE_IDS_MAX {
+            return Err(ConfigError::Invalid(format!(
+                "two_phase_commit supports fewer than {NODE_IDS_MAX} nodes and clients together (written values encode the client's node id), found {}",
+                self.total_nodes()
+            )));
+        }
         dsim_core::network::check_probability("abort_ratio", self.abort_ratio)?;
+        dsim_core::network::check_probability("read_ratio", self.read_ratio)?;
         for (name, value) in [
             ("retry_interval", self.retry_interval),
             ("query_interval", self.query_interval),
@@ -440,6 +523,14 @@ fn int_param(params: &Params, key: &'static str) -> Result<u32, ConfigError> {
 /// Smallest and largest `nodes` (coordinator plus participants).
 const NODES_RANGE: (usize, usize) = (2, 65);
 
+/// The most micro-operations a transaction may have (values written encode the
+/// micro-op's position in two decimal digits: see [`client::written_value`]).
+pub const TXN_LENGTH_MAX: u32 = 64;
+
+/// Node ids (coordinator, participants and clients) stay below this (values written
+/// encode the client's node id in three decimal digits).
+pub const NODE_IDS_MAX: usize = 1000;
+
 /// A simulation of two-phase commit with the given settings, ready to run; tests add
 /// faults with [`Simulation::schedule_fault`] and run it in phases.
 pub fn simulation(
@@ -481,6 +572,7 @@ impl Protocol for TwoPhaseCommit {
         })?;
         let mut verdict = check(&output);
         verdict.violations.extend(liveness(&output, &settings));
+        verdict.violations.extend(isolation(&output, &settings));
         Ok(RunResult {
             output: generic_output(output),
             verdict,
@@ -517,11 +609,11 @@ mod tests {
     }
 
     #[test]
-    fn more_keys_per_txn_than_keys_is_refused() {
+    fn a_shortest_transaction_longer_than_the_longest_is_refused() {
         let mut params = Params::default();
-        params.0.insert("keys".into(), ParamValue::Int(2));
-        params.0.insert("keys_per_txn".into(), ParamValue::Int(3));
-        // Clients would loop forever drawing a third distinct key out of two.
+        params.0.insert("txn_length_min".into(), ParamValue::Int(5));
+        params.0.insert("txn_length_max".into(), ParamValue::Int(3));
+        // Clients draw a length from min..=max: an empty range has nothing to draw.
         let result = TpcSettings::from_params(
             &params,
             5,
@@ -530,7 +622,7 @@ mod tests {
             Variant::Correct,
         );
         assert!(
-            matches!(&result, Err(ConfigError::Param(problem)) if problem.keys[0] == "keys_per_txn"),
+            matches!(&result, Err(ConfigError::Param(problem)) if problem.keys[0] == "txn_length_min"),
             "{result:?}"
         );
     }

@@ -1,18 +1,27 @@
 //! # Two-phase commit (Gray), with presumed abort
 //!
 //! ## The algorithm
-//! A client asks the coordinator to run a transaction: a few writes to keys spread over
-//! several participants, each a small key-value store with one exclusive lock per key.
-//! The coordinator runs it in three rounds:
-//! 1. *work*: each participant touched gets its writes (`Work`); it takes the keys'
-//!    locks and answers `Ready`, or votes `No` at once on a lock conflict;
+//! A client asks the coordinator to run a transaction: a list of micro-operations over
+//! keys spread across several participants, Elle's transactional workloads (Kingsbury
+//! and Alvaro, VLDB 2020): `[:append k v]` and `[:r k nil]` over lists
+//! (`workload = "list-append"`, the default) or `[:w k v]` and `[:r k nil]` over
+//! registers (`"rw-register"`). Each participant stores its keys under **strict
+//! two-phase locking** (Eswaran, Gray, Lorie and Traiger, 1976): a shared lock per key
+//! read, an exclusive lock per key written, all held until the transaction's outcome is
+//! applied. The coordinator runs it in three rounds:
+//! 1. *work*: each participant touched gets its micro-ops, in transaction order
+//!    (`Work`); it takes each lock, reads (committed values and the transaction's own
+//!    earlier writes), stages the writes, and answers `Ready` with the values read; on
+//!    a lock conflict it votes `No` at once. That is the **no-wait** policy: nobody
+//!    ever waits for a lock, so there is no deadlock; contention shows as aborts;
 //! 2. *prepare* (phase one): once all are ready, `Prepare`; a participant votes `No`
 //!    with probability `abort_ratio`, otherwise it forces a *prepared* record (its
 //!    writes and the peer list) to durable storage and only then votes `Yes`;
 //! 3. *decide* (phase two): all yes means commit, anything else (a `No`, or votes still
 //!    missing after `vote_timeout`) means abort. A commit is forced to the coordinator's
-//!    log *before* any participant or the client hears of it. Participants apply the
-//!    writes on commit, drop them on abort, release the locks, and acknowledge commits.
+//!    log *before* any participant or the client hears of it, with the reads of every
+//!    participant put back in transaction order. Participants apply the writes on
+//!    commit, undo them on abort, release the locks, and acknowledge commits.
 //!
 //! Presumed abort (Mohan, Lindsay and Obermarck): aborts are never logged and never
 //! acknowledged; a coordinator asked about a transaction it has no record of answers
@@ -56,12 +65,20 @@
 //! Node 0 is the coordinator, nodes `1..nodes` are the participants (key `k` lives at
 //! participant `1 + k % (nodes - 1)`), nodes `nodes..nodes + clients` are the clients
 //! from `[workload]`. Each client submits transactions at its share of the scenario's
-//! rate, each writing `keys_per_txn` distinct keys it draws from `0..keys` with its own
-//! `ctx.rng()`; it reports `ok`, `aborted`, or `timeout` after `client_timeout`.
+//! rate, each of `txn_length_min..=txn_length_max` micro-ops on keys drawn from
+//! `0..keys` with its own `ctx.rng()`, a read with probability `read_ratio`, else a
+//! write of a value unique per key ([`written_value`]). It records each transaction as
+//! one `:txn` operation of `history.edn`: the micro-ops on invocation; `ok` with the
+//! values read filled in on a commit; `fail` on an abort (presumed abort makes that
+//! final); `info` on a timeout after `client_timeout`, or on a commit whose reads it
+//! cannot know (one answered from the log after a coordinator restart).
 //!
 //! ## Departures from the textbook
 //! The separate work round stands for the transaction's execution before commit, so that
-//! "participant times out before voting" has a meaning. The coordinator re-sends `Work`,
+//! "participant times out before voting" has a meaning; a transaction's micro-ops on
+//! different participants run concurrently, and those on one participant in order.
+//! Writes are staged in place and undone on abort; the forced prepared record holds the
+//! writes and the keys read, so a restarted participant takes back both kinds of lock. The coordinator re-sends `Work`,
 //! `Prepare` and unacknowledged commits every `retry_interval`; a coordinator that
 //! receives a yes vote or a `Ready` for a transaction it no longer runs answers with the
 //! outcome (presumed abort) at once, which shortens in-doubt time after a restart.
@@ -79,17 +96,34 @@
 //! - `seed-naive`: the source article's "send your state, the coordinator decides"
 //!   without prepare durability: the prepared record stays in memory, so a participant
 //!   that crashes after voting yes forgets its vote, votes no or tells a peer "abort",
-//!   and loses the writes of a commit. Caught by `atomicity`.
+//!   and loses the writes of a commit. Caught by `atomicity`; in the history, as
+//!   `lost-append` (committed appends missing from later reads).
+//! - `early-lock-release`: a participant releases its locks when it votes yes, before
+//!   the decision, so later transactions read (and append after) writes that may still
+//!   abort. Only the history shows it: `G1a` (a committed read of an aborted append),
+//!   `incompatible-order`, and cycles.
+//! - `no-read-locks`: reads take no lock, so a key read may be overwritten before the
+//!   reader commits: write skew, `G-single` and `G2-item` cycles (often closed by
+//!   real-time order), and stale reads of acknowledged commits (`lost-append`).
+//! - `read-uncommitted`: reads ignore write locks and see the writes of prepared,
+//!   undecided transactions: `G1a` when those abort.
+//!
+//! The older variants are seen through the history too: `commit-on-timeout` as `G1a`
+//! (the client was told "aborted", yet the lone commit's appends are read), and
+//! `no-durable-decision` as `lost-append`.
 //!
 //! ## Checks and measures (see [`check`])
-//! `atomicity`, `unanimous_commit` (every participant's yes vote, as the participants
-//! observed it, precedes any commit), `durability` (after the coordinator reported a
+//! `isolation` (the clients' history judged by [`dsim_checkers::isolation()`] with
+//! real-time edges: strict two-phase locking under two-phase commit is strict
+//! serializable, so any anomaly is a violation, named by it and explained edge by edge;
+//! see [`isolation`]), `atomicity`, `unanimous_commit` (every participant's yes vote, as
+//! the participants observed it, precedes any commit), `durability` (after the coordinator reported a
 //! commit, nothing aborts the transaction), `client_outcome` (what the client was told
 //! matches what the participants did: told aborted, no participant applied the writes;
 //! told committed, every participant voted yes and none aborted; a client timeout is
 //! Jepsen's `info` and accepts either) and `writes_applied` (each participant applied
 //! exactly the client's writes to its keys). A transaction's participants are the ones
-//! its client asked for (the owners of the keys it wrote), never the coordinator's
+//! its client asked for (the owners of the keys it touched), never the coordinator's
 //! list. `client_outcome` caught `commit-on-timeout` telling a client "aborted" while
 //! both participants committed, which every other check let through
 //! (`scenarios/regressions/2pc_told_aborted_but_committed.toml`). Summary columns `in_doubt_total_ns` and
@@ -550,7 +584,7 @@ impl Protocol for TwoPhaseCommit {
     fn info(&self) -> ProtocolInfo {
         ProtocolInfo {
             kind: "two_phase_commit",
-            summary: "two-phase commit (Gray) with presumed abort: a coordinator, key-value participants with locks, clients",
+            summary: "two-phase commit (Gray) with presumed abort over strict two-phase locking: a coordinator, list-append or rw-register participants, transactional clients judged by isolation",
             variants: VARIANTS,
             params: PARAMS,
             nodes_range: NODES_RANGE,

@@ -607,6 +607,10 @@ impl Protocol for TwoPhaseCommit {
         let mut verdict = check(&output);
         verdict.violations.extend(liveness(&output, &settings));
         verdict.violations.extend(isolation(&output, &settings));
+        // One time order for all checks, so that the first violation is the earliest.
+        verdict
+            .violations
+            .sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
         Ok(RunResult {
             output: generic_output(output),
             verdict,

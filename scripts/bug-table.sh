@@ -17,7 +17,7 @@ dsim=target/release/dsim
 # scenario file, protocol kind, variants (correct first, as the baseline).
 runs=(
     "scenarios/paxos-nemesis.toml paxos correct no-adopt seed-naive stale-read follower-read"
-    "scenarios/2pc-nemesis.toml two_phase_commit correct no-durable-decision commit-on-timeout seed-naive"
+    "scenarios/2pc-nemesis.toml two_phase_commit correct no-durable-decision commit-on-timeout seed-naive early-lock-release no-read-locks read-uncommitted"
     "scenarios/mapreduce-nemesis.toml mapreduce correct seed-naive"
 )
 if [ -f scenarios/lock-nemesis.toml ]; then

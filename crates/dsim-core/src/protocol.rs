@@ -92,6 +92,13 @@ pub enum ParamKind {
         /// Longest allowed.
         max: SimDuration,
     },
+    /// One of a fixed list of words (given as text in files, e.g. `"list-append"`).
+    Choice {
+        /// Default, one of `allowed`.
+        default: &'static str,
+        /// Every accepted word.
+        allowed: &'static [&'static str],
+    },
 }
 
 impl ParamKind {
@@ -128,6 +135,7 @@ impl ParamKind {
             ParamKind::Int { default, .. } => ParamValue::Int(default),
             ParamKind::Ratio { default, .. } => ParamValue::Float(default),
             ParamKind::Duration { default, .. } => ParamValue::Duration(default),
+            ParamKind::Choice { default, .. } => ParamValue::Text(default.to_string()),
         }
     }
 
@@ -147,6 +155,10 @@ impl ParamKind {
                 } else {
                     format!("a duration from {min} to {max}")
                 }
+            }
+            ParamKind::Choice { allowed, .. } => {
+                let words: Vec<String> = allowed.iter().map(|w| format!("{w:?}")).collect();
+                format!("one of {}", words.join(", "))
             }
         }
     }
@@ -203,6 +215,9 @@ impl ParamSpec {
             },
             (ParamKind::Duration { min, max, .. }, ParamValue::Duration(v)) => {
                 (min..=max).contains(v)
+            }
+            (ParamKind::Choice { allowed, .. }, ParamValue::Text(v)) => {
+                allowed.contains(&v.as_str())
             }
             _ => false,
         };
@@ -748,6 +763,15 @@ impl Params {
             (Some(ParamValue::Duration(v)), _) => *v,
             (_, ParamKind::Duration { default, .. }) => default,
             _ => panic!("key {key} is not declared as a duration"),
+        }
+    }
+
+    /// The word chosen for the choice `key`, or its declared default.
+    pub fn choice<'a>(&'a self, specs: &[ParamSpec], key: &str) -> &'a str {
+        match (self.0.get(key), Self::spec(specs, key).kind) {
+            (Some(ParamValue::Text(v)), _) => v,
+            (_, ParamKind::Choice { default, .. }) => default,
+            _ => panic!("key {key} is not declared as a choice"),
         }
     }
 }

@@ -656,6 +656,9 @@ fn parse_protocol(
             }
             ParamKind::Ratio { .. } => ParamValue::Float(as_number(item, &field, &allowed)?.value),
             ParamKind::Duration { .. } => ParamValue::Duration(as_duration(item, &field)?.value),
+            ParamKind::Choice { .. } => {
+                ParamValue::Text(crate::reader::as_text(item, &field, &allowed)?.value)
+            }
         };
         spec.check(&value)
             .map_err(|problem| error(&origin, &field, problem.problem, problem.allowed))?;

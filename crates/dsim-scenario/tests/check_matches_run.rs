@@ -63,6 +63,11 @@ fn edges(kind: ParamKind) -> Vec<ParamValue> {
         .into_iter()
         .map(|ns| ParamValue::Duration(SimDuration(ns)))
         .collect(),
+        ParamKind::Choice { default, allowed } => allowed
+            .iter()
+            .chain([&default, &"no-such-choice", &""])
+            .map(|word| ParamValue::Text(word.to_string()))
+            .collect(),
     }
 }
 

@@ -153,11 +153,18 @@ const CASES: &[(&str, Option<usize>, &str, &str, &str)] = &[
         "up to (not including) 0.5",
     ),
     (
-        "keys_fewer_than_keys_per_txn.toml",
+        "txn_length_min_above_max.toml",
         Some(8),
-        "protocol.keys_per_txn",
-        "keys_per_txn = 3 with keys = 1",
-        "keys_per_txn <= keys",
+        "protocol.txn_length_min",
+        "txn_length_min = 5 with txn_length_max = 3",
+        "txn_length_min <= txn_length_max",
+    ),
+    (
+        "unknown_txn_workload.toml",
+        Some(7),
+        "protocol.workload",
+        "found \"bank\"",
+        "one of \"list-append\", \"rw-register\"",
     ),
     (
         "heartbeat_longer_than_lease.toml",

@@ -51,6 +51,12 @@ pub(crate) enum Why {
     AppendWr { mop: u32, pos: u32 },
     /// list-append rw: the source's read `mop`; element `pos` is the next, the target's.
     AppendRw { mop: u32, pos: u32 },
+    /// list-append rw: the source's read `mop` saw the whole version order; the
+    /// target's append `write_mop` is in no read, so it came later.
+    AppendRwUnread { mop: u32, write_mop: u32 },
+    /// list-append ww: the source appended the last element of `key`'s order; the
+    /// target's append `write_mop` is in no read, so it came later.
+    AppendWwUnread { key: u32, write_mop: u32 },
     /// rw-register wr: the target's read `mop` returned the source's value.
     RegisterWr { mop: u32 },
     /// rw-register ww: the target read the source's value at `mop`, then wrote the key.

@@ -10,6 +10,15 @@
 //! - wr: the writer of the last element a read saw from others -> the reader;
 //! - rw: a reader -> the writer of the next element after what it saw from others.
 //!
+//! An append of a committed transaction that no read contains came after every
+//! element of the order (had it come earlier, the longest read would hold it), so,
+//! on keys whose reads all agree: ww from the writer of the order's last element to
+//! it, and rw from each read that saw the whole order (but for its own appends) to
+//! it. Such an edge may skip versions nobody read; as for rw-register below, a cycle
+//! through it stands for one through the skipped ww edges, of the same class. This
+//! is Elle's inference too: without it, Elle's published `si-without-g-single`
+//! history would show no cycle.
+//!
 //! **rw-register.** Values are unique per key, so a read names its writer (wr). The
 //! version order is known only in part: a transaction that read version `x` of a key
 //! and then wrote the key installed a later version (ww from `x`'s writer), and every
@@ -124,6 +133,24 @@ impl<'h> Analysis<'h> {
                     read.value,
                     self.key(read.key),
                     order.order[pos as usize]
+                )
+            }
+            Why::AppendRwUnread { mop, write_mop } => {
+                let read = self.mop(from, mop);
+                format!(
+                    "{a} read {} of key {}, its whole known order, and {b} appended {}, which no read contains, so later",
+                    read.value,
+                    self.key(read.key),
+                    self.mop(to, write_mop).value
+                )
+            }
+            Why::AppendWwUnread { key, write_mop } => {
+                let order = &self.orders[key as usize];
+                format!(
+                    "{a} appended {} to key {}, the last element any read saw, and {b} appended {}, which no read contains, so later",
+                    order.order.last().map_or(Value::Nil, Clone::clone),
+                    self.key(key),
+                    self.mop(to, write_mop).value
                 )
             }
             Why::RegisterWr { mop } => {
@@ -533,6 +560,62 @@ fn list_append(a: &mut Analysis<'_>) {
                         pos: next as u32,
                     },
                 ));
+            }
+        }
+        // Committed appends no read contains: after the whole order.
+        if incompatible[key].is_empty() {
+            let order = &a.orders[key];
+            let unread: Vec<Writer> = writers[key]
+                .iter()
+                .filter(|(value, w)| {
+                    a.in_graph[w.txn as usize] && !observed_values[key].contains(*value)
+                })
+                .map(|(_, w)| *w)
+                .collect();
+            let mut unread = unread;
+            unread.sort();
+            if let Some(Some(last)) = order.writers.last()
+                && a.in_graph[last.txn as usize]
+            {
+                for w in &unread {
+                    if w.txn != last.txn {
+                        edges.push((
+                            last.txn,
+                            w.txn,
+                            EdgeKind::Ww,
+                            Why::AppendWwUnread {
+                                key: key as u32,
+                                write_mop: w.mop,
+                            },
+                        ));
+                    }
+                }
+            }
+            for &r in &reads[key] {
+                let read = list_of(a.mop(r.txn, r.mop).value);
+                // The read saw the whole order, but for appends of its own at the end.
+                let mut seen = read.len();
+                while seen < order.order.len()
+                    && order.writers[seen].is_some_and(|w| w.txn == r.txn)
+                {
+                    seen += 1;
+                }
+                if seen < order.order.len() {
+                    continue;
+                }
+                for w in &unread {
+                    if w.txn != r.txn {
+                        edges.push((
+                            r.txn,
+                            w.txn,
+                            EdgeKind::Rw,
+                            Why::AppendRwUnread {
+                                mop: r.mop,
+                                write_mop: w.mop,
+                            },
+                        ));
+                    }
+                }
             }
         }
         // ww between consecutive elements of the order.

@@ -26,6 +26,9 @@ pub fn list(registry: &Registry, printer: &Printer) -> anyhow::Result<u8> {
                     ParamKind::Int { default, min, max } => format!("{default}, {min}..{max}"),
                     ParamKind::Ratio { default, .. } => format!("{default}, ratio"),
                     ParamKind::Duration { default, .. } => format!("\"{default}\""),
+                    ParamKind::Choice { default, allowed } => {
+                        format!("{default:?}, one of {}", allowed.join(" | "))
+                    }
                 };
                 printer.line(format!("    {:<22} {} ({default})", spec.key, spec.help));
             }

@@ -3,12 +3,18 @@
 //! coordinator's reported decisions), and measures blocking as in-doubt time.
 //!
 //! A transaction's participants are the ones its *client* asked for (the owners of the
-//! keys it wrote, from its `Submitted` observation), not the list the coordinator
+//! keys it touched, from its `Submitted` observation), not the list the coordinator
 //! reports: a coordinator that left a participant out must not be believed.
+//!
+//! On top of these protocol checks, [`isolation`] judges the clients' transactional
+//! history alone (what they asked, read and were told) with
+//! [`dsim_checkers::isolation()`]: every anomaly Elle's inference finds is one
+//! `isolation` violation naming the anomaly, with the checker's explanation.
 
 use super::types::{Decision, Key, Resolution, TpcEvent, TxnId, Value, Vote};
 use super::{COORDINATOR, TpcSettings};
 use crate::liveness::{LivenessPhase, starved};
+use dsim_checkers::{History, IsolationOptions, Op, OpType};
 use dsim_core::{
     Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimTime, Verdict,
     Violation,
@@ -16,14 +22,19 @@ use dsim_core::{
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The check names a verdict may report.
-pub const CHECKS: [&str; 6] = [
+pub const CHECKS: [&str; 7] = [
     "atomicity",
     "unanimous_commit",
     "durability",
     "client_outcome",
     "writes_applied",
     "liveness",
+    "isolation",
 ];
+
+/// Edge visits the isolation checker's cycle search may spend on one run's history
+/// (a run of seconds has thousands of transactions; the search needs far fewer).
+pub const ISOLATION_BUDGET: u64 = 5_000_000;
 
 /// A transaction's writes to one participant's keys.
 type Writes = Vec<(Key, Value)>;
@@ -357,6 +368,121 @@ pub fn violations(observations: &[ObservationRecord<TpcEvent>]) -> Vec<Violation
     }
     found.sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
     found
+}
+
+/// The clients' transactional history of a run: one `:txn` operation per client
+/// transaction, its process the client's node id, as `history.edn` holds it (whose
+/// `:process` numbers may differ: it gives a client with several transactions in
+/// flight more than one).
+pub fn txn_history<E>(output: &RunOutput<E>) -> History {
+    let mut ops: Vec<Op> = Vec::new();
+    let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
+    let mut events = 0usize;
+    for record in &output.observations {
+        match &record.observation {
+            Observation::OpInvoked { op, f, key, arg } => {
+                open.insert((record.node, *op), ops.len());
+                ops.push(Op {
+                    id: ops.len(),
+                    process: u64::from(record.node.0),
+                    f: f.to_string(),
+                    key: key.clone(),
+                    value: arg.clone(),
+                    ret: dsim_core::Value::Nil,
+                    op_type: OpType::Info,
+                    invoke_index: events,
+                    complete_index: None,
+                    invoke_time_ns: Some(record.time.as_nanos()),
+                    complete_time_ns: None,
+                    pos: None,
+                });
+            }
+            Observation::OpCompleted { op, outcome, ret } => {
+                let Some(index) = open.remove(&(record.node, *op)) else {
+                    continue;
+                };
+                let entry = &mut ops[index];
+                entry.op_type = match outcome {
+                    Outcome::Ok => OpType::Ok,
+                    Outcome::Fail(_) => OpType::Fail,
+                    Outcome::Info(_) => OpType::Info,
+                };
+                entry.ret = ret.clone();
+                entry.complete_index = Some(events);
+                entry.complete_time_ns = Some(record.time.as_nanos());
+            }
+            _ => continue,
+        }
+        events += 1;
+    }
+    History { ops }
+}
+
+/// The `isolation` check: the clients' history judged by
+/// [`dsim_checkers::isolation()`] for the run's workload, with real-time edges (strict
+/// serializability is what strict two-phase locking with two-phase commit promises).
+/// Per-process edges are left out: a 2PC client has several transactions in flight,
+/// so its own order is not a session order, and real time already orders the
+/// transactions that do not overlap. One violation per anomaly, named by it
+/// (`G1a`, `G-single-realtime`, `lost-append`, ...) and explained edge by edge; its
+/// time is the latest completion among the transactions involved.
+pub fn isolation(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Violation> {
+    let history = txn_history(output);
+    if history.ops.is_empty() {
+        return Vec::new();
+    }
+    let options = IsolationOptions {
+        workload: settings.workload,
+        realtime: true,
+        process: false,
+        budget: ISOLATION_BUDGET,
+    };
+    let report = match dsim_checkers::isolation(&history, &options) {
+        Ok(report) => report,
+        Err(error) => {
+            return vec![Violation {
+                time: output.end_time,
+                check: "isolation",
+                nodes: Vec::new(),
+                details: format!(
+                    "the clients' history is not a {} history: {error}",
+                    settings.workload.name()
+                ),
+                ops: Vec::new(),
+            }];
+        }
+    };
+    report
+        .anomalies
+        .iter()
+        .map(|anomaly| {
+            let ops = || anomaly.ops.iter().map(|&id| &history.ops[id]);
+            let time = ops()
+                .filter_map(|op| op.complete_time_ns.or(op.invoke_time_ns))
+                .max()
+                .map_or(output.end_time, SimTime);
+            let mut nodes: Vec<NodeId> = ops().map(|op| NodeId(op.process as u32)).collect();
+            nodes.sort();
+            nodes.dedup();
+            let models: Vec<&str> = anomaly.kind.rules_out().iter().map(|m| m.name()).collect();
+            Violation {
+                time,
+                check: "isolation",
+                nodes,
+                details: format!(
+                    "{}: {} (rules out {}; T<n> is op_id n of ops.csv)",
+                    anomaly.kind.name(),
+                    anomaly.explanation,
+                    if models.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        models.join(", ")
+                    }
+                ),
+                ops: ops().map(|op| op.id as u64).collect(),
+            }
+        })
+        .collect()
 }
 
 /// Transactions of one client in a row that must go unanswered before the liveness

@@ -1,32 +1,74 @@
-//! A client: submits a transaction to the coordinator every `client_interval`, each
-//! writing `keys_per_txn` distinct keys drawn with its own random stream, and reports
-//! how each ended.
+//! A client: submits a transaction to the coordinator every `client_interval`, a list
+//! of micro-operations (Elle's list-append or rw-register workload) drawn with its own
+//! random stream, and records each as one `:txn` operation of the history: the
+//! micro-ops on invocation, the same with the values read filled in on a commit.
 
 use super::node::TpcNode;
-use super::types::{Decision, Key, TpcEvent, TpcMsg, TpcTimer, TxnId};
-use super::{COORDINATOR, TpcSettings};
-use dsim_core::rng::below;
+use super::types::{Decision, Key, Mop, MopKind, ReadValue, TpcEvent, TpcMsg, TpcTimer, TxnId};
+use super::{COORDINATOR, TpcSettings, TxnWorkload};
+use dsim_core::rng::{below, chance};
 use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, TimerId, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-/// The operation kind clients report in `ops.csv`.
+/// The operation kind clients report in `ops.csv` and `history.edn` (`:f :txn`).
 pub const TXN_KIND: &str = "txn";
 
-/// A transaction's writes as Jepsen micro-operations, `[[:w key value] ...]`; a written
-/// `u64` is shown as the `i64` with the same bits (EDN integers are signed).
-pub fn txn_value(writes: &[(Key, u64)]) -> Value {
+/// The value micro-op `position` of transaction `seq` of client `client` writes:
+/// `seq * 100000 + client * 100 + position`, so that it is unique per key (indeed
+/// across the run) and a person can read its origin off its decimal digits
+/// (`1200602`: transaction 12 of node 6, micro-op 2). Settings keep node ids below
+/// 1000 and transactions at most 64 micro-ops long.
+pub fn written_value(client: NodeId, seq: u64, position: usize) -> u64 {
+    seq * 100_000 + u64::from(client.0) * 100 + position as u64
+}
+
+/// A transaction as Jepsen micro-operations: `[[:append k v] [:r k nil] ...]` for
+/// list-append, `[[:w k v] [:r k nil] ...]` for rw-register. With `reads`, the reads
+/// carry what they returned, in order (a list; a register's value or `nil`). Written
+/// `u64`s are shown as the `i64` with the same bits (EDN integers are signed).
+pub fn txn_value(mops: &[Mop], workload: TxnWorkload, reads: Option<&[ReadValue]>) -> Value {
+    let int = |v: u64| Value::Int(v as i64);
+    let mut read_values = reads.map(|reads| reads.iter());
     Value::List(
-        writes
-            .iter()
-            .map(|&(key, value)| {
+        mops.iter()
+            .map(|mop| {
+                let (f, value) = match mop.kind {
+                    MopKind::Write => {
+                        let f = match workload {
+                            TxnWorkload::ListAppend => "append",
+                            TxnWorkload::RwRegister => "w",
+                        };
+                        (f, int(mop.value))
+                    }
+                    MopKind::Read => {
+                        let read = read_values.as_mut().and_then(|reads| reads.next());
+                        let value = match (read, workload) {
+                            (None, _) => Value::Nil,
+                            (Some(list), TxnWorkload::ListAppend) => {
+                                Value::List(list.iter().map(|&v| int(v)).collect())
+                            }
+                            (Some(list), TxnWorkload::RwRegister) => {
+                                list.last().map_or(Value::Nil, |&v| int(v))
+                            }
+                        };
+                        ("r", value)
+                    }
+                };
                 Value::List(vec![
-                    Value::keyword("w"),
-                    Value::Int(i64::from(key)),
-                    Value::Int(value as i64),
+                    Value::keyword(f),
+                    Value::Int(i64::from(mop.key)),
+                    value,
                 ])
             })
             .collect(),
     )
+}
+
+/// A transaction waiting for its outcome.
+#[derive(Clone, Debug)]
+struct Waiting {
+    deadline: TimerId,
+    mops: Vec<Mop>,
 }
 
 /// The client role (nodes `nodes..nodes + clients`).
@@ -34,7 +76,7 @@ pub fn txn_value(writes: &[(Key, u64)]) -> Value {
 pub struct Client {
     settings: TpcSettings,
     /// Operations waiting for an outcome, with their deadline timers.
-    outstanding: BTreeMap<u64, TimerId>,
+    outstanding: BTreeMap<u64, Waiting>,
 }
 
 impl Client {
@@ -66,30 +108,47 @@ impl Client {
 
     /// Outcomes from the coordinator.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, TpcNode>, _source: NodeId, msg: TpcMsg) {
-        let TpcMsg::Outcome { txn, decision } = msg else {
+        let TpcMsg::Outcome {
+            txn,
+            decision,
+            reads,
+        } = msg
+        else {
             return;
         };
         if txn.client != ctx.id() {
             return;
         }
-        let Some(deadline) = self.outstanding.remove(&txn.seq) else {
+        let Some(waiting) = self.outstanding.remove(&txn.seq) else {
             // Already reported (a duplicate, or it timed out).
             return;
         };
-        ctx.cancel_timer(deadline);
+        ctx.cancel_timer(waiting.deadline);
         ctx.observe(Observation::Protocol(TpcEvent::ClientLearned {
             txn,
             decision,
         }));
-        let outcome = match decision {
-            Decision::Commit => Outcome::Ok,
+        let reads_wanted = waiting
+            .mops
+            .iter()
+            .filter(|mop| mop.kind == MopKind::Read)
+            .count();
+        let (outcome, ret) = match (decision, reads) {
+            (Decision::Commit, Some(reads)) if reads.len() == reads_wanted => (
+                Outcome::Ok,
+                txn_value(&waiting.mops, self.settings.workload, Some(&reads)),
+            ),
+            // Committed, but what the reads returned is not known (a commit answered
+            // from the log after a coordinator restart): Jepsen's `info`, which a
+            // checker may take as committed without trusting any read.
+            (Decision::Commit, _) => (Outcome::Info("reads-unknown"), Value::Nil),
             // Under presumed abort an aborted transaction can never commit later.
-            Decision::Abort => Outcome::Fail("aborted"),
+            (Decision::Abort, _) => (Outcome::Fail("aborted"), Value::Nil),
         };
         ctx.observe(Observation::OpCompleted {
             op: txn.seq,
             outcome,
-            ret: Value::Nil,
+            ret,
         });
     }
 
@@ -117,16 +176,17 @@ impl Client {
         }
     }
 
-    /// What the client asks for: its writes and the participants that store their
-    /// keys, observed so that the checker holds the participants to the request
-    /// rather than to the coordinator's word.
-    fn request(&self, txn: TxnId, writes: &[(Key, u64)]) -> TpcEvent {
+    /// What the client asks for: its writes per participant that stores their keys
+    /// (every participant it touches, read-only ones with no writes), observed so
+    /// that the checker holds the participants to the request rather than to the
+    /// coordinator's word.
+    fn request(&self, txn: TxnId, mops: &[Mop]) -> TpcEvent {
         let mut by_owner: BTreeMap<NodeId, Vec<(Key, u64)>> = BTreeMap::new();
-        for &(key, value) in writes {
-            by_owner
-                .entry(self.settings.owner(key))
-                .or_default()
-                .push((key, value));
+        for mop in mops {
+            let writes = by_owner.entry(self.settings.owner(mop.key)).or_default();
+            if mop.kind == MopKind::Write {
+                writes.push((mop.key, mop.value));
+            }
         }
         TpcEvent::Submitted {
             txn,
@@ -134,9 +194,28 @@ impl Client {
         }
     }
 
+    /// A fresh transaction: `txn_length_min..=txn_length_max` micro-ops, each a read
+    /// with probability `read_ratio`, else a write of a value unique per key, on a key
+    /// drawn uniformly from `0..keys`.
+    fn draw(&self, ctx: &mut Ctx<'_, TpcNode>, txn: TxnId) -> Vec<Mop> {
+        let settings = &self.settings;
+        let spread = u64::from(settings.txn_length_max - settings.txn_length_min) + 1;
+        let length = settings.txn_length_min as usize + below(ctx.rng(), spread) as usize;
+        (0..length)
+            .map(|position| {
+                let key = below(ctx.rng(), u64::from(settings.keys)) as Key;
+                if chance(ctx.rng(), settings.read_ratio) {
+                    Mop::read(key)
+                } else {
+                    Mop::write(key, written_value(txn.client, txn.seq, position))
+                }
+            })
+            .collect()
+    }
+
     fn submit(&mut self, ctx: &mut Ctx<'_, TpcNode>) {
         // The operation number is forced before use, so a restarted client never
-        // reuses a transaction id.
+        // reuses a transaction id (nor a written value).
         let op = ctx.durable().next_op;
         ctx.durable_mut().next_op = op + 1;
         ctx.sync();
@@ -144,25 +223,23 @@ impl Client {
             client: ctx.id(),
             seq: op,
         };
-        let mut keys: BTreeSet<Key> = BTreeSet::new();
-        let wanted = self.settings.keys_per_txn.min(self.settings.keys) as usize;
-        while keys.len() < wanted {
-            keys.insert(below(ctx.rng(), u64::from(self.settings.keys)) as Key);
-        }
-        let writes: Vec<(Key, u64)> = keys
-            .into_iter()
-            .map(|key| (key, below(ctx.rng(), u64::MAX)))
-            .collect();
-        let request = self.request(txn, &writes);
+        let mops = self.draw(ctx, txn);
+        let request = self.request(txn, &mops);
         ctx.observe(Observation::OpInvoked {
             op,
             f: TXN_KIND,
             key: None,
-            arg: txn_value(&writes),
+            arg: txn_value(&mops, self.settings.workload, None),
         });
-        ctx.send(COORDINATOR, TpcMsg::Begin { txn, writes });
+        ctx.send(
+            COORDINATOR,
+            TpcMsg::Begin {
+                txn,
+                mops: mops.clone(),
+            },
+        );
         let deadline = ctx.set_timer(self.settings.client_timeout, TpcTimer::ClientDeadline(op));
-        self.outstanding.insert(op, deadline);
+        self.outstanding.insert(op, Waiting { deadline, mops });
         ctx.observe(Observation::Protocol(request));
     }
 }
@@ -170,6 +247,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::{observations, parts, sends, txn};
+    use super::super::types::Mop;
     use super::*;
 
     fn client() -> (Client, dsim_core::CtxParts<TpcNode>) {
@@ -182,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn submit_writes_distinct_keys_and_counts_operations() {
+    fn submit_draws_micro_ops_with_unique_values_and_counts_operations() {
         let (mut client, mut parts) = client();
         client.on_timer(&mut parts.ctx(), TpcTimer::Submit);
         client.on_timer(&mut parts.ctx(), TpcTimer::Submit);
@@ -190,17 +268,68 @@ mod tests {
         assert_eq!(sent.len(), 2);
         for (seq, (target, msg)) in sent.into_iter().enumerate() {
             assert_eq!(target, COORDINATOR);
-            let TpcMsg::Begin { txn: t, writes } = msg else {
+            let TpcMsg::Begin { txn: t, mops } = msg else {
                 panic!("clients only send Begin, got {msg:?}");
             };
             // Ids must be unique per client: the op counter doubles as the txn id.
             assert_eq!(t, txn(5, seq as u64));
-            let keys: BTreeSet<Key> = writes.iter().map(|(k, _)| *k).collect();
-            assert_eq!(keys.len(), 3, "keys_per_txn distinct keys, got {writes:?}");
-            assert!(keys.iter().all(|&k| k < 64));
+            // Default txn_length 1..=4, keys 0..64.
+            assert!((1..=4).contains(&mops.len()), "{mops:?}");
+            for (position, mop) in mops.iter().enumerate() {
+                assert!(mop.key < 64);
+                // A written value names its transaction, client and position: unique
+                // per key, which Elle's inference of version orders needs.
+                if mop.kind == MopKind::Write {
+                    assert_eq!(mop.value, seq as u64 * 100_000 + 500 + position as u64);
+                }
+            }
         }
         assert_eq!(parts.durable.next_op, 2);
         assert_eq!(client.outstanding(), 2);
+    }
+
+    #[test]
+    fn a_commit_fills_in_the_reads_in_transaction_order() {
+        let mops = [Mop::write(3, 7), Mop::read(3), Mop::read(9)];
+        let reads = vec![vec![1, 7], vec![]];
+        // list-append: reads return lists, the empty one included.
+        assert_eq!(
+            txn_value(&mops, TxnWorkload::ListAppend, Some(&reads)).to_string(),
+            "[[:append 3 7] [:r 3 [1 7]] [:r 9 []]]"
+        );
+        // rw-register: a read returns the register's last value, nil when unwritten.
+        assert_eq!(
+            txn_value(&mops, TxnWorkload::RwRegister, Some(&reads)).to_string(),
+            "[[:w 3 7] [:r 3 7] [:r 9 nil]]"
+        );
+        // The invocation carries nil reads.
+        assert_eq!(
+            txn_value(&mops, TxnWorkload::ListAppend, None).to_string(),
+            "[[:append 3 7] [:r 3 nil] [:r 9 nil]]"
+        );
+    }
+
+    #[test]
+    fn a_commit_without_its_reads_is_indeterminate() {
+        let (mut client, mut parts) = client();
+        client.on_timer(&mut parts.ctx(), TpcTimer::Submit);
+        parts.take_effects();
+        client.on_message(
+            &mut parts.ctx(),
+            COORDINATOR,
+            TpcMsg::Outcome {
+                txn: txn(5, 0),
+                decision: Decision::Commit,
+                reads: None,
+            },
+        );
+        // An ok completion must carry what the reads returned; without them the
+        // transaction is known committed but its reads are not: info, never ok.
+        assert!(observations(&parts).contains(&Observation::OpCompleted {
+            op: 0,
+            outcome: Outcome::Info("reads-unknown"),
+            ret: Value::Nil,
+        }));
     }
 
     #[test]
@@ -215,6 +344,7 @@ mod tests {
             TpcMsg::Outcome {
                 txn: t,
                 decision: Decision::Abort,
+                reads: None,
             },
         );
         client.on_message(
@@ -223,6 +353,7 @@ mod tests {
             TpcMsg::Outcome {
                 txn: t,
                 decision: Decision::Abort,
+                reads: None,
             },
         );
         // A duplicate outcome must not produce a second ops.csv row.
@@ -254,6 +385,7 @@ mod tests {
             TpcMsg::Outcome {
                 txn: txn(5, 0),
                 decision: Decision::Commit,
+                reads: Some(Vec::new()),
             },
         );
         // The operation ended as a timeout, indeterminate (the coordinator may still

@@ -3,7 +3,9 @@
 //! presuming abort for transactions it has no record of.
 
 use super::node::TpcNode;
-use super::types::{Decision, DecisionReason, Key, TpcEvent, TpcMsg, TpcTimer, TxnId, Value, Vote};
+use super::types::{
+    Decision, DecisionReason, Mop, MopKind, ReadValue, TpcEvent, TpcMsg, TpcTimer, TxnId, Vote,
+};
 use super::{TpcSettings, Variant};
 use dsim_core::{Ctx, NodeId, Observation, TimerId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,18 +13,26 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Where a running transaction stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Phase {
-    /// Waiting for every participant's `Ready`.
-    Working { ready: BTreeSet<NodeId> },
+    /// Waiting for every participant's `Ready`, keeping what each one's reads
+    /// returned.
+    Working {
+        ready: BTreeMap<NodeId, Vec<ReadValue>>,
+    },
     /// `Prepare` sent; waiting for every yes vote.
-    Preparing { yes: BTreeSet<NodeId> },
+    Preparing {
+        yes: BTreeSet<NodeId>,
+        reads: BTreeMap<NodeId, Vec<ReadValue>>,
+    },
 }
 
 /// A transaction the coordinator is running (volatile: lost in a crash).
 #[derive(Clone, Debug)]
 struct ActiveTxn {
     client: NodeId,
-    /// The writes of each participant; its keys are the participant set.
-    work: BTreeMap<NodeId, Vec<(Key, Value)>>,
+    /// The transaction's micro-ops, in order (to put the reads back in order).
+    mops: Vec<Mop>,
+    /// The micro-ops of each participant; its keys are the participant set.
+    work: BTreeMap<NodeId, Vec<Mop>>,
     phase: Phase,
     deadline: TimerId,
 }
@@ -37,6 +47,9 @@ pub struct Coordinator {
     finished: BTreeMap<TxnId, Decision>,
     /// Commits whose participants have not all acknowledged yet.
     unacked: BTreeMap<TxnId, BTreeSet<NodeId>>,
+    /// What the reads of each transaction committed in this life returned, in
+    /// transaction order (to repeat the outcome to a duplicate `Begin`).
+    committed_reads: BTreeMap<TxnId, Vec<ReadValue>>,
 }
 
 impl Coordinator {
@@ -47,6 +60,7 @@ impl Coordinator {
             active: BTreeMap::new(),
             finished: BTreeMap::new(),
             unacked: BTreeMap::new(),
+            committed_reads: BTreeMap::new(),
         }
     }
 
@@ -88,8 +102,8 @@ impl Coordinator {
     /// Handles a client request or a participant's reply.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, TpcNode>, source: NodeId, msg: TpcMsg) {
         match msg {
-            TpcMsg::Begin { txn, writes } => self.on_begin(ctx, source, txn, writes),
-            TpcMsg::Ready { txn } => self.on_ready(ctx, source, txn),
+            TpcMsg::Begin { txn, mops } => self.on_begin(ctx, source, txn, mops),
+            TpcMsg::Ready { txn, reads } => self.on_ready(ctx, source, txn, reads),
             TpcMsg::Vote { txn, vote } => self.on_vote(ctx, source, txn, vote),
             TpcMsg::Ack { txn } => self.on_ack(ctx, source, txn),
             TpcMsg::Query { txn } => {
@@ -125,49 +139,52 @@ impl Coordinator {
         }
     }
 
-    fn on_begin(
-        &mut self,
-        ctx: &mut Ctx<'_, TpcNode>,
-        source: NodeId,
-        txn: TxnId,
-        writes: Vec<(Key, Value)>,
-    ) {
+    fn on_begin(&mut self, ctx: &mut Ctx<'_, TpcNode>, source: NodeId, txn: TxnId, mops: Vec<Mop>) {
         if let Some(&decision) = self.finished.get(&txn) {
             // A duplicate of a finished transaction: repeat the outcome.
-            ctx.send(source, TpcMsg::Outcome { txn, decision });
+            let reads = self.committed_reads.get(&txn).cloned();
+            ctx.send(
+                source,
+                TpcMsg::Outcome {
+                    txn,
+                    decision,
+                    reads,
+                },
+            );
             return;
         }
         if self.active.contains_key(&txn) {
             return;
         }
-        if txn.client != source || writes.is_empty() {
+        if txn.client != source || mops.is_empty() {
             // Malformed: refuse without running anything.
             ctx.send(
                 source,
                 TpcMsg::Outcome {
                     txn,
                     decision: Decision::Abort,
+                    reads: None,
                 },
             );
             return;
         }
-        let mut work: BTreeMap<NodeId, Vec<(Key, Value)>> = BTreeMap::new();
-        for (key, value) in writes {
-            work.entry(self.settings.owner(key))
+        let mut work: BTreeMap<NodeId, Vec<Mop>> = BTreeMap::new();
+        for &mop in &mops {
+            work.entry(self.settings.owner(mop.key))
                 .or_default()
-                .push((key, value));
+                .push(mop);
         }
         let participants: Vec<NodeId> = work.keys().copied().collect();
         ctx.observe(Observation::Protocol(TpcEvent::Began {
             txn,
             participants: participants.clone(),
         }));
-        for (&participant, writes) in &work {
+        for (&participant, mops) in &work {
             ctx.send(
                 participant,
                 TpcMsg::Work {
                     txn,
-                    writes: writes.clone(),
+                    mops: mops.clone(),
                     participants: participants.clone(),
                 },
             );
@@ -177,16 +194,23 @@ impl Coordinator {
             txn,
             ActiveTxn {
                 client: source,
+                mops,
                 work,
                 phase: Phase::Working {
-                    ready: BTreeSet::new(),
+                    ready: BTreeMap::new(),
                 },
                 deadline,
             },
         );
     }
 
-    fn on_ready(&mut self, ctx: &mut Ctx<'_, TpcNode>, source: NodeId, txn: TxnId) {
+    fn on_ready(
+        &mut self,
+        ctx: &mut Ctx<'_, TpcNode>,
+        source: NodeId,
+        txn: TxnId,
+        reads: Vec<ReadValue>,
+    ) {
         let Some(active) = self.active.get_mut(&txn) else {
             // The participant holds locks for a transaction this coordinator no longer
             // runs (a previous life's, or one that timed out): let it go at once.
@@ -199,10 +223,11 @@ impl Coordinator {
             return;
         }
         if let Phase::Working { ready } = &mut active.phase {
-            ready.insert(source);
+            ready.entry(source).or_insert(reads);
             if ready.len() == active.work.len() {
                 active.phase = Phase::Preparing {
                     yes: BTreeSet::new(),
+                    reads: std::mem::take(ready),
                 };
                 for &participant in active.work.keys() {
                     ctx.send(participant, TpcMsg::Prepare { txn });
@@ -230,7 +255,7 @@ impl Coordinator {
             Vote::Yes => {
                 // Yes votes count only once prepare went out: participants never vote
                 // yes unasked.
-                if let Phase::Preparing { yes } = &mut active.phase {
+                if let Phase::Preparing { yes, .. } = &mut active.phase {
                     yes.insert(source);
                     if yes.len() == active.work.len() {
                         self.decide(ctx, txn, Decision::Commit, DecisionReason::Unanimous);
@@ -278,11 +303,23 @@ impl Coordinator {
             .expect("only running transactions are decided");
         ctx.cancel_timer(active.deadline);
         let participants: Vec<NodeId> = active.work.keys().copied().collect();
+        let mut reads = None;
         if decision == Decision::Commit {
+            let Phase::Preparing {
+                yes,
+                reads: by_participant,
+            } = &active.phase
+            else {
+                panic!("commit of {txn} before prepare");
+            };
             assert!(
-                matches!(&active.phase, Phase::Preparing { yes } if yes.len() == participants.len()),
+                yes.len() == participants.len(),
                 "commit of {txn} without every yes vote"
             );
+            reads = in_transaction_order(&self.settings, &active.mops, by_participant);
+            if let Some(in_order) = &reads {
+                self.committed_reads.insert(txn, in_order.clone());
+            }
             if self.settings.variant != Variant::NoDurableDecision {
                 // Presumed abort: only commits are logged, and they are forced before
                 // anyone hears of them.
@@ -303,7 +340,14 @@ impl Coordinator {
         for &participant in &participants {
             ctx.send(participant, TpcMsg::Decide { txn, decision });
         }
-        ctx.send(active.client, TpcMsg::Outcome { txn, decision });
+        ctx.send(
+            active.client,
+            TpcMsg::Outcome {
+                txn,
+                decision,
+                reads,
+            },
+        );
     }
 
     /// Resends what may have been lost: work to participants not ready, prepare to
@@ -313,20 +357,20 @@ impl Coordinator {
             match &active.phase {
                 Phase::Working { ready } => {
                     let participants: Vec<NodeId> = active.work.keys().copied().collect();
-                    for (&participant, writes) in &active.work {
-                        if !ready.contains(&participant) {
+                    for (&participant, mops) in &active.work {
+                        if !ready.contains_key(&participant) {
                             ctx.send(
                                 participant,
                                 TpcMsg::Work {
                                     txn,
-                                    writes: writes.clone(),
+                                    mops: mops.clone(),
                                     participants: participants.clone(),
                                 },
                             );
                         }
                     }
                 }
-                Phase::Preparing { yes } => {
+                Phase::Preparing { yes, .. } => {
                     for &participant in active.work.keys() {
                         if !yes.contains(&participant) {
                             ctx.send(participant, TpcMsg::Prepare { txn });
@@ -349,6 +393,31 @@ impl Coordinator {
     }
 }
 
+/// The reads of a transaction in its own order: each participant's reads come back
+/// in the order of its micro-ops, so the n-th read of a participant is the n-th read
+/// mop on its keys. `None` if a participant sent fewer reads than it was given (then
+/// the client cannot know what its reads returned).
+fn in_transaction_order(
+    settings: &TpcSettings,
+    mops: &[Mop],
+    by_participant: &BTreeMap<NodeId, Vec<ReadValue>>,
+) -> Option<Vec<ReadValue>> {
+    let mut next: BTreeMap<NodeId, usize> = BTreeMap::new();
+    mops.iter()
+        .filter(|mop| mop.kind == MopKind::Read)
+        .map(|mop| {
+            let owner = settings.owner(mop.key);
+            let index = next.entry(owner).or_insert(0);
+            let read = by_participant
+                .get(&owner)
+                .and_then(|reads| reads.get(*index))
+                .cloned();
+            *index += 1;
+            read
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testkit::{events, parts, sends, txn};
@@ -367,18 +436,15 @@ mod tests {
         (coordinator, parts)
     }
 
-    /// Begins txn 5#0 writing keys 0 and 1 (participants 1 and 2) and collects both
-    /// readies, so that prepare went out.
+    /// Begins txn 5#0 writing key 0 and reading key 1 (participants 1 and 2) and
+    /// collects both readies (participant 2 read `[4 5]`), so that prepare went out.
     fn prepared(coordinator: &mut Coordinator, parts: &mut CtxParts<TpcNode>) -> TxnId {
         let t = txn(5, 0);
-        let writes = vec![(0, 10), (1, 11)];
-        coordinator.on_message(
-            &mut parts.ctx(),
-            NodeId(5),
-            TpcMsg::Begin { txn: t, writes },
-        );
-        coordinator.on_message(&mut parts.ctx(), NodeId(1), TpcMsg::Ready { txn: t });
-        coordinator.on_message(&mut parts.ctx(), NodeId(2), TpcMsg::Ready { txn: t });
+        let mops = vec![Mop::write(0, 10), Mop::read(1)];
+        coordinator.on_message(&mut parts.ctx(), NodeId(5), TpcMsg::Begin { txn: t, mops });
+        let ready = |reads| TpcMsg::Ready { txn: t, reads };
+        coordinator.on_message(&mut parts.ctx(), NodeId(1), ready(vec![]));
+        coordinator.on_message(&mut parts.ctx(), NodeId(2), ready(vec![vec![4, 5]]));
         parts.take_effects();
         t
     }
@@ -392,11 +458,12 @@ mod tests {
             NodeId(5),
             TpcMsg::Begin {
                 txn: t,
-                writes: vec![(0, 10), (4, 14), (2, 12)],
+                mops: vec![Mop::write(0, 10), Mop::read(4), Mop::write(2, 12)],
             },
         );
         // Keys 0 and 4 live at participant 1, key 2 at participant 3: two Work messages,
-        // each carrying only the target's keys. A wrong grouping would lose writes.
+        // each carrying only the target's micro-ops, in order. A wrong grouping would
+        // lose writes.
         let participants = vec![NodeId(1), NodeId(3)];
         assert_eq!(
             sends(&mut parts),
@@ -405,7 +472,7 @@ mod tests {
                     NodeId(1),
                     TpcMsg::Work {
                         txn: t,
-                        writes: vec![(0, 10), (4, 14)],
+                        mops: vec![Mop::write(0, 10), Mop::read(4)],
                         participants: participants.clone()
                     }
                 ),
@@ -413,7 +480,7 @@ mod tests {
                     NodeId(3),
                     TpcMsg::Work {
                         txn: t,
-                        writes: vec![(2, 12)],
+                        mops: vec![Mop::write(2, 12)],
                         participants: participants.clone()
                     }
                 ),
@@ -437,15 +504,19 @@ mod tests {
             NodeId(5),
             TpcMsg::Begin {
                 txn: t,
-                writes: vec![(0, 1), (1, 2)],
+                mops: vec![Mop::write(0, 1), Mop::write(1, 2)],
             },
         );
         parts.take_effects();
-        coordinator.on_message(&mut parts.ctx(), NodeId(1), TpcMsg::Ready { txn: t });
+        let ready = TpcMsg::Ready {
+            txn: t,
+            reads: vec![],
+        };
+        coordinator.on_message(&mut parts.ctx(), NodeId(1), ready.clone());
         // One of two ready: preparing now would let a participant that never did the
         // work vote.
         assert_eq!(sends(&mut parts), vec![]);
-        coordinator.on_message(&mut parts.ctx(), NodeId(2), TpcMsg::Ready { txn: t });
+        coordinator.on_message(&mut parts.ctx(), NodeId(2), ready);
         assert_eq!(
             sends(&mut parts),
             vec![
@@ -524,7 +595,9 @@ mod tests {
                     NodeId(5),
                     TpcMsg::Outcome {
                         txn: t,
-                        decision: commit
+                        decision: commit,
+                        // Participant 2's read, back in the client's order.
+                        reads: Some(vec![vec![4, 5]])
                     }
                 ),
             ]
@@ -587,7 +660,8 @@ mod tests {
             NodeId(5),
             TpcMsg::Outcome {
                 txn: t,
-                decision: Decision::Abort
+                decision: Decision::Abort,
+                reads: None,
             }
         )));
     }
@@ -614,7 +688,7 @@ mod tests {
             NodeId(6),
             TpcMsg::Begin {
                 txn: t,
-                writes: vec![(0, 1)],
+                mops: vec![Mop::write(0, 1)],
             },
         );
         assert_eq!(
@@ -623,7 +697,8 @@ mod tests {
                 NodeId(6),
                 TpcMsg::Outcome {
                     txn: t,
-                    decision: Decision::Abort
+                    decision: Decision::Abort,
+                    reads: None,
                 }
             )]
         );

@@ -1,18 +1,27 @@
 //! # Two-phase commit (Gray), with presumed abort
 //!
 //! ## The algorithm
-//! A client asks the coordinator to run a transaction: a few writes to keys spread over
-//! several participants, each a small key-value store with one exclusive lock per key.
-//! The coordinator runs it in three rounds:
-//! 1. *work*: each participant touched gets its writes (`Work`); it takes the keys'
-//!    locks and answers `Ready`, or votes `No` at once on a lock conflict;
+//! A client asks the coordinator to run a transaction: a list of micro-operations over
+//! keys spread across several participants, Elle's transactional workloads (Kingsbury
+//! and Alvaro, VLDB 2020): `[:append k v]` and `[:r k nil]` over lists
+//! (`workload = "list-append"`, the default) or `[:w k v]` and `[:r k nil]` over
+//! registers (`"rw-register"`). Each participant stores its keys under **strict
+//! two-phase locking** (Eswaran, Gray, Lorie and Traiger, 1976): a shared lock per key
+//! read, an exclusive lock per key written, all held until the transaction's outcome is
+//! applied. The coordinator runs it in three rounds:
+//! 1. *work*: each participant touched gets its micro-ops, in transaction order
+//!    (`Work`); it takes each lock, reads (committed values and the transaction's own
+//!    earlier writes), stages the writes, and answers `Ready` with the values read; on
+//!    a lock conflict it votes `No` at once. That is the **no-wait** policy: nobody
+//!    ever waits for a lock, so there is no deadlock; contention shows as aborts;
 //! 2. *prepare* (phase one): once all are ready, `Prepare`; a participant votes `No`
 //!    with probability `abort_ratio`, otherwise it forces a *prepared* record (its
 //!    writes and the peer list) to durable storage and only then votes `Yes`;
 //! 3. *decide* (phase two): all yes means commit, anything else (a `No`, or votes still
 //!    missing after `vote_timeout`) means abort. A commit is forced to the coordinator's
-//!    log *before* any participant or the client hears of it. Participants apply the
-//!    writes on commit, drop them on abort, release the locks, and acknowledge commits.
+//!    log *before* any participant or the client hears of it, with the reads of every
+//!    participant put back in transaction order. Participants apply the writes on
+//!    commit, undo them on abort, release the locks, and acknowledge commits.
 //!
 //! Presumed abort (Mohan, Lindsay and Obermarck): aborts are never logged and never
 //! acknowledged; a coordinator asked about a transaction it has no record of answers
@@ -56,12 +65,20 @@
 //! Node 0 is the coordinator, nodes `1..nodes` are the participants (key `k` lives at
 //! participant `1 + k % (nodes - 1)`), nodes `nodes..nodes + clients` are the clients
 //! from `[workload]`. Each client submits transactions at its share of the scenario's
-//! rate, each writing `keys_per_txn` distinct keys it draws from `0..keys` with its own
-//! `ctx.rng()`; it reports `ok`, `aborted`, or `timeout` after `client_timeout`.
+//! rate, each of `txn_length_min..=txn_length_max` micro-ops on keys drawn from
+//! `0..keys` with its own `ctx.rng()`, a read with probability `read_ratio`, else a
+//! write of a value unique per key ([`written_value`]). It records each transaction as
+//! one `:txn` operation of `history.edn`: the micro-ops on invocation; `ok` with the
+//! values read filled in on a commit; `fail` on an abort (presumed abort makes that
+//! final); `info` on a timeout after `client_timeout`, or on a commit whose reads it
+//! cannot know (one answered from the log after a coordinator restart).
 //!
 //! ## Departures from the textbook
 //! The separate work round stands for the transaction's execution before commit, so that
-//! "participant times out before voting" has a meaning. The coordinator re-sends `Work`,
+//! "participant times out before voting" has a meaning; a transaction's micro-ops on
+//! different participants run concurrently, and those on one participant in order.
+//! Writes are staged in place and undone on abort; the forced prepared record holds the
+//! writes and the keys read, so a restarted participant takes back both kinds of lock. The coordinator re-sends `Work`,
 //! `Prepare` and unacknowledged commits every `retry_interval`; a coordinator that
 //! receives a yes vote or a `Ready` for a transaction it no longer runs answers with the
 //! outcome (presumed abort) at once, which shortens in-doubt time after a restart.
@@ -79,17 +96,34 @@
 //! - `seed-naive`: the source article's "send your state, the coordinator decides"
 //!   without prepare durability: the prepared record stays in memory, so a participant
 //!   that crashes after voting yes forgets its vote, votes no or tells a peer "abort",
-//!   and loses the writes of a commit. Caught by `atomicity`.
+//!   and loses the writes of a commit. Caught by `atomicity`; in the history, as
+//!   `lost-append` (committed appends missing from later reads).
+//! - `early-lock-release`: a participant releases its locks when it votes yes, before
+//!   the decision, so later transactions read (and append after) writes that may still
+//!   abort. Only the history shows it: `G1a` (a committed read of an aborted append),
+//!   `incompatible-order`, and cycles.
+//! - `no-read-locks`: reads take no lock, so a key read may be overwritten before the
+//!   reader commits: write skew, `G-single` and `G2-item` cycles (often closed by
+//!   real-time order), and stale reads of acknowledged commits (`lost-append`).
+//! - `read-uncommitted`: reads ignore write locks and see the writes of prepared,
+//!   undecided transactions: `G1a` when those abort.
+//!
+//! The older variants are seen through the history too: `commit-on-timeout` as `G1a`
+//! (the client was told "aborted", yet the lone commit's appends are read), and
+//! `no-durable-decision` as `lost-append`.
 //!
 //! ## Checks and measures (see [`check`])
-//! `atomicity`, `unanimous_commit` (every participant's yes vote, as the participants
-//! observed it, precedes any commit), `durability` (after the coordinator reported a
+//! `isolation` (the clients' history judged by [`dsim_checkers::isolation()`] with
+//! real-time edges: strict two-phase locking under two-phase commit is strict
+//! serializable, so any anomaly is a violation, named by it and explained edge by edge;
+//! see [`isolation`]), `atomicity`, `unanimous_commit` (every participant's yes vote, as
+//! the participants observed it, precedes any commit), `durability` (after the coordinator reported a
 //! commit, nothing aborts the transaction), `client_outcome` (what the client was told
 //! matches what the participants did: told aborted, no participant applied the writes;
 //! told committed, every participant voted yes and none aborted; a client timeout is
 //! Jepsen's `info` and accepts either) and `writes_applied` (each participant applied
 //! exactly the client's writes to its keys). A transaction's participants are the ones
-//! its client asked for (the owners of the keys it wrote), never the coordinator's
+//! its client asked for (the owners of the keys it touched), never the coordinator's
 //! list. `client_outcome` caught `commit-on-timeout` telling a client "aborted" while
 //! both participants committed, which every other check let through
 //! (`scenarios/regressions/2pc_told_aborted_but_committed.toml`). Summary columns `in_doubt_total_ns` and
@@ -105,16 +139,22 @@ mod participant;
 mod testkit;
 mod types;
 
-pub use checker::{CHECKS, InDoubtStats, InDoubtTotals, check, in_doubt, liveness, violations};
+pub use checker::{
+    CHECKS, ISOLATION_BUDGET, InDoubtStats, InDoubtTotals, check, in_doubt, isolation, liveness,
+    txn_history, violations,
+};
 pub use client::Client;
+pub use client::{txn_value, written_value};
 pub use coordinator::Coordinator;
 pub use node::TpcNode;
+pub use participant::KeyLock;
 pub use participant::Participant;
 pub use types::{
-    Decision, DecisionReason, Key, PreparedRecord, Resolution, TpcDurable, TpcEvent, TpcMsg,
-    TpcTimer, TxnId, Value, Vote, VoteReason,
+    Decision, DecisionReason, Key, Mop, MopKind, PreparedRecord, ReadValue, Resolution, TpcDurable,
+    TpcEvent, TpcMsg, TpcTimer, TxnId, Value, Vote, VoteReason,
 };
 
+pub use dsim_checkers::isolation::Workload as TxnWorkload;
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
     ConfigError, NodeId, ParamKind, ParamProblem, ParamSpec, Params, Protocol, ProtocolInfo,
@@ -137,6 +177,12 @@ pub enum Variant {
     CommitOnTimeout,
     /// BUG: participants do not force their prepared state (the article's sketch).
     SeedNaive,
+    /// BUG: a participant releases its locks when it votes yes, before the decision.
+    EarlyLockRelease,
+    /// BUG: reads take no locks.
+    NoReadLocks,
+    /// BUG: reads see the writes of prepared, undecided transactions.
+    ReadUncommitted,
 }
 
 const VARIANTS: &[VariantSpec] = &[
@@ -156,6 +202,18 @@ const VARIANTS: &[VariantSpec] = &[
         name: "seed-naive",
         help: "BUG: the article's sketch, prepared state not forced, a crash forgets yes votes",
     },
+    VariantSpec {
+        name: "early-lock-release",
+        help: "BUG: participants release their locks when voting yes, so others read undecided writes (G1a, G1c)",
+    },
+    VariantSpec {
+        name: "no-read-locks",
+        help: "BUG: reads take no locks, so a read value may be overwritten before commit (G-single, G2)",
+    },
+    VariantSpec {
+        name: "read-uncommitted",
+        help: "BUG: reads ignore write locks and see prepared, undecided writes (G1a when those abort)",
+    },
 ];
 
 impl Variant {
@@ -166,6 +224,9 @@ impl Variant {
             "no-durable-decision" => Some(Variant::NoDurableDecision),
             "commit-on-timeout" => Some(Variant::CommitOnTimeout),
             "seed-naive" => Some(Variant::SeedNaive),
+            "early-lock-release" => Some(Variant::EarlyLockRelease),
+            "no-read-locks" => Some(Variant::NoReadLocks),
+            "read-uncommitted" => Some(Variant::ReadUncommitted),
             _ => None,
         }
     }
@@ -177,6 +238,9 @@ impl Variant {
             Variant::NoDurableDecision => "no-durable-decision",
             Variant::CommitOnTimeout => "commit-on-timeout",
             Variant::SeedNaive => "seed-naive",
+            Variant::EarlyLockRelease => "early-lock-release",
+            Variant::NoReadLocks => "no-read-locks",
+            Variant::ReadUncommitted => "read-uncommitted",
         }
     }
 }
@@ -203,13 +267,35 @@ pub const PARAMS: &[ParamSpec] = &[
         help: "keys across all participants (key k lives at participant 1 + k % participants)",
     },
     ParamSpec {
-        key: "keys_per_txn",
+        key: "txn_length_min",
         kind: ParamKind::Int {
-            default: 3,
+            default: 1,
             min: 1,
-            max: 16,
+            max: TXN_LENGTH_MAX as i64,
         },
-        help: "distinct keys each transaction writes (at most keys)",
+        help: "fewest micro-operations in a transaction",
+    },
+    ParamSpec {
+        key: "txn_length_max",
+        kind: ParamKind::Int {
+            default: 4,
+            min: 1,
+            max: TXN_LENGTH_MAX as i64,
+        },
+        help: "most micro-operations in a transaction (at least txn_length_min)",
+    },
+    ParamSpec {
+        key: "read_ratio",
+        kind: ParamKind::ratio(0.5),
+        help: "share of micro-operations that are reads (the rest append or write)",
+    },
+    ParamSpec {
+        key: "workload",
+        kind: ParamKind::Choice {
+            default: "list-append",
+            allowed: &["list-append", "rw-register"],
+        },
+        help: "Elle's list-append ([:append k v], [:r k nil]) or rw-register ([:w k v], [:r k nil])",
     },
     ParamSpec {
         key: "vote_timeout",
@@ -258,8 +344,14 @@ pub struct TpcSettings {
     pub variant: Variant,
     /// Keys across all participants.
     pub keys: u32,
-    /// Distinct keys per transaction.
-    pub keys_per_txn: u32,
+    /// Fewest micro-operations per transaction.
+    pub txn_length_min: u32,
+    /// Most micro-operations per transaction.
+    pub txn_length_max: u32,
+    /// Share of micro-operations that are reads.
+    pub read_ratio: f64,
+    /// List-append or rw-register.
+    pub workload: TxnWorkload,
     /// Probability of a no vote at prepare.
     pub abort_ratio: f64,
     /// In-doubt participants also ask their peers.
@@ -321,7 +413,17 @@ impl TpcSettings {
             client_interval,
             variant,
             keys: int_param(params, "keys")?,
-            keys_per_txn: int_param(params, "keys_per_txn")?,
+            txn_length_min: int_param(params, "txn_length_min")?,
+            txn_length_max: int_param(params, "txn_length_max")?,
+            read_ratio: params.ratio(PARAMS, "read_ratio"),
+            workload: TxnWorkload::from_name(params.choice(PARAMS, "workload")).ok_or_else(
+                || {
+                    ConfigError::Invalid(format!(
+                        "workload must be \"list-append\" or \"rw-register\", found {:?}",
+                        params.choice(PARAMS, "workload")
+                    ))
+                },
+            )?,
             abort_ratio: params.ratio(PARAMS, "abort_ratio"),
             cooperative_termination: params.bool(PARAMS, "cooperative_termination"),
             vote_timeout: params.duration(PARAMS, "vote_timeout"),
@@ -377,18 +479,33 @@ impl TpcSettings {
                 self.nodes
             )));
         }
-        if self.keys == 0 || self.keys_per_txn == 0 || self.keys_per_txn > self.keys {
+        if self.txn_length_min == 0
+            || self.txn_length_min > self.txn_length_max
+            || self.txn_length_max > TXN_LENGTH_MAX
+        {
             return Err(ParamProblem {
-                keys: vec!["keys_per_txn", "keys"],
+                keys: vec!["txn_length_min", "txn_length_max"],
                 problem: format!(
-                    "found keys_per_txn = {} with keys = {}",
-                    self.keys_per_txn, self.keys
+                    "found txn_length_min = {} with txn_length_max = {}",
+                    self.txn_length_min, self.txn_length_max
                 ),
-                allowed: "1 <= keys_per_txn <= keys: a transaction writes distinct keys".into(),
+                allowed: format!(
+                    "1 <= txn_length_min <= txn_length_max <= {TXN_LENGTH_MAX}: the fewest and most micro-operations of a transaction"
+                ),
             }
             .into());
         }
+        if self.keys == 0 {
+            return Err(ConfigError::Invalid("keys must be at least 1".into()));
+        }
+        if self.total_nodes() >= NODE_IDS_MAX {
+            return Err(ConfigError::Invalid(format!(
+                "two_phase_commit supports fewer than {NODE_IDS_MAX} nodes and clients together (written values encode the client's node id), found {}",
+                self.total_nodes()
+            )));
+        }
         dsim_core::network::check_probability("abort_ratio", self.abort_ratio)?;
+        dsim_core::network::check_probability("read_ratio", self.read_ratio)?;
         for (name, value) in [
             ("retry_interval", self.retry_interval),
             ("query_interval", self.query_interval),
@@ -440,6 +557,14 @@ fn int_param(params: &Params, key: &'static str) -> Result<u32, ConfigError> {
 /// Smallest and largest `nodes` (coordinator plus participants).
 const NODES_RANGE: (usize, usize) = (2, 65);
 
+/// The most micro-operations a transaction may have (values written encode the
+/// micro-op's position in two decimal digits: see [`client::written_value`]).
+pub const TXN_LENGTH_MAX: u32 = 64;
+
+/// Node ids (coordinator, participants and clients) stay below this (values written
+/// encode the client's node id in three decimal digits).
+pub const NODE_IDS_MAX: usize = 1000;
+
 /// A simulation of two-phase commit with the given settings, ready to run; tests add
 /// faults with [`Simulation::schedule_fault`] and run it in phases.
 pub fn simulation(
@@ -459,7 +584,7 @@ impl Protocol for TwoPhaseCommit {
     fn info(&self) -> ProtocolInfo {
         ProtocolInfo {
             kind: "two_phase_commit",
-            summary: "two-phase commit (Gray) with presumed abort: a coordinator, key-value participants with locks, clients",
+            summary: "two-phase commit (Gray) with presumed abort over strict two-phase locking: a coordinator, list-append or rw-register participants, transactional clients judged by isolation",
             variants: VARIANTS,
             params: PARAMS,
             nodes_range: NODES_RANGE,
@@ -481,6 +606,11 @@ impl Protocol for TwoPhaseCommit {
         })?;
         let mut verdict = check(&output);
         verdict.violations.extend(liveness(&output, &settings));
+        verdict.violations.extend(isolation(&output, &settings));
+        // One time order for all checks, so that the first violation is the earliest.
+        verdict
+            .violations
+            .sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
         Ok(RunResult {
             output: generic_output(output),
             verdict,
@@ -517,11 +647,11 @@ mod tests {
     }
 
     #[test]
-    fn more_keys_per_txn_than_keys_is_refused() {
+    fn a_shortest_transaction_longer_than_the_longest_is_refused() {
         let mut params = Params::default();
-        params.0.insert("keys".into(), ParamValue::Int(2));
-        params.0.insert("keys_per_txn".into(), ParamValue::Int(3));
-        // Clients would loop forever drawing a third distinct key out of two.
+        params.0.insert("txn_length_min".into(), ParamValue::Int(5));
+        params.0.insert("txn_length_max".into(), ParamValue::Int(3));
+        // Clients draw a length from min..=max: an empty range has nothing to draw.
         let result = TpcSettings::from_params(
             &params,
             5,
@@ -530,7 +660,7 @@ mod tests {
             Variant::Correct,
         );
         assert!(
-            matches!(&result, Err(ConfigError::Param(problem)) if problem.keys[0] == "keys_per_txn"),
+            matches!(&result, Err(ConfigError::Param(problem)) if problem.keys[0] == "txn_length_min"),
             "{result:?}"
         );
     }

@@ -12,6 +12,52 @@ pub type Key = u32;
 /// A value written by a transaction.
 pub type Value = u64;
 
+/// What a micro-operation does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MopKind {
+    /// `[:r k nil]`: read the key (the whole list, or the register's value).
+    Read,
+    /// `[:append k v]` (list-append) or `[:w k v]` (rw-register): write the key.
+    Write,
+}
+
+/// One micro-operation of a transaction, Elle's `[f k v]`. Whether a write appends to
+/// a list or overwrites a register is the run's workload
+/// ([`super::TpcSettings::workload`]); reads carry no value (they return one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Mop {
+    /// Read or write.
+    pub kind: MopKind,
+    /// The key.
+    pub key: Key,
+    /// The value written (unique per key); 0 for a read.
+    pub value: Value,
+}
+
+impl Mop {
+    /// A read of `key`.
+    pub fn read(key: Key) -> Mop {
+        Mop {
+            kind: MopKind::Read,
+            key,
+            value: 0,
+        }
+    }
+
+    /// A write (append or overwrite) of `value` to `key`.
+    pub fn write(key: Key, value: Value) -> Mop {
+        Mop {
+            kind: MopKind::Write,
+            key,
+            value,
+        }
+    }
+}
+
+/// What one read returned: the list (list-append), or the register's value as a list
+/// of zero or one element (rw-register).
+pub type ReadValue = Vec<Value>;
+
 /// A transaction's identity: the client that submitted it and the client's own
 /// operation number (the `op` of its `OpInvoked`). Unique because clients persist their
 /// operation counter.
@@ -112,7 +158,8 @@ pub enum TpcEvent {
         /// The transaction.
         txn: TxnId,
         /// Its writes grouped by the participant that stores their keys (the cell's
-        /// placement), participants sorted, keys distinct and sorted.
+        /// placement): every participant it touches, sorted, including the ones it
+        /// only reads from (with no writes); writes in transaction order.
         writes: Vec<(NodeId, Vec<(Key, Value)>)>,
     },
     /// A participant applied a committed transaction's writes to its store (observed
@@ -175,8 +222,8 @@ pub enum TpcMsg {
     Begin {
         /// The transaction.
         txn: TxnId,
-        /// Its writes, keys distinct and sorted.
-        writes: Vec<(Key, Value)>,
+        /// Its micro-operations, in order.
+        mops: Vec<Mop>,
     },
     /// Coordinator to client: the outcome.
     Outcome {
@@ -184,13 +231,18 @@ pub enum TpcMsg {
         txn: TxnId,
         /// The outcome.
         decision: Decision,
+        /// On a commit decided in this life of the coordinator: what each read
+        /// returned, in the order of the transaction's reads. `None` otherwise (an
+        /// abort, or a commit recovered from the log, whose reads are not logged).
+        reads: Option<Vec<ReadValue>>,
     },
-    /// Coordinator to participant: do your part (take the locks, stage the writes).
+    /// Coordinator to participant: do your part (take the locks, read, stage the
+    /// writes).
     Work {
         /// The transaction.
         txn: TxnId,
-        /// The writes to this participant's keys.
-        writes: Vec<(Key, Value)>,
+        /// The micro-operations on this participant's keys, in transaction order.
+        mops: Vec<Mop>,
         /// Every participant of the transaction (for cooperative termination).
         participants: Vec<NodeId>,
     },
@@ -198,6 +250,8 @@ pub enum TpcMsg {
     Ready {
         /// The transaction.
         txn: TxnId,
+        /// What each of this participant's reads returned, in order.
+        reads: Vec<ReadValue>,
     },
     /// Coordinator to participant: phase one, prepare and vote.
     Prepare {
@@ -246,7 +300,7 @@ impl TpcMsg {
             TpcMsg::Begin { txn, .. }
             | TpcMsg::Outcome { txn, .. }
             | TpcMsg::Work { txn, .. }
-            | TpcMsg::Ready { txn }
+            | TpcMsg::Ready { txn, .. }
             | TpcMsg::Prepare { txn }
             | TpcMsg::Vote { txn, .. }
             | TpcMsg::Decide { txn, .. }
@@ -260,10 +314,10 @@ impl TpcMsg {
     /// vote or decision (payload keys and values follow from the transaction id).
     pub fn digest(&self) -> u64 {
         let (tag, extra) = match self {
-            TpcMsg::Begin { writes, .. } => (1, writes.len() as u64),
+            TpcMsg::Begin { mops, .. } => (1, mops.len() as u64),
             TpcMsg::Outcome { decision, .. } => (2, *decision as u64),
-            TpcMsg::Work { writes, .. } => (3, writes.len() as u64),
-            TpcMsg::Ready { .. } => (4, 0),
+            TpcMsg::Work { mops, .. } => (3, mops.len() as u64),
+            TpcMsg::Ready { reads, .. } => (4, reads.len() as u64),
             TpcMsg::Prepare { .. } => (5, 0),
             TpcMsg::Vote { vote, .. } => (6, *vote as u64),
             TpcMsg::Decide { decision, .. } => (7, *decision as u64),
@@ -297,8 +351,11 @@ pub enum TpcTimer {
 /// A participant's forced "prepared" log record: enough to commit after a crash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreparedRecord {
-    /// The writes to apply on commit.
+    /// The writes to apply on commit, in transaction order.
     pub writes: Vec<(Key, Value)>,
+    /// The keys it read here: their read locks are held until the decision, across a
+    /// crash too (strict two-phase locking).
+    pub reads: Vec<Key>,
     /// Every participant of the transaction (peers for cooperative termination).
     pub participants: Vec<NodeId>,
 }
@@ -321,8 +378,10 @@ pub struct TpcDurable {
     pub prepared: BTreeMap<TxnId, PreparedRecord>,
     /// Participant: final outcomes.
     pub decided: BTreeMap<TxnId, Decision>,
-    /// Participant: the key-value store.
-    pub store: BTreeMap<Key, Value>,
+    /// Participant: the committed store, each key's values in the order they were
+    /// committed (list-append: the list; rw-register: the register's value is the
+    /// last).
+    pub store: BTreeMap<Key, Vec<Value>>,
     /// Client: the next operation number.
     pub next_op: u64,
 }

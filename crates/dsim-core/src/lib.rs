@@ -68,8 +68,8 @@ pub use observe::{NoEvent, Observation, ObservationRecord, ObservationSink, Outc
 pub use protocol::{
     Arrival, Backoff, ClosedLoop, DURATION_MAX, Formula, IdleClients, Jitter, ParamKind,
     ParamProblem, ParamSpec, ParamValue, Params, PhaseError, Protocol, ProtocolInfo,
-    ProtocolVariant, RatePhase, RatePhases, RatioMax, RetryPolicy, RunError, RunRequest,
-    RunResult, Setup, VariantSpec, Verdict, Violation, Workload,
+    ProtocolVariant, RatePhase, RatePhases, RatioMax, RetryPolicy, RunError, RunRequest, RunResult,
+    Setup, VariantSpec, Verdict, Violation, Workload,
 };
 pub use sim::{
     Counters, DropReason, FaultRecord, MessageFate, MessageRecord, RunOutput, SimConfig,

@@ -858,6 +858,9 @@ pub struct Violation {
     /// invocation over the run, from 0): for a history check, the checker's failing
     /// window. Empty when the check is not about operations.
     pub ops: Vec<u64>,
+    /// A small SVG picture of the violation for the report, when the checker draws one
+    /// (an isolation anomaly's dependency cycle); `None` otherwise.
+    pub figure: Option<String>,
 }
 
 impl Violation {
@@ -883,6 +886,7 @@ impl Violation {
             nodes,
             details: details.into(),
             ops: Vec::new(),
+            figure: None,
         }
     }
 
@@ -892,6 +896,13 @@ impl Violation {
         ops.sort_unstable();
         ops.dedup();
         self.ops = ops;
+        self
+    }
+
+    /// The violation with an SVG picture (a complete `<svg>` element) that the report
+    /// shows under the violations table.
+    pub fn with_figure(mut self, svg: impl Into<String>) -> Violation {
+        self.figure = Some(svg.into());
         self
     }
 }

@@ -333,6 +333,18 @@ fn isolation_violations_name_the_anomaly_and_explain_its_cycle() {
         !violation.nodes.is_empty(),
         "the clients involved are named"
     );
+    // The transactions of the cycle, as ops.csv op ids, and a picture of the cycle for
+    // the report: one node per transaction, the rw edge labelled.
+    assert!(violation.ops.len() >= 2, "{:?}", violation.ops);
+    let figure = violation.figure.as_deref().expect("a cycle is drawn");
+    assert!(figure.starts_with("<svg"), "{figure}");
+    assert!(figure.contains("rw"), "{figure}");
+    for op in &violation.ops {
+        assert!(
+            figure.contains(&format!("T{op}")),
+            "T{op} missing in {figure}"
+        );
+    }
 }
 
 fn counts(found: &BTreeMap<String, Vec<u64>>) -> BTreeMap<&str, usize> {

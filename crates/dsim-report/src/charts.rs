@@ -1063,6 +1063,7 @@ mod tests {
             nodes: vec![NodeId(0)],
             details: String::new(),
             ops: Vec::new(),
+            figure: None,
         }];
         // Violation at 70 ms: messages 50..90, twenty on each side.
         let window = spacetime_window(&spacetime_input(&messages, &windows, &violations));

@@ -752,6 +752,7 @@ mod tests {
             nodes: vec![NodeId(0)],
             details: String::new(),
             ops: Vec::new(),
+            figure: None,
         };
         let faults = [FaultRecord {
             time: SimTime(100_000_000),
@@ -811,6 +812,7 @@ mod tests {
             nodes: vec![NodeId(0), NodeId(1)],
             details: String::new(),
             ops: Vec::new(),
+            figure: None,
         };
         let violations = [violation.clone()];
         let input = input(&messages, &ops, &[], &violations);

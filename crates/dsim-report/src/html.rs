@@ -188,6 +188,7 @@ pub(crate) fn render(
             );
         }
         page.push_str("</tbody>\n</table>\n");
+        violation_figures(&mut page, violations);
     }
 
     page.push_str("<h2>Charts</h2>\n");
@@ -233,6 +234,25 @@ mod tests {
         );
         assert!(
             formula_sentence(&Formula::MeanOkLatency { name: "R" }).contains("task completion")
+        );
+    }
+}
+
+/// The pictures checkers drew for their violations (an isolation anomaly's dependency
+/// cycle), each under a caption naming the violation, in the violations' order.
+fn violation_figures(page: &mut String, violations: &[Violation]) {
+    for (index, violation) in violations.iter().enumerate() {
+        let Some(svg) = &violation.figure else {
+            continue;
+        };
+        let summary = violation.details.lines().next().unwrap_or_default();
+        let _ = writeln!(
+            page,
+            "<figure class=\"violation-figure\" id=\"violation-figure-{index}\">{svg}\
+             <figcaption>{} at {}: {}</figcaption></figure>",
+            escape_html(violation.check),
+            violation.time,
+            escape_html(summary)
         );
     }
 }

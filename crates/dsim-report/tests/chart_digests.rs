@@ -334,6 +334,7 @@ fn all_digests() -> Vec<(String, u64)> {
             nodes: vec![NodeId(1), NodeId(2)],
             details: "two values chosen".into(),
             ops: Vec::new(),
+            figure: None,
         }],
         5,
     ));

@@ -180,6 +180,42 @@ fn checker_formula_value_prints_with_six_decimals() {
 }
 
 #[test]
+fn a_violations_picture_is_drawn_under_the_table_with_a_caption_naming_it() {
+    // A checker's picture (an isolation anomaly's cycle) must reach report.html, under
+    // a caption naming its violation; a violation without one gets no figure. Dropping
+    // the figure, or showing it for the wrong violation, fails here.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec {
+        with_violations: true,
+        duration_ms: 500,
+        ..Spec::default()
+    };
+    let (meta, mut result) = run(&spec);
+    result.verdict.violations[1].figure = Some("<svg id=\"cycle-under-test\"></svg>".into());
+    write_run_report(dir.path(), &meta, &result, &perf()).unwrap();
+    let html = fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        html.contains(
+            "<figure class=\"violation-figure\" id=\"violation-figure-1\"><svg id=\"cycle-under-test\"></svg>"
+        ),
+        "the second violation's picture is in the page"
+    );
+    assert!(
+        html.contains(
+            "<figcaption>atomicity at 499ms: participant n0 committed alone</figcaption>"
+        ),
+        "its caption names the violation"
+    );
+    assert!(
+        !html.contains("id=\"violation-figure-0\""),
+        "the first violation drew nothing"
+    );
+    // The table is unchanged: the picture is extra, not a replacement.
+    let (_, rows) = read_csv(&dir.path().join("violations.csv"));
+    assert_eq!(rows.len(), 2);
+}
+
+#[test]
 fn violations_csv_lists_each_violation_and_goes_away_when_a_rerun_has_none() {
     // The op ids the fixture's first violation names, as violations.csv must write them.
     fn named_ops_of(result: &dsim_core::RunResult) -> String {

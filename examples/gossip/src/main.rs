@@ -150,6 +150,7 @@ impl Protocol for Gossip {
                 ),
                 nodes: missing,
                 ops: Vec::new(),
+                figure: None,
             });
         }
         let agreement = learned.iter().filter(|&&l| l).count() as f64 / nodes as f64;

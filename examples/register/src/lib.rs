@@ -173,6 +173,7 @@ pub fn check_history<E>(output: &RunOutput<E>, replicas: usize) -> Vec<Violation
                     describe(&history, counterexample.window.iter()),
                 ),
                 ops: Vec::new(),
+                figure: None,
             }
             .with_ops(counterexample.window.iter().map(|&id| id as u64).collect())]
         }
@@ -186,6 +187,7 @@ pub fn check_history<E>(output: &RunOutput<E>, replicas: usize) -> Vec<Violation
                 "the linearizability search spent its budget ({states_explored} model steps)"
             ),
             ops: Vec::new(),
+            figure: None,
         }],
     }
 }

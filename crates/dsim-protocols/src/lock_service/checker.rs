@@ -256,6 +256,7 @@ pub fn mutex_history<E>(output: &RunOutput<E>) -> Vec<Violation> {
                     ops.sort_unstable();
                     ops
                 },
+                figure: None,
             }]
         }
         dsim_checkers::Verdict::Unknown {
@@ -270,6 +271,7 @@ pub fn mutex_history<E>(output: &RunOutput<E>) -> Vec<Violation> {
                 key.as_ref().map_or("-".to_string(), Value::to_string)
             ),
             ops: Vec::new(),
+            figure: None,
         }],
     }
 }
@@ -331,6 +333,7 @@ pub fn liveness(output: &RunOutput<LockEvent>, config: &LockConfig) -> Vec<Viola
             config.replicas
         ),
         ops: Vec::new(),
+        figure: None,
     })
     .collect()
 }
@@ -420,6 +423,7 @@ impl Checker {
                 nodes,
                 details,
                 ops: Vec::new(),
+                figure: None,
             });
         }
     }

@@ -127,6 +127,7 @@ pub fn check(
             nodes: vec![record.node],
             details,
             ops: Vec::new(),
+            figure: None,
         };
         match event {
             MrEvent::JobStarted => {
@@ -214,6 +215,7 @@ pub fn liveness(
             config.liveness_bound, phase.start, config.workers,
         ),
         ops: Vec::new(),
+        figure: None,
     })
 }
 

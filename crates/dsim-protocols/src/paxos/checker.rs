@@ -277,6 +277,7 @@ impl Checker {
                 nodes,
                 details,
                 ops: Vec::new(),
+                figure: None,
             });
         }
     }

@@ -177,6 +177,7 @@ fn atomicity(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
             list(&aborted)
         ),
         ops: Vec::new(),
+        figure: None,
     })
 }
 
@@ -196,6 +197,7 @@ fn unanimous_commit(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
                     "txn {txn} committed at {node} but the coordinator never began it"
                 ),
                 ops: Vec::new(),
+                figure: None,
             });
         };
         let missing: BTreeSet<NodeId> = participants
@@ -222,6 +224,7 @@ fn unanimous_commit(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
                     list(&against)
                 ),
                 ops: Vec::new(),
+                figure: None,
             });
         }
     }
@@ -264,6 +267,7 @@ fn durability(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
             "txn {txn} was reported committed at {reported} but {by} ({node}) aborted it at {time}"
         ),
         ops: Vec::new(),
+        figure: None,
     })
 }
 
@@ -290,6 +294,7 @@ fn client_outcome(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
                     list(&committed)
                 ),
                 ops: Vec::new(),
+                figure: None,
             })
         }
         Decision::Commit => {
@@ -316,6 +321,7 @@ fn client_outcome(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
                     list(&aborted)
                 ),
                 ops: Vec::new(),
+                figure: None,
             })
         }
     }
@@ -345,6 +351,7 @@ fn writes_applied(txn: TxnId, facts: &TxnFacts) -> Option<Violation> {
             nodes: vec![*node, txn.client],
             details,
             ops: Vec::new(),
+            figure: None,
         });
     }
     None
@@ -449,6 +456,7 @@ pub fn isolation(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Vi
                     settings.workload.name()
                 ),
                 ops: Vec::new(),
+                figure: None,
             }];
         }
     };
@@ -480,6 +488,7 @@ pub fn isolation(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Vi
                     }
                 ),
                 ops: ops().map(|op| op.id as u64).collect(),
+                figure: anomaly.svg(),
             }
         })
         .collect()
@@ -522,6 +531,7 @@ pub fn liveness(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Vio
             found.client.0, found.first.0, found.first.1, found.last.0, found.last.1, phase.start
         ),
         ops: Vec::new(),
+        figure: None,
     })
     .collect()
 }

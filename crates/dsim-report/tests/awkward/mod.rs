@@ -90,6 +90,7 @@ pub fn case(name: &str) -> (RunMeta, RunResult) {
                 nodes: vec![NodeId(3)],
                 details: "two values chosen for slot 9".into(),
                 ops: Vec::new(),
+                figure: None,
             }],
         ),
         "violation-at-zero" => (
@@ -103,6 +104,7 @@ pub fn case(name: &str) -> (RunMeta, RunResult) {
                 nodes: vec![NodeId(0), NodeId(2)],
                 details: "decided a value nobody proposed".into(),
                 ops: Vec::new(),
+                figure: None,
             }],
         ),
         other => panic!("no case {other}"),

@@ -258,6 +258,7 @@ pub fn run(spec: &Spec) -> (RunMeta, RunResult) {
                 details: "clients n3 and n4 both wrote \"lock-1\" <fenced?> & kept going, twice"
                     .into(),
                 ops: named_ops,
+                figure: None,
             },
             Violation {
                 time: ms(d - 1),
@@ -265,6 +266,7 @@ pub fn run(spec: &Spec) -> (RunMeta, RunResult) {
                 nodes: vec![NodeId(0)],
                 details: "participant n0 committed alone".into(),
                 ops: Vec::new(),
+                figure: None,
             },
         ]
     } else {

@@ -212,6 +212,25 @@ pub(crate) fn render(
     page
 }
 
+/// The pictures checkers drew for their violations (an isolation anomaly's dependency
+/// cycle), each under a caption naming the violation, in the violations' order.
+fn violation_figures(page: &mut String, violations: &[Violation]) {
+    for (index, violation) in violations.iter().enumerate() {
+        let Some(svg) = &violation.figure else {
+            continue;
+        };
+        let summary = violation.details.lines().next().unwrap_or_default();
+        let _ = writeln!(
+            page,
+            "<figure class=\"violation-figure\" id=\"violation-figure-{index}\">{svg}\
+             <figcaption>{} at {}: {}</figcaption></figure>",
+            escape_html(violation.check),
+            violation.time,
+            escape_html(summary)
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,25 +253,6 @@ mod tests {
         );
         assert!(
             formula_sentence(&Formula::MeanOkLatency { name: "R" }).contains("task completion")
-        );
-    }
-}
-
-/// The pictures checkers drew for their violations (an isolation anomaly's dependency
-/// cycle), each under a caption naming the violation, in the violations' order.
-fn violation_figures(page: &mut String, violations: &[Violation]) {
-    for (index, violation) in violations.iter().enumerate() {
-        let Some(svg) = &violation.figure else {
-            continue;
-        };
-        let summary = violation.details.lines().next().unwrap_or_default();
-        let _ = writeln!(
-            page,
-            "<figure class=\"violation-figure\" id=\"violation-figure-{index}\">{svg}\
-             <figcaption>{} at {}: {}</figcaption></figure>",
-            escape_html(violation.check),
-            violation.time,
-            escape_html(summary)
         );
     }
 }

@@ -426,4 +426,39 @@ mod tests {
             }]
         );
     }
+
+    #[test]
+    fn a_timed_out_transaction_is_never_resubmitted_even_under_a_retry_policy() {
+        // A retry table with no max_attempts and no backoff: left to the driver's
+        // default, the timeout would re-send Begin at once, over and over.
+        let mut settings = TpcSettings::default();
+        settings.client_workload.retry = RetryPolicy {
+            timeout: Some(dsim_core::SimDuration::from_millis(50)),
+            ..RetryPolicy::default()
+        };
+        let mut parts = parts(NodeId(5), settings);
+        let mut client = Client::new(settings);
+        client.on_start(&mut parts.ctx());
+        parts.take_effects();
+        client.on_timer(&mut parts.ctx(), TpcTimer::Client(DriverTimer::Arrive));
+        assert_eq!(sends(&mut parts).len(), 1);
+        parts.take_effects();
+        client.on_timer(
+            &mut parts.ctx(),
+            TpcTimer::Client(DriverTimer::Timeout { op: 0, attempt: 0 }),
+        );
+        // One attempt: the transaction ends info("timeout") and no second Begin leaves
+        // (a re-sent Begin could run a committed transaction again after a coordinator
+        // restart).
+        assert!(sends(&mut parts).is_empty());
+        assert_eq!(
+            observations(&parts),
+            vec![Observation::OpCompleted {
+                op: 0,
+                outcome: Outcome::Info("timeout"),
+                ret: Value::Nil,
+            }]
+        );
+        assert_eq!(client.outstanding(), 0);
+    }
 }

@@ -70,14 +70,9 @@ fn bench_two_phase_commit(c: &mut Criterion) {
     group.throughput(Throughput::Elements(VIRTUAL_MS));
     group.sample_size(10);
     group.bench_function("engine_only", |b| {
-        let settings = TpcSettings::from_params(
-            &Params::default(),
-            NODES,
-            CLIENTS,
-            workload().client_interval(),
-            Variant::Correct,
-        )
-        .expect("valid settings");
+        let settings =
+            TpcSettings::from_params(&Params::default(), NODES, &workload(), Variant::Correct)
+                .expect("valid settings");
         b.iter(|| {
             let mut sim = simulation(config(1), settings).expect("valid");
             sim.run_until(SimTime::ZERO + SimDuration::from_millis(VIRTUAL_MS))

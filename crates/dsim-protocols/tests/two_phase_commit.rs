@@ -3,8 +3,9 @@
 //! heals; and every planted bug caught over seeds 1..=200 of a ready scenario.
 
 use dsim_core::{
-    Delay, Fault, LinkModel, LinkOrder, NetworkConfig, NodeId, ParamValue, Params, Protocol,
-    RunRequest, SimConfig, SimDuration, SimTime, StorageMode, Topology, Workload,
+    ClosedLoop, Delay, Fault, LinkModel, LinkOrder, NetworkConfig, NodeId, ParamValue, Params,
+    Protocol, RatePhase, RatePhases, RetryPolicy, RunRequest, SimConfig, SimDuration, SimTime,
+    StorageMode, Topology, Workload,
 };
 use dsim_core::{Observation, ObservationRecord, Simulation};
 use dsim_protocols::two_phase_commit::{
@@ -1027,4 +1028,137 @@ fn commit_on_timeout_telling_the_client_aborted_while_both_participants_commit_i
         "{:?}",
         correct.verdict.violations
     );
+}
+
+/// A fault-free correct run of `duration_ms` on the default network with `workload`.
+fn shaped_run(seed: u64, workload: Workload, duration_ms: u64) -> dsim_core::RunResult {
+    let request = RunRequest {
+        config: SimConfig {
+            seed,
+            network: NetworkConfig::default(),
+            storage: StorageMode::KeepAll,
+            message_log_limit: 0,
+            load: None,
+        },
+        nodes: 5,
+        variant: Variant::Correct.name().to_string(),
+        params: Params::default(),
+        workload,
+        duration: SimDuration::from_millis(duration_ms),
+        faults: Vec::new(),
+        trace: None,
+    };
+    TwoPhaseCommit.run(request).expect("a valid run")
+}
+
+#[test]
+fn a_closed_loop_client_never_has_more_than_outstanding_transactions_in_flight() {
+    let workload = Workload {
+        clients: 3,
+        closed_loop: Some(ClosedLoop {
+            outstanding: 2,
+            think_time: SimDuration::from_millis(5),
+        }),
+        ..Workload::default()
+    };
+    for seed in 1..=5 {
+        let result = shaped_run(seed, workload, 1_000);
+        assert!(
+            result.verdict.violations.is_empty(),
+            "seed {seed}: {:?}",
+            result.verdict.violations
+        );
+        let mut in_flight: BTreeMap<NodeId, i64> = BTreeMap::new();
+        let mut peak: BTreeMap<NodeId, i64> = BTreeMap::new();
+        let mut invoked: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for record in &result.output.observations {
+            let count = in_flight.entry(record.node).or_default();
+            match record.observation {
+                Observation::OpInvoked { .. } => {
+                    *count += 1;
+                    *invoked.entry(record.node).or_default() += 1;
+                }
+                Observation::OpCompleted { .. } => *count -= 1,
+                _ => {}
+            }
+            let top = peak.entry(record.node).or_default();
+            *top = (*top).max(*count);
+        }
+        // Every client (nodes 5, 6, 7) reaches its 2 slots (a transaction takes several
+        // network hops, longer than the 5 ms think time) and never passes them: the old
+        // open-loop client, or a slot leaked on an abort or timeout, would not give 2.
+        let clients = [NodeId(5), NodeId(6), NodeId(7)];
+        for client in clients {
+            assert_eq!(peak.get(&client), Some(&2), "seed {seed}: peaks {peak:?}");
+        }
+        // A closed loop ignores the rate (100/s across clients, 33 a client): it issues
+        // as fast as outcomes come back (about 185 a client here), so each client runs
+        // far more transactions than the rate would give.
+        for client in clients {
+            let count = invoked.get(&client).copied().unwrap_or(0);
+            assert!(count >= 100, "seed {seed}: client {client} invoked {count}");
+        }
+    }
+}
+
+#[test]
+fn a_rate_phase_doubles_the_transaction_rate_after_its_start() {
+    let mut phases = RatePhases::NONE;
+    phases
+        .push(RatePhase {
+            at: ms(500),
+            rate_per_s: 200.0,
+        })
+        .expect("one phase");
+    let workload = Workload {
+        clients: 2,
+        rate_per_s: 100.0,
+        phases,
+        ..Workload::default()
+    };
+    let result = shaped_run(3, workload, 1_000);
+    assert!(
+        result.verdict.violations.is_empty(),
+        "{:?}",
+        result.verdict.violations
+    );
+    let invoked_in = |from: SimTime, to: SimTime| {
+        result
+            .output
+            .observations
+            .iter()
+            .filter(|record| matches!(record.observation, Observation::OpInvoked { .. }))
+            .filter(|record| (from..to).contains(&record.time))
+            .count()
+    };
+    let before = invoked_in(ms(0), ms(500));
+    let after = invoked_in(ms(500), ms(1_000));
+    // Fixed arrivals: 100/s for 500 ms is 50 transactions, 200/s is 100, give or take
+    // one per client at each window edge. A phase ignored would leave 50 after it.
+    assert!(before.abs_diff(50) <= 2, "{before} before the phase");
+    assert!(after.abs_diff(100) <= 2, "{after} after the phase");
+}
+
+#[test]
+fn more_than_one_attempt_per_transaction_is_refused_naming_the_key() {
+    let mut request = lossy_request(1, Variant::Correct);
+    request.workload.retry = RetryPolicy {
+        max_attempts: Some(3),
+        ..RetryPolicy::default()
+    };
+    // A re-submitted transaction could run twice after a coordinator restart: the run
+    // must be refused up front, naming the key, rather than run unsafely.
+    let refusal = TwoPhaseCommit
+        .run(request)
+        .map(|_| ())
+        .expect_err("max_attempts = 3 is refused");
+    let message = refusal.to_string();
+    assert!(
+        message.contains("workload.retry.max_attempts = 3"),
+        "{message}"
+    );
+    // One attempt is what 2PC does anyway: accepted.
+    let mut request = lossy_request(1, Variant::Correct);
+    request.workload.retry.max_attempts = Some(1);
+    assert!(TwoPhaseCommit.run(request).is_ok());
 }

@@ -160,6 +160,13 @@ const CASES: &[(&str, Option<usize>, &str, &str, &str)] = &[
         "txn_length_min <= txn_length_max",
     ),
     (
+        "tpc_retry_max_attempts.toml",
+        Some(5),
+        "protocol",
+        "two_phase_commit refuses workload.retry.max_attempts = 3",
+        "a configuration two_phase_commit can run",
+    ),
+    (
         "unknown_txn_workload.toml",
         Some(7),
         "protocol.workload",

@@ -22,9 +22,9 @@ fn ready_scenarios() -> Vec<PathBuf> {
 /// build of `dsim run`; the test runs them in a debug build, so it also checks that the
 /// build profile does not change a run. `bench-hold` is cut short here and not pinned.
 const GOLDEN: &[(&str, &str)] = &[
-    ("2pc-coordinator-crash-in-doubt.toml", "5fbc4eb0d437192b"),
-    ("2pc-lossy.toml", "d870f6662739ead3"),
-    ("2pc-nemesis.toml", "8ba56c9820a746a9"),
+    ("2pc-coordinator-crash-in-doubt.toml", "b2c8c796323d1e28"),
+    ("2pc-lossy.toml", "eebdd52ed7e5f8cf"),
+    ("2pc-nemesis.toml", "03d40124d53f1edf"),
     ("clock-skew-lease.toml", "7eec510afbffd3d9"),
     ("fail-slow-leader.toml", "b613da7b09c510d4"),
     ("lock-master-failover.toml", "d67d38dff135c2f6"),

@@ -1,13 +1,23 @@
-//! A client: submits a transaction to the coordinator every `client_interval`, a list
-//! of micro-operations (Elle's list-append or rw-register workload) drawn with its own
-//! random stream, and records each as one `:txn` operation of the history: the
+//! A client: submits transactions to the coordinator through the kit's
+//! [`ClientDriver`] (paced by the workload: open loop at its share of the rate, rate
+//! phases, or closed loop with `outstanding` and `think_time`). Each transaction is a
+//! list of micro-operations (Elle's list-append or rw-register workload) drawn with the
+//! client's own random stream, recorded as one `:txn` operation of the history: the
 //! micro-ops on invocation, the same with the values read filled in on a commit.
+//!
+//! A transaction has one attempt: it times out after the attempt timeout
+//! (`[workload.retry] timeout`, else `client_timeout`) and ends `info("timeout")`, for
+//! the coordinator may still commit it. It is never re-submitted: after a coordinator
+//! restart a second `Begin` of a transaction that committed (and whose commit record was
+//! already dropped once every participant acknowledged) would run it again and apply
+//! its writes twice, so [`TpcSettings::validate`] refuses `max_attempts` above 1.
 
 use super::node::TpcNode;
 use super::types::{Decision, Key, Mop, MopKind, ReadValue, TpcEvent, TpcMsg, TpcTimer, TxnId};
 use super::{COORDINATOR, TpcSettings, TxnWorkload};
+use crate::kit::client::{ClientApp, ClientDriver, DriverTimer, Invocation, Replies};
 use dsim_core::rng::{below, chance};
-use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, TimerId, Value};
+use dsim_core::{Ctx, NodeId, Observation, Outcome, RetryPolicy, Value, Workload};
 use std::collections::BTreeMap;
 
 /// The operation kind clients report in `ops.csv` and `history.edn` (`:f :txn`).
@@ -64,46 +74,44 @@ pub fn txn_value(mops: &[Mop], workload: TxnWorkload, reads: Option<&[ReadValue]
     )
 }
 
-/// A transaction waiting for its outcome.
-#[derive(Clone, Debug)]
-struct Waiting {
-    deadline: TimerId,
-    mops: Vec<Mop>,
-}
-
 /// The client role (nodes `nodes..nodes + clients`).
 #[derive(Clone, Debug)]
 pub struct Client {
+    txns: Txns,
+    /// Pacing, the attempt timeout and history (boxed: it holds the whole workload).
+    driver: Box<ClientDriver<Vec<Mop>>>,
+}
+
+/// The protocol side of the client: what a transaction is and where it goes.
+#[derive(Clone, Debug)]
+struct Txns {
     settings: TpcSettings,
-    /// Operations waiting for an outcome, with their deadline timers.
-    outstanding: BTreeMap<u64, Waiting>,
 }
 
 impl Client {
     /// A client with nothing outstanding.
     pub fn new(settings: TpcSettings) -> Client {
         Client {
-            settings,
-            outstanding: BTreeMap::new(),
+            txns: Txns { settings },
+            driver: Box::new(driver(&settings, 0)),
         }
     }
 
     /// Operations still waiting for an outcome.
     pub fn outstanding(&self) -> usize {
-        self.outstanding.len()
+        self.driver.in_flight()
     }
 
-    /// Starts submitting after a random phase, so that clients do not all fire at once.
+    /// Starts submitting (the driver draws a random phase first, so that clients do not
+    /// all fire at once), numbering transactions from the durable counter so that a
+    /// restarted client never reuses a transaction id (nor a written value).
     pub fn on_start(&mut self, ctx: &mut Ctx<'_, TpcNode>) {
-        if self
-            .settings
-            .idle_clients
-            .is_idle_node(self.settings.nodes, ctx.id())
-        {
+        let settings = &self.txns.settings;
+        if settings.idle_clients.is_idle_node(settings.nodes, ctx.id()) {
             return;
         }
-        let phase = below(ctx.rng(), self.settings.client_interval.as_nanos().max(1));
-        ctx.set_timer(SimDuration(phase), TpcTimer::Submit);
+        *self.driver = driver(settings, ctx.durable().next_op);
+        self.driver.start(ctx);
     }
 
     /// Outcomes from the coordinator.
@@ -116,66 +124,112 @@ impl Client {
         else {
             return;
         };
-        if txn.client != ctx.id() {
+        if txn.client != ctx.id() || self.driver.pending(txn.seq).is_none() {
+            // Not ours, or already reported (a duplicate, or it timed out).
             return;
         }
-        let Some(waiting) = self.outstanding.remove(&txn.seq) else {
-            // Already reported (a duplicate, or it timed out).
-            return;
-        };
-        ctx.cancel_timer(waiting.deadline);
         ctx.observe(Observation::Protocol(TpcEvent::ClientLearned {
             txn,
             decision,
         }));
-        let reads_wanted = waiting
-            .mops
-            .iter()
-            .filter(|mop| mop.kind == MopKind::Read)
-            .count();
-        let (outcome, ret) = match (decision, reads) {
-            (Decision::Commit, Some(reads)) if reads.len() == reads_wanted => (
-                Outcome::Ok,
-                txn_value(&waiting.mops, self.settings.workload, Some(&reads)),
-            ),
-            // Committed, but what the reads returned is not known (a commit answered
-            // from the log after a coordinator restart): Jepsen's `info`, which a
-            // checker may take as committed without trusting any read.
-            (Decision::Commit, _) => (Outcome::Info("reads-unknown"), Value::Nil),
-            // Under presumed abort an aborted transaction can never commit later.
-            (Decision::Abort, _) => (Outcome::Fail("aborted"), Value::Nil),
-        };
-        ctx.observe(Observation::OpCompleted {
-            op: txn.seq,
-            outcome,
-            ret,
+        let workload = self.txns.settings.workload;
+        // One attempt per transaction: the reply answers it whatever its attempt.
+        self.driver.on_reply(ctx, txn.seq, 0, |mops| {
+            let reads_wanted = mops.iter().filter(|mop| mop.kind == MopKind::Read).count();
+            match (decision, reads) {
+                (Decision::Commit, Some(reads)) if reads.len() == reads_wanted => {
+                    (Outcome::Ok, txn_value(mops, workload, Some(&reads)))
+                }
+                // Committed, but what the reads returned is not known (a commit answered
+                // from the log after a coordinator restart): Jepsen's `info`, which a
+                // checker may take as committed without trusting any read.
+                (Decision::Commit, _) => (Outcome::Info("reads-unknown"), Value::Nil),
+                // Under presumed abort an aborted transaction can never commit later.
+                (Decision::Abort, _) => (Outcome::Fail("aborted"), Value::Nil),
+            }
         });
     }
 
-    /// Submits and gives up.
+    /// The driver's timers: arrivals (submit) and attempt timeouts (give up, `info`).
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_, TpcNode>, timer: TpcTimer) {
-        match timer {
-            TpcTimer::Submit => {
-                self.submit(ctx);
-                ctx.set_timer(self.settings.client_interval, TpcTimer::Submit);
-            }
-            TpcTimer::ClientDeadline(op) => {
-                if self.outstanding.remove(&op).is_some() {
-                    // The coordinator may still commit it: indeterminate, not failed.
-                    ctx.observe(Observation::OpCompleted {
-                        op,
-                        outcome: Outcome::Info("timeout"),
-                        ret: Value::Nil,
-                    });
-                }
-            }
-            TpcTimer::VoteDeadline(_)
-            | TpcTimer::Retry
-            | TpcTimer::PrepareDeadline(_)
-            | TpcTimer::InDoubt(_) => {}
+        if let TpcTimer::Client(timer) = timer {
+            self.driver.on_timer(&mut self.txns, ctx, timer);
         }
     }
+}
 
+/// The driver of a client of `settings`, numbering transactions from `first_op`: the
+/// workload's pacing, one attempt per transaction (see the module docs) timing out
+/// after `client_timeout` unless `[workload.retry] timeout` says otherwise.
+fn driver(settings: &TpcSettings, first_op: u64) -> ClientDriver<Vec<Mop>> {
+    let workload = Workload {
+        retry: RetryPolicy {
+            max_attempts: Some(1),
+            ..settings.client_workload.retry
+        },
+        ..settings.client_workload
+    };
+    ClientDriver::new(
+        &workload,
+        Some(settings.client_timeout),
+        Replies::AnyAttempt,
+        first_op,
+    )
+}
+
+impl From<DriverTimer> for TpcTimer {
+    fn from(timer: DriverTimer) -> TpcTimer {
+        TpcTimer::Client(timer)
+    }
+}
+
+impl ClientApp<TpcNode> for Txns {
+    /// The transaction's micro-operations.
+    type Op = Vec<Mop>;
+
+    /// A fresh transaction numbered `op`; its number is forced to durable storage
+    /// before use, and what the client asks for is observed before `Begin` leaves, so
+    /// that the checker holds the participants to the request.
+    fn next_op(
+        &mut self,
+        ctx: &mut Ctx<'_, TpcNode>,
+        op: u64,
+        _oldest_in_flight: Option<u64>,
+    ) -> Option<(Vec<Mop>, Invocation)> {
+        ctx.durable_mut().next_op = op + 1;
+        ctx.sync();
+        let txn = TxnId {
+            client: ctx.id(),
+            seq: op,
+        };
+        let mops = self.draw(ctx, txn);
+        let request = self.request(txn, &mops);
+        ctx.observe(Observation::Protocol(request));
+        let invocation = Invocation {
+            f: TXN_KIND,
+            key: None,
+            arg: txn_value(&mops, self.settings.workload, None),
+        };
+        Some((mops, invocation))
+    }
+
+    /// Sends `Begin` to the coordinator (only ever attempt 0).
+    fn send(&mut self, ctx: &mut Ctx<'_, TpcNode>, op: u64, _attempt: u32, mops: &Vec<Mop>) {
+        let txn = TxnId {
+            client: ctx.id(),
+            seq: op,
+        };
+        ctx.send(
+            COORDINATOR,
+            TpcMsg::Begin {
+                txn,
+                mops: mops.clone(),
+            },
+        );
+    }
+}
+
+impl Txns {
     /// What the client asks for: its writes per participant that stores their keys
     /// (every participant it touches, read-only ones with no writes), observed so
     /// that the checker holds the participants to the request rather than to the
@@ -212,36 +266,6 @@ impl Client {
             })
             .collect()
     }
-
-    fn submit(&mut self, ctx: &mut Ctx<'_, TpcNode>) {
-        // The operation number is forced before use, so a restarted client never
-        // reuses a transaction id (nor a written value).
-        let op = ctx.durable().next_op;
-        ctx.durable_mut().next_op = op + 1;
-        ctx.sync();
-        let txn = TxnId {
-            client: ctx.id(),
-            seq: op,
-        };
-        let mops = self.draw(ctx, txn);
-        let request = self.request(txn, &mops);
-        ctx.observe(Observation::OpInvoked {
-            op,
-            f: TXN_KIND,
-            key: None,
-            arg: txn_value(&mops, self.settings.workload, None),
-        });
-        ctx.send(
-            COORDINATOR,
-            TpcMsg::Begin {
-                txn,
-                mops: mops.clone(),
-            },
-        );
-        let deadline = ctx.set_timer(self.settings.client_timeout, TpcTimer::ClientDeadline(op));
-        self.outstanding.insert(op, Waiting { deadline, mops });
-        ctx.observe(Observation::Protocol(request));
-    }
 }
 
 #[cfg(test)]
@@ -262,8 +286,8 @@ mod tests {
     #[test]
     fn submit_draws_micro_ops_with_unique_values_and_counts_operations() {
         let (mut client, mut parts) = client();
-        client.on_timer(&mut parts.ctx(), TpcTimer::Submit);
-        client.on_timer(&mut parts.ctx(), TpcTimer::Submit);
+        client.on_timer(&mut parts.ctx(), TpcTimer::Client(DriverTimer::Arrive));
+        client.on_timer(&mut parts.ctx(), TpcTimer::Client(DriverTimer::Arrive));
         let sent = sends(&mut parts);
         assert_eq!(sent.len(), 2);
         for (seq, (target, msg)) in sent.into_iter().enumerate() {
@@ -312,7 +336,7 @@ mod tests {
     #[test]
     fn a_commit_without_its_reads_is_indeterminate() {
         let (mut client, mut parts) = client();
-        client.on_timer(&mut parts.ctx(), TpcTimer::Submit);
+        client.on_timer(&mut parts.ctx(), TpcTimer::Client(DriverTimer::Arrive));
         parts.take_effects();
         client.on_message(
             &mut parts.ctx(),
@@ -335,7 +359,7 @@ mod tests {
     #[test]
     fn outcome_completes_the_operation_once() {
         let (mut client, mut parts) = client();
-        client.on_timer(&mut parts.ctx(), TpcTimer::Submit);
+        client.on_timer(&mut parts.ctx(), TpcTimer::Client(DriverTimer::Arrive));
         parts.take_effects();
         let t = txn(5, 0);
         client.on_message(
@@ -376,9 +400,12 @@ mod tests {
     #[test]
     fn deadline_reports_timeout_and_ignores_a_late_outcome() {
         let (mut client, mut parts) = client();
-        client.on_timer(&mut parts.ctx(), TpcTimer::Submit);
+        client.on_timer(&mut parts.ctx(), TpcTimer::Client(DriverTimer::Arrive));
         parts.take_effects();
-        client.on_timer(&mut parts.ctx(), TpcTimer::ClientDeadline(0));
+        client.on_timer(
+            &mut parts.ctx(),
+            TpcTimer::Client(DriverTimer::Timeout { op: 0, attempt: 0 }),
+        );
         client.on_message(
             &mut parts.ctx(),
             COORDINATOR,
@@ -398,5 +425,40 @@ mod tests {
                 ret: Value::Nil,
             }]
         );
+    }
+
+    #[test]
+    fn a_timed_out_transaction_is_never_resubmitted_even_under_a_retry_policy() {
+        // A retry table with no max_attempts and no backoff: left to the driver's
+        // default, the timeout would re-send Begin at once, over and over.
+        let mut settings = TpcSettings::default();
+        settings.client_workload.retry = RetryPolicy {
+            timeout: Some(dsim_core::SimDuration::from_millis(50)),
+            ..RetryPolicy::default()
+        };
+        let mut parts = parts(NodeId(5), settings);
+        let mut client = Client::new(settings);
+        client.on_start(&mut parts.ctx());
+        parts.take_effects();
+        client.on_timer(&mut parts.ctx(), TpcTimer::Client(DriverTimer::Arrive));
+        assert_eq!(sends(&mut parts).len(), 1);
+        parts.take_effects();
+        client.on_timer(
+            &mut parts.ctx(),
+            TpcTimer::Client(DriverTimer::Timeout { op: 0, attempt: 0 }),
+        );
+        // One attempt: the transaction ends info("timeout") and no second Begin leaves
+        // (a re-sent Begin could run a committed transaction again after a coordinator
+        // restart).
+        assert!(sends(&mut parts).is_empty());
+        assert_eq!(
+            observations(&parts),
+            vec![Observation::OpCompleted {
+                op: 0,
+                outcome: Outcome::Info("timeout"),
+                ret: Value::Nil,
+            }]
+        );
+        assert_eq!(client.outstanding(), 0);
     }
 }

@@ -132,10 +132,7 @@ impl Coordinator {
                 self.resend(ctx);
                 ctx.set_timer(self.settings.retry_interval, TpcTimer::Retry);
             }
-            TpcTimer::PrepareDeadline(_)
-            | TpcTimer::InDoubt(_)
-            | TpcTimer::Submit
-            | TpcTimer::ClientDeadline(_) => {}
+            TpcTimer::PrepareDeadline(_) | TpcTimer::InDoubt(_) | TpcTimer::Client(_) => {}
         }
     }
 

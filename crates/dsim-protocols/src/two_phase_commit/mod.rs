@@ -64,14 +64,22 @@
 //! ## Node layout
 //! Node 0 is the coordinator, nodes `1..nodes` are the participants (key `k` lives at
 //! participant `1 + k % (nodes - 1)`), nodes `nodes..nodes + clients` are the clients
-//! from `[workload]`. Each client submits transactions at its share of the scenario's
-//! rate, each of `txn_length_min..=txn_length_max` micro-ops on keys drawn from
+//! from `[workload]`. Each client submits transactions through the kit's
+//! [`ClientDriver`](crate::kit::client::ClientDriver), paced by `[workload]` (open loop
+//! at its share of the rate, `fixed` or `poisson`, rate phases, or closed loop with
+//! `outstanding` and `think_time`), each of `txn_length_min..=txn_length_max` micro-ops on keys drawn from
 //! `0..keys` with its own `ctx.rng()`, a read with probability `read_ratio`, else a
 //! write of a value unique per key ([`written_value`]). It records each transaction as
 //! one `:txn` operation of `history.edn`: the micro-ops on invocation; `ok` with the
 //! values read filled in on a commit; `fail` on an abort (presumed abort makes that
-//! final); `info` on a timeout after `client_timeout`, or on a commit whose reads it
-//! cannot know (one answered from the log after a coordinator restart).
+//! final); `info` on a timeout after `client_timeout` (or `[workload.retry] timeout`),
+//! or on a commit whose reads it cannot know (one answered from the log after a
+//! coordinator restart). A transaction has one attempt: `[workload.retry]
+//! max_attempts` above 1 is refused, because re-submitting a transaction is not safe
+//! under this protocol: the coordinator forgets, in a crash, the transactions it
+//! finished (a commit record is dropped once every participant acknowledged), so a
+//! second `Begin` after its restart would run a committed transaction again and apply
+//! its writes twice.
 //!
 //! ## Departures from the textbook
 //! The separate work round stands for the transaction's execution before commit, so that
@@ -338,8 +346,10 @@ pub struct TpcSettings {
     pub clients: usize,
     /// Clients that issue nothing (`[workload] idle_clients`).
     pub idle_clients: dsim_core::IdleClients,
-    /// Gap between two transactions of one client.
-    pub client_interval: SimDuration,
+    /// The scenario's `[workload]` as the clients run it: pacing (open or closed
+    /// loop, rate phases) and the retry policy (whose `timeout` replaces
+    /// `client_timeout`; `max_attempts` above 1 is refused, see [`Self::validate`]).
+    pub client_workload: Workload,
     /// Bug to plant, if any.
     pub variant: Variant,
     /// Keys across all participants.
@@ -364,7 +374,8 @@ pub struct TpcSettings {
     pub prepare_timeout: SimDuration,
     /// Participant: in-doubt query period.
     pub query_interval: SimDuration,
-    /// Client: give up after this long.
+    /// Client: give up after this long (`[workload.retry] timeout` when set, else the
+    /// `client_timeout` key).
     pub client_timeout: SimDuration,
     /// How long after the last fault the liveness check starts judging transactions.
     pub liveness_bound: SimDuration,
@@ -374,14 +385,12 @@ impl Default for TpcSettings {
     /// Four participants, two clients at 100 transactions per second together, and the
     /// declared defaults of every key.
     fn default() -> Self {
-        TpcSettings::from_params(
-            &Params::default(),
-            5,
-            2,
-            SimDuration::from_millis(20),
-            Variant::Correct,
-        )
-        .expect("the declared defaults are valid")
+        let workload = Workload {
+            clients: 2,
+            ..Workload::default()
+        };
+        TpcSettings::from_params(&Params::default(), 5, &workload, Variant::Correct)
+            .expect("the declared defaults are valid")
     }
 }
 
@@ -397,20 +406,20 @@ pub enum Role {
 }
 
 impl TpcSettings {
-    /// Settings from checked protocol keys, the replica count, the client count and the
-    /// per-client gap; refuses combinations the keys' own ranges cannot catch.
+    /// Settings from checked protocol keys, the replica count and the workload (client
+    /// count, pacing, retry policy); refuses combinations the keys' own ranges cannot
+    /// catch.
     pub fn from_params(
         params: &Params,
         nodes: usize,
-        clients: usize,
-        client_interval: SimDuration,
+        workload: &Workload,
         variant: Variant,
     ) -> Result<TpcSettings, ConfigError> {
         let settings = TpcSettings {
             nodes,
-            clients,
-            idle_clients: dsim_core::IdleClients::NONE,
-            client_interval,
+            clients: workload.clients,
+            idle_clients: workload.idle_clients,
+            client_workload: *workload,
             variant,
             keys: int_param(params, "keys")?,
             txn_length_min: int_param(params, "txn_length_min")?,
@@ -430,7 +439,10 @@ impl TpcSettings {
             retry_interval: params.duration(PARAMS, "retry_interval"),
             prepare_timeout: params.duration(PARAMS, "prepare_timeout"),
             query_interval: params.duration(PARAMS, "query_interval"),
-            client_timeout: params.duration(PARAMS, "client_timeout"),
+            client_timeout: workload
+                .retry
+                .timeout
+                .unwrap_or(params.duration(PARAMS, "client_timeout")),
             liveness_bound: params.duration(PARAMS, "liveness_bound"),
         };
         settings.validate()?;
@@ -456,17 +468,7 @@ impl TpcSettings {
             ))
         })?;
         setup.params.check(PARAMS)?;
-        let settings = TpcSettings::from_params(
-            setup.params,
-            setup.nodes,
-            setup.workload.clients,
-            setup.workload.client_interval(),
-            variant,
-        )?;
-        Ok(TpcSettings {
-            idle_clients: setup.workload.idle_clients,
-            ..settings
-        })
+        TpcSettings::from_params(setup.params, setup.nodes, &setup.workload, variant)
     }
 
     /// Checks what the per-key ranges cannot: node count, keys per transaction against
@@ -506,10 +508,19 @@ impl TpcSettings {
         }
         dsim_core::network::check_probability("abort_ratio", self.abort_ratio)?;
         dsim_core::network::check_probability("read_ratio", self.read_ratio)?;
+        if let Some(attempts) = self
+            .client_workload
+            .retry
+            .max_attempts
+            .filter(|&attempts| attempts > 1)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "two_phase_commit refuses workload.retry.max_attempts = {attempts}: a transaction has exactly one attempt (set max_attempts = 1 or leave it out), because re-submitting it is not safe: after a coordinator restart, a second Begin of a transaction that already committed (its commit record dropped once every participant acknowledged) would run it again and apply its writes twice"
+            )));
+        }
         for (name, value) in [
             ("retry_interval", self.retry_interval),
             ("query_interval", self.query_interval),
-            ("client_interval", self.client_interval),
         ] {
             if value == SimDuration::ZERO {
                 return Err(ConfigError::Invalid(format!(
@@ -652,13 +663,7 @@ mod tests {
         params.0.insert("txn_length_min".into(), ParamValue::Int(5));
         params.0.insert("txn_length_max".into(), ParamValue::Int(3));
         // Clients draw a length from min..=max: an empty range has nothing to draw.
-        let result = TpcSettings::from_params(
-            &params,
-            5,
-            1,
-            SimDuration::from_millis(10),
-            Variant::Correct,
-        );
+        let result = TpcSettings::from_params(&params, 5, &Workload::default(), Variant::Correct);
         assert!(
             matches!(&result, Err(ConfigError::Param(problem)) if problem.keys[0] == "txn_length_min"),
             "{result:?}"
@@ -673,13 +678,7 @@ mod tests {
             ParamValue::Duration(SimDuration::ZERO),
         );
         // A zero period would re-arm the retry timer at the same instant forever.
-        let result = TpcSettings::from_params(
-            &params,
-            5,
-            1,
-            SimDuration::from_millis(10),
-            Variant::Correct,
-        );
+        let result = TpcSettings::from_params(&params, 5, &Workload::default(), Variant::Correct);
         assert!(matches!(result, Err(ConfigError::Invalid(_))), "{result:?}");
     }
 
@@ -688,8 +687,7 @@ mod tests {
         let result = TpcSettings::from_params(
             &Params::default(),
             1,
-            1,
-            SimDuration::from_millis(10),
+            &Workload::default(),
             Variant::Correct,
         );
         // With no participant, key ownership would divide by zero.

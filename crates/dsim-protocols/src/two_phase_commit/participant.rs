@@ -240,10 +240,7 @@ impl Participant {
                 let timer = ctx.set_timer(self.settings.query_interval, TpcTimer::InDoubt(txn));
                 self.prepared.get_mut(&txn).expect("just seen").timer = timer;
             }
-            TpcTimer::VoteDeadline(_)
-            | TpcTimer::Retry
-            | TpcTimer::Submit
-            | TpcTimer::ClientDeadline(_) => {}
+            TpcTimer::VoteDeadline(_) | TpcTimer::Retry | TpcTimer::Client(_) => {}
         }
     }
 

@@ -342,10 +342,9 @@ pub enum TpcTimer {
     PrepareDeadline(TxnId),
     /// Participant: still in doubt, ask again (every `query_interval`).
     InDoubt(TxnId),
-    /// Client: submit the next transaction.
-    Submit,
-    /// Client: give up waiting for operation `op`.
-    ClientDeadline(u64),
+    /// Client: a timer of its [`ClientDriver`](crate::kit::client::ClientDriver)
+    /// (the next arrival, or a transaction's attempt timeout).
+    Client(crate::kit::client::DriverTimer),
 }
 
 /// A participant's forced "prepared" log record: enough to commit after a crash.

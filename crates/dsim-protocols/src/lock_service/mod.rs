@@ -81,7 +81,11 @@
 //! `locks` names) at its share of the workload rate; when the grant arrives it checks
 //! its lease, works under the lock for `hold_time`, then writes to the resource with its
 //! sequencer and releases. It does not check again between the grant and the write: a
-//! pause there is exactly the gap that sequencers close.
+//! pause there is exactly the gap that sequencers close. The client keeps its session
+//! itself; its acquires are operations of the kit's
+//! [`ClientDriver`](crate::kit::client::ClientDriver), so every workload shape
+//! (rate phases, closed loop) and every `[workload.retry]` policy applies to them (see
+//! the client module).
 //!
 //! ## What it guarantees
 //!
@@ -144,10 +148,12 @@
 //! waits `(i + 1) * election_timeout / 2` before campaigning, so replica 0 is the usual
 //! first master (scenarios can name the node they crash); later elections are random.
 //! The workload rate counts *acquires*: each client starts one every
-//! `clients / rate` seconds (skipping a turn while it still holds or waits), and each is
-//! one row of `ops.csv` with `f = acquire`, keyed by lock name: `ok` when granted (the
-//! return value is the fencing token), `info` after `acquire_timeout` or if the session
-//! was lost meanwhile (the grant may have happened). A hold that ends while the
+//! `clients / rate` seconds (skipping a turn while it still holds or waits; in a closed
+//! loop, `think_time` after its last acquire ended), and each is one row of `ops.csv`
+//! with `f = acquire`, keyed by lock name: `ok` when granted (the return value is the
+//! fencing token), `info` when out of attempts (by default after `acquire_timeout`:
+//! attempts of `client_retry` each) or of retry budget, or if the session was lost
+//! meanwhile (the grant may have happened). A hold that ends while the
 //! client's own lease view still holds is a row with `f = release` (same key, argument
 //! the token), `ok` once a reply reports it applied or once the session expired (the
 //! lock was free by then either way), `info` if the client's next release started

@@ -669,7 +669,7 @@ impl Session {
 mod tests {
     use super::super::testkit::*;
     use super::*;
-    use dsim_core::{CtxParts, Effect};
+    use dsim_core::{Backoff, CtxParts, Effect, RetryPolicy};
 
     const ARRIVE: Timer = Timer::Client(DriverTimer::Arrive);
 
@@ -681,7 +681,11 @@ mod tests {
     /// Client node 3 of a 3-replica cell with 2 clients, session open with a lease
     /// from local time 0, first acquire sent.
     fn acquiring() -> (Client, CtxParts<LockNode>, u64, LockId) {
-        let config = config(3, 2);
+        acquiring_with(config(3, 2))
+    }
+
+    /// As [`acquiring`], with `config`.
+    fn acquiring_with(config: LockConfig) -> (Client, CtxParts<LockNode>, u64, LockId) {
         let mut parts = parts(&config, 3);
         let mut client = Client::new(config, NodeId(3));
         client.on_start(&mut parts.ctx());
@@ -1101,5 +1105,47 @@ mod tests {
                 .iter()
                 .any(|(target, msg)| *target == NodeId(2) && matches!(msg, Msg::Acquire { .. }))
         );
+    }
+
+    #[test]
+    fn workload_retry_policy_spaces_and_limits_acquire_attempts() {
+        let mut config = config(3, 2);
+        config.workload.retry = RetryPolicy {
+            backoff: Backoff::Exponential,
+            base: SimDuration::from_millis(10),
+            max_attempts: Some(2),
+            ..RetryPolicy::default()
+        };
+        let (mut client, mut parts, op, lock) = acquiring_with(config);
+        parts.local_now = SimTime(parts.local_now.0 + config.client_retry.0);
+        client.on_timer(&mut parts.ctx(), timeout(op, 0));
+        let effects = parts.take_effects();
+        // The policy's backoff: the retry waits 10 ms instead of going out at once (the
+        // default policy's immediate resend), and the acquire is not over yet.
+        assert!(sends(&effects).is_empty(), "{effects:?}");
+        assert!(effects.iter().any(|e| matches!(
+            e,
+            Effect::SetTimer { after, timer: Timer::Client(DriverTimer::Retry { op: o }), .. }
+                if *o == op && *after == SimDuration::from_millis(10)
+        )));
+        client.on_timer(&mut parts.ctx(), Timer::Client(DriverTimer::Retry { op }));
+        assert!(parts.take_sends().iter().any(
+            |(_, m)| matches!(m, Msg::Acquire { op: o, lock: l, .. } if *o == op && *l == lock)
+        ));
+        client.on_timer(&mut parts.ctx(), timeout(op, 1));
+        // max_attempts = 2 replaces the ten attempts acquire_timeout would give: the
+        // second timeout ends the acquire, and its possible grant is handed back.
+        assert_eq!(
+            observations(&parts),
+            vec![Observation::OpCompleted {
+                op,
+                outcome: Outcome::Info("timeout"),
+                ret: Value::Nil,
+            }]
+        );
+        assert!(parts.take_sends().iter().any(
+            |(_, m)| matches!(m, Msg::Release { op: o, sequencer, .. } if *o == op && *sequencer == Sequencer::abandoned(lock))
+        ));
+        assert_eq!(client.phase(), Phase::Idle);
     }
 }

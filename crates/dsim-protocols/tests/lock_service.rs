@@ -838,7 +838,9 @@ fn a_lost_grant_does_not_starve_the_lock_after_the_cut_heals() {
 
 #[test]
 fn closed_loop_clients_keep_one_acquire_in_flight_and_think_after_each_grant() {
-    let think_time = SimDuration::from_millis(10);
+    // Longer than the 20 ms hold, so that a slot's next acquire is due only after the
+    // hold ended: its start is then exactly think_time after the last acquire ended.
+    let think_time = SimDuration::from_millis(50);
     let config = LockConfig::new(
         REPLICAS as usize,
         Workload {
@@ -872,15 +874,15 @@ fn closed_loop_clients_keep_one_acquire_in_flight_and_think_after_each_grant() {
                         "seed {seed}: client {} started op {op} with an acquire in flight",
                         record.node.0
                     );
-                    // The slot thinks for think_time after each acquire ends (the
-                    // client skips turns while it holds): an acquire sooner after the
-                    // last one ended would mean the think time was not waited.
+                    // The slot thinks for think_time after each acquire ends, then
+                    // starts the next: sooner would mean an open-loop arrival (at 250/s
+                    // this test fails here), much later a slot not rearmed.
                     if let Some(&last) = ended.get(&record.node) {
+                        let gap = record.time.saturating_since(last);
                         assert!(
-                            record.time.saturating_since(last) >= think_time,
-                            "seed {seed}: client {} acquired {} after its last acquire ended",
+                            gap >= think_time && gap <= think_time + SimDuration::from_millis(5),
+                            "seed {seed}: client {} acquired {gap} after its last acquire ended",
                             record.node.0,
-                            record.time.saturating_since(last)
                         );
                     }
                 }
@@ -896,9 +898,9 @@ fn closed_loop_clients_keep_one_acquire_in_flight_and_think_after_each_grant() {
                 _ => {}
             }
         }
-        // Every client keeps acquiring: a cycle is a grant, a 20 ms hold and 10 ms of
-        // thinking, so a slot the driver leaked (never freed) would stop a client after
-        // one acquire, far below 10 grants in 3 s.
+        // Every client keeps acquiring: a cycle is a grant and 50 ms of thinking, so a
+        // slot the driver leaked (never freed) would stop a client after one acquire,
+        // far below 10 grants in 3 s.
         assert_eq!(granted.len(), CLIENTS as usize, "seed {seed}: {granted:?}");
         assert!(
             granted.values().all(|&count| count >= 10),

@@ -99,6 +99,14 @@ pub trait ClientApp<N: Node> {
 
     /// Sends attempt `attempt` (0 for the first) of operation `op`.
     fn send(&mut self, ctx: &mut Ctx<'_, N>, op: u64, attempt: u32, payload: &Self::Op);
+
+    /// The driver gave up on operation `op` (out of attempts or of retry budget) and
+    /// recorded it `info`: it may still take effect. A protocol that must undo what a
+    /// late success would leave behind (a lock client releases a grant it never
+    /// heard of) does it here; by default nothing happens.
+    fn gave_up(&mut self, ctx: &mut Ctx<'_, N>, op: u64, payload: &Self::Op) {
+        let _ = (ctx, op, payload);
+    }
 }
 
 /// The op id base of incarnation `incarnation` (a restart counter kept durable): ids
@@ -427,12 +435,13 @@ impl<O: Clone + std::fmt::Debug> ClientDriver<O> {
             None
         };
         if let Some(reason) = reason {
-            self.pending.remove(&op);
+            let pending = self.pending.remove(&op).expect("checked above");
             ctx.observe(Observation::OpCompleted {
                 op,
                 outcome: Outcome::Info(reason),
                 ret: Value::Nil,
             });
+            app.gave_up(ctx, op, &pending.payload);
             self.slot_freed(ctx);
             return;
         }

@@ -1,15 +1,50 @@
-//! A lock-service client: opens a session, keeps it alive, acquires a random lock at
-//! its share of the workload rate, and while it holds the lock writes to the guarded
-//! resource under its sequencer, then releases.
+//! A lock-service client, in two parts.
+//!
+//! **Session upkeep** is the client's own ([`Session`]): it opens a session (a fresh
+//! durable epoch), keeps it alive (a quiet client sends a `KeepAlive` once half its
+//! lease is used), follows the master hint (`NotMaster` redirects, and a replica that
+//! stays silent for `client_retry` makes it try the next), reopens a session that
+//! expired, and resends releases until a reply reports them applied. A session tick
+//! every `client_retry` (or client interval, if shorter) does the periodic part.
+//!
+//! **Acquires** are operations of the kit's [`ClientDriver`]: paced by the workload
+//! (open loop at the client's share of the rate, rate phases, or closed loop with
+//! `outstanding` and `think_time`), an arrival that finds the client still acquiring
+//! or holding, or its session not healthy, is skipped. Each attempt goes to the master
+//! hint; an attempt unanswered for the attempt timeout (`[workload.retry] timeout`,
+//! else `client_retry`) is retried under the workload's retry policy, with the same
+//! operation id (the master answers a duplicate of a granted acquire with the grant
+//! again), so a reply to any attempt completes it. An acquire gets
+//! `ceil(acquire_timeout / attempt timeout)` attempts unless `[workload.retry]
+//! max_attempts` says otherwise: with the defaults (100 ms attempts, immediate
+//! retries, 1 s `acquire_timeout`) it ends `info` after 1 s, as before the driver. An
+//! acquire the driver gives up on is released (generation 0: the grant may have been
+//! applied with its reply lost). A grant completes it `ok`; the client then works
+//! under the lock for `hold_time`, writes to the resource with its sequencer and
+//! releases. The release is not a driver operation: it is numbered after its acquire
+//! (the checker pairs them by [`RELEASE_OP_BIT`]), it is confirmed by whichever session
+//! reply first reports it applied rather than by a reply of its own, and resending it
+//! is session upkeep.
 
 use super::types::{LockId, Msg, Sequencer, SessionId, Timer};
 use super::{LockConfig, LockNode, Variant};
+use crate::kit::client::{ClientApp, ClientDriver, DriverTimer, Invocation, Replies};
 use dsim_core::rng::below;
 use dsim_core::{Ctx, NodeId, Observation, Outcome, SimDuration, SimTime, TimerId, Value};
 
-/// A client node.
+/// A client node: session upkeep plus a driver issuing acquires.
 #[derive(Clone, Debug)]
 pub struct Client {
+    session: Session,
+    /// Pacing, attempt timeouts, retries and history of acquires (boxed: it holds the
+    /// whole workload).
+    driver: Box<ClientDriver<LockId>>,
+}
+
+/// The client's session and lock state: everything but the pacing and retrying of
+/// acquires.
+#[derive(Clone, Debug)]
+struct Session {
     id: NodeId,
     config: LockConfig,
     /// `seed-naive`: no sessions, no leases, always node 0.
@@ -27,8 +62,9 @@ pub struct Client {
     open_sent: SimTime,
     /// When the last `KeepAlive` went out.
     keepalive_sent: Option<SimTime>,
-    /// When the next acquire is due.
-    next_issue: SimTime,
+    /// A new acquire (its first attempt) went out since the last session tick: it
+    /// extends the lease, so no `KeepAlive` is needed on that tick.
+    acquire_started: bool,
     phase: Phase,
     hold_timer: Option<TimerId>,
     /// Releases the master has not confirmed yet.
@@ -55,16 +91,12 @@ enum SessionState {
 pub enum Phase {
     /// Nothing outstanding.
     Idle,
-    /// Waiting for a grant.
+    /// Waiting for a grant: the driver's operation `op` is in flight.
     Acquiring {
         /// The operation.
         op: u64,
         /// The lock asked for.
         lock: LockId,
-        /// Local time the acquire started.
-        started: SimTime,
-        /// Local time of the last send.
-        last_sent: SimTime,
     },
     /// Believes it holds a lock.
     Holding {
@@ -82,59 +114,261 @@ struct PendingRelease {
     sent_at: SimTime,
 }
 
+/// The driver of a client of `config`, numbering acquires from `first_op`: attempts
+/// time out after `[workload.retry] timeout`, else `client_retry`, and an acquire gets
+/// `ceil(acquire_timeout / attempt timeout)` attempts unless the policy sets
+/// `max_attempts`.
+fn driver(config: &LockConfig, first_op: u64) -> ClientDriver<LockId> {
+    let mut workload = config.workload;
+    let attempt_timeout = workload.retry.timeout.unwrap_or(config.client_retry);
+    if workload.retry.max_attempts.is_none() {
+        let attempts = config
+            .acquire_timeout
+            .as_nanos()
+            .div_ceil(attempt_timeout.as_nanos().max(1))
+            .clamp(1, u64::from(u32::MAX));
+        workload.retry.max_attempts = Some(attempts as u32);
+    }
+    ClientDriver::new(
+        &workload,
+        Some(config.client_retry),
+        Replies::AnyAttempt,
+        first_op,
+    )
+}
+
+impl From<DriverTimer> for Timer {
+    fn from(timer: DriverTimer) -> Timer {
+        Timer::Client(timer)
+    }
+}
+
 impl Client {
     /// Client `id` of a run with `config`.
     pub fn new(config: LockConfig, id: NodeId) -> Client {
         assert!(config.is_client(id), "node {id} is not a client");
         Client {
-            id,
-            config,
-            naive: config.variant == Variant::SeedNaive,
-            session: SessionId::default(),
-            session_state: SessionState::Opening,
-            lease_end: SimTime::ZERO,
-            hint: NodeId(0),
-            awaiting_since: None,
-            open_sent: SimTime::ZERO,
-            keepalive_sent: None,
-            next_issue: SimTime::ZERO,
-            phase: Phase::Idle,
-            hold_timer: None,
-            pending_releases: Vec::new(),
-            redirected: false,
-            open_release: None,
+            session: Session {
+                id,
+                config,
+                naive: config.variant == Variant::SeedNaive,
+                session: SessionId::default(),
+                session_state: SessionState::Opening,
+                lease_end: SimTime::ZERO,
+                hint: NodeId(0),
+                awaiting_since: None,
+                open_sent: SimTime::ZERO,
+                keepalive_sent: None,
+                acquire_started: false,
+                phase: Phase::Idle,
+                hold_timer: None,
+                pending_releases: Vec::new(),
+                redirected: false,
+                open_release: None,
+            },
+            driver: Box::new(driver(&config, 1)),
         }
     }
 
     /// What the client is doing with locks.
     pub fn phase(&self) -> Phase {
-        self.phase
+        self.session.phase
     }
 
     /// The current session.
     pub fn session(&self) -> SessionId {
-        self.session
+        self.session.session
     }
 
     /// The end of the client's own view of its session lease (local clock).
     pub fn lease_end(&self) -> SimTime {
-        self.lease_end
+        self.session.lease_end
     }
 
-    /// Period of the client tick: the acquire interval, or the retry period if shorter.
+    /// Acquires in flight in the driver (0 or 1).
+    pub fn acquires_in_flight(&self) -> usize {
+        self.driver.in_flight()
+    }
+
+    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, LockNode>) {
+        let config = self.session.config;
+        if config.idle_clients.is_idle_node(config.replicas, ctx.id()) {
+            return;
+        }
+        self.session.start(ctx);
+        // Operation numbers survive a restart: the driver counts on from the last one
+        // synced.
+        *self.driver = driver(&config, ctx.durable().last_op + 1);
+        self.driver.start(ctx);
+        // A random phase per client, so that clients do not all tick at one instant.
+        let period = self.session.tick_period();
+        let phase = SimDuration(below(ctx.rng(), period.0.max(1)));
+        ctx.set_timer(phase, Timer::ClientTick);
+    }
+
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, LockNode>, source: NodeId, msg: Msg) {
+        match msg {
+            Msg::Granted {
+                session,
+                sequencer,
+                op,
+                lease_from,
+                released_op,
+            } => self.on_granted(ctx, session, sequencer, op, lease_from, released_op),
+            Msg::SessionExpired { session }
+                if session == self.session.session && !self.session.naive =>
+            {
+                if let Phase::Acquiring { op, .. } = self.session.phase {
+                    // The grant may have happened before the expiry freed it again.
+                    let completed = self.driver.on_reply(ctx, op, 0, |_| {
+                        (Outcome::Info("session_expired"), Value::Nil)
+                    });
+                    assert!(completed, "acquire {op} in flight without the driver");
+                }
+                self.session.on_session_expired(ctx);
+            }
+            msg => self.session.on_message(ctx, source, msg),
+        }
+    }
+
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, LockNode>, timer: Timer) {
+        match timer {
+            Timer::ClientTick => {
+                self.session.on_tick(ctx);
+                ctx.set_timer(self.session.tick_period(), Timer::ClientTick);
+            }
+            Timer::HoldEnd => self.session.on_hold_end(ctx),
+            Timer::Client(timer) => self.driver.on_timer(&mut self.session, ctx, timer),
+            Timer::Tick => {}
+        }
+    }
+
+    fn on_granted(
+        &mut self,
+        ctx: &mut Ctx<'_, LockNode>,
+        session: SessionId,
+        sequencer: Sequencer,
+        op: u64,
+        lease_from: SimTime,
+        released_op: u64,
+    ) {
+        let state = &mut self.session;
+        if session != state.session {
+            // A grant to an older session: that session's expiry frees the lock.
+            return;
+        }
+        let now = ctx.monotonic();
+        state.awaiting_since = None;
+        state.extend_lease(lease_from);
+        state.pending_releases.retain(|r| r.op > released_op);
+        state.confirm_release(ctx, released_op);
+        match state.phase {
+            Phase::Acquiring { op: wanted, lock } if wanted == op && lock == sequencer.lock => {
+                let completed = self.driver.on_reply(ctx, op, 0, |_| {
+                    (Outcome::Ok, Value::Int(sequencer.generation as i64))
+                });
+                assert!(completed, "acquire {op} in flight without the driver");
+                if state.healthy(now) {
+                    // The check: the lease holds, so the client trusts the lock for the
+                    // whole hold time and writes at its end without checking again.
+                    // A pause in between is exactly what sequencers exist for.
+                    state.phase = Phase::Holding { op, sequencer };
+                    state.hold_timer = Some(ctx.set_timer(state.config.hold_time, Timer::HoldEnd));
+                } else {
+                    // Granted, but our session is in jeopardy: do not use it.
+                    state.phase = Phase::Idle;
+                    state.release(ctx, op, sequencer);
+                }
+            }
+            Phase::Holding { op: holding, .. } if holding == op => {}
+            _ => {
+                // A late grant for an acquire we gave up on: hand it back. Its release
+                // may already be pending under generation 0 (sent when the acquire
+                // timed out): resend it under the generation we now learned.
+                let pending = state.pending_releases.iter().position(|r| r.op == op);
+                match pending {
+                    Some(index) if state.pending_releases[index].sequencer == sequencer => {}
+                    Some(index) => {
+                        state.pending_releases[index].sequencer = sequencer;
+                        state.pending_releases[index].sent_at = now;
+                        state.send_release(ctx, op, sequencer);
+                    }
+                    None => state.release(ctx, op, sequencer),
+                }
+            }
+        }
+    }
+}
+
+/// Acquires, as the driver's operations.
+impl ClientApp<LockNode> for Session {
+    /// The lock asked for.
+    type Op = LockId;
+
+    /// An acquire of a random lock, unless the client is still acquiring or holding
+    /// (one lock at a time) or its session is not healthy: then the arrival is skipped.
+    fn next_op(
+        &mut self,
+        ctx: &mut Ctx<'_, LockNode>,
+        op: u64,
+        _: Option<u64>,
+    ) -> Option<(LockId, Invocation)> {
+        if self.phase != Phase::Idle || !self.healthy(ctx.monotonic()) {
+            return None;
+        }
+        ctx.durable_mut().last_op = op;
+        // Operation numbers stay unique per client across crashes.
+        ctx.sync();
+        let lock = below(ctx.rng(), u64::from(self.config.locks)) as LockId;
+        self.phase = Phase::Acquiring { op, lock };
+        Some((
+            lock,
+            Invocation {
+                f: "acquire",
+                key: Some(Value::Int(i64::from(lock))),
+                arg: Value::Nil,
+            },
+        ))
+    }
+
+    /// Sends the acquire to the master hint; before a retry, a hint that stayed silent
+    /// for `client_retry` gives way to the next replica.
+    fn send(&mut self, ctx: &mut Ctx<'_, LockNode>, op: u64, attempt: u32, &lock: &LockId) {
+        assert_eq!(
+            self.phase,
+            Phase::Acquiring { op, lock },
+            "the driver sends only the acquire in flight"
+        );
+        if attempt == 0 {
+            self.acquire_started = true;
+        } else {
+            self.move_on_if_silent(ctx.monotonic());
+        }
+        self.send_acquire(ctx, lock, op);
+    }
+
+    /// Out of attempts: the acquire is indeterminate, and its hold is handed back.
+    fn gave_up(&mut self, ctx: &mut Ctx<'_, LockNode>, op: u64, &lock: &LockId) {
+        assert_eq!(self.phase, Phase::Acquiring { op, lock });
+        self.phase = Phase::Idle;
+        if !self.naive {
+            // The grant may have been applied and its reply lost: hand the lock back,
+            // or the session (kept alive by our next requests) would hold it forever
+            // and our next acquire of it would queue behind our own forgotten hold.
+            // Generation 0: we never learned it.
+            self.release(ctx, op, Sequencer::abandoned(lock));
+        }
+    }
+}
+
+impl Session {
+    /// Period of the session tick: the client interval, or the retry period if shorter.
     fn tick_period(&self) -> SimDuration {
         self.config.client_interval.min(self.config.client_retry)
     }
 
-    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        if self
-            .config
-            .idle_clients
-            .is_idle_node(self.config.replicas, ctx.id())
-        {
-            return;
-        }
-        let now = ctx.monotonic();
+    /// Opens the first session (`seed-naive`: pretends one is open forever).
+    fn start(&mut self, ctx: &mut Ctx<'_, LockNode>) {
         if self.naive {
             self.session = SessionId {
                 client: self.id.0,
@@ -145,13 +379,9 @@ impl Client {
         } else {
             self.open_new_session(ctx);
         }
-        // A random phase per client, so that clients do not all act at the same instant.
-        let phase = SimDuration(below(ctx.rng(), self.config.client_interval.0.max(1)));
-        self.next_issue = now.saturating_add(phase);
-        ctx.set_timer(phase, Timer::ClientTick);
     }
 
-    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, LockNode>, source: NodeId, msg: Msg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_, LockNode>, source: NodeId, msg: Msg) {
         match msg {
             Msg::SessionOpened {
                 session,
@@ -177,29 +407,8 @@ impl Client {
                 self.pending_releases.retain(|r| r.op > released_op);
                 self.confirm_release(ctx, released_op);
             }
-            Msg::Granted {
-                session,
-                sequencer,
-                op,
-                lease_from,
-                released_op,
-            } => self.on_granted(ctx, session, sequencer, op, lease_from, released_op),
-            Msg::SessionExpired { session } if session == self.session && !self.naive => {
-                self.on_session_expired(ctx);
-            }
             Msg::NotMaster { hint } => self.on_not_master(ctx, source, hint),
             _ => {}
-        }
-    }
-
-    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, LockNode>, timer: Timer) {
-        match timer {
-            Timer::ClientTick => {
-                self.on_tick(ctx);
-                ctx.set_timer(self.tick_period(), Timer::ClientTick);
-            }
-            Timer::HoldEnd => self.on_hold_end(ctx),
-            Timer::Tick => {}
         }
     }
 
@@ -214,6 +423,19 @@ impl Client {
         }
         let end = lease_from.saturating_add(self.config.session_lease_safe());
         self.lease_end = self.lease_end.max(end);
+    }
+
+    /// Master discovery: a hint that left a request without any reply for
+    /// `client_retry` gives way to the next replica.
+    fn move_on_if_silent(&mut self, now: SimTime) {
+        if !self.naive
+            && self
+                .awaiting_since
+                .is_some_and(|since| now.saturating_since(since) >= self.config.client_retry)
+        {
+            self.hint = NodeId((self.hint.0 + 1) % self.config.replicas as u32);
+            self.awaiting_since = None;
+        }
     }
 
     fn send_to_cell(&mut self, ctx: &mut Ctx<'_, LockNode>, msg: Msg) {
@@ -305,94 +527,45 @@ impl Client {
         }
     }
 
+    /// The periodic part of session upkeep: master discovery, reopening, release
+    /// resends and keep-alives. (Acquires are the driver's.)
     fn on_tick(&mut self, ctx: &mut Ctx<'_, LockNode>) {
         let now = ctx.monotonic();
         let retry = self.config.client_retry;
         self.redirected = false;
-        if !self.naive
-            && self
-                .awaiting_since
-                .is_some_and(|since| now.saturating_since(since) >= retry)
-        {
-            // The replica we talk to went quiet: try the next one.
-            self.hint = NodeId((self.hint.0 + 1) % self.config.replicas as u32);
-            self.awaiting_since = None;
-        }
+        let acquire_started = std::mem::take(&mut self.acquire_started);
+        // The replica we talk to went quiet: try the next one.
+        self.move_on_if_silent(now);
         if self.session_state == SessionState::Opening {
             if now.saturating_since(self.open_sent) >= retry {
                 self.send_open(ctx);
             }
             return;
         }
-        if let Phase::Acquiring {
-            op,
-            lock,
-            started,
-            last_sent,
-        } = self.phase
-        {
-            if now.saturating_since(started) >= self.config.acquire_timeout {
-                // The master may have granted it (the grant lost on the way): the
-                // acquire is indeterminate, not failed.
-                ctx.observe(Observation::OpCompleted {
-                    op,
-                    outcome: Outcome::Info("timeout"),
-                    ret: Value::Nil,
-                });
-                self.phase = Phase::Idle;
-                if !self.naive {
-                    // The grant may have been applied and its reply lost: hand the lock
-                    // back, or the session (kept alive by our next requests) would hold
-                    // it forever and our next acquire of it would queue behind our own
-                    // forgotten hold. Generation 0: we never learned it.
-                    self.release(ctx, op, Sequencer::abandoned(lock));
-                }
-            } else if now.saturating_since(last_sent) >= retry {
-                self.phase = Phase::Acquiring {
-                    op,
-                    lock,
-                    started,
-                    last_sent: now,
-                };
-                self.send_acquire(ctx, lock, op);
+        if self.naive {
+            return;
+        }
+        // A release is confirmed by the next reply that reports it applied; one still
+        // unconfirmed after two retry periods was probably lost.
+        let resend_after = SimDuration(retry.0.saturating_mul(2));
+        let mut need_ack = false;
+        for index in 0..self.pending_releases.len() {
+            let pending = self.pending_releases[index];
+            if now.saturating_since(pending.sent_at) >= resend_after {
+                self.pending_releases[index].sent_at = now;
+                self.send_release(ctx, pending.op, pending.sequencer);
+                need_ack = true;
             }
         }
-        let mut issued = false;
-        if now >= self.next_issue {
-            let interval = self.config.client_interval;
-            self.next_issue = self.next_issue.saturating_add(interval);
-            if self.next_issue <= now {
-                // Fell behind (a pause): skip the missed slots rather than burst.
-                self.next_issue = now.saturating_add(interval);
-            }
-            if self.phase == Phase::Idle && self.healthy(now) {
-                self.start_acquire(ctx);
-                issued = true;
-            }
-        }
-        if !self.naive {
-            // A release is confirmed by the next reply that reports it applied; one
-            // still unconfirmed after two retry periods was probably lost.
-            let resend_after = SimDuration(retry.0.saturating_mul(2));
-            let mut need_ack = false;
-            for index in 0..self.pending_releases.len() {
-                let pending = self.pending_releases[index];
-                if now.saturating_since(pending.sent_at) >= resend_after {
-                    self.pending_releases[index].sent_at = now;
-                    self.send_release(ctx, pending.op, pending.sequencer);
-                    need_ack = true;
-                }
-            }
-            // Every request extends the session lease: an explicit KeepAlive is needed
-            // only when the client has been quiet for half a lease.
-            let half_used =
-                now.saturating_add(SimDuration(self.config.session_lease.0 / 2)) >= self.lease_end;
-            let quiet = self
-                .keepalive_sent
-                .is_none_or(|sent| now.saturating_since(sent) >= retry);
-            if ((half_used && !issued) || need_ack) && quiet {
-                self.send_keepalive(ctx);
-            }
+        // Every request extends the session lease: an explicit KeepAlive is needed only
+        // when the client has been quiet for half a lease.
+        let half_used =
+            now.saturating_add(SimDuration(self.config.session_lease.0 / 2)) >= self.lease_end;
+        let quiet = self
+            .keepalive_sent
+            .is_none_or(|sent| now.saturating_since(sent) >= retry);
+        if ((half_used && !acquire_started) || need_ack) && quiet {
+            self.send_keepalive(ctx);
         }
     }
 
@@ -420,86 +593,6 @@ impl Client {
                 outcome: Outcome::Info(why),
                 ret: Value::Nil,
             });
-        }
-    }
-
-    fn start_acquire(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let now = ctx.monotonic();
-        let op = ctx.durable().last_op + 1;
-        ctx.durable_mut().last_op = op;
-        // Operation numbers stay unique per client across crashes.
-        ctx.sync();
-        let lock = below(ctx.rng(), u64::from(self.config.locks)) as LockId;
-        ctx.observe(Observation::OpInvoked {
-            op,
-            f: "acquire",
-            key: Some(Value::Int(i64::from(lock))),
-            arg: Value::Nil,
-        });
-        self.phase = Phase::Acquiring {
-            op,
-            lock,
-            started: now,
-            last_sent: now,
-        };
-        self.send_acquire(ctx, lock, op);
-    }
-
-    fn on_granted(
-        &mut self,
-        ctx: &mut Ctx<'_, LockNode>,
-        session: SessionId,
-        sequencer: Sequencer,
-        op: u64,
-        lease_from: SimTime,
-        released_op: u64,
-    ) {
-        if session != self.session {
-            // A grant to an older session: that session's expiry frees the lock.
-            return;
-        }
-        let now = ctx.monotonic();
-        self.awaiting_since = None;
-        self.extend_lease(lease_from);
-        self.pending_releases.retain(|r| r.op > released_op);
-        self.confirm_release(ctx, released_op);
-        match self.phase {
-            Phase::Acquiring {
-                op: wanted, lock, ..
-            } if wanted == op && lock == sequencer.lock => {
-                ctx.observe(Observation::OpCompleted {
-                    op,
-                    outcome: Outcome::Ok,
-                    ret: Value::Int(sequencer.generation as i64),
-                });
-                if self.healthy(now) {
-                    // The check: the lease holds, so the client trusts the lock for the
-                    // whole hold time and writes at its end without checking again.
-                    // A pause in between is exactly what sequencers exist for.
-                    self.phase = Phase::Holding { op, sequencer };
-                    self.hold_timer = Some(ctx.set_timer(self.config.hold_time, Timer::HoldEnd));
-                } else {
-                    // Granted, but our session is in jeopardy: do not use it.
-                    self.phase = Phase::Idle;
-                    self.release(ctx, op, sequencer);
-                }
-            }
-            Phase::Holding { op: holding, .. } if holding == op => {}
-            _ => {
-                // A late grant for an acquire we gave up on: hand it back. Its release
-                // may already be pending under generation 0 (sent when the acquire
-                // timed out): resend it under the generation we now learned.
-                let pending = self.pending_releases.iter().position(|r| r.op == op);
-                match pending {
-                    Some(index) if self.pending_releases[index].sequencer == sequencer => {}
-                    Some(index) => {
-                        self.pending_releases[index].sequencer = sequencer;
-                        self.pending_releases[index].sent_at = now;
-                        self.send_release(ctx, op, sequencer);
-                    }
-                    None => self.release(ctx, op, sequencer),
-                }
-            }
         }
     }
 
@@ -531,20 +624,13 @@ impl Client {
         self.release(ctx, op, sequencer);
     }
 
+    /// The session expired at the master (the driver already ended an acquire in
+    /// flight): every hold is gone, and a new session opens.
     fn on_session_expired(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        match self.phase {
-            // The grant may have happened before the expiry freed it again.
-            Phase::Acquiring { op, .. } => ctx.observe(Observation::OpCompleted {
-                op,
-                outcome: Outcome::Info("session_expired"),
-                ret: Value::Nil,
-            }),
-            Phase::Holding { .. } => {
-                if let Some(timer) = self.hold_timer.take() {
-                    ctx.cancel_timer(timer);
-                }
-            }
-            Phase::Idle => {}
+        if let Phase::Holding { .. } = self.phase
+            && let Some(timer) = self.hold_timer.take()
+        {
+            ctx.cancel_timer(timer);
         }
         self.phase = Phase::Idle;
         // The expiry freed every lock the session held: an unconfirmed release took
@@ -566,11 +652,12 @@ impl Client {
         if self.redirected {
             return;
         }
-        // Resend the most urgent request to the new hint at once, once per tick.
+        // Resend the most urgent request to the new hint at once, once per tick: a
+        // redirect of the attempt in flight, not a retry.
         self.redirected = true;
         if self.session_state == SessionState::Opening {
             self.send_open(ctx);
-        } else if let Phase::Acquiring { op, lock, .. } = self.phase {
+        } else if let Phase::Acquiring { op, lock } = self.phase {
             self.send_acquire(ctx, lock, op);
         } else {
             self.send_keepalive(ctx);
@@ -582,12 +669,23 @@ impl Client {
 mod tests {
     use super::super::testkit::*;
     use super::*;
-    use dsim_core::{CtxParts, Effect};
+    use dsim_core::{Backoff, CtxParts, Effect, RetryPolicy};
+
+    const ARRIVE: Timer = Timer::Client(DriverTimer::Arrive);
+
+    /// The driver's timeout of attempt `attempt` of acquire `op`.
+    fn timeout(op: u64, attempt: u32) -> Timer {
+        Timer::Client(DriverTimer::Timeout { op, attempt })
+    }
 
     /// Client node 3 of a 3-replica cell with 2 clients, session open with a lease
     /// from local time 0, first acquire sent.
     fn acquiring() -> (Client, CtxParts<LockNode>, u64, LockId) {
-        let config = config(3, 2);
+        acquiring_with(config(3, 2))
+    }
+
+    /// As [`acquiring`], with `config`.
+    fn acquiring_with(config: LockConfig) -> (Client, CtxParts<LockNode>, u64, LockId) {
         let mut parts = parts(&config, 3);
         let mut client = Client::new(config, NodeId(3));
         client.on_start(&mut parts.ctx());
@@ -602,7 +700,7 @@ mod tests {
         );
         parts.take_effects();
         parts.local_now = SimTime(config.client_interval.0);
-        client.on_timer(&mut parts.ctx(), Timer::ClientTick);
+        client.on_timer(&mut parts.ctx(), ARRIVE);
         let (op, lock) = parts
             .take_sends()
             .into_iter()
@@ -765,7 +863,7 @@ mod tests {
         let (mut client, mut parts, op, lock) = holding();
         client.on_timer(&mut parts.ctx(), Timer::HoldEnd);
         // A second hold ends before any reply confirmed the first release.
-        client.phase = Phase::Holding {
+        client.session.phase = Phase::Holding {
             op: op + 1,
             sequencer: Sequencer {
                 lock,
@@ -890,11 +988,10 @@ mod tests {
         let lease_from = parts.local_now;
         client.on_timer(&mut parts.ctx(), Timer::HoldEnd);
         parts.take_effects();
-        // The next turn is skipped only if busy; make the client idle and quiet: no
-        // issue is due before half the lease went by.
+        // The client is idle and quiet (no acquire went out since) until half the lease
+        // went by.
         let config = config(3, 2);
         parts.local_now = SimTime(lease_from.0 + config.session_lease.0 / 2 + 1);
-        client.next_issue = SimTime::MAX;
         client.on_timer(&mut parts.ctx(), Timer::ClientTick);
         // Without it the master would expire a healthy but idle session.
         assert!(
@@ -909,13 +1006,32 @@ mod tests {
     fn timed_out_acquire_is_released_and_a_late_grant_handed_back() {
         let (mut client, mut parts, op, lock) = acquiring();
         let config = config(3, 2);
-        parts.local_now = SimTime(parts.local_now.0 + config.acquire_timeout.0);
-        client.on_timer(&mut parts.ctx(), Timer::ClientTick);
-        assert!(observations(&parts).contains(&Observation::OpCompleted {
-            op,
-            outcome: Outcome::Info("timeout"),
-            ret: Value::Nil,
-        }));
+        // Attempts of `client_retry` (100 ms) until `acquire_timeout` (1 s): ten.
+        let attempts = (config.acquire_timeout.0 / config.client_retry.0) as u32;
+        assert_eq!(attempts, 10);
+        for attempt in 0..attempts - 1 {
+            parts.local_now = SimTime(parts.local_now.0 + config.client_retry.0);
+            client.on_timer(&mut parts.ctx(), timeout(op, attempt));
+            // Each timeout before the last resends the same acquire (the master answers
+            // a duplicate of a granted one with the grant): giving up early would turn
+            // a slow grant into a timeout.
+            assert!(observations(&parts).is_empty(), "attempt {attempt}");
+            assert!(parts.take_sends().iter().any(
+                |(_, m)| matches!(m, Msg::Acquire { op: o, lock: l, .. } if *o == op && *l == lock)
+            ));
+        }
+        parts.local_now = SimTime(parts.local_now.0 + config.client_retry.0);
+        client.on_timer(&mut parts.ctx(), timeout(op, attempts - 1));
+        // After `acquire_timeout` the acquire is indeterminate, as before the driver.
+        assert_eq!(
+            observations(&parts),
+            vec![Observation::OpCompleted {
+                op,
+                outcome: Outcome::Info("timeout"),
+                ret: Value::Nil,
+            }]
+        );
+        assert_eq!(client.acquires_in_flight(), 0);
         // The acquire may have been granted with the reply lost: without this release
         // the session would hold the lock for nobody, for as long as it lives.
         assert!(parts.take_sends().iter().any(
@@ -954,7 +1070,7 @@ mod tests {
         // The article's lock has no sessions to open.
         assert!(parts.take_sends().is_empty());
         parts.local_now = SimTime(config.client_interval.0);
-        client.on_timer(&mut parts.ctx(), Timer::ClientTick);
+        client.on_timer(&mut parts.ctx(), ARRIVE);
         let sends = parts.take_sends();
         assert!(matches!(
             sends.as_slice(),
@@ -967,7 +1083,7 @@ mod tests {
         let (mut client, mut parts, op, _) = acquiring();
         let config = config(3, 2);
         parts.local_now = SimTime(parts.local_now.0 + config.client_retry.0);
-        client.on_timer(&mut parts.ctx(), Timer::ClientTick);
+        client.on_timer(&mut parts.ctx(), timeout(op, 0));
         // Replica 0 never answered: the retry goes to replica 1.
         assert!(
             parts
@@ -989,5 +1105,47 @@ mod tests {
                 .iter()
                 .any(|(target, msg)| *target == NodeId(2) && matches!(msg, Msg::Acquire { .. }))
         );
+    }
+
+    #[test]
+    fn workload_retry_policy_spaces_and_limits_acquire_attempts() {
+        let mut config = config(3, 2);
+        config.workload.retry = RetryPolicy {
+            backoff: Backoff::Exponential,
+            base: SimDuration::from_millis(10),
+            max_attempts: Some(2),
+            ..RetryPolicy::default()
+        };
+        let (mut client, mut parts, op, lock) = acquiring_with(config);
+        parts.local_now = SimTime(parts.local_now.0 + config.client_retry.0);
+        client.on_timer(&mut parts.ctx(), timeout(op, 0));
+        let effects = parts.take_effects();
+        // The policy's backoff: the retry waits 10 ms instead of going out at once (the
+        // default policy's immediate resend), and the acquire is not over yet.
+        assert!(sends(&effects).is_empty(), "{effects:?}");
+        assert!(effects.iter().any(|e| matches!(
+            e,
+            Effect::SetTimer { after, timer: Timer::Client(DriverTimer::Retry { op: o }), .. }
+                if *o == op && *after == SimDuration::from_millis(10)
+        )));
+        client.on_timer(&mut parts.ctx(), Timer::Client(DriverTimer::Retry { op }));
+        assert!(parts.take_sends().iter().any(
+            |(_, m)| matches!(m, Msg::Acquire { op: o, lock: l, .. } if *o == op && *l == lock)
+        ));
+        client.on_timer(&mut parts.ctx(), timeout(op, 1));
+        // max_attempts = 2 replaces the ten attempts acquire_timeout would give: the
+        // second timeout ends the acquire, and its possible grant is handed back.
+        assert_eq!(
+            observations(&parts),
+            vec![Observation::OpCompleted {
+                op,
+                outcome: Outcome::Info("timeout"),
+                ret: Value::Nil,
+            }]
+        );
+        assert!(parts.take_sends().iter().any(
+            |(_, m)| matches!(m, Msg::Release { op: o, sequencer, .. } if *o == op && *sequencer == Sequencer::abandoned(lock))
+        ));
+        assert_eq!(client.phase(), Phase::Idle);
     }
 }

@@ -1,6 +1,7 @@
 //! The vocabulary of the lock service: sessions, sequencers, lock-database commands, the
 //! messages, timers and observations, and what each node keeps across crashes.
 
+use crate::kit::client::DriverTimer;
 use crate::paxos::Ballot;
 use dsim_core::{NodeId, SimTime};
 
@@ -663,10 +664,14 @@ pub enum Timer {
     /// Replica (and the naive server): heartbeat, lease renewal, retransmission,
     /// election checks and session bookkeeping.
     Tick,
-    /// Client: issue, retry and keep-alive period.
+    /// Client: session upkeep (keep-alives, session reopening, master discovery,
+    /// release resends).
     ClientTick,
     /// Client: the hold time is over: write to the resource, then release.
     HoldEnd,
+    /// Client: a timer of the kit's client driver, which issues and retries acquires
+    /// (arrival, attempt timeout, retry backoff).
+    Client(DriverTimer),
 }
 
 /// Lock-service observations for the checker.

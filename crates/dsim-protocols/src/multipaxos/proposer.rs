@@ -392,3 +392,123 @@ fn next_own_value<H: Host>(ctx: &Ctx<'_, H>, waiting: &mut VecDeque<Cmd<H>>) -> 
     }
     H::Machine::NOOP
 }
+
+#[cfg(test)]
+mod tests {
+    //! The core's quorum collection, driven through the `paxos` host with five
+    //! replicas (so that a majority needs two peers besides the proposer).
+    use crate::multipaxos::{Ballot, Msg as Core};
+    use crate::paxos::{Msg, PaxosConfig, PaxosNode, Timer, command_value};
+    use dsim_core::{CtxParts, Node, NodeId, SimTime, Workload};
+
+    const REPLICAS: usize = 5;
+    const CLIENT: NodeId = NodeId(REPLICAS as u32);
+
+    fn candidate() -> (PaxosNode, CtxParts<PaxosNode>, Ballot) {
+        let config = PaxosConfig::new(
+            REPLICAS,
+            Workload {
+                clients: 1,
+                rate_per_s: 100.0,
+                ..Workload::default()
+            },
+        );
+        let mut parts = CtxParts::new(NodeId(0), config.total_nodes(), 7);
+        let mut node = PaxosNode::new(&config, NodeId(0));
+        node.on_start(&mut parts.ctx());
+        parts.take_effects();
+        parts.local_now = SimTime(10_000_000_000);
+        node.on_timer(&mut parts.ctx(), Timer::Election);
+        let sends = parts.take_sends();
+        let targets: Vec<u32> = sends.iter().map(|(target, _)| target.0).collect();
+        // Our own promise is counted up front: no prepare goes to ourselves.
+        assert_eq!(targets, vec![1, 2, 3, 4]);
+        let Msg::Core(Core::Prepare { ballot, .. }) = sends[0].1 else {
+            panic!("an election sends prepares, got {:?}", sends[0].1);
+        };
+        (node, parts, ballot)
+    }
+
+    fn promise(ballot: Ballot) -> Msg {
+        Msg::Core(Core::Promise {
+            ballot,
+            entries: Vec::new(),
+            chosen: Vec::new(),
+        })
+    }
+
+    fn accepted(ballot: Ballot) -> Msg {
+        Msg::Core(Core::Accepted { ballot, slot: 0 })
+    }
+
+    #[test]
+    fn promises_count_once_per_replica_and_only_from_replicas() {
+        let (mut node, mut parts, ballot) = candidate();
+        for source in [NodeId(1), NodeId(1), CLIENT] {
+            node.on_message(&mut parts.ctx(), source, promise(ballot));
+        }
+        // Own + node 1 twice + a client would be 4 with a counter; it is 2 of 3 needed.
+        assert_eq!(node.leading(), None);
+        parts.take_effects();
+        parts.local_now = SimTime(parts.local_now.0 + 1_000_000_000);
+        node.on_timer(&mut parts.ctx(), Timer::Tick);
+        let resent: Vec<u32> = parts
+            .take_sends()
+            .into_iter()
+            .filter(|(_, msg)| matches!(msg, Msg::Core(Core::Prepare { .. })))
+            .map(|(target, _)| target.0)
+            .collect();
+        // Node 1 promised: resending to it wastes a message; skipping 2..4 stalls.
+        assert_eq!(resent, vec![2, 3, 4]);
+        node.on_message(&mut parts.ctx(), NodeId(3), promise(ballot));
+        assert_eq!(node.leading(), Some(ballot), "own, 1 and 3: a majority");
+    }
+
+    #[test]
+    fn an_accept_is_chosen_by_a_majority_of_distinct_acceptors_and_resent_to_the_rest() {
+        let (mut node, mut parts, ballot) = candidate();
+        node.on_message(&mut parts.ctx(), NodeId(1), promise(ballot));
+        node.on_message(&mut parts.ctx(), NodeId(2), promise(ballot));
+        assert_eq!(node.leading(), Some(ballot));
+        let value = command_value(CLIENT, 0);
+        node.on_message(
+            &mut parts.ctx(),
+            CLIENT,
+            Msg::Request {
+                value,
+                forwarded: false,
+            },
+        );
+        let targets: Vec<u32> = parts
+            .take_sends()
+            .into_iter()
+            .filter(|(_, msg)| matches!(msg, Msg::Core(Core::Accept { slot: 0, .. })))
+            .map(|(target, _)| target.0)
+            .collect();
+        assert_eq!(
+            targets,
+            vec![1, 2, 3, 4],
+            "the leader accepted slot 0 itself"
+        );
+        node.on_message(&mut parts.ctx(), NodeId(4), accepted(ballot));
+        node.on_message(&mut parts.ctx(), NodeId(4), accepted(ballot));
+        node.on_message(&mut parts.ctx(), CLIENT, accepted(ballot));
+        // A duplicated ack (or a stranger's) counted twice would choose with two votes.
+        assert_eq!(parts.durable.chosen(0), None);
+        parts.local_now = SimTime(parts.local_now.0 + 1_000_000_000);
+        node.on_timer(&mut parts.ctx(), Timer::Tick);
+        let resent: Vec<u32> = parts
+            .take_sends()
+            .into_iter()
+            .filter(|(_, msg)| matches!(msg, Msg::Core(Core::Accept { slot: 0, .. })))
+            .map(|(target, _)| target.0)
+            .collect();
+        assert_eq!(
+            resent,
+            vec![1, 2, 3],
+            "only to the acceptors that have not accepted"
+        );
+        node.on_message(&mut parts.ctx(), NodeId(2), accepted(ballot));
+        assert_eq!(parts.durable.chosen(0), Some(value), "own, 4 and 2: chosen");
+    }
+}

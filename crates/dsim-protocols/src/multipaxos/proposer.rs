@@ -420,13 +420,31 @@ mod tests {
         parts.local_now = SimTime(10_000_000_000);
         node.on_timer(&mut parts.ctx(), Timer::Election);
         let sends = parts.take_sends();
-        let targets: Vec<u32> = sends.iter().map(|(target, _)| target.0).collect();
+        let to: Vec<u32> = sends.iter().map(|(target, _)| target.0).collect();
         // Our own promise is counted up front: no prepare goes to ourselves.
-        assert_eq!(targets, vec![1, 2, 3, 4]);
+        assert_eq!(to, vec![1, 2, 3, 4]);
         let Msg::Core(Core::Prepare { ballot, .. }) = sends[0].1 else {
             panic!("an election sends prepares, got {:?}", sends[0].1);
         };
         (node, parts, ballot)
+    }
+
+    /// The targets of the sends taken from `parts` that `kind` matches, in order.
+    fn targets(parts: &mut CtxParts<PaxosNode>, kind: fn(&Msg) -> bool) -> Vec<u32> {
+        parts
+            .take_sends()
+            .into_iter()
+            .filter(|(_, msg)| kind(msg))
+            .map(|(target, _)| target.0)
+            .collect()
+    }
+
+    fn is_prepare(msg: &Msg) -> bool {
+        matches!(msg, Msg::Core(Core::Prepare { .. }))
+    }
+
+    fn is_accept(msg: &Msg) -> bool {
+        matches!(msg, Msg::Core(Core::Accept { slot: 0, .. }))
     }
 
     fn promise(ballot: Ballot) -> Msg {
@@ -452,14 +470,8 @@ mod tests {
         parts.take_effects();
         parts.local_now = SimTime(parts.local_now.0 + 1_000_000_000);
         node.on_timer(&mut parts.ctx(), Timer::Tick);
-        let resent: Vec<u32> = parts
-            .take_sends()
-            .into_iter()
-            .filter(|(_, msg)| matches!(msg, Msg::Core(Core::Prepare { .. })))
-            .map(|(target, _)| target.0)
-            .collect();
         // Node 1 promised: resending to it wastes a message; skipping 2..4 stalls.
-        assert_eq!(resent, vec![2, 3, 4]);
+        assert_eq!(targets(&mut parts, is_prepare), vec![2, 3, 4]);
         node.on_message(&mut parts.ctx(), NodeId(3), promise(ballot));
         assert_eq!(node.leading(), Some(ballot), "own, 1 and 3: a majority");
     }
@@ -479,14 +491,8 @@ mod tests {
                 forwarded: false,
             },
         );
-        let targets: Vec<u32> = parts
-            .take_sends()
-            .into_iter()
-            .filter(|(_, msg)| matches!(msg, Msg::Core(Core::Accept { slot: 0, .. })))
-            .map(|(target, _)| target.0)
-            .collect();
         assert_eq!(
-            targets,
+            targets(&mut parts, is_accept),
             vec![1, 2, 3, 4],
             "the leader accepted slot 0 itself"
         );
@@ -497,14 +503,8 @@ mod tests {
         assert_eq!(parts.durable.chosen(0), None);
         parts.local_now = SimTime(parts.local_now.0 + 1_000_000_000);
         node.on_timer(&mut parts.ctx(), Timer::Tick);
-        let resent: Vec<u32> = parts
-            .take_sends()
-            .into_iter()
-            .filter(|(_, msg)| matches!(msg, Msg::Core(Core::Accept { slot: 0, .. })))
-            .map(|(target, _)| target.0)
-            .collect();
         assert_eq!(
-            resent,
+            targets(&mut parts, is_accept),
             vec![1, 2, 3],
             "only to the acceptors that have not accepted"
         );

@@ -19,6 +19,16 @@
 //! through the node's [`Ctx`]; the node routes its retransmission timer back to
 //! [`QuorumCall::on_retransmit`] and each reply to [`QuorumCall::on_reply`].
 //!
+//! Two more uses are built in, for replicas that collect quorums among their peers
+//! (the Multi-Paxos core's promises and acceptances):
+//! - **A vote counted up front.** A replica that is itself one of the replicas counts
+//!   its own answer with [`QuorumCall::on_reply`] before sending; every send goes only
+//!   to the replicas that have not answered, so it never sends to itself.
+//! - **Retransmission from the node's own tick.** A node with many calls in flight and
+//!   one periodic timer sends with [`QuorumCall::send_to_missing`] (no timer per call),
+//!   asks [`QuorumCall::is_due`] on each tick, and builds the message at each send,
+//!   so a resend can carry fresher fields (a commit index) than the first one.
+//!
 //! ```
 //! use dsim_core::{Ctx, CtxParts, Node, NodeId, SimDuration};
 //! use dsim_protocols::kit::quorum::{QuorumCall, Reply, Threshold};
@@ -44,7 +54,7 @@
 //! assert!(call.is_complete()); // 2 of 3 distinct replicas
 //! ```
 
-use dsim_core::{Ctx, Node, NodeId, SimDuration, TimerId};
+use dsim_core::{Ctx, Node, NodeId, SimDuration, SimTime, TimerId};
 use std::collections::BTreeMap;
 
 /// How many distinct replicas must answer for a call to complete.
@@ -94,6 +104,8 @@ pub struct QuorumCall<M, R> {
     retransmit_after: SimDuration,
     replies: BTreeMap<NodeId, R>,
     timer: Option<TimerId>,
+    /// The node's local time at the last send, if any.
+    sent_at: Option<SimTime>,
     retransmissions: u64,
 }
 
@@ -117,18 +129,83 @@ impl<M: Clone, R> QuorumCall<M, R> {
             retransmit_after,
             replies: BTreeMap::new(),
             timer: None,
+            sent_at: None,
             retransmissions: 0,
         }
     }
 
-    /// Sends the request to every replica and sets the retransmission timer, whose
-    /// payload `timer` the node hands back to [`QuorumCall::on_retransmit`] when it
-    /// fires.
+    /// Sends the request to every replica that has not answered (every replica, for a
+    /// new call; a reply counted before, such as the caller's own vote, spares its
+    /// sender) and sets the retransmission timer, whose payload `timer` the node hands
+    /// back to [`QuorumCall::on_retransmit`] when it fires.
     pub fn broadcast<N: Node<Msg = M>>(&mut self, ctx: &mut Ctx<'_, N>, timer: N::Timer) {
-        for &replica in &self.replicas {
-            ctx.send(replica, self.request.clone());
-        }
+        self.send_to_missing(ctx, M::clone);
         self.arm(ctx, timer);
+    }
+
+    /// Sends the request, made into the node's message by `message` at each send, to
+    /// every replica that has not answered, in node id order, and notes the node's
+    /// clock as the call's last send. Sets no timer: this is for a node that drives
+    /// retransmission from a periodic tick of its own (see [`QuorumCall::is_due`]);
+    /// every send after the first counts as a retransmission. Returns how many
+    /// requests it sent.
+    ///
+    /// ```
+    /// use dsim_core::{Ctx, CtxParts, Node, NodeId, SimDuration, SimTime};
+    /// use dsim_protocols::kit::quorum::{QuorumCall, Threshold};
+    ///
+    /// # #[derive(Clone, Debug, PartialEq)] enum Msg { Accept { value: u64, commit: u64 } }
+    /// # #[derive(Clone, Debug)] struct Tick;
+    /// # struct Leader;
+    /// # impl Node for Leader {
+    /// #     type Msg = Msg; type Timer = Tick; type Durable = (); type Event = ();
+    /// #     fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Msg) {}
+    /// #     fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: Tick) {}
+    /// # }
+    /// let mut parts = CtxParts::<Leader>::new(NodeId(0), 3, 1);
+    /// let replicas = vec![NodeId(0), NodeId(1), NodeId(2)];
+    /// // The request is the proposed value; each send adds the commit index of the moment.
+    /// let mut call: QuorumCall<u64, ()> =
+    ///     QuorumCall::new(replicas, Threshold::Majority, 7, SimDuration::from_millis(10));
+    /// call.on_reply(NodeId(0), ()); // our own acceptance, counted up front
+    /// let sent = call.send_to_missing(&mut parts.ctx(), |&value| Msg::Accept { value, commit: 0 });
+    /// assert_eq!(sent, 2); // to nodes 1 and 2, not to ourselves
+    /// assert!(!call.is_due(SimTime(5_000_000)), "a tick 5 ms later resends nothing yet");
+    /// assert!(call.is_due(SimTime(10_000_000)));
+    /// ```
+    pub fn send_to_missing<N: Node>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        message: impl Fn(&M) -> N::Msg,
+    ) -> usize {
+        let mut sent = 0;
+        for &replica in &self.replicas {
+            if !self.replies.contains_key(&replica) {
+                ctx.send(replica, message(&self.request));
+                sent += 1;
+            }
+        }
+        if self.sent_at.is_some() && sent > 0 {
+            self.retransmissions += 1;
+        }
+        self.sent_at = Some(ctx.now());
+        sent
+    }
+
+    /// Whether a tick-driven call should be sent again at local time `now`: it is
+    /// incomplete and `retransmit_after` has passed since its last send (or it was
+    /// never sent).
+    pub fn is_due(&self, now: SimTime) -> bool {
+        !self.is_complete()
+            && self
+                .sent_at
+                .is_none_or(|sent_at| now.saturating_since(sent_at) >= self.retransmit_after)
+    }
+
+    /// The node's local time at the call's last send, if it was sent.
+    pub fn sent_at(&self) -> Option<SimTime> {
+        self.sent_at
     }
 
     /// Counts a reply from `from`: only the first reply of each replica counts.
@@ -155,13 +232,9 @@ impl<M: Clone, R> QuorumCall<M, R> {
         if self.is_complete() {
             return 0;
         }
-        let missing = self.missing();
-        for &replica in &missing {
-            ctx.send(replica, self.request.clone());
-        }
-        self.retransmissions += 1;
+        let sent = self.send_to_missing(ctx, M::clone);
         self.arm(ctx, timer);
-        missing.len()
+        sent
     }
 
     /// Cancels the retransmission timer (call it once the call's result is used, or
@@ -201,7 +274,8 @@ impl<M: Clone, R> QuorumCall<M, R> {
         &self.request
     }
 
-    /// How many times the request was resent (timer firings that resent anything).
+    /// How many times the request was resent (sends after the first that sent
+    /// anything).
     pub fn retransmissions(&self) -> u64 {
         self.retransmissions
     }
@@ -359,6 +433,59 @@ mod tests {
         // No sends and no new timer: a finished call must go quiet.
         assert!(parts.take_effects().is_empty());
         assert_eq!(call.retransmissions(), 0);
+    }
+
+    #[test]
+    fn a_vote_counted_up_front_spares_its_sender_every_send() {
+        // Replica 2 collects among 0..5 and counts its own answer first.
+        let mut parts = CtxParts::<Client>::new(NodeId(2), 5, 1);
+        let mut call = QuorumCall::new(five(), Threshold::Majority, Query(3), SimDuration(30));
+        assert_eq!(call.on_reply(NodeId(2), ()), Reply::Counted);
+        call.broadcast(&mut parts.ctx(), Resend);
+        // Sending to itself would cost a message and a second, ignored, vote.
+        assert_eq!(targets(&mut parts), vec![0, 1, 3, 4]);
+        call.on_reply(NodeId(4), ());
+        assert_eq!(call.on_retransmit(&mut parts.ctx(), Resend), 3);
+        assert_eq!(targets(&mut parts), vec![0, 1, 3]);
+        // Self plus one peer: a majority needs a third distinct replica.
+        assert!(!call.is_complete());
+        call.on_reply(NodeId(0), ());
+        assert!(call.is_complete());
+    }
+
+    #[test]
+    fn tick_driven_sends_set_no_timer_and_come_due_after_the_period() {
+        let mut parts = CtxParts::<Client>::new(NodeId(0), 5, 1);
+        let mut call = QuorumCall::new(five(), Threshold::Majority, 5, SimDuration(30));
+        assert!(call.is_due(SimTime(0)), "a call never sent is due");
+        call.on_reply(NodeId(0), ());
+        let sent = call.send_to_missing(&mut parts.ctx(), |&n| Query(n));
+        assert_eq!(sent, 4);
+        let effects = parts.take_effects();
+        // The node's own tick drives resends: a timer per call would flood the queue.
+        assert!(!effects.iter().any(|e| matches!(e, Effect::SetTimer { .. })));
+        assert_eq!(effects.len(), 4);
+        assert_eq!(call.sent_at(), Some(SimTime(0)));
+        assert_eq!(call.retransmissions(), 0, "the first send is not a resend");
+        assert!(!call.is_due(SimTime(29)), "not before the period");
+        assert!(call.is_due(SimTime(30)));
+        call.on_reply(NodeId(3), ());
+        // The message is built at each send: a resend may carry fresher fields.
+        let sent = call.send_to_missing(&mut parts.ctx(), |&n| Query(n + 100));
+        assert_eq!(sent, 3);
+        let sends: Vec<(u32, Query)> = parts
+            .take_sends()
+            .into_iter()
+            .map(|(target, msg)| (target.0, msg))
+            .collect();
+        assert_eq!(
+            sends,
+            vec![(1, Query(105)), (2, Query(105)), (4, Query(105))]
+        );
+        assert_eq!(call.retransmissions(), 1);
+        call.on_reply(NodeId(1), ());
+        // Complete: never due again, however long the node waits.
+        assert!(!call.is_due(SimTime(u64::MAX)));
     }
 
     #[test]

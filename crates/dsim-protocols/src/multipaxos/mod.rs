@@ -15,6 +15,11 @@
 //! the guarantees and the failure model (crash-recovery with stable storage: every
 //! reply that depends on durable state leaves after a `sync`).
 //!
+//! Quorum collection is the kit's ([`crate::kit::quorum`]): the proposer's promises
+//! and each slot's acceptances are a [`QuorumCall`](crate::kit::quorum::QuorumCall)
+//! with the replica's own durable vote counted up front, resent from the heartbeat
+//! tick to the replicas that have not answered.
+//!
 //! Files: [`ballot`] (ballot numbers), [`msg`] (messages and timers), [`machine`]
 //! (the state-machine trait), [`durable`] (the acceptor's durable state and the
 //! learned log), `replica` (roles, timers and persistence), `proposer` (phases 1

@@ -1,8 +1,9 @@
 //! The proposer: phase 1 (prepare, promises, adoption), the stable leader's phase 2
 //! (accept, accepted, chosen) and its heartbeats and retransmissions.
 
-use super::replica::{Campaign, Leading, Proposal, QUEUE_MAX, Role, bit, has_run, peers};
+use super::replica::{Campaign, Leading, QUEUE_MAX, Role, has_run, peers, quorum_of_replicas};
 use super::{Adoption, Ballot, Cmd, Event, Host, Msg, PromiseEntry, Replica, StateMachine};
+use crate::kit::quorum::Reply;
 use dsim_core::Ctx;
 use dsim_core::NodeId;
 use std::collections::{BTreeMap, VecDeque};
@@ -15,11 +16,12 @@ const RETRANSMIT_PER_TICK_MAX: usize = 64;
 
 impl<H: Host> Replica<H> {
     /// Leader: heartbeats with the commit index, then retransmits accepts the network
-    /// lost (or whose acks it lost), oldest first and a bounded number per tick, so a
-    /// leader cut off from its followers does not flood the network with its window.
+    /// lost (or whose acks it lost) to the acceptors that have not accepted, with the
+    /// commit index of now. It looks at the oldest proposals only, a bounded number
+    /// per tick, so a leader cut off from its followers does not flood the network
+    /// with its window.
     pub(super) fn leader_tick(&mut self, ctx: &mut Ctx<'_, H>) {
         let now = ctx.now();
-        let interval = self.config.heartbeat_interval;
         let commit = self.first_unchosen;
         let me = self.id;
         let replicas = self.config.replicas;
@@ -30,23 +32,9 @@ impl<H: Host> Replica<H> {
         for peer in peers(me, replicas) {
             ctx.send(peer, H::message(Msg::Heartbeat { ballot, commit }));
         }
-        for (&slot, proposal) in leading.proposals.iter_mut().take(RETRANSMIT_PER_TICK_MAX) {
-            if now.saturating_since(proposal.sent_at) < interval {
-                continue;
-            }
-            proposal.sent_at = now;
-            for peer in peers(me, replicas) {
-                if proposal.acks & bit(peer) == 0 {
-                    ctx.send(
-                        peer,
-                        H::message(Msg::Accept {
-                            ballot,
-                            slot,
-                            value: proposal.value,
-                            commit,
-                        }),
-                    );
-                }
+        for (&slot, acceptances) in leading.proposals.iter_mut().take(RETRANSMIT_PER_TICK_MAX) {
+            if acceptances.is_due(now) {
+                acceptances.send_to_missing(ctx, |&value| accept::<H>(ballot, slot, value, commit));
             }
         }
     }
@@ -54,25 +42,14 @@ impl<H: Host> Replica<H> {
     /// Candidate: resends prepares to the acceptors that have not promised yet.
     pub(super) fn candidate_tick(&mut self, ctx: &mut Ctx<'_, H>) {
         let now = ctx.now();
-        let interval = self.config.heartbeat_interval;
-        let me = self.id;
-        let replicas = self.config.replicas;
         let Role::Candidate(campaign) = &mut self.role else {
             return;
         };
-        if now.saturating_since(campaign.sent_at) >= interval {
-            campaign.sent_at = now;
-            for peer in peers(me, replicas) {
-                if campaign.promised_by & bit(peer) == 0 {
-                    ctx.send(
-                        peer,
-                        H::message(Msg::Prepare {
-                            ballot: campaign.ballot,
-                            from_slot: campaign.from_slot,
-                        }),
-                    );
-                }
-            }
+        if campaign.promises.is_due(now) {
+            let from_slot = campaign.from_slot;
+            campaign.promises.send_to_missing(ctx, |&ballot| {
+                H::message(Msg::Prepare { ballot, from_slot })
+            });
         }
     }
 
@@ -105,17 +82,22 @@ impl<H: Host> Replica<H> {
         for entry in promise_contents::<H>(ctx, from_slot).0 {
             adopted.insert(entry.slot, (entry.ballot, entry.value));
         }
-        self.role = Role::Candidate(Campaign {
+        let mut promises = quorum_of_replicas(
+            self.id,
+            self.config.replicas,
             ballot,
-            from_slot,
-            promised_by: bit(self.id),
-            adopted,
-            sent_at: now,
+            self.config.heartbeat_interval,
+        );
+        promises.send_to_missing(ctx, |&ballot| {
+            H::message(Msg::Prepare { ballot, from_slot })
         });
-        for peer in peers(self.id, self.config.replicas) {
-            ctx.send(peer, H::message(Msg::Prepare { ballot, from_slot }));
-        }
-        if self.config.majority() == 1 {
+        let won = promises.is_complete();
+        self.role = Role::Candidate(Box::new(Campaign {
+            from_slot,
+            promises,
+            adopted,
+        }));
+        if won {
             self.become_leader(ctx);
         }
     }
@@ -132,10 +114,11 @@ impl<H: Host> Replica<H> {
         let Role::Candidate(campaign) = &mut self.role else {
             return;
         };
-        if campaign.ballot != ballot || campaign.promised_by & bit(source) != 0 {
+        // A promise for another ballot, a second one from the same acceptor, or one
+        // from a node that is no replica does not count.
+        if campaign.ballot() != ballot || campaign.promises.on_reply(source, ()) != Reply::Counted {
             return;
         }
-        campaign.promised_by |= bit(source);
         // Values an acceptor learned as chosen are chosen: learning them is always safe.
         for &(slot, value) in chosen {
             if super::learn(ctx, slot, value) {
@@ -154,7 +137,7 @@ impl<H: Host> Replica<H> {
                 *best = (entry.ballot, entry.value);
             }
         }
-        let won = campaign.promised_by.count_ones() as usize >= self.config.majority();
+        let won = campaign.promises.is_complete();
         self.first_unchosen = H::core(ctx.durable()).first_unchosen_from(self.first_unchosen);
         self.apply(ctx);
         if won {
@@ -168,7 +151,7 @@ impl<H: Host> Replica<H> {
         let Role::Candidate(campaign) = std::mem::replace(&mut self.role, Role::Follower) else {
             unreachable!("only a candidate becomes leader");
         };
-        let ballot = campaign.ballot;
+        let ballot = campaign.ballot();
         H::observe(ctx, Event::LeaderElected { ballot });
         self.leader = Some(self.id);
         self.leader_ballot = ballot;
@@ -264,7 +247,6 @@ impl<H: Host> Replica<H> {
             ballot,
             "a leader whose promise moved on must have stepped down"
         );
-        let now = ctx.now();
         for &(slot, value) in batch {
             assert!(
                 !H::core(ctx.durable()).is_chosen(slot),
@@ -273,11 +255,12 @@ impl<H: Host> Replica<H> {
             super::acceptor::accept::<H>(ctx, slot, ballot, value);
             leading.proposals.insert(
                 slot,
-                Proposal {
+                quorum_of_replicas(
+                    self.id,
+                    self.config.replicas,
                     value,
-                    acks: bit(self.id),
-                    sent_at: now,
-                },
+                    self.config.heartbeat_interval,
+                ),
             );
             if value != H::Machine::NOOP {
                 leading.in_flight.insert(value, slot);
@@ -287,23 +270,22 @@ impl<H: Host> Replica<H> {
         // Our own acceptance counts towards the quorum: durable first.
         self.persist(ctx);
         let commit = self.first_unchosen;
-        for &(slot, value) in batch {
-            for peer in peers(self.id, self.config.replicas) {
-                ctx.send(
-                    peer,
-                    H::message(Msg::Accept {
-                        ballot,
-                        slot,
-                        value,
-                        commit,
-                    }),
-                );
+        let mut complete = Vec::new();
+        if let Role::Leader(leading) = &mut self.role {
+            for &(slot, _) in batch {
+                let acceptances = leading
+                    .proposals
+                    .get_mut(&slot)
+                    .expect("a proposal just made is open");
+                acceptances.send_to_missing(ctx, |&value| accept::<H>(ballot, slot, value, commit));
+                if acceptances.is_complete() {
+                    complete.push(slot);
+                }
             }
         }
-        if self.config.majority() == 1 {
-            for &(slot, _) in batch {
-                self.chosen(ctx, slot);
-            }
+        // Only with a single replica: our own acceptance is a majority.
+        for slot in complete {
+            self.chosen(ctx, slot);
         }
     }
 
@@ -315,19 +297,17 @@ impl<H: Host> Replica<H> {
         ballot: Ballot,
         slot: u64,
     ) {
-        let majority = self.config.majority();
-        let is_replica = self.config.is_replica(source);
         let Role::Leader(leading) = &mut self.role else {
             return;
         };
-        if leading.ballot != ballot || !is_replica {
+        if leading.ballot != ballot {
             return;
         }
-        let Some(proposal) = leading.proposals.get_mut(&slot) else {
+        let Some(acceptances) = leading.proposals.get_mut(&slot) else {
             return;
         };
-        proposal.acks |= bit(source);
-        if proposal.acks.count_ones() as usize >= majority {
+        // Only a first acceptance from a replica counts; a complete call was removed.
+        if acceptances.on_reply(source, ()) == Reply::Counted && acceptances.is_complete() {
             self.chosen(ctx, slot);
         }
     }
@@ -337,10 +317,10 @@ impl<H: Host> Replica<H> {
         let Role::Leader(leading) = &mut self.role else {
             return;
         };
-        let Some(proposal) = leading.proposals.remove(&slot) else {
+        let Some(acceptances) = leading.proposals.remove(&slot) else {
             return;
         };
-        if super::learn(ctx, slot, proposal.value) {
+        if super::learn(ctx, slot, *acceptances.request()) {
             self.dirty = true;
         }
         self.first_unchosen = H::core(ctx.durable()).first_unchosen_from(self.first_unchosen);
@@ -354,7 +334,7 @@ impl<H: Host> Replica<H> {
         self.max_round_seen = self.max_round_seen.max(promised.round);
         let mine = match &self.role {
             Role::Follower => return,
-            Role::Candidate(campaign) => campaign.ballot,
+            Role::Candidate(campaign) => campaign.ballot(),
             Role::Leader(leading) => leading.ballot,
         };
         if promised > mine {
@@ -363,6 +343,16 @@ impl<H: Host> Replica<H> {
             self.last_contact = ctx.now();
         }
     }
+}
+
+/// The phase 2a message for `value` in `slot`, with the leader's commit index.
+fn accept<H: Host>(ballot: Ballot, slot: u64, value: Cmd<H>, commit: u64) -> H::Msg {
+    H::message(Msg::Accept {
+        ballot,
+        slot,
+        value,
+        commit,
+    })
 }
 
 /// What a promise reports from `from_slot` on: the accepted (ballot, value) of every
@@ -401,4 +391,124 @@ fn next_own_value<H: Host>(ctx: &Ctx<'_, H>, waiting: &mut VecDeque<Cmd<H>>) -> 
         }
     }
     H::Machine::NOOP
+}
+
+#[cfg(test)]
+mod tests {
+    //! The core's quorum collection, driven through the `paxos` host with five
+    //! replicas (so that a majority needs two peers besides the proposer).
+    use crate::multipaxos::{Ballot, Msg as Core};
+    use crate::paxos::{Msg, PaxosConfig, PaxosNode, Timer, command_value};
+    use dsim_core::{CtxParts, Node, NodeId, SimTime, Workload};
+
+    const REPLICAS: usize = 5;
+    const CLIENT: NodeId = NodeId(REPLICAS as u32);
+
+    fn candidate() -> (PaxosNode, CtxParts<PaxosNode>, Ballot) {
+        let config = PaxosConfig::new(
+            REPLICAS,
+            Workload {
+                clients: 1,
+                rate_per_s: 100.0,
+                ..Workload::default()
+            },
+        );
+        let mut parts = CtxParts::new(NodeId(0), config.total_nodes(), 7);
+        let mut node = PaxosNode::new(&config, NodeId(0));
+        node.on_start(&mut parts.ctx());
+        parts.take_effects();
+        parts.local_now = SimTime(10_000_000_000);
+        node.on_timer(&mut parts.ctx(), Timer::Election);
+        let sends = parts.take_sends();
+        let to: Vec<u32> = sends.iter().map(|(target, _)| target.0).collect();
+        // Our own promise is counted up front: no prepare goes to ourselves.
+        assert_eq!(to, vec![1, 2, 3, 4]);
+        let Msg::Core(Core::Prepare { ballot, .. }) = sends[0].1 else {
+            panic!("an election sends prepares, got {:?}", sends[0].1);
+        };
+        (node, parts, ballot)
+    }
+
+    /// The targets of the sends taken from `parts` that `kind` matches, in order.
+    fn targets(parts: &mut CtxParts<PaxosNode>, kind: fn(&Msg) -> bool) -> Vec<u32> {
+        parts
+            .take_sends()
+            .into_iter()
+            .filter(|(_, msg)| kind(msg))
+            .map(|(target, _)| target.0)
+            .collect()
+    }
+
+    fn is_prepare(msg: &Msg) -> bool {
+        matches!(msg, Msg::Core(Core::Prepare { .. }))
+    }
+
+    fn is_accept(msg: &Msg) -> bool {
+        matches!(msg, Msg::Core(Core::Accept { slot: 0, .. }))
+    }
+
+    fn promise(ballot: Ballot) -> Msg {
+        Msg::Core(Core::Promise {
+            ballot,
+            entries: Vec::new(),
+            chosen: Vec::new(),
+        })
+    }
+
+    fn accepted(ballot: Ballot) -> Msg {
+        Msg::Core(Core::Accepted { ballot, slot: 0 })
+    }
+
+    #[test]
+    fn promises_count_once_per_replica_and_only_from_replicas() {
+        let (mut node, mut parts, ballot) = candidate();
+        for source in [NodeId(1), NodeId(1), CLIENT] {
+            node.on_message(&mut parts.ctx(), source, promise(ballot));
+        }
+        // Own + node 1 twice + a client would be 4 with a counter; it is 2 of 3 needed.
+        assert_eq!(node.leading(), None);
+        parts.take_effects();
+        parts.local_now = SimTime(parts.local_now.0 + 1_000_000_000);
+        node.on_timer(&mut parts.ctx(), Timer::Tick);
+        // Node 1 promised: resending to it wastes a message; skipping 2..4 stalls.
+        assert_eq!(targets(&mut parts, is_prepare), vec![2, 3, 4]);
+        node.on_message(&mut parts.ctx(), NodeId(3), promise(ballot));
+        assert_eq!(node.leading(), Some(ballot), "own, 1 and 3: a majority");
+    }
+
+    #[test]
+    fn an_accept_is_chosen_by_a_majority_of_distinct_acceptors_and_resent_to_the_rest() {
+        let (mut node, mut parts, ballot) = candidate();
+        node.on_message(&mut parts.ctx(), NodeId(1), promise(ballot));
+        node.on_message(&mut parts.ctx(), NodeId(2), promise(ballot));
+        assert_eq!(node.leading(), Some(ballot));
+        let value = command_value(CLIENT, 0);
+        node.on_message(
+            &mut parts.ctx(),
+            CLIENT,
+            Msg::Request {
+                value,
+                forwarded: false,
+            },
+        );
+        assert_eq!(
+            targets(&mut parts, is_accept),
+            vec![1, 2, 3, 4],
+            "the leader accepted slot 0 itself"
+        );
+        node.on_message(&mut parts.ctx(), NodeId(4), accepted(ballot));
+        node.on_message(&mut parts.ctx(), NodeId(4), accepted(ballot));
+        node.on_message(&mut parts.ctx(), CLIENT, accepted(ballot));
+        // A duplicated ack (or a stranger's) counted twice would choose with two votes.
+        assert_eq!(parts.durable.chosen(0), None);
+        parts.local_now = SimTime(parts.local_now.0 + 1_000_000_000);
+        node.on_timer(&mut parts.ctx(), Timer::Tick);
+        assert_eq!(
+            targets(&mut parts, is_accept),
+            vec![1, 2, 3],
+            "only to the acceptors that have not accepted"
+        );
+        node.on_message(&mut parts.ctx(), NodeId(2), accepted(ballot));
+        assert_eq!(parts.durable.chosen(0), Some(value), "own, 4 and 2: chosen");
+    }
 }

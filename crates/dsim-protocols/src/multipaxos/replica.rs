@@ -3,6 +3,7 @@
 //! `proposer.rs`, `acceptor.rs` and `learner.rs`.
 
 use super::{Ballot, Cmd, Config, Host, Msg, StateMachine, Timer};
+use crate::kit::quorum::{QuorumCall, Threshold};
 use dsim_core::rng::below;
 use dsim_core::{Ctx, NodeId, SimDuration, SimTime};
 use std::collections::{BTreeMap, VecDeque};
@@ -45,19 +46,30 @@ pub struct Replica<H: Host> {
 #[derive(Clone, Debug)]
 pub(super) enum Role<C> {
     Follower,
-    Candidate(Campaign<C>),
+    /// Boxed: a campaign is short-lived and holds a quorum call, and the role sits
+    /// inline in every node of the host's node enum.
+    Candidate(Box<Campaign<C>>),
     Leader(Leading<C>),
 }
 
 /// Phase 1 in progress.
 #[derive(Clone, Debug)]
 pub(super) struct Campaign<C> {
-    pub(super) ballot: Ballot,
+    /// First slot the prepares ask about; it moves up when a snapshot arrives, so
+    /// each (re)send builds its prepare afresh.
     pub(super) from_slot: u64,
-    pub(super) promised_by: u32,
+    /// The promises collected: the call's request is the ballot campaigned for, and
+    /// our own promise is counted up front.
+    pub(super) promises: QuorumCall<Ballot, ()>,
     /// Per slot, the highest-ballot accepted value any promise reported.
     pub(super) adopted: BTreeMap<u64, (Ballot, C)>,
-    pub(super) sent_at: SimTime,
+}
+
+impl<C> Campaign<C> {
+    /// The ballot campaigned for.
+    pub(super) fn ballot(&self) -> Ballot {
+        *self.promises.request()
+    }
 }
 
 /// Phase 2 under a ballot that stands.
@@ -65,19 +77,14 @@ pub(super) struct Campaign<C> {
 pub(super) struct Leading<C> {
     pub(super) ballot: Ballot,
     pub(super) next_slot: u64,
-    pub(super) proposals: BTreeMap<u64, Proposal<C>>,
+    /// Per slot not yet chosen, the acceptances of its proposed value (the call's
+    /// request), our own counted up front.
+    pub(super) proposals: BTreeMap<u64, QuorumCall<C, ()>>,
     /// Commands proposed but not yet applied, to their slot: a client's retry of one
     /// of these is not proposed again.
     pub(super) in_flight: BTreeMap<C, u64>,
     /// Commands waiting for room in `proposals`.
     pub(super) waiting: VecDeque<C>,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Proposal<C> {
-    pub(super) value: C,
-    pub(super) acks: u32,
-    pub(super) sent_at: SimTime,
 }
 
 impl<H: Host> Replica<H> {
@@ -260,9 +267,19 @@ pub(super) fn peers(me: NodeId, replicas: usize) -> impl Iterator<Item = NodeId>
         .filter(move |&peer| peer != me)
 }
 
-/// The bit of `node` in an acknowledgement mask.
-pub(super) fn bit(node: NodeId) -> u32 {
-    1u32 << node.0
+/// A majority call among all replicas for `request`, resent every `resend_after` by
+/// the tick, with `me`'s own answer already counted: the caller has made it durable
+/// (a promise, an acceptance) before anyone hears of the request.
+pub(super) fn quorum_of_replicas<M: Clone>(
+    me: NodeId,
+    replicas: usize,
+    request: M,
+    resend_after: SimDuration,
+) -> QuorumCall<M, ()> {
+    let all = (0..replicas as u32).map(NodeId).collect();
+    let mut call = QuorumCall::new(all, Threshold::Majority, request, resend_after);
+    call.on_reply(me, ());
+    call
 }
 
 /// Whether `cmd` already ran on this replica's state machine.

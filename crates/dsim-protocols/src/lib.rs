@@ -13,6 +13,7 @@
 //! - [`hold`] — the engine benchmark, kind `hold`.
 //! - [`queue`] — one service station and open-loop clients, kind `queue`: the load
 //!   model checked against queueing theory.
+//! - [`history`] — the clients' history of a run, built once for every protocol's checks.
 //! - [`kit`] — reusable pieces for writing protocols: the client driver (pacing,
 //!   retries, history) and quorum collection.
 //! - [`liveness`] — the liveness phase of a run (after its last fault), shared by the
@@ -20,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod history;
 pub mod hold;
 pub mod kit;
 pub mod liveness;

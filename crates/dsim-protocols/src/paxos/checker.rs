@@ -35,7 +35,7 @@
 //! learned (1.0 when every replica learned every slot, or when nothing was learned).
 
 use super::{ApplyOutcome, Ballot, NOOP, PaxosEvent, command_parts};
-use dsim_checkers::{History, Kv, Op, OpType};
+use dsim_checkers::Kv;
 use dsim_core::{
     Fault, Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimDuration,
     SimTime, Value, Verdict, Violation,
@@ -159,57 +159,7 @@ fn healed_at(
     (healed.then_some(settled), crashes)
 }
 
-/// The clients' history of a run: one operation per `OpInvoked` of a client node,
-/// paired with its completion (an operation the run ended in the middle of is `info`),
-/// with its time and event position. Also returns each operation's client node.
-pub fn client_history<E>(output: &RunOutput<E>, replicas: usize) -> (History, Vec<NodeId>) {
-    let mut ops: Vec<Op> = Vec::new();
-    let mut clients = Vec::new();
-    let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
-    let mut events = 0usize;
-    for record in &output.observations {
-        if record.node.index() < replicas {
-            continue;
-        }
-        match &record.observation {
-            Observation::OpInvoked { op, f, key, arg } => {
-                open.insert((record.node, *op), ops.len());
-                ops.push(Op {
-                    id: ops.len(),
-                    process: u64::from(record.node.0),
-                    f: f.to_string(),
-                    key: key.clone(),
-                    value: arg.clone(),
-                    ret: Value::Nil,
-                    op_type: OpType::Info,
-                    invoke_index: events,
-                    complete_index: None,
-                    invoke_time_ns: Some(record.time.as_nanos()),
-                    complete_time_ns: None,
-                    pos: None,
-                });
-                clients.push(record.node);
-            }
-            Observation::OpCompleted { op, outcome, ret } => {
-                let Some(index) = open.remove(&(record.node, *op)) else {
-                    continue;
-                };
-                let entry = &mut ops[index];
-                entry.op_type = match outcome {
-                    Outcome::Ok => OpType::Ok,
-                    Outcome::Fail(_) => OpType::Fail,
-                    Outcome::Info(_) => OpType::Info,
-                };
-                entry.ret = ret.clone();
-                entry.complete_index = Some(events);
-                entry.complete_time_ns = Some(record.time.as_nanos());
-            }
-            _ => continue,
-        }
-        events += 1;
-    }
-    (History { ops }, clients)
-}
+pub use crate::history::client_history;
 
 struct Checker {
     replicas: usize,

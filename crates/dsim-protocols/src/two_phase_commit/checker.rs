@@ -14,7 +14,7 @@
 use super::types::{Decision, Key, Resolution, TpcEvent, TxnId, Value, Vote};
 use super::{COORDINATOR, TpcSettings};
 use crate::liveness::{LivenessPhase, starved};
-use dsim_checkers::{History, IsolationOptions, Op, OpType};
+use dsim_checkers::{History, IsolationOptions};
 use dsim_core::{
     Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimTime, Verdict,
     Violation,
@@ -382,47 +382,8 @@ pub fn violations(observations: &[ObservationRecord<TpcEvent>]) -> Vec<Violation
 /// `:process` numbers may differ: it gives a client with several transactions in
 /// flight more than one).
 pub fn txn_history<E>(output: &RunOutput<E>) -> History {
-    let mut ops: Vec<Op> = Vec::new();
-    let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
-    let mut events = 0usize;
-    for record in &output.observations {
-        match &record.observation {
-            Observation::OpInvoked { op, f, key, arg } => {
-                open.insert((record.node, *op), ops.len());
-                ops.push(Op {
-                    id: ops.len(),
-                    process: u64::from(record.node.0),
-                    f: f.to_string(),
-                    key: key.clone(),
-                    value: arg.clone(),
-                    ret: dsim_core::Value::Nil,
-                    op_type: OpType::Info,
-                    invoke_index: events,
-                    complete_index: None,
-                    invoke_time_ns: Some(record.time.as_nanos()),
-                    complete_time_ns: None,
-                    pos: None,
-                });
-            }
-            Observation::OpCompleted { op, outcome, ret } => {
-                let Some(index) = open.remove(&(record.node, *op)) else {
-                    continue;
-                };
-                let entry = &mut ops[index];
-                entry.op_type = match outcome {
-                    Outcome::Ok => OpType::Ok,
-                    Outcome::Fail(_) => OpType::Fail,
-                    Outcome::Info(_) => OpType::Info,
-                };
-                entry.ret = ret.clone();
-                entry.complete_index = Some(events);
-                entry.complete_time_ns = Some(record.time.as_nanos());
-            }
-            _ => continue,
-        }
-        events += 1;
-    }
-    History { ops }
+    // Only clients record operations in 2PC, so no node is skipped.
+    crate::history::client_history(output, 0).0
 }
 
 /// The `isolation` check: the clients' history judged by

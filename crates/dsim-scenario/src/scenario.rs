@@ -225,6 +225,7 @@ impl Scenario {
         for flag in overrides {
             apply_override(&mut root, flag)?;
         }
+        switch_loop_by_flags(&mut root, overrides);
         let mut top = TableReader::new(root, "")?;
         let name = top
             .text("name", "a short name, used for the output folder")?
@@ -1566,4 +1567,44 @@ fn parse_nemesis(
         ));
     }
     Ok(config)
+}
+
+/// The `[workload]` keys of an open loop (`rate`, `arrival`, `phase`) and of a closed
+/// loop (`outstanding`, `think_time`): a scenario sets one kind or the other.
+const OPEN_LOOP_KEYS: [&str; 3] = ["rate", "arrival", "phase"];
+const CLOSED_LOOP_KEYS: [&str; 2] = ["outstanding", "think_time"];
+
+/// Lets `--set` switch a scenario's workload between open and closed loop: a flag that
+/// sets a key of one kind, with no flag setting a key of the other, removes the file's
+/// keys of the other kind (`--set workload.outstanding=2` on a file with `rate` runs a
+/// closed loop). Keys of both kinds set by flags, or in the file alone, are left for
+/// the parser to refuse.
+fn switch_loop_by_flags(root: &mut Item, overrides: &[String]) {
+    let flagged = |keys: &[&str]| {
+        overrides.iter().any(|flag| {
+            let key = flag
+                .split_once('=')
+                .map_or(flag.as_str(), |(key, _)| key)
+                .trim();
+            let Some(rest) = key.strip_prefix("workload.") else {
+                return false;
+            };
+            let first = rest.split('.').next().unwrap_or_default();
+            keys.contains(&first)
+        })
+    };
+    let drop_keys: &[&str] = match (flagged(&OPEN_LOOP_KEYS), flagged(&CLOSED_LOOP_KEYS)) {
+        (true, false) => &CLOSED_LOOP_KEYS,
+        (false, true) => &OPEN_LOOP_KEYS,
+        _ => return,
+    };
+    let Value::Table(entries) = &mut root.value else {
+        return;
+    };
+    let Some((_, workload)) = entries.iter_mut().find(|(key, _)| key == "workload") else {
+        return;
+    };
+    if let Value::Table(fields) = &mut workload.value {
+        fields.retain(|(key, _)| !drop_keys.contains(&key.as_str()));
+    }
 }

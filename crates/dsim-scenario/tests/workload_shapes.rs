@@ -119,3 +119,49 @@ fn bad_shapes_are_refused_at_their_line_and_column() {
         );
     }
 }
+
+#[test]
+fn a_flag_switches_a_file_between_open_and_closed_loop() {
+    // `--set workload.outstanding=2` on a file with a rate must run a closed loop (the
+    // file's rate and arrival give way), and `--set workload.rate=...` on a closed-loop
+    // file an open one; without the switch both would be refused as mixing the two.
+    let open_file =
+        format!("{BASE}\n[workload]\nclients = 2\nrate = \"100/s\"\narrival = \"poisson\"\n");
+    let flags = [
+        "workload.outstanding=2".to_string(),
+        "workload.think_time=5ms".into(),
+    ];
+    let closed = Scenario::from_text(
+        Path::new("s.toml"),
+        &open_file,
+        &flags,
+        &Registry::builtin(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        closed.workload.closed_loop,
+        Some(ClosedLoop {
+            outstanding: 2,
+            think_time: SimDuration::from_millis(5),
+        })
+    );
+    let closed_file =
+        format!("{BASE}\n[workload]\nclients = 2\noutstanding = 3\nthink_time = \"1ms\"\n");
+    let open = Scenario::from_text(
+        Path::new("s.toml"),
+        &closed_file,
+        &["workload.rate=50/s".to_string()],
+        &Registry::builtin(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(open.workload.closed_loop, None);
+    assert_eq!(open.workload.rate_per_s, 50.0);
+    // Flags of both kinds at once are still refused, naming the conflict.
+    let both = [
+        "workload.outstanding=2".to_string(),
+        "workload.rate=50/s".into(),
+    ];
+    let error = Scenario::from_text(Path::new("s.toml"), &open_file, &both, &Registry::builtin())
+        .expect_err("both kinds by flags");
+    assert!(error.to_string().contains("cannot also set"), "{error}");
+}

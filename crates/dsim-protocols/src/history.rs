@@ -7,12 +7,24 @@ use dsim_checkers::{History, Op, OpType};
 use dsim_core::{NodeId, Observation, Outcome, RunOutput, Value};
 use std::collections::BTreeMap;
 
-/// The clients' history of a run: one operation per `OpInvoked` of a client node,
-/// paired with its completion (an operation the run ended in the middle of is `info`),
-/// with its time and event position. Also returns each operation's client node.
-pub fn client_history<E>(output: &RunOutput<E>, replicas: usize) -> (History, Vec<NodeId>) {
-    let mut ops: Vec<Op> = Vec::new();
-    let mut clients = Vec::new();
+/// One client operation of a run: its history operation, its client node, and the op
+/// number the client gave it in `OpInvoked` (what pairs a lock's release with its
+/// acquire, for example).
+#[derive(Clone, Debug)]
+pub struct ClientOp {
+    /// The operation as the checkers see it.
+    pub op: Op,
+    /// The client node that invoked it.
+    pub node: NodeId,
+    /// The client's own number for it.
+    pub number: u64,
+}
+
+/// The clients' operations of a run: one per `OpInvoked` of a client node (nodes from
+/// `replicas` on), paired with its completion (an operation the run ended in the
+/// middle of is `info`), with its time and event position, in invocation order.
+pub fn client_ops<E>(output: &RunOutput<E>, replicas: usize) -> Vec<ClientOp> {
+    let mut ops: Vec<ClientOp> = Vec::new();
     let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
     let mut events = 0usize;
     for record in &output.observations {
@@ -22,27 +34,30 @@ pub fn client_history<E>(output: &RunOutput<E>, replicas: usize) -> (History, Ve
         match &record.observation {
             Observation::OpInvoked { op, f, key, arg } => {
                 open.insert((record.node, *op), ops.len());
-                ops.push(Op {
-                    id: ops.len(),
-                    process: u64::from(record.node.0),
-                    f: f.to_string(),
-                    key: key.clone(),
-                    value: arg.clone(),
-                    ret: Value::Nil,
-                    op_type: OpType::Info,
-                    invoke_index: events,
-                    complete_index: None,
-                    invoke_time_ns: Some(record.time.as_nanos()),
-                    complete_time_ns: None,
-                    pos: None,
+                ops.push(ClientOp {
+                    op: Op {
+                        id: ops.len(),
+                        process: u64::from(record.node.0),
+                        f: f.to_string(),
+                        key: key.clone(),
+                        value: arg.clone(),
+                        ret: Value::Nil,
+                        op_type: OpType::Info,
+                        invoke_index: events,
+                        complete_index: None,
+                        invoke_time_ns: Some(record.time.as_nanos()),
+                        complete_time_ns: None,
+                        pos: None,
+                    },
+                    node: record.node,
+                    number: *op,
                 });
-                clients.push(record.node);
             }
             Observation::OpCompleted { op, outcome, ret } => {
                 let Some(index) = open.remove(&(record.node, *op)) else {
                     continue;
                 };
-                let entry = &mut ops[index];
+                let entry = &mut ops[index].op;
                 entry.op_type = match outcome {
                     Outcome::Ok => OpType::Ok,
                     Outcome::Fail(_) => OpType::Fail,
@@ -56,5 +71,14 @@ pub fn client_history<E>(output: &RunOutput<E>, replicas: usize) -> (History, Ve
         }
         events += 1;
     }
+    ops
+}
+
+/// The clients' history of a run ([`client_ops`] as a [`History`]), with each
+/// operation's client node.
+pub fn client_history<E>(output: &RunOutput<E>, replicas: usize) -> (History, Vec<NodeId>) {
+    let ops = client_ops(output, replicas);
+    let clients = ops.iter().map(|client_op| client_op.node).collect();
+    let ops = ops.into_iter().map(|client_op| client_op.op).collect();
     (History { ops }, clients)
 }

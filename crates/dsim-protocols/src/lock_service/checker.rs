@@ -113,46 +113,12 @@ pub fn check(output: &RunOutput<LockEvent>, config: &LockConfig) -> Verdict {
 /// (that is what fencing is for, and why `no-fencing` shows up at the resource, not
 /// here). A hold dropped here is still judged at the resource.
 pub fn mutex_history_of<E>(output: &RunOutput<E>) -> (History, Vec<(usize, NodeId)>) {
-    // (node, client op number) -> position in `ops`; ops carry their ops.csv row.
-    let mut all: Vec<(Op, NodeId, u64)> = Vec::new();
-    let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
-    for (events, record) in output.observations.iter().enumerate() {
-        match &record.observation {
-            Observation::OpInvoked { op, f, key, arg } => {
-                open.insert((record.node, *op), all.len());
-                let op_row = Op {
-                    id: all.len(),
-                    process: u64::from(record.node.0),
-                    f: f.to_string(),
-                    key: key.clone(),
-                    value: arg.clone(),
-                    ret: Value::Nil,
-                    op_type: OpType::Info,
-                    invoke_index: events,
-                    complete_index: None,
-                    invoke_time_ns: Some(record.time.as_nanos()),
-                    complete_time_ns: None,
-                    pos: None,
-                };
-                all.push((op_row, record.node, *op));
-            }
-            Observation::OpCompleted { op, outcome, ret } => {
-                let Some(index) = open.remove(&(record.node, *op)) else {
-                    continue;
-                };
-                let entry = &mut all[index].0;
-                entry.op_type = match outcome {
-                    Outcome::Ok => OpType::Ok,
-                    Outcome::Fail(_) => OpType::Fail,
-                    Outcome::Info(_) => OpType::Info,
-                };
-                entry.ret = ret.clone();
-                entry.complete_index = Some(events);
-                entry.complete_time_ns = Some(record.time.as_nanos());
-            }
-            _ => {}
-        }
-    }
+    // Every client operation with its node and its client's op number; ops carry their
+    // ops.csv row as their id.
+    let all: Vec<(Op, NodeId, u64)> = crate::history::client_ops(output, 0)
+        .into_iter()
+        .map(|client_op| (client_op.op, client_op.node, client_op.number))
+        .collect();
     // Per client, its operations in invocation order: an acquire is verified when the
     // client's next operation is its own release.
     let mut next_of: BTreeMap<usize, usize> = BTreeMap::new();

@@ -622,6 +622,7 @@ fn released_op(ctx: &Ctx<'_, LockNode>, session: SessionId) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::LockDb;
     use super::super::testkit::*;
     use super::*;
     use crate::multipaxos::{Msg as Core, PromiseEntry};
@@ -669,14 +670,13 @@ mod tests {
                 _ => None,
             })
             .expect("replica 0 campaigns after its startup wait");
-        replica.on_message(
-            &mut parts.ctx(),
-            NodeId(1),
-            Msg::Core(Core::Promise {
+        replica.hear_from_one(
+            &mut parts,
+            Core::Promise {
                 ballot: prepare,
                 entries,
                 chosen: Vec::new(),
-            }),
+            },
         );
         (replica, parts)
     }
@@ -816,25 +816,17 @@ mod tests {
         // Proposing anything but the reported command could lose a chosen one.
         assert_eq!(accepts(sends.clone()), vec![(0, adopted)]);
         let round = lease_round_of(&sends);
-        replica.on_message(
-            &mut parts.ctx(),
-            NodeId(1),
-            Msg::Core(Core::LeaseAck {
+        replica.hear_from_one(
+            &mut parts,
+            Core::LeaseAck {
                 ballot: leading,
                 round,
-            }),
+            },
         );
         // The lease holds, but slot 0 is not applied: serving now could grant a lock
         // the recovered log already gave away.
         assert_eq!(replica.serving(), None);
-        replica.on_message(
-            &mut parts.ctx(),
-            NodeId(1),
-            Msg::Core(Core::Accepted {
-                ballot: leading,
-                slot: 0,
-            }),
-        );
+        ack(&mut replica, &mut parts, &[(0, adopted)]);
         assert_eq!(replica.serving(), Some(leading));
         assert!(parts.durable.db().session(session).is_some());
         assert!(events(&parts).contains(&LockEvent::ServingStarted { ballot: leading }));
@@ -1215,18 +1207,24 @@ mod tests {
 
     // ----- helpers ------------------------------------------------------------------
 
+    impl Replica {
+        /// Hands this replica a core message from replica 1.
+        fn hear_from_one(&mut self, parts: &mut CtxParts<LockNode>, msg: Core<LockDb>) {
+            self.on_message(&mut parts.ctx(), NodeId(1), Msg::Core(msg));
+        }
+    }
+
     /// Replica 0 elected, its first lease round acknowledged by replica 1: serving.
     fn serving_master() -> (Replica, CtxParts<LockNode>) {
         let (mut replica, mut parts) = master_with(Vec::new());
         let round = lease_round_of(&parts.take_sends());
         let leading = replica.leading().unwrap();
-        replica.on_message(
-            &mut parts.ctx(),
-            NodeId(1),
-            Msg::Core(Core::LeaseAck {
+        replica.hear_from_one(
+            &mut parts,
+            Core::LeaseAck {
                 ballot: leading,
                 round,
-            }),
+            },
         );
         assert!(replica.serving().is_some());
         parts.take_effects();
@@ -1242,13 +1240,12 @@ mod tests {
     fn ack(replica: &mut Replica, parts: &mut CtxParts<LockNode>, batch: &[(u64, Cmd)]) {
         let leading = replica.leading().expect("leading");
         for &(slot, _) in batch {
-            replica.on_message(
-                &mut parts.ctx(),
-                NodeId(1),
-                Msg::Core(Core::Accepted {
+            replica.hear_from_one(
+                parts,
+                Core::Accepted {
                     ballot: leading,
                     slot,
-                }),
+                },
             );
         }
     }
@@ -1270,13 +1267,12 @@ mod tests {
                     proposed.push((slot, value));
                 }
             }
-            replica.on_message(
-                &mut parts.ctx(),
-                NodeId(1),
-                Msg::Core(Core::LeaseAck {
+            replica.hear_from_one(
+                parts,
+                Core::LeaseAck {
                     ballot: leading,
                     round,
-                }),
+                },
             );
         }
         // What was proposed meanwhile is left for the test to look at, as if new.

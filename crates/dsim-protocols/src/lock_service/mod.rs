@@ -173,7 +173,7 @@
 //! - `no-fencing`: the resource ignores sequencers and accepts every write. A client
 //!   paused between its grant and its write for longer than its session lease wakes up
 //!   after its lock went to others and lands its stale write after a newer holder's:
-//!   `stale_write` (`scenarios/lock-pause-without-fencing.toml`; caught on 87 of seeds
+//!   `stale_write` (`scenarios/lock-pause-without-fencing.toml`; caught on 91 of seeds
 //!   1..=200, `correct` on none). Its clients behave exactly as `correct`'s, so
 //!   `mutex_history` is clean: the bug is at the resource.
 //! - `seed-naive`: the source article's lock: one server (node 0) grants free locks from

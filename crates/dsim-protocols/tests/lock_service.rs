@@ -918,46 +918,52 @@ fn compacting_config(interval: u64) -> LockConfig {
     config
 }
 
+/// The `through` of the first snapshot `node` installed at or after `since`.
+fn snapshot_installed(
+    observations: &[ObservationRecord<LockEvent>],
+    node: NodeId,
+    since: SimTime,
+) -> Option<u64> {
+    observations
+        .iter()
+        .filter(|record| record.node == node && record.time >= since)
+        .find_map(|record| match record.observation {
+            Observation::Protocol(LockEvent::SnapshotInstalled { through }) => Some(through),
+            _ => None,
+        })
+}
+
 #[test]
 fn replica_restarted_after_compaction_catches_up_from_a_snapshot_and_the_checks_hold() {
     let config = compacting_config(16);
     for seed in 1..=3 {
         let mut sim = simulation(seed, StorageMode::LoseUnsynced, &config);
         sim.run_until(at_ms(800)).expect("runs");
-        let master = serving_master(&sim).expect("a master serves after 800 ms");
-        let down = NodeId((master.0 + 1) % REPLICAS);
+        let down = NodeId((serving_master(&sim).expect("a master by 800 ms").0 + 1) % REPLICAS);
         sim.schedule_fault(sim.now(), Fault::Crash(down)).unwrap();
         sim.run_until(at_ms(2_500)).expect("runs");
         let master = serving_master(&sim).expect("the majority keeps a master");
-        let master_applied = sim.durable(master).applied();
-        let down_applied = sim.durable(down).applied();
-        // The others went on and compacted past everything the crashed replica has.
+        let (behind, ahead) = (sim.durable(down).applied(), sim.durable(master).applied());
+        // The others went on and compacted past everything the crashed replica has: the
+        // slots it misses exist only in their snapshots.
+        let compacted_from = sim.durable(master).log_start();
         assert!(
-            sim.durable(master).log_start() > down_applied,
-            "seed {seed}: master log starts at {}, crashed replica applied {down_applied}",
-            sim.durable(master).log_start()
+            compacted_from > behind,
+            "seed {seed}: {compacted_from} <= {behind}"
         );
         let restart = sim.now();
         sim.schedule_fault(restart, Fault::Restart(down)).unwrap();
         sim.run_until(restart + SimDuration::from_secs(2))
             .expect("runs");
-        // It could only get the compacted slots as a snapshot (of the lock database:
-        // locks and sessions): without InstallSnapshot it would stay behind forever.
-        let installed = sim.observations().iter().any(|record| {
-            record.node == down
-                && record.time >= restart
-                && matches!(
-                    record.observation,
-                    Observation::Protocol(LockEvent::SnapshotInstalled { through })
-                        if through > down_applied
-                )
-        });
-        assert!(installed, "seed {seed}: no snapshot installed on {down}");
+        // Without InstallSnapshot (of the lock database: locks and sessions) it would
+        // stay behind forever.
+        let through = snapshot_installed(sim.observations(), down, restart);
         assert!(
-            sim.durable(down).applied() >= master_applied,
-            "seed {seed}: restarted replica applied {}, the master had {master_applied}",
-            sim.durable(down).applied()
+            through.is_some_and(|through| through > behind),
+            "seed {seed}: {down} installed {through:?}, had applied {behind}"
         );
+        let caught_up = sim.durable(down).applied();
+        assert!(caught_up >= ahead, "seed {seed}: {caught_up} < {ahead}");
         // Same database as the master's once caught up: sessions and lock holders.
         let master = serving_master(&sim).expect("a master serves");
         if sim.durable(down).applied() == sim.durable(master).applied() {

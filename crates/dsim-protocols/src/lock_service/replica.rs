@@ -959,6 +959,59 @@ mod tests {
     }
 
     #[test]
+    fn commands_arriving_while_a_group_is_in_flight_go_out_together_after_it_is_chosen() {
+        let (mut replica, mut parts) = serving_master();
+        let session = |client, epoch| SessionId { client, epoch };
+        let open = |client, epoch| Msg::OpenSession {
+            session: session(client, epoch),
+            sent_at: SimTime(1),
+        };
+        replica.on_message(&mut parts.ctx(), NodeId(3), open(3, 0));
+        let first = take_batch(&mut parts);
+        assert_eq!(first.len(), 1);
+        replica.on_message(&mut parts.ctx(), NodeId(4), open(4, 0));
+        replica.on_message(&mut parts.ctx(), NodeId(3), open(3, 1));
+        // Group commit: nothing more goes out while the first group is open, or every
+        // command would cost its own sync at every acceptor.
+        assert!(accepts(sends(&parts.take_effects())).is_empty());
+        ack(&mut replica, &mut parts, &first);
+        let effects = parts.take_effects();
+        let group = accepts(sends(&effects));
+        assert_eq!(
+            group.iter().map(|&(_, cmd)| cmd).collect::<Vec<_>>(),
+            vec![
+                Cmd::OpenSession {
+                    session: session(4, 0)
+                },
+                Cmd::OpenSession {
+                    session: session(3, 1)
+                }
+            ]
+        );
+        // Consecutive slots, accepted by the master in one sync before any Accept left.
+        assert_eq!(group[1].0, group[0].0 + 1);
+        let syncs = effects
+            .iter()
+            .filter(|effect| matches!(effect, Effect::Sync))
+            .count();
+        assert_eq!(syncs, 2, "one for the chosen slot, one for the new group");
+        let group_sync = effects
+            .iter()
+            .rposition(|effect| matches!(effect, Effect::Sync))
+            .expect("synced");
+        let first_accept = position(&effects, |effect| {
+            matches!(
+                effect,
+                Effect::Send {
+                    msg: Msg::Core(Core::Accept { .. }),
+                    ..
+                }
+            )
+        });
+        assert!(group_sync < first_accept);
+    }
+
+    #[test]
     fn expired_session_frees_its_lock_only_after_lock_delay() {
         let (mut replica, mut parts) = serving_master();
         let alice = SessionId {

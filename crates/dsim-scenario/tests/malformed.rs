@@ -146,6 +146,20 @@ const CASES: &[(&str, Option<usize>, &str, &str, &str)] = &[
         "from 1",
     ),
     (
+        "lock_zero_snapshot_interval.toml",
+        Some(8),
+        "protocol.snapshot_interval",
+        "found 0",
+        "from 1",
+    ),
+    (
+        "lock_negative_snapshot_interval.toml",
+        Some(7),
+        "protocol.snapshot_interval",
+        "found -5",
+        "from 1",
+    ),
+    (
         "lease_margin_too_large.toml",
         Some(7),
         "protocol.lease_margin",

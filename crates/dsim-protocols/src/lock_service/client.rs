@@ -239,7 +239,7 @@ impl Client {
             }
             Timer::HoldEnd => self.session.on_hold_end(ctx),
             Timer::Client(timer) => self.driver.on_timer(&mut self.session, ctx, timer),
-            Timer::Tick => {}
+            Timer::Tick | Timer::Election => {}
         }
     }
 

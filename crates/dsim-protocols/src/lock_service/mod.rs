@@ -9,23 +9,25 @@
 //!
 //! **Replication: Multi-Paxos over a log of lock-database commands.** The replicas agree
 //! on a log of [`Cmd`]s (open or expire a session, acquire, release, end a lock-delay)
-//! and apply it in order to a deterministic [`LockDb`]. This is the algorithm of the
-//! project's [`crate::paxos`] module, and it reuses its [`Ballot`]: ballots are
-//! `(round, node)`, ordered by round then node, so no two proposers share one; *phase 1*
-//! (`Prepare`/`Promise`) with a majority makes a candidate the leader of its ballot, and
-//! for every slot some promise reported it must *adopt* the command with the highest
-//! accepted ballot (a no-op fills a gap); *phase 2* (`Append`/`AppendOk`, Paxos's
-//! accept/accepted) chooses a command once a majority accepted it in one ballot; an
-//! acceptor writes its promise and its accepted slots to durable storage and syncs before
-//! it replies. As in Multi-Paxos the leader is *stable*: while its ballot stands it runs
-//! only phase 2, and it is the Chubby master. What differs from [`crate::paxos`] is what
-//! rides on it: values are lock-database commands, phase 2 carries batches of
-//! consecutive slots (group commit: a batch goes out when the previous one is chosen and
-//! at least `batch_interval` passed), heartbeats are empty `Append`s, followers learn
-//! from the master's commit index and catch up by `CatchUp`/`Learn`, and only the master
-//! applies the log (a replica applies its backlog when it wins an election). The paxos
-//! module's replica is typed to its own node and `u64` values, so the replica here is a
-//! separate implementation of the same steps.
+//! and apply it in order to a deterministic [`LockDb`]. The consensus is the project's
+//! one Multi-Paxos core, [`crate::multipaxos`], the same that runs [`crate::paxos`]:
+//! ballots `(round, node)`; *phase 1* (`Prepare`/`Promise`) with a majority makes a
+//! candidate the leader of its ballot, and for every slot some promise reported it
+//! *adopts* the command with the highest accepted ballot (a no-op fills a gap); *phase
+//! 2* (`Accept`/`Accepted`) chooses a command once a majority accepted it in one
+//! ballot; an acceptor syncs its promise and its acceptances before it replies. The
+//! leader is *stable* (only phase 2 while its ballot stands) and it is the Chubby
+//! master. The cell runs the core with the options a Chubby cell needs (see
+//! [`LockConfig::core`]): the *master lease* below, *group commit* (the commands that
+//! arrived while a group was in flight are proposed together, one sync for them, once
+//! the previous group is chosen and `batch_interval` passed), timeouts on the monotonic
+//! clock, replica 0 the usual first master, and the outputs of the applied commands
+//! handed to the master, which answers clients from them. Every replica applies the
+//! chosen log; every `snapshot_interval` applied slots it snapshots the database (its
+//! locks and sessions) and discards the log below, and a lagging or restarted replica
+//! catches up from another's snapshot (the core's InstallSnapshot). What is Chubby's
+//! own stays here: sessions and KeepAlives, the client interface, lock waiters,
+//! lock-delay, sequencers.
 //!
 //! **Clocks.** Every lease, timeout and lock-delay is measured on the node's monotonic
 //! clock ([`dsim_core::Ctx::monotonic`]): it runs at the node's drifting rate but never
@@ -33,18 +35,21 @@
 //! clock jumped back kept serving past its lease (found by a 1,000-seed nemesis sweep
 //! and frozen as `scenarios/regressions/lock_lease_clock_step.toml`).
 //!
-//! **The master lease.** The master renews its lease once per `heartbeat_interval` in a
-//! *lease round*: every `Append` carries the current round number. An acceptor that
-//! accepts an `Append` promises the sender not to help anyone else into office for
-//! `master_lease`, measured on its own clock from the moment it got the message: until
-//! then it ignores other candidates' `Prepare`s. When a majority (the master counting
+//! **The master lease** ([`crate::multipaxos::lease`]). The master renews its lease
+//! once per `heartbeat_interval` in a *lease round*: its heartbeat, a numbered
+//! `LeaseRound`. An acceptor that acknowledges a round (or accepts a command) promises
+//! the sender not to help anyone else into office for `master_lease`, measured on its
+//! own clock from the moment it got the message: until then it ignores other
+//! candidates' `Prepare`s. When a majority (the master counting
 //! itself) acknowledged round `k`, sent at local time `s_k`, the master holds its lease
 //! until `s_k + master_lease * (1 - lease_margin)` on *its* clock. It serves only while it
 //! holds the lease and steps down when it runs out. A phase-1 promise is not a lease (so
 //! that dueling candidates never lock each other out), and a new master serves only after
-//! its first round was acknowledged. A restarted replica may have acknowledged a round
-//! just before it crashed and no longer knows whose, so for one lease after a restart it
-//! helps nobody into office. A replica campaigns after an election timeout without word
+//! its first round was acknowledged and it applied every slot up to its phase-1
+//! high-water mark. A master refused by a higher promise (a replica that campaigned
+//! while cut off) runs phase 1 again above it at once. A restarted replica may have
+//! acknowledged a round just before it crashed and no longer knows whose, so for one
+//! lease after a restart it helps nobody into office, itself included. A replica campaigns after an election timeout without word
 //! from a master, and not before its own lease promise ran out (plus the random part of
 //! the timeout, so replicas whose promises end together do not all campaign at once).
 //!
@@ -168,7 +173,7 @@
 //! - `no-fencing`: the resource ignores sequencers and accepts every write. A client
 //!   paused between its grant and its write for longer than its session lease wakes up
 //!   after its lock went to others and lands its stale write after a newer holder's:
-//!   `stale_write` (`scenarios/lock-pause-without-fencing.toml`; caught on 87 of seeds
+//!   `stale_write` (`scenarios/lock-pause-without-fencing.toml`; caught on 91 of seeds
 //!   1..=200, `correct` on none). Its clients behave exactly as `correct`'s, so
 //!   `mutex_history` is clean: the bug is at the resource.
 //! - `seed-naive`: the source article's lock: one server (node 0) grants free locks from
@@ -190,8 +195,8 @@
 //! piggybacks events on the reply; here every request extends the lease and a quiet
 //! client sends KeepAlives. Only exclusive locks; no files, handles, caching or events;
 //! sessions and locks are the whole database. The resource compares with the newest
-//! sequencer it saw (Chubby also offers `CheckSequencer` against the cell). No snapshots
-//! or log truncation, no cell reconfiguration.
+//! sequencer it saw (Chubby also offers `CheckSequencer` against the cell). No cell
+//! reconfiguration.
 //!
 //! ## The checker
 //!
@@ -231,11 +236,13 @@ pub use naive::NaiveServer;
 pub use replica::Replica;
 pub use resource::Resource;
 pub use types::{
-    Applied, Cmd, Holder, LockDb, LockDurable, LockEvent, LockId, LockRecord, Msg, PromiseEntry,
-    Sequencer, SessionId, SessionRecord, SessionTable, SlotRecord, Timer,
+    Applied, Cmd, Holder, LockDb, LockDurable, LockEvent, LockId, LockRecord, Msg, Outcome,
+    Sequencer, SessionId, SessionRecord, SessionTable, Timer,
 };
 
-pub use crate::paxos::Ballot;
+pub use crate::multipaxos::Ballot;
+
+use crate::multipaxos::{self, Msg as Core};
 
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
@@ -363,11 +370,24 @@ pub const PARAMS: &[ParamSpec] = &[
         help: "client: an acquire gets ceil(acquire_timeout / attempt timeout) attempts (unless [workload.retry] max_attempts is set), then is reported as a timeout",
     },
     ParamSpec {
+        key: "snapshot_interval",
+        kind: ParamKind::Int {
+            default: SNAPSHOT_INTERVAL_DEFAULT,
+            min: 1,
+            max: 1 << 40,
+        },
+        help: "a replica snapshots the lock database (locks and sessions) and discards the log below it every this many applied slots; a lagging or restarted replica catches up from a snapshot",
+    },
+    ParamSpec {
         key: "liveness_bound",
         kind: ParamKind::duration(SimDuration::from_secs(1)),
         help: "liveness check: from this long after the last fault ended, with a majority of replicas up and the network whole, 3 acquires of a live client in a row not granted within acquire_timeout are a liveness violation",
     },
 ];
+
+/// Applied slots between two snapshots unless `snapshot_interval` says otherwise (as
+/// for `paxos`): the durable log stays near this length however long a run lasts.
+pub const SNAPSHOT_INTERVAL_DEFAULT: i64 = crate::paxos::SNAPSHOT_INTERVAL_DEFAULT;
 
 /// Smallest and largest replica count.
 const NODES_RANGE: (usize, usize) = (1, 9);
@@ -413,6 +433,8 @@ pub struct LockConfig {
     pub acquire_timeout: SimDuration,
     /// How long after the last fault the liveness check starts judging acquires.
     pub liveness_bound: SimDuration,
+    /// Applied slots between two snapshots of the lock database.
+    pub snapshot_interval: u64,
 }
 
 impl LockConfig {
@@ -447,6 +469,7 @@ impl LockConfig {
             client_retry: params.duration(PARAMS, "client_retry"),
             acquire_timeout: params.duration(PARAMS, "acquire_timeout"),
             liveness_bound: params.duration(PARAMS, "liveness_bound"),
+            snapshot_interval: params.int(PARAMS, "snapshot_interval").max(1) as u64,
         }
     }
 
@@ -550,6 +573,28 @@ impl LockConfig {
     pub fn session_lease_safe(&self) -> SimDuration {
         scale(self.session_lease, 1.0 - self.lease_margin)
     }
+
+    /// The Multi-Paxos core's settings for the cell: the master lease, group commit
+    /// every `batch_interval`, timeouts on the monotonic clock, replica 0 the usual
+    /// first master.
+    pub fn core(&self) -> multipaxos::Config<LockDb> {
+        multipaxos::Config {
+            replicas: self.replicas,
+            election_timeout: self.election_timeout,
+            heartbeat_interval: self.heartbeat_interval,
+            adoption: multipaxos::Adoption::Highest,
+            snapshot_interval: self.snapshot_interval,
+            compaction: multipaxos::Compaction::ChosenPrefix,
+            clock: multipaxos::Clock::Monotonic,
+            first_election: multipaxos::FirstElection::Staggered,
+            lease: Some(multipaxos::LeaseConfig {
+                duration: self.master_lease,
+                usable: self.master_lease_safe(),
+            }),
+            group_commit: Some(self.batch_interval),
+            machine: (),
+        }
+    }
 }
 
 /// `duration * factor`, rounded down (factor in `[0, 1]`).
@@ -605,6 +650,46 @@ impl LockNode {
             _ => None,
         }
     }
+}
+
+impl multipaxos::Host for LockNode {
+    type Machine = LockDb;
+
+    fn core(durable: &LockDurable) -> &multipaxos::Durable<LockDb> {
+        &durable.core
+    }
+
+    fn core_mut(durable: &mut LockDurable) -> &mut multipaxos::Durable<LockDb> {
+        &mut durable.core
+    }
+
+    fn message(msg: Core<LockDb>) -> Msg {
+        Msg::Core(msg)
+    }
+
+    fn timer(timer: multipaxos::Timer) -> Timer {
+        match timer {
+            multipaxos::Timer::Election => Timer::Election,
+            multipaxos::Timer::Tick => Timer::Tick,
+        }
+    }
+
+    fn observe(ctx: &mut Ctx<'_, LockNode>, event: multipaxos::Event<'_, LockDb>) {
+        // The checker judges grants, holds and leases from what the master does with
+        // the applied commands (see the replica); of the core's own steps only the
+        // snapshot catch-up is reported.
+        if let multipaxos::Event::SnapshotInstalled { through } = event {
+            ctx.observe(dsim_core::Observation::Protocol(
+                LockEvent::SnapshotInstalled { through },
+            ));
+        }
+    }
+
+    fn answer(_: &mut Ctx<'_, LockNode>, _: Cmd) {
+        // The master answers from the command's outcome (KEEPS_OUTPUTS), not here.
+    }
+
+    const KEEPS_OUTPUTS: bool = true;
 }
 
 impl Node for LockNode {
@@ -688,45 +773,7 @@ impl Node for LockNode {
             Msg::SessionExpired { session } => [8, session.key(), 0, 0],
             Msg::NotMaster { hint } => [9, hint.map_or(u64::MAX, |n| u64::from(n.0)), 0, 0],
             Msg::Write { sequencer } => [10, sequencer_key(*sequencer), 0, 0],
-            Msg::Prepare { ballot, from_slot } => [11, ballot_key(*ballot), *from_slot, 0],
-            Msg::Promise { ballot, entries } => [
-                12,
-                ballot_key(*ballot),
-                entries.len() as u64,
-                entries.iter().fold(0, |acc, entry| {
-                    (acc ^ entry.slot
-                        ^ ballot_key(entry.ballot).rotate_left(17)
-                        ^ entry.cmd.digest().rotate_left(5)
-                        ^ u64::from(entry.chosen))
-                    .wrapping_mul(0x94D0_49BB_1331_11EB)
-                }),
-            ],
-            Msg::Nack { promised } => [13, ballot_key(*promised), 0, 0],
-            Msg::Append {
-                ballot,
-                round,
-                commit,
-                first_slot,
-                cmds,
-            } => [
-                14,
-                ballot_key(*ballot) ^ round.rotate_left(48),
-                *commit ^ first_slot.rotate_left(32),
-                fold_cmds(cmds),
-            ],
-            Msg::AppendOk {
-                ballot,
-                round,
-                first_slot,
-                count,
-            } => [
-                15,
-                ballot_key(*ballot),
-                *round,
-                *first_slot ^ u64::from(*count) << 48,
-            ],
-            Msg::CatchUp { from_slot } => [16, *from_slot, 0, 0],
-            Msg::Learn { first_slot, cmds } => [17, *first_slot, fold_cmds(cmds), 0],
+            Msg::Core(core) => core_digest(core),
         };
         // The engine's fingerprint mixes the digest again, so one multiply per word is
         // enough to tell messages apart.
@@ -738,6 +785,75 @@ impl Node for LockNode {
     }
 }
 
+/// The digest words of a message of the core.
+fn core_digest(msg: &Core<LockDb>) -> [u64; 4] {
+    match msg {
+        Core::Prepare { ballot, from_slot } => [11, ballot_key(*ballot), *from_slot, 0],
+        Core::Promise {
+            ballot,
+            entries,
+            chosen,
+        } => [
+            12,
+            ballot_key(*ballot),
+            entries.len() as u64 | (chosen.len() as u64) << 32,
+            entries.iter().fold(0, |acc, entry| {
+                (acc ^ entry.slot
+                    ^ ballot_key(entry.ballot).rotate_left(17)
+                    ^ entry.value.digest().rotate_left(5))
+                .wrapping_mul(0x94D0_49BB_1331_11EB)
+            }) ^ fold_slots(chosen),
+        ],
+        Core::Nack { promised } => [13, ballot_key(*promised), 0, 0],
+        Core::Accept {
+            ballot,
+            slot,
+            value,
+            commit,
+        } => [
+            14,
+            ballot_key(*ballot),
+            *commit ^ slot.rotate_left(32),
+            value.digest(),
+        ],
+        Core::Accepted { ballot, slot } => [15, ballot_key(*ballot), *slot, 0],
+        Core::Heartbeat { ballot, commit } => [16, ballot_key(*ballot), *commit, 0],
+        Core::LeaseRound {
+            ballot,
+            round,
+            commit,
+        } => [17, ballot_key(*ballot), *round, *commit],
+        Core::LeaseAck { ballot, round } => [18, ballot_key(*ballot), *round, 0],
+        Core::CatchUp { from_slot } => [19, *from_slot, 0, 0],
+        Core::Learn { entries } => [20, entries.len() as u64, fold_slots(entries), 0],
+        Core::Snapshot { through, machine } => [21, *through, db_digest(machine), 0],
+    }
+}
+
+/// A digest of (slot, command) pairs, order-sensitive.
+fn fold_slots(entries: &[(u64, Cmd)]) -> u64 {
+    entries
+        .iter()
+        .fold(entries.len() as u64, |acc, (slot, cmd)| {
+            (acc ^ slot ^ cmd.digest().rotate_left(13))
+                .wrapping_mul(0x94D0_49BB_1331_11EB)
+                .rotate_left(31)
+        })
+}
+
+/// A digest of a lock database (a snapshot): its locks and sessions.
+fn db_digest(db: &LockDb) -> u64 {
+    let sessions = db.sessions().fold(0u64, |acc, session| {
+        (acc ^ session.key()).wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    });
+    db.locks().iter().fold(sessions, |acc, record| {
+        (acc ^ record.generation
+            ^ u64::from(record.holder.is_some()) << 40
+            ^ u64::from(record.delayed) << 41)
+            .wrapping_mul(0x94D0_49BB_1331_11EB)
+    })
+}
+
 /// A 64-bit key of a ballot, for digests.
 fn ballot_key(ballot: Ballot) -> u64 {
     (u64::from(ballot.round) << 32) | u64::from(ballot.node)
@@ -746,20 +862,6 @@ fn ballot_key(ballot: Ballot) -> u64 {
 /// A 64-bit key of a sequencer, for digests.
 fn sequencer_key(sequencer: Sequencer) -> u64 {
     (u64::from(sequencer.lock) << 44) ^ sequencer.generation
-}
-
-/// A digest of a command list, order-sensitive.
-fn fold_cmds(cmds: &[Cmd]) -> u64 {
-    cmds.iter().fold(cmds.len() as u64, |acc, cmd| {
-        (acc ^ cmd.digest())
-            .wrapping_mul(0x94D0_49BB_1331_11EB)
-            .rotate_left(31)
-    })
-}
-
-/// A bit per replica, for quorum counting (at most 9 replicas).
-fn bit(node: NodeId) -> u32 {
-    1u32 << node.0
 }
 
 /// Builds (but does not run) the simulation of a lock-service run: every replica,
@@ -914,18 +1016,14 @@ mod tests {
             })
         };
         assert_ne!(write(1), write(2));
-        let append = |cmds: Vec<Cmd>| {
-            LockNode::message_digest(&Msg::Append {
+        let accept = |value: Cmd| {
+            LockNode::message_digest(&Msg::Core(Core::Accept {
                 ballot: Ballot { round: 1, node: 0 },
-                round: 3,
+                slot: 3,
+                value,
                 commit: 0,
-                first_slot: 0,
-                cmds,
-            })
+            }))
         };
-        assert_ne!(
-            append(vec![Cmd::Noop]),
-            append(vec![Cmd::EndDelay { lock: 0 }])
-        );
+        assert_ne!(accept(Cmd::Noop), accept(Cmd::EndDelay { lock: 0 }));
     }
 }

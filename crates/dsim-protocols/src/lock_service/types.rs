@@ -2,7 +2,7 @@
 //! messages, timers and observations, and what each node keeps across crashes.
 
 use crate::kit::client::DriverTimer;
-use crate::paxos::Ballot;
+use crate::multipaxos::{self, Ballot};
 use dsim_core::{NodeId, SimTime};
 
 /// A lock name: locks are numbered `0..locks` (`lock-0`, `lock-1`, ...).
@@ -69,7 +69,7 @@ impl Sequencer {
 
 /// One command of the replicated lock database, chosen through Multi-Paxos and applied
 /// in log order on every replica.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cmd {
     /// Fills a log gap during master recovery.
     #[default]
@@ -363,6 +363,11 @@ impl LockDb {
         self.sessions.iter().map(|(session, _)| session)
     }
 
+    /// Every lock record, by lock id (locks never touched may be missing at the end).
+    pub fn locks(&self) -> &[LockRecord] {
+        &self.locks
+    }
+
     /// Locks currently in lock-delay.
     pub fn delayed_locks(&self) -> Vec<LockId> {
         (0..self.locks.len())
@@ -486,28 +491,51 @@ impl LockDb {
     }
 }
 
-/// One slot of a replica's durable log.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SlotRecord {
-    /// Ballot of the last accepted command; [`Ballot::NONE`] when nothing was accepted.
-    pub ballot: Ballot,
-    /// The last accepted command (meaningless while `ballot` is `NONE`).
-    pub cmd: Cmd,
-    /// True once the replica learned that `cmd` is chosen.
-    pub chosen: bool,
+/// What applying one command to the [`LockDb`] did, with every hold it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// What the command did.
+    pub applied: Applied,
+    /// The holds it ended (a release, or the expiry of the holder's session).
+    pub freed: Vec<Sequencer>,
 }
 
-/// One accepted (or chosen) slot reported in a promise.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PromiseEntry {
-    /// The log slot.
-    pub slot: u64,
-    /// The ballot it was accepted in.
-    pub ballot: Ballot,
-    /// The accepted command.
-    pub cmd: Cmd,
-    /// True when the acceptor already learned the slot as chosen.
-    pub chosen: bool,
+impl multipaxos::StateMachine for LockDb {
+    type Command = Cmd;
+    type Output = Outcome;
+    type Config = ();
+    const NOOP: Cmd = Cmd::Noop;
+
+    fn apply(&mut self, _: &(), cmd: Cmd) -> Outcome {
+        let held_before: Vec<Sequencer> = match cmd {
+            Cmd::Release { session, .. } | Cmd::ExpireSession { session } => self
+                .session(session)
+                .map(|record| {
+                    record
+                        .held
+                        .iter()
+                        .map(|&lock| Sequencer {
+                            lock,
+                            generation: self.lock(lock).generation,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let applied = LockDb::apply(self, &cmd);
+        let freed = held_before
+            .into_iter()
+            .filter(|sequencer| self.lock(sequencer.lock).holder.is_none())
+            .collect();
+        Outcome { applied, freed }
+    }
+
+    fn has_run(&self, cmd: Cmd) -> bool {
+        // The master guards its own proposals (a lock busy while its grant is in
+        // flight, a release or expiry in flight once); only the no-op is idempotent.
+        cmd == Cmd::Noop
+    }
 }
 
 /// Every message of the lock service.
@@ -597,73 +625,19 @@ pub enum Msg {
         /// The writer's sequencer.
         sequencer: Sequencer,
     },
-    // ----- among replicas (Multi-Paxos) ---------------------------------------------
-    /// Phase 1a: promise not to accept below `ballot` (and not to elect another master
-    /// for a master lease), and report accepted commands from `from_slot` on.
-    Prepare {
-        /// The candidate's ballot.
-        ballot: Ballot,
-        /// First slot the candidate does not know to be chosen.
-        from_slot: u64,
-    },
-    /// Phase 1b: the promise, with every accepted or chosen slot from `from_slot` on.
-    Promise {
-        /// The ballot promised.
-        ballot: Ballot,
-        /// The acceptor's slots.
-        entries: Vec<PromiseEntry>,
-    },
-    /// Refusal: the acceptor promised a higher ballot.
-    Nack {
-        /// The acceptor's promise.
-        promised: Ballot,
-    },
-    /// Phase 2a (with an empty `cmds` it is the heartbeat): accept `cmds` in slots
-    /// `first_slot..`, renew the master lease (round `round`), learn up to `commit`.
-    Append {
-        /// The master's ballot.
-        ballot: Ballot,
-        /// The lease round this message belongs to.
-        round: u64,
-        /// Every slot below it is chosen.
-        commit: u64,
-        /// Slot of the first command.
-        first_slot: u64,
-        /// Commands for consecutive slots.
-        cmds: Vec<Cmd>,
-    },
-    /// Phase 2b: accepted `count` slots from `first_slot`, and granted lease round
-    /// `round`.
-    AppendOk {
-        /// The ballot accepted.
-        ballot: Ballot,
-        /// The lease round acknowledged.
-        round: u64,
-        /// First slot accepted.
-        first_slot: u64,
-        /// Number of slots accepted.
-        count: u32,
-    },
-    /// Learner to master: send me chosen commands from `from_slot` on.
-    CatchUp {
-        /// First slot the learner misses.
-        from_slot: u64,
-    },
-    /// Chosen commands for consecutive slots from `first_slot`.
-    Learn {
-        /// Slot of the first command.
-        first_slot: u64,
-        /// The chosen commands.
-        cmds: Vec<Cmd>,
-    },
+    // ----- among replicas ------------------------------------------------------------
+    /// A message of the Multi-Paxos core (with its master lease).
+    Core(multipaxos::Msg<LockDb>),
 }
 
 /// Every timer of the lock service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
-    /// Replica (and the naive server): heartbeat, lease renewal, retransmission,
-    /// election checks and session bookkeeping.
+    /// Replica (and the naive server): heartbeat, lease renewal, retransmission and
+    /// session bookkeeping.
     Tick,
+    /// Replica: the core's election timeout check.
+    Election,
     /// Client: session upkeep (keep-alives, session reopening, master discovery,
     /// release resends).
     ClientTick,
@@ -726,6 +700,12 @@ pub enum LockEvent {
         /// The sequencer the write carried.
         sequencer: Sequencer,
     },
+    /// A replica installed another's snapshot of the log below `through` (it lagged
+    /// behind the compacted log, or restarted).
+    SnapshotInstalled {
+        /// First slot not in the snapshot.
+        through: u64,
+    },
     /// The resource refused a write whose sequencer was older than the newest it had
     /// seen for the lock (fencing).
     WriteRefused {
@@ -738,17 +718,14 @@ pub enum LockEvent {
     },
 }
 
-/// Everything a lock-service node keeps across crashes. Replicas use the acceptor, log
-/// and database fields, clients their counters, the resource its fencing table.
+/// Everything a lock-service node keeps across crashes. Replicas use the core's
+/// acceptor state, log and database, clients their counters, the resource its fencing
+/// table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LockDurable {
-    pub(super) promised: Ballot,
-    /// A persistent vector: `Ctx::sync` snapshots the durable state by cloning it, and
-    /// a clone shares every chunk, so a sync costs O(1) however long the log grew; a
-    /// write after it copies only the chunks on its path (O(log n)).
-    pub(super) slots: imbl::Vector<SlotRecord>,
-    pub(super) applied: u64,
-    pub(super) db: LockDb,
+    /// The Multi-Paxos core's durable state: promise, log (persistent, so a sync costs
+    /// O(1)), snapshot, and the lock database.
+    pub(super) core: multipaxos::Durable<LockDb>,
     pub(super) next_epoch: u32,
     pub(super) last_op: u64,
     pub(super) newest: Vec<u64>,
@@ -757,31 +734,32 @@ pub struct LockDurable {
 impl LockDurable {
     /// The acceptor's promise.
     pub fn promised(&self) -> Ballot {
-        self.promised
+        self.core.promised()
     }
 
-    /// The durable record of `slot` (default when never touched).
-    pub fn slot(&self, slot: u64) -> SlotRecord {
-        usize::try_from(slot)
-            .ok()
-            .and_then(|index| self.slots.get(index))
-            .copied()
-            .unwrap_or_default()
+    /// The core's durable state (promise, log, snapshot, database).
+    pub fn core(&self) -> &multipaxos::Durable<LockDb> {
+        &self.core
     }
 
     /// One past the highest slot ever accepted or learned.
     pub fn log_len(&self) -> u64 {
-        self.slots.len() as u64
+        self.core.log_len()
+    }
+
+    /// First slot the log still holds: slots below were compacted into the snapshot.
+    pub fn log_start(&self) -> u64 {
+        self.core.log_start()
     }
 
     /// Slots below this are applied to the database.
     pub fn applied(&self) -> u64 {
-        self.applied
+        self.core.applied()
     }
 
     /// The replica's copy of the lock database.
     pub fn db(&self) -> &LockDb {
-        &self.db
+        self.core.machine()
     }
 
     /// Resource: the newest generation seen for `lock` (0 for none).
@@ -793,23 +771,6 @@ impl LockDurable {
     pub fn last_op(&self) -> u64 {
         self.last_op
     }
-
-    pub(super) fn slot_mut(&mut self, slot: u64) -> &mut SlotRecord {
-        let index = usize::try_from(slot).expect("slot numbers fit in memory");
-        while self.slots.len() <= index {
-            self.slots.push_back(SlotRecord::default());
-        }
-        &mut self.slots[index]
-    }
-
-    /// The first slot at or after `from` not known to be chosen.
-    pub(super) fn first_unchosen_from(&self, from: u64) -> u64 {
-        let mut slot = from;
-        while self.slot(slot).chosen {
-            slot += 1;
-        }
-        slot
-    }
 }
 
 #[cfg(test)]
@@ -818,28 +779,6 @@ mod tests {
 
     fn session(client: u32) -> SessionId {
         SessionId { client, epoch: 0 }
-    }
-
-    #[test]
-    fn log_snapshot_is_isolated_from_writes_after_it() {
-        // A sync snapshot is a clone of the durable state whose log shares its chunks
-        // with the live one. If a later write reached the shared chunks, the snapshot
-        // (what a crash restores) would show slot 3 or slot 199 chosen, or a 201st slot.
-        let mut live = LockDurable::default();
-        let ballot = Ballot { round: 1, node: 0 };
-        for slot in 0..200 {
-            live.slot_mut(slot).ballot = ballot;
-        }
-        let snapshot = live.clone();
-        live.slot_mut(3).chosen = true;
-        live.slot_mut(199).chosen = true;
-        live.slot_mut(200).ballot = ballot;
-        assert_eq!(snapshot.log_len(), 200);
-        assert!(!snapshot.slot(3).chosen && !snapshot.slot(199).chosen);
-        assert_eq!(snapshot.slot(150).ballot, ballot);
-        // The live log did take the writes.
-        assert!(live.slot(3).chosen && live.slot(199).chosen);
-        assert_eq!(live.log_len(), 201);
     }
 
     #[test]
@@ -948,6 +887,52 @@ mod tests {
             }),
             Applied::NotGranted { .. }
         ));
+    }
+
+    #[test]
+    fn applying_through_the_core_reports_every_hold_a_command_ended() {
+        use crate::multipaxos::StateMachine;
+        let mut db = LockDb::default();
+        for cmd in [
+            Cmd::OpenSession {
+                session: session(6),
+            },
+            Cmd::Acquire {
+                session: session(6),
+                lock: 0,
+                op: 1,
+            },
+            Cmd::Release {
+                session: session(6),
+                lock: 0,
+                generation: 1,
+                op: 1,
+            },
+            Cmd::Acquire {
+                session: session(6),
+                lock: 1,
+                op: 2,
+            },
+        ] {
+            StateMachine::apply(&mut db, &(), cmd);
+        }
+        let expired = StateMachine::apply(
+            &mut db,
+            &(),
+            Cmd::ExpireSession {
+                session: session(6),
+            },
+        );
+        // The checker ends a hold only on this report: without it, the next grant of
+        // lock-1 would look like a grant while held.
+        assert_eq!(
+            expired.freed,
+            vec![Sequencer {
+                lock: 1,
+                generation: 1
+            }]
+        );
+        assert!(matches!(expired.applied, Applied::SessionExpired { .. }));
     }
 
     #[test]

@@ -34,6 +34,11 @@ impl<H: Host> Replica<H> {
         if !self.admit(ctx, source, ballot) {
             return;
         }
+        if self.config.lease.is_some() && self.lease.blocks(source, self.config.now(ctx)) {
+            // Our lease promise to the current leader stands: the candidate retries
+            // later (no Nack: its ballot is not the problem).
+            return;
+        }
         // A prepare for slots we compacted cannot be answered with their accepted
         // values: the candidate gets our snapshot instead (no promise), installs it,
         // and prepares again from after it.
@@ -48,7 +53,7 @@ impl<H: Host> Replica<H> {
             self.leader = None;
             self.leader_ballot = Ballot::NONE;
             self.leader_commit = 0;
-            self.last_contact = ctx.now();
+            self.last_contact = self.config.now(ctx);
         }
         let (entries, chosen) = promise_contents::<H>(ctx, from_slot);
         // The promise must be durable before the proposer can count on it.
@@ -78,6 +83,12 @@ impl<H: Host> Replica<H> {
         }
         self.raise_promise(ctx, ballot);
         self.follow(ctx, ballot, commit);
+        if let Some(lease) = self.config.lease {
+            // Every acceptance renews the leader's lease promise too (the leader
+            // counts only its rounds' acknowledgements; promising longer is safe).
+            let now = self.config.now(ctx);
+            self.lease.grant(source, now, lease);
+        }
         if slot < H::core(ctx.durable()).log_start() {
             // Compacted: chosen, and any proposal for a chosen slot carries the chosen
             // value, so it counts as accepted without a record.
@@ -117,6 +128,34 @@ impl<H: Host> Replica<H> {
         self.maybe_catch_up(ctx);
     }
 
+    /// A leader's lease round: a heartbeat that also asks for our lease promise, given
+    /// from now on our clock, and acknowledged.
+    pub(super) fn on_lease_round(
+        &mut self,
+        ctx: &mut Ctx<'_, H>,
+        source: NodeId,
+        ballot: Ballot,
+        round: u64,
+        commit: u64,
+    ) {
+        let Some(lease) = self.config.lease else {
+            return;
+        };
+        if !self.config.is_replica(source) || source == self.id || !self.admit(ctx, source, ballot)
+        {
+            return;
+        }
+        self.raise_promise(ctx, ballot);
+        self.follow(ctx, ballot, commit);
+        let now = self.config.now(ctx);
+        self.lease.grant(source, now, lease);
+        self.learn_from_commit(ctx);
+        // A raised promise must be durable before the leader counts on this acceptor.
+        self.persist(ctx);
+        ctx.send(source, H::message(Msg::LeaseAck { ballot, round }));
+        self.maybe_catch_up(ctx);
+    }
+
     /// Notes `ballot`'s round; a ballot below our promise is answered with a Nack
     /// (so its proposer learns it is stale) and refused with `false`.
     fn admit(&mut self, ctx: &mut Ctx<'_, H>, source: NodeId, ballot: Ballot) -> bool {
@@ -153,7 +192,7 @@ impl<H: Host> Replica<H> {
         }
         self.leader = Some(NodeId(ballot.node));
         self.leader_commit = self.leader_commit.max(commit);
-        self.last_contact = ctx.now();
+        self.last_contact = self.config.now(ctx);
         if self.attempts != 0 {
             self.attempts = 0;
             self.election_wait = self.draw_wait(ctx);

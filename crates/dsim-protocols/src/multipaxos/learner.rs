@@ -44,7 +44,7 @@ impl<H: Host> Replica<H> {
         let Some(leader) = self.leader.filter(|&leader| leader != self.id) else {
             return;
         };
-        let now = ctx.now();
+        let now = self.config.now(ctx);
         if self
             .catch_up_sent
             .is_some_and(|sent| now.saturating_since(sent) < self.config.heartbeat_interval)
@@ -143,12 +143,19 @@ impl<H: Host> Replica<H> {
     /// `snapshot_interval` applied slots the log below is compacted.
     pub(super) fn apply(&mut self, ctx: &mut Ctx<'_, H>) {
         let answers = &mut self.answers;
+        let outputs = &mut self.outputs;
         let machine = self.config.machine;
         let applied = match &mut self.role {
-            Role::Leader(leading) => super::apply_ready(ctx, &machine, |_, value| {
-                leading.in_flight.remove(&value);
-                answers.push(value);
-            }),
+            Role::Leader(leading) => {
+                super::apply_ready_with(ctx, &machine, |ctx, value, output| {
+                    leading.in_flight.remove(&value);
+                    answers.push(value);
+                    if H::KEEPS_OUTPUTS {
+                        let slot = H::core(ctx.durable()).applied() - 1;
+                        outputs.push((slot, value, output));
+                    }
+                })
+            }
             _ => super::apply_ready(ctx, &machine, |_, _| {}),
         };
         if applied > 0 {

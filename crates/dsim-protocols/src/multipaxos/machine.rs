@@ -9,7 +9,7 @@ pub trait StateMachine: Clone + Default + fmt::Debug {
     /// One log entry. The default value is never proposed by a client.
     type Command: Copy + Eq + Ord + Default + fmt::Debug;
     /// What applying a command says (reported to the host protocol).
-    type Output: fmt::Debug;
+    type Output: Clone + fmt::Debug;
     /// Settings the machine needs to apply commands (fixed for a run).
     type Config: Copy + fmt::Debug;
     /// The command a new leader proposes in a log gap: applying it changes nothing.

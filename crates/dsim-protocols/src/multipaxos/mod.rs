@@ -28,10 +28,16 @@
 //!
 //! Options of the core ([`Config`]) carry the buggy variants that live inside
 //! consensus: [`Adoption::Ignore`] is `paxos`'s `no-adopt`, and
-//! [`Compaction::DiscardUnchosen`] its `compact-unchosen`.
+//! [`Compaction::DiscardUnchosen`] its `compact-unchosen`. Other options serve hosts
+//! that need more of consensus than the key-value store does (the Chubby cell of
+//! `lock_service`): a leader lease ([`lease`]), group commit, the monotonic clock, a
+//! staggered first election, and the outputs of the commands the leader applied
+//! ([`Host::KEEPS_OUTPUTS`]). A leader *serves* ([`Replica::serving`]) once its lease
+//! holds (when configured) and it applied every slot up to its phase-1 high-water mark.
 
 pub mod ballot;
 pub mod durable;
+pub mod lease;
 pub mod machine;
 pub mod msg;
 
@@ -42,11 +48,12 @@ mod replica;
 
 pub use ballot::Ballot;
 pub use durable::{Durable, SlotRecord};
+pub use lease::LeaseConfig;
 pub use machine::StateMachine;
 pub use msg::{Msg, PromiseEntry, Timer};
 pub use replica::Replica;
 
-use dsim_core::{Ctx, Node, NodeId, SimDuration};
+use dsim_core::{Ctx, Node, NodeId, SimDuration, SimTime};
 
 /// The command type of a host's state machine.
 pub type Cmd<H> = <<H as Host>::Machine as StateMachine>::Command;
@@ -72,6 +79,28 @@ pub enum Compaction {
     DiscardUnchosen,
 }
 
+/// Which clock a replica measures timeouts and leases on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The node's local clock ([`Ctx::now`]): it drifts and may be stepped.
+    #[default]
+    Local,
+    /// The node's monotonic clock ([`Ctx::monotonic`]): it drifts but never jumps, as
+    /// leases need.
+    Monotonic,
+}
+
+/// How long a replica waits before its first campaign on the first start of the cell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FirstElection {
+    /// An election wait drawn at random, like every later one.
+    #[default]
+    Random,
+    /// `(id + 1) * election_timeout / 2`: replica 0 is the usual first leader, so that
+    /// scenarios can name the leader they crash. Restarts draw at random.
+    Staggered,
+}
+
 /// The core's settings for one run.
 #[derive(Debug)]
 pub struct Config<S: StateMachine> {
@@ -89,6 +118,19 @@ pub struct Config<S: StateMachine> {
     pub snapshot_interval: u64,
     /// What a snapshot discards.
     pub compaction: Compaction,
+    /// The clock timeouts and leases are measured on.
+    pub clock: Clock,
+    /// The wait before the first campaign of the cell.
+    pub first_election: FirstElection,
+    /// The leader lease, if the host needs one (see [`lease`]). With a lease, a leader
+    /// refused by a higher promise runs phase 1 again above it at once (the acceptors
+    /// that hold its lease let it through) instead of stepping down.
+    pub lease: Option<LeaseConfig>,
+    /// Group commit: with `Some(interval)` a leader proposes the commands that arrived
+    /// meanwhile together (one sync for the group), once every slot it proposed before
+    /// is chosen and `interval` passed since the previous group; with `None` it
+    /// proposes each command as it arrives, up to a window of slots in flight.
+    pub group_commit: Option<SimDuration>,
     /// The state machine's settings.
     pub machine: S::Config,
 }
@@ -110,6 +152,14 @@ impl<S: StateMachine> Config<S> {
     /// Whether `node` is a replica.
     pub fn is_replica(&self, node: NodeId) -> bool {
         node.index() < self.replicas
+    }
+
+    /// The time on the configured clock.
+    pub fn now<N: Node>(&self, ctx: &Ctx<'_, N>) -> SimTime {
+        match self.clock {
+            Clock::Local => ctx.now(),
+            Clock::Monotonic => ctx.monotonic(),
+        }
     }
 }
 
@@ -177,7 +227,15 @@ pub trait Host: Node + Sized {
     /// Answers the client of `cmd` (it ran, or ran before): called after the sync
     /// that made its result durable.
     fn answer(ctx: &mut Ctx<'_, Self>, cmd: Cmd<Self>);
+
+    /// Whether the leader keeps the output of every command it applies for the host to
+    /// take ([`Replica::take_outputs`]): for hosts whose answers depend on more than
+    /// the command (the lock service's grants, queues and expiries).
+    const KEEPS_OUTPUTS: bool = false;
 }
+
+/// The output of one command a leader applied: slot, command, what the machine said.
+pub type Output<H> = (u64, Cmd<H>, <<H as Host>::Machine as StateMachine>::Output);
 
 /// Learns `value` chosen in `slot` (durably once the caller syncs); false if known.
 pub fn learn<H: Host>(ctx: &mut Ctx<'_, H>, slot: u64, value: Cmd<H>) -> bool {
@@ -195,6 +253,15 @@ pub fn apply_ready<H: Host>(
     config: &<H::Machine as StateMachine>::Config,
     mut each: impl FnMut(&mut Ctx<'_, H>, Cmd<H>),
 ) -> u64 {
+    apply_ready_with(ctx, config, |ctx, value, _| each(ctx, value))
+}
+
+/// [`apply_ready`], handing `each` the machine's output too.
+pub fn apply_ready_with<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    config: &<H::Machine as StateMachine>::Config,
+    mut each: impl FnMut(&mut Ctx<'_, H>, Cmd<H>, <H::Machine as StateMachine>::Output),
+) -> u64 {
     let mut count = 0;
     while let Some((slot, value, output)) = H::core_mut(ctx.durable_mut()).apply_next(config) {
         H::observe(
@@ -205,7 +272,7 @@ pub fn apply_ready<H: Host>(
                 output: &output,
             },
         );
-        each(ctx, value);
+        each(ctx, value, output);
         count += 1;
     }
     count

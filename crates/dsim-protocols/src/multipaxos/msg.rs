@@ -64,6 +64,23 @@ pub enum Msg<S: StateMachine> {
         /// Every slot below it is chosen.
         commit: u64,
     },
+    /// Leader keep-alive under a lease ([`super::lease`]): renews the lease (round
+    /// `round`) and carries the commit index.
+    LeaseRound {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// The lease round.
+        round: u64,
+        /// Every slot below it is chosen.
+        commit: u64,
+    },
+    /// The acceptor promised the sender a lease from when it got round `round`.
+    LeaseAck {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// The round acknowledged.
+        round: u64,
+    },
     /// A lagging learner asks for chosen values from `from_slot` on.
     CatchUp {
         /// First slot the learner does not know.

@@ -1,6 +1,7 @@
 //! The proposer: phase 1 (prepare, promises, adoption), the stable leader's phase 2
 //! (accept, accepted, chosen) and its heartbeats and retransmissions.
 
+use super::lease::LeaseRounds;
 use super::replica::{Campaign, Leading, QUEUE_MAX, Role, has_run, peers, quorum_of_replicas};
 use super::{Adoption, Ballot, Cmd, Event, Host, Msg, PromiseEntry, Replica, StateMachine};
 use crate::kit::quorum::Reply;
@@ -21,27 +22,82 @@ impl<H: Host> Replica<H> {
     /// per tick, so a leader cut off from its followers does not flood the network
     /// with its window.
     pub(super) fn leader_tick(&mut self, ctx: &mut Ctx<'_, H>) {
-        let now = ctx.now();
+        let now = self.config.now(ctx);
+        if let Some(lease) = self.config.lease
+            && let Role::Leader(leading) = &self.role
+            && leading.lease.lost(now, lease)
+        {
+            // No majority renewed the lease in time: we may no longer act as leader.
+            self.step_down();
+            self.leader = None;
+            self.last_contact = now;
+            return;
+        }
         let commit = self.first_unchosen;
-        let me = self.id;
-        let replicas = self.config.replicas;
+        self.send_heartbeats(ctx);
         let Role::Leader(leading) = &mut self.role else {
             return;
         };
         let ballot = leading.ballot;
-        for peer in peers(me, replicas) {
-            ctx.send(peer, H::message(Msg::Heartbeat { ballot, commit }));
-        }
         for (&slot, acceptances) in leading.proposals.iter_mut().take(RETRANSMIT_PER_TICK_MAX) {
             if acceptances.is_due(now) {
                 acceptances.send_to_missing(ctx, |&value| accept::<H>(ballot, slot, value, commit));
             }
         }
+        self.flush(ctx);
+    }
+
+    /// Leader: a heartbeat to every peer with the commit index; with a lease, a new
+    /// lease round (our own acceptor renews its promise to us first).
+    pub(super) fn send_heartbeats(&mut self, ctx: &mut Ctx<'_, H>) {
+        let now = self.config.now(ctx);
+        let commit = self.first_unchosen;
+        let me = self.id;
+        let majority = self.config.majority();
+        let Role::Leader(leading) = &mut self.role else {
+            return;
+        };
+        let ballot = leading.ballot;
+        let Some(lease) = self.config.lease else {
+            for peer in peers(me, self.config.replicas) {
+                ctx.send(peer, H::message(Msg::Heartbeat { ballot, commit }));
+            }
+            return;
+        };
+        self.lease.grant(me, now, lease);
+        let round = leading.lease.start(me, now, majority, lease);
+        for peer in peers(me, self.config.replicas) {
+            ctx.send(
+                peer,
+                H::message(Msg::LeaseRound {
+                    ballot,
+                    round,
+                    commit,
+                }),
+            );
+        }
+    }
+
+    /// Leader: `source` acknowledged lease round `round` of `ballot`.
+    pub(super) fn on_lease_ack(
+        &mut self,
+        _ctx: &mut Ctx<'_, H>,
+        source: NodeId,
+        ballot: Ballot,
+        round: u64,
+    ) {
+        let majority = self.config.majority();
+        let (Some(lease), Role::Leader(leading)) = (self.config.lease, &mut self.role) else {
+            return;
+        };
+        if leading.ballot == ballot && self.config.is_replica(source) {
+            leading.lease.ack(round, source, majority, lease);
+        }
     }
 
     /// Candidate: resends prepares to the acceptors that have not promised yet.
     pub(super) fn candidate_tick(&mut self, ctx: &mut Ctx<'_, H>) {
-        let now = ctx.now();
+        let now = self.config.now(ctx);
         let Role::Candidate(campaign) = &mut self.role else {
             return;
         };
@@ -57,7 +113,14 @@ impl<H: Host> Replica<H> {
 
     /// Starts phase 1 with a ballot above every round seen.
     pub(super) fn start_election(&mut self, ctx: &mut Ctx<'_, H>) {
-        let now = ctx.now();
+        let now = self.config.now(ctx);
+        if self.config.lease.is_some() && self.lease.blocks(self.id, now) {
+            // Our own lease promise to another leader (or a restart's) still stands.
+            return;
+        }
+        if matches!(self.role, Role::Leader(_)) {
+            self.step_down();
+        }
         let round = self
             .max_round_seen
             .max(H::core(ctx.durable()).promised.round)
@@ -152,6 +215,7 @@ impl<H: Host> Replica<H> {
             unreachable!("only a candidate becomes leader");
         };
         let ballot = campaign.ballot();
+        let now = self.config.now(ctx);
         H::observe(ctx, Event::LeaderElected { ballot });
         self.leader = Some(self.id);
         self.leader_ballot = ballot;
@@ -168,6 +232,9 @@ impl<H: Host> Replica<H> {
             proposals: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             waiting: std::mem::take(&mut self.queue),
+            recovery_end: end,
+            lease: LeaseRounds::new(now),
+            flushed_at: now,
         };
         let mut batch = Vec::new();
         for slot in campaign.from_slot..end {
@@ -183,11 +250,8 @@ impl<H: Host> Replica<H> {
             };
             batch.push((slot, value));
         }
-        self.role = Role::Leader(leading);
-        let commit = self.first_unchosen;
-        for peer in peers(self.id, self.config.replicas) {
-            ctx.send(peer, H::message(Msg::Heartbeat { ballot, commit }));
-        }
+        self.role = Role::Leader(Box::new(leading));
+        self.send_heartbeats(ctx);
         self.propose(ctx, &batch);
         self.pump(ctx);
     }
@@ -206,6 +270,13 @@ impl<H: Host> Replica<H> {
         if leading.in_flight.contains_key(&value) || leading.waiting.contains(&value) {
             return;
         }
+        if self.config.group_commit.is_some() {
+            if leading.waiting.len() < QUEUE_MAX {
+                leading.waiting.push_back(value);
+            }
+            self.flush(ctx);
+            return;
+        }
         if leading.proposals.len() >= PROPOSALS_IN_FLIGHT_MAX {
             if leading.waiting.len() < QUEUE_MAX {
                 leading.waiting.push_back(value);
@@ -217,8 +288,42 @@ impl<H: Host> Replica<H> {
         self.propose(ctx, &[(slot, value)]);
     }
 
+    /// Group commit: proposes every waiting command as one group once the previous
+    /// group is chosen and the interval passed (the next arrival, choice or tick sends
+    /// it otherwise).
+    fn flush(&mut self, ctx: &mut Ctx<'_, H>) {
+        let Some(interval) = self.config.group_commit else {
+            return;
+        };
+        let now = self.config.now(ctx);
+        let Role::Leader(leading) = &mut self.role else {
+            return;
+        };
+        if leading.waiting.is_empty()
+            || !leading.proposals.is_empty()
+            || now < leading.flushed_at.saturating_add(interval)
+        {
+            return;
+        }
+        leading.flushed_at = now;
+        let mut group = Vec::new();
+        while group.len() < PROPOSALS_IN_FLIGHT_MAX
+            && let Some(value) = leading.waiting.pop_front()
+        {
+            if !has_run::<H>(ctx, value) && !leading.in_flight.contains_key(&value) {
+                group.push((leading.next_slot, value));
+                leading.next_slot += 1;
+            }
+        }
+        self.propose(ctx, &group);
+    }
+
     /// Proposes waiting commands while there is room.
     fn pump(&mut self, ctx: &mut Ctx<'_, H>) {
+        if self.config.group_commit.is_some() {
+            self.flush(ctx);
+            return;
+        }
         loop {
             let Role::Leader(leading) = &mut self.role else {
                 return;
@@ -337,11 +442,19 @@ impl<H: Host> Replica<H> {
             Role::Candidate(campaign) => campaign.ballot(),
             Role::Leader(leading) => leading.ballot,
         };
-        if promised > mine {
-            self.step_down();
-            self.leader = None;
-            self.last_contact = ctx.now();
+        if promised <= mine {
+            return;
         }
+        if self.config.lease.is_some() && matches!(self.role, Role::Leader(_)) {
+            // Someone campaigned (typically a replica cut off from us, now back). Its
+            // higher promise would starve our ballot: run phase 1 again above it. The
+            // acceptors that hold our lease let us through at once.
+            self.start_election(ctx);
+            return;
+        }
+        self.step_down();
+        self.leader = None;
+        self.last_contact = self.config.now(ctx);
     }
 }
 

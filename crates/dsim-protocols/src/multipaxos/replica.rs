@@ -2,7 +2,8 @@
 //! learner in one; its roles, timers and persistence. The phases live in
 //! `proposer.rs`, `acceptor.rs` and `learner.rs`.
 
-use super::{Ballot, Cmd, Config, Host, Msg, StateMachine, Timer};
+use super::lease::{LeasePromise, LeaseRounds};
+use super::{Ballot, Cmd, Config, FirstElection, Host, Msg, Output, StateMachine, Timer};
 use crate::kit::quorum::{QuorumCall, Threshold};
 use dsim_core::rng::below;
 use dsim_core::{Ctx, NodeId, SimDuration, SimTime};
@@ -41,6 +42,10 @@ pub struct Replica<H: Host> {
     pub(super) dirty: bool,
     /// Commands whose clients get an answer once durable state is synced.
     pub(super) answers: Vec<Cmd<H>>,
+    /// The acceptor's lease promise (volatile: a restart promises nobody for a lease).
+    pub(super) lease: LeasePromise,
+    /// What the leader applied, for the host to take ([`Host::KEEPS_OUTPUTS`]).
+    pub(super) outputs: Vec<Output<H>>,
 }
 
 #[derive(Clone, Debug)]
@@ -49,7 +54,8 @@ pub(super) enum Role<C> {
     /// Boxed: a campaign is short-lived and holds a quorum call, and the role sits
     /// inline in every node of the host's node enum.
     Candidate(Box<Campaign<C>>),
-    Leader(Leading<C>),
+    /// Boxed for the same reason.
+    Leader(Box<Leading<C>>),
 }
 
 /// Phase 1 in progress.
@@ -83,8 +89,14 @@ pub(super) struct Leading<C> {
     /// Commands proposed but not yet applied, to their slot: a client's retry of one
     /// of these is not proposed again.
     pub(super) in_flight: BTreeMap<C, u64>,
-    /// Commands waiting for room in `proposals`.
+    /// Commands waiting for room in `proposals` (or for the next group).
     pub(super) waiting: VecDeque<C>,
+    /// Phase 1 reported slots below this: they must be applied before we serve.
+    pub(super) recovery_end: u64,
+    /// The lease rounds (unused without a lease).
+    pub(super) lease: LeaseRounds,
+    /// Group commit: when the last group went out.
+    pub(super) flushed_at: SimTime,
 }
 
 impl<H: Host> Replica<H> {
@@ -107,7 +119,41 @@ impl<H: Host> Replica<H> {
             queue: VecDeque::new(),
             dirty: false,
             answers: Vec::new(),
+            lease: LeasePromise::default(),
+            outputs: Vec::new(),
         }
+    }
+
+    /// The ballot this replica serves under: it leads, its lease holds (when the core
+    /// has one) and it applied every slot phase 1 recovered. A leader whose lease ran
+    /// out steps down here.
+    pub fn serving(&mut self, ctx: &mut Ctx<'_, H>) -> Option<Ballot> {
+        let now = self.config.now(ctx);
+        let Role::Leader(leading) = &self.role else {
+            return None;
+        };
+        let ballot = leading.ballot;
+        if let Some(lease) = self.config.lease {
+            if leading.lease.lost(now, lease) {
+                self.step_down();
+                self.leader = None;
+                self.last_contact = now;
+                return None;
+            }
+            if !leading.lease.holds(now) {
+                return None;
+            }
+        }
+        if H::core(ctx.durable()).applied() < leading.recovery_end {
+            return None;
+        }
+        Some(ballot)
+    }
+
+    /// The outputs of the commands the leader applied since the last call (only with
+    /// [`Host::KEEPS_OUTPUTS`]).
+    pub fn take_outputs(&mut self) -> Vec<Output<H>> {
+        std::mem::take(&mut self.outputs)
     }
 
     /// The ballot this replica leads, if it is the leader.
@@ -135,11 +181,23 @@ impl<H: Host> Replica<H> {
 
     /// Starts (or restarts, from durable state) the replica.
     pub fn on_start(&mut self, ctx: &mut Ctx<'_, H>) {
+        let now = self.config.now(ctx);
         let durable = H::core(ctx.durable());
+        let restart = durable.promised != Ballot::NONE || durable.log_len() > 0;
         self.first_unchosen = durable.first_unchosen_from(0);
         self.max_round_seen = durable.promised.round;
-        self.last_contact = ctx.now();
-        self.election_wait = self.draw_wait(ctx);
+        self.last_contact = now;
+        self.election_wait = if !restart && self.config.first_election == FirstElection::Staggered {
+            let step = self.config.election_timeout.0 / 2;
+            SimDuration(step.saturating_mul(u64::from(self.id.0) + 1))
+        } else {
+            self.draw_wait(ctx)
+        };
+        if restart && let Some(lease) = self.config.lease {
+            // This acceptor may have acknowledged a lease round just before the crash
+            // and no longer knows whose: it helps nobody into office for a lease.
+            self.lease = LeasePromise::after_restart(now, lease);
+        }
         // A crash cannot fall between learning and applying (both sync in one handler),
         // but applying here keeps the state machine right even if it did.
         self.apply(ctx);
@@ -166,6 +224,12 @@ impl<H: Host> Replica<H> {
             Msg::Accepted { ballot, slot } => self.on_accepted(ctx, source, ballot, slot),
             Msg::Nack { promised } => self.on_nack(ctx, promised),
             Msg::Heartbeat { ballot, commit } => self.on_heartbeat(ctx, source, ballot, commit),
+            Msg::LeaseRound {
+                ballot,
+                round,
+                commit,
+            } => self.on_lease_round(ctx, source, ballot, round, commit),
+            Msg::LeaseAck { ballot, round } => self.on_lease_ack(ctx, source, ballot, round),
             Msg::CatchUp { from_slot } => self.on_catch_up(ctx, source, from_slot),
             Msg::Learn { entries } => self.on_learn(ctx, &entries),
             Msg::Snapshot { through, machine } => self.on_snapshot(ctx, through, machine),
@@ -225,23 +289,37 @@ impl<H: Host> Replica<H> {
     }
 
     fn on_election_timer(&mut self, ctx: &mut Ctx<'_, H>) {
-        let now = ctx.now();
+        let now = self.config.now(ctx);
         if matches!(self.role, Role::Leader(_)) {
             // A leader never times out on itself; the timer keeps running so that it
             // is there again after a step-down.
             ctx.set_timer(self.config.election_timeout, H::timer(Timer::Election));
             return;
         }
-        let silent = now.saturating_since(self.last_contact);
-        if silent >= self.election_wait {
+        let due = self.election_due();
+        if now >= due {
             self.start_election(ctx);
             ctx.set_timer(self.election_wait, H::timer(Timer::Election));
         } else {
-            ctx.set_timer(
-                SimDuration(self.election_wait.0 - silent.0),
-                H::timer(Timer::Election),
-            );
+            ctx.set_timer(SimDuration(due.0 - now.0), H::timer(Timer::Election));
         }
+    }
+
+    /// When a replica campaigns: an election wait after the last sign of a leader, and
+    /// (with a lease) not before its lease promise to another leader ran out plus the
+    /// random part of the wait, so that replicas whose promises end together do not
+    /// all campaign at once.
+    fn election_due(&self) -> SimTime {
+        let after_contact = self.last_contact.saturating_add(self.election_wait);
+        if self.config.lease.is_none() || self.lease.holder == Some(self.id) {
+            return after_contact;
+        }
+        let jitter = SimDuration(
+            self.election_wait
+                .0
+                .saturating_sub(self.config.election_timeout.0),
+        );
+        after_contact.max(self.lease.until.saturating_add(jitter))
     }
 
     fn on_tick(&mut self, ctx: &mut Ctx<'_, H>) {

@@ -666,6 +666,10 @@ impl PaxosConfig {
                 Variant::CompactUnchosen => multipaxos::Compaction::DiscardUnchosen,
                 _ => multipaxos::Compaction::ChosenPrefix,
             },
+            clock: multipaxos::Clock::Local,
+            first_election: multipaxos::FirstElection::Random,
+            lease: None,
+            group_commit: None,
             machine: self.client_window as u64,
         }
     }
@@ -1143,6 +1147,13 @@ impl Node for PaxosNode {
             Msg::Core(Core::Accepted { ballot, slot }) => [6, ballot.key(), *slot, 0],
             Msg::Core(Core::Nack { promised }) => [7, promised.key(), 0, 0],
             Msg::Core(Core::Heartbeat { ballot, commit }) => [8, ballot.key(), *commit, 0],
+            // The store runs the core without a lease: these never travel.
+            Msg::Core(Core::LeaseRound {
+                ballot,
+                round,
+                commit,
+            }) => [13, ballot.key(), *round, *commit],
+            Msg::Core(Core::LeaseAck { ballot, round }) => [14, ballot.key(), *round, 0],
             Msg::Core(Core::CatchUp { from_slot }) => [9, *from_slot, 0, 0],
             Msg::Core(Core::Learn { entries }) => [
                 10,

@@ -1032,6 +1032,57 @@ mod tests {
     }
 
     #[test]
+    fn votes_dropped_once_a_slot_is_chosen_never_hide_a_second_value() {
+        // Slot 0 is chosen with `a` in ballot 1, so the checker drops the votes for `a`
+        // there. Acceptor 2's earlier vote for `b` in ballot 1 is kept: when acceptor 1
+        // also takes `b` in ballot 1 (a buggy acceptor), `b` has a majority there too.
+        // Had the checker dropped every vote of the chosen slot, or stopped counting
+        // acceptances for it, this second value would pass unseen.
+        let (a, b) = (command_value(CLIENT, 0), command_value(CLIENT, 1));
+        let same_ballot = run(vec![
+            submitted(a),
+            submitted(b),
+            accepted(2, 0, 1, b),
+            accepted(0, 0, 1, a),
+            accepted(1, 0, 1, a),
+            accepted(1, 0, 1, b),
+        ]);
+        assert_eq!(checks(&same_ballot), vec!["agreement"]);
+        // A later ballot's majority for another value, on the chosen slot and on its
+        // neighbour, is caught too: the dropped votes were only ever votes for `a`.
+        let later_ballot = run(vec![
+            submitted(a),
+            submitted(b),
+            accepted(0, 0, 1, a),
+            accepted(1, 0, 1, a),
+            accepted(0, 1, 1, a),
+            accepted(1, 1, 1, a),
+            accepted(0, 0, 1, a),
+            accepted(1, 1, 2, b),
+            accepted(2, 1, 2, b),
+        ]);
+        assert_eq!(checks(&later_ballot), vec!["agreement"]);
+        let violation = &later_ballot.violations[0];
+        assert!(violation.details.starts_with("slot 1:"), "{violation:?}");
+        // Re-accepting the chosen value in any ballot stays silent, and the metric
+        // still counts what the replicas learned.
+        let clean = run(vec![
+            submitted(a),
+            accepted(0, 0, 1, a),
+            accepted(1, 0, 1, a),
+            accepted(1, 0, 2, a),
+            accepted(2, 0, 2, a),
+            learned(0, 0, a),
+        ]);
+        assert!(clean.violations.is_empty(), "{:?}", clean.violations);
+        assert!(
+            clean
+                .extra_columns
+                .contains(&("slots_chosen", "1".to_string()))
+        );
+    }
+
+    #[test]
     fn unsubmitted_values_break_validity() {
         let verdict = run(vec![accepted(0, 0, 1, 77), accepted(1, 0, 1, 77)]);
         // 77 was never submitted: the protocol invented it.
@@ -1154,6 +1205,54 @@ mod tests {
             .find(|v| v.check == "linearizable")
             .expect("found above");
         assert!(violation.ops.contains(&2), "{violation:?}");
+    }
+
+    #[test]
+    fn a_stale_read_on_one_key_names_run_wide_op_ids() {
+        // Keys are judged one at a time; the ops of key 1 are ops 1, 3 and 5 of the run
+        // (their positions in ops.csv), not 0, 1 and 2 of the key. If the ids of the
+        // key's own history leaked out, `ops` would name the wrong rows.
+        let on = |key: i64, observation: (u32, Observation<PaxosEvent>)| match observation {
+            (node, Observation::OpInvoked { op, f, arg, .. }) => (
+                node,
+                Observation::OpInvoked {
+                    op,
+                    f,
+                    key: Some(Value::Int(key)),
+                    arg,
+                },
+            ),
+            other => other,
+        };
+        let verdict = run(vec![
+            on(0, put(0, 7)),
+            ok(0, Value::Int(7)),
+            on(1, put(1, 1)),
+            ok(1, Value::Int(1)),
+            on(0, get(2)),
+            ok(2, Value::Int(7)),
+            on(1, put(3, 2)),
+            ok(3, Value::Int(2)),
+            on(0, get(4)),
+            ok(4, Value::Int(7)),
+            on(1, get(5)),
+            ok(5, Value::Int(1)),
+        ]);
+        let violation = verdict
+            .violations
+            .iter()
+            .find(|v| v.check == "linearizable")
+            .expect("the stale read of key 1 is caught");
+        assert!(violation.ops.contains(&5), "{violation:?}");
+        assert!(
+            violation.ops.iter().all(|id| [1, 3, 5].contains(id)),
+            "{violation:?}"
+        );
+        assert!(violation.details.starts_with("key 1:"), "{violation:?}");
+        assert!(
+            violation.details.contains("explains op 5 "),
+            "{violation:?}"
+        );
     }
 
     #[test]

@@ -15,28 +15,37 @@
 //! run per duration.
 //!
 //! Peak memory is not measured here; use the CLI, e.g.
-//! `/usr/bin/time -v target/release/dsim run scenarios/paxos-nemesis.toml --set duration=1000s --set storage=lose-unsynced --set nemesis.stop=800s --out /tmp/long`
+//! `/usr/bin/time -v target/release/dsim run scenarios/paxos-nemesis.toml --set duration=1000s --set storage=lose-unsynced --set nemesis.stop=800000ms --out /tmp/long`
 //! (`dsim sweep ... --seeds 42..42 --jobs 1` for the run and its checks without the
-//! report). Measured on the 2-core machine (issue 16, point 3), peak RSS of `dsim run`:
+//! report). Measured on the shared 2-core machine, release build, seed 42 (issue 16,
+//! points 3 and 4), peak RSS of `dsim run`, "before" being main before this round's
+//! memory work and "after" this branch:
 //!
-//! | virtual time | client ops | events | before | after |
-//! |---|---|---|---|---|
-//! | 10 s | 2,092 | 26,746 | 26 MB | 26 MB |
-//! | 100 s | 22,282 | 286,921 | 133 MB | 121 MB |
-//! | 1,000 s | 228,051 | 2,923,734 | 1,017 MB | 542 MB |
+//! | virtual time | client ops | events | before | after | after, `dsim sweep` (no report) |
+//! |---|---|---|---|---|---|
+//! | 10 s | 2,178 | 28,752 | 27 MB | 22 MB | 15 MB (seeds 1..50) |
+//! | 100 s | 22,779 | 307,114 | 127 MB | 87 MB | 24 MB (seeds 1..5) |
+//! | 1,000 s | 235,189 | 3,126,633 | 585 MB | 199 MB | 150 MB (was 492 MB) |
 //!
-//! Between 100 s and 1,000 s that is ~2,050 bytes per client operation (was ~4,300).
-//! Events per CPU second of the run and its checks (`dsim sweep`, user + sys time,
-//! seeds 1..50 / 1..5 / 42): 1.5 M at 10 s, 1.5 M at 100 s, 0.96 M at 1,000 s (0.6x;
-//! before: 1.5 M, 1.3 M, 0.87 M).
+//! Between 100 s and 1,000 s `dsim run` now grows ~540 bytes per client operation (was
+//! ~2,200); the goal, under 100 MB + 100 bytes per operation (~124 MB here), is not met
+//! yet. Events per CPU second of the run and its checks (`dsim sweep --jobs 1`, user +
+//! sys time; seeds 1..50 at 10 s, 1..5 at 100 s, 42 at 1,000 s): before 1.66 M, 1.48 M,
+//! 1.15 M (0.70x); after 1.95 M, 1.86 M, 1.60 M (0.82x).
 //!
-//! "Before" held every observation to the end (4.0 M at 1,000 s, 104 bytes each) and
-//! judged them afterwards; now the Paxos checker is the engine's observation sink and
-//! only the clients' operations are kept (see `LiveCheck`). What remains grows with the
-//! run: the checker's per-slot state (~150 MB at 1,000 s), the kept operations (~59 MB),
-//! the replicas' logs (~39 MB, until compaction lands) and, at the end, the history and
-//! liveness checks (~265 MB transient); the message log for the explorer is capped
-//! (400,000 messages, ~66 MB). The bench prints how many observations each run kept.
+//! Where the 1,000 s run's memory went before (heaptrack, heap at the peak, 569 MB):
+//! the linearizability memo (204 MB: each entry held a bit set over the whole key's
+//! operations, so the memo grew with the square of the run; now a run of full words
+//! plus the rest), the Paxos checker's per-slot maps (~105 MB; now 32-byte slot records
+//! in chunks, 4 bytes per command, and the votes of a chosen value dropped), a second
+//! full copy of the client history for the checks (59 MB; now one key at a time), the
+//! kept client observations (55 MB, still held), the explorer's message log (65 MB:
+//! labels kept the capacity of the message's whole `Debug` text; now 48 bytes at most,
+//! ~45 MB for the 400,000 messages) and the report's ops table copying the observations'
+//! values (48 MB; `dsim run` now moves them). What remains at 1,000 s (heap 161 MB at
+//! the peak, at the end-of-run history check): the kept client observations (~104
+//! bytes per record, two per operation), the message log, one key's history and its
+//! memo (~27 MB), the checker's slot and command tables (~15 MB).
 //!
 //! Run: `cargo bench -p dsim-benches --bench long_run -- --warm-up-time 1 --measurement-time 5`.
 

@@ -130,6 +130,58 @@ pub struct MessageRecord {
     pub duplicate: bool,
 }
 
+/// Longest [`MessageRecord::label`], in bytes.
+const LABEL_BYTES_MAX: usize = 48;
+
+/// The first [`LABEL_BYTES_MAX`] bytes (whole characters) of `value`'s `Debug` text.
+///
+/// Formatting stops there (the writer refuses the rest, which ends `Debug`), so a
+/// large message (a snapshot, a batch) costs no more than a small one, and the label
+/// holds exactly its bytes: cutting a whole `format!` kept its full capacity, which
+/// made the message log of a long run twice its size.
+fn short_debug(value: &impl std::fmt::Debug) -> String {
+    /// The label so far; `full` once a piece did not fit, after which nothing more is
+    /// taken (even from a `Debug` that ignores the error).
+    struct Bounded {
+        bytes: [u8; LABEL_BYTES_MAX],
+        len: usize,
+        full: bool,
+    }
+    impl std::fmt::Write for Bounded {
+        fn write_str(&mut self, text: &str) -> std::fmt::Result {
+            if self.full {
+                return Err(std::fmt::Error);
+            }
+            let room = LABEL_BYTES_MAX - self.len;
+            let take = if text.len() <= room {
+                text.len()
+            } else {
+                self.full = true;
+                (0..=room)
+                    .rev()
+                    .find(|&i| text.is_char_boundary(i))
+                    .unwrap_or(0)
+            };
+            self.bytes[self.len..self.len + take].copy_from_slice(&text.as_bytes()[..take]);
+            self.len += take;
+            if self.full {
+                Err(std::fmt::Error)
+            } else {
+                Ok(())
+            }
+        }
+    }
+    let mut label = Bounded {
+        bytes: [0; LABEL_BYTES_MAX],
+        len: 0,
+        full: false,
+    };
+    // An error only means the label is full.
+    let _ = std::fmt::write(&mut label, format_args!("{value:?}"));
+    // Whole characters were copied, so the bytes are UTF-8.
+    String::from_utf8_lossy(&label.bytes[..label.len]).into_owned()
+}
+
 /// A fault as it was applied.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultRecord {
@@ -1127,14 +1179,7 @@ impl<N: Node> Simulation<N> {
     /// Adds a message to the message log; returns its record number.
     #[cold]
     fn log_message(&mut self, source: NodeId, target: NodeId, msg: &N::Msg) -> u32 {
-        let mut label = format!("{msg:?}");
-        if label.len() > 48 {
-            let cut = (0..=48)
-                .rev()
-                .find(|&i| label.is_char_boundary(i))
-                .unwrap_or(0);
-            label.truncate(cut);
-        }
+        let label = short_debug(msg);
         self.messages.push(MessageRecord {
             source,
             target,
@@ -1663,5 +1708,77 @@ impl<N: Node> Simulation<N> {
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The old label: the whole `Debug` text, cut at a character boundary.
+    fn cut_whole(text: &str) -> &str {
+        let cut = (0..=LABEL_BYTES_MAX.min(text.len()))
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        &text[..cut]
+    }
+
+    #[test]
+    fn a_label_is_the_debug_text_cut_at_48_bytes_of_whole_characters() {
+        // Stopping the formatter early must give exactly what formatting everything and
+        // cutting gave, or report.html's labels would change; and the label must not
+        // keep the capacity of the whole text.
+        #[derive(Debug)]
+        #[allow(dead_code)] // read through Debug only
+        struct Msg {
+            name: &'static str,
+            items: Vec<u64>,
+        }
+        let cases = [
+            format!(
+                "{:?}",
+                Msg {
+                    name: "short",
+                    items: vec![1]
+                }
+            ),
+            format!(
+                "{:?}",
+                Msg {
+                    name: "long",
+                    items: (0..1_000).collect()
+                }
+            ),
+            // A two-byte character straddling byte 48: the cut goes before it.
+            format!(
+                "{:?}",
+                Msg {
+                    name: "ééééééééééééééééééééééééééééééé",
+                    items: vec![]
+                }
+            ),
+        ];
+        let values: [&dyn std::fmt::Debug; 3] = [
+            &Msg {
+                name: "short",
+                items: vec![1],
+            },
+            &Msg {
+                name: "long",
+                items: (0..1_000).collect(),
+            },
+            &Msg {
+                name: "ééééééééééééééééééééééééééééééé",
+                items: vec![],
+            },
+        ];
+        for (text, value) in cases.iter().zip(values) {
+            let label = short_debug(&value);
+            assert_eq!(label, cut_whole(text));
+            assert!(label.capacity() <= LABEL_BYTES_MAX);
+        }
+        assert!(short_debug(&cases[1]).len() <= LABEL_BYTES_MAX);
+        assert!(cut_whole(&cases[2]).len() < LABEL_BYTES_MAX);
     }
 }

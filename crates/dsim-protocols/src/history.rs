@@ -4,8 +4,8 @@
 //! in time the same way (operation `id` = `op_id` in `ops.csv`).
 
 use dsim_checkers::{History, Op, OpType};
-use dsim_core::{NodeId, Observation, Outcome, RunOutput, Value};
-use std::collections::BTreeMap;
+use dsim_core::{NodeId, Observation, Outcome, RunOutput, SimTime, Value};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One client operation of a run: its history operation, its client node, and the op
 /// number the client gave it in `OpInvoked` (what pairs a lock's release with its
@@ -24,8 +24,27 @@ pub struct ClientOp {
 /// `replicas` on), paired with its completion (an operation the run ended in the
 /// middle of is `info`), with its time and event position, in invocation order.
 pub fn client_ops<E>(output: &RunOutput<E>, replicas: usize) -> Vec<ClientOp> {
-    let mut ops: Vec<ClientOp> = Vec::new();
-    let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
+    client_ops_where(output, replicas, |_, _| true)
+        .into_iter()
+        .map(|(_, client_op)| client_op)
+        .collect()
+}
+
+/// The part of [`client_ops`] that `keep` (given an operation's run-wide id, its
+/// position in [`client_ops`], and its key) selects, each with that run-wide id. Each
+/// [`Op::id`] is the operation's position in the returned list, so the operations form
+/// a [`History`] of their own, while event positions and times stay those of the whole
+/// run: a checker can judge one key's operations at a time without holding the whole
+/// history twice.
+pub fn client_ops_where<E>(
+    output: &RunOutput<E>,
+    replicas: usize,
+    keep: impl Fn(usize, &Option<Value>) -> bool,
+) -> Vec<(usize, ClientOp)> {
+    let mut ops: Vec<(usize, ClientOp)> = Vec::new();
+    // Open operations: their position in `ops`, or `None` when not kept.
+    let mut open: BTreeMap<(NodeId, u64), Option<usize>> = BTreeMap::new();
+    let mut invoked = 0usize;
     let mut events = 0usize;
     for record in &output.observations {
         if record.node.index() < replicas {
@@ -33,45 +52,111 @@ pub fn client_ops<E>(output: &RunOutput<E>, replicas: usize) -> Vec<ClientOp> {
         }
         match &record.observation {
             Observation::OpInvoked { op, f, key, arg } => {
-                open.insert((record.node, *op), ops.len());
-                ops.push(ClientOp {
-                    op: Op {
-                        id: ops.len(),
-                        process: u64::from(record.node.0),
-                        f: f.to_string(),
-                        key: key.clone(),
-                        value: arg.clone(),
-                        ret: Value::Nil,
-                        op_type: OpType::Info,
-                        invoke_index: events,
-                        complete_index: None,
-                        invoke_time_ns: Some(record.time.as_nanos()),
-                        complete_time_ns: None,
-                        pos: None,
+                let id = invoked;
+                invoked += 1;
+                if !keep(id, key) {
+                    open.insert((record.node, *op), None);
+                    events += 1;
+                    continue;
+                }
+                open.insert((record.node, *op), Some(ops.len()));
+                ops.push((
+                    id,
+                    ClientOp {
+                        op: Op {
+                            id: ops.len(),
+                            process: u64::from(record.node.0),
+                            f: f.to_string(),
+                            key: key.clone(),
+                            value: arg.clone(),
+                            ret: Value::Nil,
+                            op_type: OpType::Info,
+                            invoke_index: events,
+                            complete_index: None,
+                            invoke_time_ns: Some(record.time.as_nanos()),
+                            complete_time_ns: None,
+                            pos: None,
+                        },
+                        node: record.node,
+                        number: *op,
                     },
-                    node: record.node,
-                    number: *op,
-                });
+                ));
             }
             Observation::OpCompleted { op, outcome, ret } => {
                 let Some(index) = open.remove(&(record.node, *op)) else {
                     continue;
                 };
-                let entry = &mut ops[index].op;
-                entry.op_type = match outcome {
-                    Outcome::Ok => OpType::Ok,
-                    Outcome::Fail(_) => OpType::Fail,
-                    Outcome::Info(_) => OpType::Info,
-                };
-                entry.ret = ret.clone();
-                entry.complete_index = Some(events);
-                entry.complete_time_ns = Some(record.time.as_nanos());
+                if let Some(index) = index {
+                    let entry = &mut ops[index].1.op;
+                    entry.op_type = match outcome {
+                        Outcome::Ok => OpType::Ok,
+                        Outcome::Fail(_) => OpType::Fail,
+                        Outcome::Info(_) => OpType::Info,
+                    };
+                    entry.ret = ret.clone();
+                    entry.complete_index = Some(events);
+                    entry.complete_time_ns = Some(record.time.as_nanos());
+                }
             }
             _ => continue,
         }
         events += 1;
     }
     ops
+}
+
+/// When a client operation ran: 32 bytes, for checks that need only its times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpTimes {
+    /// The client node that invoked it.
+    pub node: NodeId,
+    /// When it was invoked.
+    pub invoked: SimTime,
+    /// When it completed, if it did.
+    pub completed: Option<SimTime>,
+}
+
+/// The times of [`client_ops`], in the same order (index = run-wide op id), without
+/// building the operations themselves.
+pub fn client_op_times<E>(output: &RunOutput<E>, replicas: usize) -> Vec<OpTimes> {
+    let mut ops: Vec<OpTimes> = Vec::new();
+    let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
+    for record in &output.observations {
+        if record.node.index() < replicas {
+            continue;
+        }
+        match &record.observation {
+            Observation::OpInvoked { op, .. } => {
+                open.insert((record.node, *op), ops.len());
+                ops.push(OpTimes {
+                    node: record.node,
+                    invoked: record.time,
+                    completed: None,
+                });
+            }
+            Observation::OpCompleted { op, .. } => {
+                if let Some(index) = open.remove(&(record.node, *op)) {
+                    ops[index].completed = Some(record.time);
+                }
+            }
+            _ => {}
+        }
+    }
+    ops
+}
+
+/// The distinct keys of the clients' operations (`None` for unkeyed ones), in order.
+pub fn client_keys<E>(output: &RunOutput<E>, replicas: usize) -> BTreeSet<Option<Value>> {
+    let mut keys = BTreeSet::new();
+    for record in &output.observations {
+        if let Observation::OpInvoked { key, .. } = &record.observation
+            && record.node.index() >= replicas
+            && !keys.contains(key)
+        {
+            keys.insert(key.clone());
+        }
+    }
+    keys
 }
 
 /// The clients' history of a run ([`client_ops`] as a [`History`]), with each

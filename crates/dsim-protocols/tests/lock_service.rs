@@ -1005,3 +1005,41 @@ fn durable_lock_log_stays_within_about_the_snapshot_interval_in_a_long_run() {
     println!("longest durable log: {longest} slots, {applied} applied");
     assert_clean(&output_of(sim), &config, "long run");
 }
+
+#[test]
+fn judged_as_it_runs_a_run_keeps_only_client_operations_and_the_same_verdict() {
+    // `run` judges heartbeats, grants and writes as they happen and keeps only the
+    // clients' operations. If the live checker saw anything differently, its verdict
+    // would differ from `check` over every observation of the same run; if the sink
+    // kept protocol events, the kept count would not equal the operations'.
+    for (request, variant, seed) in [
+        (master_failover as fn(u64, &str) -> RunRequest, "correct", 1),
+        (client_pause, "no-fencing", 3),
+        (master_failover, "seed-naive", 2),
+    ] {
+        let live = LockService.run(request(seed, variant)).expect("valid");
+        let full_request = request(seed, variant);
+        let config = LockConfig::from_request(&full_request).expect("valid");
+        let (full, _) = dsim_core::protocol::execute(full_request, config.total_nodes(), {
+            move |id, _| LockNode::new(&config, id)
+        })
+        .expect("valid");
+        assert_eq!(
+            live.verdict,
+            lock_service::check(&full, &config),
+            "{variant} seed {seed}"
+        );
+        let client_ops = full
+            .observations
+            .iter()
+            .filter(|r| !matches!(r.observation, Observation::Protocol(_)))
+            .count();
+        assert_eq!(live.output.observations.len(), client_ops);
+        // The run had protocol events to let go of.
+        assert!(
+            full.observations.len() > client_ops,
+            "{variant} seed {seed}"
+        );
+        assert_eq!(live.output.fingerprint, full.fingerprint);
+    }
+}

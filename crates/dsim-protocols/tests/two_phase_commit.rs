@@ -1162,3 +1162,52 @@ fn more_than_one_attempt_per_transaction_is_refused_naming_the_key() {
     request.workload.retry.max_attempts = Some(1);
     assert!(TwoPhaseCommit.run(request).is_ok());
 }
+
+#[test]
+fn judged_as_it_runs_a_run_keeps_only_client_operations_and_the_same_verdict() {
+    // `run` folds votes, decisions and applied writes into the checker as they happen
+    // and keeps only the clients' operations. If the fold missed or reordered anything,
+    // its verdict would differ from `check_all` over every observation of the same run;
+    // if the sink kept protocol events, the kept count would not equal the operations'.
+    use dsim_protocols::two_phase_commit::check_all;
+    for (request, variant, seed) in [
+        (
+            lossy_request as fn(u64, Variant) -> RunRequest,
+            Variant::Correct,
+            3,
+        ),
+        (coordinator_crash_request, Variant::Correct, 5),
+        (coordinator_crash_request, Variant::NoDurableDecision, 1),
+        (coordinator_crash_request, Variant::SeedNaive, 2),
+    ] {
+        let live = TwoPhaseCommit.run(request(seed, variant)).expect("valid");
+        let full_request = request(seed, variant);
+        let settings = TpcSettings::from_request(&full_request).expect("valid");
+        let (full, _) = dsim_core::protocol::execute(full_request, settings.total_nodes(), {
+            move |id, _| TpcNode::new(id, settings)
+        })
+        .expect("valid");
+        assert_eq!(
+            live.verdict,
+            check_all(&full, &settings),
+            "{variant:?} seed {seed}"
+        );
+        let client_ops = full
+            .observations
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.observation,
+                    Observation::OpInvoked { .. } | Observation::OpCompleted { .. }
+                )
+            })
+            .count();
+        assert_eq!(live.output.observations.len(), client_ops);
+        // The protocol's own events are most of a run's observations.
+        assert!(
+            full.observations.len() > 2 * client_ops,
+            "{variant:?} seed {seed}"
+        );
+        assert_eq!(live.output.fingerprint, full.fingerprint);
+    }
+}

@@ -110,7 +110,7 @@ pub use charts::{Chart, ChartInput};
 pub use error::{ReportCause, ReportError};
 pub use faults::{FaultWindow, WindowKind, fault_windows};
 pub use metrics::{LatencyStats, Summary};
-pub use ops::{OpRow, ops_table};
+pub use ops::{OpRow, ops_table, take_ops_table};
 pub use timeline::{TimelineRow, timeline};
 pub use write::{
     csv_bytes, write_csv_atomically, write_file_atomically, write_streamed_atomically,
@@ -184,16 +184,59 @@ pub const PERF_HEADER: [&str; 6] = [
 ///
 /// The report's own wall time is measured here (the one use of the wall clock in this
 /// crate) and written to `perf.csv` as `report_seconds`.
-#[allow(clippy::disallowed_methods)]
 pub fn write_run_report(
     dir: &Path,
     meta: &RunMeta,
     result: &RunResult,
     perf: &Perf,
 ) -> Result<ReportFiles, ReportError> {
+    let (files, report_seconds) = timed(|| {
+        let history = write_history(dir, result)?;
+        let ops = ops_table(&result.output);
+        write_deterministic_files(dir, meta, result, &ops, vec![history])
+    })?;
+    write_perf(dir, result, perf, files, report_seconds)
+}
+
+/// [`write_run_report`] for a caller done with the run's observations (`dsim run`):
+/// once `history.edn` is written, the client operations are moved out of them into the
+/// ops table ([`ops::take_ops_table`]), which is returned for the caller's own summary;
+/// `result` keeps no observations. The files are the same, byte for byte; a long run's
+/// operations are just not held twice while the report is written.
+pub fn write_run_report_taking_ops(
+    dir: &Path,
+    meta: &RunMeta,
+    result: &mut RunResult,
+    perf: &Perf,
+) -> Result<(ReportFiles, Vec<OpRow>), ReportError> {
+    let mut ops = Vec::new();
+    let (files, report_seconds) = timed(|| {
+        let history = write_history(dir, result)?;
+        ops = ops::take_ops_table(&mut result.output);
+        write_deterministic_files(dir, meta, result, &ops, vec![history])
+    })?;
+    let report = write_perf(dir, result, perf, files, report_seconds)?;
+    Ok((report, ops))
+}
+
+/// The files `write` wrote, and the wall seconds it took.
+#[allow(clippy::disallowed_methods)]
+fn timed(
+    write: impl FnOnce() -> Result<Vec<PathBuf>, ReportError>,
+) -> Result<(Vec<PathBuf>, f64), ReportError> {
     let started = std::time::Instant::now();
-    let mut files = write_deterministic_files(dir, meta, result)?;
-    let report_seconds = started.elapsed().as_secs_f64();
+    let files = write()?;
+    Ok((files, started.elapsed().as_secs_f64()))
+}
+
+/// Writes `perf.csv` after `files`.
+fn write_perf(
+    dir: &Path,
+    result: &RunResult,
+    perf: &Perf,
+    mut files: Vec<PathBuf>,
+    report_seconds: f64,
+) -> Result<ReportFiles, ReportError> {
     let path = dir.join("perf.csv");
     write_csv_atomically(
         &path,
@@ -205,6 +248,16 @@ pub fn write_run_report(
         files,
         report_seconds,
     })
+}
+
+/// Writes `history.edn` (creating `dir` if missing); returns its path.
+fn write_history(dir: &Path, result: &RunResult) -> Result<PathBuf, ReportError> {
+    fs::create_dir_all(dir).map_err(|error| ReportError::io(dir, error))?;
+    let path = dir.join("history.edn");
+    // history.edn, ops.csv and timeline.csv grow with the run: each is streamed to its
+    // temporary file row by row, never built whole in memory.
+    write_streamed_atomically(&path, |out| history::write_history_edn(&result.output, out))?;
+    Ok(path)
 }
 
 fn perf_fields(perf: &Perf, result: &RunResult, report_seconds: f64) -> Vec<String> {
@@ -230,21 +283,17 @@ fn perf_fields(perf: &Perf, result: &RunResult, report_seconds: f64) -> Vec<Stri
 /// A chart's SVG text and the files written for it, or why it failed.
 type RenderedChart = Result<(String, Vec<PathBuf>), ReportError>;
 
-/// Writes everything but `perf.csv`; returns the paths written.
+/// Writes everything but `history.edn` and `perf.csv`, from the run and its `ops`,
+/// after the `files` already written (listed in `report.html`); returns them all.
 fn write_deterministic_files(
     dir: &Path,
     meta: &RunMeta,
     result: &RunResult,
+    ops: &[OpRow],
+    mut files: Vec<PathBuf>,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    fs::create_dir_all(dir).map_err(|error| ReportError::io(dir, error))?;
     let output = &result.output;
     let verdict = &result.verdict;
-    let mut files = Vec::new();
-    let path = dir.join("history.edn");
-    // history.edn, ops.csv and timeline.csv grow with the run: each is streamed to its
-    // temporary file row by row, never built whole in memory.
-    write_streamed_atomically(&path, |out| history::write_history_edn(output, out))?;
-    files.push(path);
     let mut csv = |name: &str,
                    header: &[String],
                    rows: &mut dyn Iterator<Item = Vec<String>>|
@@ -257,8 +306,7 @@ fn write_deterministic_files(
     let strings =
         |header: &[&str]| -> Vec<String> { header.iter().map(|h| h.to_string()).collect() };
 
-    let ops = ops_table(output);
-    let summary = Summary::from_ops(meta, result, &ops);
+    let summary = Summary::from_ops(meta, result, ops);
     csv(
         "summary.csv",
         &summary.header(),
@@ -271,7 +319,7 @@ fn write_deterministic_files(
     )?;
     let span = SimTime(output.end_time.as_nanos().max(meta.duration_ns));
     let windows = fault_windows(&output.fault_log, span);
-    let rows = timeline(&ops, &windows, span);
+    let rows = timeline(ops, &windows, span);
     csv(
         "timeline.csv",
         &strings(&timeline::TIMELINE_HEADER),
@@ -304,7 +352,7 @@ fn write_deterministic_files(
 
     let input = ChartInput {
         scenario: &meta.scenario,
-        ops: &ops,
+        ops,
         timeline: &rows,
         windows: &windows,
         messages: &output.messages,
@@ -317,7 +365,7 @@ fn write_deterministic_files(
         span,
         messages: &output.messages,
         messages_sent: output.counters.messages_sent,
-        ops: &ops,
+        ops,
         fault_log: &output.fault_log,
         windows: &windows,
         violations: &verdict.violations,

@@ -2,7 +2,9 @@
 //! becomes one row of `ops.csv` and one invocation (plus its completion, if any) in
 //! `history.edn`.
 
-use dsim_core::{NoEvent, NodeId, Observation, Outcome, RunOutput, SimTime, Value};
+use dsim_core::{
+    NoEvent, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimTime, Value,
+};
 use std::collections::BTreeMap;
 
 /// The reason written to `ops.csv` for an operation that never completed (its outcome
@@ -114,19 +116,31 @@ pub const OPS_HEADER: [&str; 12] = [
 /// ignored; if a client reuses an op number, the later invocation takes the later
 /// completions.
 pub fn ops_table(output: &RunOutput<NoEvent>) -> Vec<OpRow> {
+    pair(output.observations.iter().cloned())
+}
+
+/// [`ops_table`] for a caller done with the observations: takes them out of `output`
+/// (leaving it none) and moves their values into the rows instead of copying them, so
+/// a long run's operations are held once, not twice.
+pub fn take_ops_table(output: &mut RunOutput<NoEvent>) -> Vec<OpRow> {
+    pair(std::mem::take(&mut output.observations).into_iter())
+}
+
+/// The pairing of [`ops_table`], over records in observation order.
+fn pair(records: impl Iterator<Item = ObservationRecord<NoEvent>>) -> Vec<OpRow> {
     let mut rows: Vec<OpRow> = Vec::new();
     let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
-    for record in &output.observations {
-        match &record.observation {
+    for record in records {
+        match record.observation {
             Observation::OpInvoked { op, f, key, arg } => {
-                open.insert((record.node, *op), rows.len());
+                open.insert((record.node, op), rows.len());
                 rows.push(OpRow {
                     op_id: rows.len() as u64,
                     client: record.node,
-                    client_op: *op,
+                    client_op: op,
                     kind: f,
-                    key: key.clone(),
-                    arg: arg.clone(),
+                    key,
+                    arg,
                     ret: Value::Nil,
                     start: record.time,
                     end: None,
@@ -134,11 +148,11 @@ pub fn ops_table(output: &RunOutput<NoEvent>) -> Vec<OpRow> {
                 });
             }
             Observation::OpCompleted { op, outcome, ret } => {
-                if let Some(index) = open.remove(&(record.node, *op)) {
+                if let Some(index) = open.remove(&(record.node, op)) {
                     let row = &mut rows[index];
                     row.end = Some(record.time);
-                    row.outcome = Some(*outcome);
-                    row.ret = ret.clone();
+                    row.outcome = Some(outcome);
+                    row.ret = ret;
                 }
             }
             _ => {}
@@ -179,6 +193,64 @@ mod tests {
             key: Some(Value::from("k")),
             arg: Value::Int(arg),
         }
+    }
+
+    #[test]
+    fn taking_the_ops_table_moves_the_same_rows_out() {
+        // `dsim run` reports through `take_ops_table`; any row it built differently
+        // from `ops_table` would change ops.csv and the charts.
+        let mut taken = output(vec![
+            (
+                1,
+                3,
+                Observation::OpInvoked {
+                    op: 0,
+                    f: "put",
+                    key: Some(Value::Int(1)),
+                    arg: Value::ints(&[1, 2]),
+                },
+            ),
+            (
+                2,
+                4,
+                Observation::OpInvoked {
+                    op: 0,
+                    f: "get",
+                    key: Some(Value::Int(1)),
+                    arg: Value::Nil,
+                },
+            ),
+            (
+                3,
+                3,
+                Observation::OpCompleted {
+                    op: 0,
+                    outcome: Outcome::Ok,
+                    ret: Value::Int(5),
+                },
+            ),
+            (
+                4,
+                3,
+                Observation::Metric {
+                    name: "m",
+                    value: 1,
+                },
+            ),
+            (
+                5,
+                4,
+                Observation::OpCompleted {
+                    op: 9,
+                    outcome: Outcome::Ok,
+                    ret: Value::Nil,
+                },
+            ),
+        ]);
+        let rows = ops_table(&taken);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(take_ops_table(&mut taken), rows);
+        assert!(taken.observations.is_empty());
     }
 
     #[test]

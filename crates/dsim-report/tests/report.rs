@@ -305,9 +305,19 @@ fn the_same_run_twice_writes_byte_identical_files() {
     let second = tempfile::tempdir().unwrap();
     let (meta, result) = run(&spec);
     let written = write_run_report(first.path(), &meta, &result, &perf()).unwrap();
-    // A second, independent simulation from the same seed.
-    let (meta, result) = run(&spec);
-    write_run_report(second.path(), &meta, &result, &Perf { wall_seconds: 0.9 }).unwrap();
+    // A second, independent simulation from the same seed, reported the way `dsim run`
+    // does it: moving the operations out of the observations. Every file must come out
+    // the same as from the borrowing path.
+    let (meta, mut taken) = run(&spec);
+    let (_, ops) = dsim_report::write_run_report_taking_ops(
+        second.path(),
+        &meta,
+        &mut taken,
+        &Perf { wall_seconds: 0.9 },
+    )
+    .unwrap();
+    assert_eq!(ops, dsim_report::ops_table(&result.output));
+    assert!(!ops.is_empty() && taken.output.observations.is_empty());
 
     let names: Vec<String> = written
         .files

@@ -48,7 +48,10 @@ use dsim_core::{
     Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimDuration, SimTime,
     Value, Verdict, Violation,
 };
+use dsim_core::{ObservationSink, Retain};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 /// The checks, in the order the verdict reports them.
 pub const CHECKS: &[&str] = &[
@@ -78,6 +81,52 @@ pub fn check(output: &RunOutput<LockEvent>, config: &LockConfig) -> Verdict {
     verdict.violations.extend(mutex_history(output));
     verdict.violations.extend(liveness(output, config));
     verdict
+}
+
+/// [`check`] while the run happens: [`LiveCheck::sink`] is the engine's observation
+/// sink, which judges each protocol observation as it is made (the masters' and the
+/// resource's checks need nothing else) and lets the engine keep only the rest — the
+/// clients' operations, which `mutex_history`, `liveness` and the report need at the
+/// end — so a long run does not hold every heartbeat, grant and write.
+/// [`LiveCheck::finish`] gives the verdict [`check`] gives on the whole run.
+pub struct LiveCheck {
+    checker: Rc<RefCell<Option<Checker>>>,
+}
+
+impl LiveCheck {
+    /// A check of a run of the service configured as `config`.
+    pub fn new(config: &LockConfig) -> LiveCheck {
+        LiveCheck {
+            checker: Rc::new(RefCell::new(Some(Checker::new(config)))),
+        }
+    }
+
+    /// The observation sink to attach to the run.
+    pub fn sink(&self) -> Box<dyn ObservationSink<LockEvent>> {
+        let checker = Rc::clone(&self.checker);
+        Box::new(move |record: &ObservationRecord<LockEvent>| {
+            if let Some(checker) = checker.borrow_mut().as_mut() {
+                checker.observe(record);
+            }
+            match record.observation {
+                Observation::Protocol(_) => Retain::Release,
+                _ => Retain::Keep,
+            }
+        })
+    }
+
+    /// Finishes the checks on the run's output (its client operations and fault log).
+    pub fn finish(self, output: &RunOutput<LockEvent>, config: &LockConfig) -> Verdict {
+        let checker = self
+            .checker
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(|| Checker::new(config));
+        let mut verdict = checker.verdict(output.end_time);
+        verdict.violations.extend(mutex_history(output));
+        verdict.violations.extend(liveness(output, config));
+        verdict
+    }
 }
 
 /// The clients' history as the `mutex` model judges it, with each operation's row in

@@ -230,7 +230,9 @@ mod resource;
 mod testkit;
 mod types;
 
-pub use checker::{CHECKS, MUTEX_HISTORY_BUDGET, check, mutex_history, mutex_history_of};
+pub use checker::{
+    CHECKS, LiveCheck, MUTEX_HISTORY_BUDGET, check, mutex_history, mutex_history_of,
+};
 pub use client::{Client, RELEASE_OP_BIT};
 pub use naive::NaiveServer;
 pub use replica::Replica;
@@ -244,7 +246,7 @@ pub use crate::multipaxos::Ballot;
 
 use crate::multipaxos::{self, Msg as Core};
 
-use dsim_core::protocol::{execute, generic_output};
+use dsim_core::protocol::{execute_with_sink, generic_output};
 use dsim_core::{
     ConfigError, Ctx, Node, NodeId, ParamKind, ParamProblem, ParamSpec, Params, Protocol,
     ProtocolInfo, RatioMax, RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration,
@@ -913,10 +915,15 @@ impl Protocol for LockService {
 
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
         let config = LockConfig::from_request(&request)?;
-        let (output, trace_error) = execute(request, config.total_nodes(), move |id, _| {
-            LockNode::new(&config, id)
-        })?;
-        let verdict = check(&output, &config);
+        // Judged as it runs, so that only the clients' operations are held to the end.
+        let check = LiveCheck::new(&config);
+        let (output, trace_error) = execute_with_sink(
+            request,
+            config.total_nodes(),
+            move |id, _| LockNode::new(&config, id),
+            Some(check.sink()),
+        )?;
+        let verdict = check.finish(&output, &config);
         Ok(RunResult {
             output: generic_output(output),
             verdict,

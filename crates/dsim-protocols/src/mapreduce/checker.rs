@@ -4,7 +4,12 @@
 
 use super::{Corpus, JobConfig, MrEvent, expected_partitions};
 use crate::liveness::LivenessPhase;
-use dsim_core::{Formula, NodeId, Observation, ObservationRecord, SimTime, Verdict, Violation};
+use dsim_core::{
+    Formula, NodeId, Observation, ObservationRecord, ObservationSink, Retain, SimTime, Verdict,
+    Violation,
+};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// The name of the one safety check.
 pub const OUTPUT_MISMATCH: &str = "output_mismatch";
@@ -98,28 +103,51 @@ pub fn check(
     seed: u64,
     observations: &[ObservationRecord<MrEvent>],
 ) -> JobSummary {
-    let corpus = Corpus::generate(
-        seed,
-        config.corpus_words,
-        config.vocabulary,
-        config.map_tasks,
-    );
-    let expected = expected_partitions(corpus.words(), config.vocabulary, config.reduce_tasks);
-    let mut committed = vec![false; config.reduce_tasks as usize];
-    let mut summary = JobSummary {
-        violations: Vec::new(),
-        job_completed: false,
-        job_time_ns: None,
-        job_done_at: None,
-        tasks_reexecuted: 0,
-        backup_tasks_launched: 0,
-        workers_failed: 0,
-        partitions_committed: 0,
-    };
-    let mut started_at: Option<SimTime> = None;
+    let mut job = JobCheck::new(config, seed);
     for record in observations {
+        job.observe(record);
+    }
+    job.finish()
+}
+
+/// [`check`] one observation at a time.
+struct JobCheck {
+    reduce_tasks: u32,
+    expected: Vec<Vec<(u32, u64)>>,
+    committed: Vec<bool>,
+    summary: JobSummary,
+    started_at: Option<SimTime>,
+}
+
+impl JobCheck {
+    fn new(config: &JobConfig, seed: u64) -> JobCheck {
+        let corpus = Corpus::generate(
+            seed,
+            config.corpus_words,
+            config.vocabulary,
+            config.map_tasks,
+        );
+        JobCheck {
+            reduce_tasks: config.reduce_tasks,
+            expected: expected_partitions(corpus.words(), config.vocabulary, config.reduce_tasks),
+            committed: vec![false; config.reduce_tasks as usize],
+            summary: JobSummary {
+                violations: Vec::new(),
+                job_completed: false,
+                job_time_ns: None,
+                job_done_at: None,
+                tasks_reexecuted: 0,
+                backup_tasks_launched: 0,
+                workers_failed: 0,
+                partitions_committed: 0,
+            },
+            started_at: None,
+        }
+    }
+
+    fn observe(&mut self, record: &ObservationRecord<MrEvent>) {
         let Observation::Protocol(event) = &record.observation else {
-            continue;
+            return;
         };
         let violation = |details: String| Violation {
             time: record.time,
@@ -129,29 +157,31 @@ pub fn check(
             ops: Vec::new(),
             figure: None,
         };
+        let summary = &mut self.summary;
         match event {
             MrEvent::JobStarted => {
-                started_at.get_or_insert(record.time);
+                self.started_at.get_or_insert(record.time);
             }
             MrEvent::PartitionCommitted { partition, counts } => {
-                let Some(want) = expected.get(*partition as usize) else {
+                let Some(want) = self.expected.get(*partition as usize) else {
                     summary.violations.push(violation(format!(
                         "partition {partition} committed, but the job has only {} partitions",
-                        config.reduce_tasks
+                        self.reduce_tasks
                     )));
-                    continue;
+                    return;
                 };
                 if counts != want {
                     summary
                         .violations
                         .push(violation(describe_difference(*partition, want, counts)));
                 }
-                if !committed[*partition as usize] {
-                    committed[*partition as usize] = true;
+                if !self.committed[*partition as usize] {
+                    self.committed[*partition as usize] = true;
                     summary.partitions_committed += 1;
                 }
             }
             MrEvent::JobDone => {
+                let committed = &self.committed;
                 let missing: Vec<usize> = (0..committed.len()).filter(|&p| !committed[p]).collect();
                 if !missing.is_empty() {
                     summary.violations.push(violation(format!(
@@ -164,7 +194,7 @@ pub fn check(
                 if !summary.job_completed {
                     summary.job_completed = true;
                     summary.job_done_at = Some(record.time);
-                    let start = started_at.unwrap_or(SimTime::ZERO);
+                    let start = self.started_at.unwrap_or(SimTime::ZERO);
                     summary.job_time_ns = Some(record.time.saturating_since(start).as_nanos());
                 }
             }
@@ -174,7 +204,51 @@ pub fn check(
             MrEvent::WorkerReadmitted { .. } | MrEvent::MasterRestarted => {}
         }
     }
-    summary
+
+    fn finish(self) -> JobSummary {
+        self.summary
+    }
+}
+
+/// [`check`] while the run happens: [`LiveCheck::sink`] is the engine's observation
+/// sink, which judges each of the master's observations as it is made and releases
+/// it, keeping only the rest (the task operations the report needs), so a long run
+/// does not hold every task reset and committed partition's counts.
+/// [`LiveCheck::finish`] gives the summary [`check`] gives on the whole run.
+pub struct LiveCheck {
+    job: Rc<RefCell<Option<JobCheck>>>,
+}
+
+impl LiveCheck {
+    /// A check of the job `config` run with `seed`.
+    pub fn new(config: &JobConfig, seed: u64) -> LiveCheck {
+        LiveCheck {
+            job: Rc::new(RefCell::new(Some(JobCheck::new(config, seed)))),
+        }
+    }
+
+    /// The observation sink to attach to the run.
+    pub fn sink(&self) -> Box<dyn ObservationSink<MrEvent>> {
+        let job = Rc::clone(&self.job);
+        Box::new(move |record: &ObservationRecord<MrEvent>| {
+            if let Some(job) = job.borrow_mut().as_mut() {
+                job.observe(record);
+            }
+            match record.observation {
+                Observation::Protocol(_) => Retain::Release,
+                _ => Retain::Keep,
+            }
+        })
+    }
+
+    /// The job's summary, as [`check`] gives it.
+    pub fn finish(self) -> JobSummary {
+        self.job
+            .borrow_mut()
+            .take()
+            .map(JobCheck::finish)
+            .expect("a LiveCheck finishes once")
+    }
 }
 
 /// The liveness check: once the last fault ended (`phase.start`), with the master never
@@ -265,6 +339,48 @@ mod tests {
             config.map_tasks,
         );
         expected_partitions(corpus.words(), config.vocabulary, config.reduce_tasks)
+    }
+
+    #[test]
+    fn judged_as_it_runs_the_master_events_are_released_with_the_same_summary() {
+        // The sink must judge every master event as `check` does (a wrong count from
+        // seed 6's partitions, a missing partition at done) and release it, while a
+        // task operation stays for the report. A sink that kept protocol events, or
+        // judged one differently, fails the assertions below.
+        let config = config();
+        let mut records = run_with(expected(&config, 6));
+        records[2] = record(
+            11,
+            MrEvent::PartitionCommitted {
+                partition: 1,
+                counts: vec![(0, 1)],
+            },
+        );
+        records.push(ObservationRecord {
+            time: SimTime(50),
+            node: NodeId(0),
+            observation: Observation::OpInvoked {
+                op: 0,
+                f: "task",
+                key: None,
+                arg: dsim_core::Value::Nil,
+            },
+        });
+        let live = LiveCheck::new(&config, 6);
+        let mut sink = live.sink();
+        let kept: Vec<Retain> = records.iter().map(|record| sink.observe(record)).collect();
+        drop(sink);
+        let mut expected_kept = vec![Retain::Release; records.len() - 1];
+        expected_kept.push(Retain::Keep);
+        assert_eq!(kept, expected_kept);
+        let summary = live.finish();
+        let whole = check(&config, 6, &records);
+        assert_eq!(summary.violations, whole.violations);
+        assert_eq!(summary.violations.len(), 1, "{:?}", summary.violations);
+        assert_eq!(
+            (summary.job_time_ns, summary.partitions_committed),
+            (whole.job_time_ns, whole.partitions_committed)
+        );
     }
 
     #[test]

@@ -103,7 +103,7 @@ mod master;
 mod worker;
 
 use crate::liveness::LivenessPhase;
-pub use checker::{JobSummary, check, liveness};
+pub use checker::{JobSummary, LiveCheck, check, liveness};
 pub use corpus::{
     Corpus, LocalDisk, MapOutput, Zipf, expected_partitions, merge_counts, mix64, partition_counts,
     partition_of, word_count,
@@ -111,7 +111,7 @@ pub use corpus::{
 pub use master::{Master, NaiveMaster};
 pub use worker::{FETCH_ROUNDS, Worker};
 
-use dsim_core::protocol::{execute, generic_output};
+use dsim_core::protocol::{execute_with_sink, generic_output};
 use dsim_core::{
     ConfigError, Ctx, Delay, Formula, NetworkConfig, Node, NodeId, ParamKind, ParamProblem,
     ParamSpec, Params, Protocol, ProtocolInfo, RunError, RunRequest, RunResult, Setup, SimDuration,
@@ -1032,10 +1032,15 @@ impl Protocol for MapReduce {
         let seed = request.config.seed;
         let job = Arc::new(Job::new(config.clone(), seed));
         let nodes = request.nodes;
-        let (output, trace_error) = execute(request, nodes, move |id, _durable: &MrDurable| {
-            MrNode::new(id, job.clone())
-        })?;
-        let mut summary = check(&config, seed, &output.observations);
+        // Judged as it runs, so that the master's events are not held to the end.
+        let check = LiveCheck::new(&config, seed);
+        let (output, trace_error) = execute_with_sink(
+            request,
+            nodes,
+            move |id, _durable: &MrDurable| MrNode::new(id, job.clone()),
+            Some(check.sink()),
+        )?;
+        let mut summary = check.finish();
         summary.violations.extend(liveness(
             &config,
             &summary,

@@ -34,7 +34,7 @@
 //! winner's support over the replica count, averaged over every slot any replica
 //! learned (1.0 when every replica learned every slot, or when nothing was learned).
 
-use super::{ApplyOutcome, Ballot, NOOP, PaxosEvent, command_parts};
+use super::{ApplyOutcome, Ballot, NOOP, OP_BITS, PaxosEvent, command_parts};
 use dsim_checkers::Kv;
 use dsim_core::{
     Fault, Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimDuration,
@@ -160,26 +160,35 @@ fn healed_at(
 }
 
 pub use crate::history::client_history;
+use crate::history::{OpTimes, client_keys, client_op_times, client_ops_where};
+use dsim_checkers::History;
 
 struct Checker {
     replicas: usize,
     majority: usize,
-    submitted: BTreeSet<u64>,
-    /// Per (slot, ballot): each accepted value and the acceptors (bit mask) that took it.
-    votes: BTreeMap<(u64, Ballot), BTreeMap<u64, u32>>,
-    /// The first value seen chosen per slot, and its ballot.
-    chosen: BTreeMap<u64, (u64, Ballot)>,
-    /// Per slot, what each replica learned first.
-    learned: BTreeMap<u64, BTreeMap<u32, u64>>,
+    /// Every command value a client submitted.
+    submitted: CommandSet,
+    /// Acceptances still able to choose a value: per (slot, ballot, value), the
+    /// acceptors (bit mask) that took it. See [`Checker::on_accepted`] for what is
+    /// dropped once a slot is chosen, and why nothing a later observation could
+    /// contradict goes with it.
+    votes: BTreeMap<(u64, Ballot, u64), u32>,
+    /// Per slot: the first value seen chosen and its ballot, and what each replica
+    /// learned first.
+    slots: SlotTable,
+    /// Learned values that differ from the first value learned for their slot, per
+    /// (slot, replica): only a run that breaks agreement has any.
+    learned_other: BTreeMap<(u64, u32), u64>,
     /// Slots already reported under `agreement`, so one bad slot is one violation.
     disagreeing_slots: BTreeSet<u64>,
     next_apply: Vec<u64>,
-    executed: Vec<BTreeSet<u64>>,
+    /// Per replica, the commands its state machine executed.
+    executed: Vec<CommandSet>,
     leader_changes: u64,
     duplicates: u64,
     history_states: u64,
-    /// Commands some replica executed, as (client, seq).
-    executed_commands: BTreeSet<(NodeId, u64)>,
+    /// Commands some replica executed (by client and seq).
+    executed_commands: CommandSet,
     /// Writes in flight: (client, seq) to `f`.
     writes: BTreeMap<(NodeId, u64), &'static str>,
     violations: Vec<Violation>,
@@ -192,22 +201,50 @@ impl Checker {
         Checker {
             replicas,
             majority: replicas / 2 + 1,
-            submitted: BTreeSet::new(),
+            submitted: CommandSet::default(),
             votes: BTreeMap::new(),
-            chosen: BTreeMap::new(),
-            learned: BTreeMap::new(),
+            slots: SlotTable::default(),
+            learned_other: BTreeMap::new(),
             disagreeing_slots: BTreeSet::new(),
             next_apply: vec![0; replicas],
-            executed: vec![BTreeSet::new(); replicas],
+            executed: vec![CommandSet::default(); replicas],
             leader_changes: 0,
             duplicates: 0,
             history_states: 0,
-            executed_commands: BTreeSet::new(),
+            executed_commands: CommandSet::default(),
             writes: BTreeMap::new(),
             violations: Vec::new(),
             per_check: BTreeMap::new(),
             total: 0,
         }
+    }
+
+    /// What `replica` learned for `slot` first, if it learned it.
+    fn learned_by(&self, slot: u64, replica: u32) -> Option<u64> {
+        let facts = self.slots.get(slot);
+        if facts.learned_mask & (1 << replica) != 0 {
+            Some(facts.learned)
+        } else {
+            self.learned_other.get(&(slot, replica)).copied()
+        }
+    }
+
+    /// Some replica's learned value for `slot` that is not `value`, if any (the lowest
+    /// replica id first).
+    fn learned_other_than(&self, slot: u64, value: u64) -> Option<(u32, u64)> {
+        let facts = self.slots.get(slot);
+        let mut found = self
+            .learned_other
+            .range((slot, 0)..=(slot, u32::MAX))
+            .find(|&(_, &learned)| learned != value)
+            .map(|(&(_, replica), &learned)| (replica, learned));
+        if facts.learned_mask != 0 && facts.learned != value {
+            let first = facts.learned_mask.trailing_zeros();
+            if found.is_none_or(|(replica, _)| first < replica) {
+                found = Some((first, facts.learned));
+            }
+        }
+        found
     }
 
     fn violation(
@@ -264,7 +301,7 @@ impl Checker {
             Observation::OpCompleted { op, outcome, .. } if !is_replica => {
                 if let Some(f) = self.writes.remove(&(node, *op))
                     && *outcome == Outcome::Ok
-                    && !self.executed_commands.contains(&(node, *op))
+                    && !self.executed_commands.contains_command(node, *op)
                 {
                     self.violation(
                         record.time,
@@ -281,107 +318,150 @@ impl Checker {
         }
     }
 
-    /// The `liveness` check: operations complete within `bound` of the heal.
+    /// The `liveness` check: operations complete within `bound` of the heal. Works from
+    /// the operations' times alone ([`client_op_times`]); only the first late operation
+    /// is built whole, for the report.
     fn check_liveness(&mut self, output: &RunOutput<PaxosEvent>, bound: SimDuration) {
         let (Some(healed), crashes) = healed_at(output, self.replicas) else {
             return;
         };
-        let (history, clients) = client_history(output, self.replicas);
-        let mut late = history.ops.iter().filter(|op| {
-            let invoked = SimTime(op.invoke_time_ns.unwrap_or(0));
-            let deadline = invoked.max(healed).saturating_add(bound);
+        let deadline_of = |op: &OpTimes| op.invoked.max(healed).saturating_add(bound);
+        let times = client_op_times(output, self.replicas);
+        let mut late = times.iter().enumerate().filter(|(_, op)| {
+            let deadline = deadline_of(op);
             let forgotten = crashes
-                .get(&clients[op.id])
-                .is_some_and(|times| times.iter().any(|&crash| crash >= invoked));
+                .get(&op.node)
+                .is_some_and(|crashed| crashed.iter().any(|&crash| crash >= op.invoked));
             deadline <= output.end_time
                 && !forgotten
-                && op
-                    .complete_time_ns
-                    .is_none_or(|done| done > deadline.as_nanos())
+                && op.completed.is_none_or(|done| done > deadline)
         });
-        if let Some(first) = late.next() {
+        if let Some((id, first)) = late.next() {
             let count = 1 + late.count();
-            let invoked = SimTime(first.invoke_time_ns.unwrap_or(0));
-            let deadline = invoked.max(healed).saturating_add(bound);
+            let invoked = first.invoked;
+            let deadline = deadline_of(first);
+            let node = first.node;
+            let built = client_ops_where(output, self.replicas, |op_id, _| op_id == id);
+            let shown = built
+                .first()
+                .map_or_else(String::new, |(_, client_op)| client_op.op.to_string());
             self.violation(
                 deadline,
                 "liveness",
-                vec![clients[first.id]],
+                vec![node],
                 format!(
-                    "op {} ({first}) invoked at {invoked} had not completed {bound} after the faults healed at {healed} (deadline {deadline}); {count} op(s) late in all",
-                    first.id
+                    "op {id} ({shown}) invoked at {invoked} had not completed {bound} after the faults healed at {healed} (deadline {deadline}); {count} op(s) late in all"
                 ),
             );
         }
     }
 
-    /// The `linearizable` check of the clients' key-value history.
+    /// The `linearizable` check of the clients' key-value history, one key at a time
+    /// (the `kv` model's keys are independent, and [`dsim_checkers::linearizable`]
+    /// searches them one by one in key order with what is left of one budget; this does
+    /// the same, so only one key's operations are built at a time).
     fn check_history(&mut self, output: &RunOutput<PaxosEvent>) {
-        let (history, clients) = client_history(output, self.replicas);
-        if history.ops.is_empty() {
-            return;
-        }
-        let verdict = dsim_checkers::linearizable(&history, &Kv, LINEARIZABILITY_BUDGET);
-        self.history_states = verdict.states_explored();
-        match verdict {
-            dsim_checkers::Verdict::Linearizable { .. } => {}
-            dsim_checkers::Verdict::NotLinearizable { counterexample, .. } => {
-                let stuck = &history.ops[counterexample.stuck];
-                let time = SimTime(stuck.complete_time_ns.unwrap_or(stuck.invoke_time_ns.unwrap_or(0)));
-                let mut nodes: Vec<NodeId> =
-                    counterexample.window.iter().map(|&id| clients[id]).collect();
-                nodes.sort();
-                nodes.dedup();
-                let window: Vec<String> = counterexample
-                    .window
-                    .iter()
-                    .map(|&id| format!("op {id}: {}", history.ops[id]))
-                    .collect();
-                let last: Vec<String> = counterexample
-                    .prefix
-                    .iter()
-                    .rev()
-                    .take(3)
-                    .rev()
-                    .map(|&id| format!("op {id}: {}", history.ops[id]))
-                    .collect();
-                self.violation(
-                    time,
-                    "linearizable",
-                    nodes,
-                    format!(
-                        "key {}: no order of the clients' ops explains op {} ({}); the store held {} after [{}]; ops involved (op ids as in ops.csv): [{}]",
-                        counterexample.key.as_ref().map_or("-".to_string(), Value::to_string),
-                        counterexample.stuck,
-                        stuck,
-                        counterexample.state,
-                        last.join("; "),
-                        window.join("; ")
-                    ),
-                );
-                // The operations as data (ops.csv op ids), for reports to highlight.
-                if let Some(violation) = self.violations.last_mut().filter(|v| v.check == "linearizable") {
-                    violation.ops = counterexample.window.iter().map(|&id| id as u64).collect();
-                    violation.ops.sort_unstable();
+        let keys = client_keys(output, self.replicas);
+        let mut explored = 0u64;
+        for key in keys {
+            let part = client_ops_where(output, self.replicas, |_, op_key| *op_key == key);
+            let ids: Vec<usize> = part.iter().map(|(id, _)| *id).collect();
+            let clients: Vec<NodeId> = part.iter().map(|(_, op)| op.node).collect();
+            let history = History {
+                ops: part.into_iter().map(|(_, op)| op.op).collect(),
+            };
+            let verdict = dsim_checkers::linearizable(
+                &history,
+                &Kv,
+                LINEARIZABILITY_BUDGET.saturating_sub(explored),
+            );
+            explored += verdict.states_explored();
+            self.history_states = explored;
+            match verdict {
+                dsim_checkers::Verdict::Linearizable { .. } => {}
+                dsim_checkers::Verdict::NotLinearizable { counterexample, .. } => {
+                    self.not_linearizable(&history, &ids, &clients, &counterexample);
+                    return;
+                }
+                dsim_checkers::Verdict::Unknown { key, .. } => {
+                    self.violation(
+                        output.end_time,
+                        "linearizable_unknown",
+                        Vec::new(),
+                        format!(
+                            "the linearizability search spent its budget ({explored} model steps) on key {}",
+                            key.as_ref().map_or("-".to_string(), Value::to_string)
+                        ),
+                    );
+                    return;
                 }
             }
-            dsim_checkers::Verdict::Unknown {
-                states_explored,
-                key,
-            } => self.violation(
-                output.end_time,
-                "linearizable_unknown",
-                Vec::new(),
-                format!(
-                    "the linearizability search spent its budget ({states_explored} model steps) on key {}",
-                    key.as_ref().map_or("-".to_string(), Value::to_string)
-                ),
+        }
+    }
+
+    /// Reports a `linearizable` violation found in `history`, one key's operations,
+    /// whose run-wide ids (as in ops.csv) are `ids` and client nodes `clients`.
+    fn not_linearizable(
+        &mut self,
+        history: &History,
+        ids: &[usize],
+        clients: &[NodeId],
+        counterexample: &dsim_checkers::Counterexample,
+    ) {
+        let stuck = &history.ops[counterexample.stuck];
+        let time = SimTime(
+            stuck
+                .complete_time_ns
+                .unwrap_or(stuck.invoke_time_ns.unwrap_or(0)),
+        );
+        let mut nodes: Vec<NodeId> = counterexample
+            .window
+            .iter()
+            .map(|&id| clients[id])
+            .collect();
+        nodes.sort();
+        nodes.dedup();
+        let shown = |&local: &usize| format!("op {}: {}", ids[local], history.ops[local]);
+        let window: Vec<String> = counterexample.window.iter().map(shown).collect();
+        let last: Vec<String> = counterexample
+            .prefix
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(shown)
+            .collect();
+        self.violation(
+            time,
+            "linearizable",
+            nodes,
+            format!(
+                "key {}: no order of the clients' ops explains op {} ({}); the store held {} after [{}]; ops involved (op ids as in ops.csv): [{}]",
+                counterexample.key.as_ref().map_or("-".to_string(), Value::to_string),
+                ids[counterexample.stuck],
+                stuck,
+                counterexample.state,
+                last.join("; "),
+                window.join("; ")
             ),
+        );
+        // The operations as data (ops.csv op ids), for reports to highlight.
+        if let Some(violation) = self
+            .violations
+            .last_mut()
+            .filter(|v| v.check == "linearizable")
+        {
+            violation.ops = counterexample
+                .window
+                .iter()
+                .map(|&local| ids[local] as u64)
+                .collect();
+            violation.ops.sort_unstable();
         }
     }
 
     fn check_validity(&mut self, time: SimTime, node: NodeId, slot: u64, value: u64, what: &str) {
-        if value != NOOP && !self.submitted.contains(&value) {
+        if !self.is_valid(value) {
             self.violation(
                 time,
                 "validity",
@@ -391,13 +471,23 @@ impl Checker {
         }
     }
 
+    /// Counts an acceptance towards a majority for `value` in `ballot`.
+    ///
+    /// What is dropped, and why no violation goes with it: once slot `s` is chosen with
+    /// a value `v` that is valid (a no-op or a submitted command), every acceptance of
+    /// `v` for `s` (held or later) can only make `v` chosen again, which the checks
+    /// accept without a word (same value; already valid, and `submitted` only grows;
+    /// every replica that learned otherwise was reported when `v` was first chosen or
+    /// when it learned). So those acceptances are forgotten and later ones ignored.
+    /// Acceptances of any other value for `s` are kept whatever their ballot: they can
+    /// still complete a majority for a second value, which is an `agreement` violation.
+    /// In a run that keeps agreeing, that leaves only the rare minority acceptances of a
+    /// value a later leader replaced, instead of one entry per slot and ballot.
     fn on_accepted(&mut self, time: SimTime, node: NodeId, slot: u64, ballot: Ballot, value: u64) {
-        let acceptors = self
-            .votes
-            .entry((slot, ballot))
-            .or_default()
-            .entry(value)
-            .or_default();
+        if self.slots.get(slot).chosen_value() == Some(value) && self.is_valid(value) {
+            return;
+        }
+        let acceptors = self.votes.entry((slot, ballot, value)).or_default();
         let before = acceptors.count_ones() as usize;
         *acceptors |= 1 << node.0;
         let mask = *acceptors;
@@ -406,12 +496,29 @@ impl Checker {
         }
     }
 
+    /// True if `value` may be chosen or learned: a no-op or a submitted command.
+    fn is_valid(&self, value: u64) -> bool {
+        value == NOOP || self.submitted.contains(value)
+    }
+
     fn on_chosen(&mut self, time: SimTime, slot: u64, ballot: Ballot, value: u64, mask: u32) {
         let acceptors = nodes_of(mask);
         self.check_validity(time, acceptors[0], slot, value, "was chosen");
-        match self.chosen.get(&slot).copied() {
+        match self.slots.get(slot).chosen() {
             None => {
-                self.chosen.insert(slot, (value, ballot));
+                self.slots.get_mut(slot).choose(value, ballot);
+                if self.is_valid(value) {
+                    // See `on_accepted`: these can never tell anything new.
+                    let dead: Vec<(u64, Ballot, u64)> = self
+                        .votes
+                        .range((slot, Ballot::default(), 0)..=(slot, MAX_BALLOT, u64::MAX))
+                        .filter(|&(&(_, _, voted), _)| voted == value)
+                        .map(|(&key, _)| key)
+                        .collect();
+                    for key in dead {
+                        self.votes.remove(&key);
+                    }
+                }
             }
             Some((first, _)) if first == value => {}
             Some((first, first_ballot)) => {
@@ -429,12 +536,7 @@ impl Checker {
                 return;
             }
         }
-        let mismatch = self
-            .learned
-            .get(&slot)
-            .and_then(|by_node| by_node.iter().find(|&(_, &learned)| learned != value))
-            .map(|(&replica, &learned)| (replica, learned));
-        if let Some((replica, learned)) = mismatch
+        if let Some((replica, learned)) = self.learned_other_than(slot, value)
             && self.disagreeing_slots.insert(slot)
         {
             self.violation(
@@ -450,8 +552,7 @@ impl Checker {
 
     fn on_learned(&mut self, time: SimTime, node: NodeId, slot: u64, value: u64) {
         self.check_validity(time, node, slot, value, "was learned");
-        let by_node = self.learned.entry(slot).or_default();
-        if let Some(&first) = by_node.get(&node.0) {
+        if let Some(first) = self.learned_by(slot, node.0) {
             if first != value {
                 self.violation(
                     time,
@@ -465,15 +566,20 @@ impl Checker {
             }
             return;
         }
-        let other = by_node
-            .iter()
-            .find(|&(_, &learned)| learned != value)
-            .map(|(&replica, &learned)| (replica, learned));
-        by_node.insert(node.0, value);
+        let other = self.learned_other_than(slot, value);
+        let facts = self.slots.get_mut(slot);
+        if facts.learned_mask == 0 {
+            facts.learned = value;
+        }
+        if facts.learned == value {
+            facts.learned_mask |= 1 << node.0;
+        } else {
+            self.learned_other.insert((slot, node.0), value);
+        }
         if self.disagreeing_slots.contains(&slot) {
             return;
         }
-        if let Some(&(chosen, _)) = self.chosen.get(&slot)
+        if let Some((chosen, _)) = self.slots.get(slot).chosen()
             && chosen != value
         {
             self.disagreeing_slots.insert(slot);
@@ -522,12 +628,11 @@ impl Checker {
                 ),
             );
         }
-        let reference = self.chosen.get(&slot).map(|&(value, _)| value).or_else(|| {
-            self.learned
-                .get(&slot)
-                .and_then(|by_node| by_node.get(&node.0))
-                .copied()
-        });
+        let reference = self
+            .slots
+            .get(slot)
+            .chosen_value()
+            .or_else(|| self.learned_by(slot, node.0));
         match reference {
             None => self.violation(
                 time,
@@ -567,9 +672,7 @@ impl Checker {
                 format!("replica {} ran a no-op at slot {slot} as a command", node.0),
             ),
             ApplyOutcome::Executed => {
-                if let Some(command) = command_parts(value) {
-                    self.executed_commands.insert(command);
-                }
+                self.executed_commands.insert(value);
                 if !self.executed[replica].insert(value) {
                     self.violation(
                         time,
@@ -587,22 +690,25 @@ impl Checker {
     }
 
     fn agreement(&self) -> f64 {
-        if self.learned.is_empty() {
+        let mut learned_slots = 0usize;
+        let mut sum = 0.0;
+        for (slot, facts) in self.slots.iter() {
+            if facts.learned_mask == 0 {
+                continue;
+            }
+            learned_slots += 1;
+            let mut support: BTreeMap<u64, usize> = BTreeMap::new();
+            *support.entry(facts.learned).or_default() += facts.learned_mask.count_ones() as usize;
+            for (_, &value) in self.learned_other.range((slot, 0)..=(slot, u32::MAX)) {
+                *support.entry(value).or_default() += 1;
+            }
+            let winner = support.values().copied().max().unwrap_or(0);
+            sum += winner as f64 / self.replicas as f64;
+        }
+        if learned_slots == 0 {
             return 1.0;
         }
-        let sum: f64 = self
-            .learned
-            .values()
-            .map(|by_node| {
-                let mut support: BTreeMap<u64, usize> = BTreeMap::new();
-                for &value in by_node.values() {
-                    *support.entry(value).or_default() += 1;
-                }
-                let winner = support.values().copied().max().unwrap_or(0);
-                winner as f64 / self.replicas as f64
-            })
-            .sum();
-        sum / self.learned.len() as f64
+        sum / learned_slots as f64
     }
 
     fn verdict(self) -> Verdict {
@@ -614,8 +720,8 @@ impl Checker {
             },
             agreement,
             extra_columns: vec![
-                ("slots_decided", self.learned.len().to_string()),
-                ("slots_chosen", self.chosen.len().to_string()),
+                ("slots_decided", self.slots.learned_count().to_string()),
+                ("slots_chosen", self.slots.chosen_count().to_string()),
                 ("leader_changes", self.leader_changes.to_string()),
                 ("commands_submitted", self.submitted.len().to_string()),
                 ("duplicates_suppressed", self.duplicates.to_string()),
@@ -624,6 +730,159 @@ impl Checker {
             ],
             violations: self.violations,
         }
+    }
+}
+
+/// Above every ballot: the end of a slot's range of votes.
+const MAX_BALLOT: Ballot = Ballot {
+    round: u32::MAX,
+    node: u32::MAX,
+};
+
+/// Entries per chunk of a [`SlotTable`] or [`CommandSet`]: slots and sequence numbers
+/// are dense from 0, so chunks of consecutive keys hold them in a few bytes each, while
+/// a stray large key costs one chunk, not a vector up to it.
+const CHUNK: u64 = 64;
+
+/// What the checker knows about one slot: 32 bytes, where maps of maps cost hundreds.
+#[derive(Clone, Copy, Debug, Default)]
+struct SlotFacts {
+    /// The first value a replica learned for the slot (meaningful if `learned_mask`).
+    learned: u64,
+    /// The replicas (bit mask) whose first learned value is `learned`.
+    learned_mask: u32,
+    /// Whether a majority of acceptors was seen accepting a value in one ballot.
+    is_chosen: bool,
+    /// The first value seen chosen.
+    chosen: u64,
+    /// The ballot it was chosen in.
+    ballot: Ballot,
+}
+
+impl SlotFacts {
+    fn chosen(&self) -> Option<(u64, Ballot)> {
+        self.is_chosen.then_some((self.chosen, self.ballot))
+    }
+
+    fn chosen_value(&self) -> Option<u64> {
+        self.is_chosen.then_some(self.chosen)
+    }
+
+    fn choose(&mut self, value: u64, ballot: Ballot) {
+        self.is_chosen = true;
+        self.chosen = value;
+        self.ballot = ballot;
+    }
+}
+
+/// [`SlotFacts`] per slot, in chunks of [`CHUNK`] consecutive slots.
+#[derive(Default)]
+struct SlotTable {
+    chunks: BTreeMap<u64, Box<[SlotFacts; CHUNK as usize]>>,
+}
+
+impl SlotTable {
+    /// The facts of `slot` (all empty for a slot nobody reported on).
+    fn get(&self, slot: u64) -> SlotFacts {
+        self.chunks
+            .get(&(slot / CHUNK))
+            .map_or_else(SlotFacts::default, |chunk| chunk[(slot % CHUNK) as usize])
+    }
+
+    fn get_mut(&mut self, slot: u64) -> &mut SlotFacts {
+        let chunk = self
+            .chunks
+            .entry(slot / CHUNK)
+            .or_insert_with(|| Box::new([SlotFacts::default(); CHUNK as usize]));
+        &mut chunk[(slot % CHUNK) as usize]
+    }
+
+    /// Every slot of the table's chunks with its facts, in slot order.
+    fn iter(&self) -> impl Iterator<Item = (u64, &SlotFacts)> {
+        self.chunks.iter().flat_map(|(&chunk, facts)| {
+            facts
+                .iter()
+                .enumerate()
+                .map(move |(offset, facts)| (chunk * CHUNK + offset as u64, facts))
+        })
+    }
+
+    /// Slots some replica learned.
+    fn learned_count(&self) -> usize {
+        self.iter().filter(|(_, f)| f.learned_mask != 0).count()
+    }
+
+    /// Slots seen chosen.
+    fn chosen_count(&self) -> usize {
+        self.iter().filter(|(_, f)| f.is_chosen).count()
+    }
+}
+
+/// A set of command values ([`super::command_value`]s), held as 4 bytes per command:
+/// the operation bits of each (client, seq), in chunks of [`CHUNK`] consecutive seqs
+/// (each client numbers its commands from 0). Values that are no client's command,
+/// and a second value for a (client, seq) already held, go to `others`.
+#[derive(Clone, Default)]
+struct CommandSet {
+    /// Per (client, seq / CHUNK): each seq's operation bits plus one; 0 for none.
+    chunks: BTreeMap<(NodeId, u64), Box<[u32; CHUNK as usize]>>,
+    others: BTreeSet<u64>,
+    len: usize,
+}
+
+impl CommandSet {
+    /// Where `value` lives: its chunk key, offset and stored bits; `None` if it is no
+    /// command.
+    fn place(value: u64) -> Option<((NodeId, u64), usize, u32)> {
+        let (client, seq) = command_parts(value)?;
+        let bits = (value & ((1 << OP_BITS) - 1)) as u32 + 1;
+        Some(((client, seq / CHUNK), (seq % CHUNK) as usize, bits))
+    }
+
+    /// Adds `value`; false if it was there already.
+    fn insert(&mut self, value: u64) -> bool {
+        let added = match Self::place(value) {
+            Some((key, offset, bits)) => {
+                let chunk = self
+                    .chunks
+                    .entry(key)
+                    .or_insert_with(|| Box::new([0; CHUNK as usize]));
+                match chunk[offset] {
+                    0 => {
+                        chunk[offset] = bits;
+                        true
+                    }
+                    held if held == bits => false,
+                    _ => self.others.insert(value),
+                }
+            }
+            None => self.others.insert(value),
+        };
+        self.len += usize::from(added);
+        added
+    }
+
+    fn contains(&self, value: u64) -> bool {
+        match Self::place(value) {
+            Some((key, offset, bits)) => {
+                self.chunks
+                    .get(&key)
+                    .is_some_and(|chunk| chunk[offset] == bits)
+                    || self.others.contains(&value)
+            }
+            None => self.others.contains(&value),
+        }
+    }
+
+    /// Whether some command of `client` numbered `seq` is in the set.
+    fn contains_command(&self, client: NodeId, seq: u64) -> bool {
+        self.chunks
+            .get(&(client, seq / CHUNK))
+            .is_some_and(|chunk| chunk[(seq % CHUNK) as usize] != 0)
+    }
+
+    fn len(&self) -> usize {
+        self.len
     }
 }
 
@@ -773,6 +1032,57 @@ mod tests {
     }
 
     #[test]
+    fn votes_dropped_once_a_slot_is_chosen_never_hide_a_second_value() {
+        // Slot 0 is chosen with `a` in ballot 1, so the checker drops the votes for `a`
+        // there. Acceptor 2's earlier vote for `b` in ballot 1 is kept: when acceptor 1
+        // also takes `b` in ballot 1 (a buggy acceptor), `b` has a majority there too.
+        // Had the checker dropped every vote of the chosen slot, or stopped counting
+        // acceptances for it, this second value would pass unseen.
+        let (a, b) = (command_value(CLIENT, 0), command_value(CLIENT, 1));
+        let same_ballot = run(vec![
+            submitted(a),
+            submitted(b),
+            accepted(2, 0, 1, b),
+            accepted(0, 0, 1, a),
+            accepted(1, 0, 1, a),
+            accepted(1, 0, 1, b),
+        ]);
+        assert_eq!(checks(&same_ballot), vec!["agreement"]);
+        // A later ballot's majority for another value, on the chosen slot and on its
+        // neighbour, is caught too: the dropped votes were only ever votes for `a`.
+        let later_ballot = run(vec![
+            submitted(a),
+            submitted(b),
+            accepted(0, 0, 1, a),
+            accepted(1, 0, 1, a),
+            accepted(0, 1, 1, a),
+            accepted(1, 1, 1, a),
+            accepted(0, 0, 1, a),
+            accepted(1, 1, 2, b),
+            accepted(2, 1, 2, b),
+        ]);
+        assert_eq!(checks(&later_ballot), vec!["agreement"]);
+        let violation = &later_ballot.violations[0];
+        assert!(violation.details.starts_with("slot 1:"), "{violation:?}");
+        // Re-accepting the chosen value in any ballot stays silent, and the metric
+        // still counts what the replicas learned.
+        let clean = run(vec![
+            submitted(a),
+            accepted(0, 0, 1, a),
+            accepted(1, 0, 1, a),
+            accepted(1, 0, 2, a),
+            accepted(2, 0, 2, a),
+            learned(0, 0, a),
+        ]);
+        assert!(clean.violations.is_empty(), "{:?}", clean.violations);
+        assert!(
+            clean
+                .extra_columns
+                .contains(&("slots_chosen", "1".to_string()))
+        );
+    }
+
+    #[test]
     fn unsubmitted_values_break_validity() {
         let verdict = run(vec![accepted(0, 0, 1, 77), accepted(1, 0, 1, 77)]);
         // 77 was never submitted: the protocol invented it.
@@ -895,6 +1205,54 @@ mod tests {
             .find(|v| v.check == "linearizable")
             .expect("found above");
         assert!(violation.ops.contains(&2), "{violation:?}");
+    }
+
+    #[test]
+    fn a_stale_read_on_one_key_names_run_wide_op_ids() {
+        // Keys are judged one at a time; the ops of key 1 are ops 1, 3 and 5 of the run
+        // (their positions in ops.csv), not 0, 1 and 2 of the key. If the ids of the
+        // key's own history leaked out, `ops` would name the wrong rows.
+        let on = |key: i64, observation: (u32, Observation<PaxosEvent>)| match observation {
+            (node, Observation::OpInvoked { op, f, arg, .. }) => (
+                node,
+                Observation::OpInvoked {
+                    op,
+                    f,
+                    key: Some(Value::Int(key)),
+                    arg,
+                },
+            ),
+            other => other,
+        };
+        let verdict = run(vec![
+            on(0, put(0, 7)),
+            ok(0, Value::Int(7)),
+            on(1, put(1, 1)),
+            ok(1, Value::Int(1)),
+            on(0, get(2)),
+            ok(2, Value::Int(7)),
+            on(1, put(3, 2)),
+            ok(3, Value::Int(2)),
+            on(0, get(4)),
+            ok(4, Value::Int(7)),
+            on(1, get(5)),
+            ok(5, Value::Int(1)),
+        ]);
+        let violation = verdict
+            .violations
+            .iter()
+            .find(|v| v.check == "linearizable")
+            .expect("the stale read of key 1 is caught");
+        assert!(violation.ops.contains(&5), "{violation:?}");
+        assert!(
+            violation.ops.iter().all(|id| [1, 3, 5].contains(id)),
+            "{violation:?}"
+        );
+        assert!(violation.details.starts_with("key 1:"), "{violation:?}");
+        assert!(
+            violation.details.contains("explains op 5 "),
+            "{violation:?}"
+        );
     }
 
     #[test]

@@ -16,10 +16,12 @@ use super::{COORDINATOR, TpcSettings};
 use crate::liveness::{LivenessPhase, starved};
 use dsim_checkers::{History, IsolationOptions};
 use dsim_core::{
-    Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimTime, Verdict,
-    Violation,
+    Formula, NodeId, Observation, ObservationRecord, ObservationSink, Outcome, Retain, RunOutput,
+    SimTime, Verdict, Violation,
 };
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 /// The check names a verdict may report.
 pub const CHECKS: [&str; 7] = [
@@ -75,8 +77,16 @@ impl TxnFacts {
 fn gather(observations: &[ObservationRecord<TpcEvent>]) -> BTreeMap<TxnId, TxnFacts> {
     let mut txns: BTreeMap<TxnId, TxnFacts> = BTreeMap::new();
     for record in observations {
+        gather_one(&mut txns, record);
+    }
+    txns
+}
+
+/// Adds what one observation says to the facts of its transaction.
+fn gather_one(txns: &mut BTreeMap<TxnId, TxnFacts>, record: &ObservationRecord<TpcEvent>) {
+    {
         let Observation::Protocol(event) = &record.observation else {
-            continue;
+            return;
         };
         let (time, node) = (record.time, record.node);
         match event {
@@ -128,7 +138,6 @@ fn gather(observations: &[ObservationRecord<TpcEvent>]) -> BTreeMap<TxnId, TxnFa
             }
         }
     }
-    txns
 }
 
 fn nodes_with(facts: &TxnFacts, decision: Decision) -> BTreeSet<NodeId> {
@@ -365,13 +374,18 @@ fn sorted(writes: &[(Key, Value)]) -> Vec<(Key, Value)> {
 
 /// Every violation in the observations, in time order (ties by check name).
 pub fn violations(observations: &[ObservationRecord<TpcEvent>]) -> Vec<Violation> {
+    violations_of(&gather(observations))
+}
+
+/// [`violations`] from the gathered facts.
+fn violations_of(txns: &BTreeMap<TxnId, TxnFacts>) -> Vec<Violation> {
     let mut found = Vec::new();
-    for (txn, facts) in gather(observations) {
-        found.extend(atomicity(txn, &facts));
-        found.extend(unanimous_commit(txn, &facts));
-        found.extend(durability(txn, &facts));
-        found.extend(client_outcome(txn, &facts));
-        found.extend(writes_applied(txn, &facts));
+    for (&txn, facts) in txns {
+        found.extend(atomicity(txn, facts));
+        found.extend(unanimous_commit(txn, facts));
+        found.extend(durability(txn, facts));
+        found.extend(client_outcome(txn, facts));
+        found.extend(writes_applied(txn, facts));
     }
     found.sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
     found
@@ -524,20 +538,34 @@ pub struct InDoubtStats {
 
 /// In-doubt time from the observations, spans still open counted up to `end`.
 pub fn in_doubt(observations: &[ObservationRecord<TpcEvent>], end: SimTime) -> InDoubtStats {
-    let mut open: BTreeMap<(NodeId, TxnId), SimTime> = BTreeMap::new();
-    let mut closed: BTreeSet<(NodeId, TxnId)> = BTreeSet::new();
-    let mut stats = InDoubtStats::default();
-    let add = |stats: &mut InDoubtStats, node: NodeId, span_ns: u64| {
+    let mut fold = InDoubtFold::default();
+    for record in observations {
+        fold.observe(record);
+    }
+    fold.finish(end)
+}
+
+/// [`in_doubt`] one observation at a time.
+#[derive(Default)]
+struct InDoubtFold {
+    open: BTreeMap<(NodeId, TxnId), SimTime>,
+    closed: BTreeSet<(NodeId, TxnId)>,
+    stats: InDoubtStats,
+}
+
+impl InDoubtFold {
+    fn add(stats: &mut InDoubtStats, node: NodeId, span_ns: u64) {
         let totals = stats.per_participant.entry(node).or_default();
         totals.total_ns += span_ns;
         totals.max_ns = totals.max_ns.max(span_ns);
         totals.txns += 1;
         stats.total_ns += span_ns;
         stats.max_ns = stats.max_ns.max(span_ns);
-    };
-    for record in observations {
+    }
+
+    fn observe(&mut self, record: &ObservationRecord<TpcEvent>) {
         let Observation::Protocol(event) = &record.observation else {
-            continue;
+            return;
         };
         match event {
             TpcEvent::Voted {
@@ -546,16 +574,16 @@ pub fn in_doubt(observations: &[ObservationRecord<TpcEvent>], end: SimTime) -> I
                 ..
             } => {
                 let key = (record.node, *txn);
-                if !closed.contains(&key) {
-                    open.entry(key).or_insert(record.time);
+                if !self.closed.contains(&key) {
+                    self.open.entry(key).or_insert(record.time);
                 }
             }
             TpcEvent::Resolved { txn, .. } => {
                 let key = (record.node, *txn);
-                if let Some(start) = open.remove(&key) {
-                    closed.insert(key);
-                    add(
-                        &mut stats,
+                if let Some(start) = self.open.remove(&key) {
+                    self.closed.insert(key);
+                    Self::add(
+                        &mut self.stats,
                         record.node,
                         record.time.saturating_since(start).as_nanos(),
                     );
@@ -564,14 +592,18 @@ pub fn in_doubt(observations: &[ObservationRecord<TpcEvent>], end: SimTime) -> I
             _ => {}
         }
     }
-    for ((node, txn), start) in open {
-        add(&mut stats, node, end.saturating_since(start).as_nanos());
-        stats.unresolved.push((node, txn, start));
+
+    fn finish(self, end: SimTime) -> InDoubtStats {
+        let mut stats = self.stats;
+        for ((node, txn), start) in self.open {
+            Self::add(&mut stats, node, end.saturating_since(start).as_nanos());
+            stats.unresolved.push((node, txn, start));
+        }
+        stats
+            .unresolved
+            .sort_by_key(|&(node, txn, start)| (start, node, txn));
+        stats
     }
-    stats
-        .unresolved
-        .sort_by_key(|&(node, txn, start)| (start, node, txn));
-    stats
 }
 
 /// Judges a run: the three checks, the formula `T` (mean latency of the `ok`
@@ -580,7 +612,14 @@ pub fn in_doubt(observations: &[ObservationRecord<TpcEvent>], end: SimTime) -> I
 /// `in_doubt_total_ns`, `in_doubt_max_ns`, `in_doubt_open`, `txns_committed`,
 /// `txns_aborted`.
 pub fn check(output: &RunOutput<TpcEvent>) -> Verdict {
-    let txns = gather(&output.observations);
+    verdict_of(
+        &gather(&output.observations),
+        in_doubt(&output.observations, output.end_time),
+    )
+}
+
+/// [`check`] from the gathered facts and in-doubt time.
+fn verdict_of(txns: &BTreeMap<TxnId, TxnFacts>, stats: InDoubtStats) -> Verdict {
     let mut resolved = 0u64;
     let mut atomic = 0u64;
     let mut committed = 0u64;
@@ -604,9 +643,8 @@ pub fn check(output: &RunOutput<TpcEvent>) -> Verdict {
     } else {
         atomic as f64 / resolved as f64
     };
-    let stats = in_doubt(&output.observations, output.end_time);
     Verdict {
-        violations: violations(&output.observations),
+        violations: violations_of(txns),
         formula: Formula::MeanOkLatency { name: "T" },
         agreement,
         extra_columns: vec![
@@ -616,6 +654,76 @@ pub fn check(output: &RunOutput<TpcEvent>) -> Verdict {
             ("txns_committed", committed.to_string()),
             ("txns_aborted", aborted.to_string()),
         ],
+    }
+}
+
+/// Every check of a run ([`check`], [`liveness`], [`isolation`]), in one time order
+/// (ties by check name), as `dsim run` reports them.
+pub fn check_all(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Verdict {
+    let verdict = check(output);
+    with_history_checks(verdict, output, settings)
+}
+
+/// Adds the checks that need the clients' history at the end, and sorts.
+fn with_history_checks(
+    mut verdict: Verdict,
+    output: &RunOutput<TpcEvent>,
+    settings: &TpcSettings,
+) -> Verdict {
+    verdict.violations.extend(liveness(output, settings));
+    verdict.violations.extend(isolation(output, settings));
+    // One time order for all checks, so that the first violation is the earliest.
+    verdict
+        .violations
+        .sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
+    verdict
+}
+
+/// [`check_all`] while the run happens: [`LiveCheck::sink`] is the engine's observation
+/// sink, which folds every protocol observation into the per-transaction facts and the
+/// in-doubt spans as it is made and lets the engine keep only the clients' operations
+/// (what `isolation`, `liveness` and the report need at the end), so a long run does
+/// not hold every vote, decision and applied write. [`LiveCheck::finish`] gives the
+/// verdict [`check_all`] gives on the whole run.
+pub struct LiveCheck {
+    folded: Rc<RefCell<(BTreeMap<TxnId, TxnFacts>, InDoubtFold)>>,
+}
+
+impl Default for LiveCheck {
+    fn default() -> LiveCheck {
+        LiveCheck::new()
+    }
+}
+
+impl LiveCheck {
+    /// A check of one run.
+    pub fn new() -> LiveCheck {
+        LiveCheck {
+            folded: Rc::new(RefCell::new((BTreeMap::new(), InDoubtFold::default()))),
+        }
+    }
+
+    /// The observation sink to attach to the run.
+    pub fn sink(&self) -> Box<dyn ObservationSink<TpcEvent>> {
+        let folded = Rc::clone(&self.folded);
+        Box::new(move |record: &ObservationRecord<TpcEvent>| {
+            let (txns, doubt) = &mut *folded.borrow_mut();
+            gather_one(txns, record);
+            doubt.observe(record);
+            match record.observation {
+                Observation::Protocol(_) => Retain::Release,
+                _ => Retain::Keep,
+            }
+        })
+    }
+
+    /// Finishes the checks on the run's output (its client operations and fault log).
+    pub fn finish(self, output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Verdict {
+        let (txns, doubt) = self
+            .folded
+            .replace((BTreeMap::new(), InDoubtFold::default()));
+        let verdict = verdict_of(&txns, doubt.finish(output.end_time));
+        with_history_checks(verdict, output, settings)
     }
 }
 

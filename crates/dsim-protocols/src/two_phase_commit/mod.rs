@@ -148,8 +148,8 @@ mod testkit;
 mod types;
 
 pub use checker::{
-    CHECKS, ISOLATION_BUDGET, InDoubtStats, InDoubtTotals, check, in_doubt, isolation, liveness,
-    txn_history, violations,
+    CHECKS, ISOLATION_BUDGET, InDoubtStats, InDoubtTotals, LiveCheck, check, check_all, in_doubt,
+    isolation, liveness, txn_history, violations,
 };
 pub use client::Client;
 pub use client::{txn_value, written_value};
@@ -163,7 +163,7 @@ pub use types::{
 };
 
 pub use dsim_checkers::isolation::Workload as TxnWorkload;
-use dsim_core::protocol::{execute, generic_output};
+use dsim_core::protocol::{execute_with_sink, generic_output};
 use dsim_core::{
     ConfigError, NodeId, ParamKind, ParamProblem, ParamSpec, Params, Protocol, ProtocolInfo,
     RunError, RunRequest, RunResult, Setup, SimConfig, SimDuration, Simulation, VariantSpec,
@@ -623,16 +623,15 @@ impl Protocol for TwoPhaseCommit {
 
     fn run(&self, request: RunRequest) -> Result<RunResult, RunError> {
         let settings = TpcSettings::from_request(&request)?;
-        let (output, trace_error) = execute(request, settings.total_nodes(), move |id, _| {
-            TpcNode::new(id, settings)
-        })?;
-        let mut verdict = check(&output);
-        verdict.violations.extend(liveness(&output, &settings));
-        verdict.violations.extend(isolation(&output, &settings));
-        // One time order for all checks, so that the first violation is the earliest.
-        verdict
-            .violations
-            .sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
+        // Judged as it runs, so that only the clients' operations are held to the end.
+        let check = LiveCheck::new();
+        let (output, trace_error) = execute_with_sink(
+            request,
+            settings.total_nodes(),
+            move |id, _| TpcNode::new(id, settings),
+            Some(check.sink()),
+        )?;
+        let verdict = check.finish(&output, &settings);
         Ok(RunResult {
             output: generic_output(output),
             verdict,

@@ -133,6 +133,72 @@ pub fn expand(seed: u64, drawn: &[DrawnFault]) -> Vec<ScheduledFault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the seed, the group and the sequence of drawn crashes, restarts and
+        /// pauses (each count within what validation allows), every entry picks exactly
+        /// `count` distinct nodes of its candidates, a crash or pause only nodes that
+        /// are up and a restart only nodes a drawn crash took down. A draw with
+        /// replacement, an off-by-one in the shuffle or a pool that ignored earlier
+        /// entries would break one of these.
+        #[test]
+        fn picks_are_distinct_members_of_the_pool(
+            seed in any::<u64>(),
+            first in 1u32..40,
+            size in 1u32..60,
+            steps in proptest::collection::vec((0u8..3, 1usize..60), 1..12),
+        ) {
+            let candidates: Vec<NodeId> = (first..first + size).map(NodeId).collect();
+            let mut down = 0usize;
+            let mut drawn = Vec::new();
+            for (index, (kind, wanted)) in steps.into_iter().enumerate() {
+                let (action, available) = match kind {
+                    0 => (DrawnAction::Crash, candidates.len() - down),
+                    1 => (DrawnAction::Restart, down),
+                    _ => (
+                        DrawnAction::Pause { duration: SimDuration::from_millis(1) },
+                        candidates.len() - down,
+                    ),
+                };
+                if available == 0 {
+                    continue;
+                }
+                let count = wanted.min(available);
+                match action {
+                    DrawnAction::Crash => down += count,
+                    DrawnAction::Restart => down -= count,
+                    DrawnAction::Pause { .. } => {}
+                }
+                drawn.push(DrawnFault {
+                    at: SimTime(index as u64),
+                    action,
+                    count,
+                    group: "workers".into(),
+                    candidates: candidates.clone(),
+                });
+            }
+            let picks = draw(seed, &drawn);
+            prop_assert_eq!(picks.len(), drawn.len());
+            let mut is_down: BTreeSet<NodeId> = BTreeSet::new();
+            for (entry, picked) in drawn.iter().zip(&picks) {
+                prop_assert_eq!(picked.len(), entry.count);
+                prop_assert!(picked.windows(2).all(|pair| pair[0] < pair[1]), "sorted, no repeats");
+                prop_assert!(picked.iter().all(|node| entry.candidates.contains(node)));
+                for node in picked {
+                    match entry.action {
+                        DrawnAction::Crash => prop_assert!(is_down.insert(*node)),
+                        DrawnAction::Restart => prop_assert!(is_down.remove(node)),
+                        DrawnAction::Pause { .. } => prop_assert!(!is_down.contains(node)),
+                    }
+                }
+            }
+            // Drawing again from the same seed gives the same picks.
+            prop_assert_eq!(draw(seed, &drawn), picks);
+        }
+    }
 
     fn entry(ms: u64, action: DrawnAction, count: usize, candidates: u32) -> DrawnFault {
         DrawnFault {

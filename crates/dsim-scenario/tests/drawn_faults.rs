@@ -204,3 +204,50 @@ fn every_builtin_kind_names_disjoint_groups_inside_its_nodes() {
         assert_eq!(covered as u32, total, "{kind}: every node is in a group");
     }
 }
+
+#[test]
+fn the_nemesis_never_targets_a_node_a_drawn_entry_picked() {
+    // The nemesis draws among the workers too; if it could pick a node that a drawn
+    // entry crashed, it would crash a node that is down (or restart it behind the drawn
+    // entry's back), and the run would not be the one the file describes.
+    let text = format!(
+        "{TEXT}[nemesis]\nevery = \"40ms\"\nfaults = [\"crash\", \"pause\"]\nfault_duration = \"30ms\"\nstop = \"1s\"\nmax_down = 4\ntargets = [{}]\n",
+        (1..=20)
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let registry = Registry::builtin();
+    for seed in 0..20 {
+        let mut scenario = Scenario::from_text(Path::new("t.toml"), &text, &[], &registry)
+            .expect("valid scenario");
+        scenario.seed = seed;
+        let drawn: Vec<NodeId> = scenario.drawn_picks().concat();
+        let faults = scenario.concrete_faults();
+        let nemesis_nodes: Vec<NodeId> = faults
+            .iter()
+            .filter_map(|scheduled| match scheduled.fault {
+                Fault::Crash(node) | Fault::Restart(node) | Fault::Pause { node, .. } => Some(node),
+                _ => None,
+            })
+            .filter(|node| !drawn.contains(node))
+            .collect();
+        // The nemesis did act (so the check below is not vacuous) ...
+        assert!(
+            !nemesis_nodes.is_empty(),
+            "seed {seed}: the nemesis drew nothing"
+        );
+        // ... and the drawn nodes appear only in the drawn entries' own faults: 5
+        // crashes, 3 pauses and 2 restarts.
+        let on_drawn = faults
+            .iter()
+            .filter(|scheduled| match scheduled.fault {
+                Fault::Crash(node) | Fault::Restart(node) | Fault::Pause { node, .. } => {
+                    drawn.contains(&node)
+                }
+                _ => false,
+            })
+            .count();
+        assert_eq!(on_drawn, 10, "seed {seed}");
+    }
+}

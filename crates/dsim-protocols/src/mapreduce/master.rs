@@ -2,7 +2,7 @@
 //! the split-send-process-gather master of `seed-naive`.
 
 use super::{
-    Job, LocationTable, Locations, MrEvent, MrNode, Msg, ResetReason, TaskKind, Timer,
+    Job, LocationTable, Locations, MrEvent, MrNode, Msg, ResetReason, SortOutput, TaskKind, Timer,
     partition_counts,
 };
 use dsim_core::{Ctx, NodeId, Observation, Outcome, SimTime, Value};
@@ -248,9 +248,10 @@ impl Master {
                 partition,
                 attempt,
                 counts,
+                sorted,
             } => {
                 if self.accept_report(ctx, worker, TaskKind::Reduce, partition, attempt) {
-                    self.complete_reduce(ctx, worker, partition, counts);
+                    self.complete_reduce(ctx, worker, partition, counts, sorted);
                 }
             }
             Msg::ReduceFailed {
@@ -411,6 +412,7 @@ impl Master {
         worker: u32,
         partition: u32,
         counts: Vec<(u32, u64)>,
+        sorted: Option<SortOutput>,
     ) {
         let Some(state) = self.reduces.finish(partition, worker) else {
             return; // The partition is already in the global file system.
@@ -418,10 +420,11 @@ impl Master {
         Self::close_op(ctx, state);
         ctx.durable_mut().committed_partitions += 1;
         ctx.sync();
-        ctx.observe(Observation::Protocol(MrEvent::PartitionCommitted {
-            partition,
-            counts,
-        }));
+        let event = match sorted {
+            Some(output) => MrEvent::SortedCommitted { partition, output },
+            None => MrEvent::PartitionCommitted { partition, counts },
+        };
+        ctx.observe(Observation::Protocol(event));
         if self.reduces.complete() {
             self.finished = true;
             ctx.observe(Observation::Protocol(MrEvent::JobDone));
@@ -1256,6 +1259,7 @@ mod tests {
                 partition: 0,
                 attempt: 3,
                 counts: counts.clone(),
+                sorted: None,
             },
         );
         master.on_message(
@@ -1265,6 +1269,7 @@ mod tests {
                 partition: 1,
                 attempt: 4,
                 counts: Vec::new(),
+                sorted: None,
             },
         );
         let effects = parts.take_effects();

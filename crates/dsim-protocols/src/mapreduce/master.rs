@@ -397,11 +397,28 @@ impl Master {
         }
     }
 
+    /// Tells the workers still running other attempts of a task that just completed to
+    /// abandon them, and frees those workers for the next task: a losing backup copy
+    /// (or the straggling primary) must not hold a worker, its disk and its link.
+    fn abandon_losers(&mut self, ctx: &mut Ctx<'_, MrNode>, kind: TaskKind, task: u32) {
+        let losers = std::mem::take(&mut self.phase_mut(kind).tasks[task as usize].attempts);
+        for (attempt, worker) in losers {
+            let view = &mut self.workers[worker as usize - 1];
+            view.acked = view.acked.max(attempt);
+            if view.alive && view.current.is_some_and(|run| run.attempt == attempt) {
+                view.current = None;
+                self.idle_workers.insert(worker);
+            }
+            ctx.send(NodeId(worker), Msg::Abandon { attempt });
+        }
+    }
+
     fn complete_map(&mut self, ctx: &mut Ctx<'_, MrNode>, worker: u32, task: u32) {
         let Some(state) = self.maps.finish(task, worker) else {
             return; // A backup or an earlier attempt got there first.
         };
         Self::close_op(ctx, state);
+        self.abandon_losers(ctx, TaskKind::Map, task);
         self.workers[worker as usize - 1].completed_maps.push(task);
         self.locations = None;
     }
@@ -418,6 +435,7 @@ impl Master {
             return; // The partition is already in the global file system.
         };
         Self::close_op(ctx, state);
+        self.abandon_losers(ctx, TaskKind::Reduce, partition);
         ctx.durable_mut().committed_partitions += 1;
         ctx.sync();
         let event = match sorted {
@@ -1116,6 +1134,51 @@ mod tests {
         );
         assert!(ops(&parts.take_effects()).is_empty());
         assert_eq!(master.maps_done(), 3);
+    }
+
+    #[test]
+    fn losing_backup_copy_is_abandoned_and_its_worker_runs_the_next_task_at_once() {
+        // Three splits, two workers, two partitions: worker 2 finishes tasks 1 and 2
+        // and gets a backup of task 0 (attempt 4) while worker 1 still runs attempt 1.
+        let mut master = Master::new(job(2, 3, 2, 30, |_| {}));
+        let mut parts = started(&mut master, 2);
+        for (task, attempt) in [(1, 2), (2, 3)] {
+            master.on_message(&mut parts.ctx(), NodeId(2), Msg::MapDone { task, attempt });
+        }
+        parts.take_effects();
+        master.on_message(
+            &mut parts.ctx(),
+            NodeId(2),
+            Msg::MapDone {
+                task: 0,
+                attempt: 4,
+            },
+        );
+        let sent = sends(&parts.take_effects());
+        // The backup won: worker 1 is told to stop attempt 1, and since the master
+        // counts it free again it gets a reduce task in the same step, not after its
+        // own (useless) map attempt would have ended. Without the abandonment worker 1
+        // would get nothing here and the job would wait for the straggler's report.
+        assert_eq!(sent[0], (NodeId(1), Msg::Abandon { attempt: 1 }));
+        let reduces: Vec<(NodeId, u32)> = sent
+            .iter()
+            .filter_map(|(to, msg)| match msg {
+                Msg::AssignReduce { partition, .. } => Some((*to, *partition)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reduces, vec![(NodeId(1), 0), (NodeId(2), 1)]);
+        // A late report of the abandoned attempt is not used: no second completion.
+        master.on_message(
+            &mut parts.ctx(),
+            NodeId(1),
+            Msg::MapDone {
+                task: 0,
+                attempt: 1,
+            },
+        );
+        assert!(ops(&parts.take_effects()).is_empty());
+        assert_eq!(master.running_on(1), Some((TaskKind::Reduce, 0, 5)));
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub use network::{Link, LinkModel, LinkOrder, NetworkConfig, Topology};
 pub use node::{Ctx, CtxParts, DEFAULT_MESSAGE_SIZE_BYTES, Effect, Node, TimerId};
 pub use observe::{NoEvent, Observation, ObservationRecord, ObservationSink, Outcome, Retain};
 pub use protocol::{
-    Arrival, Backoff, ClosedLoop, DURATION_MAX, Formula, IdleClients, Jitter, ParamKind,
+    Arrival, Backoff, ClosedLoop, DURATION_MAX, Formula, IdleClients, Jitter, NodeGroup, ParamKind,
     ParamProblem, ParamSpec, ParamValue, Params, PhaseError, Protocol, ProtocolInfo,
     ProtocolVariant, RatePhase, RatePhases, RatioMax, RetryPolicy, RunError, RunRequest, RunResult,
     Setup, VariantSpec, Verdict, Violation, Workload,

@@ -789,6 +789,38 @@ pub struct Setup<'a> {
     pub workload: Workload,
 }
 
+/// A named set of a protocol's nodes (see [`Protocol::node_groups`]): the ids
+/// `nodes.start..nodes.end`, e.g. MapReduce's `workers` or 2PC's `participants`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeGroup {
+    /// The name scenario files use (`among = "workers"`).
+    pub name: &'static str,
+    /// The node ids of the group, a contiguous range.
+    pub nodes: std::ops::Range<u32>,
+}
+
+impl NodeGroup {
+    /// The group `name` of the nodes `nodes`.
+    pub fn new(name: &'static str, nodes: std::ops::Range<u32>) -> NodeGroup {
+        NodeGroup { name, nodes }
+    }
+
+    /// Its node ids, in order.
+    pub fn members(&self) -> impl Iterator<Item = crate::NodeId> + '_ {
+        self.nodes.clone().map(crate::NodeId)
+    }
+
+    /// How many nodes it holds.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True if it holds no node (a protocol run without clients).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
 /// Everything needed for one run of a protocol, protocol-agnostic.
 pub struct RunRequest {
     /// Seed, network, storage mode, message log size.
@@ -1323,6 +1355,42 @@ pub trait Protocol: Send + Sync {
     fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
         let _ = setup;
         0
+    }
+    /// The protocol's named node groups for a setup, so that a scenario can name a
+    /// group instead of node ids (`crash = { count = 200, among = "workers" }`) while
+    /// the scenario parser knows no protocol. Groups are disjoint, in node-id order,
+    /// and lie within [`Self::total_nodes`]; an empty group (no clients) is listed
+    /// too. The default matches the default [`Self::total_nodes`]: `replicas` are
+    /// `0..nodes` and `clients` follow them.
+    ///
+    /// ```
+    /// # use dsim_core::{NodeGroup, Params, Protocol, ProtocolInfo, RunError, RunRequest,
+    /// #     RunResult, Setup, VariantSpec, Workload};
+    /// # struct Ping;
+    /// # impl Protocol for Ping {
+    /// #     fn info(&self) -> ProtocolInfo {
+    /// #         ProtocolInfo { kind: "ping", summary: "every node pings node 0",
+    /// #             variants: &[VariantSpec { name: "correct", help: "as is" }],
+    /// #             params: &[], nodes_range: (1, 9) }
+    /// #     }
+    /// #     fn run(&self, _: RunRequest) -> Result<RunResult, RunError> { unreachable!() }
+    /// # }
+    /// let params = Params::default();
+    /// let workload = Workload { clients: 2, ..Workload::default() };
+    /// let setup = Setup { nodes: 3, variant: "correct", params: &params, workload };
+    /// // The default layout: replicas 0, 1, 2, then the clients 3 and 4.
+    /// assert_eq!(
+    ///     Ping.node_groups(&setup),
+    ///     vec![NodeGroup::new("replicas", 0..3), NodeGroup::new("clients", 3..5)]
+    /// );
+    /// ```
+    fn node_groups(&self, setup: &Setup<'_>) -> Vec<NodeGroup> {
+        let replicas = setup.nodes as u32;
+        let clients = setup.workload.clients as u32;
+        vec![
+            NodeGroup::new("replicas", 0..replicas),
+            NodeGroup::new("clients", replicas..replicas + clients),
+        ]
     }
     /// Runs and judges one simulation.
     ///

@@ -27,6 +27,9 @@ pub enum Stream {
     Swarm,
     /// The load model: service times at nodes and storage sync latencies.
     Load,
+    /// Fault entries that crash, restart or pause N nodes drawn from a named group
+    /// (`crash = { count = 200, among = "workers" }`): which nodes.
+    FaultDraws,
     /// One node's own stream, handed to it through `Ctx::rng`.
     Node(NodeId),
 }
@@ -41,6 +44,7 @@ impl Stream {
             Stream::Nemesis => 3,
             Stream::Swarm => 4,
             Stream::Load => 5,
+            Stream::FaultDraws => 6,
             Stream::Node(id) => 1_000 + u64::from(id.0),
         }
     }

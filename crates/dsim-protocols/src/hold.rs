@@ -40,6 +40,11 @@ impl Protocol for Hold {
         nodes
     }
 
+    /// `nodes`: every node (they are all alike).
+    fn node_groups(&self, setup: &Setup<'_>) -> Vec<dsim_core::NodeGroup> {
+        vec![dsim_core::NodeGroup::new("nodes", 0..setup.nodes as u32)]
+    }
+
     /// Every message in flight is a queue entry plus its payload slot.
     fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
         let per_node = setup.params.int(PARAMS, "messages_per_node").max(0) as u64;

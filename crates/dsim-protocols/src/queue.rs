@@ -260,6 +260,15 @@ impl Protocol for Queue {
         nodes + workload.clients
     }
 
+    /// `server` (node 0) and `clients` (nodes `1..=clients`).
+    fn node_groups(&self, setup: &dsim_core::Setup<'_>) -> Vec<dsim_core::NodeGroup> {
+        let clients = setup.workload.clients as u32;
+        vec![
+            dsim_core::NodeGroup::new("server", 0..1),
+            dsim_core::NodeGroup::new("clients", 1..1 + clients),
+        ]
+    }
+
     fn run(&self, mut request: RunRequest) -> Result<RunResult, RunError> {
         request.params.check(PARAMS).map_err(ConfigError::from)?;
         let cores = request

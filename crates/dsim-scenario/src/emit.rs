@@ -8,8 +8,11 @@ use dsim_core::{Delay, Fault, LinkModel, LinkOrder, NodeId, SimDuration, Storage
 use std::fmt::Write as _;
 
 /// The scenario as a TOML file with `header` as a leading comment block. Faults are
-/// `faults` (pass [`Scenario::concrete_faults`] to make a nemesis explicit); the
-/// `[nemesis]` table is written only when `keep_nemesis` is true.
+/// `faults` (pass [`Scenario::concrete_faults`] to make a nemesis and the drawn
+/// `count`/`among` entries explicit, one fault per picked node); the seeded parts, the
+/// `[nemesis]` table and the drawn entries in their compact form
+/// (`crash = { count = 200, among = "workers" }`), are written only when `keep_nemesis`
+/// is true (then pass the explicit [`Scenario::faults`]).
 pub fn emit(
     scenario: &Scenario,
     faults: &[ScheduledFault],
@@ -142,6 +145,26 @@ pub fn emit(
             duration(fault.at - dsim_core::SimTime::ZERO)
         );
         fault_fields(&mut out, &fault.fault);
+    }
+    if keep_nemesis {
+        for entry in &scenario.drawn_faults {
+            let _ = writeln!(out, "\n[[faults]]");
+            let _ = writeln!(
+                out,
+                "at = {}",
+                duration(entry.at - dsim_core::SimTime::ZERO)
+            );
+            let _ = writeln!(
+                out,
+                "{} = {{ count = {}, among = {} }}",
+                entry.action.name(),
+                entry.count,
+                quote(&entry.group)
+            );
+            if let crate::drawn::DrawnAction::Pause { duration: length } = entry.action {
+                let _ = writeln!(out, "duration = {}", duration(length));
+            }
+        }
     }
     if keep_nemesis && let Some(nemesis) = &scenario.nemesis {
         let kinds: Vec<String> = nemesis

@@ -12,6 +12,7 @@
 //! - [`run`] — running a scenario; shell quoting for replay commands (the CLI builds
 //!   them, naming the binary that is running).
 //! - [`nemesis`] — seeded random faults and swarm draws.
+//! - [`drawn`] — fault entries that crash, restart or pause N nodes of a named group.
 //! - [`emit`] — a scenario back to TOML (`--emit-scenario`, `dsim shrink`).
 //! - [`shrink`] — a failing run reduced to a minimal scenario.
 //! - [`sweep`] — many seeds in parallel, journal, shards.
@@ -38,6 +39,7 @@
 
 #![warn(missing_docs)]
 
+pub mod drawn;
 pub mod emit;
 pub mod error;
 mod load;

@@ -5,6 +5,7 @@
 //! keys against the registry, node ids against the node count, and the fault schedule
 //! in time order (no restart of a node that is up, no crash of one that is down).
 
+use crate::drawn::{self, DrawnAction, DrawnFault};
 use crate::error::{Origin, ScenarioError};
 use crate::load::parse_bandwidth;
 use crate::nemesis::{NemesisConfig, NemesisFault, Targets};
@@ -17,8 +18,8 @@ use crate::tree::{Item, Source, Value, apply_override, read_file};
 use crate::units;
 use dsim_core::{
     Arrival, ConfigError, Delay, Fault, IdleClients, Link, LinkBandwidth, LinkModel, LinkOrder,
-    LoadConfig, NetworkConfig, NodeId, ParamKind, ParamValue, Params, Setup, SimDuration, SimTime,
-    StorageMode, Topology, Workload,
+    LoadConfig, NetworkConfig, NodeGroup, NodeId, ParamKind, ParamValue, Params, Setup,
+    SimDuration, SimTime, StorageMode, Topology, Workload,
 };
 use std::path::{Path, PathBuf};
 
@@ -64,6 +65,10 @@ pub struct Scenario {
     pub network: NetworkConfig,
     /// Explicit faults, sorted by time (stable).
     pub faults: Vec<ScheduledFault>,
+    /// Fault entries that name a count of a group's nodes
+    /// (`crash = { count = 200, among = "workers" }`), sorted by time (stable); which
+    /// nodes they hit is drawn per seed by [`Scenario::concrete_faults`].
+    pub drawn_faults: Vec<DrawnFault>,
     /// The seeded nemesis, if the file has a `[nemesis]` table.
     pub nemesis: Option<NemesisConfig>,
     /// The load model (`[nodes]`, a storage sync latency), if the file has one.
@@ -71,27 +76,43 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Every fault of a run with this scenario's seed: the explicit ones plus those the
-    /// nemesis draws, in time order (explicit first at equal times).
+    /// Every fault of a run with this scenario's seed: the explicit ones, the drawn
+    /// entries' faults (one per picked node) and those the nemesis draws, in time order
+    /// (explicit, then drawn, then nemesis at equal times).
     pub fn concrete_faults(&self) -> Vec<ScheduledFault> {
         let mut faults = self.faults.clone();
+        if !self.drawn_faults.is_empty() {
+            faults.extend(drawn::expand(self.seed, &self.drawn_faults));
+            faults.sort_by_key(|fault| fault.at);
+        }
         if let Some(nemesis) = &self.nemesis {
-            faults.extend(nemesis.generate(self.seed, &self.nemesis_candidates(nemesis)));
+            let candidates = self.nemesis_candidates(nemesis, &faults);
+            faults.extend(nemesis.generate(self.seed, &candidates));
             faults.sort_by_key(|fault| fault.at);
         }
         faults
     }
 
-    /// Nodes the nemesis may crash, pause or isolate: its targets, minus nodes that the
-    /// explicit faults crash, restart or pause (so the two never contradict each other).
-    fn nemesis_candidates(&self, nemesis: &NemesisConfig) -> Vec<NodeId> {
+    /// The nodes each drawn entry ([`Scenario::drawn_faults`], in order) picks with
+    /// this scenario's seed, each list in id order: what `dsim run` shows.
+    pub fn drawn_picks(&self) -> Vec<Vec<NodeId>> {
+        drawn::draw(self.seed, &self.drawn_faults)
+    }
+
+    /// Nodes the nemesis may crash, pause or isolate: its targets, minus nodes that
+    /// `faults` (the explicit and drawn ones) crash, restart or pause (so the two never
+    /// contradict each other).
+    fn nemesis_candidates(
+        &self,
+        nemesis: &NemesisConfig,
+        faults: &[ScheduledFault],
+    ) -> Vec<NodeId> {
         let targets: Vec<NodeId> = match &nemesis.targets {
             Targets::Replicas => (0..self.nodes as u32).map(NodeId).collect(),
             Targets::All => (0..self.total_nodes as u32).map(NodeId).collect(),
             Targets::Nodes(nodes) => nodes.clone(),
         };
-        let claimed: Vec<NodeId> = self
-            .faults
+        let claimed: Vec<NodeId> = faults
             .iter()
             .filter_map(|scheduled| match scheduled.fault {
                 Fault::Crash(node) | Fault::Restart(node) | Fault::Pause { node, .. } => Some(node),
@@ -309,9 +330,25 @@ impl Scenario {
         }
         let load = crate::load::parse_load(top.take("nodes"), sync, link_bandwidth, total_nodes)?;
         let has_bandwidth = load.as_ref().is_some_and(|load| load.bandwidth.is_on());
-        let faults = match top.take("faults") {
-            Some(item) => parse_faults(item, total_nodes, duration.value, has_bandwidth)?,
-            None => Vec::new(),
+        let groups = registry.get(&kind).map_or_else(Vec::new, |protocol| {
+            protocol.node_groups(&Setup {
+                nodes,
+                variant: &variant,
+                params: &params,
+                workload,
+            })
+        });
+        for group in &groups {
+            assert!(
+                group.nodes.end as usize <= total_nodes,
+                "protocol {kind} names group {} (nodes {:?}) beyond its {total_nodes} nodes",
+                group.name,
+                group.nodes
+            );
+        }
+        let (faults, drawn_faults) = match top.take("faults") {
+            Some(item) => parse_faults(item, total_nodes, duration.value, has_bandwidth, &groups)?,
+            None => (Vec::new(), Vec::new()),
         };
         let nemesis = top
             .take("nemesis")
@@ -334,6 +371,7 @@ impl Scenario {
             total_nodes,
             network,
             faults,
+            drawn_faults,
             nemesis,
             load,
         };
@@ -369,7 +407,14 @@ impl Scenario {
             .nemesis
             .as_ref()
             .map_or(0, NemesisConfig::fault_count_estimate);
-        let faults = (self.faults.len() as u64).saturating_add(nemesis_faults.saturating_mul(2));
+        let drawn: u64 = self
+            .drawn_faults
+            .iter()
+            .map(|entry| entry.count as u64)
+            .sum();
+        let faults = (self.faults.len() as u64)
+            .saturating_add(drawn)
+            .saturating_add(nemesis_faults.saturating_mul(2));
         let ops = if self.workload.clients == 0 {
             0.0
         } else {
@@ -1026,14 +1071,28 @@ enum Life {
     Down,
 }
 
+/// A drawn entry as read, before its count is checked against what it may draw among.
+struct PendingDraw {
+    at: SimTime,
+    action: DrawnAction,
+    count: At<i64>,
+    group: NodeGroup,
+    field: String,
+}
+
+/// The explicit faults and the drawn (`count`/`among`) entries of `[[faults]]`.
+type ParsedFaults = (Vec<ScheduledFault>, Vec<DrawnFault>);
+
 fn parse_faults(
     item: Item,
     total: usize,
     run: SimDuration,
     has_bandwidth: bool,
-) -> Result<Vec<ScheduledFault>, ScenarioError> {
+    groups: &[NodeGroup],
+) -> Result<ParsedFaults, ScenarioError> {
     let entries = as_array(item, "faults", "an array of tables: [[faults]]")?;
     let mut parsed: Vec<(ScheduledFault, Origin, String)> = Vec::new();
+    let mut pending: Vec<PendingDraw> = Vec::new();
     for (index, entry) in entries.into_iter().enumerate() {
         let path = format!("faults[{index}]");
         let mut table = TableReader::new(entry, &path)?;
@@ -1103,12 +1162,40 @@ fn parse_faults(
             }
             Ok(d.value)
         };
+        if matches!(action, "crash" | "restart" | "pause") && matches!(value.value, Value::Table(_))
+        {
+            let (count, group) = parse_draw(value, &field, groups)?;
+            let action = match action {
+                "crash" => DrawnAction::Crash,
+                "restart" => DrawnAction::Restart,
+                _ => DrawnAction::Pause {
+                    duration: duration()?,
+                },
+            };
+            if !matches!(action, DrawnAction::Pause { .. }) && table.has("duration") {
+                return Err(error(
+                    table.origin(),
+                    &format!("{path}.duration"),
+                    format!("{} takes no duration", action.name()),
+                    "duration only with pause, degrade, slow and slow_disk (for crash use a later restart)",
+                ));
+            }
+            table.finish(&["at", action.name(), "duration"])?;
+            pending.push(PendingDraw {
+                at: SimTime::ZERO + at.value,
+                action,
+                count,
+                group,
+                field,
+            });
+            continue;
+        }
         let fault = match action {
-            "crash" => Fault::Crash(check_node(as_node(value, &field)?, &field, total)?),
-            "restart" => Fault::Restart(check_node(as_node(value, &field)?, &field, total)?),
+            "crash" => Fault::Crash(check_node(as_life_node(value, &field)?, &field, total)?),
+            "restart" => Fault::Restart(check_node(as_life_node(value, &field)?, &field, total)?),
             "isolate" => Fault::Isolate(check_node(as_node(value, &field)?, &field, total)?),
             "pause" => {
-                let node = check_node(as_node(value, &field)?, &field, total)?;
+                let node = check_node(as_life_node(value, &field)?, &field, total)?;
                 Fault::Pause {
                     node,
                     duration: duration()?,
@@ -1339,7 +1426,183 @@ fn parse_faults(
             _ => {}
         }
     }
-    Ok(parsed.into_iter().map(|(fault, _, _)| fault).collect())
+    let faults: Vec<ScheduledFault> = parsed.into_iter().map(|(fault, _, _)| fault).collect();
+    let drawn = check_draws(pending, &faults)?;
+    Ok((faults, drawn))
+}
+
+/// What `crash`, `restart` and `pause` accept.
+const LIFE_NODE_HELP: &str = "a node id (a whole number from 0), or { count = N, among = \"group\" }: N nodes of a protocol's group drawn from the seed";
+
+/// A node id of a `crash`, `restart` or `pause` entry (whose table form is read by
+/// [`parse_draw`]).
+fn as_life_node(item: Item, field: &str) -> Result<At<u32>, ScenarioError> {
+    match item.value {
+        Value::Int(_) => as_node(item, field),
+        _ => Err(error(&item.origin, field, found(&item), LIFE_NODE_HELP)),
+    }
+}
+
+/// The group names a protocol offers, for errors: `"master" (node 0), "workers" (nodes
+/// 1 to 1745)`.
+fn groups_help(groups: &[NodeGroup]) -> String {
+    let names: Vec<String> = groups
+        .iter()
+        .map(|group| match group.len() {
+            0 => format!("{} (empty)", quote(group.name)),
+            1 => format!("{} (node {})", quote(group.name), group.nodes.start),
+            _ => format!(
+                "{} (nodes {} to {})",
+                quote(group.name),
+                group.nodes.start,
+                group.nodes.end - 1
+            ),
+        })
+        .collect();
+    if names.is_empty() {
+        "none: this protocol names no node groups".to_string()
+    } else {
+        format!("one of {}", names.join(", "))
+    }
+}
+
+/// `{ count = N, among = "group" }`: the count (checked later against what the entry
+/// may draw among) and the group.
+fn parse_draw(
+    item: Item,
+    field: &str,
+    groups: &[NodeGroup],
+) -> Result<(At<i64>, NodeGroup), ScenarioError> {
+    let mut draw = TableReader::new(item, field)?;
+    let among_field = format!("{field}.among");
+    let among = draw.text("among", &groups_help(groups))?.ok_or_else(|| {
+        error(
+            draw.origin(),
+            &among_field,
+            "missing required field",
+            format!("the group to draw from, {}", groups_help(groups)),
+        )
+    })?;
+    let Some(group) = groups.iter().find(|group| group.name == among.value) else {
+        return Err(error(
+            &among.origin,
+            &among_field,
+            format!("unknown node group {}", quote(&among.value)),
+            groups_help(groups),
+        ));
+    };
+    let count_field = format!("{field}.count");
+    let count_help = format!(
+        "a whole number of nodes from 1 to {} (the group {} has {} nodes)",
+        group.len(),
+        quote(group.name),
+        group.len()
+    );
+    let count = draw.int("count", &count_help)?.ok_or_else(|| {
+        error(
+            draw.origin(),
+            &count_field,
+            "missing required field",
+            count_help.clone(),
+        )
+    })?;
+    if count.value < 1 || count.value as u64 > group.len() as u64 {
+        let problem = if count.value < 1 {
+            format!("found {}", count.value)
+        } else {
+            format!(
+                "found {}, more than the {} nodes of the group {}",
+                count.value,
+                group.len(),
+                quote(group.name)
+            )
+        };
+        return Err(error(&count.origin, &count_field, problem, count_help));
+    }
+    draw.finish(&["count", "among"])?;
+    Ok((count, group.clone()))
+}
+
+/// Checks each drawn entry, in time order, against the nodes it may draw among, and
+/// fixes those nodes: its group minus the nodes explicit crash, restart and pause
+/// entries name; for `crash` and `pause` those up, for `restart` those a drawn crash
+/// took down. Groups are disjoint, so the counts do not depend on the seed.
+fn check_draws(
+    mut pending: Vec<PendingDraw>,
+    explicit: &[ScheduledFault],
+) -> Result<Vec<DrawnFault>, ScenarioError> {
+    pending.sort_by_key(|draw| draw.at);
+    let claimed: std::collections::BTreeSet<NodeId> = explicit
+        .iter()
+        .filter_map(|scheduled| match scheduled.fault {
+            Fault::Crash(node) | Fault::Restart(node) | Fault::Pause { node, .. } => Some(node),
+            _ => None,
+        })
+        .collect();
+    // Drawn-down nodes per group name.
+    let mut down: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    let mut drawn = Vec::with_capacity(pending.len());
+    for draw in pending {
+        let candidates: Vec<NodeId> = draw
+            .group
+            .members()
+            .filter(|node| !claimed.contains(node))
+            .collect();
+        let down_now = down.get(draw.group.name).copied().unwrap_or(0);
+        let available = match draw.action {
+            DrawnAction::Restart => down_now,
+            DrawnAction::Crash | DrawnAction::Pause { .. } => candidates.len() - down_now,
+        };
+        let count = draw.count.value as usize;
+        if count > available {
+            let group = quote(draw.group.name);
+            let named = draw.group.len() - candidates.len();
+            let (problem, allowed) = match draw.action {
+                DrawnAction::Restart => (
+                    format!(
+                        "restart of {count} nodes among {group} at {}, but only {down_now} of them are down from earlier drawn crashes",
+                        draw.at
+                    ),
+                    format!(
+                        "a count from 1 to {down_now}: a drawn restart brings back nodes that a drawn crash of the same group took down"
+                    ),
+                ),
+                action => (
+                    format!(
+                        "{} of {count} nodes among {group} at {}, but only {available} can be drawn: the group has {} nodes, {named} named by explicit crash, restart or pause entries, {down_now} down from earlier drawn crashes",
+                        action.name(),
+                        draw.at,
+                        draw.group.len()
+                    ),
+                    if available == 0 {
+                        "no drawn crash or pause of this group at that time (restart some first)"
+                            .to_string()
+                    } else {
+                        format!("a count from 1 to {available}")
+                    },
+                ),
+            };
+            return Err(error(
+                &draw.count.origin,
+                &format!("{}.count", draw.field),
+                problem,
+                allowed,
+            ));
+        }
+        match draw.action {
+            DrawnAction::Crash => *down.entry(draw.group.name).or_default() += count,
+            DrawnAction::Restart => *down.entry(draw.group.name).or_default() -= count,
+            DrawnAction::Pause { .. } => {}
+        }
+        drawn.push(DrawnFault {
+            at: draw.at,
+            action: draw.action,
+            count,
+            group: draw.group.name.to_string(),
+            candidates,
+        });
+    }
+    Ok(drawn)
 }
 
 fn parse_clock(

@@ -22,9 +22,9 @@ use dsim_core::{Fault, IdleClients, RunError, SimDuration, SimTime, Workload};
 pub struct ShrinkOutcome {
     /// The check that fails (the first violation's) in the original and the result.
     pub check: &'static str,
-    /// The minimal scenario (faults explicit, nemesis removed).
+    /// The minimal scenario (faults explicit: nemesis and drawn entries written out).
     pub scenario: Scenario,
-    /// Faults before shrinking (explicit plus nemesis).
+    /// Faults before shrinking (explicit, drawn and nemesis).
     pub original_faults: usize,
     /// Fault windows before shrinking (see [`fault_windows`]).
     pub original_windows: usize,
@@ -295,6 +295,9 @@ pub fn shrink(
     let concrete = scenario.concrete_faults();
     let mut base = scenario.clone();
     base.nemesis = None;
+    // The drawn entries' picks are in `concrete`, one fault per node, so each picked
+    // crash shrinks with its own restart.
+    base.drawn_faults.clear();
     base.faults = concrete.clone();
     let mut shrinker = Shrinker {
         registry,

@@ -257,6 +257,50 @@ const CASES: &[(&str, Option<usize>, &str, &str, &str)] = &[
         "missing required field",
         "short name",
     ),
+    // Drawn fault entries (`count` nodes `among` a group of the protocol): MapReduce
+    // with 6 nodes has the master (node 0) and the workers 1 to 5.
+    (
+        "drawn_count_zero.toml",
+        Some(8),
+        "faults[0].crash.count",
+        "found 0",
+        "from 1 to 5",
+    ),
+    (
+        "drawn_count_negative.toml",
+        Some(8),
+        "faults[0].crash.count",
+        "found -2",
+        "from 1 to 5",
+    ),
+    (
+        "drawn_count_above_group.toml",
+        Some(8),
+        "faults[0].crash.count",
+        "more than the 5 nodes of the group \"workers\"",
+        "from 1 to 5",
+    ),
+    (
+        "drawn_unknown_group.toml",
+        Some(8),
+        "faults[0].crash.among",
+        "unknown node group \"replicas\"",
+        "\"master\" (node 0), \"workers\" (nodes 1 to 5)",
+    ),
+    (
+        "drawn_restart_more_than_down.toml",
+        Some(11),
+        "faults[1].restart.count",
+        "only 2 of them are down",
+        "from 1 to 2",
+    ),
+    (
+        "drawn_pause_when_none_left.toml",
+        Some(14),
+        "faults[2].pause.count",
+        "only 1 can be drawn",
+        "from 1 to 1",
+    ),
     // Idle clients name client nodes (replicas 0..3, clients 3..5 here), each once.
     (
         "idle_client_not_a_client.toml",

@@ -20,7 +20,12 @@ pub fn check(args: CheckArgs, registry: &Registry, printer: &Printer) -> anyhow:
         scenario.variant,
         scenario.nodes,
         scenario.total_nodes,
-        scenario.faults.len(),
+        scenario.faults.len()
+            + scenario
+                .drawn_faults
+                .iter()
+                .map(|entry| entry.count)
+                .sum::<usize>(),
         scenario.duration,
         scenario.seed
     ));

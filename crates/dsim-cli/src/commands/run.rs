@@ -37,7 +37,7 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
     if let Some(path) = &args.emit_scenario {
         check_scenario_target(path, "--emit-scenario", &[&args.scenario.scenario])?;
         let header = format!(
-            "The concrete scenario of {} with seed {}, written by `{} run --emit-scenario`:\nevery nemesis fault written out. Running it gives the same fingerprint as the original run.",
+            "The concrete scenario of {} with seed {}, written by `{} run --emit-scenario`:\nevery nemesis fault and drawn `count`/`among` entry written out node by node. Running it gives the same fingerprint as the original run.",
             file_name(&scenario.path),
             scenario.seed,
             program_name()
@@ -231,6 +231,17 @@ fn print_summary(
         "  protocol     {} ({}), {} replicas, {} nodes in all",
         scenario.kind, scenario.variant, scenario.nodes, scenario.total_nodes
     ));
+    for (entry, picked) in scenario.drawn_faults.iter().zip(scenario.drawn_picks()) {
+        let ids: Vec<String> = picked.iter().map(|node| node.0.to_string()).collect();
+        printer.line(format!(
+            "  drawn        {} of {} among {} at {}: nodes {}",
+            entry.action.name(),
+            entry.count,
+            entry.group,
+            entry.at,
+            ids.join(" ")
+        ));
+    }
     printer.line(format!(
         "  virtual      {} simulated, {} events",
         human_ns(summary.virtual_time_ns),

@@ -794,6 +794,17 @@ impl Protocol for LockService {
         nodes + workload.clients + 1
     }
 
+    /// `replicas` (the cell), `clients`, then the guarded `resource` (the last node).
+    fn node_groups(&self, setup: &Setup<'_>) -> Vec<dsim_core::NodeGroup> {
+        let replicas = setup.nodes as u32;
+        let resource = replicas + setup.workload.clients as u32;
+        vec![
+            dsim_core::NodeGroup::new("replicas", 0..replicas),
+            dsim_core::NodeGroup::new("clients", replicas..resource),
+            dsim_core::NodeGroup::new("resource", resource..resource + 1),
+        ]
+    }
+
     fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> {
         LockConfig::from_setup(setup).map(|_| ())
     }

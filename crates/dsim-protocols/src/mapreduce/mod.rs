@@ -1326,6 +1326,15 @@ impl Protocol for MapReduce {
         nodes
     }
 
+    /// `master` (node 0) and `workers` (`1..nodes`), so that a scenario can crash
+    /// `count` workers drawn from the seed: `crash = { count = 200, among = "workers" }`.
+    fn node_groups(&self, setup: &Setup<'_>) -> Vec<dsim_core::NodeGroup> {
+        vec![
+            dsim_core::NodeGroup::new("master", 0..1),
+            dsim_core::NodeGroup::new("workers", 1..setup.nodes as u32),
+        ]
+    }
+
     fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> {
         JobConfig::from_params(setup.nodes, setup.variant, setup.params).map(|_| ())
     }

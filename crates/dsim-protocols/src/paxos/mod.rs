@@ -1209,6 +1209,17 @@ impl Protocol for Paxos {
         nodes + workload.clients
     }
 
+    /// `replicas` (`0..nodes`) and `clients`: the default layout, named here so that
+    /// every kind states its groups.
+    fn node_groups(&self, setup: &Setup<'_>) -> Vec<dsim_core::NodeGroup> {
+        let replicas = setup.nodes as u32;
+        let clients = setup.workload.clients as u32;
+        vec![
+            dsim_core::NodeGroup::new("replicas", 0..replicas),
+            dsim_core::NodeGroup::new("clients", replicas..replicas + clients),
+        ]
+    }
+
     fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> {
         PaxosConfig::from_setup(setup).map(|_| ())
     }

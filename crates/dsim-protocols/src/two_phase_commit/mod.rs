@@ -606,6 +606,17 @@ impl Protocol for TwoPhaseCommit {
         nodes + workload.clients
     }
 
+    /// `coordinator` (node 0), `participants` (`1..nodes`), then the `clients`.
+    fn node_groups(&self, setup: &Setup<'_>) -> Vec<dsim_core::NodeGroup> {
+        let nodes = setup.nodes as u32;
+        let clients = setup.workload.clients as u32;
+        vec![
+            dsim_core::NodeGroup::new("coordinator", 0..1),
+            dsim_core::NodeGroup::new("participants", 1..nodes),
+            dsim_core::NodeGroup::new("clients", nodes..nodes + clients),
+        ]
+    }
+
     fn check_setup(&self, setup: &Setup<'_>) -> Result<(), ConfigError> {
         TpcSettings::from_setup(setup).map(|_| ())
     }

@@ -40,14 +40,20 @@
 //! intermediate files and outputs 12 bytes per `(word, count)` pair ([`PAIR_BYTES`]); a
 //! sort split is its records × `record_bytes`, its intermediate data the same bytes, a
 //! partition the bytes of its records. With `disk_bytes_per_s` (bytes per second; unset,
-//! the default, disks take no time and every run is as before) each worker has one disk,
-//! a FIFO resource: a map attempt reads its split, computes, then writes its
-//! intermediate data; serving a fetch reads the requested runs (the reply leaves when
-//! the read is done); a reduce attempt reads its own machine's runs locally, computes,
-//! then writes its partition `output_replicas` times (the paper's sort wrote 2). Fetch
+//! the default, disks take no time and every run is as before) each worker has two
+//! disks (the paper's machines had two), each a FIFO resource. On the first, a map
+//! attempt reads its split, computes, then writes its intermediate data; serving a
+//! fetch reads the requested runs (the reply leaves when the read is done); a reduce
+//! attempt reads its own machine's runs locally. The reduce attempt then computes and
+//! writes its partition `output_replicas` times (the paper's sort wrote 2) on the
+//! second disk, so output writes do not hold up the fetches other reducers wait for. Fetch
 //! replies weigh the intermediate bytes they carry ([`message_size`]), so with `[nodes]
 //! nic` or `[network] bandwidth` the shuffle takes `bytes × 8 / bandwidth` on the
-//! engine's NICs and links, and a mapper's pongs queue behind its replies:
+//! engine's NICs and links, and a mapper's pongs queue behind its replies. With
+//! `fetch_parallelism = k` a reducer asks at most k mappers at once and the next when
+//! one answers (the fetch timeout's rounds restart with each answer); the default, 0,
+//! asks every mapper at once, which at 1,746 workers puts three million fetches in
+//! flight. The timeouts matter here:
 //! `failure_timeout` and `fetch_timeout` must outlast the transfers they wait behind.
 //!
 //! # Variability and stragglers
@@ -297,6 +303,15 @@ pub const PARAMS: &[ParamSpec] = &[
         help: "a straggler's tasks take this many times longer",
     },
     ParamSpec {
+        key: "fetch_parallelism",
+        kind: ParamKind::Int {
+            default: 0,
+            min: 0,
+            max: 1_000_000,
+        },
+        help: "a reducer asks at most this many mappers at once, the next when one answers (0: all at once)",
+    },
+    ParamSpec {
         key: "job",
         kind: ParamKind::Choice {
             default: "wordcount",
@@ -459,6 +474,8 @@ pub struct JobConfig {
     pub slow_factor: u64,
     /// When the naive master stops waiting.
     pub gather_timeout: SimDuration,
+    /// Most mappers a reducer asks at once (0: all at once).
+    pub fetch_parallelism: u32,
     /// Word count or sort.
     pub job: JobKind,
     /// Word count: bytes of input per word.
@@ -620,6 +637,7 @@ impl JobConfig {
             slow_workers,
             slow_factor: int_param(params, "slow_factor")? as u64,
             gather_timeout: positive_duration(params, "gather_timeout")?,
+            fetch_parallelism: int_param(params, "fetch_parallelism")? as u32,
             job,
             bytes_per_word: int_param(params, "bytes_per_word")? as u64,
             input_bytes,
@@ -1345,18 +1363,35 @@ impl Protocol for MapReduce {
         JobConfig::from_params(setup.nodes, setup.variant, setup.params)?.check_latency(network)
     }
 
-    /// The corpus (4 bytes a word, held by the job), the Zipf table over the
-    /// vocabulary, the map outputs (at most one 16-byte record per corpus word), and
-    /// the shuffle: every reduce task fetches from every map task, M × R messages
-    /// counted at 64 bytes each.
+    /// The corpus (4 bytes a word, held by the job; none for the sort), the Zipf table
+    /// over the vocabulary, the map outputs (at most one 16-byte record per corpus
+    /// word), and the shuffle: with every mapper asked at once, every reduce task
+    /// fetches from every map task, M × R messages counted at 64 bytes each; with
+    /// `fetch_parallelism = k`, at most `min(W, R) × k` fetches are in flight, each
+    /// counted at 64 bytes plus 32 per map output it names (`M / W` of them).
     fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
         let int = |key| setup.params.int(PARAMS, key).max(0) as u64;
-        let words = int("corpus_words");
-        let partitions = int("map_tasks").saturating_mul(int("reduce_tasks"));
+        let words = if setup.params.choice(PARAMS, "job") == "sort" {
+            0
+        } else {
+            int("corpus_words")
+        };
+        let (maps, reduces) = (int("map_tasks"), int("reduce_tasks"));
+        let workers = (setup.nodes as u64).saturating_sub(1).max(1);
+        let window = int("fetch_parallelism");
+        let shuffle = if window == 0 {
+            maps.saturating_mul(reduces).saturating_mul(64)
+        } else {
+            let per_fetch = 64 + 32 * maps.div_ceil(workers);
+            workers
+                .min(reduces)
+                .saturating_mul(window)
+                .saturating_mul(per_fetch)
+        };
         words
             .saturating_mul(4)
             .saturating_add(int("vocabulary").saturating_mul(16))
-            .saturating_add(partitions.saturating_mul(64))
+            .saturating_add(shuffle)
             .saturating_add(words.saturating_mul(16))
     }
 

@@ -1,11 +1,12 @@
 //! A worker: runs one task at a time, keeps map output on its local disk (volatile
 //! state: lost in a crash), serves reducers' fetches, and answers the master's pings.
 //!
-//! With a disk bandwidth (`disk_bytes_per_s`) the worker's one disk is a FIFO resource:
-//! reading a split, writing a map output, reading map output to serve a fetch and
-//! writing a reduce output each hold it for `bytes / bandwidth` (times the machine's
-//! background load, the bad-disk factor and the attempt's variability), one after the
-//! other. A map attempt reads its split, computes, then writes its output; a reduce
+//! With a disk bandwidth (`disk_bytes_per_s`) the worker has two disks (as the paper's
+//! machines did), each a FIFO resource: reading a split, writing a map output and
+//! reading map output to serve a fetch hold the first for `bytes / bandwidth` (times
+//! the machine's background load, the bad-disk factor and the attempt's variability),
+//! one after the other; writing a reduce output holds the second (the paper's reducers
+//! wrote to GFS, not to the disk the mappers' intermediate data sat on). A map attempt reads its split, computes, then writes its output; a reduce
 //! attempt fetches, computes, then writes its output (`output_replicas` copies).
 
 use super::{
@@ -89,6 +90,8 @@ struct Fetching {
     locations: Locations,
     /// Mappers not yet answered: worker id -> row of the location table.
     pending: BTreeMap<u32, usize>,
+    /// Mappers not asked yet (with `fetch_parallelism`), in order: (worker id, row).
+    waiting: VecDeque<(u32, usize)>,
     received: Vec<(u32, u64)>,
     runs: Vec<SortRun>,
     round: u32,
@@ -126,6 +129,8 @@ pub struct Worker {
     naive_busy: bool,
     /// When the disk finishes the transfers queued on it.
     disk_free_at: SimTime,
+    /// When the second disk, which takes reduce output, finishes its writes.
+    output_disk_free_at: SimTime,
     /// The last disk reservation: (attempt, start, end); attempt 0 serves a fetch.
     reservation: Option<(u32, SimTime, SimTime)>,
     /// Fetch replies waiting for their disk read, in disk order.
@@ -146,6 +151,7 @@ impl Worker {
             naive_queue: VecDeque::new(),
             naive_busy: false,
             disk_free_at: SimTime::ZERO,
+            output_disk_free_at: SimTime::ZERO,
             reservation: None,
             serving: VecDeque::new(),
         }
@@ -314,6 +320,14 @@ impl Worker {
         end
     }
 
+    /// Queues `ns` on the output disk (reduce output only) and returns when it ends.
+    fn use_output_disk(&mut self, now: SimTime, ns: u64) -> SimTime {
+        let start = self.output_disk_free_at.max(now);
+        let end = start.saturating_add(SimDuration(ns));
+        self.output_disk_free_at = end;
+        end
+    }
+
     /// Stops the current attempt: its timers, and its disk time when it was the last
     /// queued (a transfer queued after it cannot move up).
     fn drop_work(&mut self, ctx: &mut Ctx<'_, MrNode>) {
@@ -325,6 +339,7 @@ impl Worker {
         }
         if let Some((owner, start, end)) = self.reservation
             && owner == attempt
+            && attempt != 0
             && self.disk_free_at == end
         {
             self.disk_free_at = start.max(ctx.now());
@@ -483,6 +498,7 @@ impl Worker {
         let mut received = Vec::new();
         let mut runs = Vec::new();
         let mut pending = BTreeMap::new();
+        let mut waiting = VecDeque::new();
         let mut missing = Vec::new();
         let mut local_bytes = 0;
         for (row, &holder) in table.workers.iter().enumerate() {
@@ -504,6 +520,8 @@ impl Worker {
                 local_bytes = received.len() as u64 * PAIR_BYTES
                     + runs.iter().map(|r: &SortRun| r.bytes).sum::<u64>();
                 missing.extend(lost.into_iter().map(|task| (task, holder)));
+            } else if self.job.config.fetch_parallelism > 0 {
+                waiting.push_back((holder, row));
             } else {
                 ctx.send(
                     NodeId(holder),
@@ -511,6 +529,28 @@ impl Worker {
                         partition,
                         attempt,
                         tasks: tasks.to_vec(),
+                    },
+                );
+                pending.insert(holder, row);
+            }
+        }
+        // Each reducer starts its window at another mapper (rotated by partition):
+        // were every reducer to ask mappers 1, 2, 3, ... in the same order, they would
+        // all queue at the same few mappers and move through the cluster as a convoy.
+        if !waiting.is_empty() {
+            let shift = partition as usize % waiting.len();
+            waiting.rotate_left(shift);
+        }
+        if missing.is_empty() {
+            while pending.len() < self.job.config.fetch_parallelism as usize
+                && let Some((holder, row)) = waiting.pop_front()
+            {
+                ctx.send(
+                    NodeId(holder),
+                    Msg::Fetch {
+                        partition,
+                        attempt,
+                        tasks: table.tasks_of(row).to_vec(),
                     },
                 );
                 pending.insert(holder, row);
@@ -549,6 +589,7 @@ impl Worker {
                 attempt,
                 locations,
                 pending,
+                waiting,
                 received,
                 runs,
                 round: 1,
@@ -593,6 +634,25 @@ impl Worker {
         }
         fetching.received.extend(counts);
         fetching.runs.extend(runs);
+        if let Some((holder, row)) = fetching.waiting.pop_front() {
+            // A window of fetch_parallelism fetches: ask the next mapper, and count the
+            // timeout rounds afresh, since this mapper answered.
+            ctx.send(
+                NodeId(holder),
+                Msg::Fetch {
+                    partition: fetching.partition,
+                    attempt,
+                    tasks: fetching.locations.0.tasks_of(row).to_vec(),
+                },
+            );
+            fetching.pending.insert(holder, row);
+            ctx.cancel_timer(fetching.timer);
+            fetching.round = 1;
+            fetching.timer = ctx.set_timer(
+                self.job.config.fetch_timeout,
+                Timer::FetchTimeout { attempt, round: 1 },
+            );
+        }
         if fetching.pending.is_empty() {
             ctx.cancel_timer(fetching.timer);
             let partition = fetching.partition;
@@ -731,7 +791,7 @@ impl Worker {
             return;
         }
         let now = ctx.now();
-        let done = self.use_disk(now, write_ns, attempt);
+        let done = self.use_output_disk(now, write_ns);
         observe_transfer(ctx, OUTPUT_BYTES, bytes, SimTime(done.0 - write_ns), done);
         let timer = ctx.set_timer(done.saturating_since(now), Timer::TaskDone { attempt });
         self.work = Work::Reducing {
@@ -980,6 +1040,45 @@ mod tests {
         w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 7 });
         assert!(sends(&parts.take_effects()).is_empty());
         assert_eq!(w.stored_outputs(), vec![0]);
+    }
+
+    #[test]
+    fn with_fetch_parallelism_a_reducer_asks_a_window_of_mappers_starting_at_its_own_offset() {
+        // Four remote mappers (workers 2-5), a window of 2, partition 1: the reducer asks
+        // two mappers, starting one place along (partition 1 of 4 rows), and asks the
+        // next only when one answers. Asking all four at once is what put three million
+        // fetches in flight at paper scale; starting every reducer at mapper 2 is what
+        // made them move through the cluster as one convoy.
+        let job = job(5, 4, 2, 40, |c| c.fetch_parallelism = 2);
+        let (mut w, mut parts) = worker(1, &job);
+        w.on_message(
+            &mut parts.ctx(),
+            MASTER,
+            Msg::AssignReduce {
+                partition: 1,
+                attempt: 3,
+                locations: locations(vec![(0, 2), (1, 3), (2, 4), (3, 5)]),
+            },
+        );
+        let asked = |effects: &[dsim_core::Effect<MrNode>]| -> Vec<NodeId> {
+            sends(effects).iter().map(|(t, _)| *t).collect()
+        };
+        assert_eq!(asked(&parts.take_effects()), vec![NodeId(3), NodeId(4)]);
+        let empty = Msg::FetchReply {
+            partition: 1,
+            attempt: 3,
+            missing: Vec::new(),
+            counts: Vec::new(),
+            runs: Vec::new(),
+        };
+        w.on_message(&mut parts.ctx(), NodeId(3), empty.clone());
+        assert_eq!(asked(&parts.take_effects()), vec![NodeId(5)]);
+        w.on_message(&mut parts.ctx(), NodeId(4), empty.clone());
+        assert_eq!(asked(&parts.take_effects()), vec![NodeId(2)]);
+        w.on_message(&mut parts.ctx(), NodeId(5), empty.clone());
+        w.on_message(&mut parts.ctx(), NodeId(2), empty);
+        // All four answered: the reduce computation starts (its timer is set).
+        assert!(matches!(w.work, Work::Reducing { .. }));
     }
 
     #[test]

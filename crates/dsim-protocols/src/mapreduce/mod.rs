@@ -216,7 +216,7 @@ pub const PARAMS: &[ParamSpec] = &[
             min: 1,
             max: 1_000_000,
         },
-        help: "R: number of reduce tasks (output partitions, hash(word) mod R)",
+        help: "R: number of reduce tasks (output partitions: hash(word) mod R, or the sort's key ranges)",
     },
     ParamSpec {
         key: "corpus_words",
@@ -243,7 +243,7 @@ pub const PARAMS: &[ParamSpec] = &[
             min: 0,
             max: 1_000_000_000,
         },
-        help: "simulated map work per input word on a full-speed worker, in ns",
+        help: "simulated map work per input word (per record for the sort) on a full-speed worker, in ns",
     },
     ParamSpec {
         key: "reduce_ns_per_record",
@@ -252,7 +252,7 @@ pub const PARAMS: &[ParamSpec] = &[
             min: 0,
             max: 1_000_000_000,
         },
-        help: "simulated reduce work per fetched (word, count) pair, in ns",
+        help: "simulated reduce work per fetched (word, count) pair (per record for the sort), in ns",
     },
     ParamSpec {
         key: "heartbeat_interval",
@@ -371,7 +371,7 @@ pub const PARAMS: &[ParamSpec] = &[
             min: 0,
             max: 1_000_000_000_000_000,
         },
-        help: "every worker's disk bandwidth in bytes/s (split reads, map output writes and reads, output writes); unset: disks take no time",
+        help: "each of a worker's two disks' bandwidth in bytes/s (one: split reads, map output writes and reads; the other: reduce output writes); unset: disks take no time",
     },
     ParamSpec {
         key: "bad_disks",
@@ -1332,7 +1332,7 @@ impl Protocol for MapReduce {
     fn info(&self) -> ProtocolInfo {
         ProtocolInfo {
             kind: "mapreduce",
-            summary: "MapReduce word count (Dean & Ghemawat): master + workers, re-execution, backup tasks",
+            summary: "MapReduce word count or sort (Dean & Ghemawat): master + workers, re-execution, backup tasks, disks and bandwidth",
             variants: VARIANTS,
             params: PARAMS,
             nodes_range: (2, 1_000_001),

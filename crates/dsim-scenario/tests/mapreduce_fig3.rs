@@ -117,3 +117,32 @@ fn figure_3_at_a_twentieth_scale_backups_shorten_the_job_and_killing_workers_cos
     assert!(killed > normal, "the killed workers' work is redone");
     assert!(killed < normal * 1.3, "{killed} vs {normal}");
 }
+
+#[test]
+fn figure_3_at_a_twentieth_scale_replays_byte_for_byte_from_its_seed() {
+    // Bad disks, background load and each attempt's variability are all drawn from the
+    // seed: two runs must have the same fingerprint and the same observations (the
+    // rate chart's transfers included). A draw from anything else (a hash order, the
+    // wall clock) would make them differ.
+    let registry = Registry::builtin();
+    let text = std::fs::read_to_string(scenario_path("mapreduce-paper-fig3.toml")).expect("file");
+    let flags = scaled(&["protocol.map_tasks=300", "protocol.reduce_tasks=60"]);
+    let scenario = Scenario::from_text(
+        &scenario_path("mapreduce-paper-fig3.toml"),
+        &text,
+        &flags,
+        &registry,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let a = run_scenario(&registry, &scenario, RunOptions::default()).expect("runs");
+    let b = run_scenario(&registry, &scenario, RunOptions::default()).expect("runs");
+    assert_eq!(a.output.fingerprint, b.output.fingerprint);
+    assert_eq!(a.output.observations, b.output.observations);
+    let transfers = a
+        .output
+        .observations
+        .iter()
+        .filter(|r| matches!(r.observation, Observation::Metric { .. }))
+        .count();
+    assert!(transfers > 0, "the byte flows were observed");
+}

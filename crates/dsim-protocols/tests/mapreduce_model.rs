@@ -225,3 +225,62 @@ fn a_sort_with_more_partitions_than_keys_or_a_zero_bandwidth_is_refused() {
     let refused = run(7, &params, None, Vec::new()).err().expect("0 bytes/s");
     assert!(refused.contains("disk_bytes_per_s"), "{refused}");
 }
+
+/// When the last map task of `result` completed, in ns.
+fn last_map_end(result: &RunResult) -> u64 {
+    let mut maps = BTreeMap::new();
+    let mut last = 0;
+    for record in &result.output.observations {
+        match &record.observation {
+            Observation::OpInvoked { op, key, .. } => {
+                let key = key.as_ref().and_then(|k| k.as_list()).expect("keyed");
+                maps.insert(*op, key[0] == dsim_core::Value::keyword("map"));
+            }
+            Observation::OpCompleted { op, .. } if maps.get(op) == Some(&true) => {
+                last = last.max(record.time.0);
+            }
+            _ => {}
+        }
+    }
+    last
+}
+
+#[test]
+fn two_task_slots_run_two_attempts_at_once_sharing_the_disk() {
+    // One worker, four 10 MB splits on a 10 MB/s disk, 1 s of CPU each: a map is read
+    // 1 s, compute 1 s, write 1 s. With one slot the maps run one after the other:
+    // 12 s. With two, the second map computes while the first writes, and their disk
+    // phases queue on the one disk: 3, 4, 7 and 8 s. Were the slots not sharing the
+    // disk the maps would end at 6 s; were there one slot, at 12 s.
+    let params = |slots: i64| {
+        vec![
+            ("job", text("sort")),
+            ("map_tasks", int(4)),
+            ("reduce_tasks", int(1)),
+            ("input_bytes", int(40_000_000)),
+            ("disk_bytes_per_s", int(10_000_000)),
+            ("map_ns_per_word", int(10_000)),
+            ("reduce_ns_per_record", int(0)),
+            (
+                "liveness_bound",
+                ParamValue::Duration(SimDuration::from_secs(120)),
+            ),
+            ("slots_per_worker", int(slots)),
+        ]
+    };
+    let one = run(2, &params(1), None, Vec::new()).expect("runs");
+    let two = run(2, &params(2), None, Vec::new()).expect("runs");
+    for result in [&one, &two] {
+        assert!(result.verdict.violations.is_empty(), "{:?}", result.verdict);
+        assert_eq!(column(result, "job_completed"), "true");
+    }
+    let (one, two) = (last_map_end(&one), last_map_end(&two));
+    assert!(
+        (12_000 * MS..12_050 * MS).contains(&one),
+        "one slot: {one} ns"
+    );
+    assert!(
+        (8_000 * MS..8_050 * MS).contains(&two),
+        "two slots: {two} ns"
+    );
+}

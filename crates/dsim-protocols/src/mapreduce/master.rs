@@ -14,7 +14,8 @@ use std::sync::Arc;
 struct WorkerView {
     alive: bool,
     last_heard: SimTime,
-    current: Option<Running>,
+    /// The attempts running on its task slots (at most `slots_per_worker`).
+    current: Vec<Running>,
     /// Highest attempt of this worker the master has settled (completed, ignored or
     /// written off); sent in pings so the worker stops re-sending its report.
     acked: u32,
@@ -160,7 +161,7 @@ impl Master {
             WorkerView {
                 alive: true,
                 last_heard: SimTime::ZERO,
-                current: None,
+                current: Vec::new(),
                 acked: 0,
                 completed_maps: Vec::new(),
             };
@@ -205,6 +206,7 @@ impl Master {
     pub fn running_on(&self, worker: u32) -> Option<(TaskKind, u32, u32)> {
         self.workers[worker as usize - 1]
             .current
+            .first()
             .map(|run| (run.kind, run.task, run.attempt))
     }
 
@@ -237,8 +239,11 @@ impl Master {
         self.workers[worker as usize - 1].last_heard = ctx.now();
         match msg {
             Msg::Pong {
-                running, reported, ..
-            } => self.on_pong(ctx, worker, running, reported),
+                running,
+                reported,
+                more,
+                ..
+            } => self.on_pong(ctx, worker, running, &more, reported),
             Msg::MapDone { task, attempt } => {
                 if self.accept_report(ctx, worker, TaskKind::Map, task, attempt) {
                     self.complete_map(ctx, worker, task);
@@ -319,7 +324,14 @@ impl Master {
         self.schedule(ctx);
     }
 
-    fn on_pong(&mut self, ctx: &mut Ctx<'_, MrNode>, worker: u32, running: u32, reported: u32) {
+    fn on_pong(
+        &mut self,
+        ctx: &mut Ctx<'_, MrNode>,
+        worker: u32,
+        running: u32,
+        more: &[u32],
+        reported: u32,
+    ) {
         let now = ctx.now();
         let timeout = self.job.config.failure_timeout;
         let view = &mut self.workers[worker as usize - 1];
@@ -328,18 +340,29 @@ impl Master {
             // Back from a crash, pause or partition: a fresh idle worker. Whatever it
             // still runs or reports belongs to attempts the master already settled.
             view.alive = true;
-            view.current = None;
-            view.acked = view.acked.max(reported).max(running);
+            view.current.clear();
+            let highest = more.iter().copied().max().unwrap_or(0);
+            view.acked = view.acked.max(reported).max(running).max(highest);
             self.idle_workers.insert(worker);
             ctx.observe(Observation::Protocol(MrEvent::WorkerReadmitted { worker }));
             return;
         }
-        let Some(run) = view.current else { return };
-        let confirmed = running == run.attempt || reported == run.attempt;
-        if !confirmed && now.saturating_since(run.since) > timeout {
+        let lost: Vec<Running> = view
+            .current
+            .iter()
+            .copied()
+            .filter(|run| {
+                let confirmed = running == run.attempt
+                    || reported == run.attempt
+                    || more.contains(&run.attempt);
+                !confirmed && now.saturating_since(run.since) > timeout
+            })
+            .collect();
+        for run in lost {
             // The worker neither runs nor reported the attempt long after it was sent:
             // the assignment (or the report and its re-sends) was lost.
-            view.current = None;
+            let view = &mut self.workers[worker as usize - 1];
+            view.current.retain(|r| r.attempt != run.attempt);
             view.acked = view.acked.max(run.attempt);
             self.idle_workers.insert(worker);
             self.drop_attempt(
@@ -367,9 +390,13 @@ impl Master {
         if !view.alive {
             return false;
         }
-        match view.current {
-            Some(run) if run.kind == kind && run.task == task && run.attempt == attempt => {
-                view.current = None;
+        let found = view
+            .current
+            .iter()
+            .position(|run| run.kind == kind && run.task == task && run.attempt == attempt);
+        match found {
+            Some(index) => {
+                view.current.remove(index);
                 self.idle_workers.insert(worker);
                 self.phase_mut(kind).tasks[task as usize]
                     .attempts
@@ -405,8 +432,8 @@ impl Master {
         for (attempt, worker) in losers {
             let view = &mut self.workers[worker as usize - 1];
             view.acked = view.acked.max(attempt);
-            if view.alive && view.current.is_some_and(|run| run.attempt == attempt) {
-                view.current = None;
+            if view.alive && view.current.iter().any(|run| run.attempt == attempt) {
+                view.current.retain(|run| run.attempt != attempt);
                 self.idle_workers.insert(worker);
             }
             ctx.send(NodeId(worker), Msg::Abandon { attempt });
@@ -501,11 +528,11 @@ impl Master {
     fn declare_failed(&mut self, ctx: &mut Ctx<'_, MrNode>, worker: u32) {
         let view = &mut self.workers[worker as usize - 1];
         view.alive = false;
-        let current = view.current.take();
+        let current = std::mem::take(&mut view.current);
         let completed = std::mem::take(&mut view.completed_maps);
         self.idle_workers.remove(&worker);
         ctx.observe(Observation::Protocol(MrEvent::WorkerFailed { worker }));
-        if let Some(run) = current {
+        for run in current {
             self.workers[worker as usize - 1].acked =
                 self.workers[worker as usize - 1].acked.max(run.attempt);
             self.drop_attempt(
@@ -605,18 +632,21 @@ impl Master {
         let attempt = self.next_attempt;
         self.next_attempt += 1;
         let now = ctx.now();
-        self.idle_workers.remove(&worker);
+        let slots = self.job.config.slots_per_worker as usize;
         let view = &mut self.workers[worker as usize - 1];
         assert!(
-            view.alive && view.current.is_none(),
+            view.alive && view.current.len() < slots,
             "assigning to a busy or dead worker {worker}"
         );
-        view.current = Some(Running {
+        view.current.push(Running {
             kind,
             task,
             attempt,
             since: now,
         });
+        if view.current.len() >= slots {
+            self.idle_workers.remove(&worker);
+        }
         let next_op = &mut self.next_op;
         let phase = match kind {
             TaskKind::Map => &mut self.maps,
@@ -986,6 +1016,7 @@ mod tests {
                 seq: 1,
                 running: 4,
                 reported: 2,
+                more: Vec::new(),
             },
         );
         at(&mut parts, 60);
@@ -1209,6 +1240,7 @@ mod tests {
                 seq: 1,
                 running: 0,
                 reported: 3,
+                more: Vec::new(),
             },
         );
         assert!(sends(&parts.take_effects()).is_empty());
@@ -1230,6 +1262,7 @@ mod tests {
                 seq: 3,
                 running: 0,
                 reported: 0,
+                more: Vec::new(),
             },
         );
         assert!(parts.take_effects().is_empty());
@@ -1243,6 +1276,7 @@ mod tests {
                 seq: 6,
                 running: 0,
                 reported: 0,
+                more: Vec::new(),
             },
         );
         let effects = parts.take_effects();
@@ -1278,6 +1312,7 @@ mod tests {
                 seq: 1,
                 running: 4,
                 reported: 2,
+                more: Vec::new(),
             },
         );
         master.on_timer(&mut parts.ctx(), Timer::Heartbeat);
@@ -1291,6 +1326,7 @@ mod tests {
                 seq: 2,
                 running: 3,
                 reported: 1,
+                more: Vec::new(),
             },
         );
         let effects = parts.take_effects();

@@ -70,6 +70,14 @@
 //! - `slow_workers`/`slow_factor` (workers `1..=k`, everything slower) remain for the
 //!   older scenarios.
 //!
+//! # Task slots
+//!
+//! `slots_per_worker = s` (default 1) lets a worker run s attempts at once: the master
+//! hands a worker tasks while it has a free slot, a pong lists every attempt the worker
+//! runs, and the attempts share the worker's disks and NIC (their CPU phases overlap).
+//! A worker keeps one unacknowledged report to re-send, so with several slots a lost
+//! report can be written off after `failure_timeout` and its task run again.
+//!
 //! Fault tolerance, as in the paper's section 3.3:
 //! - The master pings every worker each `heartbeat_interval`; a worker silent for longer
 //!   than `failure_timeout` is declared failed. Its in-progress task (map or reduce) goes
@@ -149,7 +157,7 @@
 //! # Departures from the paper
 //!
 //! No input locality (tasks go to the lowest-numbered idle worker and read their split
-//! from their own disk), one task slot per worker, reduce tasks start after the map
+//! from their own disk), reduce tasks start after the map
 //! barrier (the paper's reducers start copying as soon as map outputs exist), a reducer
 //! holds what it fetched in memory (no external sort spilling to disk), output replicas
 //! are written to the reducer's own disk rather than to other machines through the
@@ -301,6 +309,15 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 1_000_000,
         },
         help: "a straggler's tasks take this many times longer",
+    },
+    ParamSpec {
+        key: "slots_per_worker",
+        kind: ParamKind::Int {
+            default: 1,
+            min: 1,
+            max: 64,
+        },
+        help: "task slots per worker: attempts a worker runs at once, sharing its disks and NIC",
     },
     ParamSpec {
         key: "fetch_parallelism",
@@ -476,6 +493,8 @@ pub struct JobConfig {
     pub gather_timeout: SimDuration,
     /// Most mappers a reducer asks at once (0: all at once).
     pub fetch_parallelism: u32,
+    /// Attempts a worker runs at once.
+    pub slots_per_worker: u32,
     /// Word count or sort.
     pub job: JobKind,
     /// Word count: bytes of input per word.
@@ -638,6 +657,7 @@ impl JobConfig {
             slow_factor: int_param(params, "slow_factor")? as u64,
             gather_timeout: positive_duration(params, "gather_timeout")?,
             fetch_parallelism: int_param(params, "fetch_parallelism")? as u32,
+            slots_per_worker: int_param(params, "slots_per_worker")? as u32,
             job,
             bytes_per_word: int_param(params, "bytes_per_word")? as u64,
             input_bytes,
@@ -907,6 +927,8 @@ pub enum Msg {
         running: u32,
         /// Last attempt reported, 0 when none.
         reported: u32,
+        /// The attempts running on its other task slots (empty with one slot).
+        more: Vec<u32>,
     },
     /// Master to worker: run map task `task` as attempt `attempt`.
     AssignMap {
@@ -1170,7 +1192,6 @@ pub fn message_size(msg: &Msg) -> u64 {
     MESSAGE_HEADER_BYTES
         + match msg {
             Msg::Ping { .. }
-            | Msg::Pong { .. }
             | Msg::AssignMap { .. }
             | Msg::MapDone { .. }
             | Msg::Abandon { .. } => 0,
@@ -1179,6 +1200,7 @@ pub fn message_size(msg: &Msg) -> u64 {
             }
             Msg::ReduceDone { counts, .. } | Msg::NaiveResult { counts, .. } => pairs(counts.len()),
             Msg::ReduceFailed { missing, .. } => ids(2 * missing.len()),
+            Msg::Pong { more, .. } => ids(more.len()),
             Msg::Fetch { tasks, .. } => ids(tasks.len()),
             Msg::FetchReply {
                 missing,
@@ -1224,11 +1246,15 @@ pub fn message_digest(msg: &Msg) -> u64 {
             seq,
             running,
             reported,
+            more,
         } => {
             d = Digest::new(2);
             d.add(*seq);
             d.add(u64::from(*running));
             d.add(u64::from(*reported));
+            for &attempt in more {
+                d.add(u64::from(attempt));
+            }
         }
         Msg::AssignMap { task, attempt } => {
             d = Digest::new(3);

@@ -102,6 +102,15 @@ struct Fetching {
     local_read_done: SimTime,
 }
 
+/// The attempt `work` belongs to, 0 for none.
+fn attempt_of(work: &Work) -> u32 {
+    match work {
+        Work::Idle => 0,
+        Work::Mapping { attempt, .. } | Work::Reducing { attempt, .. } => *attempt,
+        Work::Fetching(fetching) => fetching.attempt,
+    }
+}
+
 /// Everything a reduce attempt gathered before it merges.
 struct Fetched {
     received: Vec<(u32, u64)>,
@@ -119,6 +128,9 @@ pub struct Worker {
     /// The local disk: map outputs (volatile: a crash loses them).
     disk: LocalDisk,
     work: Work,
+    /// The attempts on the other task slots (`slots_per_worker` > 1), set aside while
+    /// `work` is the one being handled.
+    parked: Vec<Work>,
     /// Highest attempt id assigned to this worker; older assignments are stale copies.
     highest_attempt: u32,
     /// The last report, re-sent with pongs until the master acknowledges it.
@@ -145,6 +157,7 @@ impl Worker {
             id,
             disk: LocalDisk::default(),
             work: Work::Idle,
+            parked: Vec::new(),
             highest_attempt: 0,
             last_report: None,
             reported: 0,
@@ -164,10 +177,30 @@ impl Worker {
 
     /// The attempt being worked on, 0 when idle.
     pub fn running_attempt(&self) -> u32 {
-        match &self.work {
-            Work::Idle => 0,
-            Work::Mapping { attempt, .. } | Work::Reducing { attempt, .. } => *attempt,
-            Work::Fetching(fetching) => fetching.attempt,
+        attempt_of(&self.work)
+    }
+
+    /// Every attempt running on this worker's slots, in slot order.
+    pub fn running_attempts(&self) -> Vec<u32> {
+        std::iter::once(&self.work)
+            .chain(&self.parked)
+            .map(attempt_of)
+            .filter(|&a| a != 0)
+            .collect()
+    }
+
+    /// Makes `attempt`'s work the one handled (`work`), parking the one there; no
+    /// change when `attempt` runs on no slot.
+    fn select(&mut self, attempt: u32) {
+        if attempt == 0 || attempt_of(&self.work) == attempt {
+            return;
+        }
+        if let Some(index) = self.parked.iter().position(|w| attempt_of(w) == attempt) {
+            let chosen = self.parked.remove(index);
+            let previous = std::mem::replace(&mut self.work, chosen);
+            if attempt_of(&previous) != 0 {
+                self.parked.push(previous);
+            }
         }
     }
 
@@ -183,12 +216,19 @@ impl Worker {
                 } else if let Some(report) = &self.last_report {
                     ctx.send(MASTER, report.clone());
                 }
+                let mut running = self.running_attempts();
+                let first = if running.is_empty() {
+                    0
+                } else {
+                    running.remove(0)
+                };
                 ctx.send(
                     MASTER,
                     Msg::Pong {
                         seq,
-                        running: self.running_attempt(),
+                        running: first,
                         reported: self.reported,
+                        more: running,
                     },
                 );
             }
@@ -214,11 +254,15 @@ impl Worker {
                 counts,
                 runs,
                 ..
-            } => self.on_fetch_reply(ctx, source, attempt, missing, counts, runs),
-            Msg::Abandon { attempt }
-                if source == MASTER && attempt != 0 && self.running_attempt() == attempt =>
-            {
-                self.drop_work(ctx);
+            } => {
+                self.select(attempt);
+                self.on_fetch_reply(ctx, source, attempt, missing, counts, runs);
+            }
+            Msg::Abandon { attempt } if source == MASTER && attempt != 0 => {
+                self.select(attempt);
+                if self.running_attempt() == attempt {
+                    self.drop_work(ctx);
+                }
             }
             Msg::NaiveAssign { tasks } => {
                 self.naive_queue.extend(tasks);
@@ -232,6 +276,9 @@ impl Worker {
 
     /// Handles the end of a simulated computation or transfer, or a fetch timeout.
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_, MrNode>, timer: Timer) {
+        if let Timer::TaskDone { attempt } | Timer::FetchTimeout { attempt, .. } = timer {
+            self.select(attempt);
+        }
         match timer {
             Timer::TaskDone { attempt } if self.running_attempt() == attempt => {
                 match std::mem::replace(&mut self.work, Work::Idle) {
@@ -347,14 +394,26 @@ impl Worker {
         }
     }
 
-    /// Accepts a fresh assignment: drops whatever this worker was doing (the master
-    /// believes it idle, so that work is no longer wanted). False for a stale copy.
+    /// Accepts a fresh assignment onto a free slot: the current work is parked when a
+    /// slot is free; when every slot is busy the master believes one free, so the
+    /// oldest attempt (the lowest id) is no longer wanted and is dropped. With one slot
+    /// that drops whatever this worker was doing. False for a stale copy.
     fn take_assignment(&mut self, ctx: &mut Ctx<'_, MrNode>, attempt: u32) -> bool {
         if attempt <= self.highest_attempt {
             return false;
         }
         self.highest_attempt = attempt;
-        self.drop_work(ctx);
+        let busy = self.running_attempts();
+        if busy.len() >= self.job.config.slots_per_worker as usize {
+            if let Some(&oldest) = busy.iter().min() {
+                self.select(oldest);
+            }
+            self.drop_work(ctx);
+        }
+        if attempt_of(&self.work) != 0 {
+            let current = std::mem::replace(&mut self.work, Work::Idle);
+            self.parked.push(current);
+        }
         self.last_report = None;
         true
     }
@@ -1329,7 +1388,8 @@ mod tests {
                     Msg::Pong {
                         seq: 1,
                         running: 0,
-                        reported: 5
+                        reported: 5,
+                        more: Vec::new(),
                     }
                 ),
             ]
@@ -1342,7 +1402,8 @@ mod tests {
                 Msg::Pong {
                     seq: 2,
                     running: 0,
-                    reported: 5
+                    reported: 5,
+                    more: Vec::new(),
                 }
             )]
         );

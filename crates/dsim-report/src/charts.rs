@@ -16,6 +16,9 @@
 //!   to (target, delivery time), an X where a message was lost, node-level faults
 //!   (crash, pause, isolate) as bands on their node's line and network-wide ones
 //!   (partition, cut, degrade) as shaded spans.
+//! - `rates` (MapReduce runs with a byte model only): input, shuffle and output bytes
+//!   per second over virtual time in three stacked panels, as in `rates.csv` and in the
+//!   panels of Dean & Ghemawat's Figure 3.
 //!
 //! Every chart draws a clear "no data" panel instead of failing when it has nothing
 //! to show. Output is byte-identical for equal inputs: all iteration is over vectors,
@@ -32,6 +35,7 @@ use crate::error::ReportError;
 use crate::faults::{FaultWindow, WindowKind};
 use crate::metrics::{mean_rounded, nearest_rank, ok_latencies};
 use crate::ops::OpRow;
+use crate::rates::RateRow;
 use crate::style::{
     self, BLUE, BROWN, DrawResult, Figure, GREEN, GREY, Mark, OLIVE, ORANGE, PINK, PURPLE, RED,
     TimeUnit, ValueMark, anchored, cross, dashes, draw_bars, draw_value_marks, font, header,
@@ -59,6 +63,9 @@ pub enum Chart {
     Timeline,
     /// Space-time diagram of the messages around the first violation or fault.
     Spacetime,
+    /// MapReduce input, shuffle and output bytes per second (only when `rates.csv`
+    /// has rows).
+    Rates,
 }
 
 impl Chart {
@@ -70,9 +77,20 @@ impl Chart {
         Chart::Spacetime,
     ];
 
-    /// File stem: `latency_cdf`, `latency_histogram`, `timeline`, `spacetime`.
+    /// The charts of a run with `input`: [`Chart::ALL`], then [`Chart::Rates`] when
+    /// the run has byte rates (a MapReduce run).
+    pub fn for_run(input: &ChartInput<'_>) -> Vec<Chart> {
+        let mut charts = Chart::ALL.to_vec();
+        if !input.rates.is_empty() {
+            charts.push(Chart::Rates);
+        }
+        charts
+    }
+
+    /// File stem: `latency_cdf`, `latency_histogram`, `timeline`, `spacetime`, `rates`.
     pub fn name(self) -> &'static str {
         match self {
+            Chart::Rates => "rates",
             Chart::LatencyCdf => "latency_cdf",
             Chart::LatencyHistogram => "latency_histogram",
             Chart::Timeline => "timeline",
@@ -97,6 +115,12 @@ impl Chart {
                  axis) and availability (ok / completed per interval, right axis); shaded \
                  spans and the lanes below show when each fault was in effect."
             }
+            Chart::Rates => {
+                "Bytes per second moved by the MapReduce job over virtual time, as in \
+                 rates.csv and Dean & Ghemawat's Figure 3: map tasks reading their input \
+                 splits (top), reducers fetching intermediate data (middle), reducers \
+                 writing their output, all replicas (bottom)."
+            }
             Chart::Spacetime => {
                 "A Lamport space-time diagram of 40 messages around the first violation \
                  (else the first fault, else the start of the run): one line per node, \
@@ -111,6 +135,7 @@ impl Chart {
     fn size(self, input: &ChartInput<'_>) -> (u32, u32) {
         match self {
             Chart::LatencyCdf | Chart::LatencyHistogram => (960, 600),
+            Chart::Rates => (960, 900),
             Chart::Timeline => {
                 let lanes = lane_labels(input.windows).len() as u32;
                 (1100, 600 + 26 * lanes.min(LANES_MAX as u32))
@@ -142,6 +167,8 @@ pub struct ChartInput<'a> {
     pub node_count: usize,
     /// Virtual time at the end of the run.
     pub span: SimTime,
+    /// The rows of `rates.csv` (empty for runs without byte rates).
+    pub rates: &'a [RateRow],
 }
 
 /// One chart of a run with its input: what [`style`] draws to SVG and PNG.
@@ -164,6 +191,7 @@ impl Figure for RunFigure<'_> {
             Chart::LatencyHistogram => draw_latency_histogram(root, self.input),
             Chart::Timeline => draw_timeline(root, self.input),
             Chart::Spacetime => draw_spacetime(root, self.input),
+            Chart::Rates => draw_rates(root, self.input),
         }
     }
 }
@@ -188,6 +216,76 @@ fn kind_color(kind: WindowKind) -> RGBColor {
         WindowKind::Isolate => PINK,
         WindowKind::Degrade => OLIVE,
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// MapReduce byte rates
+
+/// Three stacked panels sharing one time axis: input, shuffle and output in MB/s.
+fn draw_rates<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    input: &ChartInput<'_>,
+) -> DrawResult<DB> {
+    let title = format!("{}: data transfer rates over time", input.scenario);
+    let Some(last) = input.rates.last() else {
+        return no_data(root, &title, "The run observed no MapReduce transfer.");
+    };
+    let width_ns = input.rates.get(1).map_or(1, |r| r.bin_start_ns).max(1);
+    let end_s = (last.bin_start_ns + width_ns) as f64 / 1e9;
+    let subtitle = format!(
+        "bytes per second in bins of {} (MB = 10^6 bytes)",
+        style::human_ns(width_ns as f64)
+    );
+    let area = header(root, &title, Some(&subtitle), &[])?;
+    let panels = area.split_evenly((3, 1));
+    let names = ["Input (MB/s)", "Shuffle (MB/s)", "Output (MB/s)"];
+    let colors = [BLUE, ORANGE, GREEN];
+    for (flow, panel) in panels.iter().enumerate() {
+        let peak = input
+            .rates
+            .iter()
+            .map(|r| r.bytes_per_s[flow] / 1e6)
+            .fold(0.0, f64::max);
+        let mut chart = ChartBuilder::on(panel)
+            .margin(14)
+            .margin_top(4)
+            .x_label_area_size(if flow == 2 { 44 } else { 24 })
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..end_s, 0.0..headroom(peak.max(1.0)))?;
+        let x_desc = if flow == 2 {
+            "seconds of virtual time"
+        } else {
+            ""
+        };
+        mesh!(chart)
+            .y_desc(names[flow])
+            .x_desc(x_desc)
+            .x_label_formatter(&|v| number(*v))
+            .y_label_formatter(&|v| number(*v))
+            .draw()?;
+        // Steps: each bin's rate held over the bin.
+        let mut points = Vec::with_capacity(input.rates.len() * 2);
+        for row in input.rates {
+            let (from, to) = (
+                row.bin_start_ns as f64 / 1e9,
+                (row.bin_start_ns + width_ns) as f64 / 1e9,
+            );
+            let rate = row.bytes_per_s[flow] / 1e6;
+            points.push((from, rate));
+            points.push((to, rate));
+        }
+        // Filled bins (ordered rectangles), then the step outline.
+        chart.draw_series(input.rates.iter().map(|row| {
+            let from = row.bin_start_ns as f64 / 1e9;
+            let to = (row.bin_start_ns + width_ns) as f64 / 1e9;
+            Rectangle::new(
+                [(from, 0.0), (to, row.bytes_per_s[flow] / 1e6)],
+                colors[flow].mix(0.35).filled(),
+            )
+        }))?;
+        chart.draw_series(LineSeries::new(points, colors[flow].stroke_width(2)))?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1034,7 +1132,33 @@ mod tests {
             violations,
             node_count: 2,
             span: SimTime(1_000_000_000),
+            rates: &[],
         }
+    }
+
+    #[test]
+    fn rates_chart_draws_three_labelled_panels_only_for_runs_with_rates() {
+        let rows: Vec<RateRow> = (0..50)
+            .map(|bin| RateRow {
+                bin_start_ns: bin * 1_000_000_000,
+                bytes_per_s: [1e9 * (bin % 7) as f64, 5e8, 2e8 * (bin / 10) as f64],
+            })
+            .collect();
+        let mut input = spacetime_input(&[], &[], &[]);
+        assert_eq!(
+            Chart::for_run(&input),
+            Chart::ALL.to_vec(),
+            "no rates, no chart"
+        );
+        input.rates = &rows;
+        assert_eq!(Chart::for_run(&input).last(), Some(&Chart::Rates));
+        let svg = render_svg(Chart::Rates, &input).expect("renders");
+        // One panel per flow, as in the paper's Figure 3; the same input gives the same
+        // bytes (the report's determinism).
+        for label in ["Input (MB/s)", "Shuffle (MB/s)", "Output (MB/s)"] {
+            assert!(svg.contains(label), "{label} missing");
+        }
+        assert_eq!(render_svg(Chart::Rates, &input).expect("renders"), svg);
     }
 
     #[test]

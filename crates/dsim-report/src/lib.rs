@@ -10,7 +10,8 @@
 //! | `history.edn` | the client history in Jepsen's format ([`mod@history`]) |
 //! | `timeline.csv` | per interval: throughput, availability, active faults ([`mod@timeline`]) |
 //! | `violations.csv` | only when a check failed: `time_ns, check, nodes, details, ops` (the `op_id`s of `ops.csv` involved, space-separated) |
-//! | `latency_cdf`, `latency_histogram`, `timeline`, `spacetime` `.svg` / `.png` | charts ([`charts`]) |
+//! | `rates.csv` | MapReduce runs only: input, shuffle and output bytes per second per time bin ([`rates`]) |
+//! | `latency_cdf`, `latency_histogram`, `timeline`, `spacetime` `.svg` / `.png` | charts ([`charts`]); `rates` too for MapReduce runs |
 //! | `report.html` | self-contained page: the run explorer, summary, formula, charts, violations, scenario |
 //! | `perf.csv` | wall-clock figures; the only file that differs between equal runs |
 //!
@@ -41,6 +42,7 @@
 //! - [`metrics`] — latency statistics and the [`Summary`] row.
 //! - [`faults`] — fault windows from the fault log.
 //! - [`mod@timeline`] — `timeline.csv`.
+//! - [`rates`] — `rates.csv`, MapReduce input / shuffle / output bytes per second.
 //! - [`charts`] — the four charts, SVG and PNG, with the bundled DejaVu Sans font.
 //! - [`html`] — `report.html`.
 //! - [`explorer`] — the interactive run explorer at the top of `report.html`.
@@ -99,6 +101,7 @@ pub mod html;
 pub mod metrics;
 pub mod ops;
 mod page;
+pub mod rates;
 mod style;
 pub mod sweep;
 mod sweep_charts;
@@ -350,6 +353,15 @@ fn write_deterministic_files(
         csv("violations.csv", &strings(&VIOLATIONS_HEADER), &mut rows)?;
     }
 
+    // rates.csv: only for runs that observed MapReduce transfers.
+    let rate_rows = rates::rates(&output.observations, span).unwrap_or_default();
+    if !rate_rows.is_empty() {
+        csv(
+            "rates.csv",
+            &strings(&rates::RATES_HEADER),
+            &mut rate_rows.iter().map(rates::RateRow::fields),
+        )?;
+    }
     let input = ChartInput {
         scenario: &meta.scenario,
         ops,
@@ -359,6 +371,7 @@ fn write_deterministic_files(
         violations: &verdict.violations,
         node_count: output.node_count,
         span,
+        rates: &rate_rows,
     };
     let explorer_input = explorer::ExplorerInput {
         node_count: output.node_count,
@@ -371,12 +384,14 @@ fn write_deterministic_files(
         violations: &verdict.violations,
     };
     // The charts and the explorer are independent, so each renders on a thread of its
-    // own; results are gathered in `Chart::ALL` order, so the files and the page do not
-    // depend on which thread finished first.
+    // own; results are gathered in `Chart::for_run` order, so the files and the page do
+    // not depend on which thread finished first.
+    let charts = Chart::for_run(&input);
     let (rendered, explorer): (Vec<RenderedChart>, String) = std::thread::scope(|scope| {
         let explorer = scope.spawn(|| explorer::render(&explorer_input));
-        let handles: Vec<_> = Chart::ALL
-            .into_iter()
+        let handles: Vec<_> = charts
+            .iter()
+            .copied()
             .map(|chart| {
                 let input = &input;
                 scope.spawn(move || {
@@ -397,7 +412,7 @@ fn write_deterministic_files(
         )
     });
     let mut svgs = Vec::new();
-    for (chart, result) in Chart::ALL.into_iter().zip(rendered) {
+    for (chart, result) in charts.iter().copied().zip(rendered) {
         let (svg, written) = result?;
         files.extend(written);
         svgs.push((chart, svg));

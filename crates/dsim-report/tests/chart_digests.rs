@@ -172,6 +172,7 @@ fn run_chart_digests(
         violations,
         node_count,
         span,
+        rates: &[],
     };
     Chart::ALL
         .iter()

@@ -273,6 +273,36 @@ const CASES: &[(&str, Option<usize>, &str, &str, &str)] = &[
     ),
     // Drawn fault entries (`count` nodes `among` a group of the protocol): MapReduce
     // with 6 nodes has the master (node 0) and the workers 1 to 5.
+    // MapReduce's data sizes and bandwidths (issue 14): zero, negative or NaN, and a
+    // sort with more range partitions than keys.
+    (
+        "mapreduce_disk_bandwidth_zero.toml",
+        Some(7),
+        "protocol.disk_bytes_per_s",
+        "0 bytes/s",
+        "at least 1 byte/s",
+    ),
+    (
+        "mapreduce_input_bytes_nan.toml",
+        Some(7),
+        "protocol.input_bytes",
+        "NaN",
+        "a whole number from 1",
+    ),
+    (
+        "mapreduce_record_bytes_negative.toml",
+        Some(7),
+        "protocol.record_bytes",
+        "found -100",
+        "a whole number from 1",
+    ),
+    (
+        "mapreduce_sort_more_partitions_than_keys.toml",
+        Some(7),
+        "protocol.reduce_tasks",
+        "R = 8 range partitions over a key space of 4 keys",
+        "reduce_tasks <= key_space",
+    ),
     (
         "drawn_count_zero.toml",
         Some(8),

@@ -2,7 +2,7 @@
 //! exactly, whatever failed. It regenerates the corpus from the seed and the parameters
 //! and judges only from the master's observations.
 
-use super::{Corpus, JobConfig, MrEvent, expected_partitions};
+use super::{Corpus, JobConfig, JobKind, MrEvent, SortOutput, expected_partitions, expected_sort};
 use crate::liveness::LivenessPhase;
 use dsim_core::{
     Formula, NodeId, Observation, ObservationRecord, ObservationSink, Retain, SimTime, Verdict,
@@ -113,7 +113,11 @@ pub fn check(
 /// [`check`] one observation at a time.
 struct JobCheck {
     reduce_tasks: u32,
+    map_tasks: u32,
+    /// Word count's expected partitions (empty for a sort).
     expected: Vec<Vec<(u32, u64)>>,
+    /// The sort's expected partitions (empty for a word count).
+    expected_sorted: Vec<SortOutput>,
     committed: Vec<bool>,
     summary: JobSummary,
     started_at: Option<SimTime>,
@@ -121,15 +125,25 @@ struct JobCheck {
 
 impl JobCheck {
     fn new(config: &JobConfig, seed: u64) -> JobCheck {
-        let corpus = Corpus::generate(
-            seed,
-            config.corpus_words,
-            config.vocabulary,
-            config.map_tasks,
-        );
+        let (expected, expected_sorted) = match config.job {
+            JobKind::WordCount => {
+                let corpus = Corpus::generate(
+                    seed,
+                    config.corpus_words,
+                    config.vocabulary,
+                    config.map_tasks,
+                );
+                let expected =
+                    expected_partitions(corpus.words(), config.vocabulary, config.reduce_tasks);
+                (expected, Vec::new())
+            }
+            JobKind::Sort => (Vec::new(), expected_sort(config, seed)),
+        };
         JobCheck {
             reduce_tasks: config.reduce_tasks,
-            expected: expected_partitions(corpus.words(), config.vocabulary, config.reduce_tasks),
+            map_tasks: config.map_tasks,
+            expected,
+            expected_sorted,
             committed: vec![false; config.reduce_tasks as usize],
             summary: JobSummary {
                 violations: Vec::new(),
@@ -174,6 +188,31 @@ impl JobCheck {
                     summary
                         .violations
                         .push(violation(describe_difference(*partition, want, counts)));
+                }
+                if !self.committed[*partition as usize] {
+                    self.committed[*partition as usize] = true;
+                    summary.partitions_committed += 1;
+                }
+            }
+            MrEvent::SortedCommitted { partition, output } => {
+                let Some(want) = self.expected_sorted.get(*partition as usize) else {
+                    summary.violations.push(violation(format!(
+                        "sorted partition {partition} committed, but the job is not a sort of {} partitions",
+                        self.reduce_tasks
+                    )));
+                    return;
+                };
+                if output != want {
+                    summary.violations.push(violation(format!(
+                        "partition {partition}: expected {} records / {} bytes / checksum {:016x} (the merge of one run from each of the {} map tasks), got {} / {} / {:016x}",
+                        want.records,
+                        want.bytes,
+                        want.checksum,
+                        self.map_tasks,
+                        output.records,
+                        output.bytes,
+                        output.checksum
+                    )));
                 }
                 if !self.committed[*partition as usize] {
                     self.committed[*partition as usize] = true;
@@ -381,6 +420,43 @@ mod tests {
             (summary.job_time_ns, summary.partitions_committed),
             (whole.job_time_ns, whole.partitions_committed)
         );
+    }
+
+    #[test]
+    fn sorted_partition_with_a_dropped_or_doubled_map_output_is_a_mismatch() {
+        use crate::mapreduce::{JobKind, SortOutput, sort_run};
+        let mut config = config();
+        config.job = JobKind::Sort;
+        config.input_bytes = 40_000;
+        let seed = 3;
+        let runs = |partition: u32| -> Vec<crate::mapreduce::SortRun> {
+            (0..4)
+                .map(|t| sort_run(&config, seed, t, partition))
+                .collect()
+        };
+        let commit = |ms: u64, partition: u32, output: SortOutput| {
+            record(ms, MrEvent::SortedCommitted { partition, output })
+        };
+        let mut doubled = runs(1);
+        doubled.push(doubled[0]);
+        let records = vec![
+            record(1, MrEvent::JobStarted),
+            commit(2, 0, SortOutput::merge(&runs(0))),
+            // Partition 1 merged map 0's run twice (a re-executed map fetched twice),
+            // partition 2 lost map 3's run (a crashed mapper's output skipped).
+            commit(3, 1, SortOutput::merge(&doubled)),
+            commit(4, 2, SortOutput::merge(&runs(2)[..3])),
+            record(5, MrEvent::JobDone),
+        ];
+        let summary = check(&config, seed, &records);
+        let bad: Vec<bool> = summary
+            .violations
+            .iter()
+            .map(|v| v.details.starts_with("partition 1:") || v.details.starts_with("partition 2:"))
+            .collect();
+        // Exactly the two faulty partitions are flagged; the right one is not.
+        assert_eq!(bad, vec![true, true], "{:?}", summary.violations);
+        assert_eq!(summary.partitions_committed, 3);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the split-send-process-gather master of `seed-naive`.
 
 use super::{
-    Job, LocationTable, Locations, MrEvent, MrNode, Msg, ResetReason, TaskKind, Timer,
+    Job, LocationTable, Locations, MrEvent, MrNode, Msg, ResetReason, SortOutput, TaskKind, Timer,
     partition_counts,
 };
 use dsim_core::{Ctx, NodeId, Observation, Outcome, SimTime, Value};
@@ -14,7 +14,8 @@ use std::sync::Arc;
 struct WorkerView {
     alive: bool,
     last_heard: SimTime,
-    current: Option<Running>,
+    /// The attempts running on its task slots (at most `slots_per_worker`).
+    current: Vec<Running>,
     /// Highest attempt of this worker the master has settled (completed, ignored or
     /// written off); sent in pings so the worker stops re-sending its report.
     acked: u32,
@@ -160,7 +161,7 @@ impl Master {
             WorkerView {
                 alive: true,
                 last_heard: SimTime::ZERO,
-                current: None,
+                current: Vec::new(),
                 acked: 0,
                 completed_maps: Vec::new(),
             };
@@ -205,6 +206,7 @@ impl Master {
     pub fn running_on(&self, worker: u32) -> Option<(TaskKind, u32, u32)> {
         self.workers[worker as usize - 1]
             .current
+            .first()
             .map(|run| (run.kind, run.task, run.attempt))
     }
 
@@ -237,8 +239,11 @@ impl Master {
         self.workers[worker as usize - 1].last_heard = ctx.now();
         match msg {
             Msg::Pong {
-                running, reported, ..
-            } => self.on_pong(ctx, worker, running, reported),
+                running,
+                reported,
+                more,
+                ..
+            } => self.on_pong(ctx, worker, running, &more, reported),
             Msg::MapDone { task, attempt } => {
                 if self.accept_report(ctx, worker, TaskKind::Map, task, attempt) {
                     self.complete_map(ctx, worker, task);
@@ -248,9 +253,10 @@ impl Master {
                 partition,
                 attempt,
                 counts,
+                sorted,
             } => {
                 if self.accept_report(ctx, worker, TaskKind::Reduce, partition, attempt) {
-                    self.complete_reduce(ctx, worker, partition, counts);
+                    self.complete_reduce(ctx, worker, partition, counts, sorted);
                 }
             }
             Msg::ReduceFailed {
@@ -318,7 +324,14 @@ impl Master {
         self.schedule(ctx);
     }
 
-    fn on_pong(&mut self, ctx: &mut Ctx<'_, MrNode>, worker: u32, running: u32, reported: u32) {
+    fn on_pong(
+        &mut self,
+        ctx: &mut Ctx<'_, MrNode>,
+        worker: u32,
+        running: u32,
+        more: &[u32],
+        reported: u32,
+    ) {
         let now = ctx.now();
         let timeout = self.job.config.failure_timeout;
         let view = &mut self.workers[worker as usize - 1];
@@ -327,18 +340,29 @@ impl Master {
             // Back from a crash, pause or partition: a fresh idle worker. Whatever it
             // still runs or reports belongs to attempts the master already settled.
             view.alive = true;
-            view.current = None;
-            view.acked = view.acked.max(reported).max(running);
+            view.current.clear();
+            let highest = more.iter().copied().max().unwrap_or(0);
+            view.acked = view.acked.max(reported).max(running).max(highest);
             self.idle_workers.insert(worker);
             ctx.observe(Observation::Protocol(MrEvent::WorkerReadmitted { worker }));
             return;
         }
-        let Some(run) = view.current else { return };
-        let confirmed = running == run.attempt || reported == run.attempt;
-        if !confirmed && now.saturating_since(run.since) > timeout {
+        let lost: Vec<Running> = view
+            .current
+            .iter()
+            .copied()
+            .filter(|run| {
+                let confirmed = running == run.attempt
+                    || reported == run.attempt
+                    || more.contains(&run.attempt);
+                !confirmed && now.saturating_since(run.since) > timeout
+            })
+            .collect();
+        for run in lost {
             // The worker neither runs nor reported the attempt long after it was sent:
             // the assignment (or the report and its re-sends) was lost.
-            view.current = None;
+            let view = &mut self.workers[worker as usize - 1];
+            view.current.retain(|r| r.attempt != run.attempt);
             view.acked = view.acked.max(run.attempt);
             self.idle_workers.insert(worker);
             self.drop_attempt(
@@ -366,9 +390,13 @@ impl Master {
         if !view.alive {
             return false;
         }
-        match view.current {
-            Some(run) if run.kind == kind && run.task == task && run.attempt == attempt => {
-                view.current = None;
+        let found = view
+            .current
+            .iter()
+            .position(|run| run.kind == kind && run.task == task && run.attempt == attempt);
+        match found {
+            Some(index) => {
+                view.current.remove(index);
                 self.idle_workers.insert(worker);
                 self.phase_mut(kind).tasks[task as usize]
                     .attempts
@@ -396,11 +424,28 @@ impl Master {
         }
     }
 
+    /// Tells the workers still running other attempts of a task that just completed to
+    /// abandon them, and frees those workers for the next task: a losing backup copy
+    /// (or the straggling primary) must not hold a worker, its disk and its link.
+    fn abandon_losers(&mut self, ctx: &mut Ctx<'_, MrNode>, kind: TaskKind, task: u32) {
+        let losers = std::mem::take(&mut self.phase_mut(kind).tasks[task as usize].attempts);
+        for (attempt, worker) in losers {
+            let view = &mut self.workers[worker as usize - 1];
+            view.acked = view.acked.max(attempt);
+            if view.alive && view.current.iter().any(|run| run.attempt == attempt) {
+                view.current.retain(|run| run.attempt != attempt);
+                self.idle_workers.insert(worker);
+            }
+            ctx.send(NodeId(worker), Msg::Abandon { attempt });
+        }
+    }
+
     fn complete_map(&mut self, ctx: &mut Ctx<'_, MrNode>, worker: u32, task: u32) {
         let Some(state) = self.maps.finish(task, worker) else {
             return; // A backup or an earlier attempt got there first.
         };
         Self::close_op(ctx, state);
+        self.abandon_losers(ctx, TaskKind::Map, task);
         self.workers[worker as usize - 1].completed_maps.push(task);
         self.locations = None;
     }
@@ -411,17 +456,20 @@ impl Master {
         worker: u32,
         partition: u32,
         counts: Vec<(u32, u64)>,
+        sorted: Option<SortOutput>,
     ) {
         let Some(state) = self.reduces.finish(partition, worker) else {
             return; // The partition is already in the global file system.
         };
         Self::close_op(ctx, state);
+        self.abandon_losers(ctx, TaskKind::Reduce, partition);
         ctx.durable_mut().committed_partitions += 1;
         ctx.sync();
-        ctx.observe(Observation::Protocol(MrEvent::PartitionCommitted {
-            partition,
-            counts,
-        }));
+        let event = match sorted {
+            Some(output) => MrEvent::SortedCommitted { partition, output },
+            None => MrEvent::PartitionCommitted { partition, counts },
+        };
+        ctx.observe(Observation::Protocol(event));
         if self.reduces.complete() {
             self.finished = true;
             ctx.observe(Observation::Protocol(MrEvent::JobDone));
@@ -480,11 +528,11 @@ impl Master {
     fn declare_failed(&mut self, ctx: &mut Ctx<'_, MrNode>, worker: u32) {
         let view = &mut self.workers[worker as usize - 1];
         view.alive = false;
-        let current = view.current.take();
+        let current = std::mem::take(&mut view.current);
         let completed = std::mem::take(&mut view.completed_maps);
         self.idle_workers.remove(&worker);
         ctx.observe(Observation::Protocol(MrEvent::WorkerFailed { worker }));
-        if let Some(run) = current {
+        for run in current {
             self.workers[worker as usize - 1].acked =
                 self.workers[worker as usize - 1].acked.max(run.attempt);
             self.drop_attempt(
@@ -584,18 +632,21 @@ impl Master {
         let attempt = self.next_attempt;
         self.next_attempt += 1;
         let now = ctx.now();
-        self.idle_workers.remove(&worker);
+        let slots = self.job.config.slots_per_worker as usize;
         let view = &mut self.workers[worker as usize - 1];
         assert!(
-            view.alive && view.current.is_none(),
+            view.alive && view.current.len() < slots,
             "assigning to a busy or dead worker {worker}"
         );
-        view.current = Some(Running {
+        view.current.push(Running {
             kind,
             task,
             attempt,
             since: now,
         });
+        if view.current.len() >= slots {
+            self.idle_workers.remove(&worker);
+        }
         let next_op = &mut self.next_op;
         let phase = match kind {
             TaskKind::Map => &mut self.maps,
@@ -965,6 +1016,7 @@ mod tests {
                 seq: 1,
                 running: 4,
                 reported: 2,
+                more: Vec::new(),
             },
         );
         at(&mut parts, 60);
@@ -1116,6 +1168,51 @@ mod tests {
     }
 
     #[test]
+    fn losing_backup_copy_is_abandoned_and_its_worker_runs_the_next_task_at_once() {
+        // Three splits, two workers, two partitions: worker 2 finishes tasks 1 and 2
+        // and gets a backup of task 0 (attempt 4) while worker 1 still runs attempt 1.
+        let mut master = Master::new(job(2, 3, 2, 30, |_| {}));
+        let mut parts = started(&mut master, 2);
+        for (task, attempt) in [(1, 2), (2, 3)] {
+            master.on_message(&mut parts.ctx(), NodeId(2), Msg::MapDone { task, attempt });
+        }
+        parts.take_effects();
+        master.on_message(
+            &mut parts.ctx(),
+            NodeId(2),
+            Msg::MapDone {
+                task: 0,
+                attempt: 4,
+            },
+        );
+        let sent = sends(&parts.take_effects());
+        // The backup won: worker 1 is told to stop attempt 1, and since the master
+        // counts it free again it gets a reduce task in the same step, not after its
+        // own (useless) map attempt would have ended. Without the abandonment worker 1
+        // would get nothing here and the job would wait for the straggler's report.
+        assert_eq!(sent[0], (NodeId(1), Msg::Abandon { attempt: 1 }));
+        let reduces: Vec<(NodeId, u32)> = sent
+            .iter()
+            .filter_map(|(to, msg)| match msg {
+                Msg::AssignReduce { partition, .. } => Some((*to, *partition)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reduces, vec![(NodeId(1), 0), (NodeId(2), 1)]);
+        // A late report of the abandoned attempt is not used: no second completion.
+        master.on_message(
+            &mut parts.ctx(),
+            NodeId(1),
+            Msg::MapDone {
+                task: 0,
+                attempt: 1,
+            },
+        );
+        assert!(ops(&parts.take_effects()).is_empty());
+        assert_eq!(master.running_on(1), Some((TaskKind::Reduce, 0, 5)));
+    }
+
+    #[test]
     fn without_backups_an_idle_worker_waits() {
         let mut master = Master::new(job(2, 3, 1, 30, |c| c.backup_tasks = false));
         let mut parts = started(&mut master, 2);
@@ -1143,6 +1240,7 @@ mod tests {
                 seq: 1,
                 running: 0,
                 reported: 3,
+                more: Vec::new(),
             },
         );
         assert!(sends(&parts.take_effects()).is_empty());
@@ -1164,6 +1262,7 @@ mod tests {
                 seq: 3,
                 running: 0,
                 reported: 0,
+                more: Vec::new(),
             },
         );
         assert!(parts.take_effects().is_empty());
@@ -1177,6 +1276,7 @@ mod tests {
                 seq: 6,
                 running: 0,
                 reported: 0,
+                more: Vec::new(),
             },
         );
         let effects = parts.take_effects();
@@ -1212,6 +1312,7 @@ mod tests {
                 seq: 1,
                 running: 4,
                 reported: 2,
+                more: Vec::new(),
             },
         );
         master.on_timer(&mut parts.ctx(), Timer::Heartbeat);
@@ -1225,6 +1326,7 @@ mod tests {
                 seq: 2,
                 running: 3,
                 reported: 1,
+                more: Vec::new(),
             },
         );
         let effects = parts.take_effects();
@@ -1256,6 +1358,7 @@ mod tests {
                 partition: 0,
                 attempt: 3,
                 counts: counts.clone(),
+                sorted: None,
             },
         );
         master.on_message(
@@ -1265,6 +1368,7 @@ mod tests {
                 partition: 1,
                 attempt: 4,
                 counts: Vec::new(),
+                sorted: None,
             },
         );
         let effects = parts.take_effects();

@@ -1,5 +1,6 @@
-//! MapReduce (Dean & Ghemawat, OSDI 2004): a word count run by one master and many
-//! workers, with re-execution after worker failure, stragglers and backup tasks.
+//! MapReduce (Dean & Ghemawat, OSDI 2004): a word count or the paper's sort, run by one
+//! master and many workers, with re-execution after worker failure, stragglers and
+//! backup tasks, and a model of the bytes the job moves through disks and the network.
 //!
 //! # The algorithm
 //!
@@ -16,6 +17,66 @@
 //! partitions are committed. Computing is simulated: a worker sets a timer for
 //! `work / speed` (`map_ns_per_word` per input word, `reduce_ns_per_record` per fetched
 //! pair, times `slow_factor` on slow workers), then does the real counting.
+//!
+//! # Jobs
+//!
+//! `job = "wordcount"` (the default) is the above: its Zipf skew makes a few partitions
+//! far larger than the rest, and those reduce tasks set a normal run's tail.
+//! `job = "sort"` is the paper's sort benchmark (section 5.3): `input_bytes` of
+//! `record_bytes` records (100 in the paper), cut into `M` equal splits and
+//! range-partitioned into `R` partitions that are equal in expectation. Records stay
+//! abstract (1 TB cannot be materialised): the output of map task `m` for partition `r`
+//! is a *run* `(records, bytes, checksum)` drawn from the seed ([`sort_run`]; the runs of
+//! one split add up to the split exactly). A reducer merges one run from every map task
+//! and "writes" the partition's `(records, bytes, checksum)`; the checker compares every
+//! committed partition with the sequential merge ([`expected_sort`]), so a map output
+//! merged twice or never is an `output_mismatch`. For the sort, `map_ns_per_word` and
+//! `reduce_ns_per_record` are per record. R must not exceed `key_space`, the number of
+//! distinct keys (a range partition without a key could never be filled).
+//!
+//! # Bytes, disks and the network
+//!
+//! Sizes, in bytes: a word-count split is its words × `bytes_per_word` (default 6), its
+//! intermediate files and outputs 12 bytes per `(word, count)` pair ([`PAIR_BYTES`]); a
+//! sort split is its records × `record_bytes`, its intermediate data the same bytes, a
+//! partition the bytes of its records. With `disk_bytes_per_s` (bytes per second; unset,
+//! the default, disks take no time and every run is as before) each worker has two
+//! disks (the paper's machines had two), each a FIFO resource. On the first, a map
+//! attempt reads its split, computes, then writes its intermediate data; serving a
+//! fetch reads the requested runs (the reply leaves when the read is done); a reduce
+//! attempt reads its own machine's runs locally. The reduce attempt then computes and
+//! writes its partition `output_replicas` times (the paper's sort wrote 2) on the
+//! second disk, so output writes do not hold up the fetches other reducers wait for. Fetch
+//! replies weigh the intermediate bytes they carry ([`message_size`]), so with `[nodes]
+//! nic` or `[network] bandwidth` the shuffle takes `bytes × 8 / bandwidth` on the
+//! engine's NICs and links, and a mapper's pongs queue behind its replies. With
+//! `fetch_parallelism = k` a reducer asks at most k mappers at once and the next when
+//! one answers (the fetch timeout's rounds restart with each answer); the default, 0,
+//! asks every mapper at once, which at 1,746 workers puts three million fetches in
+//! flight. The timeouts matter here:
+//! `failure_timeout` and `fetch_timeout` must outlast the transfers they wait behind.
+//!
+//! # Variability and stragglers
+//!
+//! - `task_time_sigma`: each attempt's CPU and disk times are multiplied by a lognormal
+//!   factor with median 1 and this sigma, drawn from the worker's own stream when the
+//!   attempt starts (0, the default, draws nothing).
+//! - `background_load`: each machine's times are multiplied by `1 + background_load × u`,
+//!   `u` uniform in `[0, 1)` per machine from the seed (other jobs on the machine, the
+//!   paper's section 3.6).
+//! - `bad_disks = N`: N machines drawn from the seed (not workers `1..N`) have a disk
+//!   `bad_disk_factor` times slower (default 30: the paper's section 3.6 saw reads fall
+//!   from 30 MB/s to 1 MB/s); only their disk phases slow down, not their CPU or NIC.
+//! - `slow_workers`/`slow_factor` (workers `1..=k`, everything slower) remain for the
+//!   older scenarios.
+//!
+//! # Task slots
+//!
+//! `slots_per_worker = s` (default 1) lets a worker run s attempts at once: the master
+//! hands a worker tasks while it has a free slot, a pong lists every attempt the worker
+//! runs, and the attempts share the worker's disks and NIC (their CPU phases overlap).
+//! A worker keeps one unacknowledged report to re-send, so with several slots a lost
+//! report can be written off after `failure_timeout` and its task run again.
 //!
 //! Fault tolerance, as in the paper's section 3.3:
 //! - The master pings every worker each `heartbeat_interval`; a worker silent for longer
@@ -36,7 +97,10 @@
 //!   and at most `max(1, backup_remaining_ratio × tasks of the phase)` are still running,
 //!   each idle worker gets a backup attempt of a running task that has none; whichever
 //!   attempt finishes first completes the task (`backup_tasks = false` turns this off).
-//!   Backups apply to both phases, because the map phase ends in a barrier.
+//!   Backups apply to both phases, because the map phase ends in a barrier. When one
+//!   attempt completes, the master sends every other attempt's worker `Abandon`: the
+//!   worker stops (giving back the disk time it had queued last) and the master counts
+//!   it free at once, so a losing copy never holds a worker, its disk or its link.
 //!
 //! # Guarantees
 //!
@@ -92,14 +156,17 @@
 //!
 //! # Departures from the paper
 //!
-//! No input locality (tasks go to the lowest-numbered idle worker), one task slot per
-//! worker, reduce tasks start after the map barrier (the paper's reducers may start
-//! copying earlier), a worker is not told to abandon an attempt whose task completed
-//! elsewhere, and the "global file system" is the master's commit.
+//! No input locality (tasks go to the lowest-numbered idle worker and read their split
+//! from their own disk), reduce tasks start after the map
+//! barrier (the paper's reducers start copying as soon as map outputs exist), a reducer
+//! holds what it fetched in memory (no external sort spilling to disk), output replicas
+//! are written to the reducer's own disk rather than to other machines through the
+//! network, and the "global file system" is the master's commit.
 
 mod checker;
 mod corpus;
 mod master;
+mod model;
 mod worker;
 
 use crate::liveness::LivenessPhase;
@@ -109,6 +176,10 @@ pub use corpus::{
     partition_of, word_count,
 };
 pub use master::{Master, NaiveMaster};
+pub use model::{
+    JobKind, Machines, SortOutput, SortRun, disk_ns, expected_sort, sort_records, sort_run,
+    split_records,
+};
 pub use worker::{FETCH_ROUNDS, Worker};
 
 use dsim_core::protocol::{execute_with_sink, generic_output};
@@ -153,7 +224,7 @@ pub const PARAMS: &[ParamSpec] = &[
             min: 1,
             max: 1_000_000,
         },
-        help: "R: number of reduce tasks (output partitions, hash(word) mod R)",
+        help: "R: number of reduce tasks (output partitions: hash(word) mod R, or the sort's key ranges)",
     },
     ParamSpec {
         key: "corpus_words",
@@ -180,7 +251,7 @@ pub const PARAMS: &[ParamSpec] = &[
             min: 0,
             max: 1_000_000_000,
         },
-        help: "simulated map work per input word on a full-speed worker, in ns",
+        help: "simulated map work per input word (per record for the sort) on a full-speed worker, in ns",
     },
     ParamSpec {
         key: "reduce_ns_per_record",
@@ -189,7 +260,7 @@ pub const PARAMS: &[ParamSpec] = &[
             min: 0,
             max: 1_000_000_000,
         },
-        help: "simulated reduce work per fetched (word, count) pair, in ns",
+        help: "simulated reduce work per fetched (word, count) pair (per record for the sort), in ns",
     },
     ParamSpec {
         key: "heartbeat_interval",
@@ -238,6 +309,120 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 1_000_000,
         },
         help: "a straggler's tasks take this many times longer",
+    },
+    ParamSpec {
+        key: "slots_per_worker",
+        kind: ParamKind::Int {
+            default: 1,
+            min: 1,
+            max: 64,
+        },
+        help: "task slots per worker: attempts a worker runs at once, sharing its disks and NIC",
+    },
+    ParamSpec {
+        key: "fetch_parallelism",
+        kind: ParamKind::Int {
+            default: 0,
+            min: 0,
+            max: 1_000_000,
+        },
+        help: "a reducer asks at most this many mappers at once, the next when one answers (0: all at once)",
+    },
+    ParamSpec {
+        key: "job",
+        kind: ParamKind::Choice {
+            default: "wordcount",
+            allowed: &["wordcount", "sort"],
+        },
+        help: "the job: a word count over a Zipf corpus, or the paper's sort of fixed-size records",
+    },
+    ParamSpec {
+        key: "bytes_per_word",
+        kind: ParamKind::Int {
+            default: 6,
+            min: 1,
+            max: 1_000_000,
+        },
+        help: "wordcount: bytes of input text per word (a split is words x this)",
+    },
+    ParamSpec {
+        key: "input_bytes",
+        kind: ParamKind::Int {
+            default: 64_000_000,
+            min: 1,
+            max: 1_000_000_000_000_000,
+        },
+        help: "sort: bytes of input, cut into M equal splits",
+    },
+    ParamSpec {
+        key: "record_bytes",
+        kind: ParamKind::Int {
+            default: 100,
+            min: 1,
+            max: 1_000_000_000,
+        },
+        help: "sort: bytes per record (the paper's benchmark: 100)",
+    },
+    ParamSpec {
+        key: "key_space",
+        kind: ParamKind::Int {
+            default: 1_000_000_000_000_000,
+            min: 1,
+            max: 1_000_000_000_000_000,
+        },
+        help: "sort: distinct keys; range partitioning needs R <= key_space",
+    },
+    ParamSpec {
+        key: "output_replicas",
+        kind: ParamKind::Int {
+            default: 1,
+            min: 1,
+            max: 16,
+        },
+        help: "copies of each reduce output written (the paper's sort wrote 2)",
+    },
+    ParamSpec {
+        key: "disk_bytes_per_s",
+        kind: ParamKind::Int {
+            default: 0,
+            min: 0,
+            max: 1_000_000_000_000_000,
+        },
+        help: "each of a worker's two disks' bandwidth in bytes/s (one: split reads, map output writes and reads; the other: reduce output writes); unset: disks take no time",
+    },
+    ParamSpec {
+        key: "bad_disks",
+        kind: ParamKind::Int {
+            default: 0,
+            min: 0,
+            max: 1_000_000,
+        },
+        help: "workers drawn from the seed whose disk is bad_disk_factor times slower (needs disk_bytes_per_s)",
+    },
+    ParamSpec {
+        key: "bad_disk_factor",
+        kind: ParamKind::Int {
+            default: 30,
+            min: 1,
+            max: 1_000_000,
+        },
+        help: "a bad disk's slowdown (paper section 3.6: 30 MB/s down to 1 MB/s)",
+    },
+    ParamSpec {
+        key: "task_time_sigma",
+        kind: ParamKind::Ratio {
+            default: 0.0,
+            max: dsim_core::RatioMax::Included(4.0),
+        },
+        help: "each task attempt's durations are multiplied by a lognormal factor with median 1 and this sigma",
+    },
+    ParamSpec {
+        key: "background_load",
+        kind: ParamKind::Ratio {
+            default: 0.0,
+            max: dsim_core::RatioMax::Included(100.0),
+        },
+        help: "each worker machine's durations are multiplied by 1 + this x u, u uniform in [0, 1) per machine (other jobs)",
     },
     ParamSpec {
         key: "gather_timeout",
@@ -306,6 +491,32 @@ pub struct JobConfig {
     pub slow_factor: u64,
     /// When the naive master stops waiting.
     pub gather_timeout: SimDuration,
+    /// Most mappers a reducer asks at once (0: all at once).
+    pub fetch_parallelism: u32,
+    /// Attempts a worker runs at once.
+    pub slots_per_worker: u32,
+    /// Word count or sort.
+    pub job: JobKind,
+    /// Word count: bytes of input per word.
+    pub bytes_per_word: u64,
+    /// Sort: bytes of input.
+    pub input_bytes: u64,
+    /// Sort: bytes per record.
+    pub record_bytes: u64,
+    /// Sort: distinct keys.
+    pub key_space: u64,
+    /// Copies of each reduce output written to disk.
+    pub output_replicas: u64,
+    /// Disk bandwidth of every worker in bytes/s; 0: disks take no time.
+    pub disk_bytes_per_s: u64,
+    /// Workers with a bad disk, drawn from the seed.
+    pub bad_disks: u32,
+    /// A bad disk's slowdown.
+    pub bad_disk_factor: u64,
+    /// Sigma of each attempt's lognormal duration factor (0: none).
+    pub task_time_sigma: f64,
+    /// Background-load spread across machines (0: none).
+    pub background_load: f64,
 }
 
 fn int_param(params: &Params, key: &'static str) -> Result<i64, ConfigError> {
@@ -366,13 +577,72 @@ impl JobConfig {
             }
             .into());
         }
+        let job = JobKind::from_name(params.choice(PARAMS, "job"));
+        let reduce_tasks = int_param(params, "reduce_tasks")? as u32;
+        let key_space = int_param(params, "key_space")? as u64;
+        if job == JobKind::Sort && u64::from(reduce_tasks) > key_space {
+            return Err(ParamProblem {
+                keys: vec!["reduce_tasks", "key_space"],
+                problem: format!(
+                    "a sort into R = {reduce_tasks} range partitions over a key space of {key_space} keys leaves partitions without a key"
+                ),
+                allowed: "reduce_tasks <= key_space".into(),
+            }
+            .into());
+        }
+        if job == JobKind::Sort && variant == Variant::SeedNaive {
+            return Err(ParamProblem {
+                keys: vec!["job"],
+                problem: "the seed-naive variant runs the word count only".into(),
+                allowed: "job = \"wordcount\" with variant = \"seed-naive\"".into(),
+            }
+            .into());
+        }
+        if params.0.get("disk_bytes_per_s") == Some(&dsim_core::ParamValue::Int(0)) {
+            return Err(ParamProblem {
+                keys: vec!["disk_bytes_per_s"],
+                problem: "a disk bandwidth of 0 bytes/s moves nothing".into(),
+                allowed: "a bandwidth of at least 1 byte/s, or leave the key out for disks that take no time".into(),
+            }
+            .into());
+        }
+        let disk_bytes_per_s = int_param(params, "disk_bytes_per_s")? as u64;
+        let bad_disks = int_param(params, "bad_disks")? as u32;
+        if bad_disks > workers {
+            return Err(ParamProblem {
+                keys: vec!["bad_disks", "nodes"],
+                problem: format!("found {bad_disks}, more than the {workers} workers"),
+                allowed: "at most nodes - 1".into(),
+            }
+            .into());
+        }
+        if bad_disks > 0 && disk_bytes_per_s == 0 {
+            return Err(ParamProblem {
+                keys: vec!["bad_disks", "disk_bytes_per_s"],
+                problem: "bad disks need a disk bandwidth to slow down".into(),
+                allowed: "set disk_bytes_per_s with bad_disks".into(),
+            }
+            .into());
+        }
+        let input_bytes = int_param(params, "input_bytes")? as u64;
+        let record_bytes = int_param(params, "record_bytes")? as u64;
+        if job == JobKind::Sort && input_bytes < record_bytes {
+            return Err(ParamProblem {
+                keys: vec!["input_bytes", "record_bytes"],
+                problem: format!(
+                    "input_bytes ({input_bytes}) holds no whole record of {record_bytes} bytes"
+                ),
+                allowed: "input_bytes >= record_bytes".into(),
+            }
+            .into());
+        }
         let backup_remaining_ratio = params.ratio(PARAMS, "backup_remaining_ratio");
         dsim_core::network::check_probability("backup_remaining_ratio", backup_remaining_ratio)?;
         Ok(JobConfig {
             variant,
             workers,
             map_tasks: int_param(params, "map_tasks")? as u32,
-            reduce_tasks: int_param(params, "reduce_tasks")? as u32,
+            reduce_tasks,
             corpus_words: int_param(params, "corpus_words")? as u64,
             vocabulary: int_param(params, "vocabulary")? as u32,
             map_ns_per_word: int_param(params, "map_ns_per_word")? as u64,
@@ -386,6 +656,19 @@ impl JobConfig {
             slow_workers,
             slow_factor: int_param(params, "slow_factor")? as u64,
             gather_timeout: positive_duration(params, "gather_timeout")?,
+            fetch_parallelism: int_param(params, "fetch_parallelism")? as u32,
+            slots_per_worker: int_param(params, "slots_per_worker")? as u32,
+            job,
+            bytes_per_word: int_param(params, "bytes_per_word")? as u64,
+            input_bytes,
+            record_bytes,
+            key_space,
+            output_replicas: int_param(params, "output_replicas")? as u64,
+            disk_bytes_per_s,
+            bad_disks,
+            bad_disk_factor: int_param(params, "bad_disk_factor")? as u64,
+            task_time_sigma: params.ratio(PARAMS, "task_time_sigma"),
+            background_load: params.ratio(PARAMS, "background_load"),
         })
     }
 
@@ -446,7 +729,7 @@ impl JobConfig {
 }
 
 /// Longest simulated task: about 31 years, so time arithmetic cannot overflow.
-const MAX_TASK_NS: u64 = 1_000_000_000_000_000_000;
+pub(crate) const MAX_TASK_NS: u64 = 1_000_000_000_000_000_000;
 
 fn work_duration(ns_per_unit: u64, units: usize, slowdown: u64) -> SimDuration {
     let ns = ns_per_unit
@@ -456,26 +739,73 @@ fn work_duration(ns_per_unit: u64, units: usize, slowdown: u64) -> SimDuration {
     SimDuration(ns)
 }
 
-/// What every node of a run shares: the configuration and the input corpus (the input
-/// files every worker can read).
+/// What every node of a run shares: the configuration, the input corpus (the input
+/// files every worker can read), the seed the sort's records derive from, and the
+/// machines (background load, bad disks).
 #[derive(Debug)]
 pub struct Job {
     /// Parameters.
     pub config: JobConfig,
-    /// The input.
+    /// The input of the word count (empty for the sort).
     pub corpus: Corpus,
+    /// The run's seed.
+    pub seed: u64,
+    /// The worker machines.
+    pub machines: Machines,
 }
 
 impl Job {
     /// The job of the run with `seed`.
     pub fn new(config: JobConfig, seed: u64) -> Job {
-        let corpus = Corpus::generate(
+        let words = match config.job {
+            JobKind::WordCount => config.corpus_words,
+            JobKind::Sort => 0,
+        };
+        let corpus = Corpus::generate(seed, words, config.vocabulary, config.map_tasks);
+        let machines = Machines::new(&config, seed);
+        Job {
+            config,
+            corpus,
             seed,
-            config.corpus_words,
-            config.vocabulary,
-            config.map_tasks,
-        );
-        Job { config, corpus }
+            machines,
+        }
+    }
+
+    /// Bytes of split `task`: words × `bytes_per_word`, or the sort split's records.
+    pub fn split_bytes(&self, task: u32) -> u64 {
+        match self.config.job {
+            JobKind::WordCount => self.corpus.split(task).len() as u64 * self.config.bytes_per_word,
+            JobKind::Sort => split_records(&self.config, task) * self.config.record_bytes,
+        }
+    }
+
+    /// Records (words for the word count) of split `task`: the unit of map work.
+    pub fn split_units(&self, task: u32) -> usize {
+        match self.config.job {
+            JobKind::WordCount => self.corpus.split(task).len(),
+            JobKind::Sort => split_records(&self.config, task) as usize,
+        }
+    }
+
+    /// The disk-time factor of `node`: its background load, times the bad-disk factor
+    /// when its disk is bad.
+    pub fn disk_factor(&self, node: NodeId) -> f64 {
+        let bad = if self.machines.has_bad_disk(node) {
+            self.config.bad_disk_factor as f64
+        } else {
+            1.0
+        };
+        self.machines.load(node) * bad
+    }
+
+    /// Nanoseconds `node` needs to read or write `bytes` on its disk, times `attempt`
+    /// (the attempt's own variability factor).
+    pub fn disk_ns(&self, node: NodeId, bytes: u64, attempt: f64) -> u64 {
+        disk_ns(
+            bytes,
+            self.config.disk_bytes_per_s,
+            self.disk_factor(node) * attempt,
+        )
     }
 }
 
@@ -597,6 +927,8 @@ pub enum Msg {
         running: u32,
         /// Last attempt reported, 0 when none.
         reported: u32,
+        /// The attempts running on its other task slots (empty with one slot).
+        more: Vec<u32>,
     },
     /// Master to worker: run map task `task` as attempt `attempt`.
     AssignMap {
@@ -627,8 +959,10 @@ pub enum Msg {
         partition: u32,
         /// The attempt.
         attempt: u32,
-        /// `(word, count)`, sorted by word.
+        /// `(word, count)`, sorted by word (word count).
         counts: Vec<(u32, u64)>,
+        /// The sorted partition (sort job).
+        sorted: Option<SortOutput>,
     },
     /// Worker to master: reduce attempt failed, these `(map task, worker)` outputs
     /// could not be fetched.
@@ -657,8 +991,16 @@ pub enum Msg {
         attempt: u32,
         /// Requested map tasks this worker has no output for.
         missing: Vec<u32>,
-        /// `(word, count)` pairs of the outputs it has, concatenated.
+        /// `(word, count)` pairs of the outputs it has, concatenated (word count).
         counts: Vec<(u32, u64)>,
+        /// The runs of the outputs it has, by map task (sort job).
+        runs: Vec<SortRun>,
+    },
+    /// Master to worker: another attempt of your task `attempt` completed it first;
+    /// stop, and free the slot, disk and link it holds.
+    Abandon {
+        /// The losing attempt.
+        attempt: u32,
     },
     /// seed-naive, master to worker: process these splits.
     NaiveAssign {
@@ -691,6 +1033,8 @@ pub enum Timer {
         /// 1-based round.
         round: u32,
     },
+    /// Worker: the disk read serving the oldest queued fetch is done; send its reply.
+    FetchServed,
     /// seed-naive worker: split `task` is counted.
     NaiveTaskDone {
         /// Map task id.
@@ -711,6 +1055,13 @@ pub enum MrEvent {
         partition: u32,
         /// `(word, count)`, sorted by word.
         counts: Vec<(u32, u64)>,
+    },
+    /// Partition `partition` of the sort job is in the global file system.
+    SortedCommitted {
+        /// Partition id.
+        partition: u32,
+        /// What the reducer wrote.
+        output: SortOutput,
     },
     /// The master declared the job finished.
     JobDone,
@@ -840,16 +1191,25 @@ pub fn message_size(msg: &Msg) -> u64 {
     let pairs = |n: usize| PAIR_BYTES * n as u64;
     MESSAGE_HEADER_BYTES
         + match msg {
-            Msg::Ping { .. } | Msg::Pong { .. } | Msg::AssignMap { .. } | Msg::MapDone { .. } => 0,
+            Msg::Ping { .. }
+            | Msg::AssignMap { .. }
+            | Msg::MapDone { .. }
+            | Msg::Abandon { .. } => 0,
             Msg::AssignReduce { locations, .. } => {
                 ids(locations.0.workers.len() + locations.0.starts.len() + locations.0.tasks.len())
             }
             Msg::ReduceDone { counts, .. } | Msg::NaiveResult { counts, .. } => pairs(counts.len()),
             Msg::ReduceFailed { missing, .. } => ids(2 * missing.len()),
+            Msg::Pong { more, .. } => ids(more.len()),
             Msg::Fetch { tasks, .. } => ids(tasks.len()),
             Msg::FetchReply {
-                missing, counts, ..
-            } => ids(missing.len()) + pairs(counts.len()),
+                missing,
+                counts,
+                runs,
+                ..
+            } => {
+                ids(missing.len()) + pairs(counts.len()) + runs.iter().map(|r| r.bytes).sum::<u64>()
+            }
             Msg::NaiveAssign { tasks } => ids(tasks.len()),
         }
 }
@@ -886,11 +1246,15 @@ pub fn message_digest(msg: &Msg) -> u64 {
             seq,
             running,
             reported,
+            more,
         } => {
             d = Digest::new(2);
             d.add(*seq);
             d.add(u64::from(*running));
             d.add(u64::from(*reported));
+            for &attempt in more {
+                d.add(u64::from(attempt));
+            }
         }
         Msg::AssignMap { task, attempt } => {
             d = Digest::new(3);
@@ -917,11 +1281,16 @@ pub fn message_digest(msg: &Msg) -> u64 {
             partition,
             attempt,
             counts,
+            sorted,
         } => {
             d = Digest::new(6);
             d.add(u64::from(*partition));
             d.add(u64::from(*attempt));
             d.add_pairs(counts);
+            if let Some(output) = sorted {
+                d.add(output.records);
+                d.add(output.checksum);
+            }
         }
         Msg::ReduceFailed {
             partition,
@@ -952,6 +1321,7 @@ pub fn message_digest(msg: &Msg) -> u64 {
             attempt,
             missing,
             counts,
+            runs,
         } => {
             d = Digest::new(9);
             d.add(u64::from(*partition));
@@ -960,6 +1330,14 @@ pub fn message_digest(msg: &Msg) -> u64 {
                 d.add(u64::from(task));
             }
             d.add_pairs(counts);
+            for run in runs {
+                d.add((u64::from(run.task) << 32) ^ run.records);
+                d.add(run.checksum);
+            }
+        }
+        Msg::Abandon { attempt } => {
+            d = Digest::new(12);
+            d.add(u64::from(*attempt));
         }
         Msg::NaiveAssign { tasks } => {
             d = Digest::new(10);
@@ -980,7 +1358,7 @@ impl Protocol for MapReduce {
     fn info(&self) -> ProtocolInfo {
         ProtocolInfo {
             kind: "mapreduce",
-            summary: "MapReduce word count (Dean & Ghemawat): master + workers, re-execution, backup tasks",
+            summary: "MapReduce word count or sort (Dean & Ghemawat): master + workers, re-execution, backup tasks, disks and bandwidth",
             variants: VARIANTS,
             params: PARAMS,
             nodes_range: (2, 1_000_001),
@@ -1011,18 +1389,35 @@ impl Protocol for MapReduce {
         JobConfig::from_params(setup.nodes, setup.variant, setup.params)?.check_latency(network)
     }
 
-    /// The corpus (4 bytes a word, held by the job), the Zipf table over the
-    /// vocabulary, the map outputs (at most one 16-byte record per corpus word), and
-    /// the shuffle: every reduce task fetches from every map task, M × R messages
-    /// counted at 64 bytes each.
+    /// The corpus (4 bytes a word, held by the job; none for the sort), the Zipf table
+    /// over the vocabulary, the map outputs (at most one 16-byte record per corpus
+    /// word), and the shuffle: with every mapper asked at once, every reduce task
+    /// fetches from every map task, M × R messages counted at 64 bytes each; with
+    /// `fetch_parallelism = k`, at most `min(W, R) × k` fetches are in flight, each
+    /// counted at 64 bytes plus 32 per map output it names (`M / W` of them).
     fn memory_estimate_bytes(&self, setup: &Setup<'_>) -> u64 {
         let int = |key| setup.params.int(PARAMS, key).max(0) as u64;
-        let words = int("corpus_words");
-        let partitions = int("map_tasks").saturating_mul(int("reduce_tasks"));
+        let words = if setup.params.choice(PARAMS, "job") == "sort" {
+            0
+        } else {
+            int("corpus_words")
+        };
+        let (maps, reduces) = (int("map_tasks"), int("reduce_tasks"));
+        let workers = (setup.nodes as u64).saturating_sub(1).max(1);
+        let window = int("fetch_parallelism");
+        let shuffle = if window == 0 {
+            maps.saturating_mul(reduces).saturating_mul(64)
+        } else {
+            let per_fetch = 64 + 32 * maps.div_ceil(workers);
+            workers
+                .min(reduces)
+                .saturating_mul(window)
+                .saturating_mul(per_fetch)
+        };
         words
             .saturating_mul(4)
             .saturating_add(int("vocabulary").saturating_mul(16))
-            .saturating_add(partitions.saturating_mul(64))
+            .saturating_add(shuffle)
             .saturating_add(words.saturating_mul(16))
     }
 
@@ -1148,6 +1543,7 @@ mod size_tests {
             attempt: 1,
             missing: vec![3, 4],
             counts: (0..1_000).map(|word| (word, 1)).collect(),
+            runs: Vec::new(),
         };
         assert_eq!(message_size(&ping), 100);
         assert_eq!(message_size(&reply), 100 + 8 + 12_000);

@@ -1,8 +1,19 @@
 //! A worker: runs one task at a time, keeps map output on its local disk (volatile
 //! state: lost in a crash), serves reducers' fetches, and answers the master's pings.
+//!
+//! With a disk bandwidth (`disk_bytes_per_s`) the worker has two disks (as the paper's
+//! machines did), each a FIFO resource: reading a split, writing a map output and
+//! reading map output to serve a fetch hold the first for `bytes / bandwidth` (times
+//! the machine's background load, the bad-disk factor and the attempt's variability),
+//! one after the other; writing a reduce output holds the second (the paper's reducers
+//! wrote to GFS, not to the disk the mappers' intermediate data sat on). A map attempt reads its split, computes, then writes its output; a reduce
+//! attempt fetches, computes, then writes its output (`output_replicas` copies).
 
-use super::{Job, LocalDisk, Locations, MapOutput, MrNode, Msg, Timer, merge_counts, word_count};
-use dsim_core::{Ctx, NodeId, TimerId};
+use super::{
+    Job, JobKind, LocalDisk, Locations, MapOutput, MrNode, Msg, PAIR_BYTES, SortOutput, SortRun,
+    Timer, merge_counts, model::scale, sort_run, word_count,
+};
+use dsim_core::{Ctx, Delay, NodeId, Observation, SimDuration, SimTime, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -13,6 +24,40 @@ pub const FETCH_ROUNDS: u32 = 3;
 /// The master's node id.
 const MASTER: NodeId = NodeId(0);
 
+/// Metric name of the bytes a map attempt reads from its split (the input flow of the
+/// rate charts, the paper's Figure 3). Each transfer is observed as three metrics made
+/// together by one node: its bytes (named by the flow), then
+/// [`TRANSFER_START_NS`] and [`TRANSFER_END_NS`], the virtual times it spans.
+pub const INPUT_BYTES: &str = "mr_input_bytes";
+/// Metric name of the bytes a reduce attempt fetched (the shuffle flow), spanning the
+/// first fetch sent to the last reply received.
+pub const SHUFFLE_BYTES: &str = "mr_shuffle_bytes";
+/// Metric name of the bytes a reduce attempt wrote, all replicas (the output flow).
+pub const OUTPUT_BYTES: &str = "mr_output_bytes";
+/// When the transfer just observed began, in ns of virtual time.
+pub const TRANSFER_START_NS: &str = "mr_transfer_start_ns";
+/// When the transfer just observed ended, in ns of virtual time.
+pub const TRANSFER_END_NS: &str = "mr_transfer_end_ns";
+
+/// Observes one transfer of `bytes` of flow `name` over `[start, end]`.
+fn observe_transfer(
+    ctx: &mut Ctx<'_, MrNode>,
+    name: &'static str,
+    bytes: u64,
+    start: SimTime,
+    end: SimTime,
+) {
+    ctx.observe(Observation::Metric { name, value: bytes });
+    ctx.observe(Observation::Metric {
+        name: TRANSFER_START_NS,
+        value: start.0,
+    });
+    ctx.observe(Observation::Metric {
+        name: TRANSFER_END_NS,
+        value: end.0,
+    });
+}
+
 #[derive(Debug)]
 enum Work {
     Idle,
@@ -20,13 +65,21 @@ enum Work {
         task: u32,
         attempt: u32,
         timer: TimerId,
+        /// The attempt's own duration factor (1 without `task_time_sigma`).
+        variability: f64,
+        /// `Some` once computed: the output being written to disk.
+        writing: Option<MapOutput>,
     },
     Fetching(Box<Fetching>),
     Reducing {
         partition: u32,
         attempt: u32,
         counts: Vec<(u32, u64)>,
+        sorted: Option<SortOutput>,
         timer: TimerId,
+        variability: f64,
+        /// The output is being written to disk.
+        writing: bool,
     },
 }
 
@@ -37,9 +90,34 @@ struct Fetching {
     locations: Locations,
     /// Mappers not yet answered: worker id -> row of the location table.
     pending: BTreeMap<u32, usize>,
+    /// Mappers not asked yet (with `fetch_parallelism`), in order: (worker id, row).
+    waiting: VecDeque<(u32, usize)>,
     received: Vec<(u32, u64)>,
+    runs: Vec<SortRun>,
     round: u32,
     timer: TimerId,
+    variability: f64,
+    started: SimTime,
+    /// When the disk has read this worker's own map outputs for the partition.
+    local_read_done: SimTime,
+}
+
+/// The attempt `work` belongs to, 0 for none.
+fn attempt_of(work: &Work) -> u32 {
+    match work {
+        Work::Idle => 0,
+        Work::Mapping { attempt, .. } | Work::Reducing { attempt, .. } => *attempt,
+        Work::Fetching(fetching) => fetching.attempt,
+    }
+}
+
+/// Everything a reduce attempt gathered before it merges.
+struct Fetched {
+    received: Vec<(u32, u64)>,
+    runs: Vec<SortRun>,
+    variability: f64,
+    started: SimTime,
+    local_read_done: SimTime,
 }
 
 /// A worker node (`1..=W`).
@@ -50,6 +128,9 @@ pub struct Worker {
     /// The local disk: map outputs (volatile: a crash loses them).
     disk: LocalDisk,
     work: Work,
+    /// The attempts on the other task slots (`slots_per_worker` > 1), set aside while
+    /// `work` is the one being handled.
+    parked: Vec<Work>,
     /// Highest attempt id assigned to this worker; older assignments are stale copies.
     highest_attempt: u32,
     /// The last report, re-sent with pongs until the master acknowledges it.
@@ -58,6 +139,14 @@ pub struct Worker {
     /// seed-naive: splits still to process, in order.
     naive_queue: VecDeque<u32>,
     naive_busy: bool,
+    /// When the disk finishes the transfers queued on it.
+    disk_free_at: SimTime,
+    /// When the second disk, which takes reduce output, finishes its writes.
+    output_disk_free_at: SimTime,
+    /// The last disk reservation: (attempt, start, end); attempt 0 serves a fetch.
+    reservation: Option<(u32, SimTime, SimTime)>,
+    /// Fetch replies waiting for their disk read, in disk order.
+    serving: VecDeque<(NodeId, Msg)>,
 }
 
 impl Worker {
@@ -68,11 +157,16 @@ impl Worker {
             id,
             disk: LocalDisk::default(),
             work: Work::Idle,
+            parked: Vec::new(),
             highest_attempt: 0,
             last_report: None,
             reported: 0,
             naive_queue: VecDeque::new(),
             naive_busy: false,
+            disk_free_at: SimTime::ZERO,
+            output_disk_free_at: SimTime::ZERO,
+            reservation: None,
+            serving: VecDeque::new(),
         }
     }
 
@@ -83,10 +177,30 @@ impl Worker {
 
     /// The attempt being worked on, 0 when idle.
     pub fn running_attempt(&self) -> u32 {
-        match &self.work {
-            Work::Idle => 0,
-            Work::Mapping { attempt, .. } | Work::Reducing { attempt, .. } => *attempt,
-            Work::Fetching(fetching) => fetching.attempt,
+        attempt_of(&self.work)
+    }
+
+    /// Every attempt running on this worker's slots, in slot order.
+    pub fn running_attempts(&self) -> Vec<u32> {
+        std::iter::once(&self.work)
+            .chain(&self.parked)
+            .map(attempt_of)
+            .filter(|&a| a != 0)
+            .collect()
+    }
+
+    /// Makes `attempt`'s work the one handled (`work`), parking the one there; no
+    /// change when `attempt` runs on no slot.
+    fn select(&mut self, attempt: u32) {
+        if attempt == 0 || attempt_of(&self.work) == attempt {
+            return;
+        }
+        if let Some(index) = self.parked.iter().position(|w| attempt_of(w) == attempt) {
+            let chosen = self.parked.remove(index);
+            let previous = std::mem::replace(&mut self.work, chosen);
+            if attempt_of(&previous) != 0 {
+                self.parked.push(previous);
+            }
         }
     }
 
@@ -102,12 +216,19 @@ impl Worker {
                 } else if let Some(report) = &self.last_report {
                     ctx.send(MASTER, report.clone());
                 }
+                let mut running = self.running_attempts();
+                let first = if running.is_empty() {
+                    0
+                } else {
+                    running.remove(0)
+                };
                 ctx.send(
                     MASTER,
                     Msg::Pong {
                         seq,
-                        running: self.running_attempt(),
+                        running: first,
                         reported: self.reported,
+                        more: running,
                     },
                 );
             }
@@ -115,14 +236,7 @@ impl Worker {
                 if !self.take_assignment(ctx, attempt) || task >= self.job.config.map_tasks {
                     return;
                 }
-                let words = self.job.corpus.split(task).len();
-                let duration = self.job.config.map_duration(self.id, words);
-                let timer = ctx.set_timer(duration, Timer::TaskDone { attempt });
-                self.work = Work::Mapping {
-                    task,
-                    attempt,
-                    timer,
-                };
+                self.start_map(ctx, task, attempt);
             }
             Msg::AssignReduce {
                 partition,
@@ -133,30 +247,23 @@ impl Worker {
                 partition,
                 attempt,
                 tasks,
-            } => {
-                let mut tasks = tasks;
-                if !tasks.is_sorted() {
-                    tasks.sort_unstable();
-                }
-                let mut counts = Vec::new();
-                let mut missing = Vec::new();
-                self.disk.read(partition, &tasks, &mut counts, &mut missing);
-                ctx.send(
-                    source,
-                    Msg::FetchReply {
-                        partition,
-                        attempt,
-                        missing,
-                        counts,
-                    },
-                );
-            }
+            } => self.serve_fetch(ctx, source, partition, attempt, tasks),
             Msg::FetchReply {
                 attempt,
                 missing,
                 counts,
+                runs,
                 ..
-            } => self.on_fetch_reply(ctx, source, attempt, missing, counts),
+            } => {
+                self.select(attempt);
+                self.on_fetch_reply(ctx, source, attempt, missing, counts, runs);
+            }
+            Msg::Abandon { attempt } if source == MASTER && attempt != 0 => {
+                self.select(attempt);
+                if self.running_attempt() == attempt {
+                    self.drop_work(ctx);
+                }
+            }
             Msg::NaiveAssign { tasks } => {
                 self.naive_queue.extend(tasks);
                 if !self.naive_busy {
@@ -167,37 +274,65 @@ impl Worker {
         }
     }
 
-    /// Handles the end of a simulated computation or a fetch timeout.
+    /// Handles the end of a simulated computation or transfer, or a fetch timeout.
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_, MrNode>, timer: Timer) {
+        if let Timer::TaskDone { attempt } | Timer::FetchTimeout { attempt, .. } = timer {
+            self.select(attempt);
+        }
         match timer {
             Timer::TaskDone { attempt } if self.running_attempt() == attempt => {
                 match std::mem::replace(&mut self.work, Work::Idle) {
-                    Work::Mapping { task, .. } => {
-                        // The real map work, done at the end of the simulated time.
-                        let output = MapOutput::compute(
-                            self.job.corpus.split(task),
-                            self.job.config.reduce_tasks,
-                        );
-                        self.disk.store(task, &output);
-                        self.report(ctx, attempt, Msg::MapDone { task, attempt });
-                    }
+                    Work::Mapping {
+                        task,
+                        variability,
+                        writing: None,
+                        ..
+                    } => self.finish_map_compute(ctx, task, attempt, variability),
+                    Work::Mapping {
+                        task,
+                        writing: Some(output),
+                        ..
+                    } => self.finish_map(ctx, task, attempt, &output),
                     Work::Reducing {
-                        partition, counts, ..
-                    } => {
-                        self.report(
-                            ctx,
+                        partition,
+                        counts,
+                        sorted,
+                        variability,
+                        writing: false,
+                        ..
+                    } => self.finish_reduce_compute(
+                        ctx,
+                        partition,
+                        attempt,
+                        counts,
+                        sorted,
+                        variability,
+                    ),
+                    Work::Reducing {
+                        partition,
+                        counts,
+                        sorted,
+                        writing: true,
+                        ..
+                    } => self.report(
+                        ctx,
+                        attempt,
+                        Msg::ReduceDone {
+                            partition,
                             attempt,
-                            Msg::ReduceDone {
-                                partition,
-                                attempt,
-                                counts,
-                            },
-                        );
-                    }
+                            counts,
+                            sorted,
+                        },
+                    ),
                     other => self.work = other,
                 }
             }
             Timer::FetchTimeout { attempt, round } => self.on_fetch_timeout(ctx, attempt, round),
+            Timer::FetchServed => {
+                if let Some((target, reply)) = self.serving.pop_front() {
+                    ctx.send(target, reply);
+                }
+            }
             Timer::NaiveTaskDone { task } => {
                 let counts = word_count(self.job.corpus.split(task));
                 ctx.send(MASTER, Msg::NaiveResult { task, counts });
@@ -207,20 +342,196 @@ impl Worker {
         }
     }
 
-    /// Accepts a fresh assignment: drops whatever this worker was doing (the master
-    /// believes it idle, so that work is no longer wanted). False for a stale copy.
-    fn take_assignment(&mut self, ctx: &mut Ctx<'_, MrNode>, attempt: u32) -> bool {
-        if attempt <= self.highest_attempt {
-            return false;
+    /// The duration factor of a new attempt: lognormal with median 1 and
+    /// `task_time_sigma`, drawn from this node's stream (no draw when sigma is 0).
+    fn draw_variability(&self, ctx: &mut Ctx<'_, MrNode>) -> f64 {
+        let sigma = self.job.config.task_time_sigma;
+        if sigma == 0.0 {
+            return 1.0;
         }
-        self.highest_attempt = attempt;
+        let median_ns = 1e9;
+        let draw = Delay::LogNormal { median_ns, sigma }.sample(ctx.rng());
+        (draw.0 as f64 / median_ns).max(1e-9)
+    }
+
+    /// Queues `ns` of disk time for `attempt` (0: a fetch being served) and returns
+    /// when it ends; `now` when there is nothing to do.
+    fn use_disk(&mut self, now: SimTime, ns: u64, attempt: u32) -> SimTime {
+        if ns == 0 {
+            return now;
+        }
+        let start = self.disk_free_at.max(now);
+        let end = start.saturating_add(SimDuration(ns));
+        self.disk_free_at = end;
+        self.reservation = Some((attempt, start, end));
+        end
+    }
+
+    /// Queues `ns` on the output disk (reduce output only) and returns when it ends.
+    fn use_output_disk(&mut self, now: SimTime, ns: u64) -> SimTime {
+        let start = self.output_disk_free_at.max(now);
+        let end = start.saturating_add(SimDuration(ns));
+        self.output_disk_free_at = end;
+        end
+    }
+
+    /// Stops the current attempt: its timers, and its disk time when it was the last
+    /// queued (a transfer queued after it cannot move up).
+    fn drop_work(&mut self, ctx: &mut Ctx<'_, MrNode>) {
+        let attempt = self.running_attempt();
         match std::mem::replace(&mut self.work, Work::Idle) {
             Work::Idle => {}
             Work::Mapping { timer, .. } | Work::Reducing { timer, .. } => ctx.cancel_timer(timer),
             Work::Fetching(fetching) => ctx.cancel_timer(fetching.timer),
         }
+        if let Some((owner, start, end)) = self.reservation
+            && owner == attempt
+            && attempt != 0
+            && self.disk_free_at == end
+        {
+            self.disk_free_at = start.max(ctx.now());
+            self.reservation = None;
+        }
+    }
+
+    /// Accepts a fresh assignment onto a free slot: the current work is parked when a
+    /// slot is free; when every slot is busy the master believes one free, so the
+    /// oldest attempt (the lowest id) is no longer wanted and is dropped. With one slot
+    /// that drops whatever this worker was doing. False for a stale copy.
+    fn take_assignment(&mut self, ctx: &mut Ctx<'_, MrNode>, attempt: u32) -> bool {
+        if attempt <= self.highest_attempt {
+            return false;
+        }
+        self.highest_attempt = attempt;
+        let busy = self.running_attempts();
+        if busy.len() >= self.job.config.slots_per_worker as usize {
+            if let Some(&oldest) = busy.iter().min() {
+                self.select(oldest);
+            }
+            self.drop_work(ctx);
+        }
+        if attempt_of(&self.work) != 0 {
+            let current = std::mem::replace(&mut self.work, Work::Idle);
+            self.parked.push(current);
+        }
         self.last_report = None;
         true
+    }
+
+    /// A map attempt: read the split from disk, then compute (one timer).
+    fn start_map(&mut self, ctx: &mut Ctx<'_, MrNode>, task: u32, attempt: u32) {
+        let variability = self.draw_variability(ctx);
+        let now = ctx.now();
+        let bytes = self.job.split_bytes(task);
+        let read_ns = self.job.disk_ns(self.id, bytes, variability);
+        let read_done = self.use_disk(now, read_ns, attempt);
+        if read_ns > 0 {
+            let start = SimTime(read_done.0 - read_ns);
+            observe_transfer(ctx, INPUT_BYTES, bytes, start, read_done);
+        }
+        let units = self.job.split_units(task);
+        let factor = self.job.machines.load(self.id) * variability;
+        let compute = scale(self.job.config.map_duration(self.id, units).0, factor);
+        let after = SimDuration(read_done.saturating_since(now).0.saturating_add(compute));
+        let timer = ctx.set_timer(after, Timer::TaskDone { attempt });
+        self.work = Work::Mapping {
+            task,
+            attempt,
+            timer,
+            variability,
+            writing: None,
+        };
+    }
+
+    /// The real map work, done at the end of the simulated read and compute; then the
+    /// output is written to the local disk (at once without a disk model).
+    fn finish_map_compute(
+        &mut self,
+        ctx: &mut Ctx<'_, MrNode>,
+        task: u32,
+        attempt: u32,
+        variability: f64,
+    ) {
+        let (output, bytes) = match self.job.config.job {
+            JobKind::WordCount => {
+                let output =
+                    MapOutput::compute(self.job.corpus.split(task), self.job.config.reduce_tasks);
+                let bytes = output.entries().len() as u64 * PAIR_BYTES;
+                (output, bytes)
+            }
+            // The sort's runs are derived from (seed, task, partition) when served.
+            JobKind::Sort => (MapOutput::default(), self.job.split_bytes(task)),
+        };
+        let write_ns = self.job.disk_ns(self.id, bytes, variability);
+        if write_ns == 0 {
+            self.finish_map(ctx, task, attempt, &output);
+            return;
+        }
+        let now = ctx.now();
+        let done = self.use_disk(now, write_ns, attempt);
+        let timer = ctx.set_timer(done.saturating_since(now), Timer::TaskDone { attempt });
+        self.work = Work::Mapping {
+            task,
+            attempt,
+            timer,
+            variability,
+            writing: Some(output),
+        };
+    }
+
+    fn finish_map(
+        &mut self,
+        ctx: &mut Ctx<'_, MrNode>,
+        task: u32,
+        attempt: u32,
+        output: &MapOutput,
+    ) {
+        self.disk.store(task, output);
+        self.report(ctx, attempt, Msg::MapDone { task, attempt });
+    }
+
+    /// Serves a reducer's fetch from the local disk: the reply leaves once the disk has
+    /// read the bytes it carries (at once without a disk model).
+    fn serve_fetch(
+        &mut self,
+        ctx: &mut Ctx<'_, MrNode>,
+        source: NodeId,
+        partition: u32,
+        attempt: u32,
+        tasks: Vec<u32>,
+    ) {
+        let mut tasks = tasks;
+        if !tasks.is_sorted() {
+            tasks.sort_unstable();
+        }
+        let mut counts = Vec::new();
+        let mut missing = Vec::new();
+        self.disk.read(partition, &tasks, &mut counts, &mut missing);
+        let runs: Vec<SortRun> = match self.job.config.job {
+            JobKind::WordCount => Vec::new(),
+            JobKind::Sort => tasks
+                .iter()
+                .filter(|&&task| self.disk.has(task) && partition < self.job.config.reduce_tasks)
+                .map(|&task| sort_run(&self.job.config, self.job.seed, task, partition))
+                .collect(),
+        };
+        let bytes = counts.len() as u64 * PAIR_BYTES + runs.iter().map(|r| r.bytes).sum::<u64>();
+        let reply = Msg::FetchReply {
+            partition,
+            attempt,
+            missing,
+            counts,
+            runs,
+        };
+        let read_ns = self.job.disk_ns(self.id, bytes, 1.0);
+        if read_ns == 0 {
+            ctx.send(source, reply);
+            return;
+        }
+        let now = ctx.now();
+        let done = self.use_disk(now, read_ns, 0);
+        self.serving.push_back((source, reply));
+        ctx.set_timer(done.saturating_since(now), Timer::FetchServed);
     }
 
     fn report(&mut self, ctx: &mut Ctx<'_, MrNode>, attempt: u32, msg: Msg) {
@@ -241,17 +552,35 @@ impl Worker {
         if !self.take_assignment(ctx, attempt) {
             return;
         }
+        let variability = self.draw_variability(ctx);
         let table = Arc::clone(&locations.0);
         let mut received = Vec::new();
+        let mut runs = Vec::new();
         let mut pending = BTreeMap::new();
+        let mut waiting = VecDeque::new();
         let mut missing = Vec::new();
+        let mut local_bytes = 0;
         for (row, &holder) in table.workers.iter().enumerate() {
             let tasks = table.tasks_of(row);
             if holder == self.id.0 {
                 // Our own disk: no message needed.
                 let mut lost = Vec::new();
                 self.disk.read(partition, tasks, &mut received, &mut lost);
+                if self.job.config.job == JobKind::Sort {
+                    runs.extend(
+                        tasks
+                            .iter()
+                            .filter(|&&task| self.disk.has(task))
+                            .map(|&task| {
+                                sort_run(&self.job.config, self.job.seed, task, partition)
+                            }),
+                    );
+                }
+                local_bytes = received.len() as u64 * PAIR_BYTES
+                    + runs.iter().map(|r: &SortRun| r.bytes).sum::<u64>();
                 missing.extend(lost.into_iter().map(|task| (task, holder)));
+            } else if self.job.config.fetch_parallelism > 0 {
+                waiting.push_back((holder, row));
             } else {
                 ctx.send(
                     NodeId(holder),
@@ -264,6 +593,32 @@ impl Worker {
                 pending.insert(holder, row);
             }
         }
+        // Each reducer starts its window at another mapper (rotated by partition):
+        // were every reducer to ask mappers 1, 2, 3, ... in the same order, they would
+        // all queue at the same few mappers and move through the cluster as a convoy.
+        if !waiting.is_empty() {
+            let shift = partition as usize % waiting.len();
+            waiting.rotate_left(shift);
+        }
+        if missing.is_empty() {
+            while pending.len() < self.job.config.fetch_parallelism as usize
+                && let Some((holder, row)) = waiting.pop_front()
+            {
+                ctx.send(
+                    NodeId(holder),
+                    Msg::Fetch {
+                        partition,
+                        attempt,
+                        tasks: table.tasks_of(row).to_vec(),
+                    },
+                );
+                pending.insert(holder, row);
+            }
+        }
+        let started = ctx.now();
+        // Our own outputs are read from the local disk, like a served fetch.
+        let local_ns = self.job.disk_ns(self.id, local_bytes, 1.0);
+        let local_read_done = self.use_disk(started, local_ns, attempt);
         if !missing.is_empty() {
             self.report(
                 ctx,
@@ -275,7 +630,14 @@ impl Worker {
                 },
             );
         } else if pending.is_empty() {
-            self.start_reducing(ctx, partition, attempt, received);
+            let fetched = Fetched {
+                received,
+                runs,
+                variability,
+                started,
+                local_read_done,
+            };
+            self.start_reducing(ctx, partition, attempt, fetched);
         } else {
             let timer = ctx.set_timer(
                 self.job.config.fetch_timeout,
@@ -286,9 +648,14 @@ impl Worker {
                 attempt,
                 locations,
                 pending,
+                waiting,
                 received,
+                runs,
                 round: 1,
                 timer,
+                variability,
+                started,
+                local_read_done,
             }));
         }
     }
@@ -300,6 +667,7 @@ impl Worker {
         attempt: u32,
         missing: Vec<u32>,
         counts: Vec<(u32, u64)>,
+        runs: Vec<SortRun>,
     ) {
         let Work::Fetching(fetching) = &mut self.work else {
             return;
@@ -324,11 +692,37 @@ impl Worker {
             return;
         }
         fetching.received.extend(counts);
+        fetching.runs.extend(runs);
+        if let Some((holder, row)) = fetching.waiting.pop_front() {
+            // A window of fetch_parallelism fetches: ask the next mapper, and count the
+            // timeout rounds afresh, since this mapper answered.
+            ctx.send(
+                NodeId(holder),
+                Msg::Fetch {
+                    partition: fetching.partition,
+                    attempt,
+                    tasks: fetching.locations.0.tasks_of(row).to_vec(),
+                },
+            );
+            fetching.pending.insert(holder, row);
+            ctx.cancel_timer(fetching.timer);
+            fetching.round = 1;
+            fetching.timer = ctx.set_timer(
+                self.job.config.fetch_timeout,
+                Timer::FetchTimeout { attempt, round: 1 },
+            );
+        }
         if fetching.pending.is_empty() {
             ctx.cancel_timer(fetching.timer);
             let partition = fetching.partition;
-            let received = std::mem::take(&mut fetching.received);
-            self.start_reducing(ctx, partition, attempt, received);
+            let fetched = Fetched {
+                received: std::mem::take(&mut fetching.received),
+                runs: std::mem::take(&mut fetching.runs),
+                variability: fetching.variability,
+                started: fetching.started,
+                local_read_done: fetching.local_read_done,
+            };
+            self.start_reducing(ctx, partition, attempt, fetched);
         }
     }
 
@@ -378,23 +772,95 @@ impl Worker {
         );
     }
 
+    /// Every map output is here: merge (the real reduce work) and simulate its time,
+    /// which starts once the local disk has read this worker's own outputs.
     fn start_reducing(
         &mut self,
         ctx: &mut Ctx<'_, MrNode>,
         partition: u32,
         attempt: u32,
-        received: Vec<(u32, u64)>,
+        fetched: Fetched,
     ) {
-        let records = received.len();
-        // The real reduce work: sum per word, sorted by word.
+        let Fetched {
+            received,
+            runs,
+            variability,
+            started,
+            local_read_done,
+        } = fetched;
+        let now = ctx.now();
+        let (records, sorted) = match self.job.config.job {
+            JobKind::WordCount => (received.len(), None),
+            JobKind::Sort => {
+                let output = SortOutput::merge(&runs);
+                (output.records as usize, Some(output))
+            }
+        };
+        if self.job.config.disk_bytes_per_s > 0 {
+            let fetched =
+                received.len() as u64 * PAIR_BYTES + runs.iter().map(|r| r.bytes).sum::<u64>();
+            observe_transfer(ctx, SHUFFLE_BYTES, fetched, started, now);
+        }
         let counts = merge_counts(received);
-        let duration = self.job.config.reduce_duration(self.id, records);
-        let timer = ctx.set_timer(duration, Timer::TaskDone { attempt });
+        let factor = self.job.machines.load(self.id) * variability;
+        let compute = scale(self.job.config.reduce_duration(self.id, records).0, factor);
+        let wait = local_read_done.saturating_since(now).0;
+        let timer = ctx.set_timer(
+            SimDuration(wait.saturating_add(compute)),
+            Timer::TaskDone { attempt },
+        );
         self.work = Work::Reducing {
             partition,
             attempt,
             counts,
+            sorted,
             timer,
+            variability,
+            writing: false,
+        };
+    }
+
+    /// The reduce computation is over: write the output (`output_replicas` copies),
+    /// then report (at once without a disk model).
+    fn finish_reduce_compute(
+        &mut self,
+        ctx: &mut Ctx<'_, MrNode>,
+        partition: u32,
+        attempt: u32,
+        counts: Vec<(u32, u64)>,
+        sorted: Option<SortOutput>,
+        variability: f64,
+    ) {
+        let bytes = match sorted {
+            Some(output) => output.bytes,
+            None => counts.len() as u64 * PAIR_BYTES,
+        } * self.job.config.output_replicas;
+        let write_ns = self.job.disk_ns(self.id, bytes, variability);
+        if write_ns == 0 {
+            self.report(
+                ctx,
+                attempt,
+                Msg::ReduceDone {
+                    partition,
+                    attempt,
+                    counts,
+                    sorted,
+                },
+            );
+            return;
+        }
+        let now = ctx.now();
+        let done = self.use_output_disk(now, write_ns);
+        observe_transfer(ctx, OUTPUT_BYTES, bytes, SimTime(done.0 - write_ns), done);
+        let timer = ctx.set_timer(done.saturating_since(now), Timer::TaskDone { attempt });
+        self.work = Work::Reducing {
+            partition,
+            attempt,
+            counts,
+            sorted,
+            timer,
+            variability,
+            writing: true,
         };
     }
 
@@ -416,8 +882,9 @@ impl Worker {
 mod tests {
     use super::super::test_support::{job, sends, timers};
     use super::super::{LocationTable, expected_partitions};
+    use super::JobKind;
     use super::*;
-    use dsim_core::{CtxParts, SimDuration};
+    use dsim_core::{CtxParts, SimDuration, SimTime};
 
     fn worker(id: u32, job: &Arc<Job>) -> (Worker, CtxParts<MrNode>) {
         let parts = CtxParts::<MrNode>::new(NodeId(id), job.config.workers as usize + 1, 1);
@@ -468,6 +935,209 @@ mod tests {
             timers(&fast_parts.take_effects()),
             vec![(SimDuration::from_millis(10), Timer::TaskDone { attempt: 2 })]
         );
+    }
+
+    #[test]
+    fn a_bad_disk_slows_only_its_own_machines_disk_phases() {
+        // Sort splits of 1 MB (10,000 records at 1 us each: 10 ms of CPU) on 1 MB/s
+        // disks; one of four workers, drawn from the seed, has a disk 30 times slower.
+        let job = job(4, 4, 1, 0, |c| {
+            c.job = JobKind::Sort;
+            c.input_bytes = 4_000_000;
+            c.map_ns_per_word = 1_000;
+            c.disk_bytes_per_s = 1_000_000;
+            c.bad_disks = 1;
+            c.bad_disk_factor = 30;
+        });
+        let bad = job.machines.bad_disks();
+        assert_eq!(bad.len(), 1);
+        for w in 1..=4 {
+            let (mut worker, mut parts) = worker(w, &job);
+            worker.on_message(
+                &mut parts.ctx(),
+                MASTER,
+                Msg::AssignMap {
+                    task: 0,
+                    attempt: 1,
+                },
+            );
+            // Read 1 s (30 s on the bad disk) then 10 ms of CPU, which the bad disk
+            // does not slow: a slowdown applied to the whole task (slow_factor) would
+            // give 30.3 s, and a bad disk on the wrong machine would show elsewhere.
+            let read_ms = if bad.contains(&w) { 30_000 } else { 1_000 };
+            assert_eq!(
+                timers(&parts.take_effects()),
+                vec![(
+                    SimDuration::from_millis(read_ms + 10),
+                    Timer::TaskDone { attempt: 1 }
+                )],
+                "worker {w}"
+            );
+            // Then the 1 MB output is written: 1 s, or 30 s on the bad disk.
+            parts.local_now = SimTime((read_ms + 10) * 1_000_000);
+            worker.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
+            assert_eq!(
+                timers(&parts.take_effects()),
+                vec![(
+                    SimDuration::from_millis(read_ms),
+                    Timer::TaskDone { attempt: 1 }
+                )],
+                "worker {w}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fetch_waits_for_the_disk_behind_the_map_task_reading_before_it() {
+        // The disk is one FIFO resource: a fetch of 1 MB arriving while a 1 MB split is
+        // being read is served after it (1 s + 1 s), not in parallel.
+        let job = job(2, 2, 1, 0, |c| {
+            c.job = JobKind::Sort;
+            c.input_bytes = 2_000_000;
+            c.map_ns_per_word = 0;
+            c.disk_bytes_per_s = 1_000_000;
+        });
+        let (mut w, mut parts) = worker(1, &job);
+        w.on_message(
+            &mut parts.ctx(),
+            MASTER,
+            Msg::AssignMap {
+                task: 0,
+                attempt: 1,
+            },
+        );
+        parts.local_now = SimTime(1_000_000_000);
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
+        parts.local_now = SimTime(2_000_000_000);
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
+        assert_eq!(w.stored_outputs(), vec![0]);
+        parts.take_effects();
+        // Map task 1 starts reading its split (1 s); a reducer asks for map 0's output.
+        w.on_message(
+            &mut parts.ctx(),
+            MASTER,
+            Msg::AssignMap {
+                task: 1,
+                attempt: 2,
+            },
+        );
+        w.on_message(
+            &mut parts.ctx(),
+            NodeId(2),
+            Msg::Fetch {
+                partition: 0,
+                attempt: 3,
+                tasks: vec![0],
+            },
+        );
+        let effects = parts.take_effects();
+        assert!(sends(&effects).is_empty(), "the reply waits for the disk");
+        assert_eq!(
+            timers(&effects)[1],
+            (SimDuration::from_millis(2_000), Timer::FetchServed)
+        );
+        w.on_timer(&mut parts.ctx(), Timer::FetchServed);
+        let replies = sends(&parts.take_effects());
+        let Msg::FetchReply { runs, .. } = &replies[0].1 else {
+            panic!("{replies:?}")
+        };
+        assert_eq!(runs[0].bytes, 1_000_000);
+    }
+
+    #[test]
+    fn abandoned_attempt_stops_and_gives_back_its_disk_time() {
+        // 1 MB splits on a 1 MB/s disk. Map 0 runs to completion (read 0-1 s, write
+        // 1-2 s); map 1 starts reading at 2 s and holds the disk until 3 s, but is
+        // abandoned at 2.1 s. A 1 MB fetch of map 0's output arriving then must be
+        // served 2.1-3.1 s: were the dead read still holding the disk, until 4 s.
+        let job = job(2, 2, 1, 0, |c| {
+            c.job = JobKind::Sort;
+            c.input_bytes = 2_000_000;
+            c.map_ns_per_word = 0;
+            c.disk_bytes_per_s = 1_000_000;
+        });
+        let (mut w, mut parts) = worker(1, &job);
+        w.on_message(
+            &mut parts.ctx(),
+            MASTER,
+            Msg::AssignMap {
+                task: 0,
+                attempt: 1,
+            },
+        );
+        parts.local_now = SimTime(1_000_000_000);
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
+        parts.local_now = SimTime(2_000_000_000);
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
+        w.on_message(
+            &mut parts.ctx(),
+            MASTER,
+            Msg::AssignMap {
+                task: 1,
+                attempt: 7,
+            },
+        );
+        parts.take_effects();
+        parts.local_now = SimTime(2_100_000_000);
+        w.on_message(&mut parts.ctx(), MASTER, Msg::Abandon { attempt: 7 });
+        assert_eq!(w.running_attempt(), 0);
+        w.on_message(
+            &mut parts.ctx(),
+            NodeId(2),
+            Msg::Fetch {
+                partition: 0,
+                attempt: 9,
+                tasks: vec![0],
+            },
+        );
+        assert_eq!(
+            timers(&parts.take_effects()),
+            vec![(SimDuration::from_millis(1_000), Timer::FetchServed)]
+        );
+        // The abandoned attempt's timer was cancelled: its late firing does nothing,
+        // and no output of it is ever stored or reported.
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 7 });
+        assert!(sends(&parts.take_effects()).is_empty());
+        assert_eq!(w.stored_outputs(), vec![0]);
+    }
+
+    #[test]
+    fn with_fetch_parallelism_a_reducer_asks_a_window_of_mappers_starting_at_its_own_offset() {
+        // Four remote mappers (workers 2-5), a window of 2, partition 1: the reducer asks
+        // two mappers, starting one place along (partition 1 of 4 rows), and asks the
+        // next only when one answers. Asking all four at once is what put three million
+        // fetches in flight at paper scale; starting every reducer at mapper 2 is what
+        // made them move through the cluster as one convoy.
+        let job = job(5, 4, 2, 40, |c| c.fetch_parallelism = 2);
+        let (mut w, mut parts) = worker(1, &job);
+        w.on_message(
+            &mut parts.ctx(),
+            MASTER,
+            Msg::AssignReduce {
+                partition: 1,
+                attempt: 3,
+                locations: locations(vec![(0, 2), (1, 3), (2, 4), (3, 5)]),
+            },
+        );
+        let asked = |effects: &[dsim_core::Effect<MrNode>]| -> Vec<NodeId> {
+            sends(effects).iter().map(|(t, _)| *t).collect()
+        };
+        assert_eq!(asked(&parts.take_effects()), vec![NodeId(3), NodeId(4)]);
+        let empty = Msg::FetchReply {
+            partition: 1,
+            attempt: 3,
+            missing: Vec::new(),
+            counts: Vec::new(),
+            runs: Vec::new(),
+        };
+        w.on_message(&mut parts.ctx(), NodeId(3), empty.clone());
+        assert_eq!(asked(&parts.take_effects()), vec![NodeId(5)]);
+        w.on_message(&mut parts.ctx(), NodeId(4), empty.clone());
+        assert_eq!(asked(&parts.take_effects()), vec![NodeId(2)]);
+        w.on_message(&mut parts.ctx(), NodeId(5), empty.clone());
+        w.on_message(&mut parts.ctx(), NodeId(2), empty);
+        // All four answered: the reduce computation starts (its timer is set).
+        assert!(matches!(w.work, Work::Reducing { .. }));
     }
 
     #[test]
@@ -527,6 +1197,7 @@ mod tests {
                     attempt: 9,
                     missing: vec![3],
                     counts: pairs,
+                    runs: Vec::new(),
                 }
             )]
         );
@@ -599,6 +1270,7 @@ mod tests {
                     partition: 1,
                     attempt: 5,
                     counts: expected[1].clone(),
+                    sorted: None,
                 }
             )]
         );
@@ -627,6 +1299,7 @@ mod tests {
                 attempt: 3,
                 missing: Vec::new(),
                 counts: Vec::new(),
+                runs: Vec::new(),
             },
         );
         for round in 1..FETCH_ROUNDS {
@@ -715,7 +1388,8 @@ mod tests {
                     Msg::Pong {
                         seq: 1,
                         running: 0,
-                        reported: 5
+                        reported: 5,
+                        more: Vec::new(),
                     }
                 ),
             ]
@@ -728,7 +1402,8 @@ mod tests {
                 Msg::Pong {
                     seq: 2,
                     running: 0,
-                    reported: 5
+                    reported: 5,
+                    more: Vec::new(),
                 }
             )]
         );

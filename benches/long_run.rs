@@ -18,20 +18,23 @@
 //! `/usr/bin/time -v target/release/dsim run scenarios/paxos-nemesis.toml --set duration=1000s --set storage=lose-unsynced --set nemesis.stop=800000ms --out /tmp/long`
 //! (`dsim sweep ... --seeds 42..42 --jobs 1` for the run and its checks without the
 //! report). Measured on the shared 2-core machine, release build, seed 42 (issue 16,
-//! points 3 and 4), peak RSS of `dsim run`, "before" being main before this round's
-//! memory work and "after" this branch:
+//! points 3 and 4), peak RSS of `dsim run`: "before" is main before the memory work,
+//! "round 1" after its first round, "now" with the message log's labels held inline:
 //!
-//! | virtual time | client ops | events | before | after | after, `dsim sweep` (no report) |
-//! |---|---|---|---|---|---|
-//! | 10 s | 2,178 | 28,752 | 27 MB | 22 MB | 15 MB (seeds 1..50) |
-//! | 100 s | 22,779 | 307,114 | 127 MB | 87 MB | 24 MB (seeds 1..5) |
-//! | 1,000 s | 235,189 | 3,126,633 | 585 MB | 199 MB | 150 MB (was 492 MB) |
+//! | virtual time | client ops | events | before | round 1 | now | now, `dsim sweep` (no report) |
+//! |---|---|---|---|---|---|---|
+//! | 10 s | 2,178 | 28,752 | 27 MB | 22 MB | 20 MB | 14 MB (seeds 1..50) |
+//! | 100 s | 22,779 | 307,114 | 127 MB | 87 MB | 74 MB | 27 MB (seeds 1..5) |
+//! | 1,000 s | 235,189 | 3,126,633 | 585 MB | 199 MB | 184 MB | 150 MB (was 492 MB) |
 //!
-//! Between 100 s and 1,000 s `dsim run` now grows ~540 bytes per client operation (was
-//! ~2,200); the goal, under 100 MB + 100 bytes per operation (~124 MB here), is not met
-//! yet. Events per CPU second of the run and its checks (`dsim sweep --jobs 1`, user +
-//! sys time; seeds 1..50 at 10 s, 1..5 at 100 s, 42 at 1,000 s): before 1.66 M, 1.48 M,
-//! 1.15 M (0.70x); after 1.95 M, 1.86 M, 1.60 M (0.82x).
+//! Between 100 s and 1,000 s `dsim run` now grows ~530 bytes per client operation
+//! (before: ~2,200); the goal, under 100 MB + 100 bytes per operation (~124 MB here),
+//! is not met yet. `dsim run` minus `dsim sweep` at 1,000 s is the message log (400,000
+//! records): 49 MB with `String` labels, 34 MB now (88 bytes a record, no heap block).
+//! Events per CPU second of the run and its checks (`dsim sweep --jobs 1`, user + sys
+//! time; seeds 1..50 at 10 s, 1..5 at 100 s, 42 at 1,000 s): before 1.66 M, 1.48 M,
+//! 1.15 M (0.70x); round 1 1.95 M, 1.86 M, 1.60 M (0.82x); now 1.93 M, 1.93 M, 1.64 M
+//! (0.85x; the labels do not touch this path, the spread is the shared machine's).
 //!
 //! Where the 1,000 s run's memory went before (heaptrack, heap at the peak, 569 MB):
 //! the linearizability memo (204 MB: each entry held a bit set over the whole key's
@@ -44,8 +47,8 @@
 //! ~45 MB for the 400,000 messages) and the report's ops table copying the observations'
 //! values (48 MB; `dsim run` now moves them). What remains at 1,000 s (heap 161 MB at
 //! the peak, at the end-of-run history check): the kept client observations (~104
-//! bytes per record, two per operation), the message log, one key's history and its
-//! memo (~27 MB), the checker's slot and command tables (~15 MB).
+//! bytes per record, two per operation, ~49 MB), the message log (now ~34 MB), one
+//! key's history and its memo (~27 MB), the checker's slot and command tables (~15 MB).
 //!
 //! Run: `cargo bench -p dsim-benches --bench long_run -- --warm-up-time 1 --measurement-time 5`.
 

@@ -72,8 +72,8 @@ pub use protocol::{
     Setup, VariantSpec, Verdict, Violation, Workload,
 };
 pub use sim::{
-    Counters, DropReason, FaultRecord, MessageFate, MessageRecord, RunOutput, SimConfig,
-    Simulation, StorageMode,
+    Counters, DropReason, FaultRecord, MessageFate, MessageLabel, MessageRecord, RunOutput,
+    SimConfig, Simulation, StorageMode,
 };
 pub use time::{SimDuration, SimTime};
 pub use trace::{TraceEvent, TraceKind, TraceWriter, fingerprint_hex};

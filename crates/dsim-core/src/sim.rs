@@ -124,8 +124,8 @@ pub struct MessageRecord {
     pub sent_at: SimTime,
     /// What happened to it.
     pub fate: MessageFate,
-    /// A short label: the message's `Debug` text, cut at 48 characters.
-    pub label: String,
+    /// A short label: the message's `Debug` text, cut at 48 bytes of whole characters.
+    pub label: MessageLabel,
     /// True for the extra copy the network's duplication made of the message before.
     pub duplicate: bool,
 }
@@ -133,13 +133,88 @@ pub struct MessageRecord {
 /// Longest [`MessageRecord::label`], in bytes.
 const LABEL_BYTES_MAX: usize = 48;
 
+/// A message's label, at most 48 bytes of text held inside the record itself.
+///
+/// A long run logs hundreds of thousands of messages for the report's explorer; a
+/// `String` label cost each of them a heap allocation (24 bytes of handle plus a
+/// 64-byte block) on top of the record. Held inline, a logged message costs only its
+/// record. It reads as a `&str` (`Deref`), so code that took `&String` is unchanged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct MessageLabel {
+    /// Length of the text in `bytes`.
+    len: u8,
+    /// The text, UTF-8, in the first `len` bytes.
+    bytes: [u8; LABEL_BYTES_MAX],
+}
+
+impl MessageLabel {
+    /// The label's text.
+    pub fn as_str(&self) -> &str {
+        // Only whole characters are ever copied in, so this never falls back.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl From<&str> for MessageLabel {
+    /// The first 48 bytes of `text`, cut before a character that would straddle them.
+    fn from(text: &str) -> Self {
+        let cut = (0..=LABEL_BYTES_MAX.min(text.len()))
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        let mut bytes = [0; LABEL_BYTES_MAX];
+        bytes[..cut].copy_from_slice(&text.as_bytes()[..cut]);
+        MessageLabel {
+            len: cut as u8,
+            bytes,
+        }
+    }
+}
+
+impl From<String> for MessageLabel {
+    /// As `From<&str>`.
+    fn from(text: String) -> Self {
+        MessageLabel::from(text.as_str())
+    }
+}
+
+impl std::ops::Deref for MessageLabel {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for MessageLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for MessageLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for MessageLabel {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for MessageLabel {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// The first [`LABEL_BYTES_MAX`] bytes (whole characters) of `value`'s `Debug` text.
 ///
 /// Formatting stops there (the writer refuses the rest, which ends `Debug`), so a
 /// large message (a snapshot, a batch) costs no more than a small one, and the label
-/// holds exactly its bytes: cutting a whole `format!` kept its full capacity, which
-/// made the message log of a long run twice its size.
-fn short_debug(value: &impl std::fmt::Debug) -> String {
+/// is held inline in its record ([`MessageLabel`]), with no allocation of its own.
+fn short_debug(value: &impl std::fmt::Debug) -> MessageLabel {
     /// The label so far; `full` once a piece did not fit, after which nothing more is
     /// taken (even from a `Debug` that ignores the error).
     struct Bounded {
@@ -179,7 +254,10 @@ fn short_debug(value: &impl std::fmt::Debug) -> String {
     // An error only means the label is full.
     let _ = std::fmt::write(&mut label, format_args!("{value:?}"));
     // Whole characters were copied, so the bytes are UTF-8.
-    String::from_utf8_lossy(&label.bytes[..label.len]).into_owned()
+    MessageLabel {
+        len: label.len as u8,
+        bytes: label.bytes,
+    }
 }
 
 /// A fault as it was applied.
@@ -1727,8 +1805,8 @@ mod tests {
     #[test]
     fn a_label_is_the_debug_text_cut_at_48_bytes_of_whole_characters() {
         // Stopping the formatter early must give exactly what formatting everything and
-        // cutting gave, or report.html's labels would change; and the label must not
-        // keep the capacity of the whole text.
+        // cutting gave, or report.html's labels would change; and a label cut from the
+        // text (tests and reports building records) must equal the formatter's.
         #[derive(Debug)]
         #[allow(dead_code)] // read through Debug only
         struct Msg {
@@ -1776,9 +1854,28 @@ mod tests {
         for (text, value) in cases.iter().zip(values) {
             let label = short_debug(&value);
             assert_eq!(label, cut_whole(text));
-            assert!(label.capacity() <= LABEL_BYTES_MAX);
+            assert_eq!(MessageLabel::from(text.as_str()), label);
         }
         assert!(short_debug(&cases[1]).len() <= LABEL_BYTES_MAX);
         assert!(cut_whole(&cases[2]).len() < LABEL_BYTES_MAX);
+    }
+
+    #[test]
+    fn a_logged_message_is_one_record_of_at_most_88_bytes_with_no_allocation() {
+        // The message log of a long run holds up to 400,000 records: with a `String`
+        // label each one was a 64-byte record plus a 64-byte heap block. The label is
+        // now inline (a `Copy` type cannot own heap memory), so a record is all a
+        // logged message costs; growing any field past this would show here.
+        fn no_heap<T: Copy>() {}
+        no_heap::<MessageLabel>();
+        assert!(
+            std::mem::size_of::<MessageRecord>() <= 88,
+            "{}",
+            std::mem::size_of::<MessageRecord>()
+        );
+        let label =
+            MessageLabel::from("Prepare { ballot: Ballot { round: 3, node: 1 }, slot: 12 }");
+        assert_eq!(label.len(), LABEL_BYTES_MAX);
+        assert_eq!(label, "Prepare { ballot: Ballot { round: 3, node: 1 }, ");
     }
 }

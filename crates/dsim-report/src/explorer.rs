@@ -689,7 +689,7 @@ mod tests {
             target: NodeId(target),
             sent_at: SimTime(sent_ms * 1_000_000),
             fate: MessageFate::Delivered(SimTime(end_ms * 1_000_000)),
-            label: label.to_string(),
+            label: label.into(),
             duplicate: false,
         }
     }

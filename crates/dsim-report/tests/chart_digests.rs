@@ -145,7 +145,7 @@ fn messages(count: u64, nodes: u64) -> Vec<MessageRecord> {
                 target: NodeId(target as u32),
                 sent_at,
                 fate,
-                label: format!("Prepare {{ ballot: {i} }}"),
+                label: format!("Prepare {{ ballot: {i} }}").into(),
                 duplicate: false,
             }
         })

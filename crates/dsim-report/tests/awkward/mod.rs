@@ -54,7 +54,7 @@ fn messages(count: u64, nodes: u32, gap_ns: u64) -> Vec<MessageRecord> {
                 target: NodeId((source + 1) % nodes),
                 sent_at: SimTime(i * gap_ns),
                 fate: MessageFate::Delivered(SimTime(i * gap_ns + MS)),
-                label: format!("Ping {{ n: {} }}", i % 7),
+                label: format!("Ping {{ n: {} }}", i % 7).into(),
                 duplicate: false,
             }
         })

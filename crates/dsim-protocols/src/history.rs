@@ -167,3 +167,50 @@ pub fn client_history<E>(output: &RunOutput<E>, replicas: usize) -> (History, Ve
     let ops = ops.into_iter().map(|client_op| client_op.op).collect();
     (History { ops }, clients)
 }
+
+/// A linearizability counterexample in the words a violation needs: when it happened,
+/// the operations involved and the last ones placed before them, each as
+/// `op <ops.csv id>: <operation>`, and their `ops.csv` ids. Every history checker
+/// (Paxos' key-value store, the lock service's mutex history, the register example)
+/// reports its failing window this way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CounterexampleView {
+    /// The stuck operation's completion, else its invocation.
+    pub time: SimTime,
+    /// The operations the search could not order, described.
+    pub window: Vec<String>,
+    /// The last (at most three) operations placed before them, described.
+    pub last: Vec<String>,
+    /// The `ops.csv` ids of the window, ascending.
+    pub ops: Vec<u64>,
+}
+
+/// Describes `counterexample`, found in `history`, whose operation `i` is `ops.csv`'s
+/// op `op_id(i)`.
+pub fn describe_counterexample(
+    history: &History,
+    counterexample: &dsim_checkers::Counterexample,
+    op_id: impl Fn(usize) -> usize,
+) -> CounterexampleView {
+    let stuck = &history.ops[counterexample.stuck];
+    let time = SimTime(
+        stuck
+            .complete_time_ns
+            .or(stuck.invoke_time_ns)
+            .unwrap_or_default(),
+    );
+    let shown = |&local: &usize| format!("op {}: {}", op_id(local), history.ops[local]);
+    let tail = counterexample.prefix.len().saturating_sub(3);
+    let mut ops: Vec<u64> = counterexample
+        .window
+        .iter()
+        .map(|&local| op_id(local) as u64)
+        .collect();
+    ops.sort_unstable();
+    CounterexampleView {
+        time,
+        window: counterexample.window.iter().map(shown).collect(),
+        last: counterexample.prefix[tail..].iter().map(shown).collect(),
+        ops,
+    }
+}

@@ -54,12 +54,13 @@
 
 pub mod node;
 
-use dsim_checkers::{History, Register};
+use dsim_checkers::Register;
 use dsim_core::protocol::{execute, generic_output};
 use dsim_core::{
     ConfigError, Formula, NodeId, ParamSpec, Protocol, ProtocolInfo, ProtocolVariant, RunError,
-    RunOutput, RunRequest, RunResult, SimDuration, SimTime, Verdict, Violation,
+    RunOutput, RunRequest, RunResult, SimDuration, Verdict, Violation,
 };
+use dsim_protocols::history::describe_counterexample;
 use node::{Abd, Settings};
 
 dsim_core::protocol_variants! {
@@ -146,13 +147,7 @@ pub fn check_history<E>(output: &RunOutput<E>, replicas: usize) -> Vec<Violation
     match dsim_checkers::linearizable(&history, &Register, LINEARIZABILITY_BUDGET) {
         dsim_checkers::Verdict::Linearizable { .. } => Vec::new(),
         dsim_checkers::Verdict::NotLinearizable { counterexample, .. } => {
-            let stuck = &history.ops[counterexample.stuck];
-            let time = SimTime(
-                stuck
-                    .complete_time_ns
-                    .or(stuck.invoke_time_ns)
-                    .unwrap_or_default(),
-            );
+            let view = describe_counterexample(&history, &counterexample, |id| id);
             let mut nodes: Vec<NodeId> = counterexample
                 .window
                 .iter()
@@ -161,21 +156,20 @@ pub fn check_history<E>(output: &RunOutput<E>, replicas: usize) -> Vec<Violation
             nodes.sort();
             nodes.dedup();
             vec![Violation {
-                time,
+                time: view.time,
                 check: "linearizable",
                 nodes,
                 details: format!(
                     "no order of the clients' reads and writes explains op {} ({}); the register held {} after [{}]; ops involved (op ids as in ops.csv): [{}]",
                     counterexample.stuck,
-                    stuck,
+                    history.ops[counterexample.stuck],
                     counterexample.state,
-                    describe(&history, counterexample.prefix.iter().rev().take(3).rev()),
-                    describe(&history, counterexample.window.iter()),
+                    view.last.join("; "),
+                    view.window.join("; "),
                 ),
-                ops: Vec::new(),
+                ops: view.ops,
                 figure: None,
-            }
-            .with_ops(counterexample.window.iter().map(|&id| id as u64).collect())]
+            }]
         }
         dsim_checkers::Verdict::Unknown {
             states_explored, ..
@@ -190,12 +184,6 @@ pub fn check_history<E>(output: &RunOutput<E>, replicas: usize) -> Vec<Violation
             figure: None,
         }],
     }
-}
-
-fn describe<'a>(history: &History, ids: impl Iterator<Item = &'a usize>) -> String {
-    ids.map(|&id| format!("op {id}: {}", history.ops[id]))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// A registry with the built-in protocols and the register, as `dsim-register` uses.

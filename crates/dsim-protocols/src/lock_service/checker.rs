@@ -41,6 +41,7 @@
 use super::LockConfig;
 use super::client::RELEASE_OP_BIT;
 use super::types::{LockEvent, LockId};
+use crate::history::describe_counterexample;
 use crate::liveness::{LivenessPhase, starved};
 use crate::paxos::Ballot;
 use dsim_checkers::{History, Mutex, Op, OpType};
@@ -210,16 +211,10 @@ pub fn mutex_history<E>(output: &RunOutput<E>) -> Vec<Violation> {
     if history.ops.is_empty() {
         return Vec::new();
     }
-    let describe = |id: usize| format!("op {}: {}", rows[id].0, history.ops[id]);
     match dsim_checkers::linearizable(&history, &Mutex, MUTEX_HISTORY_BUDGET) {
         dsim_checkers::Verdict::Linearizable { .. } => Vec::new(),
         dsim_checkers::Verdict::NotLinearizable { counterexample, .. } => {
-            let stuck = &history.ops[counterexample.stuck];
-            let time = SimTime(
-                stuck
-                    .complete_time_ns
-                    .unwrap_or(stuck.invoke_time_ns.unwrap_or(0)),
-            );
+            let view = describe_counterexample(&history, &counterexample, |id| rows[id].0);
             // The clients of the operations that could not be placed and of the last
             // ones placed before them (the holder the lock was still with).
             let tail = counterexample.prefix.len().saturating_sub(3);
@@ -230,47 +225,27 @@ pub fn mutex_history<E>(output: &RunOutput<E>) -> Vec<Violation> {
                 .collect();
             nodes.sort();
             nodes.dedup();
-            let window: Vec<String> = counterexample
-                .window
-                .iter()
-                .map(|&id| describe(id))
-                .collect();
-            let last: Vec<String> = counterexample
-                .prefix
-                .iter()
-                .rev()
-                .take(3)
-                .rev()
-                .map(|&id| describe(id))
-                .collect();
             vec![Violation {
-                time,
+                time: view.time,
                 check: "mutex_history",
                 nodes,
                 details: format!(
-                    "lock-{}: no order of the clients' acquires and releases explains {}; the lock was {} after [{}]; ops involved (op ids as in ops.csv): [{}]",
+                    "lock-{}: no order of the clients' acquires and releases explains op {}: {}; the lock was {} after [{}]; ops involved (op ids as in ops.csv): [{}]",
                     counterexample
                         .key
                         .as_ref()
                         .map_or("-".to_string(), Value::to_string),
-                    describe(counterexample.stuck),
+                    rows[counterexample.stuck].0,
+                    history.ops[counterexample.stuck],
                     if counterexample.state == Value::Bool(true) {
                         "held"
                     } else {
                         "free"
                     },
-                    last.join("; "),
-                    window.join("; ")
+                    view.last.join("; "),
+                    view.window.join("; ")
                 ),
-                ops: {
-                    let mut ops: Vec<u64> = counterexample
-                        .window
-                        .iter()
-                        .map(|&id| rows[id].0 as u64)
-                        .collect();
-                    ops.sort_unstable();
-                    ops
-                },
+                ops: view.ops,
                 figure: None,
             }]
         }

@@ -160,7 +160,9 @@ fn healed_at(
 }
 
 pub use crate::history::client_history;
-use crate::history::{OpTimes, client_keys, client_op_times, client_ops_where};
+use crate::history::{
+    OpTimes, client_keys, client_op_times, client_ops_where, describe_counterexample,
+};
 use dsim_checkers::History;
 
 struct Checker {
@@ -408,12 +410,7 @@ impl Checker {
         clients: &[NodeId],
         counterexample: &dsim_checkers::Counterexample,
     ) {
-        let stuck = &history.ops[counterexample.stuck];
-        let time = SimTime(
-            stuck
-                .complete_time_ns
-                .unwrap_or(stuck.invoke_time_ns.unwrap_or(0)),
-        );
+        let view = describe_counterexample(history, counterexample, |local| ids[local]);
         let mut nodes: Vec<NodeId> = counterexample
             .window
             .iter()
@@ -421,28 +418,18 @@ impl Checker {
             .collect();
         nodes.sort();
         nodes.dedup();
-        let shown = |&local: &usize| format!("op {}: {}", ids[local], history.ops[local]);
-        let window: Vec<String> = counterexample.window.iter().map(shown).collect();
-        let last: Vec<String> = counterexample
-            .prefix
-            .iter()
-            .rev()
-            .take(3)
-            .rev()
-            .map(shown)
-            .collect();
         self.violation(
-            time,
+            view.time,
             "linearizable",
             nodes,
             format!(
                 "key {}: no order of the clients' ops explains op {} ({}); the store held {} after [{}]; ops involved (op ids as in ops.csv): [{}]",
                 counterexample.key.as_ref().map_or("-".to_string(), Value::to_string),
                 ids[counterexample.stuck],
-                stuck,
+                history.ops[counterexample.stuck],
                 counterexample.state,
-                last.join("; "),
-                window.join("; ")
+                view.last.join("; "),
+                view.window.join("; ")
             ),
         );
         // The operations as data (ops.csv op ids), for reports to highlight.
@@ -451,12 +438,7 @@ impl Checker {
             .last_mut()
             .filter(|v| v.check == "linearizable")
         {
-            violation.ops = counterexample
-                .window
-                .iter()
-                .map(|&local| ids[local] as u64)
-                .collect();
-            violation.ops.sort_unstable();
+            violation.ops = view.ops;
         }
     }
 

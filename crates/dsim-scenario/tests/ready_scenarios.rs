@@ -32,7 +32,7 @@ const GOLDEN: &[(&str, &str)] = &[
     ("lock-pause-without-fencing.toml", "8027396d2caa51bd"),
     ("mapreduce-nemesis.toml", "83e4fa8802757c72"),
     ("mapreduce-stragglers-backup.toml", "11c2d1865853f61b"),
-    ("mapreduce-worker-failures.toml", "c6fbc4ffebab7952"),
+    ("mapreduce-worker-failures.toml", "dab914117e27e10c"),
     ("paxos-dueling-proposers.toml", "e75ca69854d73503"),
     ("paxos-latency-vs-load.toml", "ce998fbefb0b4445"),
     ("paxos-leader-crash.toml", "18c298dacb1bb6a1"),

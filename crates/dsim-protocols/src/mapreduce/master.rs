@@ -146,6 +146,9 @@ pub struct Master {
     next_op: u64,
     ping_seq: u64,
     locations: Option<Locations>,
+    /// Map tasks completed again while reducers run, `(task, worker)`, not yet
+    /// announced to them (they are, with the next heartbeat round).
+    moved: Vec<(u32, u32)>,
     /// A restarted master abandons the job.
     inert: bool,
     finished: bool,
@@ -177,6 +180,7 @@ impl Master {
             next_op: 0,
             ping_seq: 0,
             locations: None,
+            moved: Vec::new(),
             inert: false,
             finished: false,
         }
@@ -289,6 +293,7 @@ impl Master {
         if !live {
             return; // An abandoned or written-off attempt.
         }
+        let mut outputs = Vec::new();
         for (task, holder) in missing {
             let Some(state) = self.maps.tasks.get(task as usize) else {
                 continue;
@@ -297,15 +302,32 @@ impl Master {
                 Status::Done { worker: at } if at == holder => {
                     self.reset_task(ctx, TaskKind::Map, task, holder, ResetReason::FetchFailed);
                 }
-                Status::Done { worker: at } => ctx.send(
-                    NodeId(worker),
-                    Msg::MapOutputAt {
-                        attempt,
-                        task,
-                        holder: at,
-                    },
-                ),
+                Status::Done { worker: at } => outputs.push((task, at)),
                 Status::Idle | Status::Running => {}
+            }
+        }
+        if !outputs.is_empty() {
+            ctx.send(NodeId(worker), Msg::MapOutputsAt { attempt, outputs });
+        }
+    }
+
+    /// Paper section 3.3: every running reducer hears where the map outputs executed
+    /// again since the last round are now, and reads them from there unless it has
+    /// them already.
+    fn announce_moved(&mut self, ctx: &mut Ctx<'_, MrNode>) {
+        if self.moved.is_empty() {
+            return;
+        }
+        let moved = std::mem::take(&mut self.moved);
+        for &partition in &self.reduces.running {
+            for &(attempt, reducer) in &self.reduces.tasks[partition as usize].attempts {
+                ctx.send(
+                    NodeId(reducer),
+                    Msg::MapOutputsAt {
+                        attempt,
+                        outputs: moved.clone(),
+                    },
+                );
             }
         }
     }
@@ -343,6 +365,7 @@ impl Master {
                 },
             );
         }
+        self.announce_moved(ctx);
         ctx.set_timer(self.job.config.heartbeat_interval, Timer::Heartbeat);
         self.schedule(ctx);
     }
@@ -471,19 +494,10 @@ impl Master {
         self.abandon_losers(ctx, TaskKind::Map, task);
         self.workers[worker as usize - 1].completed_maps.push(task);
         self.locations = None;
-        // Paper section 3.3: every running reducer hears where the output is now, and
-        // reads it from there unless it already has it.
-        for &partition in &self.reduces.running {
-            for &(attempt, reducer) in &self.reduces.tasks[partition as usize].attempts {
-                ctx.send(
-                    NodeId(reducer),
-                    Msg::MapOutputAt {
-                        attempt,
-                        task,
-                        holder: worker,
-                    },
-                );
-            }
+        if !self.reduces.running.is_empty() {
+            // Executed again while reducers run: they hear of it with the next round.
+            self.moved.retain(|&(t, _)| t != task);
+            self.moved.push((task, worker));
         }
     }
 
@@ -1183,24 +1197,28 @@ mod tests {
                 attempt: 5,
             },
         );
-        let announced = Msg::MapOutputAt {
-            attempt: 3,
-            task: 1,
-            holder: 1,
+        // Not one message per re-executed task and reducer: the announcement goes out
+        // with the next heartbeat round, to each running reduce attempt.
+        assert!(sends(&parts.take_effects()).is_empty());
+        master.on_timer(&mut parts.ctx(), Timer::Heartbeat);
+        let announced = |attempt| Msg::MapOutputsAt {
+            attempt,
+            outputs: vec![(1, 1)],
         };
+        let told: Vec<(NodeId, Msg)> = sends(&parts.take_effects())
+            .into_iter()
+            .filter(|(_, msg)| matches!(msg, Msg::MapOutputsAt { .. }))
+            .collect();
         assert_eq!(
-            sends(&parts.take_effects()),
-            vec![
-                (NodeId(1), announced.clone()),
-                (
-                    NodeId(2),
-                    Msg::MapOutputAt {
-                        attempt: 4,
-                        task: 1,
-                        holder: 1,
-                    }
-                ),
-            ]
+            told,
+            vec![(NodeId(1), announced(3)), (NodeId(2), announced(4))]
+        );
+        // Announced once: the next round has nothing to say.
+        master.on_timer(&mut parts.ctx(), Timer::Heartbeat);
+        assert!(
+            !sends(&parts.take_effects())
+                .iter()
+                .any(|(_, msg)| matches!(msg, Msg::MapOutputsAt { .. }))
         );
         // A late reminder naming the old holder is answered with the new location,
         // not a second re-execution.
@@ -1215,7 +1233,7 @@ mod tests {
         );
         let effects = parts.take_effects();
         assert!(events(&effects).is_empty());
-        assert_eq!(sends(&effects), vec![(NodeId(1), announced)]);
+        assert_eq!(sends(&effects), vec![(NodeId(1), announced(3))]);
     }
 
     #[test]

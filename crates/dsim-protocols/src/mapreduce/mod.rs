@@ -966,7 +966,7 @@ pub enum Msg {
     },
     /// Worker to master: reduce attempt `attempt` could not fetch these `(map task,
     /// worker)` outputs (the mapper said it lacks them, or never answered). The reducer
-    /// keeps what it fetched and waits for [`Msg::MapOutputAt`]; it sends this again
+    /// keeps what it fetched and waits for [`Msg::MapOutputsAt`]; it sends this again
     /// every `fetch_timeout` until then.
     OutputsLost {
         /// Partition id.
@@ -976,16 +976,17 @@ pub enum Msg {
         /// Map outputs that could not be fetched, with the worker that should hold them.
         missing: Vec<(u32, u32)>,
     },
-    /// Master to a reducer: map task `task` (re-)executed, its output is on `holder`
-    /// (paper section 3.3: reducers are notified of a re-execution and read from the
-    /// new worker whatever they have not read yet).
-    MapOutputAt {
+    /// Master to a reducer: these map tasks were executed again, their outputs are on
+    /// these workers (paper section 3.3: reducers are notified of a re-execution and
+    /// read from the new worker whatever they have not read yet). Sent with each
+    /// heartbeat round (one message per reduce attempt, not one per map task: a
+    /// thousand re-executions times a thousand reducers would queue the master's link
+    /// for longer than the failure timeout), and in answer to [`Msg::OutputsLost`].
+    MapOutputsAt {
         /// The reduce attempt told.
         attempt: u32,
-        /// Map task id.
-        task: u32,
-        /// The worker holding its output now.
-        holder: u32,
+        /// `(map task, worker holding its output now)`.
+        outputs: Vec<(u32, u32)>,
     },
     /// Reducer to mapper: send me `partition` of these map outputs.
     Fetch {
@@ -1216,7 +1217,7 @@ pub fn message_size(msg: &Msg) -> u64 {
             }
             Msg::ReduceDone { counts, .. } | Msg::NaiveResult { counts, .. } => pairs(counts.len()),
             Msg::OutputsLost { missing, .. } => ids(2 * missing.len()),
-            Msg::MapOutputAt { .. } => ids(2),
+            Msg::MapOutputsAt { outputs, .. } => ids(2 * outputs.len()),
             Msg::Pong { more, .. } => ids(more.len()),
             Msg::Fetch { tasks, .. } => ids(tasks.len()),
             Msg::FetchReply {
@@ -1364,14 +1365,12 @@ pub fn message_digest(msg: &Msg) -> u64 {
             d = Digest::new(12);
             d.add(u64::from(*attempt));
         }
-        Msg::MapOutputAt {
-            attempt,
-            task,
-            holder,
-        } => {
+        Msg::MapOutputsAt { attempt, outputs } => {
             d = Digest::new(13);
             d.add(u64::from(*attempt));
-            d.add((u64::from(*task) << 32) ^ u64::from(*holder));
+            for &(task, holder) in outputs {
+                d.add((u64::from(task) << 32) ^ u64::from(holder));
+            }
         }
         Msg::NaiveAssign { tasks } => {
             d = Digest::new(10);

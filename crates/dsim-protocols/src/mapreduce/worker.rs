@@ -96,7 +96,7 @@ struct Fetching {
     /// `have[t]`: the output of map task `t` is merged in (each one exactly once).
     have: Vec<bool>,
     /// Map tasks whose holder lost them or never answered (task -> that holder),
-    /// reported to the master; waiting for [`Msg::MapOutputAt`].
+    /// reported to the master; waiting for [`Msg::MapOutputsAt`].
     lost: BTreeMap<u32, u32>,
     received: Vec<(u32, u64)>,
     runs: Vec<SortRun>,
@@ -289,13 +289,11 @@ impl Worker {
                 };
                 self.on_fetch_reply(ctx, source, attempt, reply);
             }
-            Msg::MapOutputAt {
-                attempt,
-                task,
-                holder,
-            } if source == MASTER => {
+            Msg::MapOutputsAt { attempt, outputs } if source == MASTER => {
                 self.select(attempt);
-                self.on_map_output_at(ctx, attempt, task, holder);
+                for (task, holder) in outputs {
+                    self.on_map_output_at(ctx, attempt, task, holder);
+                }
             }
             Msg::Abandon { attempt } if source == MASTER && attempt != 0 => {
                 self.select(attempt);
@@ -1508,10 +1506,9 @@ mod tests {
         // The attempt carries on: it was not given up (the old model restarted it).
         assert_eq!(w.running_attempt(), 3);
         // The master announces map 1's new copy (twice: the second is ignored).
-        let at = Msg::MapOutputAt {
+        let at = Msg::MapOutputsAt {
             attempt: 3,
-            task: 1,
-            holder: 4,
+            outputs: vec![(1, 4)],
         };
         w.on_message(&mut parts.ctx(), MASTER, at.clone());
         w.on_message(&mut parts.ctx(), MASTER, at);

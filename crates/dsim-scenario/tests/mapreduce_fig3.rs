@@ -111,11 +111,13 @@ fn figure_3_at_a_twentieth_scale_backups_shorten_the_job_and_killing_workers_cos
     // running, the two times would be close.
     assert!(backups > 0 && none == 0);
     assert!(without > normal * 1.15, "{without} vs {normal}");
-    // Killing a ninth of the workers 300 s in and restarting them costs far less than
-    // losing the backups (measured +17%; the paper: +5%, see the README for why the
-    // model pays more): re-execution recovers without redoing the job.
+    // Killing a ninth of the workers 300 s in and restarting them costs little
+    // (measured +5%; the paper: +5%): their map tasks run again and running reducers
+    // fetch only the re-executed outputs from the new workers, keeping the rest (paper
+    // section 3.3). When a reducer that finds one output missing started over instead,
+    // this cost +17%, over the bound.
     assert!(killed > normal, "the killed workers' work is redone");
-    assert!(killed < normal * 1.3, "{killed} vs {normal}");
+    assert!(killed < normal * 1.1, "{killed} vs {normal}");
 }
 
 #[test]

@@ -239,13 +239,14 @@ impl LocalDisk {
         self.starts.push(self.entries.len() as u32);
     }
 
-    /// Appends the pairs of `partition` from the outputs of `tasks` (sorted ascending)
-    /// to `out`, and the requested tasks that are not here to `missing`.
+    /// Appends the entries of `partition` from the outputs of `tasks` (sorted ascending)
+    /// to `out` as `(map task, word, count)`, and the requested tasks that are not here
+    /// to `missing`.
     pub fn read(
         &self,
         partition: u32,
         tasks: &[u32],
-        out: &mut Vec<(u32, u64)>,
+        out: &mut Vec<(u32, u32, u64)>,
         missing: &mut Vec<u32>,
     ) {
         assert!(tasks.is_sorted(), "fetch task lists are sorted");
@@ -258,9 +259,17 @@ impl LocalDisk {
             self.entries[range]
                 .iter()
                 .filter(|entry| tasks.binary_search(&entry.1).is_ok())
-                .map(|&(_, _, word, count)| (word, count)),
+                .map(|&(_, task, word, count)| (task, word, count)),
         );
     }
+}
+
+/// Drops the map-task tag of [`LocalDisk::read`]'s `(map task, word, count)` entries.
+pub fn untag(tagged: Vec<(u32, u32, u64)>) -> Vec<(u32, u64)> {
+    tagged
+        .into_iter()
+        .map(|(_, word, count)| (word, count))
+        .collect()
 }
 
 /// `sorted.binary_search(&value)`, starting from where `value` would sit if the values
@@ -428,7 +437,7 @@ mod tests {
             let (mut pairs, mut missing) = (Vec::new(), Vec::new());
             disk.read(partition, &all, &mut pairs, &mut missing);
             assert!(missing.is_empty());
-            assert_eq!(merge_counts(pairs), expected[partition as usize]);
+            assert_eq!(merge_counts(untag(pairs)), expected[partition as usize]);
         }
         let total: u64 = expected.iter().flatten().map(|&(_, c)| c).sum();
         assert_eq!(total, 5_000);
@@ -485,12 +494,17 @@ mod disk_tests {
         assert_eq!(disk.tasks(), &[0, 1]);
         let (mut out, mut missing) = (Vec::new(), Vec::new());
         disk.read(0, &[1, 2], &mut out, &mut missing);
-        assert_eq!(merge_counts(out), vec![(2, 1), (3, 1), (4, 1), (5, 1)]);
+        // Entries carry their map task, so a reducer can drop a second copy of one.
+        assert!(out.iter().all(|&(task, _, _)| task == 1));
+        assert_eq!(
+            merge_counts(untag(out)),
+            vec![(2, 1), (3, 1), (4, 1), (5, 1)]
+        );
         assert_eq!(missing, vec![2]);
         let (mut out, mut missing) = (Vec::new(), Vec::new());
         disk.read(0, &[0, 1], &mut out, &mut missing);
         assert_eq!(
-            merge_counts(out),
+            merge_counts(untag(out)),
             vec![(0, 1), (1, 1), (2, 2), (3, 2), (4, 1), (5, 1)]
         );
         assert!(missing.is_empty());

@@ -146,6 +146,9 @@ pub struct Master {
     next_op: u64,
     ping_seq: u64,
     locations: Option<Locations>,
+    /// Map tasks completed again while reducers run, `(task, worker)`, not yet
+    /// announced to them (they are, with the next heartbeat round).
+    moved: Vec<(u32, u32)>,
     /// A restarted master abandons the job.
     inert: bool,
     finished: bool,
@@ -177,6 +180,7 @@ impl Master {
             next_op: 0,
             ping_seq: 0,
             locations: None,
+            moved: Vec::new(),
             inert: false,
             finished: false,
         }
@@ -259,41 +263,73 @@ impl Master {
                     self.complete_reduce(ctx, worker, partition, counts, sorted);
                 }
             }
-            Msg::ReduceFailed {
+            Msg::OutputsLost {
                 partition,
                 attempt,
                 missing,
-            } => {
-                if self.accept_report(ctx, worker, TaskKind::Reduce, partition, attempt) {
-                    self.drop_attempt(
-                        ctx,
-                        TaskKind::Reduce,
-                        partition,
-                        attempt,
-                        worker,
-                        ResetReason::FetchFailed,
-                    );
-                    for (task, holder) in missing {
-                        let held_there = self
-                            .maps
-                            .tasks
-                            .get(task as usize)
-                            .is_some_and(|t| t.status == Status::Done { worker: holder });
-                        if held_there {
-                            self.reset_task(
-                                ctx,
-                                TaskKind::Map,
-                                task,
-                                holder,
-                                ResetReason::FetchFailed,
-                            );
-                        }
-                    }
-                }
-            }
+            } => self.on_outputs_lost(ctx, worker, partition, attempt, missing),
             _ => return,
         }
         self.schedule(ctx);
+    }
+
+    /// A running reducer could not fetch `missing` `(map task, holder)` outputs: a task
+    /// still recorded as done on that holder is executed again (its completion will be
+    /// announced); one already done elsewhere is announced to this reducer at once.
+    fn on_outputs_lost(
+        &mut self,
+        ctx: &mut Ctx<'_, MrNode>,
+        worker: u32,
+        partition: u32,
+        attempt: u32,
+        missing: Vec<(u32, u32)>,
+    ) {
+        let live = self.workers[worker as usize - 1].alive
+            && self
+                .reduces
+                .tasks
+                .get(partition as usize)
+                .is_some_and(|t| t.attempts.contains(&(attempt, worker)));
+        if !live {
+            return; // An abandoned or written-off attempt.
+        }
+        let mut outputs = Vec::new();
+        for (task, holder) in missing {
+            let Some(state) = self.maps.tasks.get(task as usize) else {
+                continue;
+            };
+            match state.status {
+                Status::Done { worker: at } if at == holder => {
+                    self.reset_task(ctx, TaskKind::Map, task, holder, ResetReason::FetchFailed);
+                }
+                Status::Done { worker: at } => outputs.push((task, at)),
+                Status::Idle | Status::Running => {}
+            }
+        }
+        if !outputs.is_empty() {
+            ctx.send(NodeId(worker), Msg::MapOutputsAt { attempt, outputs });
+        }
+    }
+
+    /// Paper section 3.3: every running reducer hears where the map outputs executed
+    /// again since the last round are now, and reads them from there unless it has
+    /// them already.
+    fn announce_moved(&mut self, ctx: &mut Ctx<'_, MrNode>) {
+        if self.moved.is_empty() {
+            return;
+        }
+        let moved = std::mem::take(&mut self.moved);
+        for &partition in &self.reduces.running {
+            for &(attempt, reducer) in &self.reduces.tasks[partition as usize].attempts {
+                ctx.send(
+                    NodeId(reducer),
+                    Msg::MapOutputsAt {
+                        attempt,
+                        outputs: moved.clone(),
+                    },
+                );
+            }
+        }
     }
 
     /// Handles the heartbeat: failure detection, then a ping round.
@@ -311,7 +347,16 @@ impl Master {
         }
         self.ping_seq += 1;
         for worker in 1..=self.job.config.workers {
-            let acked = self.workers[worker as usize - 1].acked;
+            // Attempts are settled out of order when a map runs beside a reduce: the
+            // worker must not take a later attempt's ack for a report of an earlier
+            // one still unsettled (it would stop re-sending it).
+            let view = &self.workers[worker as usize - 1];
+            let acked = view
+                .current
+                .iter()
+                .map(|run| run.attempt - 1)
+                .min()
+                .map_or(view.acked, |oldest| oldest.min(view.acked));
             ctx.send(
                 NodeId(worker),
                 Msg::Ping {
@@ -320,6 +365,7 @@ impl Master {
                 },
             );
         }
+        self.announce_moved(ctx);
         ctx.set_timer(self.job.config.heartbeat_interval, Timer::Heartbeat);
         self.schedule(ctx);
     }
@@ -364,7 +410,7 @@ impl Master {
             let view = &mut self.workers[worker as usize - 1];
             view.current.retain(|r| r.attempt != run.attempt);
             view.acked = view.acked.max(run.attempt);
-            self.idle_workers.insert(worker);
+            self.free_slot(worker);
             self.drop_attempt(
                 ctx,
                 run.kind,
@@ -397,7 +443,7 @@ impl Master {
         match found {
             Some(index) => {
                 view.current.remove(index);
-                self.idle_workers.insert(worker);
+                self.free_slot(worker);
                 self.phase_mut(kind).tasks[task as usize]
                     .attempts
                     .retain(|&(a, _)| a != attempt);
@@ -434,7 +480,7 @@ impl Master {
             view.acked = view.acked.max(attempt);
             if view.alive && view.current.iter().any(|run| run.attempt == attempt) {
                 view.current.retain(|run| run.attempt != attempt);
-                self.idle_workers.insert(worker);
+                self.free_slot(worker);
             }
             ctx.send(NodeId(worker), Msg::Abandon { attempt });
         }
@@ -448,6 +494,11 @@ impl Master {
         self.abandon_losers(ctx, TaskKind::Map, task);
         self.workers[worker as usize - 1].completed_maps.push(task);
         self.locations = None;
+        if !self.reduces.running.is_empty() {
+            // Executed again while reducers run: they hear of it with the next round.
+            self.moved.retain(|&(t, _)| t != task);
+            self.moved.push((task, worker));
+        }
     }
 
     fn complete_reduce(
@@ -553,6 +604,14 @@ impl Master {
         }
     }
 
+    /// Marks `worker` idle when it has a free task slot (one of its attempts ended).
+    fn free_slot(&mut self, worker: u32) {
+        let view = &self.workers[worker as usize - 1];
+        if view.alive && view.current.len() < self.job.config.slots_per_worker as usize {
+            self.idle_workers.insert(worker);
+        }
+    }
+
     /// Hands tasks to idle workers until either runs out.
     fn schedule(&mut self, ctx: &mut Ctx<'_, MrNode>) {
         if self.inert || self.finished {
@@ -563,6 +622,32 @@ impl Master {
                 break;
             };
             self.assign(ctx, worker, kind, task, backup);
+        }
+        self.schedule_re_executions(ctx);
+    }
+
+    /// Map tasks to execute again while every worker is busy: each goes beside the
+    /// reduce attempts of a worker running nothing else. Those reducers may be waiting
+    /// for exactly these outputs (they keep their slots and what they fetched, paper
+    /// section 3.3): were the map to wait for a free slot, a cluster whose every slot
+    /// holds such a reducer would wait forever.
+    fn schedule_re_executions(&mut self, ctx: &mut Ctx<'_, MrNode>) {
+        if self.maps.idle.is_empty() || self.reduces.running.is_empty() {
+            return;
+        }
+        let slots = self.job.config.slots_per_worker as usize;
+        for worker in 1..=self.job.config.workers {
+            let view = &self.workers[worker as usize - 1];
+            let only_reduces = view.alive
+                && view.current.len() == slots
+                && view.current.iter().all(|run| run.kind == TaskKind::Reduce);
+            if !only_reduces {
+                continue;
+            }
+            let Some(task) = self.maps.idle.pop_first() else {
+                return;
+            };
+            self.assign(ctx, worker, TaskKind::Map, task, false);
         }
     }
 
@@ -634,8 +719,11 @@ impl Master {
         let now = ctx.now();
         let slots = self.job.config.slots_per_worker as usize;
         let view = &mut self.workers[worker as usize - 1];
+        let beside_reduces = kind == TaskKind::Map
+            && view.current.len() == slots
+            && view.current.iter().all(|run| run.kind == TaskKind::Reduce);
         assert!(
-            view.alive && view.current.len() < slots,
+            view.alive && (view.current.len() < slots || beside_reduces),
             "assigning to a busy or dead worker {worker}"
         );
         view.current.push(Running {
@@ -1044,43 +1132,52 @@ mod tests {
         );
         assert!(!master.worker_alive(1));
         assert_eq!(master.maps_done(), 1);
-        // Both workers are still pinged: a failed one may come back.
-        let pinged: Vec<NodeId> = sends(&effects).iter().map(|(t, _)| *t).collect();
-        assert_eq!(pinged, vec![NodeId(1), NodeId(2)]);
+        // Both workers are still pinged: a failed one may come back. Map 0 then goes
+        // beside worker 2's reduce (its only slot is taken): that reducer may be
+        // waiting for it, and no worker would ever be free to run it otherwise.
+        assert_eq!(
+            sends(&effects),
+            vec![
+                (NodeId(1), Msg::Ping { seq: 1, acked: 3 }),
+                (NodeId(2), Msg::Ping { seq: 1, acked: 2 }),
+                (
+                    NodeId(2),
+                    Msg::AssignMap {
+                        task: 0,
+                        attempt: 5
+                    }
+                ),
+            ]
+        );
     }
 
     #[test]
-    fn failed_fetch_re_executes_the_missing_map_task_first() {
+    fn lost_map_output_is_executed_again_and_its_new_holder_announced_to_running_reducers() {
         let (mut master, mut parts) = in_reduce_phase();
+        // Reducer 1 (attempt 3) could not fetch map 1 from worker 2.
         master.on_message(
             &mut parts.ctx(),
             NodeId(1),
-            Msg::ReduceFailed {
+            Msg::OutputsLost {
                 partition: 0,
                 attempt: 3,
                 missing: vec![(1, 2)],
             },
         );
         let effects = parts.take_effects();
+        // Map 1 is executed again; the reduce is not reset (paper section 3.3: the
+        // reducer keeps what it fetched). Resetting it would throw away its shuffle.
         assert_eq!(
             events(&effects),
-            vec![
-                MrEvent::TaskReset {
-                    kind: TaskKind::Reduce,
-                    task: 0,
-                    worker: 1,
-                    reason: ResetReason::FetchFailed
-                },
-                MrEvent::TaskReset {
-                    kind: TaskKind::Map,
-                    task: 1,
-                    worker: 2,
-                    reason: ResetReason::FetchFailed
-                },
-            ]
+            vec![MrEvent::TaskReset {
+                kind: TaskKind::Map,
+                task: 1,
+                worker: 2,
+                reason: ResetReason::FetchFailed
+            }]
         );
-        // The map phase is open again: the free worker redoes map 1 (a new operation,
-        // op 4), not the reduce, which would fail the same way.
+        assert_eq!(master.running_on(1), Some((TaskKind::Reduce, 0, 3)));
+        // Both workers' slots hold reduces: map 1 goes beside worker 1's (attempt 5).
         assert_eq!(
             sends(&effects),
             vec![(
@@ -1091,7 +1188,52 @@ mod tests {
                 }
             )]
         );
-        assert_eq!(ops(&effects), vec![TaskKind::Map.invocation(4, 1)]);
+        // Its completion is announced to each running reduce attempt.
+        master.on_message(
+            &mut parts.ctx(),
+            NodeId(1),
+            Msg::MapDone {
+                task: 1,
+                attempt: 5,
+            },
+        );
+        // Not one message per re-executed task and reducer: the announcement goes out
+        // with the next heartbeat round, to each running reduce attempt.
+        assert!(sends(&parts.take_effects()).is_empty());
+        master.on_timer(&mut parts.ctx(), Timer::Heartbeat);
+        let announced = |attempt| Msg::MapOutputsAt {
+            attempt,
+            outputs: vec![(1, 1)],
+        };
+        let told: Vec<(NodeId, Msg)> = sends(&parts.take_effects())
+            .into_iter()
+            .filter(|(_, msg)| matches!(msg, Msg::MapOutputsAt { .. }))
+            .collect();
+        assert_eq!(
+            told,
+            vec![(NodeId(1), announced(3)), (NodeId(2), announced(4))]
+        );
+        // Announced once: the next round has nothing to say.
+        master.on_timer(&mut parts.ctx(), Timer::Heartbeat);
+        assert!(
+            !sends(&parts.take_effects())
+                .iter()
+                .any(|(_, msg)| matches!(msg, Msg::MapOutputsAt { .. }))
+        );
+        // A late reminder naming the old holder is answered with the new location,
+        // not a second re-execution.
+        master.on_message(
+            &mut parts.ctx(),
+            NodeId(1),
+            Msg::OutputsLost {
+                partition: 0,
+                attempt: 3,
+                missing: vec![(1, 7)],
+            },
+        );
+        let effects = parts.take_effects();
+        assert!(events(&effects).is_empty());
+        assert_eq!(sends(&effects), vec![(NodeId(1), announced(3))]);
     }
 
     #[test]
@@ -1334,17 +1476,34 @@ mod tests {
             events(&effects),
             vec![MrEvent::WorkerReadmitted { worker: 1 }]
         );
-        // It gets the map task its own failure made necessary.
-        assert_eq!(
-            sends(&effects),
-            vec![(
-                NodeId(1),
-                Msg::AssignMap {
-                    task: 0,
-                    attempt: 5
-                }
-            )]
+        // The map task its failure made necessary already runs beside worker 2's
+        // reduce (attempt 5): nothing to hand out until it completes.
+        assert!(sends(&effects).is_empty());
+        master.on_message(
+            &mut parts.ctx(),
+            NodeId(2),
+            Msg::MapDone {
+                task: 0,
+                attempt: 5,
+            },
         );
+        // Then the readmitted worker gets fresh work: the reduce its failure reset. Were
+        // it still counted as failed (or busy with its old attempt 3), reduce 0 would
+        // wait.
+        let assigned: Vec<(NodeId, Msg)> = sends(&parts.take_effects())
+            .into_iter()
+            .filter(|(_, msg)| matches!(msg, Msg::AssignReduce { .. }))
+            .collect();
+        assert_eq!(assigned.len(), 1);
+        assert_eq!(assigned[0].0, NodeId(1));
+        assert!(matches!(
+            assigned[0].1,
+            Msg::AssignReduce {
+                partition: 0,
+                attempt: 6,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -173,7 +173,7 @@ use crate::liveness::LivenessPhase;
 pub use checker::{JobSummary, LiveCheck, check, liveness};
 pub use corpus::{
     Corpus, LocalDisk, MapOutput, Zipf, expected_partitions, merge_counts, mix64, partition_counts,
-    partition_of, word_count,
+    partition_of, untag, word_count,
 };
 pub use master::{Master, NaiveMaster};
 pub use model::{
@@ -964,15 +964,29 @@ pub enum Msg {
         /// The sorted partition (sort job).
         sorted: Option<SortOutput>,
     },
-    /// Worker to master: reduce attempt failed, these `(map task, worker)` outputs
-    /// could not be fetched.
-    ReduceFailed {
+    /// Worker to master: reduce attempt `attempt` could not fetch these `(map task,
+    /// worker)` outputs (the mapper said it lacks them, or never answered). The reducer
+    /// keeps what it fetched and waits for [`Msg::MapOutputsAt`]; it sends this again
+    /// every `fetch_timeout` until then.
+    OutputsLost {
         /// Partition id.
         partition: u32,
         /// The attempt.
         attempt: u32,
         /// Map outputs that could not be fetched, with the worker that should hold them.
         missing: Vec<(u32, u32)>,
+    },
+    /// Master to a reducer: these map tasks were executed again, their outputs are on
+    /// these workers (paper section 3.3: reducers are notified of a re-execution and
+    /// read from the new worker whatever they have not read yet). Sent with each
+    /// heartbeat round (one message per reduce attempt, not one per map task: a
+    /// thousand re-executions times a thousand reducers would queue the master's link
+    /// for longer than the failure timeout), and in answer to [`Msg::OutputsLost`].
+    MapOutputsAt {
+        /// The reduce attempt told.
+        attempt: u32,
+        /// `(map task, worker holding its output now)`.
+        outputs: Vec<(u32, u32)>,
     },
     /// Reducer to mapper: send me `partition` of these map outputs.
     Fetch {
@@ -989,10 +1003,13 @@ pub enum Msg {
         partition: u32,
         /// The reducer's attempt.
         attempt: u32,
+        /// Requested map tasks whose output this reply carries.
+        served: Vec<u32>,
         /// Requested map tasks this worker has no output for.
         missing: Vec<u32>,
-        /// `(word, count)` pairs of the outputs it has, concatenated (word count).
-        counts: Vec<(u32, u64)>,
+        /// `(map task, word, count)` entries of the outputs it has (word count): tagged
+        /// by map task so a reducer merges each map output once.
+        counts: Vec<(u32, u32, u64)>,
         /// The runs of the outputs it has, by map task (sort job).
         runs: Vec<SortRun>,
     },
@@ -1199,16 +1216,20 @@ pub fn message_size(msg: &Msg) -> u64 {
                 ids(locations.0.workers.len() + locations.0.starts.len() + locations.0.tasks.len())
             }
             Msg::ReduceDone { counts, .. } | Msg::NaiveResult { counts, .. } => pairs(counts.len()),
-            Msg::ReduceFailed { missing, .. } => ids(2 * missing.len()),
+            Msg::OutputsLost { missing, .. } => ids(2 * missing.len()),
+            Msg::MapOutputsAt { outputs, .. } => ids(2 * outputs.len()),
             Msg::Pong { more, .. } => ids(more.len()),
             Msg::Fetch { tasks, .. } => ids(tasks.len()),
             Msg::FetchReply {
+                served,
                 missing,
                 counts,
                 runs,
                 ..
             } => {
-                ids(missing.len()) + pairs(counts.len()) + runs.iter().map(|r| r.bytes).sum::<u64>()
+                ids(served.len() + missing.len())
+                    + pairs(counts.len())
+                    + runs.iter().map(|r| r.bytes).sum::<u64>()
             }
             Msg::NaiveAssign { tasks } => ids(tasks.len()),
         }
@@ -1292,7 +1313,7 @@ pub fn message_digest(msg: &Msg) -> u64 {
                 d.add(output.checksum);
             }
         }
-        Msg::ReduceFailed {
+        Msg::OutputsLost {
             partition,
             attempt,
             missing,
@@ -1319,6 +1340,7 @@ pub fn message_digest(msg: &Msg) -> u64 {
         Msg::FetchReply {
             partition,
             attempt,
+            served: _,
             missing,
             counts,
             runs,
@@ -1329,7 +1351,11 @@ pub fn message_digest(msg: &Msg) -> u64 {
             for &task in missing {
                 d.add(u64::from(task));
             }
-            d.add_pairs(counts);
+            d.add(counts.len() as u64);
+            for &(task, word, count) in counts {
+                d.add((u64::from(task) << 32) ^ u64::from(word));
+                d.add(count);
+            }
             for run in runs {
                 d.add((u64::from(run.task) << 32) ^ run.records);
                 d.add(run.checksum);
@@ -1338,6 +1364,13 @@ pub fn message_digest(msg: &Msg) -> u64 {
         Msg::Abandon { attempt } => {
             d = Digest::new(12);
             d.add(u64::from(*attempt));
+        }
+        Msg::MapOutputsAt { attempt, outputs } => {
+            d = Digest::new(13);
+            d.add(u64::from(*attempt));
+            for &(task, holder) in outputs {
+                d.add((u64::from(task) << 32) ^ u64::from(holder));
+            }
         }
         Msg::NaiveAssign { tasks } => {
             d = Digest::new(10);
@@ -1541,8 +1574,9 @@ mod size_tests {
         let reply = Msg::FetchReply {
             partition: 0,
             attempt: 1,
+            served: Vec::new(),
             missing: vec![3, 4],
-            counts: (0..1_000).map(|word| (word, 1)).collect(),
+            counts: (0..1_000).map(|word| (0, word, 1)).collect(),
             runs: Vec::new(),
         };
         assert_eq!(message_size(&ping), 100);

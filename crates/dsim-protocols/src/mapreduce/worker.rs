@@ -11,14 +11,15 @@
 
 use super::{
     Job, JobKind, LocalDisk, Locations, MapOutput, MrNode, Msg, PAIR_BYTES, SortOutput, SortRun,
-    Timer, merge_counts, model::scale, sort_run, word_count,
+    Timer, merge_counts, model::scale, sort_run, untag, word_count,
 };
 use dsim_core::{Ctx, Delay, NodeId, Observation, SimDuration, SimTime, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// A reducer asks each mapper this many times, `fetch_timeout` apart, before it
-/// reports the mapper's outputs missing.
+/// reports the mapper's outputs lost (and waits for the master to say where they were
+/// produced again).
 pub const FETCH_ROUNDS: u32 = 3;
 
 /// The master's node id.
@@ -88,14 +89,20 @@ struct Fetching {
     partition: u32,
     attempt: u32,
     locations: Locations,
-    /// Mappers not yet answered: worker id -> row of the location table.
-    pending: BTreeMap<u32, usize>,
+    /// Mappers not yet answered: worker id -> the map tasks still expected from it.
+    pending: BTreeMap<u32, Vec<u32>>,
     /// Mappers not asked yet (with `fetch_parallelism`), in order: (worker id, row).
     waiting: VecDeque<(u32, usize)>,
+    /// `have[t]`: the output of map task `t` is merged in (each one exactly once).
+    have: Vec<bool>,
+    /// Map tasks whose holder lost them or never answered (task -> that holder),
+    /// reported to the master; waiting for [`Msg::MapOutputsAt`].
+    lost: BTreeMap<u32, u32>,
     received: Vec<(u32, u64)>,
     runs: Vec<SortRun>,
     round: u32,
-    timer: TimerId,
+    /// The fetch timeout (none before the first fetch is sent).
+    timer: Option<TimerId>,
     variability: f64,
     started: SimTime,
     /// When the disk has read this worker's own map outputs for the partition.
@@ -118,6 +125,14 @@ struct Fetched {
     variability: f64,
     started: SimTime,
     local_read_done: SimTime,
+}
+
+/// What a mapper sent back to a fetch.
+struct Reply {
+    served: Vec<u32>,
+    missing: Vec<u32>,
+    counts: Vec<(u32, u32, u64)>,
+    runs: Vec<SortRun>,
 }
 
 /// A worker node (`1..=W`).
@@ -233,7 +248,16 @@ impl Worker {
                 );
             }
             Msg::AssignMap { task, attempt } => {
-                if !self.take_assignment(ctx, attempt) || task >= self.job.config.map_tasks {
+                // A map the master sends while every slot holds a reduce attempt is a
+                // re-execution those reducers may be waiting for: it runs beside them.
+                let beside_reduces = self.running_attempts().len()
+                    == self.job.config.slots_per_worker as usize
+                    && std::iter::once(&self.work).chain(&self.parked).all(|work| {
+                        matches!(work, Work::Idle | Work::Fetching(_) | Work::Reducing { .. })
+                    });
+                if !self.take_assignment(ctx, attempt, beside_reduces)
+                    || task >= self.job.config.map_tasks
+                {
                     return;
                 }
                 self.start_map(ctx, task, attempt);
@@ -250,13 +274,26 @@ impl Worker {
             } => self.serve_fetch(ctx, source, partition, attempt, tasks),
             Msg::FetchReply {
                 attempt,
+                served,
                 missing,
                 counts,
                 runs,
                 ..
             } => {
                 self.select(attempt);
-                self.on_fetch_reply(ctx, source, attempt, missing, counts, runs);
+                let reply = Reply {
+                    served,
+                    missing,
+                    counts,
+                    runs,
+                };
+                self.on_fetch_reply(ctx, source, attempt, reply);
+            }
+            Msg::MapOutputsAt { attempt, outputs } if source == MASTER => {
+                self.select(attempt);
+                for (task, holder) in outputs {
+                    self.on_map_output_at(ctx, attempt, task, holder);
+                }
             }
             Msg::Abandon { attempt } if source == MASTER && attempt != 0 => {
                 self.select(attempt);
@@ -382,7 +419,11 @@ impl Worker {
         match std::mem::replace(&mut self.work, Work::Idle) {
             Work::Idle => {}
             Work::Mapping { timer, .. } | Work::Reducing { timer, .. } => ctx.cancel_timer(timer),
-            Work::Fetching(fetching) => ctx.cancel_timer(fetching.timer),
+            Work::Fetching(fetching) => {
+                if let Some(timer) = fetching.timer {
+                    ctx.cancel_timer(timer);
+                }
+            }
         }
         if let Some((owner, start, end)) = self.reservation
             && owner == attempt
@@ -397,14 +438,16 @@ impl Worker {
     /// Accepts a fresh assignment onto a free slot: the current work is parked when a
     /// slot is free; when every slot is busy the master believes one free, so the
     /// oldest attempt (the lowest id) is no longer wanted and is dropped. With one slot
-    /// that drops whatever this worker was doing. False for a stale copy.
-    fn take_assignment(&mut self, ctx: &mut Ctx<'_, MrNode>, attempt: u32) -> bool {
+    /// that drops whatever this worker was doing. `extra`: a map sent while every slot
+    /// holds a reduce attempt (a re-execution they may wait for) runs beside them
+    /// instead. False for a stale copy.
+    fn take_assignment(&mut self, ctx: &mut Ctx<'_, MrNode>, attempt: u32, extra: bool) -> bool {
         if attempt <= self.highest_attempt {
             return false;
         }
         self.highest_attempt = attempt;
         let busy = self.running_attempts();
-        if busy.len() >= self.job.config.slots_per_worker as usize {
+        if busy.len() >= self.job.config.slots_per_worker as usize && !extra {
             if let Some(&oldest) = busy.iter().min() {
                 self.select(oldest);
             }
@@ -516,9 +559,15 @@ impl Worker {
                 .collect(),
         };
         let bytes = counts.len() as u64 * PAIR_BYTES + runs.iter().map(|r| r.bytes).sum::<u64>();
+        let served = tasks
+            .iter()
+            .copied()
+            .filter(|task| missing.binary_search(task).is_err())
+            .collect();
         let reply = Msg::FetchReply {
             partition,
             attempt,
+            served,
             missing,
             counts,
             runs,
@@ -541,7 +590,8 @@ impl Worker {
         ctx.send(MASTER, msg);
     }
 
-    /// Accepts a reduce assignment (unless stale) and asks every mapper for its share.
+    /// Accepts a reduce assignment (unless stale), reads its own map outputs from the
+    /// local disk and asks the other mappers for their share.
     fn start_fetching(
         &mut self,
         ctx: &mut Ctx<'_, MrNode>,
@@ -549,172 +599,147 @@ impl Worker {
         attempt: u32,
         locations: Locations,
     ) {
-        if !self.take_assignment(ctx, attempt) {
+        if !self.take_assignment(ctx, attempt, false) {
             return;
         }
         let variability = self.draw_variability(ctx);
         let table = Arc::clone(&locations.0);
+        let mut have = vec![false; self.job.config.map_tasks as usize];
         let mut received = Vec::new();
         let mut runs = Vec::new();
-        let mut pending = BTreeMap::new();
         let mut waiting = VecDeque::new();
-        let mut missing = Vec::new();
+        let mut lost = Vec::new();
         let mut local_bytes = 0;
         for (row, &holder) in table.workers.iter().enumerate() {
             let tasks = table.tasks_of(row);
             if holder == self.id.0 {
                 // Our own disk: no message needed.
-                let mut lost = Vec::new();
-                self.disk.read(partition, tasks, &mut received, &mut lost);
-                if self.job.config.job == JobKind::Sort {
-                    runs.extend(
-                        tasks
-                            .iter()
-                            .filter(|&&task| self.disk.has(task))
-                            .map(|&task| {
-                                sort_run(&self.job.config, self.job.seed, task, partition)
-                            }),
-                    );
+                let mut entries = Vec::new();
+                let mut gone = Vec::new();
+                self.disk.read(partition, tasks, &mut entries, &mut gone);
+                received = untag(entries);
+                for &task in tasks {
+                    if !self.disk.has(task) {
+                        continue;
+                    }
+                    have[task as usize] = true;
+                    if self.job.config.job == JobKind::Sort {
+                        runs.push(sort_run(&self.job.config, self.job.seed, task, partition));
+                    }
                 }
                 local_bytes = received.len() as u64 * PAIR_BYTES
                     + runs.iter().map(|r: &SortRun| r.bytes).sum::<u64>();
-                missing.extend(lost.into_iter().map(|task| (task, holder)));
-            } else if self.job.config.fetch_parallelism > 0 {
-                waiting.push_back((holder, row));
+                lost.extend(gone);
             } else {
-                ctx.send(
-                    NodeId(holder),
-                    Msg::Fetch {
-                        partition,
-                        attempt,
-                        tasks: tasks.to_vec(),
-                    },
-                );
-                pending.insert(holder, row);
+                waiting.push_back((holder, row));
             }
         }
         // Each reducer starts its window at another mapper (rotated by partition):
         // were every reducer to ask mappers 1, 2, 3, ... in the same order, they would
         // all queue at the same few mappers and move through the cluster as a convoy.
-        if !waiting.is_empty() {
+        if !waiting.is_empty() && self.job.config.fetch_parallelism > 0 {
             let shift = partition as usize % waiting.len();
             waiting.rotate_left(shift);
-        }
-        if missing.is_empty() {
-            while pending.len() < self.job.config.fetch_parallelism as usize
-                && let Some((holder, row)) = waiting.pop_front()
-            {
-                ctx.send(
-                    NodeId(holder),
-                    Msg::Fetch {
-                        partition,
-                        attempt,
-                        tasks: table.tasks_of(row).to_vec(),
-                    },
-                );
-                pending.insert(holder, row);
-            }
         }
         let started = ctx.now();
         // Our own outputs are read from the local disk, like a served fetch.
         let local_ns = self.job.disk_ns(self.id, local_bytes, 1.0);
         let local_read_done = self.use_disk(started, local_ns, attempt);
-        if !missing.is_empty() {
-            self.report(
-                ctx,
-                attempt,
-                Msg::ReduceFailed {
-                    partition,
-                    attempt,
-                    missing,
-                },
-            );
-        } else if pending.is_empty() {
-            let fetched = Fetched {
-                received,
-                runs,
-                variability,
-                started,
-                local_read_done,
-            };
-            self.start_reducing(ctx, partition, attempt, fetched);
-        } else {
-            let timer = ctx.set_timer(
+        let mut fetching = Box::new(Fetching {
+            partition,
+            attempt,
+            locations,
+            pending: BTreeMap::new(),
+            waiting,
+            have,
+            lost: BTreeMap::new(),
+            received,
+            runs,
+            round: 1,
+            timer: None,
+            variability,
+            started,
+            local_read_done,
+        });
+        let holder = self.id.0;
+        let lost: Vec<(u32, u32)> = lost.into_iter().map(|task| (task, holder)).collect();
+        Self::mark_lost(ctx, &mut fetching, lost);
+        self.work = Work::Fetching(fetching);
+        self.fill_window(ctx);
+        if let Work::Fetching(fetching) = &mut self.work {
+            fetching.timer = Some(ctx.set_timer(
                 self.job.config.fetch_timeout,
                 Timer::FetchTimeout { attempt, round: 1 },
-            );
-            self.work = Work::Fetching(Box::new(Fetching {
-                partition,
-                attempt,
-                locations,
-                pending,
-                waiting,
-                received,
-                runs,
-                round: 1,
-                timer,
-                variability,
-                started,
-                local_read_done,
-            }));
+            ));
         }
     }
 
-    fn on_fetch_reply(
-        &mut self,
-        ctx: &mut Ctx<'_, MrNode>,
-        source: NodeId,
-        attempt: u32,
-        missing: Vec<u32>,
-        counts: Vec<(u32, u64)>,
-        runs: Vec<SortRun>,
-    ) {
+    /// Records `(task, holder)` outputs as lost and tells the master, which re-executes
+    /// them (or says where they are now).
+    fn mark_lost(ctx: &mut Ctx<'_, MrNode>, fetching: &mut Fetching, lost: Vec<(u32, u32)>) {
+        let lost: Vec<(u32, u32)> = lost
+            .into_iter()
+            .filter(|&(task, _)| !fetching.have[task as usize])
+            .collect();
+        if lost.is_empty() {
+            return;
+        }
+        fetching.lost.extend(lost.iter().copied());
+        ctx.send(
+            MASTER,
+            Msg::OutputsLost {
+                partition: fetching.partition,
+                attempt: fetching.attempt,
+                missing: lost,
+            },
+        );
+    }
+
+    /// Asks `holder` for `tasks` (those not merged yet) and adds them to what it owes.
+    fn ask(ctx: &mut Ctx<'_, MrNode>, fetching: &mut Fetching, holder: u32, tasks: &[u32]) {
+        let tasks: Vec<u32> = tasks
+            .iter()
+            .copied()
+            .filter(|&task| !fetching.have[task as usize])
+            .collect();
+        if tasks.is_empty() {
+            return;
+        }
+        ctx.send(
+            NodeId(holder),
+            Msg::Fetch {
+                partition: fetching.partition,
+                attempt: fetching.attempt,
+                tasks: tasks.clone(),
+            },
+        );
+        let owed = fetching.pending.entry(holder).or_default();
+        owed.extend(tasks);
+        owed.sort_unstable();
+        owed.dedup();
+    }
+
+    /// Asks further mappers while fewer than `fetch_parallelism` (all of them when 0)
+    /// owe a reply; starts the reduce once every map output is merged.
+    fn fill_window(&mut self, ctx: &mut Ctx<'_, MrNode>) {
         let Work::Fetching(fetching) = &mut self.work else {
             return;
         };
-        if fetching.attempt != attempt || fetching.pending.remove(&source.0).is_none() {
-            return; // A stale or duplicate reply.
+        let window = match self.job.config.fetch_parallelism {
+            0 => usize::MAX,
+            n => n as usize,
+        };
+        while fetching.pending.len() < window
+            && let Some((holder, row)) = fetching.waiting.pop_front()
+        {
+            let table = Arc::clone(&fetching.locations.0);
+            Self::ask(ctx, fetching, holder, table.tasks_of(row));
         }
-        if !missing.is_empty() {
-            // The mapper lost these outputs (it restarted): the master must redo them.
-            let partition = fetching.partition;
-            ctx.cancel_timer(fetching.timer);
-            let missing = missing.into_iter().map(|task| (task, source.0)).collect();
-            self.report(
-                ctx,
-                attempt,
-                Msg::ReduceFailed {
-                    partition,
-                    attempt,
-                    missing,
-                },
-            );
-            return;
-        }
-        fetching.received.extend(counts);
-        fetching.runs.extend(runs);
-        if let Some((holder, row)) = fetching.waiting.pop_front() {
-            // A window of fetch_parallelism fetches: ask the next mapper, and count the
-            // timeout rounds afresh, since this mapper answered.
-            ctx.send(
-                NodeId(holder),
-                Msg::Fetch {
-                    partition: fetching.partition,
-                    attempt,
-                    tasks: fetching.locations.0.tasks_of(row).to_vec(),
-                },
-            );
-            fetching.pending.insert(holder, row);
-            ctx.cancel_timer(fetching.timer);
-            fetching.round = 1;
-            fetching.timer = ctx.set_timer(
-                self.job.config.fetch_timeout,
-                Timer::FetchTimeout { attempt, round: 1 },
-            );
-        }
-        if fetching.pending.is_empty() {
-            ctx.cancel_timer(fetching.timer);
-            let partition = fetching.partition;
+        if fetching.pending.is_empty() && fetching.waiting.is_empty() && fetching.lost.is_empty() {
+            if let Some(timer) = fetching.timer.take() {
+                ctx.cancel_timer(timer);
+            }
+            let (partition, attempt) = (fetching.partition, fetching.attempt);
             let fetched = Fetched {
                 received: std::mem::take(&mut fetching.received),
                 runs: std::mem::take(&mut fetching.runs),
@@ -726,6 +751,146 @@ impl Worker {
         }
     }
 
+    /// A mapper answered: merge the outputs not merged yet (a second copy of one map
+    /// task's output is dropped), report the ones it lacks, ask the next mapper.
+    fn on_fetch_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, MrNode>,
+        source: NodeId,
+        attempt: u32,
+        reply: Reply,
+    ) {
+        let Work::Fetching(fetching) = &mut self.work else {
+            return;
+        };
+        if fetching.attempt != attempt {
+            return; // A reply to an abandoned attempt.
+        }
+        let Some(owed) = fetching.pending.get_mut(&source.0) else {
+            return; // A duplicate reply (to a re-sent fetch).
+        };
+        // Only what this mapper still owed can be lost there: a task asked elsewhere
+        // since (it was executed again) is waited for from its new holder.
+        let lost: Vec<(u32, u32)> = reply
+            .missing
+            .iter()
+            .filter(|task| owed.binary_search(task).is_ok())
+            .map(|&task| (task, source.0))
+            .collect();
+        owed.retain(|task| {
+            reply.served.binary_search(task).is_err() && reply.missing.binary_search(task).is_err()
+        });
+        let answered = owed.is_empty();
+        if answered {
+            fetching.pending.remove(&source.0);
+        }
+        let new: Vec<u32> = reply
+            .served
+            .iter()
+            .copied()
+            .filter(|&task| !fetching.have[task as usize])
+            .collect();
+        for &task in &new {
+            fetching.have[task as usize] = true;
+            fetching.lost.remove(&task);
+        }
+        let is_new = |task: u32| new.binary_search(&task).is_ok();
+        fetching.received.extend(
+            reply
+                .counts
+                .iter()
+                .filter(|&&(task, _, _)| is_new(task))
+                .map(|&(_, word, count)| (word, count)),
+        );
+        fetching
+            .runs
+            .extend(reply.runs.iter().filter(|run| is_new(run.task)).copied());
+        Self::mark_lost(ctx, fetching, lost);
+        let waiting = fetching.waiting.len();
+        self.fill_window(ctx);
+        if let Work::Fetching(fetching) = &mut self.work
+            && fetching.attempt == attempt
+            && fetching.waiting.len() < waiting
+        {
+            // A window of fetch_parallelism fetches moved on to the next mapper: count
+            // the timeout rounds afresh, since this mapper answered.
+            if let Some(timer) = fetching.timer.take() {
+                ctx.cancel_timer(timer);
+            }
+            fetching.round = 1;
+            fetching.timer = Some(ctx.set_timer(
+                self.job.config.fetch_timeout,
+                Timer::FetchTimeout { attempt, round: 1 },
+            ));
+        }
+    }
+
+    /// The master says map task `task`'s output is on `holder` (it was executed again):
+    /// fetch it from there unless it is merged already.
+    fn on_map_output_at(
+        &mut self,
+        ctx: &mut Ctx<'_, MrNode>,
+        attempt: u32,
+        task: u32,
+        holder: u32,
+    ) {
+        let Work::Fetching(fetching) = &mut self.work else {
+            return;
+        };
+        if fetching.attempt != attempt
+            || task >= self.job.config.map_tasks
+            || fetching.have[task as usize]
+        {
+            return;
+        }
+        fetching.lost.remove(&task);
+        if fetching
+            .pending
+            .get(&holder)
+            .is_some_and(|owed| owed.binary_search(&task).is_ok())
+        {
+            return; // Already asked there.
+        }
+        // No longer expected from where it was: only the new copy is waited for.
+        for owed in fetching.pending.values_mut() {
+            owed.retain(|&t| t != task);
+        }
+        fetching.pending.retain(|_, owed| !owed.is_empty());
+        if holder == self.id.0 {
+            // Executed again on this very machine: read it from the local disk.
+            let partition = fetching.partition;
+            fetching.pending.entry(holder).or_default().push(task);
+            let mut counts = Vec::new();
+            let mut missing = Vec::new();
+            self.disk
+                .read(partition, &[task], &mut counts, &mut missing);
+            let served = if missing.is_empty() {
+                vec![task]
+            } else {
+                Vec::new()
+            };
+            let runs = match self.job.config.job {
+                JobKind::Sort if missing.is_empty() => {
+                    vec![sort_run(&self.job.config, self.job.seed, task, partition)]
+                }
+                _ => Vec::new(),
+            };
+            let reply = Reply {
+                served,
+                missing,
+                counts,
+                runs,
+            };
+            self.on_fetch_reply(ctx, self.id, attempt, reply);
+            return;
+        }
+        Self::ask(ctx, fetching, holder, &[task]);
+        self.fill_window(ctx);
+    }
+
+    /// A fetch round timed out: ask the silent mappers again; after [`FETCH_ROUNDS`]
+    /// report their outputs lost, go on with the next mappers, and keep reminding the
+    /// master of the outputs still lost (the report may have been lost).
     fn on_fetch_timeout(&mut self, ctx: &mut Ctx<'_, MrNode>, attempt: u32, round: u32) {
         let Work::Fetching(fetching) = &mut self.work else {
             return;
@@ -733,43 +898,38 @@ impl Worker {
         if fetching.attempt != attempt || fetching.round != round {
             return;
         }
-        if round < FETCH_ROUNDS {
-            for (&holder, &row) in &fetching.pending {
+        let next = if round < FETCH_ROUNDS && !fetching.pending.is_empty() {
+            for (&holder, owed) in &fetching.pending {
                 ctx.send(
                     NodeId(holder),
                     Msg::Fetch {
                         partition: fetching.partition,
                         attempt,
-                        tasks: fetching.locations.0.tasks_of(row).to_vec(),
+                        tasks: owed.clone(),
                     },
                 );
             }
-            fetching.round = round + 1;
-            fetching.timer = ctx.set_timer(
-                self.job.config.fetch_timeout,
-                Timer::FetchTimeout {
-                    attempt,
-                    round: round + 1,
-                },
-            );
-            return;
-        }
-        let table = &fetching.locations.0;
-        let missing = fetching
-            .pending
-            .iter()
-            .flat_map(|(&holder, &row)| table.tasks_of(row).iter().map(move |&task| (task, holder)))
-            .collect();
-        let partition = fetching.partition;
-        self.report(
-            ctx,
-            attempt,
-            Msg::ReduceFailed {
-                partition,
+            round + 1
+        } else {
+            let silent = std::mem::take(&mut fetching.pending);
+            let mut lost: Vec<(u32, u32)> = silent
+                .into_iter()
+                .flat_map(|(holder, owed)| owed.into_iter().map(move |task| (task, holder)))
+                .collect();
+            // Still lost from earlier rounds: say so again.
+            lost.extend(std::mem::take(&mut fetching.lost));
+            Self::mark_lost(ctx, fetching, lost);
+            1
+        };
+        fetching.round = next;
+        fetching.timer = Some(ctx.set_timer(
+            self.job.config.fetch_timeout,
+            Timer::FetchTimeout {
                 attempt,
-                missing,
+                round: next,
             },
-        );
+        ));
+        self.fill_window(ctx);
     }
 
     /// Every map output is here: merge (the real reduce work) and simulate its time,
@@ -1123,19 +1283,20 @@ mod tests {
             sends(effects).iter().map(|(t, _)| *t).collect()
         };
         assert_eq!(asked(&parts.take_effects()), vec![NodeId(3), NodeId(4)]);
-        let empty = Msg::FetchReply {
+        let empty = |task: u32| Msg::FetchReply {
             partition: 1,
             attempt: 3,
+            served: vec![task],
             missing: Vec::new(),
             counts: Vec::new(),
             runs: Vec::new(),
         };
-        w.on_message(&mut parts.ctx(), NodeId(3), empty.clone());
+        w.on_message(&mut parts.ctx(), NodeId(3), empty(1));
         assert_eq!(asked(&parts.take_effects()), vec![NodeId(5)]);
-        w.on_message(&mut parts.ctx(), NodeId(4), empty.clone());
+        w.on_message(&mut parts.ctx(), NodeId(4), empty(2));
         assert_eq!(asked(&parts.take_effects()), vec![NodeId(2)]);
-        w.on_message(&mut parts.ctx(), NodeId(5), empty.clone());
-        w.on_message(&mut parts.ctx(), NodeId(2), empty);
+        w.on_message(&mut parts.ctx(), NodeId(5), empty(3));
+        w.on_message(&mut parts.ctx(), NodeId(2), empty(0));
         // All four answered: the reduce computation starts (its timer is set).
         assert!(matches!(w.work, Work::Reducing { .. }));
     }
@@ -1187,6 +1348,10 @@ mod tests {
         let expected = MapOutput::compute(job.corpus.split(0), 2);
         let mut pairs = Vec::new();
         expected.append_partition(1, &mut pairs);
+        let tagged = pairs
+            .into_iter()
+            .map(|(word, count)| (0, word, count))
+            .collect();
         // Task 3 never ran here (or was lost in a crash): the reducer must hear so.
         assert_eq!(
             sends(&parts.take_effects()),
@@ -1195,8 +1360,9 @@ mod tests {
                 Msg::FetchReply {
                     partition: 1,
                     attempt: 9,
+                    served: vec![0],
                     missing: vec![3],
-                    counts: pairs,
+                    counts: tagged,
                     runs: Vec::new(),
                 }
             )]
@@ -1277,9 +1443,16 @@ mod tests {
     }
 
     #[test]
-    fn reducer_retries_a_silent_mapper_then_reports_its_outputs_missing() {
-        let job = job(3, 2, 1, 20, |_| {});
+    fn reducer_that_lost_a_mapper_mid_shuffle_finishes_from_the_re_executed_copy() {
+        // Map 0 is on worker 2, map 1 on worker 3, which dies after the reducer (worker
+        // 1) asked it. The reducer keeps map 0's output, reports map 1 lost, and when
+        // the master says map 1 ran again on worker 4 it fetches only that from there.
+        let job = job(4, 2, 2, 40, |_| {});
         let (mut w, mut parts) = worker(1, &job);
+        let (mut w2, mut parts2) = worker(2, &job);
+        run_map(&mut w2, &mut parts2, 0, 1);
+        let (mut w4, mut parts4) = worker(4, &job);
+        run_map(&mut w4, &mut parts4, 1, 2);
         w.on_message(
             &mut parts.ctx(),
             MASTER,
@@ -1289,22 +1462,23 @@ mod tests {
                 locations: locations(vec![(0, 2), (1, 3)]),
             },
         );
+        let fetches = sends(&parts.take_effects());
+        assert_eq!(fetches.len(), 2);
+        // Worker 2 answers (twice: a duplicated reply must not double map 0's counts).
+        let (_, to_2) = fetches
+            .iter()
+            .find(|(t, _)| *t == NodeId(2))
+            .unwrap()
+            .clone();
+        w2.on_message(&mut parts2.ctx(), NodeId(1), to_2);
+        let replies = sends(&parts2.take_effects());
+        assert_eq!(replies.len(), 1);
+        w.on_message(&mut parts.ctx(), NodeId(2), replies[0].1.clone());
+        w.on_message(&mut parts.ctx(), NodeId(2), replies[0].1.clone());
         parts.take_effects();
-        // Worker 2 answers with nothing; worker 3 is dead.
-        w.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::FetchReply {
-                partition: 0,
-                attempt: 3,
-                missing: Vec::new(),
-                counts: Vec::new(),
-                runs: Vec::new(),
-            },
-        );
+        // Worker 3 stays silent: asked again each round, then reported lost.
         for round in 1..FETCH_ROUNDS {
             w.on_timer(&mut parts.ctx(), Timer::FetchTimeout { attempt: 3, round });
-            // Only the silent mapper is asked again.
             let again: Vec<NodeId> = sends(&parts.take_effects())
                 .iter()
                 .map(|(t, _)| *t)
@@ -1322,14 +1496,61 @@ mod tests {
             sends(&parts.take_effects()),
             vec![(
                 MASTER,
-                Msg::ReduceFailed {
+                Msg::OutputsLost {
                     partition: 0,
                     attempt: 3,
                     missing: vec![(1, 3)],
                 }
             )]
         );
-        assert_eq!(w.running_attempt(), 0);
+        // The attempt carries on: it was not given up (the old model restarted it).
+        assert_eq!(w.running_attempt(), 3);
+        // The master announces map 1's new copy (twice: the second is ignored).
+        let at = Msg::MapOutputsAt {
+            attempt: 3,
+            outputs: vec![(1, 4)],
+        };
+        w.on_message(&mut parts.ctx(), MASTER, at.clone());
+        w.on_message(&mut parts.ctx(), MASTER, at);
+        let fetches = sends(&parts.take_effects());
+        assert_eq!(
+            fetches,
+            vec![(
+                NodeId(4),
+                Msg::Fetch {
+                    partition: 0,
+                    attempt: 3,
+                    tasks: vec![1],
+                }
+            )]
+        );
+        w4.on_message(&mut parts4.ctx(), NodeId(1), fetches[0].1.clone());
+        for (_, reply) in sends(&parts4.take_effects()) {
+            w.on_message(&mut parts.ctx(), NodeId(4), reply);
+        }
+        let effects = parts.take_effects();
+        let reduce_timer = timers(&effects)
+            .into_iter()
+            .map(|(_, t)| t)
+            .find(|t| *t == Timer::TaskDone { attempt: 3 })
+            .expect("the reduce starts once map 1's copy is in");
+        w.on_timer(&mut parts.ctx(), reduce_timer);
+        let expected = expected_partitions(job.corpus.words(), job.config.vocabulary, 2);
+        // Exactly the sequential count's partition 0: map 0 once (despite its doubled
+        // reply), map 1 once (from worker 4). A dropped or doubled output would change
+        // the counts.
+        assert_eq!(
+            sends(&parts.take_effects()),
+            vec![(
+                MASTER,
+                Msg::ReduceDone {
+                    partition: 0,
+                    attempt: 3,
+                    counts: expected[0].clone(),
+                    sorted: None,
+                }
+            )]
+        );
     }
 
     #[test]

@@ -352,3 +352,59 @@ fn list_shows_every_kind_and_completions_print() {
         text(&output)
     );
 }
+
+#[test]
+fn a_mapreduce_run_writes_its_rate_table_and_chart() {
+    // `dsim run` hands the report its operations by moving them out of the run; the
+    // transfer metrics that make rates.csv must survive that (they once did not, and a
+    // MapReduce run's report silently lost its Figure 3 panels).
+    let guard = tempfile::tempdir().expect("temp dir");
+    let dir = guard.path();
+    let scenario =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/mapreduce-paper-fig3.toml");
+    let scenario = scenario.to_str().expect("a UTF-8 path");
+    let output = dsim(
+        &[
+            "run",
+            scenario,
+            "--set",
+            "protocol.nodes=11",
+            "--set",
+            "protocol.map_tasks=20",
+            "--set",
+            "protocol.reduce_tasks=5",
+            "--set",
+            "protocol.input_bytes=2000000000",
+            "--set",
+            "protocol.bad_disks=0",
+            "--set",
+            "protocol.backup_tasks=false",
+            "--out",
+            "fig3",
+        ],
+        dir,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let rates = fs::read_to_string(dir.join("fig3/rates.csv")).expect("rates.csv written");
+    let mut lines = rates.lines();
+    assert_eq!(
+        lines.next(),
+        Some("bin_start_ns,input_Bps,shuffle_Bps,output_Bps")
+    );
+    // Without backups every byte of input is read once: the input column, summed over bins of equal
+    // width, times that width, gives back the 2 GB the run read (to rounding).
+    let rows: Vec<Vec<f64>> = lines
+        .map(|line| {
+            line.split(',')
+                .map(|f| f.parse().expect("a number"))
+                .collect()
+        })
+        .collect();
+    assert!(rows.len() >= 2, "{rates}");
+    let width_s = (rows[1][0] - rows[0][0]) / 1e9;
+    let input: f64 = rows.iter().map(|row| row[1] * width_s).sum();
+    assert!((input - 2e9).abs() < 2e9 * 0.01, "input bytes {input}");
+    assert!(rows.iter().any(|row| row[2] > 0.0), "no shuffle: {rates}");
+    assert!(rows.iter().any(|row| row[3] > 0.0), "no output: {rates}");
+    assert!(dir.join("fig3/rates.svg").exists() && dir.join("fig3/rates.png").exists());
+}

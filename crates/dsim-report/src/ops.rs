@@ -119,11 +119,24 @@ pub fn ops_table(output: &RunOutput<NoEvent>) -> Vec<OpRow> {
     pair(output.observations.iter().cloned())
 }
 
-/// [`ops_table`] for a caller done with the observations: takes them out of `output`
-/// (leaving it none) and moves their values into the rows instead of copying them, so
-/// a long run's operations are held once, not twice.
+/// [`ops_table`] for a caller done with the operations: takes them out of `output` and
+/// moves their values into the rows instead of copying them, so a long run's operations
+/// are held once, not twice. Every other observation stays in `output`, in order: the
+/// report still reads them (MapReduce's transfer metrics make `rates.csv`).
 pub fn take_ops_table(output: &mut RunOutput<NoEvent>) -> Vec<OpRow> {
-    pair(std::mem::take(&mut output.observations).into_iter())
+    let mut rest = Vec::new();
+    let operations = std::mem::take(&mut output.observations)
+        .into_iter()
+        .filter_map(|record| match record.observation {
+            Observation::OpInvoked { .. } | Observation::OpCompleted { .. } => Some(record),
+            _ => {
+                rest.push(record);
+                None
+            }
+        });
+    let rows = pair(operations);
+    output.observations = rest;
+    rows
 }
 
 /// The pairing of [`ops_table`], over records in observation order.
@@ -250,7 +263,19 @@ mod tests {
         let rows = ops_table(&taken);
         assert_eq!(rows.len(), 2);
         assert_eq!(take_ops_table(&mut taken), rows);
-        assert!(taken.observations.is_empty());
+        // Only the metric stays: the report reads it after the ops are taken (MapReduce's
+        // transfer metrics make rates.csv; taking every observation lost that file).
+        let left: Vec<(u64, bool)> = taken
+            .observations
+            .iter()
+            .map(|r| {
+                (
+                    r.time.0,
+                    matches!(r.observation, Observation::Metric { .. }),
+                )
+            })
+            .collect();
+        assert_eq!(left, vec![(4, true)]);
     }
 
     #[test]

@@ -1058,6 +1058,32 @@ mod tests {
         parts.take_effects();
     }
 
+    /// Worker 1 of a sort of two 1 MB splits on a 1 MB/s disk with no CPU cost, having
+    /// run map task 0 (attempt 1) to completion: it read its split from 0 to 1 s and
+    /// wrote the output from 1 to 2 s; its clock stands at 2 s.
+    fn disk_worker_with_map_zero_done() -> (Worker, CtxParts<MrNode>) {
+        let job = job(2, 2, 1, 0, |c| {
+            c.job = JobKind::Sort;
+            c.input_bytes = 2_000_000;
+            c.map_ns_per_word = 0;
+            c.disk_bytes_per_s = 1_000_000;
+        });
+        let (mut w, mut parts) = worker(1, &job);
+        w.on_message(
+            &mut parts.ctx(),
+            MASTER,
+            Msg::AssignMap {
+                task: 0,
+                attempt: 1,
+            },
+        );
+        parts.local_now = SimTime(1_000_000_000);
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
+        parts.local_now = SimTime(2_000_000_000);
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
+        (w, parts)
+    }
+
     #[test]
     fn task_time_is_work_divided_by_speed() {
         // 40 words over 4 splits: 10 words at 1 ms each. Worker 1 is a straggler 25
@@ -1151,25 +1177,7 @@ mod tests {
     fn a_fetch_waits_for_the_disk_behind_the_map_task_reading_before_it() {
         // The disk is one FIFO resource: a fetch of 1 MB arriving while a 1 MB split is
         // being read is served after it (1 s + 1 s), not in parallel.
-        let job = job(2, 2, 1, 0, |c| {
-            c.job = JobKind::Sort;
-            c.input_bytes = 2_000_000;
-            c.map_ns_per_word = 0;
-            c.disk_bytes_per_s = 1_000_000;
-        });
-        let (mut w, mut parts) = worker(1, &job);
-        w.on_message(
-            &mut parts.ctx(),
-            MASTER,
-            Msg::AssignMap {
-                task: 0,
-                attempt: 1,
-            },
-        );
-        parts.local_now = SimTime(1_000_000_000);
-        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
-        parts.local_now = SimTime(2_000_000_000);
-        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
+        let (mut w, mut parts) = disk_worker_with_map_zero_done();
         assert_eq!(w.stored_outputs(), vec![0]);
         parts.take_effects();
         // Map task 1 starts reading its split (1 s); a reducer asks for map 0's output.
@@ -1210,25 +1218,7 @@ mod tests {
         // 1-2 s); map 1 starts reading at 2 s and holds the disk until 3 s, but is
         // abandoned at 2.1 s. A 1 MB fetch of map 0's output arriving then must be
         // served 2.1-3.1 s: were the dead read still holding the disk, until 4 s.
-        let job = job(2, 2, 1, 0, |c| {
-            c.job = JobKind::Sort;
-            c.input_bytes = 2_000_000;
-            c.map_ns_per_word = 0;
-            c.disk_bytes_per_s = 1_000_000;
-        });
-        let (mut w, mut parts) = worker(1, &job);
-        w.on_message(
-            &mut parts.ctx(),
-            MASTER,
-            Msg::AssignMap {
-                task: 0,
-                attempt: 1,
-            },
-        );
-        parts.local_now = SimTime(1_000_000_000);
-        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
-        parts.local_now = SimTime(2_000_000_000);
-        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
+        let (mut w, mut parts) = disk_worker_with_map_zero_done();
         w.on_message(
             &mut parts.ctx(),
             MASTER,

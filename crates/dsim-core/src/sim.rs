@@ -158,10 +158,7 @@ impl MessageLabel {
 impl From<&str> for MessageLabel {
     /// The first 48 bytes of `text`, cut before a character that would straddle them.
     fn from(text: &str) -> Self {
-        let cut = (0..=LABEL_BYTES_MAX.min(text.len()))
-            .rev()
-            .find(|&i| text.is_char_boundary(i))
-            .unwrap_or(0);
+        let cut = whole_chars_within(text, LABEL_BYTES_MAX);
         let mut bytes = [0; LABEL_BYTES_MAX];
         bytes[..cut].copy_from_slice(&text.as_bytes()[..cut]);
         MessageLabel {
@@ -209,6 +206,15 @@ impl PartialEq<&str> for MessageLabel {
     }
 }
 
+/// The length of the longest prefix of `text` that is whole characters and at most
+/// `max` bytes long.
+fn whole_chars_within(text: &str, max: usize) -> usize {
+    (0..=max.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
+}
+
 /// The first [`LABEL_BYTES_MAX`] bytes (whole characters) of `value`'s `Debug` text.
 ///
 /// Formatting stops there (the writer refuses the rest, which ends `Debug`), so a
@@ -232,10 +238,7 @@ fn short_debug(value: &impl std::fmt::Debug) -> MessageLabel {
                 text.len()
             } else {
                 self.full = true;
-                (0..=room)
-                    .rev()
-                    .find(|&i| text.is_char_boundary(i))
-                    .unwrap_or(0)
+                whole_chars_within(text, room)
             };
             self.bytes[self.len..self.len + take].copy_from_slice(&text.as_bytes()[..take]);
             self.len += take;

@@ -21,9 +21,16 @@
 //! bytes between two different nodes is transmitted for `size * 8 / bandwidth`, where
 //! the bandwidth is the smallest of the sender's NIC, the link's and the receiver's NIC
 //! (those that have one), each cut by any `degrade` fault's `bandwidth_factor` on it.
-//! The transmission holds all three at once and starts when all three are free: each
-//! transmits one message at a time, in the order they were sent (a FIFO reservation
-//! made at send time). The link's sampled propagation delay follows the transmission,
+//! The sending side (the sender's NIC and the link) transmits one message at a time, in
+//! the order they were sent (a FIFO reservation made at send time). The receiving NIC
+//! also takes one transmission at a time, but as a switch port would: a message whose
+//! receiver is busy waits in the switch, not on the sender's NIC, and takes the
+//! receiver's first idle stretch long enough for it from when its sending started,
+//! even one before a transmission reserved earlier (a message queued behind a busy
+//! sender does not hold the receiver idle until then). Holding both NICs in one
+//! reservation instead made every NIC wait for the busiest of its peers: in an
+//! all-to-all shuffle a 100-byte request waited seconds and NICs ran at a tenth of
+//! their bandwidth. The link's sampled propagation delay follows the transmission,
 //! and a link with bandwidth delivers in order (no message overtakes an earlier one on
 //! the same source-target pair). A node's messages to itself skip the network and take
 //! no bandwidth; a message the network drops or cannot route takes none either, and a
@@ -241,9 +248,11 @@ impl BandwidthCut {
 #[derive(Clone, Debug)]
 pub(crate) struct BandwidthState {
     config: LinkBandwidth,
-    /// Per node: when its NIC finishes sending, and receiving, what it has reserved.
+    /// Per node: when its NIC finishes sending what it has reserved.
     tx_free_ns: Vec<u64>,
-    rx_free_ns: Vec<u64>,
+    /// Per node: the stretches its NIC is reserved to receive, `[start, end)` in ns,
+    /// ascending, disjoint and not touching (touching ones are merged).
+    rx_busy_ns: Vec<VecDeque<(u64, u64)>>,
     pairs: BTreeMap<(u32, u32), PairState>,
     cuts: Vec<BandwidthCut>,
     next_cut: u64,
@@ -255,7 +264,7 @@ impl BandwidthState {
         BandwidthState {
             config,
             tx_free_ns: vec![0; node_count],
-            rx_free_ns: vec![0; node_count],
+            rx_busy_ns: vec![VecDeque::new(); node_count],
             pairs: BTreeMap::new(),
             cuts: Vec::new(),
             next_cut: 0,
@@ -321,17 +330,21 @@ impl BandwidthState {
         if rates[0].is_some() {
             start_ns = start_ns.max(self.tx_free_ns[source.index()]);
         }
-        if rates[2].is_some() {
-            start_ns = start_ns.max(self.rx_free_ns[target.index()]);
-        }
-        let end_ns = start_ns.saturating_add(duration_ns);
-        pair.free_ns = end_ns;
+        let sent_ns = start_ns.saturating_add(duration_ns);
+        pair.free_ns = sent_ns;
         if rates[0].is_some() {
-            self.tx_free_ns[source.index()] = end_ns;
+            self.tx_free_ns[source.index()] = sent_ns;
         }
-        if rates[2].is_some() {
-            self.rx_free_ns[target.index()] = end_ns;
-        }
+        let end_ns = if rates[2].is_some() {
+            reserve_gap(
+                &mut self.rx_busy_ns[target.index()],
+                now_ns,
+                start_ns,
+                duration_ns,
+            )
+        } else {
+            sent_ns
+        };
         Some(end_ns - now_ns)
     }
 
@@ -343,6 +356,49 @@ impl BandwidthState {
         pair.last_arrival_ns = at_ns;
         at_ns
     }
+}
+
+/// Reserves `duration_ns` of a receiving NIC whose reserved stretches are `busy`, in
+/// its first idle stretch at or after `from_ns` long enough for it; forgets stretches
+/// that ended by `now_ns` (no later reservation can start before now). Returns when
+/// the reservation ends.
+fn reserve_gap(
+    busy: &mut VecDeque<(u64, u64)>,
+    now_ns: u64,
+    from_ns: u64,
+    duration_ns: u64,
+) -> u64 {
+    let ended = busy.partition_point(|&(_, end)| end <= now_ns);
+    busy.drain(..ended);
+    let mut start_ns = from_ns;
+    let mut index = busy.partition_point(|&(_, end)| end <= start_ns);
+    while let Some(&(busy_start, busy_end)) = busy.get(index) {
+        if busy_start >= start_ns.saturating_add(duration_ns) {
+            break;
+        }
+        start_ns = start_ns.max(busy_end);
+        index += 1;
+    }
+    let end_ns = start_ns.saturating_add(duration_ns);
+    if duration_ns == 0 {
+        return end_ns;
+    }
+    // Insert [start, end) before `index`, merging with the neighbours it touches.
+    let joins_previous = index > 0 && busy[index - 1].1 == start_ns;
+    let joins_next = busy
+        .get(index)
+        .is_some_and(|&(next_start, _)| next_start == end_ns);
+    match (joins_previous, joins_next) {
+        (true, true) => {
+            let next_end = busy[index].1;
+            busy[index - 1].1 = next_end;
+            busy.remove(index);
+        }
+        (true, false) => busy[index - 1].1 = end_ns,
+        (false, true) => busy[index].0 = start_ns,
+        (false, false) => busy.insert(index, (start_ns, end_ns)),
+    }
+    end_ns
 }
 
 /// One node's servers as the run goes.
@@ -405,6 +461,23 @@ mod tests {
         assert_eq!(scaled(1_500, 2, 10.0), 30_000);
         assert_eq!(scaled(1_500, 0, 10.0), 0);
         assert_eq!(scaled(u64::MAX, 2, 1.0), u64::MAX);
+    }
+
+    #[test]
+    fn a_receiving_nic_fills_its_first_idle_stretch_long_enough() {
+        // Reserved 10-20 and 30-40: a 5-long transmission from 0 fits at 0-5; one of
+        // 15 from 0 fits nowhere before 40 (the gap 20-30 is too short); one of 10 from
+        // 12 fits exactly at 20-30 and merges the three stretches into one. A FIFO
+        // receiver would have put each after 40; one that ignored reservations would
+        // overlap them.
+        let mut busy: VecDeque<(u64, u64)> = [(10, 20), (30, 40)].into_iter().collect();
+        assert_eq!(reserve_gap(&mut busy, 0, 0, 5), 5);
+        assert_eq!(reserve_gap(&mut busy, 0, 0, 15), 55);
+        assert_eq!(reserve_gap(&mut busy, 0, 12, 10), 30);
+        assert_eq!(busy, [(0, 5), (10, 55)]);
+        // Stretches over by now are forgotten; the next starts no earlier than asked.
+        assert_eq!(reserve_gap(&mut busy, 8, 8, 1), 9);
+        assert_eq!(busy, [(8, 9), (10, 55)]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Link and NIC bandwidth (load model): a transmission takes size/bandwidth, links and
-//! NICs transmit one message at a time in send order, the propagation delay follows,
+//! sending NICs transmit one message at a time in send order, a receiving NIC one at a
+//! time in its first idle stretch, the propagation delay follows,
 //! and `degrade` faults can cut bandwidth. Links are constant 1 ms in the worked
 //! examples, so every time below is exact.
 
@@ -227,6 +228,45 @@ fn a_receiving_nic_serializes_incoming_transmissions() {
     let mut sim = simulation(3, one_ms_link(), load, &plan);
     sim.run_until_quiescent().unwrap();
     assert_eq!(arrivals(&sim), [(1, SECOND + MS), (2, 2 * SECOND + MS)]);
+}
+
+#[test]
+fn a_nic_waits_only_for_its_own_transmissions_not_for_its_peers() {
+    // Every NIC at 8 Mbit/s. Node 1 is busy sending a megabyte to node 2 until 1 s, so
+    // its megabyte to node 0 (sent at 1 ms) is transmitted from 1 s to 2 s. Node 3's
+    // 500 kB to node 0, sent at 2 ms, finds node 0's NIC idle until then and arrives
+    // at 0.502 s (+1 ms); had node 1's queued message held node 0's NIC from its send
+    // on (one reservation of both NICs), it would wait until 2.5 s. Likewise node 6's
+    // megabyte to node 5 waits for node 5's NIC (busy with node 4's until 1 s), but
+    // node 6's own NIC is free again at 1.001 s, so its 500 kB to node 7 arrives at
+    // 1.501 s (+1 ms), not at 2.5 s behind the receiver node 5 was waiting for.
+    let load = with_bandwidth(LinkBandwidth {
+        nic: Some(mbit(8)),
+        ..LinkBandwidth::default()
+    });
+    let plan = [
+        send(1, 0, 2, 1, MEGABYTE),
+        send(1, MS, 0, 2, MEGABYTE),
+        send(3, 2 * MS, 0, 3, MEGABYTE / 2),
+        send(4, 0, 5, 4, MEGABYTE),
+        send(6, MS, 5, 5, MEGABYTE),
+        send(6, 2 * MS, 7, 6, MEGABYTE / 2),
+    ];
+    let mut sim = simulation(8, one_ms_link(), load, &plan);
+    sim.run_until_quiescent().unwrap();
+    let mut arrived = arrivals(&sim);
+    arrived.sort_unstable();
+    assert_eq!(
+        arrived,
+        [
+            (1, SECOND + MS),
+            (2, 2 * SECOND + MS),
+            (3, 502 * MS + MS),
+            (4, SECOND + MS),
+            (5, 2 * SECOND + MS),
+            (6, SECOND + 501 * MS + MS),
+        ]
+    );
 }
 
 #[test]

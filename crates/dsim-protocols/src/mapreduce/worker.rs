@@ -79,9 +79,18 @@ enum Work {
         sorted: Option<SortOutput>,
         timer: TimerId,
         variability: f64,
-        /// The output is being written to disk.
-        writing: bool,
+        /// `Some` while the output is being written to the output disk.
+        writing: Option<OutputWrite>,
     },
+}
+
+/// A reduce output being written: its bytes (all replicas) and when the write holds
+/// the output disk.
+#[derive(Clone, Copy, Debug)]
+struct OutputWrite {
+    bytes: u64,
+    start: SimTime,
+    end: SimTime,
 }
 
 #[derive(Debug)]
@@ -335,7 +344,7 @@ impl Worker {
                         counts,
                         sorted,
                         variability,
-                        writing: false,
+                        writing: None,
                         ..
                     } => self.finish_reduce_compute(
                         ctx,
@@ -349,18 +358,23 @@ impl Worker {
                         partition,
                         counts,
                         sorted,
-                        writing: true,
+                        writing: Some(write),
                         ..
-                    } => self.report(
-                        ctx,
-                        attempt,
-                        Msg::ReduceDone {
-                            partition,
+                    } => {
+                        // Observed once written: a losing copy abandoned mid-write
+                        // never adds its bytes to the output flow.
+                        observe_transfer(ctx, OUTPUT_BYTES, write.bytes, write.start, write.end);
+                        self.report(
+                            ctx,
                             attempt,
-                            counts,
-                            sorted,
-                        },
-                    ),
+                            Msg::ReduceDone {
+                                partition,
+                                attempt,
+                                counts,
+                                sorted,
+                            },
+                        );
+                    }
                     other => self.work = other,
                 }
             }
@@ -413,12 +427,22 @@ impl Worker {
     }
 
     /// Stops the current attempt: its timers, and its disk time when it was the last
-    /// queued (a transfer queued after it cannot move up).
+    /// queued (a transfer queued after it cannot move up), on either disk.
     fn drop_work(&mut self, ctx: &mut Ctx<'_, MrNode>) {
         let attempt = self.running_attempt();
         match std::mem::replace(&mut self.work, Work::Idle) {
             Work::Idle => {}
-            Work::Mapping { timer, .. } | Work::Reducing { timer, .. } => ctx.cancel_timer(timer),
+            Work::Mapping { timer, .. } => ctx.cancel_timer(timer),
+            Work::Reducing { timer, writing, .. } => {
+                ctx.cancel_timer(timer);
+                if let Some(write) = writing
+                    && self.output_disk_free_at == write.end
+                {
+                    // The rest of an abandoned output write is never written: the next
+                    // reduce output on this machine does not wait for it.
+                    self.output_disk_free_at = write.start.max(ctx.now());
+                }
+            }
             Work::Fetching(fetching) => {
                 if let Some(timer) = fetching.timer {
                     ctx.cancel_timer(timer);
@@ -976,7 +1000,7 @@ impl Worker {
             sorted,
             timer,
             variability,
-            writing: false,
+            writing: None,
         };
     }
 
@@ -1011,7 +1035,11 @@ impl Worker {
         }
         let now = ctx.now();
         let done = self.use_output_disk(now, write_ns);
-        observe_transfer(ctx, OUTPUT_BYTES, bytes, SimTime(done.0 - write_ns), done);
+        let write = OutputWrite {
+            bytes,
+            start: SimTime(done.0 - write_ns),
+            end: done,
+        };
         let timer = ctx.set_timer(done.saturating_since(now), Timer::TaskDone { attempt });
         self.work = Work::Reducing {
             partition,
@@ -1020,7 +1048,7 @@ impl Worker {
             sorted,
             timer,
             variability,
-            writing: true,
+            writing: Some(write),
         };
     }
 
@@ -1249,6 +1277,104 @@ mod tests {
         w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 7 });
         assert!(sends(&parts.take_effects()).is_empty());
         assert_eq!(w.stored_outputs(), vec![0]);
+    }
+
+    #[test]
+    fn abandoned_reduce_copy_gives_back_its_output_disk_and_adds_no_output_bytes() {
+        // A sort of two 1 MB splits on 1 MB/s disks, four output replicas, no CPU cost.
+        // Map 0 is done (disk 0-2 s). Reduce attempt 5 reads its 1 MB run (2-3 s) and
+        // starts writing 4 MB at 3 s (until 7 s), but loses to a backup and is
+        // abandoned at 3.5 s. Attempt 6 reads 3.5-4.5 s and must write 4.5-8.5 s: were
+        // the abandoned write still holding the output disk, 7-11 s (a timer of 6.5 s,
+        // not 4 s). Only attempt 6's write is observed: the rate chart's output flow
+        // must not count bytes a losing copy never wrote.
+        let job = job(2, 2, 1, 0, |c| {
+            c.job = JobKind::Sort;
+            c.input_bytes = 2_000_000;
+            c.map_ns_per_word = 0;
+            c.reduce_ns_per_record = 0;
+            c.output_replicas = 4;
+            c.disk_bytes_per_s = 1_000_000;
+        });
+        let (mut w, mut parts) = worker(1, &job);
+        let second = |ms: u64| SimTime(ms * 1_000_000);
+        w.on_message(
+            &mut parts.ctx(),
+            MASTER,
+            Msg::AssignMap {
+                task: 0,
+                attempt: 1,
+            },
+        );
+        parts.local_now = second(1_000);
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
+        parts.local_now = second(2_000);
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
+        let assign = |attempt: u32| Msg::AssignReduce {
+            partition: 0,
+            attempt,
+            locations: locations(vec![(0, 1)]),
+        };
+        let output_bytes = |effects: &[dsim_core::Effect<MrNode>]| -> Vec<u64> {
+            effects
+                .iter()
+                .filter_map(|e| match e {
+                    dsim_core::Effect::Observe(Observation::Metric { name, value })
+                        if *name == OUTPUT_BYTES =>
+                    {
+                        Some(*value)
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        parts.take_effects();
+        w.on_message(&mut parts.ctx(), MASTER, assign(5));
+        assert_eq!(
+            timers(&parts.take_effects()),
+            vec![(
+                SimDuration::from_millis(1_000),
+                Timer::TaskDone { attempt: 5 }
+            )]
+        );
+        parts.local_now = second(3_000);
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 5 });
+        assert_eq!(
+            timers(&parts.take_effects()),
+            vec![(
+                SimDuration::from_millis(4_000),
+                Timer::TaskDone { attempt: 5 }
+            )]
+        );
+        parts.local_now = second(3_500);
+        w.on_message(&mut parts.ctx(), MASTER, Msg::Abandon { attempt: 5 });
+        w.on_message(&mut parts.ctx(), MASTER, assign(6));
+        let effects = parts.take_effects();
+        assert!(output_bytes(&effects).is_empty());
+        assert_eq!(
+            timers(&effects),
+            vec![(
+                SimDuration::from_millis(1_000),
+                Timer::TaskDone { attempt: 6 }
+            )]
+        );
+        parts.local_now = second(4_500);
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 6 });
+        assert_eq!(
+            timers(&parts.take_effects()),
+            vec![(
+                SimDuration::from_millis(4_000),
+                Timer::TaskDone { attempt: 6 }
+            )]
+        );
+        parts.local_now = second(8_500);
+        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 6 });
+        let effects = parts.take_effects();
+        assert_eq!(output_bytes(&effects), vec![4_000_000]);
+        assert!(matches!(
+            sends(&effects)[..],
+            [(MASTER, Msg::ReduceDone { attempt: 6, .. })]
+        ));
     }
 
     #[test]

@@ -107,17 +107,21 @@ fn figure_3_at_a_twentieth_scale_backups_shorten_the_job_and_killing_workers_cos
     );
     // Backups launch near the end of each phase; without them the job waits for the
     // stragglers (the bad disk, slow attempts): markedly longer (the paper: +44%;
-    // measured here +27%). Were backups never launched, or their losing copies kept
+    // measured here +40%). Were backups never launched, or their losing copies kept
     // running, the two times would be close.
     assert!(backups > 0 && none == 0);
-    assert!(without > normal * 1.15, "{without} vs {normal}");
+    assert!(without > normal * 1.3, "{without} vs {normal}");
     // Killing a ninth of the workers 300 s in and restarting them costs little
-    // (measured +5%; the paper: +5%): their map tasks run again and running reducers
+    // (measured +4%; the paper: +5%): their map tasks run again and running reducers
     // fetch only the re-executed outputs from the new workers, keeping the rest (paper
     // section 3.3). When a reducer that finds one output missing started over instead,
     // this cost +17%, over the bound.
     assert!(killed > normal, "the killed workers' work is redone");
-    assert!(killed < normal * 1.1, "{killed} vs {normal}");
+    assert!(killed < normal * 1.07, "{killed} vs {normal}");
+    // The normal run lands near the paper's 891 s (measured 837 s at this scale, 894 s
+    // at full scale): the reduce cost per record was chosen for that, with a shuffle
+    // at the NICs' bandwidth. Under the old NIC queueing it took over 976 s here.
+    assert!((780.0..950.0).contains(&normal), "normal run {normal} s");
 }
 
 #[test]
@@ -147,4 +151,65 @@ fn figure_3_at_a_twentieth_scale_replays_byte_for_byte_from_its_seed() {
         .filter(|r| matches!(r.observation, Observation::Metric { .. }))
         .count();
     assert!(transfers > 0, "the byte flows were observed");
+}
+
+#[test]
+fn an_all_to_all_shuffle_moves_at_the_nics_bandwidth() {
+    // Eight workers, 16 splits of 125 MB, eight partitions, no bad disk, no load and
+    // no variability: the maps end together and the eight reducers fetch at once,
+    // each 7/8 of its 250 MB from the seven other machines over 100 Mbit/s NICs
+    // (12.5 MB/s), while each machine sends as much. About 219 MB at 12.5 MB/s is
+    // 17.5 s: every reducer's shuffle must stay within 1.7 times that (measured 1.06
+    // to 1.55 times: five fetches at a time among seven mappers do not keep every NIC
+    // busy). When a message held the sending and the receiving NIC in one
+    // reservation, every NIC waited for the busiest of its peers and the shuffles
+    // took 2.2 to 2.9 times the ideal (39.6 to 49.8 s).
+    let registry = Registry::builtin();
+    let text = std::fs::read_to_string(scenario_path("mapreduce-paper-fig3.toml")).expect("file");
+    let flags: Vec<String> = [
+        "protocol.nodes=9",
+        "protocol.map_tasks=16",
+        "protocol.reduce_tasks=8",
+        "protocol.input_bytes=2000000000",
+        "protocol.bad_disks=0",
+        "protocol.background_load=0",
+        "protocol.task_time_sigma=0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let scenario = Scenario::from_text(
+        &scenario_path("mapreduce-paper-fig3.toml"),
+        &text,
+        &flags,
+        &registry,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let result = run_scenario(&registry, &scenario, RunOptions::default()).expect("runs");
+    assert!(result.verdict.violations.is_empty());
+    let metrics: Vec<(&str, u64)> = result
+        .output
+        .observations
+        .iter()
+        .filter_map(|r| match r.observation {
+            Observation::Metric { name, value } => Some((name, value)),
+            _ => None,
+        })
+        .collect();
+    let mut spans = Vec::new();
+    for (i, &(name, bytes)) in metrics.iter().enumerate() {
+        if name == "mr_shuffle_bytes" {
+            let (start, end) = (metrics[i + 1].1, metrics[i + 2].1);
+            spans.push((bytes, (end - start) as f64 / 1e9));
+        }
+    }
+    assert_eq!(spans.len(), 8, "one shuffle per partition: {spans:?}");
+    for (bytes, seconds) in spans {
+        // The bytes it fetched from others (7/8 of them) over 12.5 MB/s.
+        let ideal = bytes as f64 * 7.0 / 8.0 / 12.5e6;
+        assert!(
+            seconds < ideal * 1.7,
+            "a {bytes}-byte shuffle took {seconds:.1} s, ideal {ideal:.1} s"
+        );
+    }
 }

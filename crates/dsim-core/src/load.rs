@@ -244,7 +244,9 @@ impl BandwidthCut {
 }
 
 /// The links' and NICs' reservations as the run goes. Per message it does a few array
-/// reads and one ordered-map lookup; it allocates only when a pair first sends.
+/// reads, one ordered-map lookup and, with a receiving NIC, binary searches among that
+/// NIC's reserved stretches (those not over yet); it allocates only when a pair first
+/// sends or a NIC's stretches outgrow their buffer.
 #[derive(Clone, Debug)]
 pub(crate) struct BandwidthState {
     config: LinkBandwidth,

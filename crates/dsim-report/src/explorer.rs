@@ -552,7 +552,7 @@ pub fn data_json(input: &ExplorerInput<'_>, selection: &Selection) -> String {
             if i > 0 {
                 out.push(',');
             }
-            let fields = op.fields();
+            let fields = crate::ops::fields(op);
             let extra: Vec<&str> = fields.iter().skip(7).map(String::as_str).collect();
             json_strings(&mut out, &extra);
         }
@@ -706,6 +706,9 @@ mod tests {
             start: SimTime(start_ms * 1_000_000),
             end: end_ms.map(|ms| SimTime(ms * 1_000_000)),
             outcome: end_ms.map(|_| Outcome::Ok),
+            // Charts read times, not the events' order.
+            invoke_seq: 0,
+            complete_seq: 0,
         }
     }
 

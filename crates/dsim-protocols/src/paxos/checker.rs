@@ -79,9 +79,10 @@ pub fn check_with(
 }
 
 /// [`check_with`] while the run happens: [`LiveCheck::sink`] is the engine's observation
-/// sink, which judges each observation as it is made and lets the engine keep only the
-/// clients' operations (the history checks and the report need those at the end), so a
-/// long run does not hold every acceptance and decision. [`LiveCheck::finish`] gives
+/// sink, which judges each observation as it is made and lets the engine keep none:
+/// the clients' operations, which the history checks and the report need at the end,
+/// the engine pairs as they happen ([`RunOutput::ops`]), so a long run does not hold
+/// every acceptance and decision, nor two records per operation. [`LiveCheck::finish`] gives
 /// the same verdict [`check_with`] gives on the whole run.
 pub struct LiveCheck {
     checker: Rc<RefCell<Checker>>,
@@ -100,10 +101,9 @@ impl LiveCheck {
         let checker = Rc::clone(&self.checker);
         Box::new(move |record: &ObservationRecord<PaxosEvent>| {
             checker.borrow_mut().observe(record);
-            match record.observation {
-                Observation::OpInvoked { .. } | Observation::OpCompleted { .. } => Retain::Keep,
-                _ => Retain::Release,
-            }
+            // The clients' operations are paired by the engine as they happen
+            // (`RunOutput::ops`): the history checks read them there.
+            Retain::Release
         })
     }
 
@@ -892,13 +892,14 @@ mod tests {
                 node: NodeId(node),
                 observation,
             })
-            .collect();
+            .collect::<Vec<_>>();
         let output = RunOutput {
             seed: 1,
             node_count: 4,
             end_time: SimTime(1_000),
             counters: Counters::default(),
             fingerprint: 0,
+            ops: dsim_core::ops::pair(&observations),
             observations,
             fault_log: Vec::new(),
             messages: Vec::new(),
@@ -1257,18 +1258,20 @@ mod tests {
             node: CLIENT,
             observation,
         };
+        let observations = vec![
+            record(second, put(0, 1).1),
+            record(second + 1, ok(0, Value::Int(1)).1),
+            // Invoked before the heal at 2 s and never answered.
+            record(second + 2, put(1, 2).1),
+        ];
         let output = RunOutput {
             seed: 1,
             node_count: 4,
             end_time: SimTime(5 * second),
             counters: Counters::default(),
             fingerprint: 0,
-            observations: vec![
-                record(second, put(0, 1).1),
-                record(second + 1, ok(0, Value::Int(1)).1),
-                // Invoked before the heal at 2 s and never answered.
-                record(second + 2, put(1, 2).1),
-            ],
+            ops: dsim_core::ops::pair(&observations),
+            observations,
             fault_log: faults
                 .into_iter()
                 .map(|(time, fault)| dsim_core::FaultRecord {

@@ -488,7 +488,7 @@ pub fn liveness(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Vio
         return Vec::new();
     }
     starved(
-        &output.observations,
+        &output.ops,
         &phase,
         phase.start.saturating_add(settings.liveness_bound),
         output.end_time,
@@ -681,9 +681,10 @@ fn with_history_checks(
 
 /// [`check_all`] while the run happens: [`LiveCheck::sink`] is the engine's observation
 /// sink, which folds every protocol observation into the per-transaction facts and the
-/// in-doubt spans as it is made and lets the engine keep only the clients' operations
-/// (what `isolation`, `liveness` and the report need at the end), so a long run does
-/// not hold every vote, decision and applied write. [`LiveCheck::finish`] gives the
+/// in-doubt spans as it is made and lets the engine keep no client operation
+/// observation either: the engine pairs those as they happen ([`RunOutput::ops`], what
+/// `isolation`, `liveness` and the report read at the end), so a long run does not hold
+/// every vote, decision and applied write, nor two records per operation. [`LiveCheck::finish`] gives the
 /// verdict [`check_all`] gives on the whole run.
 pub struct LiveCheck {
     folded: Rc<RefCell<(BTreeMap<TxnId, TxnFacts>, InDoubtFold)>>,
@@ -710,8 +711,12 @@ impl LiveCheck {
             let (txns, doubt) = &mut *folded.borrow_mut();
             gather_one(txns, record);
             doubt.observe(record);
+            // The clients' operations are paired by the engine as they happen
+            // (`RunOutput::ops`), so their observations need not stay either.
             match record.observation {
-                Observation::Protocol(_) => Retain::Release,
+                Observation::Protocol(_)
+                | Observation::OpInvoked { .. }
+                | Observation::OpCompleted { .. } => Retain::Release,
                 _ => Retain::Keep,
             }
         })
@@ -1030,6 +1035,7 @@ mod tests {
             end_time: SimTime(5_000_000_000),
             counters: dsim_core::Counters::default(),
             fingerprint: 0,
+            ops: dsim_core::ops::pair(&observations),
             observations: observations.clone(),
             fault_log,
             messages: Vec::new(),

@@ -402,7 +402,7 @@ fn write_deterministic_files(
         &verdict.violations,
         &svgs,
         &names,
-        &explorer,
+        explorer,
     );
     let path = dir.join("report.html");
     write_file_atomically(&path, page.as_bytes())?;

@@ -48,33 +48,43 @@ pub fn client_ops_where<E>(
         if !keep(id, &record.key) {
             continue;
         }
+        let mut op = history_op_of_times(record, ops.len());
+        op.key = record.key.clone();
+        op.value = record.arg.clone();
+        op.ret = record.ret.clone();
         ops.push((
             id,
             ClientOp {
-                op: Op {
-                    id: ops.len(),
-                    process: u64::from(record.client.0),
-                    f: record.kind.to_string(),
-                    key: record.key.clone(),
-                    value: record.arg.clone(),
-                    ret: record.ret.clone(),
-                    op_type: match record.outcome {
-                        Some(Outcome::Ok) => OpType::Ok,
-                        Some(Outcome::Fail(_)) => OpType::Fail,
-                        Some(Outcome::Info(_)) | None => OpType::Info,
-                    },
-                    invoke_index: record.invoke_seq as usize,
-                    complete_index: record.completion_seq().map(|seq| seq as usize),
-                    invoke_time_ns: Some(record.start.as_nanos()),
-                    complete_time_ns: record.end.map(SimTime::as_nanos),
-                    pos: None,
-                },
+                op,
                 node: record.client,
                 number: record.client_op,
             },
         ));
     }
     ops
+}
+
+/// `record` as operation `id` of a history, with `nil` key, argument and return value
+/// (the caller copies or moves them in).
+fn history_op_of_times(record: &OpRecord, id: usize) -> Op {
+    Op {
+        id,
+        process: u64::from(record.client.0),
+        f: record.kind.to_string(),
+        key: None,
+        value: Value::Nil,
+        ret: Value::Nil,
+        op_type: match record.outcome {
+            Some(Outcome::Ok) => OpType::Ok,
+            Some(Outcome::Fail(_)) => OpType::Fail,
+            Some(Outcome::Info(_)) | None => OpType::Info,
+        },
+        invoke_index: record.invoke_seq as usize,
+        complete_index: record.completion_seq().map(|seq| seq as usize),
+        invoke_time_ns: Some(record.start.as_nanos()),
+        complete_time_ns: record.end.map(SimTime::as_nanos),
+        pos: None,
+    }
 }
 
 /// The run's operations invoked by client nodes (nodes from `replicas` on).
@@ -117,6 +127,42 @@ pub fn client_keys<E>(output: &RunOutput<E>, replicas: usize) -> BTreeSet<Option
         }
     }
     keys
+}
+
+/// [`client_history`] for a caller that owns the run's output: the operations' key,
+/// argument and return value are moved out of `output.ops` into the history instead of
+/// copied (a transactional history's reads can be most of a run's memory: a list-append
+/// read returns the whole list), and [`return_client_history`] puts them back. Until
+/// then those operations in `output.ops` hold `nil` values.
+pub fn lend_client_history<E>(output: &mut RunOutput<E>, replicas: usize) -> History {
+    let mut ops = Vec::new();
+    for (record, id) in output
+        .ops
+        .iter_mut()
+        .filter(|record| record.client.index() >= replicas)
+        .zip(0..)
+    {
+        let mut op = history_op_of_times(record, id);
+        op.key = record.key.take();
+        op.value = std::mem::take(&mut record.arg);
+        op.ret = std::mem::take(&mut record.ret);
+        ops.push(op);
+    }
+    History { ops }
+}
+
+/// Puts the values [`lend_client_history`] took back into `output.ops`.
+pub fn return_client_history<E>(output: &mut RunOutput<E>, replicas: usize, history: History) {
+    for (record, op) in output
+        .ops
+        .iter_mut()
+        .filter(|record| record.client.index() >= replicas)
+        .zip(history.ops)
+    {
+        record.key = op.key;
+        record.arg = op.value;
+        record.ret = op.ret;
+    }
 }
 
 /// The clients' history of a run ([`client_ops`] as a [`History`]), with each

@@ -409,7 +409,12 @@ pub fn txn_history<E>(output: &RunOutput<E>) -> History {
 /// (`G1a`, `G-single-realtime`, `lost-append`, ...) and explained edge by edge; its
 /// time is the latest completion among the transactions involved.
 pub fn isolation(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Violation> {
-    let history = txn_history(output);
+    isolation_of(&txn_history(output), output.end_time, settings)
+}
+
+/// [`isolation`] of `history` (the run's transactional history) in a run that ended at
+/// `end`.
+fn isolation_of(history: &History, end: SimTime, settings: &TpcSettings) -> Vec<Violation> {
     if history.ops.is_empty() {
         return Vec::new();
     }
@@ -419,11 +424,11 @@ pub fn isolation(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Vi
         process: false,
         budget: ISOLATION_BUDGET,
     };
-    let report = match dsim_checkers::isolation(&history, &options) {
+    let report = match dsim_checkers::isolation(history, &options) {
         Ok(report) => report,
         Err(error) => {
             return vec![Violation {
-                time: output.end_time,
+                time: end,
                 check: "isolation",
                 nodes: Vec::new(),
                 details: format!(
@@ -443,7 +448,7 @@ pub fn isolation(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Vi
             let time = ops()
                 .filter_map(|op| op.complete_time_ns.or(op.invoke_time_ns))
                 .max()
-                .map_or(output.end_time, SimTime);
+                .map_or(end, SimTime);
             let mut nodes: Vec<NodeId> = ops().map(|op| NodeId(op.process as u32)).collect();
             nodes.sort();
             nodes.dedup();
@@ -672,11 +677,16 @@ fn with_history_checks(
 ) -> Verdict {
     verdict.violations.extend(liveness(output, settings));
     verdict.violations.extend(isolation(output, settings));
-    // One time order for all checks, so that the first violation is the earliest.
+    sort_by_time(&mut verdict);
+    verdict
+}
+
+/// One time order for all checks (ties by check name, then words), so that the first
+/// violation is the earliest.
+fn sort_by_time(verdict: &mut Verdict) {
     verdict
         .violations
         .sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
-    verdict
 }
 
 /// [`check_all`] while the run happens: [`LiveCheck::sink`] is the engine's observation
@@ -723,12 +733,22 @@ impl LiveCheck {
     }
 
     /// Finishes the checks on the run's output (its client operations and fault log).
-    pub fn finish(self, output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Verdict {
+    /// The isolation check borrows the operations' values from `output` for its history
+    /// instead of copying them ([`crate::history::lend_client_history`]; a long
+    /// list-append run's reads are most of its memory) and puts them back.
+    pub fn finish(self, output: &mut RunOutput<TpcEvent>, settings: &TpcSettings) -> Verdict {
         let (txns, doubt) = self
             .folded
             .replace((BTreeMap::new(), InDoubtFold::default()));
-        let verdict = verdict_of(&txns, doubt.finish(output.end_time));
-        with_history_checks(verdict, output, settings)
+        let mut verdict = verdict_of(&txns, doubt.finish(output.end_time));
+        verdict.violations.extend(liveness(output, settings));
+        let history = crate::history::lend_client_history(output, 0);
+        verdict
+            .violations
+            .extend(isolation_of(&history, output.end_time, settings));
+        crate::history::return_client_history(output, 0, history);
+        sort_by_time(&mut verdict);
+        verdict
     }
 }
 

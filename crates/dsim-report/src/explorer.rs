@@ -60,7 +60,7 @@ pub struct ExplorerInput<'a> {
     pub messages: &'a [MessageRecord],
     /// Messages sent in the whole run, to say how many the log left out.
     pub messages_sent: u64,
-    /// Client operations ([`crate::ops_table`]).
+    /// Client operations, as the engine paired them ([`dsim_core::RunOutput::ops`]).
     pub ops: &'a [OpRow],
     /// Every fault applied.
     pub fault_log: &'a [FaultRecord],

@@ -19,36 +19,47 @@
 //! (`dsim sweep ... --seeds 42..42 --jobs 1` for the run and its checks without the
 //! report). Measured on the shared 2-core machine, release build, seed 42 (issue 16,
 //! points 3 and 4), peak RSS of `dsim run`: "before" is main before the memory work,
-//! "round 1" after its first round, "now" with the message log's labels held inline:
+//! "round 1" after its first round, "round 2" with the message log's labels held
+//! inline, "now" with operations paired as they happen (third round):
 //!
-//! | virtual time | client ops | events | before | round 1 | now | now, `dsim sweep` (no report) |
-//! |---|---|---|---|---|---|---|
-//! | 10 s | 2,178 | 28,752 | 27 MB | 22 MB | 20 MB | 14 MB (seeds 1..50) |
-//! | 100 s | 22,779 | 307,114 | 127 MB | 87 MB | 74 MB | 27 MB (seeds 1..5) |
-//! | 1,000 s | 235,189 | 3,126,633 | 585 MB | 199 MB | 184 MB | 150 MB (was 492 MB) |
+//! | virtual time | client ops | events | before | round 1 | round 2 | now | now, `dsim sweep` (no report) |
+//! |---|---|---|---|---|---|---|---|
+//! | 10 s | 2,178 | 28,752 | 27 MB | 22 MB | 20 MB | 17 MB | 15 MB (seeds 1..50) |
+//! | 100 s | 22,779 | 307,114 | 127 MB | 87 MB | 74 MB | 53 MB | 26 MB (seeds 1..5) |
+//! | 1,000 s | 235,189 | 3,126,633 | 585 MB | 199 MB | 184 MB | 129 MB | 95 MB (round 2: 150 MB) |
 //!
-//! Between 100 s and 1,000 s `dsim run` now grows ~530 bytes per client operation
-//! (before: ~2,200); the goal, under 100 MB + 100 bytes per operation (~124 MB here),
-//! is not met yet. `dsim run` minus `dsim sweep` at 1,000 s is the message log (400,000
-//! records): 49 MB with `String` labels, 34 MB now (88 bytes a record, no heap block).
+//! Between 100 s and 1,000 s `dsim run` now grows ~370 bytes per client operation
+//! (round 2: ~520; before: ~2,200); the goal, under 100 MB + 100 bytes per operation
+//! (~124 MB here), is missed by ~5 MB. What the third round changed: the engine pairs
+//! each operation's invocation and completion into one record the moment they are
+//! observed (`RunOutput::ops`, ~192 bytes an operation plus its values' heap blocks),
+//! and the checkers release the observations, so an operation is no longer held as two
+//! ~104-byte observation records and then, while the report paired them, as an ops-table
+//! row too (183 -> 175 MB); the report renders its charts and explorer one after the
+//! other instead of on threads whose allocator arenas each kept their peak (-> 144 MB);
+//! the Paxos checker lets its slot and command tables go before the end-of-run history
+//! check (-> 138 MB); the explorer's data goes straight into the page, never held twice
+//! (-> 129 MB). Where the 1,000 s run's memory is now (heaptrack, heap 135 MB at the
+//! peak, at the end-of-run history check; the report's explorer is a second peak of the
+//! same height): the operation records (~45 MB), the message log (400,000 records of
+//! 88 bytes, ~35 MB; not yet streamed to disk), one key's history and its memo (~25 MB),
+//! the cas arguments' and results' list blocks (~5 MB).
 //! Events per CPU second of the run and its checks (`dsim sweep --jobs 1`, user + sys
 //! time; seeds 1..50 at 10 s, 1..5 at 100 s, 42 at 1,000 s): before 1.66 M, 1.48 M,
-//! 1.15 M (0.70x); round 1 1.95 M, 1.86 M, 1.60 M (0.82x); now 1.93 M, 1.93 M, 1.64 M
-//! (0.85x; the labels do not touch this path, the spread is the shared machine's).
+//! 1.15 M (0.70x); round 1 1.95 M, 1.86 M, 1.60 M (0.82x); round 2 1.93 M, 1.93 M,
+//! 1.64 M (0.85x); now 2.11 M, 1.97 M, 1.68 M (0.80x; round 2's binary measured beside
+//! it: 1.99 M, 1.84 M, 1.61 M, 0.81x: the spread is the shared machine's).
 //!
-//! Where the 1,000 s run's memory went before (heaptrack, heap at the peak, 569 MB):
-//! the linearizability memo (204 MB: each entry held a bit set over the whole key's
-//! operations, so the memo grew with the square of the run; now a run of full words
-//! plus the rest), the Paxos checker's per-slot maps (~105 MB; now 32-byte slot records
-//! in chunks, 4 bytes per command, and the votes of a chosen value dropped), a second
-//! full copy of the client history for the checks (59 MB; now one key at a time), the
-//! kept client observations (55 MB, still held), the explorer's message log (65 MB:
-//! labels kept the capacity of the message's whole `Debug` text; now 48 bytes at most,
-//! ~45 MB for the 400,000 messages) and the report's ops table copying the observations'
-//! values (48 MB; `dsim run` now moves them). What remains at 1,000 s (heap 161 MB at
-//! the peak, at the end-of-run history check): the kept client observations (~104
-//! bytes per record, two per operation, ~49 MB), the message log (now ~34 MB), one
-//! key's history and its memo (~27 MB), the checker's slot and command tables (~15 MB).
+//! Where the 1,000 s run's memory went before round 2 (heaptrack, heap at the peak,
+//! 569 MB): the linearizability memo (204 MB: each entry held a bit set over the whole
+//! key's operations, so the memo grew with the square of the run; now a run of full
+//! words plus the rest), the Paxos checker's per-slot maps (~105 MB; now 32-byte slot
+//! records in chunks, 4 bytes per command, and the votes of a chosen value dropped), a
+//! second full copy of the client history for the checks (59 MB; now one key at a
+//! time), the kept client observations (55 MB; now paired records), the explorer's
+//! message log (65 MB: labels kept the capacity of the message's whole `Debug` text;
+//! now 48 bytes at most) and the report's ops table copying the observations' values
+//! (48 MB; now the engine's records are the table).
 //!
 //! Run: `cargo bench -p dsim-benches --bench long_run -- --warm-up-time 1 --measurement-time 5`.
 
@@ -83,9 +94,9 @@ fn scenario(registry: &Registry, text: &str, duration_s: u64) -> Scenario {
     .expect("the overridden paxos-nemesis scenario is valid")
 }
 
-/// Runs and judges `scenario`; returns its engine event count and how many observations
-/// the engine kept to the end.
-fn run_once(registry: &Registry, scenario: &Scenario) -> (u64, usize) {
+/// Runs and judges `scenario`; returns its engine event count, how many observations
+/// the engine kept to the end, and how many client operations it paired.
+fn run_once(registry: &Registry, scenario: &Scenario) -> (u64, usize, usize) {
     let result = run_scenario(
         registry,
         scenario,
@@ -103,6 +114,7 @@ fn run_once(registry: &Registry, scenario: &Scenario) -> (u64, usize) {
     (
         result.output.counters.events,
         result.output.observations.len(),
+        result.output.ops.len(),
     )
 }
 
@@ -111,10 +123,10 @@ fn print_rates(registry: &Registry, text: &str) {
     for duration_s in DURATIONS_S {
         let scenario = scenario(registry, text, duration_s);
         let start = std::time::Instant::now();
-        let (events, kept) = run_once(registry, &scenario);
+        let (events, kept, ops) = run_once(registry, &scenario);
         let wall_s = start.elapsed().as_secs_f64();
         println!(
-            "long_run: {duration_s} virtual s, {events} events in {wall_s:.3} wall s = {:.0} events/s; {kept} observations kept to the end",
+            "long_run: {duration_s} virtual s, {events} events in {wall_s:.3} wall s = {:.0} events/s; {kept} observations kept to the end, {ops} operations paired",
             events as f64 / wall_s
         );
     }
@@ -128,7 +140,7 @@ fn long_run(c: &mut Criterion) {
     group.sample_size(10);
     for duration_s in DURATIONS_S {
         let scenario = scenario(&registry, &text, duration_s);
-        let (events, _) = run_once(&registry, &scenario);
+        let (events, _, _) = run_once(&registry, &scenario);
         group.throughput(Throughput::Elements(events));
         group.bench_function(format!("paxos_nemesis_lose_unsynced_{duration_s}s"), |b| {
             b.iter(|| run_once(&registry, black_box(&scenario)))

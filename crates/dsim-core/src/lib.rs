@@ -15,6 +15,7 @@
 //! - [`clock`] — per-node local clocks with offset and drift.
 //! - [`fault`] — the `Fault` enum.
 //! - [`observe`] — observations for metrics and checkers.
+//! - [`ops`] — client operations, paired from their observations as they happen.
 //! - [`progress`] — progress of a long run at virtual-time checkpoints.
 //! - [`trace`] — the event trace and the run fingerprint.
 //! - [`value`] — history values (EDN-printable) carried by client operations.
@@ -47,6 +48,7 @@ pub mod load;
 pub mod network;
 pub mod node;
 pub mod observe;
+pub mod ops;
 pub mod progress;
 pub mod protocol;
 pub mod queue;
@@ -65,6 +67,7 @@ pub use load::{Bandwidth, LinkBandwidth, LoadConfig, NodeCpu};
 pub use network::{Link, LinkModel, LinkOrder, NetworkConfig, Topology};
 pub use node::{Ctx, CtxParts, DEFAULT_MESSAGE_SIZE_BYTES, Effect, Node, TimerId};
 pub use observe::{NoEvent, Observation, ObservationRecord, ObservationSink, Outcome, Retain};
+pub use ops::OpRecord;
 pub use protocol::{
     Arrival, Backoff, ClosedLoop, DURATION_MAX, Formula, IdleClients, Jitter, NodeGroup, ParamKind,
     ParamProblem, ParamSpec, ParamValue, Params, PhaseError, Protocol, ProtocolInfo,

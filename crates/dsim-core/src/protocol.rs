@@ -1496,6 +1496,7 @@ pub fn generic_output<E>(output: RunOutput<E>) -> RunOutput<NoEvent> {
             .into_iter()
             .filter_map(ObservationRecord::into_generic)
             .collect(),
+        ops: output.ops,
         fault_log: output.fault_log,
         messages: output.messages,
     }

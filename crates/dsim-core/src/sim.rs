@@ -18,6 +18,7 @@ use crate::load::{BandwidthState, CpuState, LoadConfig, scaled};
 use crate::network::{Network, NetworkConfig, Transmission};
 use crate::node::{Ctx, Effect, Node, TimerId, TimerTable};
 use crate::observe::{ObservationRecord, ObservationSink, Retain};
+use crate::ops::{OpLog, OpRecord};
 use crate::queue::{EventQueue, QueueEntry};
 use crate::rng::{SimRng, Stream, stream_rng};
 use crate::time::{SimDuration, SimTime};
@@ -287,6 +288,9 @@ pub struct RunOutput<E> {
     pub fingerprint: u64,
     /// Every observation, in order; with an observation sink, those it kept.
     pub observations: Vec<ObservationRecord<E>>,
+    /// The client operations, paired as they happened ([`crate::ops`]), in invocation
+    /// order: whether or not the sink kept their observations.
+    pub ops: Vec<OpRecord>,
     /// Every fault applied, in order.
     pub fault_log: Vec<FaultRecord>,
     /// The first messages of the run.
@@ -425,6 +429,8 @@ pub struct Simulation<N: Node> {
     fingerprint: Fingerprint,
     trace: Option<TraceWriter>,
     observations: Vec<ObservationRecord<N::Event>>,
+    /// The client operations, paired as their observations are made.
+    ops: OpLog,
     /// Sees every observation first and decides which the engine keeps.
     observation_sink: Option<Box<dyn ObservationSink<N::Event>>>,
     /// Observations made while a sink is attached that it has not seen yet: handed
@@ -499,6 +505,7 @@ impl<N: Node> Simulation<N> {
             fingerprint: Fingerprint::default(),
             trace: None,
             observations: Vec::new(),
+            ops: OpLog::default(),
             observation_sink: None,
             unsunk: Vec::new(),
             scheduled_faults: Vec::new(),
@@ -569,12 +576,20 @@ impl<N: Node> Simulation<N> {
             return;
         }
         let Some(sink) = &mut self.observation_sink else {
+            for record in &self.unsunk {
+                self.ops.copy(record);
+            }
             self.observations.append(&mut self.unsunk);
             return;
         };
+        // A released operation's values move into its op record; a kept one's are
+        // copied, since its observation stays too.
         for record in self.unsunk.drain(..) {
             if sink.observe(&record) == Retain::Keep {
+                self.ops.copy(&record);
                 self.observations.push(record);
+            } else {
+                self.ops.take(record);
             }
         }
     }
@@ -688,6 +703,12 @@ impl<N: Node> Simulation<N> {
     /// those it asked the engine to keep.
     pub fn observations(&self) -> &[ObservationRecord<N::Event>] {
         &self.observations
+    }
+
+    /// The client operations so far, paired ([`crate::ops`]); with an observation sink
+    /// attached, up to the observations it has seen.
+    pub fn ops(&self) -> &[OpRecord] {
+        self.ops.ops()
     }
 
     /// Faults applied so far.
@@ -808,6 +829,7 @@ impl<N: Node> Simulation<N> {
             counters: self.counters,
             fingerprint: self.fingerprint.value(),
             observations: self.observations,
+            ops: self.ops.into_ops(),
             fault_log: self.fault_log,
             messages: self.messages,
         }
@@ -1150,6 +1172,7 @@ impl<N: Node> Simulation<N> {
                         self.flush_observations();
                     }
                 } else {
+                    self.ops.copy(&record);
                     self.observations.push(record);
                 }
             }

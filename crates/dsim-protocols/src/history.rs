@@ -1,11 +1,12 @@
 //! The clients' history of a run, as `dsim-checkers` judges it: every protocol whose
-//! clients record `OpInvoked` / `OpCompleted` observations builds its history here, so
-//! that all of them pair invocations with completions, number operations and place them
-//! in time the same way (operation `id` = `op_id` in `ops.csv`).
+//! clients record `OpInvoked` / `OpCompleted` observations builds its history here, from
+//! the operations the engine paired as they happened ([`RunOutput::ops`]), so that all
+//! of them number operations and place them in time the same way (operation `id` =
+//! `op_id` in `ops.csv`).
 
 use dsim_checkers::{History, Op, OpType};
-use dsim_core::{NodeId, Observation, Outcome, RunOutput, SimTime, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use dsim_core::{NodeId, OpRecord, Outcome, RunOutput, SimTime, Value};
+use std::collections::BTreeSet;
 
 /// One client operation of a run: its history operation, its client node, and the op
 /// number the client gave it in `OpInvoked` (what pairs a lock's release with its
@@ -20,9 +21,10 @@ pub struct ClientOp {
     pub number: u64,
 }
 
-/// The clients' operations of a run: one per `OpInvoked` of a client node (nodes from
-/// `replicas` on), paired with its completion (an operation the run ended in the
-/// middle of is `info`), with its time and event position, in invocation order.
+/// The clients' operations of a run: one per operation of a client node (nodes from
+/// `replicas` on) in the run's paired operations ([`RunOutput::ops`]; an operation the
+/// run ended in the middle of is `info`), with its time and event position, in
+/// invocation order.
 pub fn client_ops<E>(output: &RunOutput<E>, replicas: usize) -> Vec<ClientOp> {
     client_ops_where(output, replicas, |_, _| true)
         .into_iter()
@@ -42,67 +44,55 @@ pub fn client_ops_where<E>(
     keep: impl Fn(usize, &Option<Value>) -> bool,
 ) -> Vec<(usize, ClientOp)> {
     let mut ops: Vec<(usize, ClientOp)> = Vec::new();
-    // Open operations: their position in `ops`, or `None` when not kept.
-    let mut open: BTreeMap<(NodeId, u64), Option<usize>> = BTreeMap::new();
-    let mut invoked = 0usize;
-    let mut events = 0usize;
-    for record in &output.observations {
-        if record.node.index() < replicas {
+    for (id, record) in of_clients(output, replicas).enumerate() {
+        if !keep(id, &record.key) {
             continue;
         }
-        match &record.observation {
-            Observation::OpInvoked { op, f, key, arg } => {
-                let id = invoked;
-                invoked += 1;
-                if !keep(id, key) {
-                    open.insert((record.node, *op), None);
-                    events += 1;
-                    continue;
-                }
-                open.insert((record.node, *op), Some(ops.len()));
-                ops.push((
-                    id,
-                    ClientOp {
-                        op: Op {
-                            id: ops.len(),
-                            process: u64::from(record.node.0),
-                            f: f.to_string(),
-                            key: key.clone(),
-                            value: arg.clone(),
-                            ret: Value::Nil,
-                            op_type: OpType::Info,
-                            invoke_index: events,
-                            complete_index: None,
-                            invoke_time_ns: Some(record.time.as_nanos()),
-                            complete_time_ns: None,
-                            pos: None,
-                        },
-                        node: record.node,
-                        number: *op,
-                    },
-                ));
-            }
-            Observation::OpCompleted { op, outcome, ret } => {
-                let Some(index) = open.remove(&(record.node, *op)) else {
-                    continue;
-                };
-                if let Some(index) = index {
-                    let entry = &mut ops[index].1.op;
-                    entry.op_type = match outcome {
-                        Outcome::Ok => OpType::Ok,
-                        Outcome::Fail(_) => OpType::Fail,
-                        Outcome::Info(_) => OpType::Info,
-                    };
-                    entry.ret = ret.clone();
-                    entry.complete_index = Some(events);
-                    entry.complete_time_ns = Some(record.time.as_nanos());
-                }
-            }
-            _ => continue,
-        }
-        events += 1;
+        let mut op = history_op_of_times(record, ops.len());
+        op.key = record.key.clone();
+        op.value = record.arg.clone();
+        op.ret = record.ret.clone();
+        ops.push((
+            id,
+            ClientOp {
+                op,
+                node: record.client,
+                number: record.client_op,
+            },
+        ));
     }
     ops
+}
+
+/// `record` as operation `id` of a history, with `nil` key, argument and return value
+/// (the caller copies or moves them in).
+fn history_op_of_times(record: &OpRecord, id: usize) -> Op {
+    Op {
+        id,
+        process: u64::from(record.client.0),
+        f: record.kind.to_string(),
+        key: None,
+        value: Value::Nil,
+        ret: Value::Nil,
+        op_type: match record.outcome {
+            Some(Outcome::Ok) => OpType::Ok,
+            Some(Outcome::Fail(_)) => OpType::Fail,
+            Some(Outcome::Info(_)) | None => OpType::Info,
+        },
+        invoke_index: record.invoke_seq as usize,
+        complete_index: record.completion_seq().map(|seq| seq as usize),
+        invoke_time_ns: Some(record.start.as_nanos()),
+        complete_time_ns: record.end.map(SimTime::as_nanos),
+        pos: None,
+    }
+}
+
+/// The run's operations invoked by client nodes (nodes from `replicas` on).
+fn of_clients<E>(output: &RunOutput<E>, replicas: usize) -> impl Iterator<Item = &OpRecord> {
+    output
+        .ops
+        .iter()
+        .filter(move |record| record.client.index() >= replicas)
 }
 
 /// When a client operation ran: 32 bytes, for checks that need only its times.
@@ -119,44 +109,60 @@ pub struct OpTimes {
 /// The times of [`client_ops`], in the same order (index = run-wide op id), without
 /// building the operations themselves.
 pub fn client_op_times<E>(output: &RunOutput<E>, replicas: usize) -> Vec<OpTimes> {
-    let mut ops: Vec<OpTimes> = Vec::new();
-    let mut open: BTreeMap<(NodeId, u64), usize> = BTreeMap::new();
-    for record in &output.observations {
-        if record.node.index() < replicas {
-            continue;
-        }
-        match &record.observation {
-            Observation::OpInvoked { op, .. } => {
-                open.insert((record.node, *op), ops.len());
-                ops.push(OpTimes {
-                    node: record.node,
-                    invoked: record.time,
-                    completed: None,
-                });
-            }
-            Observation::OpCompleted { op, .. } => {
-                if let Some(index) = open.remove(&(record.node, *op)) {
-                    ops[index].completed = Some(record.time);
-                }
-            }
-            _ => {}
-        }
-    }
-    ops
+    of_clients(output, replicas)
+        .map(|record| OpTimes {
+            node: record.client,
+            invoked: record.start,
+            completed: record.end,
+        })
+        .collect()
 }
 
 /// The distinct keys of the clients' operations (`None` for unkeyed ones), in order.
 pub fn client_keys<E>(output: &RunOutput<E>, replicas: usize) -> BTreeSet<Option<Value>> {
     let mut keys = BTreeSet::new();
-    for record in &output.observations {
-        if let Observation::OpInvoked { key, .. } = &record.observation
-            && record.node.index() >= replicas
-            && !keys.contains(key)
-        {
-            keys.insert(key.clone());
+    for record in of_clients(output, replicas) {
+        if !keys.contains(&record.key) {
+            keys.insert(record.key.clone());
         }
     }
     keys
+}
+
+/// [`client_history`] for a caller that owns the run's output: the operations' key,
+/// argument and return value are moved out of `output.ops` into the history instead of
+/// copied (a transactional history's reads can be most of a run's memory: a list-append
+/// read returns the whole list), and [`return_client_history`] puts them back. Until
+/// then those operations in `output.ops` hold `nil` values.
+pub fn lend_client_history<E>(output: &mut RunOutput<E>, replicas: usize) -> History {
+    let mut ops = Vec::new();
+    for (record, id) in output
+        .ops
+        .iter_mut()
+        .filter(|record| record.client.index() >= replicas)
+        .zip(0..)
+    {
+        let mut op = history_op_of_times(record, id);
+        op.key = record.key.take();
+        op.value = std::mem::take(&mut record.arg);
+        op.ret = std::mem::take(&mut record.ret);
+        ops.push(op);
+    }
+    History { ops }
+}
+
+/// Puts the values [`lend_client_history`] took back into `output.ops`.
+pub fn return_client_history<E>(output: &mut RunOutput<E>, replicas: usize, history: History) {
+    for (record, op) in output
+        .ops
+        .iter_mut()
+        .filter(|record| record.client.index() >= replicas)
+        .zip(history.ops)
+    {
+        record.key = op.key;
+        record.arg = op.value;
+        record.ret = op.ret;
+    }
 }
 
 /// The clients' history of a run ([`client_ops`] as a [`History`]), with each

@@ -6,9 +6,7 @@
 //! system must converge by a deadline). Each protocol states its own bound and which
 //! nodes must be up; this module only says what the faults left behind.
 
-use dsim_core::{
-    Fault, FaultRecord, NodeId, Observation, ObservationRecord, Outcome, SimDuration, SimTime,
-};
+use dsim_core::{Fault, FaultRecord, NodeId, OpRecord, Outcome, SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the faults of a run left behind.
@@ -89,13 +87,13 @@ pub struct Starved {
     pub last: (u64, SimTime),
 }
 
-/// Finds starved clients among the client operations of `observations` invoked at or
-/// after `from`. `answered` says whether a completion outcome is the one liveness
+/// Finds starved clients among the client operations `ops` (paired, as in
+/// [`dsim_core::RunOutput::ops`]) invoked at or after `from`. `answered` says whether a completion outcome is the one liveness
 /// promises; an operation still unfinished at `end` counts as unanswered once its
 /// `timeout` ran out, and not at all before. Clients in `phase.down` are not judged.
 /// Reports the first run of `in_a_row` unanswered operations per client.
-pub fn starved<E>(
-    observations: &[ObservationRecord<E>],
+pub fn starved<'a>(
+    ops: impl IntoIterator<Item = &'a OpRecord>,
     phase: &LivenessPhase,
     from: SimTime,
     end: SimTime,
@@ -103,29 +101,22 @@ pub fn starved<E>(
     in_a_row: usize,
     answered: impl Fn(Outcome) -> bool,
 ) -> Vec<Starved> {
-    let mut judged: BTreeMap<(NodeId, u64), (SimTime, Option<bool>)> = BTreeMap::new();
-    for record in observations {
-        match record.observation {
-            Observation::OpInvoked { op, .. } if record.time >= from => {
-                judged.insert((record.node, op), (record.time, None));
-            }
-            Observation::OpCompleted { op, outcome, .. } => {
-                if let Some(entry) = judged.get_mut(&(record.node, op)) {
-                    entry.1 = Some(answered(outcome));
-                }
-            }
-            _ => {}
-        }
-    }
     let mut per_client: BTreeMap<NodeId, Vec<(SimTime, u64, bool)>> = BTreeMap::new();
-    for ((client, op), (at, outcome)) in judged {
-        let ok = match outcome {
-            Some(ok) => ok,
+    for record in ops {
+        let at = record.start;
+        if at < from {
+            continue;
+        }
+        let ok = match record.outcome {
+            Some(outcome) => answered(outcome),
             None if at.saturating_add(timeout) < end => false,
             None => continue,
         };
-        if !phase.down.contains(&client) {
-            per_client.entry(client).or_default().push((at, op, ok));
+        if !phase.down.contains(&record.client) {
+            per_client
+                .entry(record.client)
+                .or_default()
+                .push((at, record.client_op, ok));
         }
     }
     let mut found = Vec::new();
@@ -154,7 +145,7 @@ pub fn starved<E>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dsim_core::Value;
+    use dsim_core::{Observation, ObservationRecord, Value};
 
     fn at(ms: u64, fault: Fault) -> FaultRecord {
         FaultRecord {
@@ -233,7 +224,7 @@ mod tests {
         ];
         let phase = LivenessPhase::of(&[]);
         let found = starved(
-            &observations,
+            &dsim_core::ops::pair(&observations),
             &phase,
             ms(50),
             ms(2_000),

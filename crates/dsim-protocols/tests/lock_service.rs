@@ -755,6 +755,7 @@ fn same_seed_gives_the_same_fingerprint_and_verdict() {
     assert_eq!(first.output.fingerprint, second.output.fingerprint);
     assert_eq!(first.verdict, second.verdict);
     assert_eq!(first.output.observations, second.output.observations);
+    assert_eq!(first.output.ops, second.output.ops);
 }
 
 // ----- audit regressions -------------------------------------------------------------
@@ -809,14 +810,9 @@ fn a_lost_grant_does_not_starve_the_lock_after_the_cut_heals() {
     let result = LockService.run(lost_grant(1)).expect("runs");
     let heal = SimTime(1_445 * MS);
     let mut granted_after_heal = std::collections::BTreeMap::new();
-    for record in &result.output.observations {
-        if let Observation::OpCompleted {
-            outcome: dsim_core::Outcome::Ok,
-            ..
-        } = record.observation
-            && record.time >= heal
-        {
-            *granted_after_heal.entry(record.node).or_insert(0u32) += 1;
+    for op in &result.output.ops {
+        if op.is_ok() && op.end.is_some_and(|end| end >= heal) {
+            *granted_after_heal.entry(op.client).or_insert(0u32) += 1;
         }
     }
     // Before the fix client 4 timed its acquire out, kept the lock it never heard of,
@@ -1007,11 +1003,10 @@ fn durable_lock_log_stays_within_about_the_snapshot_interval_in_a_long_run() {
 }
 
 #[test]
-fn judged_as_it_runs_a_run_keeps_only_client_operations_and_the_same_verdict() {
+fn judged_as_it_runs_a_run_keeps_its_operations_paired_and_the_same_verdict() {
     // `run` judges heartbeats, grants and writes as they happen and keeps only the
-    // clients' operations. If the live checker saw anything differently, its verdict
-    // would differ from `check` over every observation of the same run; if the sink
-    // kept protocol events, the kept count would not equal the operations'.
+    // clients' operations, paired. If the live checker saw anything differently, its
+    // verdict would differ from `check` over every observation of the same run.
     for (request, variant, seed) in [
         (master_failover as fn(u64, &str) -> RunRequest, "correct", 1),
         (client_pause, "no-fencing", 3),
@@ -1029,17 +1024,25 @@ fn judged_as_it_runs_a_run_keeps_only_client_operations_and_the_same_verdict() {
             lock_service::check(&full, &config),
             "{variant} seed {seed}"
         );
-        let client_ops = full
+        let invoked = full
             .observations
             .iter()
-            .filter(|r| !matches!(r.observation, Observation::Protocol(_)))
+            .filter(|r| matches!(r.observation, Observation::OpInvoked { .. }))
             .count();
-        assert_eq!(live.output.observations.len(), client_ops);
+        // Neither protocol events nor the clients' operations stay as observations:
+        // the engine paired every operation as it happened, exactly as it pairs them
+        // with every observation kept (a kept observation would show up here; a
+        // different pairing would make the tables differ).
+        assert!(live.output.observations.iter().all(|r| !matches!(
+            r.observation,
+            Observation::Protocol(_)
+                | Observation::OpInvoked { .. }
+                | Observation::OpCompleted { .. }
+        )));
+        assert_eq!(live.output.ops.len(), invoked);
+        assert_eq!(live.output.ops, full.ops, "{variant} seed {seed}");
         // The run had protocol events to let go of.
-        assert!(
-            full.observations.len() > client_ops,
-            "{variant} seed {seed}"
-        );
+        assert!(full.observations.len() > invoked, "{variant} seed {seed}");
         assert_eq!(live.output.fingerprint, full.fingerprint);
     }
 }

@@ -6,9 +6,9 @@
 
 use dsim_core::rng::{Stream, below, stream_rng};
 use dsim_core::{
-    Delay, Fault, LinkModel, LinkOrder, NetworkConfig, NodeId, Observation, ObservationRecord,
-    ParamValue, Params, Protocol, RunOutput, RunRequest, SimConfig, SimDuration, SimTime,
-    Simulation, StorageMode, Topology, Verdict, Workload,
+    Delay, Fault, LinkModel, LinkOrder, NetworkConfig, NodeId, Observation, OpRecord, ParamValue,
+    Params, Protocol, RunOutput, RunRequest, SimConfig, SimDuration, SimTime, Simulation,
+    StorageMode, Topology, Verdict, Workload,
 };
 use dsim_protocols::paxos::{
     self, Paxos, PaxosConfig, PaxosEvent, PaxosNode, Variant, build_simulation,
@@ -321,6 +321,7 @@ fn same_seed_gives_the_same_fingerprint_and_verdict() {
     assert_eq!(first.output.fingerprint, second.output.fingerprint);
     assert_eq!(first.verdict, second.verdict);
     assert_eq!(first.output.observations, second.output.observations);
+    assert_eq!(first.output.ops, second.output.ops);
 }
 
 #[test]
@@ -378,25 +379,19 @@ fn current_leader(sim: &Simulation<PaxosNode>) -> Option<NodeId> {
 }
 
 /// Every op invoked before `invoked_before`: when it completed (None if it did not).
-fn completions<E>(
-    observations: &[ObservationRecord<E>],
+fn completions(
+    ops: &[OpRecord],
     invoked_before: SimTime,
 ) -> BTreeMap<(NodeId, u64), (SimTime, Option<SimTime>)> {
-    let mut ops = BTreeMap::new();
-    for record in observations {
-        match record.observation {
-            Observation::OpInvoked { op, .. } if record.time < invoked_before => {
-                ops.insert((record.node, op), (record.time, None));
-            }
-            Observation::OpCompleted { op, .. } => {
-                if let Some(entry) = ops.get_mut(&(record.node, op)) {
-                    entry.1.get_or_insert(record.time);
-                }
-            }
-            _ => {}
-        }
-    }
-    ops
+    ops.iter()
+        .filter(|record| record.start < invoked_before)
+        .map(|record| {
+            (
+                (record.client, record.client_op),
+                (record.start, record.end),
+            )
+        })
+        .collect()
 }
 
 fn output(sim: Simulation<PaxosNode>) -> RunOutput<PaxosEvent> {
@@ -419,16 +414,12 @@ fn assert_checks_hold(sim: Simulation<PaxosNode>, seed: u64) -> Verdict {
 /// `heal + LIVENESS_BOUND`, and everything invoked later (up to a second before the end)
 /// completed too. Returns the longest time from heal to completion.
 fn assert_live(sim: &Simulation<PaxosNode>, heal: SimTime) -> SimDuration {
-    assert_live_in(sim.observations(), sim.now(), heal)
+    assert_live_in(sim.ops(), sim.now(), heal)
 }
 
-fn assert_live_in<E>(
-    observations: &[ObservationRecord<E>],
-    end: SimTime,
-    heal: SimTime,
-) -> SimDuration {
+fn assert_live_in(ops: &[OpRecord], end: SimTime, heal: SimTime) -> SimDuration {
     let mut slowest = SimDuration::ZERO;
-    for ((client, op), (invoked, completed)) in completions(observations, SimTime(end.0 - SECOND)) {
+    for ((client, op), (invoked, completed)) in completions(ops, SimTime(end.0 - SECOND)) {
         let completed = completed.unwrap_or_else(|| {
             panic!("op {op} of {client}, invoked at {invoked}, never completed (heal at {heal})")
         });
@@ -712,7 +703,7 @@ fn random_fault_schedules_keep_safety_and_decide_everything_after_healing() {
                 result.verdict.violations
             );
             // Liveness: healed, all replicas up, so everything pending gets decided.
-            assert_live_in(&result.output.observations, end, heal);
+            assert_live_in(&result.output.ops, end, heal);
         }
     }
 }

@@ -851,20 +851,7 @@ fn in_doubt_time_measures_the_outage() {
         dsim_core::Formula::MeanOkLatency { name: "T" }
     );
     // ok operations are the committed transactions clients heard about.
-    let ok = result
-        .output
-        .observations
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.observation,
-                Observation::OpCompleted {
-                    outcome: dsim_core::Outcome::Ok,
-                    ..
-                }
-            )
-        })
-        .count() as u64;
+    let ok = result.output.ops.iter().filter(|op| op.is_ok()).count() as u64;
     let committed: u64 = result
         .verdict
         .extra_columns
@@ -890,6 +877,7 @@ fn same_seed_gives_the_same_run() {
     assert_eq!(first.output.fingerprint, again.output.fingerprint);
     assert_eq!(first.verdict, again.verdict);
     assert_eq!(first.output.observations, again.output.observations);
+    assert_eq!(first.output.ops, again.output.ops);
     assert_ne!(first.output.fingerprint, other.output.fingerprint);
 }
 
@@ -1071,17 +1059,18 @@ fn a_closed_loop_client_never_has_more_than_outstanding_transactions_in_flight()
         let mut in_flight: BTreeMap<NodeId, i64> = BTreeMap::new();
         let mut peak: BTreeMap<NodeId, i64> = BTreeMap::new();
         let mut invoked: BTreeMap<NodeId, u64> = BTreeMap::new();
-        for record in &result.output.observations {
-            let count = in_flight.entry(record.node).or_default();
-            match record.observation {
-                Observation::OpInvoked { .. } => {
-                    *count += 1;
-                    *invoked.entry(record.node).or_default() += 1;
-                }
-                Observation::OpCompleted { .. } => *count -= 1,
-                _ => {}
+        let ops = &result.output.ops;
+        // Invocations and completions in the order they were observed.
+        for (index, invocation) in dsim_core::ops::events(ops) {
+            let client = ops[index].client;
+            let count = in_flight.entry(client).or_default();
+            if invocation {
+                *count += 1;
+                *invoked.entry(client).or_default() += 1;
+            } else {
+                *count -= 1;
             }
-            let top = peak.entry(record.node).or_default();
+            let top = peak.entry(client).or_default();
             *top = (*top).max(*count);
         }
         // Every client (nodes 5, 6, 7) reaches its 2 slots (a transaction takes several
@@ -1125,10 +1114,9 @@ fn a_rate_phase_doubles_the_transaction_rate_after_its_start() {
     let invoked_in = |from: SimTime, to: SimTime| {
         result
             .output
-            .observations
+            .ops
             .iter()
-            .filter(|record| matches!(record.observation, Observation::OpInvoked { .. }))
-            .filter(|record| (from..to).contains(&record.time))
+            .filter(|op| (from..to).contains(&op.start))
             .count()
     };
     let before = invoked_in(ms(0), ms(500));
@@ -1164,11 +1152,11 @@ fn more_than_one_attempt_per_transaction_is_refused_naming_the_key() {
 }
 
 #[test]
-fn judged_as_it_runs_a_run_keeps_only_client_operations_and_the_same_verdict() {
+fn judged_as_it_runs_a_run_keeps_its_operations_paired_and_the_same_verdict() {
     // `run` folds votes, decisions and applied writes into the checker as they happen
-    // and keeps only the clients' operations. If the fold missed or reordered anything,
-    // its verdict would differ from `check_all` over every observation of the same run;
-    // if the sink kept protocol events, the kept count would not equal the operations'.
+    // and keeps only the clients' operations, paired. If the fold missed or reordered
+    // anything, its verdict would differ from `check_all` over every observation of the
+    // same run.
     use dsim_protocols::two_phase_commit::check_all;
     for (request, variant, seed) in [
         (
@@ -1192,20 +1180,27 @@ fn judged_as_it_runs_a_run_keeps_only_client_operations_and_the_same_verdict() {
             check_all(&full, &settings),
             "{variant:?} seed {seed}"
         );
-        let client_ops = full
+        fn is_op<E>(r: &&dsim_core::ObservationRecord<E>) -> bool {
+            matches!(
+                r.observation,
+                Observation::OpInvoked { .. } | Observation::OpCompleted { .. }
+            )
+        }
+        let invoked = full
             .observations
             .iter()
-            .filter(|r| {
-                matches!(
-                    r.observation,
-                    Observation::OpInvoked { .. } | Observation::OpCompleted { .. }
-                )
-            })
+            .filter(|r| matches!(r.observation, Observation::OpInvoked { .. }))
             .count();
-        assert_eq!(live.output.observations.len(), client_ops);
+        // The engine paired every operation as it happened and kept none of their
+        // observations: had it kept them, a long run would hold each operation in two
+        // records besides its op record; had it paired them differently, the table
+        // would differ from the one paired with every observation kept.
+        assert_eq!(live.output.observations.iter().filter(is_op).count(), 0);
+        assert_eq!(live.output.ops.len(), invoked);
+        assert_eq!(live.output.ops, full.ops, "{variant:?} seed {seed}");
         // The protocol's own events are most of a run's observations.
         assert!(
-            full.observations.len() > 2 * client_ops,
+            full.observations.len() > 2 * full.observations.iter().filter(is_op).count(),
             "{variant:?} seed {seed}"
         );
         assert_eq!(live.output.fingerprint, full.fingerprint);

@@ -60,7 +60,7 @@ pub struct ExplorerInput<'a> {
     pub messages: &'a [MessageRecord],
     /// Messages sent in the whole run, to say how many the log left out.
     pub messages_sent: u64,
-    /// Client operations ([`crate::ops_table`]).
+    /// Client operations, as the engine paired them ([`dsim_core::RunOutput::ops`]).
     pub ops: &'a [OpRow],
     /// Every fault applied.
     pub fault_log: &'a [FaultRecord],
@@ -442,6 +442,12 @@ fn fate_code(fate: MessageFate) -> u8 {
 /// it).
 pub fn data_json(input: &ExplorerInput<'_>, selection: &Selection) -> String {
     let mut out = String::with_capacity(64 + selection.messages.len() * 24);
+    write_data_json(&mut out, input, selection);
+    out
+}
+
+/// Appends [`data_json`]'s text to `out`.
+fn write_data_json(out: &mut String, input: &ExplorerInput<'_>, selection: &Selection) {
     let _ = write!(
         out,
         "{{\"version\":1,\"nodes\":{},\"span\":{},\"from\":{},\"to\":{},\"note\":",
@@ -450,7 +456,7 @@ pub fn data_json(input: &ExplorerInput<'_>, selection: &Selection) -> String {
         selection.from.as_nanos(),
         selection.to.as_nanos()
     );
-    json_string(&mut out, &selection.note);
+    json_string(out, &selection.note);
 
     // Messages.
     let mut kinds = Table::default();
@@ -469,21 +475,21 @@ pub fn data_json(input: &ExplorerInput<'_>, selection: &Selection) -> String {
         .map(|message| labels.add(&message.label))
         .collect();
     out.push_str(",\"kinds\":");
-    json_strings(&mut out, &kinds.strings);
+    json_strings(out, &kinds.strings);
     out.push_str(",\"labels\":");
-    json_strings(&mut out, &labels.strings);
+    json_strings(out, &labels.strings);
     out.push_str(",\"m\":{\"s\":");
-    json_numbers(&mut out, messages.iter().map(|message| message.source.0));
+    json_numbers(out, messages.iter().map(|message| message.source.0));
     out.push_str(",\"t\":");
-    json_numbers(&mut out, messages.iter().map(|message| message.target.0));
+    json_numbers(out, messages.iter().map(|message| message.target.0));
     out.push_str(",\"at\":");
     json_numbers(
-        &mut out,
+        out,
         deltas(messages.iter().map(|message| message.sent_at.as_nanos())),
     );
     out.push_str(",\"d\":");
     json_numbers(
-        &mut out,
+        out,
         messages.iter().map(|message| match message.fate {
             MessageFate::Delivered(end) | MessageFate::Dropped(end, _) => {
                 end.saturating_since(message.sent_at).as_nanos() as i64
@@ -492,17 +498,14 @@ pub fn data_json(input: &ExplorerInput<'_>, selection: &Selection) -> String {
         }),
     );
     out.push_str(",\"f\":");
-    json_numbers(
-        &mut out,
-        messages.iter().map(|message| fate_code(message.fate)),
-    );
+    json_numbers(out, messages.iter().map(|message| fate_code(message.fate)));
     out.push_str(",\"k\":");
-    json_numbers(&mut out, kind_of);
+    json_numbers(out, kind_of);
     out.push_str(",\"l\":");
-    json_numbers(&mut out, label_of);
+    json_numbers(out, label_of);
     out.push_str(",\"dup\":");
     json_numbers(
-        &mut out,
+        out,
         messages
             .iter()
             .enumerate()
@@ -522,39 +525,39 @@ pub fn data_json(input: &ExplorerInput<'_>, selection: &Selection) -> String {
         .map(|op| outcomes.add(op.outcome_word()))
         .collect();
     out.push_str(",\"opKinds\":");
-    json_strings(&mut out, &op_kinds.strings);
+    json_strings(out, &op_kinds.strings);
     out.push_str(",\"outcomes\":");
-    json_strings(&mut out, &outcomes.strings);
+    json_strings(out, &outcomes.strings);
     out.push_str(",\"o\":{\"id\":");
-    json_numbers(&mut out, deltas(ops.iter().map(|op| op.op_id)));
+    json_numbers(out, deltas(ops.iter().map(|op| op.op_id)));
     out.push_str(",\"c\":");
-    json_numbers(&mut out, ops.iter().map(|op| op.client.0));
+    json_numbers(out, ops.iter().map(|op| op.client.0));
     out.push_str(",\"n\":");
-    json_numbers(&mut out, ops.iter().map(|op| op.client_op));
+    json_numbers(out, ops.iter().map(|op| op.client_op));
     out.push_str(",\"at\":");
-    json_numbers(&mut out, deltas(ops.iter().map(|op| op.start.as_nanos())));
+    json_numbers(out, deltas(ops.iter().map(|op| op.start.as_nanos())));
     out.push_str(",\"d\":");
     json_numbers(
-        &mut out,
+        out,
         ops.iter()
             .map(|op| op.latency_ns().map_or(-1, |ns| ns as i64)),
     );
     out.push_str(",\"k\":");
-    json_numbers(&mut out, op_kind_of);
+    json_numbers(out, op_kind_of);
     out.push_str(",\"r\":");
-    json_numbers(&mut out, outcome_of);
+    json_numbers(out, outcome_of);
     let extra_header: Vec<&str> = OPS_HEADER.iter().skip(7).copied().collect();
     out.push_str(",\"extraHeader\":");
-    json_strings(&mut out, &extra_header);
+    json_strings(out, &extra_header);
     out.push_str(",\"extra\":[");
     if !extra_header.is_empty() {
         for (i, op) in ops.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            let fields = op.fields();
+            let fields = crate::ops::fields(op);
             let extra: Vec<&str> = fields.iter().skip(7).map(String::as_str).collect();
-            json_strings(&mut out, &extra);
+            json_strings(out, &extra);
         }
     }
     out.push_str("]}");
@@ -566,11 +569,11 @@ pub fn data_json(input: &ExplorerInput<'_>, selection: &Selection) -> String {
             out.push(',');
         }
         let _ = write!(out, "{{\"at\":{},\"word\":", record.time.as_nanos());
-        json_string(&mut out, record.fault.word());
+        json_string(out, record.fault.word());
         out.push_str(",\"nodes\":");
-        json_numbers(&mut out, record.fault.nodes().iter().map(|node| node.0));
+        json_numbers(out, record.fault.nodes().iter().map(|node| node.0));
         out.push_str(",\"details\":");
-        json_string(&mut out, &format!("{:?}", record.fault));
+        json_string(out, &format!("{:?}", record.fault));
         out.push('}');
     }
     out.push_str("],\"windows\":[");
@@ -585,13 +588,13 @@ pub fn data_json(input: &ExplorerInput<'_>, selection: &Selection) -> String {
             window.end.as_nanos(),
             window.open_at_end
         );
-        json_string(&mut out, window.kind.word());
+        json_string(out, window.kind.word());
         out.push_str(",\"nodes\":");
-        json_numbers(&mut out, window.nodes.iter().map(|node| node.0));
+        json_numbers(out, window.nodes.iter().map(|node| node.0));
         out.push_str(",\"label\":");
-        json_string(&mut out, &window.label);
+        json_string(out, &window.label);
         out.push_str(",\"details\":");
-        json_string(&mut out, &window.details);
+        json_string(out, &window.details);
         out.push('}');
     }
 
@@ -611,30 +614,32 @@ pub fn data_json(input: &ExplorerInput<'_>, selection: &Selection) -> String {
             involved.from.as_nanos(),
             involved.to.as_nanos()
         );
-        json_string(&mut out, violation.check);
+        json_string(out, violation.check);
         out.push_str(",\"nodes\":");
-        json_numbers(&mut out, violation.nodes.iter().map(|node| node.0));
+        json_numbers(out, violation.nodes.iter().map(|node| node.0));
         out.push_str(",\"details\":");
-        json_string(&mut out, &violation.details);
+        json_string(out, &violation.details);
         out.push_str(",\"m\":");
-        json_numbers(&mut out, involved.messages);
+        json_numbers(out, involved.messages);
         out.push_str(",\"o\":");
-        json_numbers(&mut out, involved.ops);
+        json_numbers(out, involved.ops);
         out.push_str(",\"ids\":");
-        json_numbers(&mut out, violation.ops.iter().copied());
+        json_numbers(out, violation.ops.iter().copied());
         out.push('}');
     }
     out.push_str("]}");
-    out
 }
 
 /// The explorer's HTML: a `<section id="explorer">` with its controls, canvases, the
 /// embedded run and the script.
 pub fn render(input: &ExplorerInput<'_>) -> String {
     let selection = select(input, EVENTS_EMBED_MAX);
-    let data = data_json(input, &selection);
     let has_violation = !input.violations.is_empty();
-    let mut html = String::with_capacity(data.len() + SCRIPT.len() + 4096);
+    // The data goes straight into the page's text, never into a string of its own:
+    // for a long run it is megabytes, and two copies were the report's memory peak.
+    let mut html = String::with_capacity(
+        64 + (selection.messages.len() + selection.ops.len()) * 48 + SCRIPT.len() + 4096,
+    );
     html.push_str("<section id=\"explorer\">\n");
     html.push_str(STYLE);
     html.push_str("<h2>Run explorer</h2>\n");
@@ -671,7 +676,7 @@ pub fn render(input: &ExplorerInput<'_>) -> String {
          <p id=\"ex-status\"></p>\n<pre id=\"ex-details\">Click a message or an operation \
          to see its fields.</pre>\n<script type=\"application/json\" id=\"explorer-data\">",
     );
-    html.push_str(&data);
+    write_data_json(&mut html, input, &selection);
     html.push_str("</script>\n<script>\n");
     html.push_str(SCRIPT);
     html.push_str("</script>\n</section>\n");
@@ -706,6 +711,9 @@ mod tests {
             start: SimTime(start_ms * 1_000_000),
             end: end_ms.map(|ms| SimTime(ms * 1_000_000)),
             outcome: end_ms.map(|_| Outcome::Ok),
+            // Charts read times, not the events' order.
+            invoke_seq: 0,
+            complete_seq: 0,
         }
     }
 

@@ -18,10 +18,10 @@
 //! carries the return value; a `:fail` or `:info` completion carries the invocation's
 //! argument, as Jepsen writes them, and its reason as `:error`. `:key` is left out for
 //! unkeyed operations. An operation the run ended in the middle of has no completion
-//! line (Jepsen's tools treat it as indeterminate). The pairing rules are those of
-//! [`crate::ops_table`]: a stray or repeated completion is left out.
+//! line (Jepsen's tools treat it as indeterminate). The lines come from the operations
+//! the engine paired ([`dsim_core::ops`]): a stray or repeated completion is left out.
 
-use dsim_core::{NoEvent, NodeId, Observation, Outcome, RunOutput, Value};
+use dsim_core::{NoEvent, NodeId, Outcome, RunOutput};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
@@ -77,9 +77,6 @@ impl Processes {
     }
 }
 
-/// An invocation waiting for its completion: process, `f`, key, argument.
-type OpenOp<'a> = (u64, &'static str, Option<&'a Value>, &'a Value);
-
 /// The text of `history.edn` for a run: one line per invocation and completion.
 pub fn history_edn(output: &RunOutput<NoEvent>) -> String {
     let mut bytes = Vec::new();
@@ -88,50 +85,55 @@ pub fn history_edn(output: &RunOutput<NoEvent>) -> String {
 }
 
 /// Writes `history.edn` ([`history_edn`]'s text) to `out` line by line, holding one
-/// line at a time.
+/// line at a time, from the run's paired operations ([`RunOutput::ops`]) put back in
+/// the order their invocations and completions were observed.
 pub fn write_history_edn(output: &RunOutput<NoEvent>, out: &mut dyn io::Write) -> io::Result<()> {
+    let ops = &output.ops;
     let mut text = String::new();
-    let mut open: BTreeMap<(NodeId, u64), OpenOp<'_>> = BTreeMap::new();
+    // The process of each open operation, by its index in `ops`.
+    let mut open: BTreeMap<usize, u64> = BTreeMap::new();
     let mut processes = Processes {
         next: output.node_count as u64,
         lanes: BTreeMap::new(),
     };
-    let mut index: u64 = 0;
-    for record in &output.observations {
-        let (process, kind, f, key, value, error) = match &record.observation {
-            Observation::OpInvoked { op, f, key, arg } => {
-                let process = processes.take(record.node);
-                open.insert((record.node, *op), (process, f, key.as_ref(), arg));
-                (process, "invoke", *f, key.as_ref(), arg, "")
-            }
-            Observation::OpCompleted { op, outcome, ret } => {
-                let Some((process, f, key, arg)) = open.remove(&(record.node, *op)) else {
-                    continue;
-                };
-                processes.finish(record.node, process, *outcome);
-                let value = if *outcome == Outcome::Ok { ret } else { arg };
-                (process, outcome.word(), f, key, value, outcome.reason())
-            }
-            _ => continue,
+    for (index, (position, invocation)) in dsim_core::ops::events(ops).enumerate() {
+        let op = &ops[position];
+        let (time, process, kind, value, error) = if invocation {
+            let process = processes.take(op.client);
+            open.insert(position, process);
+            (op.start, process, "invoke", &op.arg, "")
+        } else {
+            let (Some(process), Some(outcome), Some(end)) =
+                (open.remove(&position), op.outcome, op.end)
+            else {
+                unreachable!("a completion follows its invocation")
+            };
+            processes.finish(op.client, process, outcome);
+            let value = if outcome == Outcome::Ok {
+                &op.ret
+            } else {
+                &op.arg
+            };
+            (end, process, outcome.word(), value, outcome.reason())
         };
         // Writing to a String cannot fail.
         let _ = write!(
             text,
-            "{{:index {index}, :time {}, :process {process}, :type :{kind}, :f :{f}",
-            record.time.as_nanos(),
+            "{{:index {index}, :time {}, :process {process}, :type :{kind}, :f :{}",
+            time.as_nanos(),
+            op.kind,
         );
-        if let Some(key) = key {
+        if let Some(key) = &op.key {
             let _ = write!(text, ", :key {key}");
         }
         let _ = write!(text, ", :value {value}");
         if !error.is_empty() {
             let _ = write!(text, ", :error :{error}");
         }
-        let _ = write!(text, ", :node {}", record.node.0);
+        let _ = write!(text, ", :node {}", op.client.0);
         text.push_str("}\n");
         out.write_all(text.as_bytes())?;
         text.clear();
-        index += 1;
     }
     Ok(())
 }
@@ -139,7 +141,7 @@ pub fn write_history_edn(output: &RunOutput<NoEvent>, out: &mut dyn io::Write) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dsim_core::{Counters, ObservationRecord, SimTime};
+    use dsim_core::{Counters, Observation, ObservationRecord, SimTime, Value};
 
     fn record(
         time: u64,
@@ -160,6 +162,7 @@ mod tests {
             end_time: SimTime(10_000_000),
             counters: Counters::default(),
             fingerprint: 0,
+            ops: dsim_core::ops::pair(&observations),
             observations,
             fault_log: Vec::new(),
             messages: Vec::new(),

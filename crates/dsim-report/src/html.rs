@@ -86,7 +86,9 @@ fn column_meaning(column: &str) -> &'static str {
 }
 
 /// Renders the page. `charts` holds each chart with its SVG text; `explorer` is the
-/// run explorer's HTML, placed right under the verdict.
+/// run explorer's HTML, placed right under the verdict. The page is built in the
+/// explorer's own buffer (the rest is put around it), so a long run's explorer, megabytes
+/// of text, is never held twice.
 pub(crate) fn render(
     meta: &RunMeta,
     summary: &Summary,
@@ -94,10 +96,9 @@ pub(crate) fn render(
     violations: &[Violation],
     charts: &[(Chart, String)],
     files: &[String],
-    explorer: &str,
+    explorer: String,
 ) -> String {
-    let mut page =
-        String::with_capacity(64 * 1024 + charts.iter().map(|(_, svg)| svg.len()).sum::<usize>());
+    let mut page = String::with_capacity(64 * 1024);
     let e = escape_html;
     page.push_str(&page_start(
         &format!("dsim report: {} (seed {})", meta.scenario, meta.seed),
@@ -129,7 +130,11 @@ pub(crate) fn render(
         "<p>Replay this run: <code>{}</code></p>",
         e(&meta.replay_command)
     );
-    page.push_str(explorer);
+    let head = page;
+    let mut page = explorer;
+    page.reserve(head.len() + 64 * 1024 + charts.iter().map(|(_, svg)| svg.len()).sum::<usize>());
+    page.insert_str(0, &head);
+    drop(head);
 
     page.push_str("<h2>Summary</h2>\n");
     let _ = writeln!(

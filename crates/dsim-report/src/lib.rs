@@ -37,7 +37,7 @@
 //! [`metrics`]).
 //!
 //! Map of the crate:
-//! - [`ops`] — pairs `OpInvoked` / `OpCompleted` observations into `ops.csv` rows.
+//! - [`ops`] — `ops.csv` rows, from the operations the engine paired.
 //! - [`mod@history`] — `history.edn`, the client history as Jepsen operation maps.
 //! - [`metrics`] — latency statistics and the [`Summary`] row.
 //! - [`faults`] — fault windows from the fault log.
@@ -58,29 +58,29 @@
 //! ```
 //! use dsim_core::{Counters, Formula, NoEvent, NodeId, Observation, ObservationRecord,
 //!     Outcome, RunOutput, RunResult, SimTime, Value, Verdict};
-//! use dsim_report::{RunMeta, Summary, ops_table};
+//! use dsim_report::{RunMeta, Summary};
 //!
 //! let record = |ms: u64, observation| ObservationRecord::<NoEvent> {
 //!     time: SimTime(ms * 1_000_000), node: NodeId(3), observation };
+//! let observations = vec![
+//!     record(10, Observation::OpInvoked { op: 0, f: "txn", key: None, arg: Value::Nil }),
+//!     record(14, Observation::OpCompleted { op: 0, outcome: Outcome::Ok, ret: Value::Nil }),
+//!     record(20, Observation::OpInvoked { op: 1, f: "txn", key: None, arg: Value::Nil }),
+//! ];
 //! let result = RunResult {
 //!     output: RunOutput {
 //!         seed: 7, node_count: 4, end_time: SimTime(1_000_000_000),
 //!         counters: Counters::default(), fingerprint: 0xabc,
-//!         observations: vec![
-//!             record(10, Observation::OpInvoked {
-//!                 op: 0, f: "txn", key: None, arg: Value::Nil }),
-//!             record(14, Observation::OpCompleted {
-//!                 op: 0, outcome: Outcome::Ok, ret: Value::Nil }),
-//!             record(20, Observation::OpInvoked {
-//!                 op: 1, f: "txn", key: None, arg: Value::Nil }),
-//!         ],
+//!         // What the engine pairs as the run happens.
+//!         ops: dsim_core::ops::pair(&observations),
+//!         observations: vec![],
 //!         fault_log: vec![], messages: vec![],
 //!     },
 //!     verdict: Verdict { violations: vec![], formula: Formula::MeanOkLatency { name: "T" },
 //!         agreement: 1.0, extra_columns: vec![] },
 //!     trace_error: None,
 //! };
-//! let ops = ops_table(&result.output);
+//! let ops = &result.output.ops;
 //! // Never completed: indeterminate.
 //! assert_eq!((ops[1].outcome_word(), ops[1].reason()), ("info", "unfinished"));
 //! let summary = Summary::from_run(&RunMeta::default(), &result);
@@ -113,7 +113,7 @@ pub use charts::{Chart, ChartInput};
 pub use error::{ReportCause, ReportError};
 pub use faults::{FaultWindow, WindowKind, fault_windows};
 pub use metrics::{LatencyStats, Summary};
-pub use ops::{OpRow, ops_table, take_ops_table};
+pub use ops::OpRow;
 pub use timeline::{TimelineRow, timeline};
 pub use write::{
     csv_bytes, write_csv_atomically, write_file_atomically, write_streamed_atomically,
@@ -195,31 +195,9 @@ pub fn write_run_report(
 ) -> Result<ReportFiles, ReportError> {
     let (files, report_seconds) = timed(|| {
         let history = write_history(dir, result)?;
-        let ops = ops_table(&result.output);
-        write_deterministic_files(dir, meta, result, &ops, vec![history])
+        write_deterministic_files(dir, meta, result, vec![history])
     })?;
     write_perf(dir, result, perf, files, report_seconds)
-}
-
-/// [`write_run_report`] for a caller done with the run's observations (`dsim run`):
-/// once `history.edn` is written, the client operations are moved out of them into the
-/// ops table ([`ops::take_ops_table`]), which is returned for the caller's own summary;
-/// `result` keeps no observations. The files are the same, byte for byte; a long run's
-/// operations are just not held twice while the report is written.
-pub fn write_run_report_taking_ops(
-    dir: &Path,
-    meta: &RunMeta,
-    result: &mut RunResult,
-    perf: &Perf,
-) -> Result<(ReportFiles, Vec<OpRow>), ReportError> {
-    let mut ops = Vec::new();
-    let (files, report_seconds) = timed(|| {
-        let history = write_history(dir, result)?;
-        ops = ops::take_ops_table(&mut result.output);
-        write_deterministic_files(dir, meta, result, &ops, vec![history])
-    })?;
-    let report = write_perf(dir, result, perf, files, report_seconds)?;
-    Ok((report, ops))
 }
 
 /// The files `write` wrote, and the wall seconds it took.
@@ -286,16 +264,17 @@ fn perf_fields(perf: &Perf, result: &RunResult, report_seconds: f64) -> Vec<Stri
 /// A chart's SVG text and the files written for it, or why it failed.
 type RenderedChart = Result<(String, Vec<PathBuf>), ReportError>;
 
-/// Writes everything but `history.edn` and `perf.csv`, from the run and its `ops`,
-/// after the `files` already written (listed in `report.html`); returns them all.
+/// Writes everything but `history.edn` and `perf.csv`, from the run and its paired
+/// operations, after the `files` already written (listed in `report.html`); returns
+/// them all.
 fn write_deterministic_files(
     dir: &Path,
     meta: &RunMeta,
     result: &RunResult,
-    ops: &[OpRow],
     mut files: Vec<PathBuf>,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let output = &result.output;
+    let ops = &output.ops[..];
     let verdict = &result.verdict;
     let mut csv = |name: &str,
                    header: &[String],
@@ -309,7 +288,7 @@ fn write_deterministic_files(
     let strings =
         |header: &[&str]| -> Vec<String> { header.iter().map(|h| h.to_string()).collect() };
 
-    let summary = Summary::from_ops(meta, result, ops);
+    let summary = Summary::from_run(meta, result);
     csv(
         "summary.csv",
         &summary.header(),
@@ -318,7 +297,7 @@ fn write_deterministic_files(
     csv(
         "ops.csv",
         &strings(&ops::OPS_HEADER),
-        &mut ops.iter().map(OpRow::fields),
+        &mut ops.iter().map(ops::fields),
     )?;
     let span = SimTime(output.end_time.as_nanos().max(meta.duration_ns));
     let windows = fault_windows(&output.fault_log, span);
@@ -383,34 +362,24 @@ fn write_deterministic_files(
         windows: &windows,
         violations: &verdict.violations,
     };
-    // The charts and the explorer are independent, so each renders on a thread of its
-    // own; results are gathered in `Chart::for_run` order, so the files and the page do
-    // not depend on which thread finished first.
+    // One after the other, on this thread: rendered on threads of their own, each
+    // thread's allocator arena kept its own peak, which made the charts and the
+    // explorer the peak of a long run's memory (1,000 s paxos-nemesis: 175 MB against
+    // 149 MB in turn), for a few milliseconds saved on a small report.
+    let explorer = explorer::render(&explorer_input);
     let charts = Chart::for_run(&input);
-    let (rendered, explorer): (Vec<RenderedChart>, String) = std::thread::scope(|scope| {
-        let explorer = scope.spawn(|| explorer::render(&explorer_input));
-        let handles: Vec<_> = charts
-            .iter()
-            .copied()
-            .map(|chart| {
-                let input = &input;
-                scope.spawn(move || {
-                    let figure = charts::RunFigure { chart, input };
-                    let mut written = Vec::new();
-                    style::write_figure(dir, chart.name(), &figure, &mut written)
-                        .map(|svg| (svg, written))
-                })
-            })
-            .collect();
-        let charts = handles
-            .into_iter()
-            .map(|handle| handle.join().expect("a chart thread panicked"))
-            .collect();
-        (
-            charts,
-            explorer.join().expect("the explorer thread panicked"),
-        )
-    });
+    let rendered: Vec<RenderedChart> = charts
+        .iter()
+        .copied()
+        .map(|chart| {
+            let figure = charts::RunFigure {
+                chart,
+                input: &input,
+            };
+            let mut written = Vec::new();
+            style::write_figure(dir, chart.name(), &figure, &mut written).map(|svg| (svg, written))
+        })
+        .collect();
     let mut svgs = Vec::new();
     for (chart, result) in charts.iter().copied().zip(rendered) {
         let (svg, written) = result?;
@@ -433,7 +402,7 @@ fn write_deterministic_files(
         &verdict.violations,
         &svgs,
         &names,
-        &explorer,
+        explorer,
     );
     let path = dir.join("report.html");
     write_file_atomically(&path, page.as_bytes())?;

@@ -14,7 +14,7 @@
 //! Paxos' `f(x)`) it is printed with 6 decimals, as is `agreement`.
 
 use crate::RunMeta;
-use crate::ops::{OpRow, ops_table};
+use crate::ops::OpRow;
 use dsim_core::{Formula, RunResult, SimTime, fingerprint_hex};
 
 /// Mean and nearest-rank percentiles of a set of latencies.
@@ -207,15 +207,11 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The summary of a finished run.
+    /// The summary of a finished run, from its paired operations
+    /// ([`dsim_core::RunOutput::ops`]).
     pub fn from_run(meta: &RunMeta, result: &RunResult) -> Summary {
-        Summary::from_ops(meta, result, &ops_table(&result.output))
-    }
-
-    /// The summary of a run whose operations were already paired by
-    /// [`ops_table`] (saves pairing twice).
-    pub fn from_ops(meta: &RunMeta, result: &RunResult, ops: &[OpRow]) -> Summary {
         let output = &result.output;
+        let ops = &output.ops[..];
         let verdict = &result.verdict;
         let latency = LatencyStats::of_ok(ops);
         let (formula, formula_value) = match verdict.formula {
@@ -343,6 +339,9 @@ mod tests {
             start: SimTime(start_ns),
             end: end_ns.map(SimTime),
             outcome,
+            // Charts read times, not the events' order.
+            invoke_seq: 0,
+            complete_seq: 0,
         }
     }
 

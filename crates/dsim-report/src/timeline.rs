@@ -152,6 +152,9 @@ mod tests {
             start: SimTime(0),
             end: Some(SimTime(end_ms * 1_000_000)),
             outcome: Some(outcome),
+            // Charts read times, not the events' order.
+            invoke_seq: 0,
+            complete_seq: 0,
         }
     }
 

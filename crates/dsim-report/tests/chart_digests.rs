@@ -78,6 +78,9 @@ fn ops(count: u64) -> Vec<OpRow> {
                 start,
                 end,
                 outcome,
+                // Charts read times, not the events' order.
+                invoke_seq: 0,
+                complete_seq: 0,
             }
         })
         .collect()

@@ -239,27 +239,11 @@ fn paxos_latency_grows_with_transmission_time() {
 
 /// Sum and count of the latencies of completed `ok` operations.
 fn ok_latency_sum(output: &dsim_core::RunOutput<dsim_core::NoEvent>) -> (u64, u64) {
-    use dsim_core::{Observation, Outcome};
-    use std::collections::BTreeMap;
-    let mut started = BTreeMap::new();
-    let (mut sum, mut count) = (0, 0);
-    for record in &output.observations {
-        match record.observation {
-            Observation::OpInvoked { op, .. } => {
-                started.insert((record.node, op), record.time);
-            }
-            Observation::OpCompleted {
-                op,
-                outcome: Outcome::Ok,
-                ..
-            } => {
-                if let Some(start) = started.get(&(record.node, op)) {
-                    sum += (record.time - *start).as_nanos();
-                    count += 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    (sum, count)
+    let latencies: Vec<u64> = output
+        .ops
+        .iter()
+        .filter(|op| op.is_ok())
+        .filter_map(dsim_core::OpRecord::latency_ns)
+        .collect();
+    (latencies.iter().sum(), latencies.len() as u64)
 }

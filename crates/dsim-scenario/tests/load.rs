@@ -273,28 +273,12 @@ fn paxos_latency_grows_with_cpu_cost_and_fsync() {
     );
 }
 
-/// Latencies of completed `ok` operations, paired by (client, op) from observations.
+/// Latencies of completed `ok` operations, as the engine paired them.
 fn ok_latencies(output: &dsim_core::RunOutput<dsim_core::NoEvent>) -> Vec<u64> {
-    use dsim_core::{Observation, Outcome};
-    use std::collections::BTreeMap;
-    let mut started = BTreeMap::new();
-    let mut latencies = Vec::new();
-    for record in &output.observations {
-        match record.observation {
-            Observation::OpInvoked { op, .. } => {
-                started.insert((record.node, op), record.time);
-            }
-            Observation::OpCompleted {
-                op,
-                outcome: Outcome::Ok,
-                ..
-            } => {
-                if let Some(start) = started.get(&(record.node, op)) {
-                    latencies.push((record.time - *start).as_nanos());
-                }
-            }
-            _ => {}
-        }
-    }
-    latencies
+    let ops = &output.ops;
+    // In completion order, as the observations came.
+    dsim_core::ops::events(ops)
+        .filter(|&(index, invocation)| !invocation && ops[index].is_ok())
+        .filter_map(|(index, _)| ops[index].latency_ns())
+        .collect()
 }

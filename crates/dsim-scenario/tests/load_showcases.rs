@@ -6,9 +6,8 @@
 //! whose p99 exceeds twice the p99 at the lowest load), as one seed of `dsim sweep
 //! --vary` computes them.
 
-use dsim_core::{NoEvent, Observation, Outcome, RunOutput};
+use dsim_core::{NoEvent, RunOutput};
 use dsim_scenario::{Registry, RunOptions, Scenario, run_scenario};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn scenario_path(name: &str) -> PathBuf {
@@ -19,26 +18,14 @@ fn scenario_path(name: &str) -> PathBuf {
 
 /// (completion time ns, latency ns) of every `ok` operation, in completion order.
 fn ok_ops<E>(output: &RunOutput<E>) -> Vec<(u64, u64)> {
-    let mut started = BTreeMap::new();
-    let mut ops = Vec::new();
-    for record in &output.observations {
-        match record.observation {
-            Observation::OpInvoked { op, .. } => {
-                started.insert((record.node, op), record.time.0);
-            }
-            Observation::OpCompleted {
-                op,
-                outcome: Outcome::Ok,
-                ..
-            } => {
-                if let Some(start) = started.get(&(record.node, op)) {
-                    ops.push((record.time.0, record.time.0 - start));
-                }
-            }
-            _ => {}
-        }
-    }
-    ops
+    let ops = &output.ops;
+    dsim_core::ops::events(ops)
+        .filter(|&(index, invocation)| !invocation && ops[index].is_ok())
+        .filter_map(|(index, _)| {
+            let op = &ops[index];
+            Some((op.end?.0, op.latency_ns()?))
+        })
+        .collect()
 }
 
 /// Nearest-rank percentile.

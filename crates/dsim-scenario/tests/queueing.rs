@@ -16,7 +16,7 @@
 //! queueing simulations", 1989): a relative standard error near 2-3% at rho = 0.9.
 
 use dsim_report::metrics::{mean_in_flight, throughput_per_s};
-use dsim_report::{OpRow, RunMeta, Summary, ops_table};
+use dsim_report::{OpRow, RunMeta, Summary};
 use dsim_scenario::{Registry, RunOptions, Scenario, run_scenario};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -68,7 +68,8 @@ fn run(text: &str) -> (Vec<OpRow>, u64) {
     let scenario = Scenario::from_text(Path::new("queueing.toml"), text, &[], &registry)
         .unwrap_or_else(|e| panic!("{e}"));
     let result = run_scenario(&registry, &scenario, RunOptions::default()).expect("runs");
-    (ops_table(&result.output), result.output.end_time.as_nanos())
+    let end_ns = result.output.end_time.as_nanos();
+    (result.output.ops, end_ns)
 }
 
 /// The measured requests: started after the warm-up and completed, in arrival order.
@@ -315,7 +316,7 @@ fn littles_law_holds_on_the_summary_of_shipped_scenarios() {
         let result = run_scenario(&registry, &scenario, RunOptions::default()).expect("runs");
         let summary = Summary::from_run(&RunMeta::default(), &result);
         let end_ns = result.output.end_time.as_nanos();
-        let ops = ops_table(&result.output);
+        let ops = &result.output.ops;
         let mean_latency_s = summary.latency.mean_ns.expect("some ok ops") as f64 / 1e9;
         let little = summary.throughput_per_s * mean_latency_s;
         let others: Vec<OpRow> = ops.iter().filter(|op| !op.is_ok()).cloned().collect();
@@ -344,7 +345,7 @@ fn littles_law_holds_on_the_summary_of_shipped_scenarios() {
         assert_eq!(summary.throughput_per_s, ok / (end_ns as f64 / 1e9));
         assert_eq!(
             summary.throughput_per_s,
-            throughput_per_s(&ops, result.output.end_time)
+            throughput_per_s(ops, result.output.end_time)
         );
     }
     // At least the M/M/1 scenario, whose requests all complete, is held to the plain law.

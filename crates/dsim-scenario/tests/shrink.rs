@@ -90,26 +90,31 @@ fn every_buggy_variant_shrinks_to_at_most_three_faults() {
     println!("{}", report.join("\n"));
 }
 
-/// Client and operation observations (invocations, completions) of node `node`, before
-/// `until`.
+/// The operation events (invocations, completions) of client node `node`, before
+/// `until`, in the order they were observed.
 fn client_ops(
     result: &dsim_core::RunResult,
     node: dsim_core::NodeId,
     until: dsim_core::SimTime,
 ) -> Vec<String> {
-    result
-        .output
-        .observations
-        .iter()
-        .filter(|r| r.node == node && r.time < until)
-        .filter(|r| {
-            matches!(
-                r.observation,
-                dsim_core::Observation::OpInvoked { .. }
-                    | dsim_core::Observation::OpCompleted { .. }
-            )
+    let ops = &result.output.ops;
+    dsim_core::ops::events(ops)
+        .filter(|&(index, _)| ops[index].client == node)
+        .filter_map(|(index, invocation)| {
+            let op = &ops[index];
+            if invocation {
+                let text = format!(
+                    "invoke {} {} {:?} {}",
+                    op.client_op, op.kind, op.key, op.arg
+                );
+                Some((op.start, text))
+            } else {
+                let text = format!("complete {} {:?} {}", op.client_op, op.outcome, op.ret);
+                Some((op.end?, text))
+            }
         })
-        .map(|r| format!("{} {:?}", r.time, r.observation))
+        .filter(|(time, _)| *time < until)
+        .map(|(time, text)| format!("{time} {text}"))
         .collect()
 }
 
@@ -169,13 +174,10 @@ fn a_failure_needing_fewer_clients_shrinks_to_fewer_with_the_others_unchanged() 
     let client_node = |c: usize| dsim_core::NodeId((minimal.nodes + c) as u32);
     let first_dropped_send = before
         .output
-        .observations
+        .ops
         .iter()
-        .filter(|r| {
-            (0..3).any(|c| !kept.contains(&c) && r.node == client_node(c))
-                && matches!(r.observation, dsim_core::Observation::OpInvoked { .. })
-        })
-        .map(|r| r.time)
+        .filter(|op| (0..3).any(|c| !kept.contains(&c) && op.client == client_node(c)))
+        .map(|op| op.start)
         .min()
         .unwrap_or(dsim_core::SimTime::MAX);
     let mut compared = 0;
@@ -211,12 +213,9 @@ fn idle_clients_issue_nothing_in_every_protocol_with_clients() {
         let invoked = |result: &dsim_core::RunResult, node| {
             result
                 .output
-                .observations
+                .ops
                 .iter()
-                .filter(|r| {
-                    r.node == node
-                        && matches!(r.observation, dsim_core::Observation::OpInvoked { .. })
-                })
+                .filter(|op| op.client == node)
                 .count()
         };
         let all = run_scenario(&registry, &base, RunOptions::default()).expect("runs");

@@ -9,7 +9,7 @@ use crate::replay::{file_name, for_terminal, program_name};
 use anyhow::{Context, bail};
 use dsim_core::progress::Progress;
 use dsim_core::{RunResult, TraceWriter, fingerprint_hex};
-use dsim_report::{Perf, RunMeta, Summary, write_run_report_taking_ops};
+use dsim_report::{Perf, RunMeta, Summary, write_run_report};
 use dsim_scenario::{Registry, RunOptions, Scenario, run_scenario};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs;
@@ -77,7 +77,7 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
     });
     watcher.finish();
     let (result, wall_seconds) = wall_seconds;
-    let mut result = result.with_context(|| {
+    let result = result.with_context(|| {
         format!(
             "the run of {} could not be carried out",
             scenario.path.display()
@@ -97,16 +97,12 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
         duration_ns: scenario.duration.as_nanos(),
     };
     tracing::info!(wall_seconds, "writing the report");
-    // The report takes the client operations out of the run's observations (held
-    // once, not twice, in a long run); the summary below reads them from `ops`.
-    let (_, ops) =
-        write_run_report_taking_ops(&staging.dir, &meta, &mut result, &Perf { wall_seconds })
-            .context("writing the report failed")?;
+    write_run_report(&staging.dir, &meta, &result, &Perf { wall_seconds })
+        .context("writing the report failed")?;
     staging.commit()?;
 
     let replay = seed_replay(&scenario, args.swarm, Shown::OnTerminal);
-    let summary = Summary::from_ops(&meta, &result, &ops);
-    drop(ops);
+    let summary = Summary::from_run(&meta, &result);
     print_summary(
         printer,
         &scenario,

@@ -11,7 +11,7 @@ use dsim_core::RunResult;
 use dsim_report::metrics::ok_latencies;
 use dsim_report::sweep::{SweepStats, SweepTable, write_sweep_report};
 use dsim_report::vary::{P999_COLUMN, p999_ns};
-use dsim_report::{RunMeta, Summary, ops_table};
+use dsim_report::{RunMeta, Summary};
 use dsim_scenario::nemesis::SwarmDraw;
 use dsim_scenario::sweep::{
     Journal, META_FILE, SWEEP_FILE, SeedPlan, SeedRange, SeedSet, Shard, SweepIdentity, SweepRow,
@@ -89,8 +89,7 @@ pub fn sweep_row(scenario: &Scenario, result: &RunResult, swarm: Option<&SwarmDr
         scenario_toml: String::new(),
         duration_ns: scenario.duration.as_nanos(),
     };
-    let ops = ops_table(&result.output);
-    let summary = Summary::from_ops(&meta, result, &ops);
+    let summary = Summary::from_run(&meta, result);
     let mut header = summary.header();
     let mut values = summary.values();
     let first = result.verdict.violations.first();
@@ -106,7 +105,8 @@ pub fn sweep_row(scenario: &Scenario, result: &RunResult, swarm: Option<&SwarmDr
     }
     // Last, so every earlier column keeps its place: load sweeps read the tail latency.
     header.push(P999_COLUMN.into());
-    values.push(p999_ns(&ok_latencies(&ops)).map_or(String::new(), |v| v.to_string()));
+    values
+        .push(p999_ns(&ok_latencies(&result.output.ops)).map_or(String::new(), |v| v.to_string()));
     SweepRow {
         seed: scenario.seed,
         header,

@@ -86,9 +86,10 @@ pub fn check(output: &RunOutput<LockEvent>, config: &LockConfig) -> Verdict {
 
 /// [`check`] while the run happens: [`LiveCheck::sink`] is the engine's observation
 /// sink, which judges each protocol observation as it is made (the masters' and the
-/// resource's checks need nothing else) and lets the engine keep only the rest — the
-/// clients' operations, which `mutex_history`, `liveness` and the report need at the
-/// end — so a long run does not hold every heartbeat, grant and write.
+/// resource's checks need nothing else) and lets the engine keep no client operation
+/// observation either: the engine pairs those as they happen ([`RunOutput::ops`], what
+/// `mutex_history`, `liveness` and the report read at the end), so a long run does not
+/// hold every heartbeat, grant and write, nor two records per operation.
 /// [`LiveCheck::finish`] gives the verdict [`check`] gives on the whole run.
 pub struct LiveCheck {
     checker: Rc<RefCell<Option<Checker>>>,
@@ -109,8 +110,12 @@ impl LiveCheck {
             if let Some(checker) = checker.borrow_mut().as_mut() {
                 checker.observe(record);
             }
+            // The clients' operations are paired by the engine as they happen
+            // (`RunOutput::ops`), so their observations need not stay either.
             match record.observation {
-                Observation::Protocol(_) => Retain::Release,
+                Observation::Protocol(_)
+                | Observation::OpInvoked { .. }
+                | Observation::OpCompleted { .. } => Retain::Release,
                 _ => Retain::Keep,
             }
         })
@@ -287,19 +292,12 @@ pub fn liveness(output: &RunOutput<LockEvent>, config: &LockConfig) -> Vec<Viola
     }
     // Only acquires are judged: a release is answered by the next reply that reports
     // it applied, and one the client moved on from is `info` without any starvation.
-    let acquires: Vec<ObservationRecord<LockEvent>> = output
-        .observations
+    let acquires = output
+        .ops
         .iter()
-        .filter(|record| match record.observation {
-            Observation::OpInvoked { op, .. } | Observation::OpCompleted { op, .. } => {
-                op & RELEASE_OP_BIT == 0
-            }
-            _ => false,
-        })
-        .cloned()
-        .collect();
+        .filter(|record| record.client_op & RELEASE_OP_BIT == 0);
     starved(
-        &acquires,
+        acquires,
         &phase,
         phase.start.saturating_add(config.liveness_bound),
         output.end_time,
@@ -656,6 +654,7 @@ mod tests {
             end_time: SimTime(end_ms * MS),
             counters: Counters::default(),
             fingerprint: 0,
+            ops: dsim_core::ops::pair(&observations),
             observations,
             fault_log: Vec::new(),
             messages: Vec::new(),
@@ -806,6 +805,7 @@ mod tests {
             end_time: SimTime(5_000 * MS),
             counters: Counters::default(),
             fingerprint: 0,
+            ops: dsim_core::ops::pair(&observations),
             observations,
             fault_log,
             messages: Vec::new(),

@@ -409,7 +409,12 @@ pub fn txn_history<E>(output: &RunOutput<E>) -> History {
 /// (`G1a`, `G-single-realtime`, `lost-append`, ...) and explained edge by edge; its
 /// time is the latest completion among the transactions involved.
 pub fn isolation(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Violation> {
-    let history = txn_history(output);
+    isolation_of(&txn_history(output), output.end_time, settings)
+}
+
+/// [`isolation`] of `history` (the run's transactional history) in a run that ended at
+/// `end`.
+fn isolation_of(history: &History, end: SimTime, settings: &TpcSettings) -> Vec<Violation> {
     if history.ops.is_empty() {
         return Vec::new();
     }
@@ -419,11 +424,11 @@ pub fn isolation(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Vi
         process: false,
         budget: ISOLATION_BUDGET,
     };
-    let report = match dsim_checkers::isolation(&history, &options) {
+    let report = match dsim_checkers::isolation(history, &options) {
         Ok(report) => report,
         Err(error) => {
             return vec![Violation {
-                time: output.end_time,
+                time: end,
                 check: "isolation",
                 nodes: Vec::new(),
                 details: format!(
@@ -443,7 +448,7 @@ pub fn isolation(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Vi
             let time = ops()
                 .filter_map(|op| op.complete_time_ns.or(op.invoke_time_ns))
                 .max()
-                .map_or(output.end_time, SimTime);
+                .map_or(end, SimTime);
             let mut nodes: Vec<NodeId> = ops().map(|op| NodeId(op.process as u32)).collect();
             nodes.sort();
             nodes.dedup();
@@ -488,7 +493,7 @@ pub fn liveness(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Vio
         return Vec::new();
     }
     starved(
-        &output.observations,
+        &output.ops,
         &phase,
         phase.start.saturating_add(settings.liveness_bound),
         output.end_time,
@@ -672,18 +677,24 @@ fn with_history_checks(
 ) -> Verdict {
     verdict.violations.extend(liveness(output, settings));
     verdict.violations.extend(isolation(output, settings));
-    // One time order for all checks, so that the first violation is the earliest.
+    sort_by_time(&mut verdict);
+    verdict
+}
+
+/// One time order for all checks (ties by check name, then words), so that the first
+/// violation is the earliest.
+fn sort_by_time(verdict: &mut Verdict) {
     verdict
         .violations
         .sort_by(|a, b| (a.time, a.check, &a.details).cmp(&(b.time, b.check, &b.details)));
-    verdict
 }
 
 /// [`check_all`] while the run happens: [`LiveCheck::sink`] is the engine's observation
 /// sink, which folds every protocol observation into the per-transaction facts and the
-/// in-doubt spans as it is made and lets the engine keep only the clients' operations
-/// (what `isolation`, `liveness` and the report need at the end), so a long run does
-/// not hold every vote, decision and applied write. [`LiveCheck::finish`] gives the
+/// in-doubt spans as it is made and lets the engine keep no client operation
+/// observation either: the engine pairs those as they happen ([`RunOutput::ops`], what
+/// `isolation`, `liveness` and the report read at the end), so a long run does not hold
+/// every vote, decision and applied write, nor two records per operation. [`LiveCheck::finish`] gives the
 /// verdict [`check_all`] gives on the whole run.
 pub struct LiveCheck {
     folded: Rc<RefCell<(BTreeMap<TxnId, TxnFacts>, InDoubtFold)>>,
@@ -710,20 +721,34 @@ impl LiveCheck {
             let (txns, doubt) = &mut *folded.borrow_mut();
             gather_one(txns, record);
             doubt.observe(record);
+            // The clients' operations are paired by the engine as they happen
+            // (`RunOutput::ops`), so their observations need not stay either.
             match record.observation {
-                Observation::Protocol(_) => Retain::Release,
+                Observation::Protocol(_)
+                | Observation::OpInvoked { .. }
+                | Observation::OpCompleted { .. } => Retain::Release,
                 _ => Retain::Keep,
             }
         })
     }
 
     /// Finishes the checks on the run's output (its client operations and fault log).
-    pub fn finish(self, output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Verdict {
+    /// The isolation check borrows the operations' values from `output` for its history
+    /// instead of copying them ([`crate::history::lend_client_history`]; a long
+    /// list-append run's reads are most of its memory) and puts them back.
+    pub fn finish(self, output: &mut RunOutput<TpcEvent>, settings: &TpcSettings) -> Verdict {
         let (txns, doubt) = self
             .folded
             .replace((BTreeMap::new(), InDoubtFold::default()));
-        let verdict = verdict_of(&txns, doubt.finish(output.end_time));
-        with_history_checks(verdict, output, settings)
+        let mut verdict = verdict_of(&txns, doubt.finish(output.end_time));
+        verdict.violations.extend(liveness(output, settings));
+        let history = crate::history::lend_client_history(output, 0);
+        verdict
+            .violations
+            .extend(isolation_of(&history, output.end_time, settings));
+        crate::history::return_client_history(output, 0, history);
+        sort_by_time(&mut verdict);
+        verdict
     }
 }
 
@@ -1030,6 +1055,7 @@ mod tests {
             end_time: SimTime(5_000_000_000),
             counters: dsim_core::Counters::default(),
             fingerprint: 0,
+            ops: dsim_core::ops::pair(&observations),
             observations: observations.clone(),
             fault_log,
             messages: Vec::new(),

@@ -625,13 +625,13 @@ impl Protocol for TwoPhaseCommit {
         let settings = TpcSettings::from_request(&request)?;
         // Judged as it runs, so that only the clients' operations are held to the end.
         let check = LiveCheck::new();
-        let (output, trace_error) = execute_with_sink(
+        let (mut output, trace_error) = execute_with_sink(
             request,
             settings.total_nodes(),
             move |id, _| TpcNode::new(id, settings),
             Some(check.sink()),
         )?;
-        let verdict = check.finish(&output, &settings);
+        let verdict = check.finish(&mut output, &settings);
         Ok(RunResult {
             output: generic_output(output),
             verdict,

@@ -122,6 +122,7 @@ pub fn case(name: &str) -> (RunMeta, RunResult) {
                 ..Counters::default()
             },
             fingerprint: 1,
+            ops: dsim_core::ops::pair(&observations),
             observations,
             fault_log: Vec::new(),
             messages,

@@ -20,17 +20,30 @@
 //! report). Measured on the shared 2-core machine, release build, seed 42 (issue 16,
 //! points 3 and 4), peak RSS of `dsim run`: "before" is main before the memory work,
 //! "round 1" after its first round, "round 2" with the message log's labels held
-//! inline, "now" with operations paired as they happen (third round):
+//! inline, "round 3" with operations paired as they happen, "now" with the message
+//! log's labels in one shared arena (fourth round):
 //!
-//! | virtual time | client ops | events | before | round 1 | round 2 | now | now, `dsim sweep` (no report) |
-//! |---|---|---|---|---|---|---|---|
-//! | 10 s | 2,178 | 28,752 | 27 MB | 22 MB | 20 MB | 17 MB | 15 MB (seeds 1..50) |
-//! | 100 s | 22,779 | 307,114 | 127 MB | 87 MB | 74 MB | 53 MB | 26 MB (seeds 1..5) |
-//! | 1,000 s | 235,189 | 3,126,633 | 585 MB | 199 MB | 184 MB | 129 MB | 95 MB (round 2: 150 MB) |
+//! | virtual time | client ops | events | before | round 1 | round 2 | round 3 | now | now, `dsim sweep` (no report) |
+//! |---|---|---|---|---|---|---|---|---|
+//! | 10 s | 2,178 | 28,752 | 27 MB | 22 MB | 20 MB | 17 MB | 15 MB | 15 MB (seeds 1..50, round 3) |
+//! | 100 s | 22,779 | 307,114 | 127 MB | 87 MB | 74 MB | 53 MB | 42 MB | 26 MB (seeds 1..5, round 3) |
+//! | 1,000 s | 235,189 | 3,126,633 | 585 MB | 199 MB | 184 MB | 129 MB | 114 MB | 94 MB (round 2: 150 MB) |
 //!
-//! Between 100 s and 1,000 s `dsim run` now grows ~370 bytes per client operation
-//! (round 2: ~520; before: ~2,200); the goal, under 100 MB + 100 bytes per operation
-//! (~124 MB here), is missed by ~5 MB. What the third round changed: the engine pairs
+//! The goal, under 100 MB + 100 bytes per client operation (~124 MB here), is met:
+//! 114 MB. Between 100 s and 1,000 s `dsim run` grows ~340 bytes per client operation
+//! (round 3: ~370; round 2: ~520; before: ~2,200). What the fourth round changed: the
+//! message log (`dsim_core::MessageLog`, up to 400,000 records in a `dsim run`) keeps
+//! a record in 40 bytes instead of 88: a label's text is no longer held in its record
+//! but in one byte arena for the whole log, and a label equal to the one last stored
+//! in its slot of a 4,096-slot table (by the text's hash) is not stored again, which
+//! most are (a Paxos `Accept` or `Accepted` label is cut at 48 bytes before its slot
+//! number, so all of a ballot's look alike; only client requests, which carry their
+//! value, differ). The 1,000 s run's peak fell 15 MB: the log's 400,000 records take 16
+//! MB instead of 35, plus the text of the labels that differ; `report.html` and every other output file are byte-identical
+//! to the third round's (`paxos-nemesis` at 10 s and 1,000 s, `2pc-nemesis`,
+//! `lock-nemesis`, `clock-skew-lease`, `mapreduce-nemesis`, `mapreduce-worker-failures`,
+//! `queue-mm1`, `paxos-leader-crash`, `metastable-retry-storm`). `dsim sweep` logs
+//! only 200 messages a run, so its figure does not move. What the third round changed: the engine pairs
 //! each operation's invocation and completion into one record the moment they are
 //! observed (`RunOutput::ops`, ~192 bytes an operation plus its values' heap blocks),
 //! and the checkers release the observations, so an operation is no longer held as two
@@ -43,7 +56,8 @@
 //! peak, at the end-of-run history check; the report's explorer is a second peak of the
 //! same height): the operation records (~45 MB), the message log (400,000 records of
 //! 88 bytes, ~35 MB; not yet streamed to disk), one key's history and its memo (~25 MB),
-//! the cas arguments' and results' list blocks (~5 MB).
+//! the cas arguments' and results' list blocks (~5 MB). (Fourth round: the message log's
+//! records are now 16 MB, plus the text of the labels that differ.)
 //! Events per CPU second of the run and its checks (`dsim sweep --jobs 1`, user + sys
 //! time; seeds 1..50 at 10 s, 1..5 at 100 s, 42 at 1,000 s): before 1.66 M, 1.48 M,
 //! 1.15 M (0.70x); round 1 1.95 M, 1.86 M, 1.60 M (0.82x); round 2 1.93 M, 1.93 M,

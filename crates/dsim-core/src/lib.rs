@@ -45,6 +45,7 @@ pub mod fault;
 pub mod hold;
 pub mod id;
 pub mod load;
+pub mod message_log;
 pub mod network;
 pub mod node;
 pub mod observe;
@@ -64,6 +65,7 @@ pub use error::{ConfigError, SimError};
 pub use fault::Fault;
 pub use id::NodeId;
 pub use load::{Bandwidth, LinkBandwidth, LoadConfig, NodeCpu};
+pub use message_log::{MessageLog, MessageRecord};
 pub use network::{Link, LinkModel, LinkOrder, NetworkConfig, Topology};
 pub use node::{Ctx, CtxParts, DEFAULT_MESSAGE_SIZE_BYTES, Effect, Node, TimerId};
 pub use observe::{NoEvent, Observation, ObservationRecord, ObservationSink, Outcome, Retain};
@@ -75,8 +77,8 @@ pub use protocol::{
     Setup, VariantSpec, Verdict, Violation, Workload,
 };
 pub use sim::{
-    Counters, DropReason, FaultRecord, MessageFate, MessageLabel, MessageRecord, RunOutput,
-    SimConfig, Simulation, StorageMode,
+    Counters, DropReason, FaultRecord, MessageFate, MessageLabel, RunOutput, SimConfig, Simulation,
+    StorageMode,
 };
 pub use time::{SimDuration, SimTime};
 pub use trace::{TraceEvent, TraceKind, TraceWriter, fingerprint_hex};

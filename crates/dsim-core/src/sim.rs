@@ -15,6 +15,7 @@ use crate::error::{ConfigError, SimError};
 use crate::fault::Fault;
 use crate::id::NodeId;
 use crate::load::{BandwidthState, CpuState, LoadConfig, scaled};
+use crate::message_log::MessageLog;
 use crate::network::{Network, NetworkConfig, Transmission};
 use crate::node::{Ctx, Effect, Node, TimerId, TimerTable};
 use crate::observe::{ObservationRecord, ObservationSink, Retain};
@@ -114,32 +115,14 @@ pub enum MessageFate {
     Dropped(SimTime, DropReason),
 }
 
-/// One of the first messages of a run, for the space-time diagram.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MessageRecord {
-    /// Sender.
-    pub source: NodeId,
-    /// Receiver.
-    pub target: NodeId,
-    /// Send time.
-    pub sent_at: SimTime,
-    /// What happened to it.
-    pub fate: MessageFate,
-    /// A short label: the message's `Debug` text, cut at 48 bytes of whole characters.
-    pub label: MessageLabel,
-    /// True for the extra copy the network's duplication made of the message before.
-    pub duplicate: bool,
-}
-
-/// Longest [`MessageRecord::label`], in bytes.
+/// Longest message label ([`MessageLog::label`]), in bytes.
 const LABEL_BYTES_MAX: usize = 48;
 
-/// A message's label, at most 48 bytes of text held inside the record itself.
+/// A message's label, at most 48 bytes of text held inline, with no allocation.
 ///
-/// A long run logs hundreds of thousands of messages for the report's explorer; a
-/// `String` label cost each of them a heap allocation (24 bytes of handle plus a
-/// 64-byte block) on top of the record. Held inline, a logged message costs only its
-/// record. It reads as a `&str` (`Deref`), so code that took `&String` is unchanged.
+/// The engine computes a logged message's label on the stack, then the message log
+/// stores its text once in the log's shared arena ([`MessageLog`]). It reads as a
+/// `&str` (`Deref`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct MessageLabel {
     /// Length of the text in `bytes`.
@@ -294,7 +277,7 @@ pub struct RunOutput<E> {
     /// Every fault applied, in order.
     pub fault_log: Vec<FaultRecord>,
     /// The first messages of the run.
-    pub messages: Vec<MessageRecord>,
+    pub messages: MessageLog,
 }
 
 /// How many observations the engine gathers before handing them to the observation
@@ -439,7 +422,7 @@ pub struct Simulation<N: Node> {
     unsunk: Vec<ObservationRecord<N::Event>>,
     scheduled_faults: Vec<Fault>,
     fault_log: Vec<FaultRecord>,
-    messages: Vec<MessageRecord>,
+    messages: MessageLog,
     message_log_limit: usize,
     effects: Vec<Effect<N>>,
     error: Option<SimError>,
@@ -510,7 +493,7 @@ impl<N: Node> Simulation<N> {
             unsunk: Vec::new(),
             scheduled_faults: Vec::new(),
             fault_log: Vec::new(),
-            messages: Vec::new(),
+            messages: MessageLog::new(),
             message_log_limit: config.message_log_limit,
             effects: Vec::new(),
             error: None,
@@ -831,7 +814,10 @@ impl<N: Node> Simulation<N> {
             observations: self.observations,
             ops: self.ops.into_ops(),
             fault_log: self.fault_log,
-            messages: self.messages,
+            messages: {
+                self.messages.finish();
+                self.messages
+            },
         }
     }
 
@@ -1013,9 +999,7 @@ impl<N: Node> Simulation<N> {
     /// Records what became of a logged message.
     #[cold]
     fn set_fate(&mut self, record: u32, fate: MessageFate) {
-        if let Some(entry) = self.messages.get_mut(record as usize) {
-            entry.fate = fate;
-        }
+        self.messages.set_fate(record, fate);
     }
 
     /// Fires a live timer of a running node, or, when the node's clock was stepped
@@ -1284,15 +1268,7 @@ impl<N: Node> Simulation<N> {
     #[cold]
     fn log_message(&mut self, source: NodeId, target: NodeId, msg: &N::Msg) -> u32 {
         let label = short_debug(msg);
-        self.messages.push(MessageRecord {
-            source,
-            target,
-            sent_at: self.now,
-            fate: MessageFate::InFlight,
-            label,
-            duplicate: false,
-        });
-        (self.messages.len() - 1) as u32
+        self.messages.push(source, target, self.now, &label)
     }
 
     /// Logs the network's copy of logged message `record` (while the log has room);
@@ -1302,16 +1278,7 @@ impl<N: Node> Simulation<N> {
         if record == NOT_LOGGED || self.messages.len() >= self.message_log_limit {
             return NOT_LOGGED;
         }
-        let Some(original) = self.messages.get(record as usize) else {
-            return NOT_LOGGED;
-        };
-        let copy = MessageRecord {
-            fate: MessageFate::InFlight,
-            duplicate: true,
-            ..original.clone()
-        };
-        self.messages.push(copy);
-        (self.messages.len() - 1) as u32
+        self.messages.push_copy(record).unwrap_or(NOT_LOGGED)
     }
 
     fn apply_fault(&mut self, fault: Fault) {
@@ -1887,18 +1854,12 @@ mod tests {
     }
 
     #[test]
-    fn a_logged_message_is_one_record_of_at_most_88_bytes_with_no_allocation() {
-        // The message log of a long run holds up to 400,000 records: with a `String`
-        // label each one was a 64-byte record plus a 64-byte heap block. The label is
-        // now inline (a `Copy` type cannot own heap memory), so a record is all a
-        // logged message costs; growing any field past this would show here.
+    fn a_message_label_is_at_most_48_bytes_with_no_allocation() {
+        // A label is computed on the stack before the message log stores its text
+        // (`MessageLog`): a `Copy` type cannot own heap memory, so computing one
+        // allocates nothing; a label past 48 bytes would show here.
         fn no_heap<T: Copy>() {}
         no_heap::<MessageLabel>();
-        assert!(
-            std::mem::size_of::<MessageRecord>() <= 88,
-            "{}",
-            std::mem::size_of::<MessageRecord>()
-        );
         let label =
             MessageLabel::from("Prepare { ballot: Ballot { round: 3, node: 1 }, slot: 12 }");
         assert_eq!(label.len(), LABEL_BYTES_MAX);

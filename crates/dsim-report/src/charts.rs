@@ -42,7 +42,7 @@ use crate::style::{
     headroom, mesh, no_data, number, time_unit, value_mark_legend,
 };
 use crate::timeline::TimelineRow;
-use dsim_core::{MessageFate, MessageRecord, SimTime, Violation};
+use dsim_core::{MessageFate, MessageLog, MessageRecord, SimTime, Violation};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
@@ -160,7 +160,7 @@ pub struct ChartInput<'a> {
     /// The run's fault windows.
     pub windows: &'a [FaultWindow],
     /// The run's message log (in send order).
-    pub messages: &'a [MessageRecord],
+    pub messages: &'a MessageLog,
     /// The checker's violations: the space-time chart shows the first one.
     pub violations: &'a [Violation],
     /// How many nodes took part.
@@ -1040,7 +1040,7 @@ fn draw_spacetime<DB: DrawingBackend>(
                 // The message's name beside the start of its arrow.
                 let along = |a: i32, b: i32| a + (b - a) / 4;
                 root.draw(&Text::new(
-                    short_label(&message.label).to_string(),
+                    short_label(input.messages.label(message)).to_string(),
                     (along(from.0, to.0) + 3, along(from.1, to.1)),
                     anchored(10, RGBColor(20, 70, 120), HPos::Left, VPos::Center),
                 ))?;
@@ -1119,7 +1119,7 @@ mod tests {
     }
 
     fn spacetime_input<'a>(
-        messages: &'a [MessageRecord],
+        messages: &'a MessageLog,
         windows: &'a [FaultWindow],
         violations: &'a [Violation],
     ) -> ChartInput<'a> {
@@ -1144,7 +1144,8 @@ mod tests {
                 bytes_per_s: [1e9 * (bin % 7) as f64, 5e8, 2e8 * (bin / 10) as f64],
             })
             .collect();
-        let mut input = spacetime_input(&[], &[], &[]);
+        let no_messages = MessageLog::new();
+        let mut input = spacetime_input(&no_messages, &[], &[]);
         assert_eq!(
             Chart::for_run(&input),
             Chart::ALL.to_vec(),
@@ -1164,16 +1165,14 @@ mod tests {
     #[test]
     fn spacetime_window_centres_on_the_violation_else_the_fault_else_the_start() {
         use dsim_core::NodeId;
-        let messages: Vec<MessageRecord> = (0..100)
-            .map(|i| MessageRecord {
-                source: NodeId(0),
-                target: NodeId(1),
-                sent_at: SimTime(i * 1_000_000),
-                fate: MessageFate::Delivered(SimTime(i * 1_000_000 + 500_000)),
-                label: "Ping".into(),
-                duplicate: false,
-            })
-            .collect();
+        let mut messages = dsim_core::MessageLog::new();
+        for i in 0..100 {
+            let record = messages.push(NodeId(0), NodeId(1), SimTime(i * 1_000_000), "Ping");
+            messages.set_fate(
+                record,
+                MessageFate::Delivered(SimTime(i * 1_000_000 + 500_000)),
+            );
+        }
         let windows = crate::faults::fault_windows(
             &[dsim_core::FaultRecord {
                 time: SimTime(30_000_000),

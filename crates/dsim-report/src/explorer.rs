@@ -21,7 +21,9 @@
 use crate::faults::FaultWindow;
 use crate::ops::{OPS_HEADER, OpRow};
 use crate::page::escape_html;
-use dsim_core::{DropReason, FaultRecord, MessageFate, MessageRecord, SimTime, Violation};
+use dsim_core::{
+    DropReason, FaultRecord, MessageFate, MessageLog, MessageRecord, SimTime, Violation,
+};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -57,7 +59,7 @@ pub struct ExplorerInput<'a> {
     /// The run's span of virtual time.
     pub span: SimTime,
     /// The engine's message log (in send order).
-    pub messages: &'a [MessageRecord],
+    pub messages: &'a MessageLog,
     /// Messages sent in the whole run, to say how many the log left out.
     pub messages_sent: u64,
     /// Client operations, as the engine paired them ([`dsim_core::RunOutput::ops`]).
@@ -468,11 +470,11 @@ fn write_data_json(out: &mut String, input: &ExplorerInput<'_>, selection: &Sele
         .collect();
     let kind_of: Vec<usize> = messages
         .iter()
-        .map(|message| kinds.add(message_kind(&message.label)))
+        .map(|message| kinds.add(message_kind(input.messages.label(message))))
         .collect();
     let label_of: Vec<usize> = messages
         .iter()
-        .map(|message| labels.add(&message.label))
+        .map(|message| labels.add(input.messages.label(message)))
         .collect();
     out.push_str(",\"kinds\":");
     json_strings(out, &kinds.strings);
@@ -688,15 +690,32 @@ mod tests {
     use super::*;
     use dsim_core::{Fault, NodeId, Outcome, Value};
 
-    fn message(source: u32, target: u32, sent_ms: u64, end_ms: u64, label: &str) -> MessageRecord {
-        MessageRecord {
-            source: NodeId(source),
-            target: NodeId(target),
-            sent_at: SimTime(sent_ms * 1_000_000),
-            fate: MessageFate::Delivered(SimTime(end_ms * 1_000_000)),
-            label: label.into(),
-            duplicate: false,
+    /// A message: source, target, send and delivery times (ms), label.
+    type Message = (u32, u32, u64, u64, &'static str);
+
+    fn message(
+        source: u32,
+        target: u32,
+        sent_ms: u64,
+        end_ms: u64,
+        label: &'static str,
+    ) -> Message {
+        (source, target, sent_ms, end_ms, label)
+    }
+
+    /// The log of `messages`, each delivered.
+    fn log_of(messages: impl IntoIterator<Item = Message>) -> MessageLog {
+        let mut log = MessageLog::new();
+        for (source, target, sent_ms, end_ms, label) in messages {
+            let record = log.push(
+                NodeId(source),
+                NodeId(target),
+                SimTime(sent_ms * 1_000_000),
+                label,
+            );
+            log.set_fate(record, MessageFate::Delivered(SimTime(end_ms * 1_000_000)));
         }
+        log
     }
 
     fn op(op_id: u64, client: u32, start_ms: u64, end_ms: Option<u64>) -> OpRow {
@@ -718,7 +737,7 @@ mod tests {
     }
 
     fn input<'a>(
-        messages: &'a [MessageRecord],
+        messages: &'a MessageLog,
         ops: &'a [OpRow],
         faults: &'a [FaultRecord],
         violations: &'a [Violation],
@@ -737,7 +756,7 @@ mod tests {
 
     #[test]
     fn a_small_run_is_embedded_whole() {
-        let messages = [message(0, 1, 1, 2, "Ping { n: 1 }")];
+        let messages = log_of([message(0, 1, 1, 2, "Ping { n: 1 }")]);
         let ops = [op(0, 3, 0, Some(5))];
         let selection = select(&input(&messages, &ops, &[], &[]), 10);
         // Cutting a small run would hide events the reader can see in ops.csv.
@@ -751,9 +770,7 @@ mod tests {
 
     #[test]
     fn a_large_run_keeps_a_window_around_its_first_violation() {
-        let messages: Vec<MessageRecord> = (0..1_000)
-            .map(|i| message(0, 1, i, i + 1, "Ping"))
-            .collect();
+        let messages = log_of((0..1_000).map(|i| message(0, 1, i, i + 1, "Ping")));
         let violation = Violation {
             time: SimTime(700_000_000),
             check: "agreement",
@@ -788,9 +805,7 @@ mod tests {
 
     #[test]
     fn without_a_violation_the_window_is_around_the_first_fault() {
-        let messages: Vec<MessageRecord> = (0..1_000)
-            .map(|i| message(0, 1, i, i + 1, "Ping"))
-            .collect();
+        let messages = log_of((0..1_000).map(|i| message(0, 1, i, i + 1, "Ping")));
         let faults = [FaultRecord {
             time: SimTime(20_000_000),
             fault: Fault::Crash(NodeId(2)),
@@ -804,11 +819,11 @@ mod tests {
 
     #[test]
     fn violation_involves_its_nodes_messages_and_open_operations_only() {
-        let messages = [
+        let messages = log_of([
             message(0, 1, 10, 12, "Accept"),
             message(2, 3, 10, 12, "Accept"),
             message(1, 0, 30, 31, "Late"),
-        ];
+        ]);
         let ops = [
             op(0, 3, 5, Some(15)),
             op(1, 1, 5, Some(15)),
@@ -836,12 +851,12 @@ mod tests {
 
     #[test]
     fn a_violation_naming_operations_highlights_those_and_their_clients_messages() {
-        let messages = [
+        let messages = log_of([
             message(3, 0, 6, 7, "Query"),
             message(0, 3, 8, 9, "QueryAck"),
             message(4, 0, 8, 9, "Query"),
             message(3, 0, 40, 41, "Query"),
-        ];
+        ]);
         let ops = [
             op(0, 3, 5, Some(10)),
             op(1, 4, 7, Some(12)),
@@ -877,10 +892,10 @@ mod tests {
 
     #[test]
     fn times_and_labels_are_encoded_compactly() {
-        let messages = [
+        let messages = log_of([
             message(0, 1, 10, 12, "Accept { b: 1 }"),
             message(1, 0, 12, 15, "Accept { b: 1 }"),
-        ];
+        ]);
         let input = input(&messages, &[], &[], &[]);
         let json = data_json(&input, &select(&input, 100));
         // Send times as differences, the second label pointing at the first.

@@ -165,7 +165,7 @@ mod tests {
             ops: dsim_core::ops::pair(&observations),
             observations,
             fault_log: Vec::new(),
-            messages: Vec::new(),
+            messages: dsim_core::MessageLog::new(),
         }
     }
 

@@ -74,7 +74,7 @@
 //!         // What the engine pairs as the run happens.
 //!         ops: dsim_core::ops::pair(&observations),
 //!         observations: vec![],
-//!         fault_log: vec![], messages: vec![],
+//!         fault_log: vec![], messages: dsim_core::MessageLog::new(),
 //!     },
 //!     verdict: Verdict { violations: vec![], formula: Formula::MeanOkLatency { name: "T" },
 //!         agreement: 1.0, extra_columns: vec![] },

@@ -6,7 +6,7 @@
 //! code must leave every digest unchanged; a deliberate change of a chart updates the
 //! digest here, in a reviewed diff, with the reason in the commit message.
 
-use dsim_core::{DropReason, MessageFate, MessageRecord, NodeId, Outcome, SimTime, Violation};
+use dsim_core::{DropReason, MessageFate, MessageLog, NodeId, Outcome, SimTime, Violation};
 use dsim_report::charts::{Chart, ChartInput, render_svg, write_png};
 use dsim_report::metrics::SUMMARY_COLUMNS;
 use dsim_report::sweep::{SweepStats, SweepTable, write_comparison, write_sweep_report};
@@ -128,10 +128,11 @@ fn many_windows() -> Vec<FaultWindow> {
 
 /// `count` messages among `nodes` nodes in the first 30 ms: delivered, dropped and in
 /// flight.
-fn messages(count: u64, nodes: u64) -> Vec<MessageRecord> {
+fn messages(count: u64, nodes: u64) -> MessageLog {
     let mut sequence = Sequence(0x2545_f491_4f6c_dd1d);
-    (0..count)
-        .map(|i| {
+    let mut log = MessageLog::new();
+    for i in 0..count {
+        {
             let draw = sequence.next();
             let source = draw % nodes;
             let target = (source + 1 + (draw >> 8) % (nodes - 1)) % nodes;
@@ -143,16 +144,16 @@ fn messages(count: u64, nodes: u64) -> Vec<MessageRecord> {
                 2 => MessageFate::Dropped(at, DropReason::Partition),
                 _ => MessageFate::Delivered(at),
             };
-            MessageRecord {
-                source: NodeId(source as u32),
-                target: NodeId(target as u32),
+            let record = log.push(
+                NodeId(source as u32),
+                NodeId(target as u32),
                 sent_at,
-                fate,
-                label: format!("Prepare {{ ballot: {i} }}").into(),
-                duplicate: false,
-            }
-        })
-        .collect()
+                &format!("Prepare {{ ballot: {i} }}"),
+            );
+            log.set_fate(record, fate);
+        }
+    }
+    log
 }
 
 /// Every run chart of one input, as (name, digest).
@@ -160,7 +161,7 @@ fn run_chart_digests(
     case: &str,
     ops: &[OpRow],
     windows: &[FaultWindow],
-    messages: &[MessageRecord],
+    messages: &MessageLog,
     violations: &[Violation],
     node_count: usize,
 ) -> Vec<(String, u64)> {
@@ -312,7 +313,14 @@ fn all_digests() -> Vec<(String, u64)> {
         &[],
         40,
     ));
-    digests.extend(run_chart_digests("run-empty", &[], &[], &[], &[], 3));
+    digests.extend(run_chart_digests(
+        "run-empty",
+        &[],
+        &[],
+        &MessageLog::new(),
+        &[],
+        3,
+    ));
     // A violation at 20 ms (the space-time chart centres on it, not on the fault at the
     // start), and latencies over three decades (the CDF's axis turns logarithmic).
     let wide: Vec<OpRow> = ops(300)

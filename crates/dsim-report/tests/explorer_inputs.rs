@@ -112,12 +112,17 @@ fn network_duplicates_are_logged_as_copies_right_after_their_original() {
         // wrong sender or at the wrong time.
         assert!(!original.duplicate);
         assert_eq!(
-            (copy.source, copy.target, copy.sent_at, &copy.label),
+            (
+                copy.source,
+                copy.target,
+                copy.sent_at,
+                output.messages.label(copy)
+            ),
             (
                 original.source,
                 original.target,
                 original.sent_at,
-                &original.label
+                output.messages.label(original)
             )
         );
     }

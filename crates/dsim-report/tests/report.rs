@@ -422,7 +422,7 @@ fn a_run_without_operations_or_messages_still_gets_every_chart() {
             observations: Vec::new(),
             ops: Vec::new(),
             fault_log: Vec::new(),
-            messages: Vec::new(),
+            messages: dsim_core::MessageLog::new(),
         },
         verdict: Verdict {
             violations: Vec::new(),

@@ -657,7 +657,7 @@ mod tests {
             ops: dsim_core::ops::pair(&observations),
             observations,
             fault_log: Vec::new(),
-            messages: Vec::new(),
+            messages: dsim_core::MessageLog::new(),
         };
         check(&output, &config(3, 2))
     }
@@ -808,7 +808,7 @@ mod tests {
             ops: dsim_core::ops::pair(&observations),
             observations,
             fault_log,
-            messages: Vec::new(),
+            messages: dsim_core::MessageLog::new(),
         }
     }
 

@@ -935,7 +935,7 @@ mod tests {
             ops: dsim_core::ops::pair(&observations),
             observations,
             fault_log: Vec::new(),
-            messages: Vec::new(),
+            messages: dsim_core::MessageLog::new(),
         };
         check(&output, 3)
     }
@@ -1312,7 +1312,7 @@ mod tests {
                     fault,
                 })
                 .collect(),
-            messages: Vec::new(),
+            messages: dsim_core::MessageLog::new(),
         };
         check_with(&output, 3, SimDuration::from_secs(2))
     }

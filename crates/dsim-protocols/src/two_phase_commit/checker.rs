@@ -1058,7 +1058,7 @@ mod tests {
             ops: dsim_core::ops::pair(&observations),
             observations: observations.clone(),
             fault_log,
-            messages: Vec::new(),
+            messages: dsim_core::MessageLog::new(),
         };
         // A fault-free run whose client then got no outcome five times in a row: the
         // protocol stopped answering it (the isolated timeout before did not count).

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use dsim_core::{
-    Counters, Formula, MessageFate, MessageRecord, NoEvent, NodeId, Observation, ObservationRecord,
+    Counters, Formula, MessageFate, MessageLog, NoEvent, NodeId, Observation, ObservationRecord,
     Outcome, RunOutput, RunResult, SimTime, Value, Verdict, Violation,
 };
 use dsim_report::RunMeta;
@@ -45,20 +45,19 @@ fn op(node: u32, op: u64, start_ms: u64, end_ms: u64) -> [ObservationRecord<NoEv
 }
 
 /// `count` messages, one every `gap_ns`, among `nodes` nodes, each delivered 1 ms later.
-fn messages(count: u64, nodes: u32, gap_ns: u64) -> Vec<MessageRecord> {
-    (0..count)
-        .map(|i| {
-            let source = (i % u64::from(nodes)) as u32;
-            MessageRecord {
-                source: NodeId(source),
-                target: NodeId((source + 1) % nodes),
-                sent_at: SimTime(i * gap_ns),
-                fate: MessageFate::Delivered(SimTime(i * gap_ns + MS)),
-                label: format!("Ping {{ n: {} }}", i % 7).into(),
-                duplicate: false,
-            }
-        })
-        .collect()
+fn messages(count: u64, nodes: u32, gap_ns: u64) -> MessageLog {
+    let mut log = MessageLog::new();
+    for i in 0..count {
+        let source = (i % u64::from(nodes)) as u32;
+        let record = log.push(
+            NodeId(source),
+            NodeId((source + 1) % nodes),
+            SimTime(i * gap_ns),
+            &format!("Ping {{ n: {} }}", i % 7),
+        );
+        log.set_fate(record, MessageFate::Delivered(SimTime(i * gap_ns + MS)));
+    }
+    log
 }
 
 /// The run of an awkward case.
@@ -68,7 +67,7 @@ pub fn case(name: &str) -> (RunMeta, RunResult) {
             3,
             100,
             op(2, 0, 10, 20).into_iter().collect::<Vec<_>>(),
-            Vec::new(),
+            MessageLog::new(),
             Vec::new(),
         ),
         "one-node" => (

@@ -64,29 +64,33 @@ fn column(result: &RunResult, name: &str) -> String {
 
 /// Each task operation's duration in ns, keyed by (kind, task), from `ops`.
 fn task_durations(result: &RunResult) -> BTreeMap<(&'static str, i64), u64> {
-    let mut started = BTreeMap::new();
+    // The operations are the engine's paired records: their observations were
+    // released as the run went (a kept one would be held to the end for nothing).
+    assert!(!result.output.observations.iter().any(|r| matches!(
+        r.observation,
+        Observation::OpInvoked { .. } | Observation::OpCompleted { .. }
+    )));
     let mut durations = BTreeMap::new();
-    for record in &result.output.observations {
-        match &record.observation {
-            Observation::OpInvoked { op, key, .. } => {
-                let key = key.as_ref().and_then(|k| k.as_list()).expect("keyed");
-                let kind = if key[0] == dsim_core::Value::keyword("map") {
-                    "map"
-                } else {
-                    "reduce"
-                };
-                let task = match key[1] {
-                    dsim_core::Value::Int(task) => task,
-                    _ => panic!("task id"),
-                };
-                started.insert(*op, (kind, task, record.time));
-            }
-            Observation::OpCompleted { op, .. } => {
-                let (kind, task, at) = started.remove(op).expect("invoked");
-                durations.insert((kind, task), record.time.saturating_since(at).as_nanos());
-            }
-            _ => {}
-        }
+    // In completion order, so a task's last completed attempt is the one kept.
+    let mut completed: Vec<_> = result
+        .output
+        .ops
+        .iter()
+        .filter(|op| op.end.is_some())
+        .collect();
+    completed.sort_by_key(|op| op.complete_seq);
+    for op in completed {
+        let key = op.key.as_ref().and_then(|k| k.as_list()).expect("keyed");
+        let kind = if key[0] == dsim_core::Value::keyword("map") {
+            "map"
+        } else {
+            "reduce"
+        };
+        let task = match key[1] {
+            dsim_core::Value::Int(task) => task,
+            _ => panic!("task id"),
+        };
+        durations.insert((kind, task), op.latency_ns().expect("completed"));
     }
     durations
 }
@@ -228,18 +232,13 @@ fn a_sort_with_more_partitions_than_keys_or_a_zero_bandwidth_is_refused() {
 
 /// When the last map task of `result` completed, in ns.
 fn last_map_end(result: &RunResult) -> u64 {
-    let mut maps = BTreeMap::new();
     let mut last = 0;
-    for record in &result.output.observations {
-        match &record.observation {
-            Observation::OpInvoked { op, key, .. } => {
-                let key = key.as_ref().and_then(|k| k.as_list()).expect("keyed");
-                maps.insert(*op, key[0] == dsim_core::Value::keyword("map"));
-            }
-            Observation::OpCompleted { op, .. } if maps.get(op) == Some(&true) => {
-                last = last.max(record.time.0);
-            }
-            _ => {}
+    for op in &result.output.ops {
+        let key = op.key.as_ref().and_then(|k| k.as_list()).expect("keyed");
+        if key[0] == dsim_core::Value::keyword("map")
+            && let Some(end) = op.end
+        {
+            last = last.max(end.0);
         }
     }
     last

@@ -6,7 +6,6 @@
 
 use dsim_core::{NoEvent, Observation, RunOutput};
 use dsim_scenario::{Registry, RunOptions, Scenario, run_scenario};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn scenario_path(name: &str) -> PathBuf {
@@ -55,21 +54,15 @@ fn run(file: &str, text: &str, flags: &[String]) -> (f64, f64, u64) {
     assert_eq!(column("job_completed"), "true", "{file}");
     let job_s = column("job_time_ns").parse::<f64>().expect("a time") / 1e9;
     let output: &RunOutput<NoEvent> = &result.output;
-    let mut maps = BTreeMap::new();
     let mut last_map_end = 0u64;
-    for record in &output.observations {
-        match &record.observation {
-            Observation::OpInvoked { op, key, .. } => {
-                let is_map = key
-                    .as_ref()
-                    .and_then(|k| k.as_list())
-                    .is_some_and(|k| k[0] == dsim_core::Value::keyword("map"));
-                maps.insert(*op, is_map);
-            }
-            Observation::OpCompleted { op, .. } if maps.get(op) == Some(&true) => {
-                last_map_end = last_map_end.max(record.time.0);
-            }
-            _ => {}
+    for op in &output.ops {
+        let is_map = op
+            .key
+            .as_ref()
+            .and_then(|k| k.as_list())
+            .is_some_and(|k| k[0] == dsim_core::Value::keyword("map"));
+        if is_map && let Some(end) = op.end {
+            last_map_end = last_map_end.max(end.0);
         }
     }
     let backups = column("backup_tasks_launched").parse().expect("a count");

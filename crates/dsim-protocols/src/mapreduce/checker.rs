@@ -251,8 +251,10 @@ impl JobCheck {
 
 /// [`check`] while the run happens: [`LiveCheck::sink`] is the engine's observation
 /// sink, which judges each of the master's observations as it is made and releases
-/// it, keeping only the rest (the task operations the report needs), so a long run
-/// does not hold every task reset and committed partition's counts.
+/// it, and releases the task operations' observations too (the engine pairs each
+/// operation into `RunOutput::ops` as it happens), keeping only the metrics the report's
+/// rate chart reads, so a long run does not hold every task reset, committed
+/// partition's counts or task operation twice.
 /// [`LiveCheck::finish`] gives the summary [`check`] gives on the whole run.
 pub struct LiveCheck {
     job: Rc<RefCell<Option<JobCheck>>>,
@@ -273,8 +275,12 @@ impl LiveCheck {
             if let Some(job) = job.borrow_mut().as_mut() {
                 job.observe(record);
             }
+            // The task operations are paired by the engine as they happen
+            // (`RunOutput::ops`), so their observations need not stay either.
             match record.observation {
-                Observation::Protocol(_) => Retain::Release,
+                Observation::Protocol(_)
+                | Observation::OpInvoked { .. }
+                | Observation::OpCompleted { .. } => Retain::Release,
                 _ => Retain::Keep,
             }
         })
@@ -381,11 +387,12 @@ mod tests {
     }
 
     #[test]
-    fn judged_as_it_runs_the_master_events_are_released_with_the_same_summary() {
+    fn judged_as_it_runs_master_events_and_task_operations_are_released_metrics_kept() {
         // The sink must judge every master event as `check` does (a wrong count from
-        // seed 6's partitions, a missing partition at done) and release it, while a
-        // task operation stays for the report. A sink that kept protocol events, or
-        // judged one differently, fails the assertions below.
+        // seed 6's partitions, a missing partition at done) and release it, release a
+        // task operation too (the engine pairs it into `RunOutput::ops`), while a
+        // metric stays for the report's rate chart. A sink that kept protocol or
+        // operation events, dropped a metric, or judged one differently, fails below.
         let config = config();
         let mut records = run_with(expected(&config, 6));
         records[2] = record(
@@ -403,6 +410,14 @@ mod tests {
                 f: "task",
                 key: None,
                 arg: dsim_core::Value::Nil,
+            },
+        });
+        records.push(ObservationRecord {
+            time: SimTime(51),
+            node: NodeId(1),
+            observation: Observation::Metric {
+                name: "mr_output_bytes",
+                value: 10,
             },
         });
         let live = LiveCheck::new(&config, 6);

@@ -221,17 +221,43 @@ fn kind_color(kind: WindowKind) -> RGBColor {
 // ---------------------------------------------------------------------------------------
 // MapReduce byte rates
 
-/// Three stacked panels sharing one time axis: input, shuffle and output in MB/s.
+/// Where the rates chart's time axis ends, in ns: the end of the last bin in which any
+/// flow moved bytes plus a margin (a tenth of that, at least one bin), within the
+/// table's span; the whole span when nothing moved. A job that ends long before the
+/// scenario's `duration` would otherwise be squeezed into the left of the chart.
+fn rates_axis_end_ns(rates: &[RateRow], width_ns: u64) -> u64 {
+    let span = rates
+        .last()
+        .map_or(width_ns, |r| r.bin_start_ns.saturating_add(width_ns));
+    let Some(active) = rates
+        .iter()
+        .rev()
+        .find(|r| r.bytes_per_s.iter().any(|&rate| rate > 0.0))
+    else {
+        return span;
+    };
+    let end = active.bin_start_ns.saturating_add(width_ns);
+    end.saturating_add((end / 10).max(width_ns)).min(span)
+}
+
+/// Three stacked panels sharing one time axis, up to a margin past the last bytes
+/// moved: input, shuffle and output in MB/s.
 fn draw_rates<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     input: &ChartInput<'_>,
 ) -> DrawResult<DB> {
     let title = format!("{}: data transfer rates over time", input.scenario);
-    let Some(last) = input.rates.last() else {
+    if input.rates.is_empty() {
         return no_data(root, &title, "The run observed no MapReduce transfer.");
-    };
+    }
     let width_ns = input.rates.get(1).map_or(1, |r| r.bin_start_ns).max(1);
-    let end_s = (last.bin_start_ns + width_ns) as f64 / 1e9;
+    let end_ns = rates_axis_end_ns(input.rates, width_ns);
+    let end_s = end_ns as f64 / 1e9;
+    let shown: Vec<&RateRow> = input
+        .rates
+        .iter()
+        .filter(|r| r.bin_start_ns < end_ns)
+        .collect();
     let subtitle = format!(
         "bytes per second in bins of {} (MB = 10^6 bytes)",
         style::human_ns(width_ns as f64)
@@ -241,8 +267,7 @@ fn draw_rates<DB: DrawingBackend>(
     let names = ["Input (MB/s)", "Shuffle (MB/s)", "Output (MB/s)"];
     let colors = [BLUE, ORANGE, GREEN];
     for (flow, panel) in panels.iter().enumerate() {
-        let peak = input
-            .rates
+        let peak = shown
             .iter()
             .map(|r| r.bytes_per_s[flow] / 1e6)
             .fold(0.0, f64::max);
@@ -264,8 +289,8 @@ fn draw_rates<DB: DrawingBackend>(
             .y_label_formatter(&|v| number(*v))
             .draw()?;
         // Steps: each bin's rate held over the bin.
-        let mut points = Vec::with_capacity(input.rates.len() * 2);
-        for row in input.rates {
+        let mut points = Vec::with_capacity(shown.len() * 2);
+        for row in &shown {
             let (from, to) = (
                 row.bin_start_ns as f64 / 1e9,
                 (row.bin_start_ns + width_ns) as f64 / 1e9,
@@ -275,7 +300,7 @@ fn draw_rates<DB: DrawingBackend>(
             points.push((to, rate));
         }
         // Filled bins (ordered rectangles), then the step outline.
-        chart.draw_series(input.rates.iter().map(|row| {
+        chart.draw_series(shown.iter().map(|row| {
             let from = row.bin_start_ns as f64 / 1e9;
             let to = (row.bin_start_ns + width_ns) as f64 / 1e9;
             Rectangle::new(
@@ -1160,6 +1185,32 @@ mod tests {
             assert!(svg.contains(label), "{label} missing");
         }
         assert_eq!(render_svg(Chart::Rates, &input).expect("renders"), svg);
+    }
+
+    #[test]
+    fn rates_axis_ends_a_margin_past_the_last_bytes_moved_not_at_the_runs_duration() {
+        // 20 s bins over a 3,000 s run whose job moved its last bytes in the bin at
+        // 880 s (ending at 900 s): the axis ends at 990 s (900 s plus a tenth), not
+        // 3,000 s, where the job would fill the left third of the chart. A short job
+        // gets at least one bin of margin; one that ran to the end keeps the span, and
+        // a table with no bytes at all keeps it too.
+        let width = 20_000_000_000;
+        let row = |bin: u64, rate: f64| RateRow {
+            bin_start_ns: bin * width,
+            bytes_per_s: [0.0, rate, 0.0],
+        };
+        let rows: Vec<RateRow> = (0..150)
+            .map(|bin| row(bin, if bin <= 44 { 1e6 } else { 0.0 }))
+            .collect();
+        assert_eq!(rates_axis_end_ns(&rows, width), 990_000_000_000);
+        let short: Vec<RateRow> = (0..150)
+            .map(|bin| row(bin, if bin == 0 { 1e6 } else { 0.0 }))
+            .collect();
+        assert_eq!(rates_axis_end_ns(&short, width), 2 * width);
+        let full: Vec<RateRow> = (0..150).map(|bin| row(bin, 1e6)).collect();
+        assert_eq!(rates_axis_end_ns(&full, width), 150 * width);
+        let idle: Vec<RateRow> = (0..150).map(|bin| row(bin, 0.0)).collect();
+        assert_eq!(rates_axis_end_ns(&idle, width), 150 * width);
     }
 
     #[test]

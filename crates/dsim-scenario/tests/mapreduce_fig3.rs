@@ -14,6 +14,18 @@ fn scenario_path(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Parses `text` as scenario `file` with `flags` applied, as `dsim run --set` does.
+fn parse(file: &str, text: &str, flags: &[String]) -> Scenario {
+    Scenario::from_text(&scenario_path(file), text, flags, &Registry::builtin())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`parse`] of scenario `file` as it is in `scenarios/`.
+fn load(file: &str, flags: &[String]) -> Scenario {
+    let text = std::fs::read_to_string(scenario_path(file)).expect("file");
+    parse(file, &text, flags)
+}
+
 /// The scale-down, as `--set` flags.
 fn scaled(extra: &[&str]) -> Vec<String> {
     let mut flags: Vec<String> = [
@@ -34,8 +46,7 @@ fn scaled(extra: &[&str]) -> Vec<String> {
 /// task s, backups launched).
 fn run(file: &str, text: &str, flags: &[String]) -> (f64, f64, u64) {
     let registry = Registry::builtin();
-    let scenario = Scenario::from_text(&scenario_path(file), text, flags, &registry)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let scenario = parse(file, text, flags);
     let result = run_scenario(&registry, &scenario, RunOptions::default()).expect("runs");
     assert!(
         result.verdict.violations.is_empty(),
@@ -124,15 +135,8 @@ fn figure_3_at_a_twentieth_scale_replays_byte_for_byte_from_its_seed() {
     // rate chart's transfers included). A draw from anything else (a hash order, the
     // wall clock) would make them differ.
     let registry = Registry::builtin();
-    let text = std::fs::read_to_string(scenario_path("mapreduce-paper-fig3.toml")).expect("file");
     let flags = scaled(&["protocol.map_tasks=300", "protocol.reduce_tasks=60"]);
-    let scenario = Scenario::from_text(
-        &scenario_path("mapreduce-paper-fig3.toml"),
-        &text,
-        &flags,
-        &registry,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let scenario = load("mapreduce-paper-fig3.toml", &flags);
     let a = run_scenario(&registry, &scenario, RunOptions::default()).expect("runs");
     let b = run_scenario(&registry, &scenario, RunOptions::default()).expect("runs");
     assert_eq!(a.output.fingerprint, b.output.fingerprint);
@@ -158,7 +162,6 @@ fn an_all_to_all_shuffle_moves_at_the_nics_bandwidth() {
     // reservation, every NIC waited for the busiest of its peers and the shuffles
     // took 2.2 to 2.9 times the ideal (39.6 to 49.8 s).
     let registry = Registry::builtin();
-    let text = std::fs::read_to_string(scenario_path("mapreduce-paper-fig3.toml")).expect("file");
     let flags: Vec<String> = [
         "protocol.nodes=9",
         "protocol.map_tasks=16",
@@ -171,13 +174,7 @@ fn an_all_to_all_shuffle_moves_at_the_nics_bandwidth() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let scenario = Scenario::from_text(
-        &scenario_path("mapreduce-paper-fig3.toml"),
-        &text,
-        &flags,
-        &registry,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let scenario = load("mapreduce-paper-fig3.toml", &flags);
     let result = run_scenario(&registry, &scenario, RunOptions::default()).expect("runs");
     assert!(result.verdict.violations.is_empty());
     let metrics: Vec<(&str, u64)> = result

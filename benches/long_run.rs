@@ -116,6 +116,7 @@ fn run_once(registry: &Registry, scenario: &Scenario) -> (u64, usize, usize) {
         scenario,
         RunOptions {
             trace: None,
+            ops_sink: None,
             message_log_limit: Some(0),
         },
     )

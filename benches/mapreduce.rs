@@ -58,6 +58,7 @@ fn big_job(delay: Delay) -> RunRequest {
         duration: SimDuration::from_secs(60),
         faults: Vec::new(),
         trace: None,
+        ops_sink: None,
     }
 }
 

@@ -62,6 +62,7 @@ fn request(seed: u64) -> RunRequest {
         duration: SimDuration::from_millis(VIRTUAL_MS),
         faults: Vec::new(),
         trace: None,
+        ops_sink: None,
     }
 }
 

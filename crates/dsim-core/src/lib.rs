@@ -69,7 +69,7 @@ pub use message_log::{MessageLog, MessageRecord};
 pub use network::{Link, LinkModel, LinkOrder, NetworkConfig, Topology};
 pub use node::{Ctx, CtxParts, DEFAULT_MESSAGE_SIZE_BYTES, Effect, Node, TimerId};
 pub use observe::{NoEvent, Observation, ObservationRecord, ObservationSink, Outcome, Retain};
-pub use ops::OpRecord;
+pub use ops::{OpRecord, OpSink};
 pub use protocol::{
     Arrival, Backoff, ClosedLoop, DURATION_MAX, Formula, IdleClients, Jitter, NodeGroup, ParamKind,
     ParamProblem, ParamSpec, ParamValue, Params, PhaseError, Protocol, ProtocolInfo,

@@ -12,6 +12,12 @@
 //! invocation and each paired completion also gets its position in the run's sequence
 //! of operation events ([`OpRecord::invoke_seq`], [`OpRecord::complete_seq`]), so that
 //! a history can interleave them exactly as they were observed.
+//!
+//! An [`OpSink`] attached to the table ([`OpLog::set_sink`], [`crate::RunRequest::ops_sink`])
+//! sees each invocation and each paired completion the moment the table takes it in,
+//! in that same order, so that files such as `ops.csv` and `history.edn` can be written
+//! during the run; [`replay`] hands a finished table's records to a sink in the same
+//! order, so a writer fed either way writes the same bytes.
 
 use crate::id::NodeId;
 use crate::observe::{Observation, ObservationRecord, Outcome};
@@ -93,18 +99,61 @@ impl OpRecord {
     }
 }
 
+/// Receives a run's operation events as they are paired: every invocation, then
+/// every paired completion, in the order they were observed (stray and repeated
+/// completions never reach it). A sink only watches: it cannot change the run.
+pub trait OpSink {
+    /// `op` was just invoked. During a run it has no completion yet; in a [`replay`]
+    /// it is already the finished record, so a sink takes only the invocation's fields
+    /// from it here.
+    fn invoked(&mut self, op: &OpRecord);
+    /// `op` just completed: it carries its completion now.
+    fn completed(&mut self, op: &OpRecord);
+}
+
+/// Hands the records of a finished table (`ops`, in invocation order) to `sink` as the
+/// engine would have during the run: each invocation and completion in the order it
+/// was observed ([`events`]).
+pub fn replay(ops: &[OpRecord], sink: &mut dyn OpSink) {
+    for (index, invocation) in events(ops) {
+        if invocation {
+            sink.invoked(&ops[index]);
+        } else {
+            sink.completed(&ops[index]);
+        }
+    }
+}
+
 /// The operations of a run so far, with the invocations still waiting for their
 /// completion.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct OpLog {
     ops: Vec<OpRecord>,
     /// Open operations by (client, op number): their index in `ops`.
     open: BTreeMap<(NodeId, u64), usize>,
     /// Operation events paired so far.
     events: u32,
+    /// Sees each operation event as it is paired, if attached.
+    sink: Option<Box<dyn OpSink>>,
+}
+
+impl std::fmt::Debug for OpLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpLog")
+            .field("ops", &self.ops)
+            .field("open", &self.open)
+            .field("events", &self.events)
+            .field("sink", &self.sink.as_ref().map(|_| "attached"))
+            .finish()
+    }
 }
 
 impl OpLog {
+    /// Hands every operation event from now on to `sink` as it is paired.
+    pub fn set_sink(&mut self, sink: Box<dyn OpSink>) {
+        self.sink = Some(sink);
+    }
+
     /// Takes in one observation, moving the values of an operation's invocation or
     /// completion into the table; any other observation is handed back untouched.
     pub fn take<E>(&mut self, record: ObservationRecord<E>) -> Option<ObservationRecord<E>> {
@@ -162,6 +211,9 @@ impl OpLog {
             invoke_seq,
             complete_seq: NOT_COMPLETED,
         });
+        if let (Some(sink), Some(record)) = (&mut self.sink, self.ops.last()) {
+            sink.invoked(record);
+        }
     }
 
     fn complete(&mut self, client: NodeId, time: SimTime, op: u64, outcome: Outcome, ret: Value) {
@@ -174,6 +226,9 @@ impl OpLog {
         record.outcome = Some(outcome);
         record.ret = ret;
         record.complete_seq = seq;
+        if let Some(sink) = &mut self.sink {
+            sink.completed(record);
+        }
     }
 
     fn next_seq(&mut self) -> u32 {

@@ -839,6 +839,10 @@ pub struct RunRequest {
     pub faults: Vec<(SimTime, Fault)>,
     /// Where to stream the event trace, if anywhere.
     pub trace: Option<TraceWriter>,
+    /// Sees each client operation's invocation and completion as the engine pairs them
+    /// ([`crate::ops::OpSink`]), e.g. to write `ops.csv` and `history.edn` during the
+    /// run; the run is the same with or without it.
+    pub ops_sink: Option<Box<dyn crate::ops::OpSink>>,
 }
 
 impl RunRequest {
@@ -856,7 +860,7 @@ impl RunRequest {
     ///     workload: Workload::default(),
     ///     duration: SimDuration::from_secs(1),
     ///     faults: Vec::new(),
-    ///     trace: None,
+    ///     trace: None, ops_sink: None,
     /// };
     /// assert_eq!(request.variant_as::<Variant>().ok(), Some(Variant::Correct));
     /// ```
@@ -1130,7 +1134,7 @@ pub trait Protocol: Send + Sync {
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
     /// #         params: Params::default(), workload: workload(clients),
-    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None, ops_sink: None }
     /// # }
     /// # struct Ping;
     /// # impl Protocol for Ping {
@@ -1177,7 +1181,7 @@ pub trait Protocol: Send + Sync {
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
     /// #         params: Params::default(), workload: workload(clients),
-    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None, ops_sink: None }
     /// # }
     /// # struct Ping;
     /// # impl Protocol for Ping {
@@ -1223,7 +1227,7 @@ pub trait Protocol: Send + Sync {
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
     /// #         params: Params::default(), workload: workload(clients),
-    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None, ops_sink: None }
     /// # }
     /// # struct Ping;
     /// # impl Protocol for Ping {
@@ -1283,7 +1287,7 @@ pub trait Protocol: Send + Sync {
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
     /// #         params: Params::default(), workload: workload(clients),
-    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None, ops_sink: None }
     /// # }
     /// # struct Ping;
     /// # impl Protocol for Ping {
@@ -1332,7 +1336,7 @@ pub trait Protocol: Send + Sync {
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
     /// #         params: Params::default(), workload: workload(clients),
-    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None, ops_sink: None }
     /// # }
     /// # struct Ping;
     /// # impl Protocol for Ping {
@@ -1414,7 +1418,7 @@ pub trait Protocol: Send + Sync {
     /// # fn request(nodes: usize, clients: usize) -> RunRequest {
     /// #     RunRequest { config: SimConfig::default(), nodes, variant: "correct".into(),
     /// #         params: Params::default(), workload: workload(clients),
-    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None }
+    /// #         duration: SimDuration::from_millis(100), faults: Vec::new(), trace: None, ops_sink: None }
     /// # }
     /// # struct Ping;
     /// # impl Protocol for Ping {
@@ -1464,6 +1468,9 @@ pub fn execute_with_sink<N: Node>(
     }
     if let Some(trace) = request.trace {
         sim.set_trace(trace);
+    }
+    if let Some(ops_sink) = request.ops_sink {
+        sim.set_op_sink(ops_sink);
     }
     if let Some(sink) = sink {
         sim.set_observation_sink(sink);

@@ -577,6 +577,13 @@ impl<N: Node> Simulation<N> {
         }
     }
 
+    /// Hands every client operation event from now on to `sink` as the engine pairs it
+    /// ([`crate::ops::OpSink`]); the run itself is the same with or without it.
+    pub fn set_op_sink(&mut self, sink: Box<dyn crate::ops::OpSink>) {
+        self.flush_observations();
+        self.ops.set_sink(sink);
+    }
+
     /// Stops tracing, flushes, and reports the first write error.
     pub fn finish_trace(&mut self) -> io::Result<()> {
         match self.trace.take() {

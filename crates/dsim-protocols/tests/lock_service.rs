@@ -75,6 +75,7 @@ fn master_failover(seed: u64, variant: &str) -> RunRequest {
             (at_ms(2_500), Fault::Restart(NodeId(0))),
         ],
         trace: None,
+        ops_sink: None,
     }
 }
 
@@ -112,6 +113,7 @@ fn client_pause(seed: u64, variant: &str) -> RunRequest {
             },
         )],
         trace: None,
+        ops_sink: None,
     }
 }
 
@@ -162,6 +164,7 @@ fn clock_skew(seed: u64, master_drift_ppm: i64, replica_drift_ppm: i64) -> RunRe
             (at_ms(3_000), Fault::Heal),
         ],
         trace: None,
+        ops_sink: None,
     }
 }
 
@@ -802,6 +805,7 @@ fn lost_grant(seed: u64) -> RunRequest {
             (SimTime(1_445 * MS), Fault::Heal),
         ],
         trace: None,
+        ops_sink: None,
     }
 }
 

@@ -61,6 +61,7 @@ impl Job {
             duration: self.duration,
             faults: self.faults.clone(),
             trace: None,
+            ops_sink: None,
         };
         MapReduce.run(request).expect("run")
     }
@@ -421,6 +422,7 @@ fn bad_parameters_are_refused_with_a_clear_error() {
             duration: SimDuration::from_secs(1),
             faults: Vec::new(),
             trace: None,
+            ops_sink: None,
         };
         match MapReduce.run(request) {
             Err(err) => err.to_string(),
@@ -545,6 +547,7 @@ fn fetch_timeout_below_the_round_trip_is_refused_before_running() {
         duration: SimDuration::from_secs(20),
         faults: Vec::new(),
         trace: None,
+        ops_sink: None,
     };
     // 1 ms against a 4 ms round trip: every fetch timed out, healthy map tasks were
     // re-executed forever, and the run exited 0 with job_completed = false.

@@ -48,6 +48,7 @@ fn run(
         duration: SimDuration::from_secs(600),
         faults,
         trace: None,
+        ops_sink: None,
     };
     MapReduce.run(request).map_err(|e| e.to_string())
 }

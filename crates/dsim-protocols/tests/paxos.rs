@@ -102,6 +102,7 @@ fn dueling_proposers(seed: u64, variant: &str) -> RunRequest {
             (at_ms(1_700), Fault::Heal),
         ],
         trace: None,
+        ops_sink: None,
     }
 }
 
@@ -132,6 +133,7 @@ fn minority_partition(seed: u64, variant: &str) -> RunRequest {
             (at_ms(1_600), Fault::Heal),
         ],
         trace: None,
+        ops_sink: None,
     }
 }
 
@@ -164,6 +166,7 @@ fn leader_crash(seed: u64, duration: SimDuration) -> RunRequest {
         duration,
         faults,
         trace: None,
+        ops_sink: None,
     }
 }
 

@@ -67,6 +67,7 @@ fn coordinator_crash_request(seed: u64, variant: Variant) -> RunRequest {
             (ms(1300), Fault::Heal),
         ],
         trace: None,
+        ops_sink: None,
     }
 }
 
@@ -115,6 +116,7 @@ fn lossy_request(seed: u64, variant: Variant) -> RunRequest {
             (ms(1600), Fault::Restart(NodeId(3))),
         ],
         trace: None,
+        ops_sink: None,
     }
 }
 
@@ -984,6 +986,7 @@ fn told_aborted_request(seed: u64, variant: Variant) -> RunRequest {
             (ms(700), Fault::Heal),
         ],
         trace: None,
+        ops_sink: None,
     }
 }
 
@@ -1035,6 +1038,7 @@ fn shaped_run(seed: u64, workload: Workload, duration_ms: u64) -> dsim_core::Run
         duration: SimDuration::from_millis(duration_ms),
         faults: Vec::new(),
         trace: None,
+        ops_sink: None,
     };
     TwoPhaseCommit.run(request).expect("a valid run")
 }

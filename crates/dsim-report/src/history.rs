@@ -21,7 +21,7 @@
 //! line (Jepsen's tools treat it as indeterminate). The lines come from the operations
 //! the engine paired ([`dsim_core::ops`]): a stray or repeated completion is left out.
 
-use dsim_core::{NoEvent, NodeId, Outcome, RunOutput};
+use dsim_core::{NoEvent, NodeId, OpRecord, OpSink, Outcome, RunOutput};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
@@ -85,41 +85,80 @@ pub fn history_edn(output: &RunOutput<NoEvent>) -> String {
 }
 
 /// Writes `history.edn` ([`history_edn`]'s text) to `out` line by line, holding one
-/// line at a time, from the run's paired operations ([`RunOutput::ops`]) put back in
-/// the order their invocations and completions were observed.
+/// line at a time: the run's paired operations ([`RunOutput::ops`]) replayed through a
+/// [`HistoryWriter`] in the order their invocations and completions were observed, as
+/// `dsim run` streams them during the run.
 pub fn write_history_edn(output: &RunOutput<NoEvent>, out: &mut dyn io::Write) -> io::Result<()> {
-    let ops = &output.ops;
-    let mut text = String::new();
-    // The process of each open operation, by its index in `ops`.
-    let mut open: BTreeMap<usize, u64> = BTreeMap::new();
-    let mut processes = Processes {
-        next: output.node_count as u64,
-        lanes: BTreeMap::new(),
-    };
-    for (index, (position, invocation)) in dsim_core::ops::events(ops).enumerate() {
-        let op = &ops[position];
-        let (time, process, kind, value, error) = if invocation {
-            let process = processes.take(op.client);
-            open.insert(position, process);
-            (op.start, process, "invoke", &op.arg, "")
-        } else {
-            let (Some(process), Some(outcome), Some(end)) =
-                (open.remove(&position), op.outcome, op.end)
-            else {
-                unreachable!("a completion follows its invocation")
-            };
-            processes.finish(op.client, process, outcome);
-            let value = if outcome == Outcome::Ok {
-                &op.ret
-            } else {
-                &op.arg
-            };
-            (end, process, outcome.word(), value, outcome.reason())
+    let mut writer = HistoryWriter::new(out, output.node_count);
+    dsim_core::ops::replay(&output.ops, &mut writer);
+    writer.finish().map(|_| ())
+}
+
+/// Writes `history.edn` incrementally: fed each invocation and completion in the order
+/// they were observed ([`OpSink`]), it writes that event's line at once, holding only
+/// the processes of the operations still open. The first write error stops it; it is
+/// returned by [`HistoryWriter::finish`].
+pub struct HistoryWriter<W: io::Write> {
+    out: W,
+    processes: Processes,
+    /// The process of each open operation, by `op_id`.
+    open: BTreeMap<u64, u64>,
+    /// `:index` of the next line.
+    index: u64,
+    /// The line being written (kept to reuse its allocation).
+    text: String,
+    error: Option<io::Error>,
+}
+
+impl<W: io::Write> HistoryWriter<W> {
+    /// A writer of the history of a run of `node_count` nodes (client processes beyond
+    /// a node's first lane are numbered from `node_count` up) to `out`.
+    pub fn new(out: W, node_count: usize) -> HistoryWriter<W> {
+        HistoryWriter {
+            out,
+            processes: Processes {
+                next: node_count as u64,
+                lanes: BTreeMap::new(),
+            },
+            open: BTreeMap::new(),
+            index: 0,
+            text: String::new(),
+            error: None,
+        }
+    }
+
+    /// Flushes the lines written and hands back `out`, or the first write error.
+    pub fn finish(mut self) -> io::Result<W> {
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    /// Writes the line of one event of `op` by `process`.
+    fn line(&mut self, op: &OpRecord, process: u64, invocation: bool) {
+        if self.error.is_some() {
+            return;
+        }
+        let (time, kind, value, error) = match (invocation, op.outcome, op.end) {
+            (false, Some(outcome), Some(end)) => {
+                let value = if outcome == Outcome::Ok {
+                    &op.ret
+                } else {
+                    &op.arg
+                };
+                (end, outcome.word(), value, outcome.reason())
+            }
+            _ => (op.start, "invoke", &op.arg, ""),
         };
+        let text = &mut self.text;
+        text.clear();
         // Writing to a String cannot fail.
         let _ = write!(
             text,
-            "{{:index {index}, :time {}, :process {process}, :type :{kind}, :f :{}",
+            "{{:index {}, :time {}, :process {process}, :type :{kind}, :f :{}",
+            self.index,
             time.as_nanos(),
             op.kind,
         );
@@ -132,10 +171,29 @@ pub fn write_history_edn(output: &RunOutput<NoEvent>, out: &mut dyn io::Write) -
         }
         let _ = write!(text, ", :node {}", op.client.0);
         text.push_str("}\n");
-        out.write_all(text.as_bytes())?;
-        text.clear();
+        self.index += 1;
+        if let Err(error) = self.out.write_all(self.text.as_bytes()) {
+            self.error = Some(error);
+        }
     }
-    Ok(())
+}
+
+impl<W: io::Write> OpSink for HistoryWriter<W> {
+    fn invoked(&mut self, op: &OpRecord) {
+        let process = self.processes.take(op.client);
+        self.open.insert(op.op_id, process);
+        self.line(op, process, true);
+    }
+
+    fn completed(&mut self, op: &OpRecord) {
+        // The engine pairs a completion only with an open invocation, which this writer
+        // was handed first; a completion of anything else is not part of the history.
+        let (Some(process), Some(outcome)) = (self.open.remove(&op.op_id), op.outcome) else {
+            return;
+        };
+        self.processes.finish(op.client, process, outcome);
+        self.line(op, process, false);
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! | file | what |
 //! |---|---|
 //! | `summary.csv` | one row: [`metrics::SUMMARY_COLUMNS`], then the protocol's extra columns |
-//! | `ops.csv` | one row per client operation ([`ops::OPS_HEADER`]) |
+//! | `ops.csv` | one row per client operation ([`ops::OPS_HEADER`]); `dsim run` streams it during the run ([`stream`]) |
 //! | `history.edn` | the client history in Jepsen's format ([`mod@history`]) |
 //! | `timeline.csv` | per interval: throughput, availability, active faults ([`mod@timeline`]) |
 //! | `violations.csv` | only when a check failed: `time_ns, check, nodes, details, ops` (the `op_id`s of `ops.csv` involved, space-separated) |
@@ -39,6 +39,8 @@
 //! Map of the crate:
 //! - [`ops`] — `ops.csv` rows, from the operations the engine paired.
 //! - [`mod@history`] — `history.edn`, the client history as Jepsen operation maps.
+//! - [`stream`] — `ops.csv` and `history.edn` written during the run, by the same
+//!   writers, renamed into place by [`write_streamed_run_report`].
 //! - [`metrics`] — latency statistics and the [`Summary`] row.
 //! - [`faults`] — fault windows from the fault log.
 //! - [`mod@timeline`] — `timeline.csv`.
@@ -102,6 +104,7 @@ pub mod metrics;
 pub mod ops;
 mod page;
 pub mod rates;
+pub mod stream;
 mod style;
 pub mod sweep;
 mod sweep_charts;
@@ -195,7 +198,26 @@ pub fn write_run_report(
 ) -> Result<ReportFiles, ReportError> {
     let (files, report_seconds) = timed(|| {
         let history = write_history(dir, result)?;
-        write_deterministic_files(dir, meta, result, vec![history])
+        write_deterministic_files(dir, meta, result, vec![history], None)
+    })?;
+    write_perf(dir, result, perf, files, report_seconds)
+}
+
+/// [`write_run_report`] for a run that streamed its `ops.csv` and `history.edn` into
+/// `dir` as it happened ([`stream::StreamedOps`], created in `dir`): those two are
+/// finished and renamed into place instead of being written again from the records;
+/// every file comes out byte-identical to [`write_run_report`]'s. On an error the
+/// streamed temporary files are removed.
+pub fn write_streamed_run_report(
+    dir: &Path,
+    meta: &RunMeta,
+    result: &RunResult,
+    perf: &Perf,
+    streamed: stream::StreamedOps,
+) -> Result<ReportFiles, ReportError> {
+    let (files, report_seconds) = timed(|| {
+        let (ops_csv, history) = streamed.finish()?;
+        write_deterministic_files(dir, meta, result, vec![history], Some(ops_csv))
     })?;
     write_perf(dir, result, perf, files, report_seconds)
 }
@@ -266,16 +288,34 @@ type RenderedChart = Result<(String, Vec<PathBuf>), ReportError>;
 
 /// Writes everything but `history.edn` and `perf.csv`, from the run and its paired
 /// operations, after the `files` already written (listed in `report.html`); returns
-/// them all.
+/// them all. `ops_csv` is the path of an `ops.csv` already streamed, which is then
+/// listed in its place instead of being written.
 fn write_deterministic_files(
     dir: &Path,
     meta: &RunMeta,
     result: &RunResult,
     mut files: Vec<PathBuf>,
+    ops_csv: Option<PathBuf>,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let output = &result.output;
     let ops = &output.ops[..];
     let verdict = &result.verdict;
+    let summary = Summary::from_run(meta, result);
+    let path = dir.join("summary.csv");
+    write_csv_atomically(&path, &summary.header(), std::iter::once(summary.values()))?;
+    files.push(path);
+    match ops_csv {
+        Some(path) => files.push(path),
+        None => {
+            let path = dir.join("ops.csv");
+            write_streamed_atomically(&path, |out| {
+                let mut writer = ops::OpsCsvWriter::new(out);
+                dsim_core::ops::replay(ops, &mut writer);
+                writer.finish().map(|_| ())
+            })?;
+            files.push(path);
+        }
+    }
     let mut csv = |name: &str,
                    header: &[String],
                    rows: &mut dyn Iterator<Item = Vec<String>>|
@@ -288,17 +328,6 @@ fn write_deterministic_files(
     let strings =
         |header: &[&str]| -> Vec<String> { header.iter().map(|h| h.to_string()).collect() };
 
-    let summary = Summary::from_run(meta, result);
-    csv(
-        "summary.csv",
-        &summary.header(),
-        &mut std::iter::once(summary.values()),
-    )?;
-    csv(
-        "ops.csv",
-        &strings(&ops::OPS_HEADER),
-        &mut ops.iter().map(ops::fields),
-    )?;
     let span = SimTime(output.end_time.as_nanos().max(meta.duration_ns));
     let windows = fault_windows(&output.fault_log, span);
     let rows = timeline(ops, &windows, span);

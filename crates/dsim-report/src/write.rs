@@ -69,9 +69,7 @@ where
     R: IntoIterator<Item = Vec<F>>,
     F: AsRef<str>,
 {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
+    let mut writer = csv_writer(Vec::new());
     // Writing to a Vec cannot fail on I/O, and every row has the header's length
     // (asserted below), so the csv writer has nothing left to refuse.
     writer
@@ -105,6 +103,14 @@ where
     write_streamed_atomically(path, |out| write_csv(out, header, rows))
 }
 
+/// A CSV writer to `out` in [`csv_bytes`]' format (quoting only when needed, `\n`
+/// line ends): the one configuration of every CSV file dsim writes.
+pub(crate) fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out)
+}
+
 /// Writes a CSV table to `out` in [`csv_bytes`]' format, row by row.
 fn write_csv<H, R, F>(out: &mut dyn Write, header: &[H], rows: R) -> io::Result<()>
 where
@@ -112,9 +118,7 @@ where
     R: IntoIterator<Item = Vec<F>>,
     F: AsRef<str>,
 {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(out);
+    let mut writer = csv_writer(out);
     writer.write_record(header.iter().map(|field| field.as_ref()))?;
     for row in rows {
         assert_eq!(

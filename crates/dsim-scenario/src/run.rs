@@ -2,7 +2,7 @@
 
 use crate::registry::Registry;
 use crate::scenario::Scenario;
-use dsim_core::{RunError, RunRequest, RunResult, SimConfig, TraceWriter};
+use dsim_core::{OpSink, RunError, RunRequest, RunResult, SimConfig, TraceWriter};
 
 /// How many of the first messages a run keeps for the space-time diagram.
 pub const MESSAGE_LOG_LIMIT: usize = 200;
@@ -12,6 +12,9 @@ pub const MESSAGE_LOG_LIMIT: usize = 200;
 pub struct RunOptions {
     /// Streams the event trace here.
     pub trace: Option<TraceWriter>,
+    /// Sees each client operation as the engine pairs it (`dsim run` streams `ops.csv`
+    /// and `history.edn` through it).
+    pub ops_sink: Option<Box<dyn OpSink>>,
     /// How many of the first messages the engine logs; `None`: [`MESSAGE_LOG_LIMIT`]
     /// (enough for the static space-time chart; `dsim run` asks for more, for the
     /// report's run explorer).
@@ -46,6 +49,7 @@ pub fn run_scenario(
             .map(|scheduled| (scheduled.at, scheduled.fault))
             .collect(),
         trace: options.trace,
+        ops_sink: options.ops_sink,
     };
     protocol.run(request)
 }

@@ -189,6 +189,7 @@ fn check_matches_run(kind: &'static str, draw: Draw) -> Result<(), TestCaseError
                 duration: SimDuration(RUN_NS),
                 faults: Vec::new(),
                 trace: None,
+                ops_sink: None,
             };
             let info = protocol.info();
             let in_range = (info.nodes_range.0..=info.nodes_range.1).contains(&nodes);

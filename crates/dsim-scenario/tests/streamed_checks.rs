@@ -64,6 +64,7 @@ fn judged_at_the_end(scenario: &Scenario) -> WholeRun {
             .map(|scheduled| (scheduled.at, scheduled.fault))
             .collect(),
         trace: None,
+        ops_sink: None,
     };
     let config = PaxosConfig::from_request(&request).expect("valid config");
     let (output, _) = execute(request, config.total_nodes(), move |id, _| {

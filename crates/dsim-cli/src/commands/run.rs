@@ -9,7 +9,8 @@ use crate::replay::{file_name, for_terminal, program_name};
 use anyhow::{Context, bail};
 use dsim_core::progress::Progress;
 use dsim_core::{RunResult, TraceWriter, fingerprint_hex};
-use dsim_report::{Perf, RunMeta, Summary, write_run_report};
+use dsim_report::stream::StreamedOps;
+use dsim_report::{Perf, RunMeta, Summary, write_streamed_run_report};
 use dsim_scenario::{Registry, RunOptions, Scenario, run_scenario};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs;
@@ -70,6 +71,11 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
             .with_context(|| format!("cannot create the trace file {}", path.display()))?;
         options.trace = Some(TraceWriter::new(Box::new(file)));
     }
+    // ops.csv and history.edn are written as the run pairs each operation, not held to
+    // the end; an error exit drops them (their temporary files with them).
+    let streamed = StreamedOps::create(&staging.dir, scenario.total_nodes)
+        .context("cannot start writing the run's operations")?;
+    options.ops_sink = Some(streamed.sink());
     let watcher = ProgressWatcher::new(printer.is_quiet());
     let hook = watcher.hook();
     let wall_seconds = wall_time(|| {
@@ -97,8 +103,14 @@ pub fn run(args: RunArgs, registry: &Registry, printer: &Printer) -> anyhow::Res
         duration_ns: scenario.duration.as_nanos(),
     };
     tracing::info!(wall_seconds, "writing the report");
-    write_run_report(&staging.dir, &meta, &result, &Perf { wall_seconds })
-        .context("writing the report failed")?;
+    write_streamed_run_report(
+        &staging.dir,
+        &meta,
+        &result,
+        &Perf { wall_seconds },
+        streamed,
+    )
+    .context("writing the report failed")?;
     staging.commit()?;
 
     let replay = seed_replay(&scenario, args.swarm, Shown::OnTerminal);

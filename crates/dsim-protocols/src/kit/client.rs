@@ -614,6 +614,7 @@ mod tests {
             duration: SimDuration::from_millis(duration_ms),
             faults: Vec::new(),
             trace: None,
+            ops_sink: None,
         };
         let output = Queue.run(request).expect("a valid run").output;
         // Every request the server answers is one reply: half the messages are requests

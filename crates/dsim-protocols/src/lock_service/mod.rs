@@ -1007,6 +1007,7 @@ mod tests {
             duration: SimDuration::from_secs(1),
             faults: Vec::new(),
             trace: None,
+            ops_sink: None,
         };
         assert!(LockConfig::from_request(&request).is_err());
     }

@@ -218,6 +218,7 @@ pub fn run(spec: &Spec) -> (RunMeta, RunResult) {
         duration: SimDuration::from_millis(d),
         faults,
         trace: None,
+        ops_sink: None,
     };
     let interval = SimDuration::from_millis(spec.client_interval_ms);
     let (output, trace_error) =

@@ -1,6 +1,10 @@
 //! The command line, as clap parses it (stage one: raw flags). Commands turn these into
 //! validated plans through dsim-scenario.
 
+// The doc comments here are the `--help` text users read, written as it should print
+// (`[protocol]`, `results/<scenario name>/`), not as rustdoc links or HTML.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
+
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 

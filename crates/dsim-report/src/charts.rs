@@ -795,7 +795,7 @@ pub struct SpacetimeWindow {
     pub violation_at: Option<SimTime>,
 }
 
-/// The messages the space-time chart draws: [`SPACETIME_MESSAGES_MAX`] consecutive
+/// The messages the space-time chart draws: `SPACETIME_MESSAGES_MAX` consecutive
 /// messages of the log, half sent before the first violation and half from it on; else
 /// around the first fault window's start; else the first ones of the run.
 pub fn spacetime_window(input: &ChartInput<'_>) -> SpacetimeWindow {

@@ -131,14 +131,14 @@
 //! One command per slot (no batching); the leader learns from its own `Accepted`
 //! messages and followers from the commit index (no all-to-all `Accepted`); no
 //! reconfiguration; the client table is a sliding window
-//! per client (a command more than [`SESSION_WINDOW`] commands behind its client's
+//! per client (a command more than `client_window` commands behind its client's
 //! newest applied one is taken for abandoned and suppressed).
 //!
 //! ## The checker
 //!
 //! [`check`] judges a run from observations only. First what clients saw: the history
 //! of gets, puts and cases, with values, must be linearizable for the `kv` model, per
-//! key ([`dsim_checkers::linearizable`]). Then what the protocol's nodes report: acceptors report every acceptance
+//! key ([`dsim_checkers::linearizable()`]). Then what the protocol's nodes report: acceptors report every acceptance
 //! ([`PaxosEvent::Accepted`]), so the checker itself knows when a majority accepted a
 //! value in one ballot, i.e. when it was chosen; replicas report what they learned
 //! (`Observation::Decided`) and applied ([`PaxosEvent::Applied`]); clients report what

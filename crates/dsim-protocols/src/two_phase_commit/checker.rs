@@ -484,7 +484,7 @@ pub const STARVED_IN_A_ROW: usize = 5;
 /// is judged only when the coordinator is up at the end and the network is whole (2PC
 /// blocks without its coordinator, by design). In it, the transactions that a client up
 /// at the end submitted, early enough that its `client_timeout` ran out before the end,
-/// must keep getting outcomes (committed or aborted): [`STARVED_IN_A_ROW`] of them in a
+/// must keep getting outcomes (committed or aborted): `STARVED_IN_A_ROW` of them in a
 /// row without one means the protocol stopped answering that client. Reports the first
 /// such run per client.
 pub fn liveness(output: &RunOutput<TpcEvent>, settings: &TpcSettings) -> Vec<Violation> {

@@ -903,6 +903,21 @@ mod tests {
         parts.local_now = SimTime(ms * 1_000_000);
     }
 
+    /// Worker `worker` reports that map `task`, attempt `attempt`, is done.
+    fn map_done(
+        master: &mut Master,
+        parts: &mut CtxParts<MrNode>,
+        worker: u32,
+        task: u32,
+        attempt: u32,
+    ) {
+        master.on_message(
+            &mut parts.ctx(),
+            NodeId(worker),
+            Msg::MapDone { task, attempt },
+        );
+    }
+
     #[test]
     fn start_hands_one_map_task_to_each_worker_in_order() {
         // Three workers, five splits: tasks 0, 1, 2 go out as attempts 1, 2, 3, each
@@ -959,14 +974,7 @@ mod tests {
         let mut master = Master::new(job(3, 5, 2, 50, |_| {}));
         let mut parts = started(&mut master, 3);
         parts.take_effects();
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 1,
-                attempt: 2,
-            },
-        );
+        map_done(&mut master, &mut parts, 2, 1, 2);
         let effects = parts.take_effects();
         // Op 1 (task 1) ends ok; the freed worker 2 gets task 3 as attempt 4, op 3.
         assert_eq!(
@@ -1001,22 +1009,8 @@ mod tests {
         let mut master = Master::new(job(3, 5, 2, 50, |_| {}));
         let mut parts = started(&mut master, 3);
         parts.take_effects();
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 1,
-                attempt: 1,
-            },
-        );
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 0,
-                attempt: 2,
-            },
-        );
+        map_done(&mut master, &mut parts, 2, 1, 1);
+        map_done(&mut master, &mut parts, 2, 0, 2);
         assert!(parts.take_effects().is_empty());
         assert_eq!(master.maps_done(), 0);
         assert_eq!(master.running_on(2), Some((TaskKind::Map, 1, 2)));
@@ -1027,24 +1021,10 @@ mod tests {
         let mut master = Master::new(job(2, 2, 1, 20, |c| c.backup_tasks = false));
         let mut parts = started(&mut master, 2);
         parts.take_effects();
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(1),
-            Msg::MapDone {
-                task: 0,
-                attempt: 1,
-            },
-        );
+        map_done(&mut master, &mut parts, 1, 0, 1);
         // One map output is still missing: no reducer may start (the barrier).
         assert!(sends(&parts.take_effects()).is_empty());
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 1,
-                attempt: 2,
-            },
-        );
+        map_done(&mut master, &mut parts, 2, 1, 2);
         let effects = parts.take_effects();
         let expected = Locations(Arc::new(LocationTable::from_pairs(vec![(0, 1), (1, 2)])));
         assert_eq!(
@@ -1070,22 +1050,8 @@ mod tests {
         let mut master = Master::new(job(2, 2, 2, 20, |c| c.backup_tasks = false));
         let mut parts = started(&mut master, 2);
         at(&mut parts, 5);
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(1),
-            Msg::MapDone {
-                task: 0,
-                attempt: 1,
-            },
-        );
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 1,
-                attempt: 2,
-            },
-        );
+        map_done(&mut master, &mut parts, 1, 0, 1);
+        map_done(&mut master, &mut parts, 2, 1, 2);
         parts.take_effects();
         assert_eq!(master.running_on(1), Some((TaskKind::Reduce, 0, 3)));
         assert_eq!(master.running_on(2), Some((TaskKind::Reduce, 1, 4)));
@@ -1189,14 +1155,7 @@ mod tests {
             )]
         );
         // Its completion is announced to each running reduce attempt.
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(1),
-            Msg::MapDone {
-                task: 1,
-                attempt: 5,
-            },
-        );
+        map_done(&mut master, &mut parts, 1, 1, 5);
         // Not one message per re-executed task and reducer: the announcement goes out
         // with the next heartbeat round, to each running reduce attempt.
         assert!(sends(&parts.take_effects()).is_empty());
@@ -1242,23 +1201,9 @@ mod tests {
         // 0 still runs (1 <= max(1, 5% of 3)), so worker 2 gets a backup attempt of it.
         let mut master = Master::new(job(2, 3, 1, 30, |_| {}));
         let mut parts = started(&mut master, 2);
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 1,
-                attempt: 2,
-            },
-        );
+        map_done(&mut master, &mut parts, 2, 1, 2);
         parts.take_effects();
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 2,
-                attempt: 3,
-            },
-        );
+        map_done(&mut master, &mut parts, 2, 2, 3);
         let effects = parts.take_effects();
         assert_eq!(
             events(&effects),
@@ -1279,14 +1224,7 @@ mod tests {
             )]
         );
         // The backup finishes first: the task's one operation (op 0) completes.
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 0,
-                attempt: 4,
-            },
-        );
+        map_done(&mut master, &mut parts, 2, 0, 4);
         let effects = parts.take_effects();
         assert_eq!(
             ops(&effects).first(),
@@ -1297,14 +1235,7 @@ mod tests {
             })
         );
         // The slow primary's late report changes nothing but frees worker 1.
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(1),
-            Msg::MapDone {
-                task: 0,
-                attempt: 1,
-            },
-        );
+        map_done(&mut master, &mut parts, 1, 0, 1);
         assert!(ops(&parts.take_effects()).is_empty());
         assert_eq!(master.maps_done(), 3);
     }
@@ -1316,17 +1247,10 @@ mod tests {
         let mut master = Master::new(job(2, 3, 2, 30, |_| {}));
         let mut parts = started(&mut master, 2);
         for (task, attempt) in [(1, 2), (2, 3)] {
-            master.on_message(&mut parts.ctx(), NodeId(2), Msg::MapDone { task, attempt });
+            map_done(&mut master, &mut parts, 2, task, attempt);
         }
         parts.take_effects();
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 0,
-                attempt: 4,
-            },
-        );
+        map_done(&mut master, &mut parts, 2, 0, 4);
         let sent = sends(&parts.take_effects());
         // The backup won: worker 1 is told to stop attempt 1, and since the master
         // counts it free again it gets a reduce task in the same step, not after its
@@ -1342,14 +1266,7 @@ mod tests {
             .collect();
         assert_eq!(reduces, vec![(NodeId(1), 0), (NodeId(2), 1)]);
         // A late report of the abandoned attempt is not used: no second completion.
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(1),
-            Msg::MapDone {
-                task: 0,
-                attempt: 1,
-            },
-        );
+        map_done(&mut master, &mut parts, 1, 0, 1);
         assert!(ops(&parts.take_effects()).is_empty());
         assert_eq!(master.running_on(1), Some((TaskKind::Reduce, 0, 5)));
     }
@@ -1358,22 +1275,8 @@ mod tests {
     fn without_backups_an_idle_worker_waits() {
         let mut master = Master::new(job(2, 3, 1, 30, |c| c.backup_tasks = false));
         let mut parts = started(&mut master, 2);
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 1,
-                attempt: 2,
-            },
-        );
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 2,
-                attempt: 3,
-            },
-        );
+        map_done(&mut master, &mut parts, 2, 1, 2);
+        map_done(&mut master, &mut parts, 2, 2, 3);
         parts.take_effects();
         master.on_message(
             &mut parts.ctx(),
@@ -1479,14 +1382,7 @@ mod tests {
         // The map task its failure made necessary already runs beside worker 2's
         // reduce (attempt 5): nothing to hand out until it completes.
         assert!(sends(&effects).is_empty());
-        master.on_message(
-            &mut parts.ctx(),
-            NodeId(2),
-            Msg::MapDone {
-                task: 0,
-                attempt: 5,
-            },
-        );
+        map_done(&mut master, &mut parts, 2, 0, 5);
         // Then the readmitted worker gets fresh work: the reduce its failure reset. Were
         // it still counted as failed (or busy with its old attempt 3), reduce 0 would
         // wait.

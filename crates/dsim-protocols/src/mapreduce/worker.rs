@@ -1079,6 +1079,11 @@ mod tests {
         (Worker::new(NodeId(id), Arc::clone(job)), parts)
     }
 
+    /// The timer a worker sets for `attempt`'s next step, `ms` milliseconds ahead.
+    fn task_done_after(ms: u64, attempt: u32) -> (SimDuration, Timer) {
+        (SimDuration::from_millis(ms), Timer::TaskDone { attempt })
+    }
+
     /// Runs map task `task` as `attempt` to completion on `w`.
     fn run_map(w: &mut Worker, parts: &mut CtxParts<MrNode>, task: u32, attempt: u32) {
         w.on_message(&mut parts.ctx(), MASTER, Msg::AssignMap { task, attempt });
@@ -1131,10 +1136,7 @@ mod tests {
         );
         assert_eq!(
             timers(&slow_parts.take_effects()),
-            vec![(
-                SimDuration::from_millis(250),
-                Timer::TaskDone { attempt: 1 }
-            )]
+            vec![task_done_after(250, 1)]
         );
         let (mut fast, mut fast_parts) = worker(2, &job);
         fast.on_message(
@@ -1147,7 +1149,7 @@ mod tests {
         );
         assert_eq!(
             timers(&fast_parts.take_effects()),
-            vec![(SimDuration::from_millis(10), Timer::TaskDone { attempt: 2 })]
+            vec![task_done_after(10, 2)]
         );
     }
 
@@ -1332,40 +1334,25 @@ mod tests {
         w.on_message(&mut parts.ctx(), MASTER, assign(5));
         assert_eq!(
             timers(&parts.take_effects()),
-            vec![(
-                SimDuration::from_millis(1_000),
-                Timer::TaskDone { attempt: 5 }
-            )]
+            vec![task_done_after(1_000, 5)]
         );
         parts.local_now = second(3_000);
         w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 5 });
         assert_eq!(
             timers(&parts.take_effects()),
-            vec![(
-                SimDuration::from_millis(4_000),
-                Timer::TaskDone { attempt: 5 }
-            )]
+            vec![task_done_after(4_000, 5)]
         );
         parts.local_now = second(3_500);
         w.on_message(&mut parts.ctx(), MASTER, Msg::Abandon { attempt: 5 });
         w.on_message(&mut parts.ctx(), MASTER, assign(6));
         let effects = parts.take_effects();
         assert!(output_bytes(&effects).is_empty());
-        assert_eq!(
-            timers(&effects),
-            vec![(
-                SimDuration::from_millis(1_000),
-                Timer::TaskDone { attempt: 6 }
-            )]
-        );
+        assert_eq!(timers(&effects), vec![task_done_after(1_000, 6)]);
         parts.local_now = second(4_500);
         w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 6 });
         assert_eq!(
             timers(&parts.take_effects()),
-            vec![(
-                SimDuration::from_millis(4_000),
-                Timer::TaskDone { attempt: 6 }
-            )]
+            vec![task_done_after(4_000, 6)]
         );
         parts.local_now = second(8_500);
         w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 6 });

@@ -1069,7 +1069,7 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{job, sends, timers};
-    use super::super::{LocationTable, expected_partitions};
+    use super::super::{JobConfig, LocationTable, expected_partitions};
     use super::JobKind;
     use super::*;
     use dsim_core::{CtxParts, SimDuration, SimTime};
@@ -1095,11 +1095,19 @@ mod tests {
     /// run map task 0 (attempt 1) to completion: it read its split from 0 to 1 s and
     /// wrote the output from 1 to 2 s; its clock stands at 2 s.
     fn disk_worker_with_map_zero_done() -> (Worker, CtxParts<MrNode>) {
+        disk_worker_with_map_zero_done_and(|_| {})
+    }
+
+    /// [`disk_worker_with_map_zero_done`] with `tweak` applied to the job's config too.
+    fn disk_worker_with_map_zero_done_and(
+        tweak: impl FnOnce(&mut JobConfig),
+    ) -> (Worker, CtxParts<MrNode>) {
         let job = job(2, 2, 1, 0, |c| {
             c.job = JobKind::Sort;
             c.input_bytes = 2_000_000;
             c.map_ns_per_word = 0;
             c.disk_bytes_per_s = 1_000_000;
+            tweak(c);
         });
         let (mut w, mut parts) = worker(1, &job);
         w.on_message(
@@ -1290,28 +1298,11 @@ mod tests {
         // the abandoned write still holding the output disk, 7-11 s (a timer of 6.5 s,
         // not 4 s). Only attempt 6's write is observed: the rate chart's output flow
         // must not count bytes a losing copy never wrote.
-        let job = job(2, 2, 1, 0, |c| {
-            c.job = JobKind::Sort;
-            c.input_bytes = 2_000_000;
-            c.map_ns_per_word = 0;
+        let (mut w, mut parts) = disk_worker_with_map_zero_done_and(|c| {
             c.reduce_ns_per_record = 0;
             c.output_replicas = 4;
-            c.disk_bytes_per_s = 1_000_000;
         });
-        let (mut w, mut parts) = worker(1, &job);
         let second = |ms: u64| SimTime(ms * 1_000_000);
-        w.on_message(
-            &mut parts.ctx(),
-            MASTER,
-            Msg::AssignMap {
-                task: 0,
-                attempt: 1,
-            },
-        );
-        parts.local_now = second(1_000);
-        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
-        parts.local_now = second(2_000);
-        w.on_timer(&mut parts.ctx(), Timer::TaskDone { attempt: 1 });
         let assign = |attempt: u32| Msg::AssignReduce {
             partition: 0,
             attempt,

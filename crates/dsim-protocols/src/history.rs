@@ -88,34 +88,14 @@ fn history_op_of_times(record: &OpRecord, id: usize) -> Op {
 }
 
 /// The run's operations invoked by client nodes (nodes from `replicas` on).
-fn of_clients<E>(output: &RunOutput<E>, replicas: usize) -> impl Iterator<Item = &OpRecord> {
+/// The clients' operation records (those not invoked by one of the first `replicas`
+/// nodes), in invocation order: the enumeration index is the op id the history
+/// checks report.
+pub fn of_clients<E>(output: &RunOutput<E>, replicas: usize) -> impl Iterator<Item = &OpRecord> {
     output
         .ops
         .iter()
         .filter(move |record| record.client.index() >= replicas)
-}
-
-/// When a client operation ran: 32 bytes, for checks that need only its times.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OpTimes {
-    /// The client node that invoked it.
-    pub node: NodeId,
-    /// When it was invoked.
-    pub invoked: SimTime,
-    /// When it completed, if it did.
-    pub completed: Option<SimTime>,
-}
-
-/// The times of [`client_ops`], in the same order (index = run-wide op id), without
-/// building the operations themselves.
-pub fn client_op_times<E>(output: &RunOutput<E>, replicas: usize) -> Vec<OpTimes> {
-    of_clients(output, replicas)
-        .map(|record| OpTimes {
-            node: record.client,
-            invoked: record.start,
-            completed: record.end,
-        })
-        .collect()
 }
 
 /// The distinct keys of the clients' operations (`None` for unkeyed ones), in order.

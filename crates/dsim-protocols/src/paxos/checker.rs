@@ -37,8 +37,8 @@
 use super::{ApplyOutcome, Ballot, NOOP, OP_BITS, PaxosEvent, command_parts};
 use dsim_checkers::Kv;
 use dsim_core::{
-    Fault, Formula, NodeId, Observation, ObservationRecord, Outcome, RunOutput, SimDuration,
-    SimTime, Value, Verdict, Violation,
+    Fault, Formula, NodeId, Observation, ObservationRecord, OpRecord, Outcome, RunOutput,
+    SimDuration, SimTime, Value, Verdict, Violation,
 };
 use dsim_core::{ObservationSink, Retain};
 use std::cell::RefCell;
@@ -162,9 +162,7 @@ fn healed_at(
 }
 
 pub use crate::history::client_history;
-use crate::history::{
-    OpTimes, client_keys, client_op_times, client_ops_where, describe_counterexample,
-};
+use crate::history::{client_keys, client_ops_where, describe_counterexample, of_clients};
 use dsim_checkers::History;
 
 struct Checker {
@@ -323,28 +321,29 @@ impl Checker {
     }
 
     /// The `liveness` check: operations complete within `bound` of the heal. Works from
-    /// the operations' times alone ([`client_op_times`]); only the first late operation
-    /// is built whole, for the report.
+    /// the operation records' times alone ([`of_clients`]); only the first late
+    /// operation is built whole, for the report.
     fn check_liveness(&mut self, output: &RunOutput<PaxosEvent>, bound: SimDuration) {
         let (Some(healed), crashes) = healed_at(output, self.replicas) else {
             return;
         };
-        let deadline_of = |op: &OpTimes| op.invoked.max(healed).saturating_add(bound);
-        let times = client_op_times(output, self.replicas);
-        let mut late = times.iter().enumerate().filter(|(_, op)| {
-            let deadline = deadline_of(op);
-            let forgotten = crashes
-                .get(&op.node)
-                .is_some_and(|crashed| crashed.iter().any(|&crash| crash >= op.invoked));
-            deadline <= output.end_time
-                && !forgotten
-                && op.completed.is_none_or(|done| done > deadline)
-        });
+        let deadline_of = |op: &OpRecord| op.start.max(healed).saturating_add(bound);
+        let mut late = of_clients(output, self.replicas)
+            .enumerate()
+            .filter(|(_, op)| {
+                let deadline = deadline_of(op);
+                let forgotten = crashes
+                    .get(&op.client)
+                    .is_some_and(|crashed| crashed.iter().any(|&crash| crash >= op.start));
+                deadline <= output.end_time
+                    && !forgotten
+                    && op.end.is_none_or(|done| done > deadline)
+            });
         if let Some((id, first)) = late.next() {
             let count = 1 + late.count();
-            let invoked = first.invoked;
+            let invoked = first.start;
             let deadline = deadline_of(first);
-            let node = first.node;
+            let node = first.client;
             let built = client_ops_where(output, self.replicas, |op_id, _| op_id == id);
             let shown = built
                 .first()

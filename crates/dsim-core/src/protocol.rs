@@ -1037,6 +1037,22 @@ impl Verdict {
         self.extra_columns.push((name, value));
         self
     }
+
+    /// The value of the protocol-specific summary column `name`, if the verdict has it.
+    ///
+    /// ```
+    /// use dsim_core::Verdict;
+    ///
+    /// let verdict = Verdict::new(Vec::new()).with_column("reads", "12".into());
+    /// assert_eq!(verdict.column("reads"), Some("12"));
+    /// assert_eq!(verdict.column("writes"), None);
+    /// ```
+    pub fn column(&self, name: &str) -> Option<&str> {
+        self.extra_columns
+            .iter()
+            .find(|(column, _)| *column == name)
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 /// A finished, judged run.

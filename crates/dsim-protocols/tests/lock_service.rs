@@ -170,10 +170,8 @@ fn clock_skew(seed: u64, master_drift_ppm: i64, replica_drift_ppm: i64) -> RunRe
 
 fn extra(verdict: &Verdict, name: &str) -> u64 {
     verdict
-        .extra_columns
-        .iter()
-        .find(|(column, _)| *column == name)
-        .and_then(|(_, value)| value.parse().ok())
+        .column(name)
+        .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| panic!("no column {name}"))
 }
 

@@ -70,11 +70,9 @@ impl Job {
 fn column(result: &RunResult, name: &str) -> String {
     result
         .verdict
-        .extra_columns
-        .iter()
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.clone())
+        .column(name)
         .unwrap_or_else(|| panic!("no column {name}"))
+        .to_string()
 }
 
 fn job_time_ns(result: &RunResult) -> Option<u64> {

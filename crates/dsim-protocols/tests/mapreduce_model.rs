@@ -56,11 +56,9 @@ fn run(
 fn column(result: &RunResult, name: &str) -> String {
     result
         .verdict
-        .extra_columns
-        .iter()
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.clone())
+        .column(name)
         .unwrap_or_else(|| panic!("no column {name}"))
+        .to_string()
 }
 
 /// Each task operation's duration in ns, keyed by (kind, task), from `ops`.

@@ -179,10 +179,8 @@ fn run(request: RunRequest) -> Verdict {
 
 fn extra(verdict: &Verdict, name: &str) -> u64 {
     verdict
-        .extra_columns
-        .iter()
-        .find(|(column, _)| *column == name)
-        .and_then(|(_, value)| value.parse().ok())
+        .column(name)
+        .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| panic!("no column {name}"))
 }
 

@@ -824,10 +824,8 @@ fn in_doubt_time_measures_the_outage() {
             .expect("runs");
         let column = |name: &str| -> u64 {
             run.verdict
-                .extra_columns
-                .iter()
-                .find(|(column, _)| *column == name)
-                .map(|(_, value)| value.parse().expect("a number"))
+                .column(name)
+                .map(|value| value.parse().expect("a number"))
                 .unwrap_or_else(|| panic!("no column {name}"))
         };
         if column("in_doubt_max_ns") >= 400_000_000 {
@@ -856,10 +854,8 @@ fn in_doubt_time_measures_the_outage() {
     let ok = result.output.ops.iter().filter(|op| op.is_ok()).count() as u64;
     let committed: u64 = result
         .verdict
-        .extra_columns
-        .iter()
-        .find(|(column, _)| *column == "txns_committed")
-        .map(|(_, value)| value.parse().expect("a number"))
+        .column("txns_committed")
+        .map(|value| value.parse().expect("a number"))
         .expect("a txns_committed column");
     assert!(ok > 0 && ok <= committed, "ok {ok}");
 }

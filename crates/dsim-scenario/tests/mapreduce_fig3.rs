@@ -53,15 +53,7 @@ fn run(file: &str, text: &str, flags: &[String]) -> (f64, f64, u64) {
         "{file}: {:?}",
         result.verdict.violations
     );
-    let column = |name: &str| {
-        result
-            .verdict
-            .extra_columns
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let column = |name: &str| result.verdict.column(name).unwrap_or_default();
     assert_eq!(column("job_completed"), "true", "{file}");
     let job_s = column("job_time_ns").parse::<f64>().expect("a time") / 1e9;
     let output: &RunOutput<NoEvent> = &result.output;

@@ -664,11 +664,9 @@ mod tests {
 
     fn column(verdict: &Verdict, name: &str) -> String {
         verdict
-            .extra_columns
-            .iter()
-            .find(|(column, _)| *column == name)
-            .map(|(_, value)| value.clone())
+            .column(name)
             .unwrap_or_else(|| panic!("no column {name}"))
+            .to_string()
     }
 
     fn checks(verdict: &Verdict) -> Vec<&'static str> {

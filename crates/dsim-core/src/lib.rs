@@ -77,8 +77,7 @@ pub use protocol::{
     Setup, VariantSpec, Verdict, Violation, Workload,
 };
 pub use sim::{
-    Counters, DropReason, FaultRecord, MessageFate, MessageLabel, RunOutput, SimConfig, Simulation,
-    StorageMode,
+    Counters, DropReason, FaultRecord, MessageFate, RunOutput, SimConfig, Simulation, StorageMode,
 };
 pub use time::{SimDuration, SimTime};
 pub use trace::{TraceEvent, TraceKind, TraceWriter, fingerprint_hex};

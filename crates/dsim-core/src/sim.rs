@@ -124,7 +124,7 @@ const LABEL_BYTES_MAX: usize = 48;
 /// stores its text once in the log's shared arena ([`MessageLog`]). It reads as a
 /// `&str` (`Deref`).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct MessageLabel {
+struct MessageLabel {
     /// Length of the text in `bytes`.
     len: u8,
     /// The text, UTF-8, in the first `len` bytes.
@@ -133,12 +133,13 @@ pub struct MessageLabel {
 
 impl MessageLabel {
     /// The label's text.
-    pub fn as_str(&self) -> &str {
+    fn as_str(&self) -> &str {
         // Only whole characters are ever copied in, so this never falls back.
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 
+#[cfg(test)]
 impl From<&str> for MessageLabel {
     /// The first 48 bytes of `text`, cut before a character that would straddle them.
     fn from(text: &str) -> Self {
@@ -149,13 +150,6 @@ impl From<&str> for MessageLabel {
             len: cut as u8,
             bytes,
         }
-    }
-}
-
-impl From<String> for MessageLabel {
-    /// As `From<&str>`.
-    fn from(text: String) -> Self {
-        MessageLabel::from(text.as_str())
     }
 }
 
@@ -172,18 +166,14 @@ impl std::fmt::Debug for MessageLabel {
     }
 }
 
-impl std::fmt::Display for MessageLabel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
+#[cfg(test)]
 impl PartialEq<str> for MessageLabel {
     fn eq(&self, other: &str) -> bool {
         self.as_str() == other
     }
 }
 
+#[cfg(test)]
 impl PartialEq<&str> for MessageLabel {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other

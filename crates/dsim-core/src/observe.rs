@@ -110,6 +110,22 @@ pub enum Retain {
     Release,
 }
 
+impl Retain {
+    /// What a checker's sink answers for an observation it has judged: client
+    /// operations are released (the engine pairs them into [`crate::RunOutput::ops`]
+    /// as they happen), and so are protocol-specific ones (only the checker reads them);
+    /// decisions and metrics are kept for the report (MapReduce's transfer metrics make
+    /// `rates.csv`).
+    pub fn after_judging<E>(observation: &Observation<E>) -> Retain {
+        match observation {
+            Observation::Protocol(_)
+            | Observation::OpInvoked { .. }
+            | Observation::OpCompleted { .. } => Retain::Release,
+            Observation::Decided { .. } | Observation::Metric { .. } => Retain::Keep,
+        }
+    }
+}
+
 /// Takes observations as they happen, in the run's order (time, then the order the
 /// engine applied effects), so that a long run need not hold them all: a checker that
 /// judges incrementally, a writer that streams them to a file. Attach one with
@@ -182,5 +198,44 @@ impl<E> ObservationRecord<E> {
             node: self.node,
             observation,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_judged_observation_stays_only_when_the_report_reads_it() {
+        // Operations and protocol events held to the end would grow a long run's memory
+        // for nothing (the engine pairs operations itself); a released metric would
+        // leave MapReduce's rates.csv empty.
+        let released: [Observation<u8>; 3] = [
+            Observation::OpInvoked {
+                op: 1,
+                f: "read",
+                key: None,
+                arg: Value::Nil,
+            },
+            Observation::OpCompleted {
+                op: 1,
+                outcome: Outcome::Ok,
+                ret: Value::Int(3),
+            },
+            Observation::Protocol(7),
+        ];
+        for observation in &released {
+            assert_eq!(Retain::after_judging(observation), Retain::Release);
+        }
+        let kept: [Observation<u8>; 2] = [
+            Observation::Decided { slot: 4, value: 9 },
+            Observation::Metric {
+                name: "input_bytes",
+                value: 64,
+            },
+        ];
+        for observation in &kept {
+            assert_eq!(Retain::after_judging(observation), Retain::Keep);
+        }
     }
 }

@@ -110,14 +110,7 @@ impl LiveCheck {
             if let Some(checker) = checker.borrow_mut().as_mut() {
                 checker.observe(record);
             }
-            // The clients' operations are paired by the engine as they happen
-            // (`RunOutput::ops`), so their observations need not stay either.
-            match record.observation {
-                Observation::Protocol(_)
-                | Observation::OpInvoked { .. }
-                | Observation::OpCompleted { .. } => Retain::Release,
-                _ => Retain::Keep,
-            }
+            Retain::after_judging(&record.observation)
         })
     }
 

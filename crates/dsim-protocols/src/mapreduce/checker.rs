@@ -275,14 +275,7 @@ impl LiveCheck {
             if let Some(job) = job.borrow_mut().as_mut() {
                 job.observe(record);
             }
-            // The task operations are paired by the engine as they happen
-            // (`RunOutput::ops`), so their observations need not stay either.
-            match record.observation {
-                Observation::Protocol(_)
-                | Observation::OpInvoked { .. }
-                | Observation::OpCompleted { .. } => Retain::Release,
-                _ => Retain::Keep,
-            }
+            Retain::after_judging(&record.observation)
         })
     }
 

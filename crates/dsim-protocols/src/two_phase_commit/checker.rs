@@ -721,14 +721,7 @@ impl LiveCheck {
             let (txns, doubt) = &mut *folded.borrow_mut();
             gather_one(txns, record);
             doubt.observe(record);
-            // The clients' operations are paired by the engine as they happen
-            // (`RunOutput::ops`), so their observations need not stay either.
-            match record.observation {
-                Observation::Protocol(_)
-                | Observation::OpInvoked { .. }
-                | Observation::OpCompleted { .. } => Retain::Release,
-                _ => Retain::Keep,
-            }
+            Retain::after_judging(&record.observation)
         })
     }
 
